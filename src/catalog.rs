@@ -1,0 +1,948 @@
+//! The service catalog: Windows server services and the ports and protocols each one needs.
+//!
+//! The default catalog (`catalog/windows-server.toml`, taken from Microsoft's knowledge-base article on
+//! the ports of the Windows server system) is embedded in the binary. Users add to it or override it with
+//! their own files of the same format; every file is validated strictly and a bad one is an error with
+//! `file:line`, never a silently skipped row.
+//!
+//! Classification looks up every flow, so the catalog compiles its rows into [`Label`]s — one per
+//! distinct (transport, port) or IP protocol — and flat tables indexed by port or protocol number, so
+//! that a lookup is one array access.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// The embedded default catalog.
+pub const DEFAULT_CATALOG: &str = include_str!("../catalog/windows-server.toml");
+/// The name under which the default catalog appears in errors and row sources.
+pub const DEFAULT_CATALOG_NAME: &str = "<built-in catalog/windows-server.toml>";
+
+/// The transport a catalog row names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Tcp,
+    Udp,
+    /// An IP protocol with no ports (GRE, ESP, AH).
+    Ip,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+            Transport::Ip => "ip",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Transport> {
+        match text.to_ascii_lowercase().as_str() {
+            "tcp" => Some(Transport::Tcp),
+            "udp" => Some(Transport::Udp),
+            "ip" => Some(Transport::Ip),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a catalog row matches besides its transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PortSpec {
+    /// A TCP or UDP port.
+    Port(u16),
+    /// An IP protocol number (transport `ip`).
+    IpProtocol(u8),
+    /// The dynamic RPC range ("Randomly allocated high TCP ports").
+    Dynamic,
+}
+
+/// Whether a service is in the article's text or added from a later edition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    Article,
+    LaterEdition,
+    /// Loaded from a user's `--catalog` file.
+    User,
+}
+
+/// Where a row or service was defined.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourcePos {
+    pub file: String,
+    pub line: usize,
+}
+
+impl fmt::Display for SourcePos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// Index of a service in [`Catalog::services`].
+pub type ServiceId = u16;
+
+/// One system service.
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: String,
+    pub system: Option<String>,
+    pub note: Option<String>,
+    pub origin: Origin,
+    pub source: SourcePos,
+}
+
+/// One "application protocol / protocol / port" row.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub service: ServiceId,
+    pub app: String,
+    pub transport: Transport,
+    pub spec: PortSpec,
+    pub note: Option<String>,
+    pub source: SourcePos,
+}
+
+/// Index of a label in [`Catalog::labels`].
+pub type LabelId = u16;
+
+/// The application protocols and candidate services behind one (transport, port), one IP protocol, or
+/// the dynamic RPC range: what classification attaches to a flow.
+#[derive(Clone, Debug)]
+pub struct Label {
+    /// The application protocol name shown for the flow: the group names joined with " | " when several
+    /// application protocols share the port (TCP 2869: SSDP event notification | UPNP).
+    pub name: String,
+    pub transport: Transport,
+    pub spec: PortSpec,
+    /// Application protocols on this port, each with its candidate services, in catalog order.
+    pub groups: Vec<LabelGroup>,
+    /// Every candidate service, deduplicated, in catalog order.
+    pub services: Vec<ServiceId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LabelGroup {
+    pub app: String,
+    pub services: Vec<ServiceId>,
+}
+
+impl Label {
+    /// True when more than one service could own this traffic.
+    pub fn is_shared(&self) -> bool {
+        self.services.len() > 1
+    }
+}
+
+/// An error in a catalog file: where and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{file}:{line}: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("{file}: cannot read catalog: {message}")]
+    Unreadable { file: String, message: String },
+}
+
+/// The application protocol name of flows on a dynamic RPC port seen after the same client spoke to the
+/// same server's endpoint mapper.
+pub const RPC_DYNAMIC_APP: &str = "RPC dynamic (unconfirmed)";
+
+/// The loaded, merged and indexed catalog.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    pub services: Vec<Service>,
+    pub rows: Vec<Row>,
+    /// Dynamic RPC port ranges, inclusive.
+    pub dynamic_ranges: Vec<(u16, u16)>,
+    /// Where the dynamic ranges were last set.
+    pub dynamic_source: SourcePos,
+    pub labels: Vec<Label>,
+    tcp: Vec<Option<LabelId>>,
+    udp: Vec<Option<LabelId>>,
+    ip: Vec<Option<LabelId>>,
+    dynamic_port: Vec<bool>,
+    rpc_dynamic: Option<LabelId>,
+}
+
+// ---- file format -------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    dynamic_rpc: Option<Spanned<RawDynamic>>,
+    #[serde(default)]
+    service: Vec<Spanned<RawService>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDynamic {
+    ranges: Vec<Spanned<Vec<i64>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    name: Spanned<String>,
+    system: Option<String>,
+    note: Option<String>,
+    origin: Option<Spanned<String>>,
+    #[serde(default)]
+    extend: bool,
+    #[serde(default)]
+    ports: Vec<Spanned<RawRow>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRow {
+    app: String,
+    tcp: Option<RawPort>,
+    udp: Option<RawPort>,
+    ip: Option<i64>,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawPort {
+    Number(i64),
+    Word(String),
+}
+
+/// A service as parsed from one file, before merging.
+struct ParsedService {
+    service: Service,
+    extend: bool,
+    rows: Vec<(String, Transport, PortSpec, Option<String>, SourcePos)>,
+}
+
+struct ParsedFile {
+    dynamic: Option<(Vec<(u16, u16)>, SourcePos)>,
+    services: Vec<ParsedService>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFile, CatalogError> {
+    let invalid = |offset: usize, message: String| CatalogError::Invalid {
+        file: file.to_string(),
+        line: line_of(text, offset),
+        message,
+    };
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        invalid(offset, e.message().trim().replace('\n', "; "))
+    })?;
+
+    let dynamic = match raw.dynamic_rpc {
+        None => None,
+        Some(d) => {
+            let pos = SourcePos {
+                file: file.to_string(),
+                line: line_of(text, d.span().start),
+            };
+            let mut ranges = Vec::new();
+            for r in &d.get_ref().ranges {
+                let at = r.span().start;
+                let [first, last] = r.get_ref()[..] else {
+                    return Err(invalid(
+                        at,
+                        "a dynamic range must be [first, last]".to_string(),
+                    ));
+                };
+                let first = port_number(first).map_err(|m| invalid(at, m))?;
+                let last = port_number(last).map_err(|m| invalid(at, m))?;
+                if first > last {
+                    return Err(invalid(
+                        at,
+                        format!("dynamic range [{first}, {last}] ends before it starts"),
+                    ));
+                }
+                ranges.push((first, last));
+            }
+            if ranges.is_empty() {
+                return Err(invalid(
+                    d.span().start,
+                    "dynamic_rpc.ranges is empty; give at least one [first, last] range".to_string(),
+                ));
+            }
+            Some((ranges, pos))
+        }
+    };
+
+    let mut services = Vec::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    for s in raw.service {
+        let s_line = line_of(text, s.span().start);
+        let s = s.into_inner();
+        let name = s.name.get_ref().trim().to_string();
+        let name_at = s.name.span().start;
+        if name.is_empty() {
+            return Err(invalid(name_at, "service name is empty".to_string()));
+        }
+        if let Some(prev) = names.insert(name.to_lowercase(), line_of(text, name_at)) {
+            return Err(invalid(
+                name_at,
+                format!("service \"{name}\" is defined twice in this file (first at line {prev})"),
+            ));
+        }
+        let origin = match &s.origin {
+            None => default_origin,
+            Some(o) => match o.get_ref().as_str() {
+                "article" => Origin::Article,
+                "later-edition" => Origin::LaterEdition,
+                other => {
+                    return Err(invalid(
+                        o.span().start,
+                        format!("origin \"{other}\" is not one of \"article\", \"later-edition\""),
+                    ))
+                }
+            },
+        };
+        if s.ports.is_empty() && !s.extend {
+            return Err(invalid(
+                name_at,
+                format!("service \"{name}\" has no ports"),
+            ));
+        }
+        let mut rows = Vec::new();
+        let mut seen: BTreeMap<(Transport, PortSpec), (String, usize)> = BTreeMap::new();
+        for r in s.ports {
+            let at = r.span().start;
+            let line = line_of(text, at);
+            let r = r.into_inner();
+            let app = r.app.trim().to_string();
+            if app.is_empty() {
+                return Err(invalid(at, "application protocol (app) is empty".to_string()));
+            }
+            let (transport, spec) = match (r.tcp, r.udp, r.ip) {
+                (Some(p), None, None) => (Transport::Tcp, row_port(p, true).map_err(|m| invalid(at, m))?),
+                (None, Some(p), None) => (Transport::Udp, row_port(p, false).map_err(|m| invalid(at, m))?),
+                (None, None, Some(n)) => {
+                    let n = u8::try_from(n)
+                        .ok()
+                        .filter(|&n| n != 6 && n != 17)
+                        .ok_or_else(|| {
+                            invalid(
+                                at,
+                                format!(
+                                    "ip = {n} is not a usable IP protocol number (0-255, not TCP 6 or UDP 17: use tcp = or udp =)"
+                                ),
+                            )
+                        })?;
+                    (Transport::Ip, PortSpec::IpProtocol(n))
+                }
+                _ => {
+                    return Err(invalid(
+                        at,
+                        format!("row \"{app}\" must have exactly one of tcp = PORT, udp = PORT, ip = NUMBER"),
+                    ))
+                }
+            };
+            if let Some((other, other_line)) = seen.get(&(transport, spec)) {
+                let what = describe(transport, spec);
+                let message = if *other == app {
+                    format!("duplicate row: \"{app}\" {what} already at line {other_line}")
+                } else {
+                    format!(
+                        "contradictory rows: {what} is \"{other}\" at line {other_line} and \"{app}\" here"
+                    )
+                };
+                return Err(invalid(at, message));
+            }
+            seen.insert((transport, spec), (app.clone(), line));
+            let pos = SourcePos {
+                file: file.to_string(),
+                line,
+            };
+            rows.push((app, transport, spec, r.note, pos));
+        }
+        services.push(ParsedService {
+            service: Service {
+                name,
+                system: s.system.map(|x| x.trim().to_string()).filter(|x| !x.is_empty()),
+                note: s.note,
+                origin,
+                source: SourcePos {
+                    file: file.to_string(),
+                    line: s_line,
+                },
+            },
+            extend: s.extend,
+            rows,
+        });
+    }
+    Ok(ParsedFile { dynamic, services })
+}
+
+fn port_number(n: i64) -> Result<u16, String> {
+    u16::try_from(n)
+        .ok()
+        .filter(|&p| p != 0)
+        .ok_or_else(|| format!("port {n} is out of range (1-65535)"))
+}
+
+fn row_port(p: RawPort, tcp: bool) -> Result<PortSpec, String> {
+    match p {
+        RawPort::Number(n) => port_number(n).map(PortSpec::Port),
+        RawPort::Word(w) if w == "dynamic" && tcp => Ok(PortSpec::Dynamic),
+        RawPort::Word(w) if w == "dynamic" => {
+            Err("\"dynamic\" (the RPC range) is only valid with tcp".to_string())
+        }
+        RawPort::Word(w) => Err(format!(
+            "port \"{w}\" is neither a number (1-65535) nor \"dynamic\""
+        )),
+    }
+}
+
+/// "tcp 445", "udp 53", "ip 47", "tcp dynamic".
+pub fn describe(transport: Transport, spec: PortSpec) -> String {
+    match spec {
+        PortSpec::Port(p) => format!("{transport} {p}"),
+        PortSpec::IpProtocol(n) => format!("ip {n}"),
+        PortSpec::Dynamic => format!("{transport} dynamic"),
+    }
+}
+
+// ---- building --------------------------------------------------------------------------------------
+
+impl Catalog {
+    /// The embedded default catalog.
+    pub fn builtin() -> Catalog {
+        Catalog::from_sources(&[(DEFAULT_CATALOG_NAME.to_string(), DEFAULT_CATALOG.to_string())])
+            .expect("the embedded catalog is valid (checked by tests)")
+    }
+
+    /// The default catalog merged with the user's files, in order.
+    pub fn load(files: &[PathBuf]) -> Result<Catalog, CatalogError> {
+        let mut sources = vec![(DEFAULT_CATALOG_NAME.to_string(), DEFAULT_CATALOG.to_string())];
+        for f in files {
+            sources.push((f.display().to_string(), read_catalog(f)?));
+        }
+        Catalog::from_sources(&sources)
+    }
+
+    /// Builds a catalog from (name, text) sources; the first is the base, later ones add or override.
+    pub fn from_sources(sources: &[(String, String)]) -> Result<Catalog, CatalogError> {
+        let mut services: Vec<Service> = Vec::new();
+        let mut service_rows: Vec<Vec<Row>> = Vec::new();
+        let mut dynamic: Option<(Vec<(u16, u16)>, SourcePos)> = None;
+        for (i, (name, text)) in sources.iter().enumerate() {
+            let origin = if i == 0 { Origin::Article } else { Origin::User };
+            let parsed = parse_file(name, text, origin)?;
+            if parsed.dynamic.is_some() {
+                dynamic = parsed.dynamic;
+            }
+            for p in parsed.services {
+                let existing = services
+                    .iter()
+                    .position(|s| s.name.eq_ignore_ascii_case(&p.service.name));
+                let id = match existing {
+                    Some(id) => {
+                        if p.extend {
+                            if p.service.system.is_some() {
+                                services[id].system = p.service.system.clone();
+                            }
+                        } else {
+                            services[id] = p.service.clone();
+                            service_rows[id].clear();
+                        }
+                        id
+                    }
+                    None => {
+                        if p.extend {
+                            return Err(CatalogError::Invalid {
+                                file: p.service.source.file.clone(),
+                                line: p.service.source.line,
+                                message: format!(
+                                    "extend = true, but no earlier catalog has a service named \"{}\"",
+                                    p.service.name
+                                ),
+                            });
+                        }
+                        services.push(p.service.clone());
+                        service_rows.push(Vec::new());
+                        services.len() - 1
+                    }
+                };
+                let sid = ServiceId::try_from(id).map_err(|_| CatalogError::Invalid {
+                    file: p.service.source.file.clone(),
+                    line: p.service.source.line,
+                    message: "too many services (at most 65535)".to_string(),
+                })?;
+                for (app, transport, spec, note, source) in p.rows {
+                    let rows = &mut service_rows[id];
+                    // An extension row for a port the service already has replaces it.
+                    rows.retain(|r| !(r.transport == transport && r.spec == spec));
+                    rows.push(Row {
+                        service: sid,
+                        app,
+                        transport,
+                        spec,
+                        note,
+                        source,
+                    });
+                }
+            }
+        }
+        let Some((dynamic_ranges, dynamic_source)) = dynamic else {
+            return Err(CatalogError::Invalid {
+                file: sources[0].0.clone(),
+                line: 1,
+                message: "no [dynamic_rpc] ranges defined".to_string(),
+            });
+        };
+        let rows: Vec<Row> = service_rows.into_iter().flatten().collect();
+        Ok(Catalog::index(services, rows, dynamic_ranges, dynamic_source))
+    }
+
+    fn index(
+        services: Vec<Service>,
+        rows: Vec<Row>,
+        dynamic_ranges: Vec<(u16, u16)>,
+        dynamic_source: SourcePos,
+    ) -> Catalog {
+        // Group rows by (transport, spec) keeping first-seen order of application protocols.
+        let mut by_key: BTreeMap<(Transport, PortSpec), Vec<LabelGroup>> = BTreeMap::new();
+        for row in &rows {
+            let groups = by_key.entry((row.transport, row.spec)).or_default();
+            match groups.iter_mut().find(|g| g.app == row.app) {
+                Some(g) => {
+                    if !g.services.contains(&row.service) {
+                        g.services.push(row.service)
+                    }
+                }
+                None => groups.push(LabelGroup {
+                    app: row.app.clone(),
+                    services: vec![row.service],
+                }),
+            }
+        }
+        let mut labels = Vec::new();
+        let mut tcp = vec![None; 65536];
+        let mut udp = vec![None; 65536];
+        let mut ip = vec![None; 256];
+        for ((transport, spec), groups) in by_key {
+            if spec == PortSpec::Dynamic {
+                continue;
+            }
+            let id = labels.len() as LabelId;
+            labels.push(make_label(transport, spec, groups));
+            match (transport, spec) {
+                (Transport::Tcp, PortSpec::Port(p)) => tcp[p as usize] = Some(id),
+                (Transport::Udp, PortSpec::Port(p)) => udp[p as usize] = Some(id),
+                (Transport::Ip, PortSpec::IpProtocol(n)) => ip[n as usize] = Some(id),
+                _ => unreachable!("rows are validated when parsed"),
+            }
+        }
+        // Dynamic RPC: the services with a random-port row and an RPC endpoint-mapper (TCP 135) row.
+        // (FTP Publishing's random ports are passive FTP data, announced on the FTP control channel.)
+        let has = |sid: ServiceId, spec: PortSpec| {
+            rows.iter()
+                .any(|r| r.service == sid && r.transport == Transport::Tcp && r.spec == spec)
+        };
+        let rpc_services: Vec<ServiceId> = (0..services.len() as ServiceId)
+            .filter(|&s| has(s, PortSpec::Dynamic) && has(s, PortSpec::Port(135)))
+            .collect();
+        let rpc_dynamic = (!rpc_services.is_empty()).then(|| {
+            labels.push(make_label(
+                Transport::Tcp,
+                PortSpec::Dynamic,
+                vec![LabelGroup {
+                    app: RPC_DYNAMIC_APP.to_string(),
+                    services: rpc_services,
+                }],
+            ));
+            (labels.len() - 1) as LabelId
+        });
+        let mut dynamic_port = vec![false; 65536];
+        for &(first, last) in &dynamic_ranges {
+            for p in first..=last {
+                dynamic_port[p as usize] = true;
+            }
+        }
+        Catalog {
+            services,
+            rows,
+            dynamic_ranges,
+            dynamic_source,
+            labels,
+            tcp,
+            udp,
+            ip,
+            dynamic_port,
+            rpc_dynamic,
+        }
+    }
+
+    /// The label for a TCP or UDP port, if the catalog has one. O(1).
+    #[inline]
+    pub fn lookup_port(&self, transport: Transport, port: u16) -> Option<LabelId> {
+        match transport {
+            Transport::Tcp => self.tcp[port as usize],
+            Transport::Udp => self.udp[port as usize],
+            Transport::Ip => None,
+        }
+    }
+
+    /// The label for an IP protocol number (GRE 47, ESP 50, AH 51). O(1).
+    #[inline]
+    pub fn lookup_ip_protocol(&self, protocol: u8) -> Option<LabelId> {
+        self.ip[protocol as usize]
+    }
+
+    /// True when the TCP port lies in a dynamic RPC range.
+    #[inline]
+    pub fn is_dynamic_port(&self, port: u16) -> bool {
+        self.dynamic_port[port as usize]
+    }
+
+    /// The label given to confirmed-by-context dynamic RPC flows.
+    pub fn rpc_dynamic_label(&self) -> Option<LabelId> {
+        self.rpc_dynamic
+    }
+
+    pub fn label(&self, id: LabelId) -> &Label {
+        &self.labels[id as usize]
+    }
+
+    pub fn service(&self, id: ServiceId) -> &Service {
+        &self.services[id as usize]
+    }
+
+    /// Rows matching a filter, in catalog order.
+    pub fn query<'a>(&'a self, filter: &'a RowFilter) -> impl Iterator<Item = &'a Row> + 'a {
+        self.rows.iter().filter(move |r| filter.matches(self, r))
+    }
+}
+
+fn make_label(transport: Transport, spec: PortSpec, groups: Vec<LabelGroup>) -> Label {
+    let name = groups
+        .iter()
+        .map(|g| g.app.as_str())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let mut services: Vec<ServiceId> = Vec::new();
+    for g in &groups {
+        for &s in &g.services {
+            if !services.contains(&s) {
+                services.push(s);
+            }
+        }
+    }
+    Label {
+        name,
+        transport,
+        spec,
+        groups,
+        services,
+    }
+}
+
+fn read_catalog(path: &Path) -> Result<String, CatalogError> {
+    let unreadable = |message: String| CatalogError::Unreadable {
+        file: path.display().to_string(),
+        message,
+    };
+    if path.is_dir() {
+        return Err(unreadable("is a directory, not a catalog file".to_string()));
+    }
+    let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| CatalogError::Invalid {
+        file: path.display().to_string(),
+        line: line_of(
+            &String::from_utf8_lossy(e.as_bytes()),
+            e.utf8_error().valid_up_to(),
+        ),
+        message: "not valid UTF-8 text".to_string(),
+    })
+}
+
+/// Filters for `svcscope catalog`.
+#[derive(Clone, Debug, Default)]
+pub struct RowFilter {
+    pub port: Option<u16>,
+    pub transport: Option<Transport>,
+    /// Case-insensitive substring of the friendly or system service name.
+    pub service: Option<String>,
+    /// Case-insensitive substring of the application protocol.
+    pub protocol: Option<String>,
+}
+
+impl RowFilter {
+    pub fn matches(&self, catalog: &Catalog, row: &Row) -> bool {
+        if let Some(t) = self.transport {
+            if row.transport != t {
+                return false;
+            }
+        }
+        if let Some(port) = self.port {
+            let hit = match row.spec {
+                PortSpec::Port(p) => p == port,
+                PortSpec::Dynamic => catalog.is_dynamic_port(port),
+                // `--port 47` also finds GRE: users look protocols up by number too.
+                PortSpec::IpProtocol(n) => u16::from(n) == port,
+            };
+            if !hit {
+                return false;
+            }
+        }
+        if let Some(text) = &self.service {
+            let s = catalog.service(row.service);
+            let needle = text.to_lowercase();
+            let in_system = s
+                .system
+                .as_ref()
+                .is_some_and(|x| x.to_lowercase().contains(&needle));
+            if !s.name.to_lowercase().contains(&needle) && !in_system {
+                return false;
+            }
+        }
+        if let Some(text) = &self.protocol {
+            if !row.app.to_lowercase().contains(&text.to_lowercase()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_user(text: &str) -> Result<Catalog, CatalogError> {
+        Catalog::from_sources(&[
+            (DEFAULT_CATALOG_NAME.to_string(), DEFAULT_CATALOG.to_string()),
+            ("site.toml".to_string(), text.to_string()),
+        ])
+    }
+
+    fn names(c: &Catalog, id: LabelId) -> Vec<&str> {
+        c.label(id)
+            .services
+            .iter()
+            .map(|&s| c.service(s).name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn builtin_has_every_article_row_and_the_additions() {
+        let c = Catalog::builtin();
+        let article: Vec<_> = c
+            .rows
+            .iter()
+            .filter(|r| c.service(r.service).origin == Origin::Article)
+            .collect();
+        assert_eq!(article.len(), 168);
+        let sections = c
+            .services
+            .iter()
+            .filter(|s| s.origin == Origin::Article)
+            .count();
+        assert_eq!(sections, 60);
+        assert_eq!(c.rows.len(), 171);
+        assert_eq!(c.dynamic_ranges, vec![(49152, 65535), (1025, 5000)]);
+    }
+
+    #[test]
+    fn tcp_445_returns_every_service_that_shares_it() {
+        let c = Catalog::builtin();
+        let id = c.lookup_port(Transport::Tcp, 445).unwrap();
+        let label = c.label(id);
+        assert_eq!(label.name, "SMB");
+        assert!(label.is_shared());
+        let n = names(&c, id);
+        for expected in [
+            "Server",
+            "Net Logon",
+            "Distributed File System",
+            "Fax Service",
+            "Print Spooler",
+            "License Logging",
+            "Remote Procedure Call (RPC) Locator",
+        ] {
+            assert!(n.contains(&expected), "{expected} missing from {n:?}");
+        }
+    }
+
+    #[test]
+    fn port_shared_by_two_application_protocols_keeps_both_groups() {
+        let c = Catalog::builtin();
+        let label = c.label(c.lookup_port(Transport::Tcp, 2869).unwrap());
+        let apps: Vec<_> = label.groups.iter().map(|g| g.app.as_str()).collect();
+        assert_eq!(apps, ["SSDP event notification", "UPNP"]);
+        assert_eq!(label.name, "SSDP event notification | UPNP");
+    }
+
+    #[test]
+    fn ip_protocols_and_transport_separation() {
+        let c = Catalog::builtin();
+        for (n, app) in [(47, "GRE (IP protocol 47)"), (50, "IPSec ESP (IP protocol 50)"), (51, "IPSec AH (IP protocol 51)")] {
+            let l = c.label(c.lookup_ip_protocol(n).unwrap());
+            assert_eq!(l.name, app);
+            assert_eq!(names(&c, c.lookup_ip_protocol(n).unwrap()), ["Routing and Remote Access"]);
+        }
+        assert!(c.lookup_ip_protocol(6).is_none());
+        assert!(c.lookup_port(Transport::Udp, 445).is_none());
+        assert!(c.lookup_port(Transport::Tcp, 137).is_none());
+        assert_eq!(c.label(c.lookup_port(Transport::Udp, 137).unwrap()).name, "NetBIOS Name Resolution");
+    }
+
+    #[test]
+    fn corrections_are_applied_and_noted() {
+        let c = Catalog::builtin();
+        let isakmp = c.label(c.lookup_port(Transport::Udp, 500).unwrap());
+        assert_eq!(isakmp.name, "IPSec ISAKMP");
+        assert!(c.lookup_port(Transport::Tcp, 500).is_none());
+        assert!(c.lookup_port(Transport::Tcp, 4500).is_none());
+        let rtsp = c.rows.iter().find(|r| r.app == "RTSP").unwrap();
+        assert_eq!((rtsp.transport, rtsp.spec), (Transport::Tcp, PortSpec::Port(554)));
+        assert!(rtsp.note.as_ref().unwrap().contains("cut off"));
+        let quotd = c.rows.iter().find(|r| r.transport == Transport::Udp && r.spec == PortSpec::Port(17)).unwrap();
+        assert_eq!(quotd.app, "Quotd");
+        assert!(quotd.note.as_ref().unwrap().contains("Quoted UDP 17"));
+        let mom = c.services.iter().find(|s| s.name == "Microsoft Operations Manager 2000").unwrap();
+        assert_eq!(mom.system.as_deref(), Some("OnePoint"));
+        assert!(mom.note.as_ref().unwrap().contains("one point"));
+        let uddi = c.services.iter().find(|s| s.name == "MSSQL$UDDI").unwrap();
+        assert_eq!(uddi.system.as_deref(), Some("MSSQL$UDDI"));
+        let w3 = c.services.iter().find(|s| s.system.as_deref() == Some("W3SVC")).unwrap();
+        assert_eq!(w3.origin, Origin::LaterEdition);
+        let ntp = c.label(c.lookup_port(Transport::Udp, 123).unwrap());
+        assert_eq!(names(&c, c.lookup_port(Transport::Udp, 123).unwrap()), ["Windows Time"]);
+        assert_eq!(ntp.name, "NTP");
+    }
+
+    #[test]
+    fn dynamic_rpc_label_excludes_ftp_passive_ports() {
+        let c = Catalog::builtin();
+        let id = c.rpc_dynamic_label().unwrap();
+        let n = names(&c, id);
+        assert!(n.contains(&"Local Security Authority"));
+        assert!(n.contains(&"Exchange Server"));
+        assert!(n.contains(&"Certificate Services"));
+        assert!(!n.contains(&"FTP Publishing Service"));
+        assert_eq!(n.len(), 15);
+        assert!(c.is_dynamic_port(49152) && c.is_dynamic_port(65535) && c.is_dynamic_port(1025));
+        assert!(!c.is_dynamic_port(5001) && !c.is_dynamic_port(1024));
+    }
+
+    #[test]
+    fn user_file_adds_a_new_service_and_port() {
+        let c = with_user(
+            "[[service]]\nname = \"SQL Server (ACCOUNTING)\"\nsystem = \"MSSQL$ACCOUNTING\"\nports = [ { app = \"SQL over TCP\", tcp = 14330 } ]\n",
+        )
+        .unwrap();
+        let id = c.lookup_port(Transport::Tcp, 14330).unwrap();
+        assert_eq!(names(&c, id), ["SQL Server (ACCOUNTING)"]);
+        assert_eq!(c.service(c.label(id).services[0]).origin, Origin::User);
+        // The default row on 1433 is untouched.
+        assert_eq!(names(&c, c.lookup_port(Transport::Tcp, 1433).unwrap()), ["MSSQLSERVER", "MSSQL$UDDI"]);
+    }
+
+    #[test]
+    fn user_file_overrides_or_extends_a_service() {
+        let c = with_user("[[service]]\nname = \"mssqlserver\"\nports = [ { app = \"SQL over TCP\", tcp = 14330 } ]\n").unwrap();
+        assert_eq!(names(&c, c.lookup_port(Transport::Tcp, 1433).unwrap()), ["MSSQL$UDDI"]);
+        assert!(c.lookup_port(Transport::Tcp, 14330).is_some());
+        assert!(c.lookup_port(Transport::Udp, 1434).is_some(), "UDDI still has 1434");
+
+        let c = with_user("[[service]]\nname = \"MSSQLSERVER\"\nextend = true\nports = [ { app = \"SQL over TCP\", tcp = 14330 } ]\n").unwrap();
+        assert_eq!(names(&c, c.lookup_port(Transport::Tcp, 1433).unwrap()), ["MSSQLSERVER", "MSSQL$UDDI"]);
+        assert_eq!(names(&c, c.lookup_port(Transport::Tcp, 14330).unwrap()), ["MSSQLSERVER"]);
+    }
+
+    #[test]
+    fn user_file_changes_the_dynamic_range() {
+        let c = with_user("[dynamic_rpc]\nranges = [[5000, 5100]]\n").unwrap();
+        assert_eq!(c.dynamic_ranges, vec![(5000, 5100)]);
+        assert!(c.is_dynamic_port(5050) && !c.is_dynamic_port(49152));
+        assert_eq!(c.dynamic_source.file, "site.toml");
+    }
+
+    fn err(text: &str) -> String {
+        with_user(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn broken_files_report_file_and_line() {
+        assert_eq!(
+            err("[[service]]\nname = \"X\"\nports = [\n  { app = \"A\", tcp = 70000 },\n]\n"),
+            "site.toml:4: port 70000 is out of range (1-65535)"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"X\"\nports = [\n  { app = \"A\", tcp = 1, udp = 2 },\n]\n"),
+            "site.toml:4: row \"A\" must have exactly one of tcp = PORT, udp = PORT, ip = NUMBER"
+        );
+        assert!(err("[[service]]\nname = \"X\"\nports = [\n  { app = \"A\", tpc = 1 },\n]\n")
+            .starts_with("site.toml:4: unknown field `tpc`"));
+        assert!(err("[[service]]\nname = \"X\"\nports = [ { app = \"A\" tcp = 1 } ]\n").starts_with("site.toml:3: "));
+        assert_eq!(
+            err("[[service]]\nname = \"X\"\nports = [\n  { app = \"A\", tcp = 1 },\n  { app = \"A\", tcp = 1 },\n]\n"),
+            "site.toml:5: duplicate row: \"A\" tcp 1 already at line 4"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"X\"\nports = [\n  { app = \"A\", tcp = 1 },\n  { app = \"B\", tcp = 1 },\n]\n"),
+            "site.toml:5: contradictory rows: tcp 1 is \"A\" at line 4 and \"B\" here"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"X\"\nports = [ { app = \"A\", tcp = 1 } ]\n[[service]]\nname = \"x\"\nports = [ { app = \"A\", tcp = 2 } ]\n"),
+            "site.toml:5: service \"x\" is defined twice in this file (first at line 2)"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"X\"\nports = [ { app = \"A\", udp = \"dynamic\" } ]\n"),
+            "site.toml:3: \"dynamic\" (the RPC range) is only valid with tcp"
+        );
+        assert_eq!(
+            err("[dynamic_rpc]\nranges = [[6000, 5000]]\n"),
+            "site.toml:2: dynamic range [6000, 5000] ends before it starts"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"Nope\"\nextend = true\nports = [ { app = \"A\", tcp = 1 } ]\n"),
+            "site.toml:1: extend = true, but no earlier catalog has a service named \"Nope\""
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"X\"\nports = [ { app = \"A\", ip = 6 } ]\n"),
+            "site.toml:3: ip = 6 is not a usable IP protocol number (0-255, not TCP 6 or UDP 17: use tcp = or udp =)"
+        );
+    }
+
+    #[test]
+    fn filters() {
+        let c = Catalog::builtin();
+        let f = RowFilter { port: Some(445), ..Default::default() };
+        assert!(c.query(&f).all(|r| r.spec == PortSpec::Port(445)));
+        assert_eq!(c.query(&f).count(), 7);
+        let f = RowFilter { service: Some("lsass".into()), ..Default::default() };
+        assert_eq!(c.query(&f).count(), 10);
+        let f = RowFilter { protocol: Some("radius".into()), transport: Some(Transport::Udp), ..Default::default() };
+        assert_eq!(c.query(&f).count(), 4);
+        let f = RowFilter { transport: Some(Transport::Ip), ..Default::default() };
+        assert_eq!(c.query(&f).count(), 3);
+        let f = RowFilter { port: Some(50000), ..Default::default() };
+        assert_eq!(c.query(&f).count(), 16, "every random-port row matches a port in the dynamic range");
+    }
+}
