@@ -11,3 +11,4 @@
 //! `pipeline.rs` owns the threads and channels; `catalog.rs` is the data every stage consults.
 
 pub mod catalog;
+pub mod decode;

@@ -1,0 +1,640 @@
+//! Decode: from a captured frame to the few fields flow tracking needs.
+//!
+//! Validity rule: the input is untrusted bytes of any length. The link layer, VLAN tags, the IP header
+//! and IPv6 extension headers are sliced by etherparse in lax mode, which checks every length before it
+//! reads, keeps what it could parse when a frame is cut short by the snapshot length, and reports where
+//! it stopped. The transport fields this tool needs (ports, TCP flags) are at fixed offsets and are read
+//! here only after checking the captured length. Nothing is copied: [`Decoded::payload`] borrows the
+//! frame. A frame that cannot be attributed to a flow is a [`Malformed`] value with a layer and a
+//! reason, for capture health — never a panic and never fatal.
+//!
+//! Link types: Ethernet (with 802.1Q / 802.1ad / QinQ tags), Linux cooked SLL and SLL2, raw IPv4/IPv6,
+//! BSD loopback (null and loop). IPv4 options and fragments, IPv6 extension headers and fragments.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use etherparse::err::packet::SliceError;
+use etherparse::err::Layer;
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket};
+
+/// IP protocol numbers used by name.
+pub mod proto {
+    pub const ICMP: u8 = 1;
+    pub const TCP: u8 = 6;
+    pub const UDP: u8 = 17;
+    pub const GRE: u8 = 47;
+    pub const ESP: u8 = 50;
+    pub const AH: u8 = 51;
+    pub const ICMPV6: u8 = 58;
+}
+
+/// TCP flag bits.
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+    pub const ECE: u8 = 0x40;
+    pub const CWR: u8 = 0x80;
+
+    /// "SYN,ACK,FIN" style text for the flag bits set.
+    pub fn to_text(flags: u8) -> String {
+        const NAMES: [(u8, &str); 8] = [
+            (SYN, "SYN"),
+            (ACK, "ACK"),
+            (PSH, "PSH"),
+            (FIN, "FIN"),
+            (RST, "RST"),
+            (URG, "URG"),
+            (ECE, "ECE"),
+            (CWR, "CWR"),
+        ];
+        NAMES
+            .iter()
+            .filter(|(bit, _)| flags & bit != 0)
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// An IPv4 or IPv6 address in one 16-byte integer (IPv4 as IPv4-mapped IPv6), cheap to hash and compare.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Addr(pub u128);
+
+impl Addr {
+    pub fn from_v4(octets: [u8; 4]) -> Addr {
+        Addr(u128::from(Ipv4Addr::from(octets).to_ipv6_mapped()))
+    }
+    pub fn from_v6(octets: [u8; 16]) -> Addr {
+        Addr(u128::from_be_bytes(octets))
+    }
+    pub fn ip(self) -> IpAddr {
+        let v6 = Ipv6Addr::from(self.0);
+        match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        }
+    }
+}
+
+impl From<IpAddr> for Addr {
+    fn from(ip: IpAddr) -> Addr {
+        match ip {
+            IpAddr::V4(v4) => Addr::from_v4(v4.octets()),
+            IpAddr::V6(v6) => Addr::from_v6(v6.octets()),
+        }
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.ip().fmt(f)
+    }
+}
+
+impl fmt::Debug for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.ip().fmt(f)
+    }
+}
+
+impl serde::Serialize for Addr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The link-layer header types svcscope decodes, by libpcap DLT / LINKTYPE number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LinkType {
+    Ethernet,
+    /// BSD loopback, address family in the capturing host's byte order.
+    Null,
+    /// OpenBSD loopback, address family in network byte order.
+    Loop,
+    /// Raw IP (v4 or v6 from the version nibble).
+    Raw,
+    Ipv4,
+    Ipv6,
+    LinuxSll,
+    LinuxSll2,
+    Unsupported(i32),
+}
+
+impl LinkType {
+    /// From a libpcap DLT value or a pcap-file LINKTYPE value (they agree except for raw IP).
+    pub fn from_dlt(dlt: i32) -> LinkType {
+        match dlt {
+            1 => LinkType::Ethernet,
+            0 => LinkType::Null,
+            108 => LinkType::Loop,
+            12 | 14 | 101 => LinkType::Raw,
+            228 => LinkType::Ipv4,
+            229 => LinkType::Ipv6,
+            113 => LinkType::LinuxSll,
+            276 => LinkType::LinuxSll2,
+            other => LinkType::Unsupported(other),
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            LinkType::Ethernet => "EN10MB".into(),
+            LinkType::Null => "NULL".into(),
+            LinkType::Loop => "LOOP".into(),
+            LinkType::Raw => "RAW".into(),
+            LinkType::Ipv4 => "IPV4".into(),
+            LinkType::Ipv6 => "IPV6".into(),
+            LinkType::LinuxSll => "LINUX_SLL".into(),
+            LinkType::LinuxSll2 => "LINUX_SLL2".into(),
+            LinkType::Unsupported(n) => format!("DLT {n}"),
+        }
+    }
+
+    pub fn is_supported(self) -> bool {
+        !matches!(self, LinkType::Unsupported(_))
+    }
+}
+
+/// IP fragment position of a packet, for attributing fragments without transport headers to flows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fragment {
+    /// Not fragmented.
+    None,
+    /// The first fragment: carries the transport header. `id` is the IP identification.
+    First { id: u32 },
+    /// A later fragment: no transport header.
+    Later { id: u32 },
+}
+
+/// The fields of one IP packet that flow tracking and classification use.
+#[derive(Clone, Copy, Debug)]
+pub struct Decoded<'a> {
+    pub ip_version: u8,
+    pub src: Addr,
+    pub dst: Addr,
+    /// The flow's IP protocol: the transport, or AH (51) when an authentication header is present,
+    /// since an AH association is the flow a firewall sees.
+    pub protocol: u8,
+    /// Source and destination ports (TCP and UDP; not for later fragments).
+    pub ports: Option<(u16, u16)>,
+    pub tcp_flags: u8,
+    pub fragment: Fragment,
+    /// Transport payload as captured (may be cut by the snapshot length).
+    pub payload: &'a [u8],
+}
+
+/// What became of one frame.
+#[derive(Clone, Copy, Debug)]
+pub enum Outcome<'a> {
+    Ip(Decoded<'a>),
+    /// A valid frame that carries no IP (ARP, LLDP, STP, …).
+    NotIp,
+    Malformed(Malformed),
+}
+
+/// Why a frame could not be attributed: the layer and a short reason, counted in capture health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Malformed {
+    pub layer: &'static str,
+    pub reason: &'static str,
+}
+
+const fn bad(layer: &'static str, reason: &'static str) -> Outcome<'static> {
+    Outcome::Malformed(Malformed { layer, reason })
+}
+
+/// Decodes one frame of the given link type.
+pub fn decode(link: LinkType, frame: &[u8]) -> Outcome<'_> {
+    let sliced = match link {
+        LinkType::Ethernet => match LaxSlicedPacket::from_ethernet(frame) {
+            Ok(p) => {
+                let ether_type = match (p.link_exts.last(), &p.link) {
+                    (Some(etherparse::LaxLinkExtSlice::Vlan(v)), _) => Some(v.ether_type().0),
+                    (None, Some(etherparse::LinkSlice::Ethernet2(e))) => Some(e.ether_type().0),
+                    _ => None,
+                };
+                return from_sliced(&p, ether_type);
+            }
+            Err(_) => return bad("ethernet", "frame shorter than an Ethernet header"),
+        },
+        LinkType::LinuxSll => {
+            if frame.len() < 16 {
+                return bad("sll", "frame shorter than a Linux cooked header");
+            }
+            let ether_type = u16::from_be_bytes([frame[14], frame[15]]);
+            return from_sliced(
+                &LaxSlicedPacket::from_ether_type(EtherType(ether_type), &frame[16..]),
+                Some(ether_type),
+            );
+        }
+        LinkType::LinuxSll2 => {
+            if frame.len() < 20 {
+                return bad("sll2", "frame shorter than a Linux cooked v2 header");
+            }
+            let ether_type = u16::from_be_bytes([frame[0], frame[1]]);
+            return from_sliced(
+                &LaxSlicedPacket::from_ether_type(EtherType(ether_type), &frame[20..]),
+                Some(ether_type),
+            );
+        }
+        LinkType::Null | LinkType::Loop => {
+            if frame.len() < 4 {
+                return bad("loopback", "frame shorter than a loopback header");
+            }
+            let raw = [frame[0], frame[1], frame[2], frame[3]];
+            // The null header is in the capturing host's byte order: accept either.
+            let family = if link == LinkType::Loop {
+                u32::from_be_bytes(raw)
+            } else {
+                u32::from_le_bytes(raw).min(u32::from_be_bytes(raw))
+            };
+            match family {
+                // AF_INET; AF_INET6 on BSD (24), FreeBSD (28), macOS (30).
+                2 | 24 | 28 | 30 => match LaxSlicedPacket::from_ip(&frame[4..]) {
+                    Ok(p) => p,
+                    Err(_) => return bad("ip", "invalid IP header"),
+                },
+                _ => return Outcome::NotIp,
+            }
+        }
+        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => match LaxSlicedPacket::from_ip(frame) {
+            Ok(p) => p,
+            Err(e) => {
+                return match e {
+                    etherparse::err::ip::LaxHeaderSliceError::Len(_) => {
+                        bad("ip", "header truncated")
+                    }
+                    etherparse::err::ip::LaxHeaderSliceError::Content(_) => {
+                        bad("ip", "invalid IP header")
+                    }
+                }
+            }
+        },
+        LinkType::Unsupported(_) => return bad("link", "unsupported link type"),
+    };
+    from_sliced(&sliced, None)
+}
+
+/// `ether_type`: the link layer's protocol field where it has one, to catch an IP version that
+/// contradicts it.
+fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<'a> {
+    // A stop at the IP layer or its extensions leaves nothing we can attribute reliably.
+    if let Some((err, layer)) = &p.stop_err {
+        if let Some(m) = ip_layer_error(err, *layer) {
+            return Outcome::Malformed(m);
+        }
+    }
+    let net = match &p.net {
+        Some(net) => net,
+        None => {
+            return match &p.stop_err {
+                Some((err, layer)) => Outcome::Malformed(stop_reason(err, *layer)),
+                None => Outcome::NotIp,
+            }
+        }
+    };
+    let (ip_version, src, dst, has_ah, fragment, payload) = match net {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let pl = v4.payload();
+            let fragment = if h.is_fragmenting_payload() {
+                let id = u32::from(h.identification());
+                if h.fragments_offset().value() == 0 {
+                    Fragment::First { id }
+                } else {
+                    Fragment::Later { id }
+                }
+            } else {
+                Fragment::None
+            };
+            let has_ah = h.protocol().0 == proto::AH;
+            (4, Addr::from_v4(h.source()), Addr::from_v4(h.destination()), has_ah, fragment, pl)
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let h = v6.header();
+            let mut fragment = Fragment::None;
+            let mut has_ah = false;
+            for ext in v6.extensions().clone().into_iter() {
+                match ext {
+                    etherparse::Ipv6ExtensionSlice::Fragment(f) if f.is_fragmenting_payload() => {
+                        let id = f.identification();
+                        fragment = if f.fragment_offset().value() == 0 {
+                            Fragment::First { id }
+                        } else {
+                            Fragment::Later { id }
+                        };
+                    }
+                    etherparse::Ipv6ExtensionSlice::Authentication(_) => has_ah = true,
+                    _ => {}
+                }
+            }
+            (6, Addr::from_v6(h.source()), Addr::from_v6(h.destination()), has_ah, fragment, v6.payload())
+        }
+        LaxNetSlice::Arp(_) => return Outcome::NotIp,
+    };
+    match (ether_type, ip_version) {
+        (Some(0x0800), 6) => return bad("ipv4", "version is not 4"),
+        (Some(0x86dd), 4) => return bad("ipv6", "version is not 6"),
+        _ => {}
+    }
+    let transport = payload.ip_number.0;
+    let data = payload.payload;
+    let protocol = if has_ah { proto::AH } else { transport };
+    let mut decoded = Decoded {
+        ip_version,
+        src,
+        dst,
+        protocol,
+        ports: None,
+        tcp_flags: 0,
+        fragment,
+        payload: data,
+    };
+    if has_ah || matches!(fragment, Fragment::Later { .. }) {
+        decoded.payload = &[];
+        return Outcome::Ip(decoded);
+    }
+    // `incomplete` means the snapshot length cut the IP payload; short headers are then expected.
+    let cut = payload.incomplete || payload.len_source == etherparse::LenSource::Slice;
+    match transport {
+        proto::TCP => {
+            if data.len() < 4 {
+                return if cut { bad("tcp", "header cut by snaplen") } else { bad("tcp", "header truncated") };
+            }
+            decoded.ports = Some((u16::from_be_bytes([data[0], data[1]]), u16::from_be_bytes([data[2], data[3]])));
+            if data.len() >= 14 {
+                decoded.tcp_flags = data[13];
+                let header_len = usize::from(data[12] >> 4) * 4;
+                if header_len < 20 {
+                    return bad("tcp", "data offset below 5");
+                }
+                if header_len > data.len() {
+                    if !cut {
+                        return bad("tcp", "data offset beyond the segment");
+                    }
+                    decoded.payload = &[];
+                } else {
+                    decoded.payload = &data[header_len..];
+                }
+            } else if !cut {
+                return bad("tcp", "header truncated");
+            } else {
+                decoded.payload = &[];
+            }
+        }
+        proto::UDP => {
+            if data.len() < 8 {
+                if !cut || data.len() < 4 {
+                    return if cut { bad("udp", "header cut by snaplen") } else { bad("udp", "header truncated") };
+                }
+                decoded.payload = &[];
+            } else {
+                decoded.payload = &data[8..];
+            }
+            decoded.ports = Some((u16::from_be_bytes([data[0], data[1]]), u16::from_be_bytes([data[2], data[3]])));
+        }
+        _ => {}
+    }
+    Outcome::Ip(decoded)
+}
+
+/// Errors at the IP layer or its extension headers make a frame malformed; later-layer stops do not
+/// (the transport fields are read by hand above).
+fn ip_layer_error(err: &SliceError, layer: Layer) -> Option<Malformed> {
+    match layer {
+        Layer::IpHeader
+        | Layer::Ipv4Header
+        | Layer::Ipv4Packet
+        | Layer::Ipv6Header
+        | Layer::Ipv6Packet
+        | Layer::Ipv6ExtHeader
+        | Layer::Ipv6HopByHopHeader
+        | Layer::Ipv6DestOptionsHeader
+        | Layer::Ipv6RouteHeader
+        | Layer::Ipv6FragHeader
+        | Layer::IpAuthHeader => {
+            // An extension header cut by the snapshot length still leaves the addresses; but without
+            // the transport we cannot place the packet in a port flow: count it.
+            Some(stop_reason(err, layer))
+        }
+        _ => None,
+    }
+}
+
+fn stop_reason(err: &SliceError, layer: Layer) -> Malformed {
+    let layer_name = match layer {
+        Layer::LinuxSllHeader => "sll",
+        Layer::Ethernet2Header | Layer::EtherPayload => "ethernet",
+        Layer::VlanHeader => "vlan",
+        Layer::MacsecHeader | Layer::MacsecPacket => "macsec",
+        Layer::IpHeader => "ip",
+        Layer::Ipv4Header | Layer::Ipv4Packet => "ipv4",
+        Layer::IpAuthHeader => "ip-auth",
+        Layer::Ipv6Header | Layer::Ipv6Packet => "ipv6",
+        Layer::Ipv6ExtHeader
+        | Layer::Ipv6HopByHopHeader
+        | Layer::Ipv6DestOptionsHeader
+        | Layer::Ipv6RouteHeader
+        | Layer::Ipv6FragHeader => "ipv6-ext",
+        Layer::TcpHeader => "tcp",
+        Layer::UdpHeader | Layer::UdpPayload => "udp",
+        _ => "other",
+    };
+    use etherparse::err::{ip, ipv4, ipv6, ipv6_exts};
+    let reason = match err {
+        SliceError::Len(l) => match l.len_source {
+            etherparse::LenSource::Slice => "header truncated",
+            _ => "length field smaller than header",
+        },
+        SliceError::Ip(ip::HeaderError::UnsupportedIpVersion { .. }) => "unsupported IP version",
+        SliceError::Ip(ip::HeaderError::Ipv4HeaderLengthSmallerThanHeader { .. }) => "IHL below 5",
+        SliceError::Ipv4(ipv4::HeaderError::UnexpectedVersion { .. }) => "version is not 4",
+        SliceError::Ipv4(ipv4::HeaderError::HeaderLengthSmallerThanHeader { .. }) => "IHL below 5",
+        SliceError::Ipv6(ipv6::HeaderError::UnexpectedVersion { .. }) => "version is not 6",
+        SliceError::Ipv6Exts(ipv6_exts::HeaderError::HopByHopNotAtStart) => "hop-by-hop header not first",
+        SliceError::Ipv6Exts(_) => "invalid extension header",
+        SliceError::Ipv4Exts(_) => "invalid authentication header",
+        SliceError::Tcp(_) => "invalid TCP header",
+        SliceError::LinuxSll(_) => "invalid Linux cooked header",
+        SliceError::Macsec(_) => "invalid MACsec header",
+    };
+    let layer = match err {
+        SliceError::Ip(ip::HeaderError::Ipv4HeaderLengthSmallerThanHeader { .. }) => "ipv4",
+        _ => layer_name,
+    };
+    Malformed { layer, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const MAC_B: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    fn tcp_v4(sport: u16, dport: u16, syn: bool, payload: &[u8]) -> Vec<u8> {
+        let mut b = PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .tcp(sport, dport, 1000, 64240);
+        if syn {
+            b = b.syn();
+        }
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn ip(outcome: Outcome<'_>) -> Decoded<'_> {
+        match outcome {
+            Outcome::Ip(d) => d,
+            other => panic!("expected an IP packet, got {other:?}"),
+        }
+    }
+
+    fn malformed(outcome: Outcome<'_>) -> Malformed {
+        match outcome {
+            Outcome::Malformed(m) => m,
+            other => panic!("expected malformed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ethernet_tcp_fields() {
+        let f = tcp_v4(49152, 445, true, b"hello");
+        let d = ip(decode(LinkType::Ethernet, &f));
+        assert_eq!(d.src.to_string(), "192.0.2.1");
+        assert_eq!(d.dst.to_string(), "192.0.2.2");
+        assert_eq!((d.protocol, d.ports), (proto::TCP, Some((49152, 445))));
+        assert_eq!(d.tcp_flags & tcp_flags::SYN, tcp_flags::SYN);
+        assert_eq!(d.payload, b"hello");
+        assert_eq!(d.fragment, Fragment::None);
+    }
+
+    #[test]
+    fn snaplen_cut_keeps_ports_and_flags() {
+        let f = tcp_v4(49152, 445, false, &[0u8; 1000]);
+        let d = ip(decode(LinkType::Ethernet, &f[..54 - 6]));
+        assert_eq!(d.ports, Some((49152, 445)));
+        assert_eq!(d.tcp_flags & tcp_flags::ACK, 0);
+        let d = ip(decode(LinkType::Ethernet, &f[..14 + 20 + 4]));
+        assert_eq!(d.ports, Some((49152, 445)));
+    }
+
+    #[test]
+    fn vlan_and_qinq() {
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .double_vlan(100.try_into().unwrap(), 20.try_into().unwrap())
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .udp(5000, 53)
+            .write(&mut out, b"q")
+            .unwrap();
+        let d = ip(decode(LinkType::Ethernet, &out));
+        assert_eq!((d.protocol, d.ports), (proto::UDP, Some((5000, 53))));
+    }
+
+    #[test]
+    fn linux_cooked_and_loopback_and_raw() {
+        let eth = tcp_v4(50000, 389, true, b"");
+        let ip_part = &eth[14..];
+        let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
+        sll.extend_from_slice(ip_part);
+        assert_eq!(ip(decode(LinkType::LinuxSll, &sll)).ports, Some((50000, 389)));
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+        sll2.extend_from_slice(ip_part);
+        assert_eq!(ip(decode(LinkType::LinuxSll2, &sll2)).ports, Some((50000, 389)));
+        let mut null = vec![2, 0, 0, 0];
+        null.extend_from_slice(ip_part);
+        assert_eq!(ip(decode(LinkType::Null, &null)).ports, Some((50000, 389)));
+        let mut null_be = vec![0, 0, 0, 2];
+        null_be.extend_from_slice(ip_part);
+        assert_eq!(ip(decode(LinkType::Null, &null_be)).ports, Some((50000, 389)));
+        assert_eq!(ip(decode(LinkType::Raw, ip_part)).ports, Some((50000, 389)));
+    }
+
+    #[test]
+    fn ipv6_with_extension_headers_and_fragments() {
+        // IPv6, hop-by-hop (8 bytes), fragment header (first fragment, M=1), UDP 53.
+        let mut pkt = vec![0x60, 0, 0, 0, 0, 0, 0, 64];
+        let src = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let dst = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+        pkt.extend_from_slice(&src);
+        pkt.extend_from_slice(&dst);
+        pkt.extend_from_slice(&[44, 0, 1, 4, 0, 0, 0, 0]); // hop-by-hop → fragment, PadN
+        pkt.extend_from_slice(&[17, 0, 0, 1, 0, 0, 0, 7]); // fragment → UDP, offset 0, M=1, id 7
+        pkt.extend_from_slice(&[0xc3, 0x50, 0, 53, 0, 16, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        let plen = (pkt.len() - 40) as u16;
+        pkt[4..6].copy_from_slice(&plen.to_be_bytes());
+        pkt[6] = 0; // next header: hop-by-hop
+        let d = ip(decode(LinkType::Raw, &pkt));
+        assert_eq!(d.ip_version, 6);
+        assert_eq!(d.fragment, Fragment::First { id: 7 });
+        assert_eq!((d.protocol, d.ports), (proto::UDP, Some((50000, 53))));
+        assert_eq!(d.src.to_string(), "2001:db8::1");
+    }
+
+    #[test]
+    fn ipv4_later_fragment_has_no_ports() {
+        let mut out = Vec::new();
+        let mut h = etherparse::Ipv4Header::new(8, 64, etherparse::IpNumber::UDP, [192, 0, 2, 1], [192, 0, 2, 2]).unwrap();
+        h.identification = 77;
+        h.fragment_offset = 185.try_into().unwrap();
+        h.write(&mut out).unwrap();
+        out.extend_from_slice(&[9; 8]);
+        let d = ip(decode(LinkType::Raw, &out));
+        assert_eq!(d.fragment, Fragment::Later { id: 77 });
+        assert_eq!(d.ports, None);
+        assert_eq!(d.protocol, proto::UDP);
+    }
+
+    #[test]
+    fn authentication_header_makes_the_flow_ah() {
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ip(etherparse::IpHeaders::Ipv4(
+                etherparse::Ipv4Header::new(0, 64, etherparse::IpNumber::AUTHENTICATION_HEADER, [192, 0, 2, 1], [192, 0, 2, 2]).unwrap(),
+                etherparse::Ipv4Extensions {
+                    auth: Some(etherparse::IpAuthHeader::new(etherparse::IpNumber::UDP, 1, 1, &[0; 12]).unwrap()),
+                },
+            ))
+            .udp(500, 500)
+            .write(&mut out, b"x")
+            .unwrap();
+        let d = ip(decode(LinkType::Ethernet, &out));
+        assert_eq!((d.protocol, d.ports), (proto::AH, None));
+    }
+
+    #[test]
+    fn malformed_frames_are_named() {
+        assert_eq!(malformed(decode(LinkType::Ethernet, &[0; 10])).layer, "ethernet");
+        assert_eq!(malformed(decode(LinkType::Ethernet, &[])).layer, "ethernet");
+        let mut f = tcp_v4(1, 2, false, b"");
+        f[14] = 0x43; // IHL 3
+        assert_eq!(malformed(decode(LinkType::Ethernet, &f)), Malformed { layer: "ipv4", reason: "IHL below 5" });
+        let mut f = tcp_v4(1, 2, false, b"");
+        f[14 + 20 + 12] = 0x20; // data offset 2
+        assert_eq!(malformed(decode(LinkType::Ethernet, &f)), Malformed { layer: "tcp", reason: "data offset below 5" });
+        let mut f = tcp_v4(1, 2, false, b"");
+        f[14 + 20 + 12] = 0xf0; // data offset 15 in a 20-byte segment, not cut by snaplen
+        assert_eq!(malformed(decode(LinkType::Ethernet, &f)), Malformed { layer: "tcp", reason: "data offset beyond the segment" });
+        let mut f = tcp_v4(1, 2, false, b"");
+        f[14] = 0x65; // version 6 in an IPv4 ethertype
+        assert_eq!(malformed(decode(LinkType::Ethernet, &f)).layer, "ipv4");
+        assert_eq!(malformed(decode(LinkType::Unsupported(147), &f)).reason, "unsupported link type");
+    }
+
+    #[test]
+    fn arp_is_not_ip() {
+        let mut f = vec![0xff; 12];
+        f.extend_from_slice(&[0x08, 0x06]);
+        f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+        f.extend_from_slice(&[0; 20]);
+        assert!(matches!(decode(LinkType::Ethernet, &f), Outcome::NotIp));
+    }
+}
