@@ -285,7 +285,8 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
             if ranges.is_empty() {
                 return Err(invalid(
                     d.span().start,
-                    "dynamic_rpc.ranges is empty; give at least one [first, last] range".to_string(),
+                    "dynamic_rpc.ranges is empty; give at least one [first, last] range"
+                        .to_string(),
                 ));
             }
             Some((ranges, pos))
@@ -322,10 +323,7 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
             },
         };
         if s.ports.is_empty() && !s.extend {
-            return Err(invalid(
-                name_at,
-                format!("service \"{name}\" has no ports"),
-            ));
+            return Err(invalid(name_at, format!("service \"{name}\" has no ports")));
         }
         let mut rows = Vec::new();
         let mut seen: BTreeMap<(Transport, PortSpec), (String, usize)> = BTreeMap::new();
@@ -335,7 +333,10 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
             let r = r.into_inner();
             let app = r.app.trim().to_string();
             if app.is_empty() {
-                return Err(invalid(at, "application protocol (app) is empty".to_string()));
+                return Err(invalid(
+                    at,
+                    "application protocol (app) is empty".to_string(),
+                ));
             }
             let (transport, spec) = match (r.tcp, r.udp, r.ip) {
                 (Some(p), None, None) => (Transport::Tcp, row_port(p, true).map_err(|m| invalid(at, m))?),
@@ -382,7 +383,10 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
         services.push(ParsedService {
             service: Service {
                 name,
-                system: s.system.map(|x| x.trim().to_string()).filter(|x| !x.is_empty()),
+                system: s
+                    .system
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty()),
                 note: s.note,
                 origin,
                 source: SourcePos {
@@ -431,13 +435,19 @@ pub fn describe(transport: Transport, spec: PortSpec) -> String {
 impl Catalog {
     /// The embedded default catalog.
     pub fn builtin() -> Catalog {
-        Catalog::from_sources(&[(DEFAULT_CATALOG_NAME.to_string(), DEFAULT_CATALOG.to_string())])
-            .expect("the embedded catalog is valid (checked by tests)")
+        Catalog::from_sources(&[(
+            DEFAULT_CATALOG_NAME.to_string(),
+            DEFAULT_CATALOG.to_string(),
+        )])
+        .expect("the embedded catalog is valid (checked by tests)")
     }
 
     /// The default catalog merged with the user's files, in order.
     pub fn load(files: &[PathBuf]) -> Result<Catalog, CatalogError> {
-        let mut sources = vec![(DEFAULT_CATALOG_NAME.to_string(), DEFAULT_CATALOG.to_string())];
+        let mut sources = vec![(
+            DEFAULT_CATALOG_NAME.to_string(),
+            DEFAULT_CATALOG.to_string(),
+        )];
         for f in files {
             sources.push((f.display().to_string(), read_catalog(f)?));
         }
@@ -450,7 +460,11 @@ impl Catalog {
         let mut service_rows: Vec<Vec<Row>> = Vec::new();
         let mut dynamic: Option<(Vec<(u16, u16)>, SourcePos)> = None;
         for (i, (name, text)) in sources.iter().enumerate() {
-            let origin = if i == 0 { Origin::Article } else { Origin::User };
+            let origin = if i == 0 {
+                Origin::Article
+            } else {
+                Origin::User
+            };
             let parsed = parse_file(name, text, origin)?;
             if parsed.dynamic.is_some() {
                 dynamic = parsed.dynamic;
@@ -515,7 +529,12 @@ impl Catalog {
             });
         };
         let rows: Vec<Row> = service_rows.into_iter().flatten().collect();
-        Ok(Catalog::index(services, rows, dynamic_ranges, dynamic_source))
+        Ok(Catalog::index(
+            services,
+            rows,
+            dynamic_ranges,
+            dynamic_source,
+        ))
     }
 
     fn index(
@@ -735,7 +754,10 @@ mod tests {
 
     fn with_user(text: &str) -> Result<Catalog, CatalogError> {
         Catalog::from_sources(&[
-            (DEFAULT_CATALOG_NAME.to_string(), DEFAULT_CATALOG.to_string()),
+            (
+                DEFAULT_CATALOG_NAME.to_string(),
+                DEFAULT_CATALOG.to_string(),
+            ),
             ("site.toml".to_string(), text.to_string()),
         ])
     }
@@ -800,15 +822,25 @@ mod tests {
     #[test]
     fn ip_protocols_and_transport_separation() {
         let c = Catalog::builtin();
-        for (n, app) in [(47, "GRE (IP protocol 47)"), (50, "IPSec ESP (IP protocol 50)"), (51, "IPSec AH (IP protocol 51)")] {
+        for (n, app) in [
+            (47, "GRE (IP protocol 47)"),
+            (50, "IPSec ESP (IP protocol 50)"),
+            (51, "IPSec AH (IP protocol 51)"),
+        ] {
             let l = c.label(c.lookup_ip_protocol(n).unwrap());
             assert_eq!(l.name, app);
-            assert_eq!(names(&c, c.lookup_ip_protocol(n).unwrap()), ["Routing and Remote Access"]);
+            assert_eq!(
+                names(&c, c.lookup_ip_protocol(n).unwrap()),
+                ["Routing and Remote Access"]
+            );
         }
         assert!(c.lookup_ip_protocol(6).is_none());
         assert!(c.lookup_port(Transport::Udp, 445).is_none());
         assert!(c.lookup_port(Transport::Tcp, 137).is_none());
-        assert_eq!(c.label(c.lookup_port(Transport::Udp, 137).unwrap()).name, "NetBIOS Name Resolution");
+        assert_eq!(
+            c.label(c.lookup_port(Transport::Udp, 137).unwrap()).name,
+            "NetBIOS Name Resolution"
+        );
     }
 
     #[test]
@@ -819,20 +851,38 @@ mod tests {
         assert!(c.lookup_port(Transport::Tcp, 500).is_none());
         assert!(c.lookup_port(Transport::Tcp, 4500).is_none());
         let rtsp = c.rows.iter().find(|r| r.app == "RTSP").unwrap();
-        assert_eq!((rtsp.transport, rtsp.spec), (Transport::Tcp, PortSpec::Port(554)));
+        assert_eq!(
+            (rtsp.transport, rtsp.spec),
+            (Transport::Tcp, PortSpec::Port(554))
+        );
         assert!(rtsp.note.as_ref().unwrap().contains("cut off"));
-        let quotd = c.rows.iter().find(|r| r.transport == Transport::Udp && r.spec == PortSpec::Port(17)).unwrap();
+        let quotd = c
+            .rows
+            .iter()
+            .find(|r| r.transport == Transport::Udp && r.spec == PortSpec::Port(17))
+            .unwrap();
         assert_eq!(quotd.app, "Quotd");
         assert!(quotd.note.as_ref().unwrap().contains("Quoted UDP 17"));
-        let mom = c.services.iter().find(|s| s.name == "Microsoft Operations Manager 2000").unwrap();
+        let mom = c
+            .services
+            .iter()
+            .find(|s| s.name == "Microsoft Operations Manager 2000")
+            .unwrap();
         assert_eq!(mom.system.as_deref(), Some("OnePoint"));
         assert!(mom.note.as_ref().unwrap().contains("one point"));
         let uddi = c.services.iter().find(|s| s.name == "MSSQL$UDDI").unwrap();
         assert_eq!(uddi.system.as_deref(), Some("MSSQL$UDDI"));
-        let w3 = c.services.iter().find(|s| s.system.as_deref() == Some("W3SVC")).unwrap();
+        let w3 = c
+            .services
+            .iter()
+            .find(|s| s.system.as_deref() == Some("W3SVC"))
+            .unwrap();
         assert_eq!(w3.origin, Origin::LaterEdition);
         let ntp = c.label(c.lookup_port(Transport::Udp, 123).unwrap());
-        assert_eq!(names(&c, c.lookup_port(Transport::Udp, 123).unwrap()), ["Windows Time"]);
+        assert_eq!(
+            names(&c, c.lookup_port(Transport::Udp, 123).unwrap()),
+            ["Windows Time"]
+        );
         assert_eq!(ntp.name, "NTP");
     }
 
@@ -860,19 +910,34 @@ mod tests {
         assert_eq!(names(&c, id), ["SQL Server (ACCOUNTING)"]);
         assert_eq!(c.service(c.label(id).services[0]).origin, Origin::User);
         // The default row on 1433 is untouched.
-        assert_eq!(names(&c, c.lookup_port(Transport::Tcp, 1433).unwrap()), ["MSSQLSERVER", "MSSQL$UDDI"]);
+        assert_eq!(
+            names(&c, c.lookup_port(Transport::Tcp, 1433).unwrap()),
+            ["MSSQLSERVER", "MSSQL$UDDI"]
+        );
     }
 
     #[test]
     fn user_file_overrides_or_extends_a_service() {
         let c = with_user("[[service]]\nname = \"mssqlserver\"\nports = [ { app = \"SQL over TCP\", tcp = 14330 } ]\n").unwrap();
-        assert_eq!(names(&c, c.lookup_port(Transport::Tcp, 1433).unwrap()), ["MSSQL$UDDI"]);
+        assert_eq!(
+            names(&c, c.lookup_port(Transport::Tcp, 1433).unwrap()),
+            ["MSSQL$UDDI"]
+        );
         assert!(c.lookup_port(Transport::Tcp, 14330).is_some());
-        assert!(c.lookup_port(Transport::Udp, 1434).is_some(), "UDDI still has 1434");
+        assert!(
+            c.lookup_port(Transport::Udp, 1434).is_some(),
+            "UDDI still has 1434"
+        );
 
         let c = with_user("[[service]]\nname = \"MSSQLSERVER\"\nextend = true\nports = [ { app = \"SQL over TCP\", tcp = 14330 } ]\n").unwrap();
-        assert_eq!(names(&c, c.lookup_port(Transport::Tcp, 1433).unwrap()), ["MSSQLSERVER", "MSSQL$UDDI"]);
-        assert_eq!(names(&c, c.lookup_port(Transport::Tcp, 14330).unwrap()), ["MSSQLSERVER"]);
+        assert_eq!(
+            names(&c, c.lookup_port(Transport::Tcp, 1433).unwrap()),
+            ["MSSQLSERVER", "MSSQL$UDDI"]
+        );
+        assert_eq!(
+            names(&c, c.lookup_port(Transport::Tcp, 14330).unwrap()),
+            ["MSSQLSERVER"]
+        );
     }
 
     #[test]
@@ -897,9 +962,14 @@ mod tests {
             err("[[service]]\nname = \"X\"\nports = [\n  { app = \"A\", tcp = 1, udp = 2 },\n]\n"),
             "site.toml:4: row \"A\" must have exactly one of tcp = PORT, udp = PORT, ip = NUMBER"
         );
-        assert!(err("[[service]]\nname = \"X\"\nports = [\n  { app = \"A\", tpc = 1 },\n]\n")
-            .starts_with("site.toml:4: unknown field `tpc`"));
-        assert!(err("[[service]]\nname = \"X\"\nports = [ { app = \"A\" tcp = 1 } ]\n").starts_with("site.toml:3: "));
+        assert!(
+            err("[[service]]\nname = \"X\"\nports = [\n  { app = \"A\", tpc = 1 },\n]\n")
+                .starts_with("site.toml:4: unknown field `tpc`")
+        );
+        assert!(
+            err("[[service]]\nname = \"X\"\nports = [ { app = \"A\" tcp = 1 } ]\n")
+                .starts_with("site.toml:3: ")
+        );
         assert_eq!(
             err("[[service]]\nname = \"X\"\nports = [\n  { app = \"A\", tcp = 1 },\n  { app = \"A\", tcp = 1 },\n]\n"),
             "site.toml:5: duplicate row: \"A\" tcp 1 already at line 4"
@@ -933,16 +1003,36 @@ mod tests {
     #[test]
     fn filters() {
         let c = Catalog::builtin();
-        let f = RowFilter { port: Some(445), ..Default::default() };
+        let f = RowFilter {
+            port: Some(445),
+            ..Default::default()
+        };
         assert!(c.query(&f).all(|r| r.spec == PortSpec::Port(445)));
         assert_eq!(c.query(&f).count(), 7);
-        let f = RowFilter { service: Some("lsass".into()), ..Default::default() };
+        let f = RowFilter {
+            service: Some("lsass".into()),
+            ..Default::default()
+        };
         assert_eq!(c.query(&f).count(), 10);
-        let f = RowFilter { protocol: Some("radius".into()), transport: Some(Transport::Udp), ..Default::default() };
+        let f = RowFilter {
+            protocol: Some("radius".into()),
+            transport: Some(Transport::Udp),
+            ..Default::default()
+        };
         assert_eq!(c.query(&f).count(), 4);
-        let f = RowFilter { transport: Some(Transport::Ip), ..Default::default() };
+        let f = RowFilter {
+            transport: Some(Transport::Ip),
+            ..Default::default()
+        };
         assert_eq!(c.query(&f).count(), 3);
-        let f = RowFilter { port: Some(50000), ..Default::default() };
-        assert_eq!(c.query(&f).count(), 16, "every random-port row matches a port in the dynamic range");
+        let f = RowFilter {
+            port: Some(50000),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.query(&f).count(),
+            16,
+            "every random-port row matches a port in the dynamic range"
+        );
     }
 }

@@ -313,7 +313,14 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<
                 Fragment::None
             };
             let has_ah = h.protocol().0 == proto::AH;
-            (4, Addr::from_v4(h.source()), Addr::from_v4(h.destination()), has_ah, fragment, pl)
+            (
+                4,
+                Addr::from_v4(h.source()),
+                Addr::from_v4(h.destination()),
+                has_ah,
+                fragment,
+                pl,
+            )
         }
         LaxNetSlice::Ipv6(v6) => {
             let h = v6.header();
@@ -333,7 +340,14 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<
                     _ => {}
                 }
             }
-            (6, Addr::from_v6(h.source()), Addr::from_v6(h.destination()), has_ah, fragment, v6.payload())
+            (
+                6,
+                Addr::from_v6(h.source()),
+                Addr::from_v6(h.destination()),
+                has_ah,
+                fragment,
+                v6.payload(),
+            )
         }
         LaxNetSlice::Arp(_) => return Outcome::NotIp,
     };
@@ -364,9 +378,16 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<
     match transport {
         proto::TCP => {
             if data.len() < 4 {
-                return if cut { bad("tcp", "header cut by snaplen") } else { bad("tcp", "header truncated") };
+                return if cut {
+                    bad("tcp", "header cut by snaplen")
+                } else {
+                    bad("tcp", "header truncated")
+                };
             }
-            decoded.ports = Some((u16::from_be_bytes([data[0], data[1]]), u16::from_be_bytes([data[2], data[3]])));
+            decoded.ports = Some((
+                u16::from_be_bytes([data[0], data[1]]),
+                u16::from_be_bytes([data[2], data[3]]),
+            ));
             if data.len() >= 14 {
                 decoded.tcp_flags = data[13];
                 let header_len = usize::from(data[12] >> 4) * 4;
@@ -390,13 +411,20 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<
         proto::UDP => {
             if data.len() < 8 {
                 if !cut || data.len() < 4 {
-                    return if cut { bad("udp", "header cut by snaplen") } else { bad("udp", "header truncated") };
+                    return if cut {
+                        bad("udp", "header cut by snaplen")
+                    } else {
+                        bad("udp", "header truncated")
+                    };
                 }
                 decoded.payload = &[];
             } else {
                 decoded.payload = &data[8..];
             }
-            decoded.ports = Some((u16::from_be_bytes([data[0], data[1]]), u16::from_be_bytes([data[2], data[3]])));
+            decoded.ports = Some((
+                u16::from_be_bytes([data[0], data[1]]),
+                u16::from_be_bytes([data[2], data[3]]),
+            ));
         }
         _ => {}
     }
@@ -456,7 +484,9 @@ fn stop_reason(err: &SliceError, layer: Layer) -> Malformed {
         SliceError::Ipv4(ipv4::HeaderError::UnexpectedVersion { .. }) => "version is not 4",
         SliceError::Ipv4(ipv4::HeaderError::HeaderLengthSmallerThanHeader { .. }) => "IHL below 5",
         SliceError::Ipv6(ipv6::HeaderError::UnexpectedVersion { .. }) => "version is not 6",
-        SliceError::Ipv6Exts(ipv6_exts::HeaderError::HopByHopNotAtStart) => "hop-by-hop header not first",
+        SliceError::Ipv6Exts(ipv6_exts::HeaderError::HopByHopNotAtStart) => {
+            "hop-by-hop header not first"
+        }
         SliceError::Ipv6Exts(_) => "invalid extension header",
         SliceError::Ipv4Exts(_) => "invalid authentication header",
         SliceError::Tcp(_) => "invalid TCP header",
@@ -545,16 +575,27 @@ mod tests {
         let ip_part = &eth[14..];
         let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
         sll.extend_from_slice(ip_part);
-        assert_eq!(ip(decode(LinkType::LinuxSll, &sll)).ports, Some((50000, 389)));
-        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+        assert_eq!(
+            ip(decode(LinkType::LinuxSll, &sll)).ports,
+            Some((50000, 389))
+        );
+        let mut sll2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0,
+        ];
         sll2.extend_from_slice(ip_part);
-        assert_eq!(ip(decode(LinkType::LinuxSll2, &sll2)).ports, Some((50000, 389)));
+        assert_eq!(
+            ip(decode(LinkType::LinuxSll2, &sll2)).ports,
+            Some((50000, 389))
+        );
         let mut null = vec![2, 0, 0, 0];
         null.extend_from_slice(ip_part);
         assert_eq!(ip(decode(LinkType::Null, &null)).ports, Some((50000, 389)));
         let mut null_be = vec![0, 0, 0, 2];
         null_be.extend_from_slice(ip_part);
-        assert_eq!(ip(decode(LinkType::Null, &null_be)).ports, Some((50000, 389)));
+        assert_eq!(
+            ip(decode(LinkType::Null, &null_be)).ports,
+            Some((50000, 389))
+        );
         assert_eq!(ip(decode(LinkType::Raw, ip_part)).ports, Some((50000, 389)));
     }
 
@@ -582,7 +623,14 @@ mod tests {
     #[test]
     fn ipv4_later_fragment_has_no_ports() {
         let mut out = Vec::new();
-        let mut h = etherparse::Ipv4Header::new(8, 64, etherparse::IpNumber::UDP, [192, 0, 2, 1], [192, 0, 2, 2]).unwrap();
+        let mut h = etherparse::Ipv4Header::new(
+            8,
+            64,
+            etherparse::IpNumber::UDP,
+            [192, 0, 2, 1],
+            [192, 0, 2, 2],
+        )
+        .unwrap();
         h.identification = 77;
         h.fragment_offset = 185.try_into().unwrap();
         h.write(&mut out).unwrap();
@@ -598,9 +646,19 @@ mod tests {
         let mut out = Vec::new();
         PacketBuilder::ethernet2(MAC_A, MAC_B)
             .ip(etherparse::IpHeaders::Ipv4(
-                etherparse::Ipv4Header::new(0, 64, etherparse::IpNumber::AUTHENTICATION_HEADER, [192, 0, 2, 1], [192, 0, 2, 2]).unwrap(),
+                etherparse::Ipv4Header::new(
+                    0,
+                    64,
+                    etherparse::IpNumber::AUTHENTICATION_HEADER,
+                    [192, 0, 2, 1],
+                    [192, 0, 2, 2],
+                )
+                .unwrap(),
                 etherparse::Ipv4Extensions {
-                    auth: Some(etherparse::IpAuthHeader::new(etherparse::IpNumber::UDP, 1, 1, &[0; 12]).unwrap()),
+                    auth: Some(
+                        etherparse::IpAuthHeader::new(etherparse::IpNumber::UDP, 1, 1, &[0; 12])
+                            .unwrap(),
+                    ),
                 },
             ))
             .udp(500, 500)
@@ -612,21 +670,45 @@ mod tests {
 
     #[test]
     fn malformed_frames_are_named() {
-        assert_eq!(malformed(decode(LinkType::Ethernet, &[0; 10])).layer, "ethernet");
+        assert_eq!(
+            malformed(decode(LinkType::Ethernet, &[0; 10])).layer,
+            "ethernet"
+        );
         assert_eq!(malformed(decode(LinkType::Ethernet, &[])).layer, "ethernet");
         let mut f = tcp_v4(1, 2, false, b"");
         f[14] = 0x43; // IHL 3
-        assert_eq!(malformed(decode(LinkType::Ethernet, &f)), Malformed { layer: "ipv4", reason: "IHL below 5" });
+        assert_eq!(
+            malformed(decode(LinkType::Ethernet, &f)),
+            Malformed {
+                layer: "ipv4",
+                reason: "IHL below 5"
+            }
+        );
         let mut f = tcp_v4(1, 2, false, b"");
         f[14 + 20 + 12] = 0x20; // data offset 2
-        assert_eq!(malformed(decode(LinkType::Ethernet, &f)), Malformed { layer: "tcp", reason: "data offset below 5" });
+        assert_eq!(
+            malformed(decode(LinkType::Ethernet, &f)),
+            Malformed {
+                layer: "tcp",
+                reason: "data offset below 5"
+            }
+        );
         let mut f = tcp_v4(1, 2, false, b"");
         f[14 + 20 + 12] = 0xf0; // data offset 15 in a 20-byte segment, not cut by snaplen
-        assert_eq!(malformed(decode(LinkType::Ethernet, &f)), Malformed { layer: "tcp", reason: "data offset beyond the segment" });
+        assert_eq!(
+            malformed(decode(LinkType::Ethernet, &f)),
+            Malformed {
+                layer: "tcp",
+                reason: "data offset beyond the segment"
+            }
+        );
         let mut f = tcp_v4(1, 2, false, b"");
         f[14] = 0x65; // version 6 in an IPv4 ethertype
         assert_eq!(malformed(decode(LinkType::Ethernet, &f)).layer, "ipv4");
-        assert_eq!(malformed(decode(LinkType::Unsupported(147), &f)).reason, "unsupported link type");
+        assert_eq!(
+            malformed(decode(LinkType::Unsupported(147), &f)).reason,
+            "unsupported link type"
+        );
     }
 
     #[test]

@@ -3,12 +3,20 @@
 //! The pipeline, one module per stage:
 //!
 //! ```text
-//! capture ──batches──▶ decode ─▶ flow table ─▶ classify ─▶ aggregate ─▶ report
-//! (capture.rs,          (decode.rs) (flow.rs)   (classify.rs) (aggregate.rs) (report/)
-//!  its own thread)
+//!  capture ──batches──▶ decode ─▶ flow ─▶ classify ─▶ aggregate ─▶ report
+//!  (own thread)         └──────── tracker (one classifier worker) ─┘
 //! ```
 //!
-//! `pipeline.rs` owns the threads and channels; `catalog.rs` is the data every stage consults.
+//! `pipeline` owns the threads and channels; `catalog` is the data classification consults;
+//! `cli` is the command line over all of it.
 
+pub mod aggregate;
+pub mod capture;
 pub mod catalog;
+pub mod classify;
+pub mod cli;
 pub mod decode;
+pub mod flow;
+pub mod pipeline;
+pub mod report;
+pub mod tracker;

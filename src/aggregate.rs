@@ -1,0 +1,352 @@
+//! Aggregate: per-label traffic statistics, unclassified traffic by port, and capture health.
+//!
+//! Statistics are kept per catalog [`Label`](crate::catalog::Label) — one (transport, port), IP
+//! protocol or the dynamic RPC range — so every flow is counted exactly once. The per-application and
+//! per-service views of a report are derived from these by merging (a service sums the labels it is a
+//! candidate for; hdrhistograms merge exactly), which is also how statistics from several classifier
+//! workers or intervals combine.
+//!
+//! Packet sizes are recorded as packets arrive; everything else when a flow ends. TCP connection
+//! attempts the server never accepted are kept apart as "unanswered" and never count as service traffic.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::catalog::LabelId;
+use crate::decode::{Addr, Malformed};
+use crate::flow::{Flow, FlowCounters, Ts, C2S, S2C};
+
+/// Distinct client and server addresses are counted exactly up to this many per statistic; beyond it
+/// the count is reported as a lower bound, keeping memory bounded on floods of spoofed addresses.
+pub const MAX_DISTINCT_ADDRS: usize = 100_000;
+
+/// A set of addresses with a size cap.
+#[derive(Clone, Debug, Default)]
+pub struct AddrSet {
+    set: FxHashSet<Addr>,
+    pub capped: bool,
+}
+
+impl AddrSet {
+    pub fn insert(&mut self, a: Addr) {
+        if self.set.len() < MAX_DISTINCT_ADDRS {
+            self.set.insert(a);
+        } else if !self.set.contains(&a) {
+            self.capped = true;
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+    pub fn merge(&mut self, other: &AddrSet) {
+        for &a in &other.set {
+            self.insert(a);
+        }
+        self.capped |= other.capped;
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Addr> {
+        self.set.iter()
+    }
+}
+
+/// Records a value in an auto-resizing histogram (which never refuses a `u64`).
+#[inline]
+pub fn record(h: &mut Histogram<u64>, value: u64) {
+    let _ = h.record(value);
+}
+
+fn histogram() -> Histogram<u64> {
+    // Two significant digits (1% resolution) keep each histogram a few KiB; it grows as needed.
+    Histogram::new(2).expect("2 significant digits is valid")
+}
+
+/// Traffic statistics of a set of flows.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    pub flows: u64,
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    pub clients: AddrSet,
+    pub servers: AddrSet,
+    pub first_ts: Ts,
+    pub last_ts: Ts,
+    /// Frame length of each packet, bytes.
+    pub packet_size: Histogram<u64>,
+    /// Flow duration, microseconds.
+    pub flow_duration_us: Histogram<u64>,
+    /// Bytes of each flow, both directions.
+    pub flow_bytes: Histogram<u64>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            flows: 0,
+            packets: [0; 2],
+            bytes: [0; 2],
+            clients: AddrSet::default(),
+            servers: AddrSet::default(),
+            first_ts: i64::MAX,
+            last_ts: i64::MIN,
+            packet_size: histogram(),
+            flow_duration_us: histogram(),
+            flow_bytes: histogram(),
+        }
+    }
+}
+
+impl Stats {
+    pub fn add_flow(&mut self, f: &Flow) {
+        self.flows += 1;
+        for d in [C2S, S2C] {
+            self.packets[d] += f.packets[d];
+            self.bytes[d] += f.bytes[d];
+        }
+        self.clients.insert(f.client().0);
+        self.servers.insert(f.server().0);
+        self.first_ts = self.first_ts.min(f.first_ts);
+        self.last_ts = self.last_ts.max(f.last_ts);
+        record(
+            &mut self.flow_duration_us,
+            (f.duration().max(0) / 1000) as u64,
+        );
+        record(&mut self.flow_bytes, f.total_bytes());
+    }
+
+    pub fn merge(&mut self, o: &Stats) {
+        self.flows += o.flows;
+        for d in [C2S, S2C] {
+            self.packets[d] += o.packets[d];
+            self.bytes[d] += o.bytes[d];
+        }
+        self.clients.merge(&o.clients);
+        self.servers.merge(&o.servers);
+        self.first_ts = self.first_ts.min(o.first_ts);
+        self.last_ts = self.last_ts.max(o.last_ts);
+        // Auto-resizing histograms of equal precision always merge.
+        let _ = self.packet_size.add(&o.packet_size);
+        let _ = self.flow_duration_us.add(&o.flow_duration_us);
+        let _ = self.flow_bytes.add(&o.flow_bytes);
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes[C2S] + self.bytes[S2C]
+    }
+
+    pub fn total_packets(&self) -> u64 {
+        self.packets[C2S] + self.packets[S2C]
+    }
+}
+
+/// Counts of unclassified traffic on one (IP protocol, server port).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PortCounts {
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// At most this many distinct unclassified (protocol, port) pairs are tracked; the rest are summed
+/// in the unclassified totals only.
+pub const MAX_UNCLASSIFIED_PORTS: usize = 65_536 * 2 + 256;
+
+/// Decode and input counters: how much of the capture svcscope could use.
+#[derive(Clone, Debug, Default)]
+pub struct DecodeCounters {
+    pub packets: u64,
+    pub bytes: u64,
+    pub ip_packets: u64,
+    pub not_ip: u64,
+    pub malformed: BTreeMap<Malformed, u64>,
+    /// Packets whose capture length is below their length on the wire.
+    pub truncated: u64,
+}
+
+impl DecodeCounters {
+    pub fn merge(&mut self, o: &DecodeCounters) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.ip_packets += o.ip_packets;
+        self.not_ip += o.not_ip;
+        self.truncated += o.truncated;
+        for (k, v) in &o.malformed {
+            *self.malformed.entry(*k).or_default() += v;
+        }
+    }
+}
+
+/// Everything the classifier accumulates; reports are built from it.
+#[derive(Clone, Debug, Default)]
+pub struct Aggregate {
+    /// Indexed by label id; `None` until a flow with that label is seen.
+    pub by_label: Vec<Option<Box<Stats>>>,
+    pub unclassified: Stats,
+    pub unclassified_ports: FxHashMap<(u8, u16), PortCounts>,
+    /// TCP connection attempts the server never accepted, by the label they aimed at.
+    pub unanswered: Stats,
+    pub unanswered_by_label: FxHashMap<Option<LabelId>, u64>,
+    pub decode: DecodeCounters,
+    pub flow_counters: FlowCounters,
+}
+
+impl Aggregate {
+    fn label_stats(&mut self, label: LabelId) -> &mut Stats {
+        let i = usize::from(label);
+        if self.by_label.len() <= i {
+            self.by_label.resize_with(i + 1, || None);
+        }
+        self.by_label[i].get_or_insert_with(Default::default)
+    }
+
+    /// Records the frame length of one packet of a flow (see [`crate::flow::update`]).
+    #[inline]
+    pub fn record_size(&mut self, label: Option<LabelId>, unanswered: bool, size: u64) {
+        let stats = if unanswered {
+            &mut self.unanswered
+        } else {
+            match label {
+                Some(l) => self.label_stats(l),
+                None => &mut self.unclassified,
+            }
+        };
+        record(&mut stats.packet_size, size);
+    }
+
+    /// Folds an ended flow into the statistics.
+    pub fn end_flow(&mut self, f: &Flow) {
+        let label = f.class.label;
+        if f.is_unanswered() {
+            for &s in &f.pending[..usize::from(f.n_pending)] {
+                record(&mut self.unanswered.packet_size, u64::from(s));
+            }
+            self.unanswered.add_flow(f);
+            *self.unanswered_by_label.entry(label).or_default() += 1;
+            return;
+        }
+        match label {
+            Some(l) => self.label_stats(l).add_flow(f),
+            None => {
+                self.unclassified.add_flow(f);
+                let key = (f.key.protocol, f.server().1);
+                let n = self.unclassified_ports.len();
+                let entry = if n < MAX_UNCLASSIFIED_PORTS {
+                    Some(self.unclassified_ports.entry(key).or_default())
+                } else {
+                    self.unclassified_ports.get_mut(&key)
+                };
+                if let Some(c) = entry {
+                    c.flows += 1;
+                    c.packets += f.total_packets();
+                    c.bytes += f.total_bytes();
+                }
+            }
+        }
+    }
+
+    /// Combines another worker's or interval's aggregate into this one.
+    pub fn merge(&mut self, o: &Aggregate) {
+        for (i, s) in o.by_label.iter().enumerate() {
+            if let Some(s) = s {
+                self.label_stats(i as LabelId).merge(s);
+            }
+        }
+        self.unclassified.merge(&o.unclassified);
+        for (k, v) in &o.unclassified_ports {
+            let c = self.unclassified_ports.entry(*k).or_default();
+            c.flows += v.flows;
+            c.packets += v.packets;
+            c.bytes += v.bytes;
+        }
+        self.unanswered.merge(&o.unanswered);
+        for (k, v) in &o.unanswered_by_label {
+            *self.unanswered_by_label.entry(*k).or_default() += v;
+        }
+        self.decode.merge(&o.decode);
+        let (a, b) = (&mut self.flow_counters, &o.flow_counters);
+        a.flows_created += b.flows_created;
+        a.flows_evicted += b.flows_evicted;
+        a.fragments_attributed += b.fragments_attributed;
+        a.fragments_unmatched += b.fragments_unmatched;
+        a.peak_flows += b.peak_flows;
+    }
+
+    /// Iterates (label, stats) for every label seen.
+    pub fn labels(&self) -> impl Iterator<Item = (LabelId, &Stats)> {
+        self.by_label
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_deref().map(|s| (i as LabelId, s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{Class, FlowKey, Provenance, ServerRule};
+
+    fn flow(label: Option<LabelId>, client: u8, bytes: [u64; 2], answered: bool) -> Flow {
+        let (key, _) = FlowKey::of(
+            6,
+            Addr::from_v4([192, 0, 2, client]),
+            Addr::from_v4([192, 0, 2, 10]),
+            Some((50000, 445)),
+        );
+        let server = Addr::from_v4([192, 0, 2, 10]);
+        let class = Class {
+            client_is_lo: key.lo != server,
+            server_rule: ServerRule::Syn,
+            label,
+            provenance: Provenance::Port,
+        };
+        let mut f = Flow::new(key, class, 0);
+        f.last_ts = 2_000_000_000;
+        f.packets = [3, 2];
+        f.bytes = bytes;
+        f.answered = answered;
+        f
+    }
+
+    #[test]
+    fn flows_fold_into_their_label_and_merge() {
+        let mut a = Aggregate::default();
+        a.end_flow(&flow(Some(3), 101, [100, 200], true));
+        a.end_flow(&flow(Some(3), 102, [10, 20], true));
+        a.end_flow(&flow(None, 103, [1, 2], true));
+        a.end_flow(&flow(Some(3), 104, [60, 0], false));
+        let s = a.by_label[3].as_ref().unwrap();
+        assert_eq!(
+            (s.flows, s.bytes, s.clients.len(), s.servers.len()),
+            (2, [110, 220], 2, 1)
+        );
+        let max = s.flow_duration_us.max();
+        assert!(max.abs_diff(2_000_000) < 2_000_000 / 100, "{max}");
+        assert_eq!(a.unclassified.flows, 1);
+        assert_eq!(a.unclassified_ports[&(6, 445)].bytes, 3);
+        assert_eq!(
+            (a.unanswered.flows, a.unanswered_by_label[&Some(3)]),
+            (1, 1)
+        );
+
+        let mut b = Aggregate::default();
+        b.end_flow(&flow(Some(3), 101, [1, 1], true));
+        b.merge(&a);
+        let s = b.by_label[3].as_ref().unwrap();
+        assert_eq!((s.flows, s.clients.len()), (3, 2));
+        assert_eq!(s.flow_bytes.len(), 3);
+    }
+
+    #[test]
+    fn address_sets_are_capped() {
+        let mut s = AddrSet::default();
+        for i in 0..(MAX_DISTINCT_ADDRS as u32 + 10) {
+            s.insert(Addr(u128::from(i)));
+        }
+        assert_eq!(s.len(), MAX_DISTINCT_ADDRS);
+        assert!(s.capped);
+    }
+}

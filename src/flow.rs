@@ -1,0 +1,728 @@
+//! Flow table: bidirectional flows keyed on (IP protocol, address pair, port pair).
+//!
+//! Time is trace time: every timeout and sweep follows packet timestamps, never the wall clock, so a
+//! capture file gives the same flows however fast it is read. A flow ends when it has been idle longer
+//! than its protocol's timeout, shortly after a TCP close (both FINs, or a RST), when a new SYN reuses a
+//! closed connection's ports, when the table is full (eviction), or at the end of input. Ended flows are
+//! handed back to the caller; the table never classifies or aggregates (see `classify` and `aggregate`).
+//!
+//! Memory is bounded by `max_flows`: when the table is full, the least recently active sixteenth of
+//! the flows is ended early and counted as evicted. IPv4/IPv6 fragments without a transport header are
+//! attributed through a small table of recent first fragments, itself bounded.
+
+use std::collections::hash_map::Entry;
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+
+use crate::catalog::LabelId;
+use crate::decode::{proto, tcp_flags, Addr, Decoded, Fragment};
+
+/// Trace time: nanoseconds since the Unix epoch.
+pub type Ts = i64;
+
+pub fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The key of a bidirectional flow: endpoints in canonical order (lower address/port first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub lo: Addr,
+    pub hi: Addr,
+    pub lo_port: u16,
+    pub hi_port: u16,
+    pub protocol: u8,
+}
+
+impl FlowKey {
+    /// The key of a packet and whether its source is the key's `lo` side.
+    pub fn of(protocol: u8, src: Addr, dst: Addr, ports: Option<(u16, u16)>) -> (FlowKey, bool) {
+        let (sp, dp) = ports.unwrap_or((0, 0));
+        let src_is_lo = (src, sp) <= (dst, dp);
+        let key = if src_is_lo {
+            FlowKey {
+                lo: src,
+                hi: dst,
+                lo_port: sp,
+                hi_port: dp,
+                protocol,
+            }
+        } else {
+            FlowKey {
+                lo: dst,
+                hi: src,
+                lo_port: dp,
+                hi_port: sp,
+                protocol,
+            }
+        };
+        (key, src_is_lo)
+    }
+}
+
+/// Which rule decided the server side of a flow (recorded in flow records).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerRule {
+    /// A SYN without ACK came from the client.
+    Syn,
+    /// A SYN+ACK came from the server.
+    SynAck,
+    /// Exactly one side's port is in the catalog.
+    CatalogPort,
+    /// The client spoke to this server's RPC endpoint mapper shortly before.
+    EndpointMapper,
+    /// One port is well-known (below 1024), the other is not.
+    WellKnownPort,
+    /// Both ports are 1024 or above: the lower one.
+    LowerPort,
+    /// ICMP echo request/reply and similar request types.
+    IcmpType,
+    /// Nothing else applied (equal ports, port-less protocols): the first packet's destination.
+    FirstPacket,
+}
+
+impl ServerRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerRule::Syn => "syn",
+            ServerRule::SynAck => "syn-ack",
+            ServerRule::CatalogPort => "catalog-port",
+            ServerRule::EndpointMapper => "endpoint-mapper",
+            ServerRule::WellKnownPort => "well-known-port",
+            ServerRule::LowerPort => "lower-port",
+            ServerRule::IcmpType => "icmp-type",
+            ServerRule::FirstPacket => "first-packet",
+        }
+    }
+}
+
+/// How a flow got its label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Provenance {
+    /// The server's (transport, port) is a catalog row.
+    Port,
+    /// The IP protocol number is a catalog row (GRE, ESP, AH).
+    IpProtocol,
+    /// A dynamic RPC port after the client spoke to the server's endpoint mapper.
+    DynamicRange,
+    /// No catalog row applies.
+    Unknown,
+}
+
+impl Provenance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provenance::Port => "port",
+            Provenance::IpProtocol => "ip-protocol",
+            Provenance::DynamicRange => "dynamic-range",
+            Provenance::Unknown => "unknown",
+        }
+    }
+}
+
+/// What classification decided for a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Class {
+    /// True when the key's `lo` endpoint is the client.
+    pub client_is_lo: bool,
+    pub server_rule: ServerRule,
+    pub label: Option<LabelId>,
+    pub provenance: Provenance,
+}
+
+/// Why a flow ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Idle,
+    Closed,
+    Reused,
+    Evicted,
+    EndOfInput,
+}
+
+/// Direction index: 0 = client to server, 1 = server to client.
+pub const C2S: usize = 0;
+pub const S2C: usize = 1;
+
+/// Packet sizes held back until a TCP flow that began with a SYN is answered, so that unanswered
+/// probes do not count as service traffic.
+pub const PENDING_SIZES: usize = 4;
+
+/// One bidirectional flow.
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub key: FlowKey,
+    pub class: Class,
+    pub first_ts: Ts,
+    pub last_ts: Ts,
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    /// TCP flags seen in each direction (OR of all).
+    pub flags: [u8; 2],
+    /// Sizes of client packets not yet recorded (see [`PENDING_SIZES`]).
+    pub pending: [u16; PENDING_SIZES],
+    pub n_pending: u8,
+    /// True once the server side has answered (always true for flows not opened by a seen SYN).
+    pub answered: bool,
+    fin: [bool; 2],
+    closed: bool,
+}
+
+impl Flow {
+    /// A flow with no packets yet.
+    pub fn new(key: FlowKey, class: Class, ts: Ts) -> Flow {
+        Flow {
+            key,
+            class,
+            first_ts: ts,
+            last_ts: ts,
+            packets: [0; 2],
+            bytes: [0; 2],
+            flags: [0; 2],
+            pending: [0; PENDING_SIZES],
+            n_pending: 0,
+            answered: true,
+            fin: [false; 2],
+            closed: false,
+        }
+    }
+
+    pub fn client(&self) -> (Addr, u16) {
+        if self.class.client_is_lo {
+            (self.key.lo, self.key.lo_port)
+        } else {
+            (self.key.hi, self.key.hi_port)
+        }
+    }
+
+    pub fn server(&self) -> (Addr, u16) {
+        if self.class.client_is_lo {
+            (self.key.hi, self.key.hi_port)
+        } else {
+            (self.key.lo, self.key.lo_port)
+        }
+    }
+
+    pub fn has_ports(&self) -> bool {
+        matches!(self.key.protocol, proto::TCP | proto::UDP)
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes[C2S] + self.bytes[S2C]
+    }
+
+    pub fn total_packets(&self) -> u64 {
+        self.packets[C2S] + self.packets[S2C]
+    }
+
+    pub fn duration(&self) -> i64 {
+        self.last_ts - self.first_ts
+    }
+
+    /// A TCP connection attempt the server never accepted (no answer, or only RSTs).
+    pub fn is_unanswered(&self) -> bool {
+        !self.answered
+    }
+}
+
+/// Idle timeouts, in trace time.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    pub tcp: Duration,
+    pub tcp_closed: Duration,
+    pub udp: Duration,
+    pub other: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            tcp: Duration::from_secs(2 * 3600),
+            tcp_closed: Duration::from_secs(10),
+            udp: Duration::from_secs(120),
+            other: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Default cap on concurrent flows.
+pub const DEFAULT_MAX_FLOWS: usize = 500_000;
+const MAX_FRAGMENTS: usize = 65_536;
+const FRAGMENT_TIMEOUT: i64 = 30_000_000_000;
+const SWEEP_EVERY: i64 = 1_000_000_000;
+
+/// Counters the flow table keeps for capture health.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FlowCounters {
+    pub flows_created: u64,
+    pub flows_evicted: u64,
+    pub fragments_attributed: u64,
+    pub fragments_unmatched: u64,
+    pub peak_flows: u64,
+}
+
+/// The result of placing one packet in the table.
+pub enum Placed<'t> {
+    /// An existing flow; `from_client` tells the packet's direction.
+    Existing {
+        flow: &'t mut Flow,
+        from_client: bool,
+    },
+    /// A new flow: the caller must classify it with [`FlowTable::insert`].
+    New { key: FlowKey, src_is_lo: bool },
+    /// A later fragment whose first fragment was not seen.
+    Unmatched,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct FragKey {
+    src: Addr,
+    dst: Addr,
+    protocol: u8,
+    id: u32,
+}
+
+pub struct FlowTable {
+    flows: FxHashMap<FlowKey, Flow>,
+    fragments: FxHashMap<FragKey, ((u16, u16), Ts)>,
+    timeouts: Timeouts,
+    max_flows: usize,
+    now: Ts,
+    last_sweep: Ts,
+    pub counters: FlowCounters,
+}
+
+impl FlowTable {
+    pub fn new(timeouts: Timeouts, max_flows: usize) -> FlowTable {
+        FlowTable {
+            flows: FxHashMap::default(),
+            fragments: FxHashMap::default(),
+            timeouts,
+            max_flows: max_flows.max(16),
+            now: i64::MIN,
+            last_sweep: i64::MIN,
+            counters: FlowCounters::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Current trace time: the latest packet timestamp seen.
+    pub fn now(&self) -> Ts {
+        self.now
+    }
+
+    /// Active flows, for periodic reports.
+    pub fn iter(&self) -> impl Iterator<Item = &Flow> {
+        self.flows.values()
+    }
+
+    /// Advances trace time; ends idle and closed flows once per trace second into `ended`.
+    pub fn advance(&mut self, ts: Ts, ended: &mut Vec<(Flow, EndReason)>) {
+        if ts > self.now {
+            self.now = ts;
+        }
+        if self.now.saturating_sub(self.last_sweep) >= SWEEP_EVERY {
+            self.last_sweep = self.now;
+            self.sweep(ended);
+        }
+    }
+
+    fn timeout_of(&self, f: &Flow) -> i64 {
+        let d = if f.closed {
+            self.timeouts.tcp_closed
+        } else {
+            match f.key.protocol {
+                proto::TCP => self.timeouts.tcp,
+                proto::UDP => self.timeouts.udp,
+                _ => self.timeouts.other,
+            }
+        };
+        nanos(d)
+    }
+
+    fn sweep(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
+        let now = self.now;
+        let expired: Vec<FlowKey> = self
+            .flows
+            .values()
+            .filter(|f| now.saturating_sub(f.last_ts) > self.timeout_of(f))
+            .map(|f| f.key)
+            .collect();
+        for k in expired {
+            if let Some(f) = self.flows.remove(&k) {
+                let why = if f.closed {
+                    EndReason::Closed
+                } else {
+                    EndReason::Idle
+                };
+                ended.push((f, why));
+            }
+        }
+        self.fragments
+            .retain(|_, (_, ts)| now.saturating_sub(*ts) <= FRAGMENT_TIMEOUT);
+    }
+
+    /// Finds the flow of a decoded packet. Fragments are resolved here.
+    pub fn place(&mut self, d: &Decoded<'_>, ended: &mut Vec<(Flow, EndReason)>) -> Placed<'_> {
+        let ports = match d.fragment {
+            Fragment::Later { id } => {
+                let k = FragKey {
+                    src: d.src,
+                    dst: d.dst,
+                    protocol: d.protocol,
+                    id,
+                };
+                match self.fragments.get(&k) {
+                    Some((ports, _)) => {
+                        self.counters.fragments_attributed += 1;
+                        Some(*ports)
+                    }
+                    None if matches!(d.protocol, proto::TCP | proto::UDP) => {
+                        self.counters.fragments_unmatched += 1;
+                        return Placed::Unmatched;
+                    }
+                    None => None,
+                }
+            }
+            Fragment::First { id } => {
+                if let Some(ports) = d.ports {
+                    if self.fragments.len() >= MAX_FRAGMENTS {
+                        let now = self.now;
+                        self.fragments
+                            .retain(|_, (_, ts)| now.saturating_sub(*ts) <= FRAGMENT_TIMEOUT / 30);
+                    }
+                    if self.fragments.len() < MAX_FRAGMENTS {
+                        let k = FragKey {
+                            src: d.src,
+                            dst: d.dst,
+                            protocol: d.protocol,
+                            id,
+                        };
+                        self.fragments.insert(k, (ports, self.now));
+                    }
+                }
+                d.ports
+            }
+            Fragment::None => d.ports,
+        };
+        let (key, src_is_lo) = FlowKey::of(d.protocol, d.src, d.dst, ports);
+        // A new SYN on a closed connection starts a new flow.
+        let syn_only = d.protocol == proto::TCP
+            && d.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        if syn_only {
+            if let Some(f) = self.flows.get(&key) {
+                if f.closed {
+                    let f = self.flows.remove(&key).expect("present");
+                    ended.push((f, EndReason::Reused));
+                }
+            }
+        }
+        match self.flows.get_mut(&key) {
+            Some(flow) => {
+                let from_client = src_is_lo == flow.class.client_is_lo;
+                Placed::Existing { flow, from_client }
+            }
+            None => Placed::New { key, src_is_lo },
+        }
+    }
+
+    /// Inserts a new, classified flow (after [`Placed::New`]); evicts if the table is full.
+    pub fn insert(
+        &mut self,
+        key: FlowKey,
+        class: Class,
+        ts: Ts,
+        ended: &mut Vec<(Flow, EndReason)>,
+    ) -> &mut Flow {
+        if self.flows.len() >= self.max_flows {
+            self.evict(ended);
+        }
+        self.counters.flows_created += 1;
+        let flow = Flow::new(key, class, ts);
+        let len = self.flows.len() as u64 + 1;
+        self.counters.peak_flows = self.counters.peak_flows.max(len);
+        match self.flows.entry(key) {
+            Entry::Occupied(mut e) => {
+                // Cannot happen (place() said New), but never lose a flow: end the old one.
+                let old = std::mem::replace(e.get_mut(), flow);
+                ended.push((old, EndReason::Reused));
+                e.into_mut()
+            }
+            Entry::Vacant(e) => e.insert(flow),
+        }
+    }
+
+    /// Ends the least recently active sixteenth of the flows.
+    fn evict(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
+        let mut times: Vec<Ts> = self.flows.values().map(|f| f.last_ts).collect();
+        let n = (times.len() / 16).max(1);
+        let (_, cut, _) = times.select_nth_unstable(n - 1);
+        let cut = *cut;
+        let mut victims: Vec<FlowKey> = self
+            .flows
+            .values()
+            .filter(|f| f.last_ts <= cut)
+            .map(|f| f.key)
+            .collect();
+        victims.truncate(n.max(1));
+        for k in victims {
+            if let Some(f) = self.flows.remove(&k) {
+                self.counters.flows_evicted += 1;
+                ended.push((f, EndReason::Evicted));
+            }
+        }
+    }
+
+    /// Ends every flow (end of input).
+    pub fn drain(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
+        ended.extend(self.flows.drain().map(|(_, f)| (f, EndReason::EndOfInput)));
+        self.fragments.clear();
+    }
+}
+
+/// Updates a flow's counters with one packet. Returns true when the packet's size should be recorded
+/// now (false while it is held back in `pending`).
+pub fn update(flow: &mut Flow, from_client: bool, ts: Ts, wire_len: u32, tcp: Option<u8>) -> bool {
+    let dir = if from_client { C2S } else { S2C };
+    flow.packets[dir] += 1;
+    flow.bytes[dir] += u64::from(wire_len);
+    if ts > flow.last_ts {
+        flow.last_ts = ts;
+    }
+    if ts < flow.first_ts {
+        flow.first_ts = ts;
+    }
+    let Some(flags) = tcp else {
+        return true;
+    };
+    flow.flags[dir] |= flags;
+    if flags & tcp_flags::FIN != 0 {
+        flow.fin[dir] = true;
+    }
+    if flags & tcp_flags::RST != 0 || (flow.fin[C2S] && flow.fin[S2C]) {
+        flow.closed = true;
+    }
+    if flow.answered {
+        return true;
+    }
+    if !from_client && flags & tcp_flags::RST == 0 {
+        flow.answered = true;
+        return true;
+    }
+    if usize::from(flow.n_pending) < PENDING_SIZES {
+        flow.pending[usize::from(flow.n_pending)] = wire_len.min(u32::from(u16::MAX)) as u16;
+        flow.n_pending += 1;
+        return false;
+    }
+    // More packets before an answer than we hold back: record them as they come.
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Decoded;
+
+    fn addr(last: u8) -> Addr {
+        Addr::from_v4([192, 0, 2, last])
+    }
+
+    fn pkt(src: u8, sport: u16, dst: u8, dport: u16, flags: u8) -> Decoded<'static> {
+        Decoded {
+            ip_version: 4,
+            src: addr(src),
+            dst: addr(dst),
+            protocol: proto::TCP,
+            ports: Some((sport, dport)),
+            tcp_flags: flags,
+            fragment: Fragment::None,
+            payload: &[],
+        }
+    }
+
+    fn class(client_is_lo: bool) -> Class {
+        Class {
+            client_is_lo,
+            server_rule: ServerRule::Syn,
+            label: None,
+            provenance: Provenance::Unknown,
+        }
+    }
+
+    /// Places a packet, creating the flow with the sender as client if new; returns the flow key.
+    fn feed(
+        t: &mut FlowTable,
+        d: &Decoded<'_>,
+        ts: Ts,
+        ended: &mut Vec<(Flow, EndReason)>,
+    ) -> FlowKey {
+        t.advance(ts, ended);
+        match t.place(d, ended) {
+            Placed::Existing { flow, from_client } => {
+                update(flow, from_client, ts, 60, Some(d.tcp_flags));
+                flow.key
+            }
+            Placed::New { key, src_is_lo } => {
+                let f = t.insert(key, class(src_is_lo), ts, ended);
+                update(f, true, ts, 60, Some(d.tcp_flags));
+                key
+            }
+            Placed::Unmatched => panic!("unmatched"),
+        }
+    }
+
+    #[test]
+    fn both_directions_share_one_flow() {
+        let mut t = FlowTable::new(Timeouts::default(), 1000);
+        let mut ended = Vec::new();
+        let k1 = feed(
+            &mut t,
+            &pkt(101, 50000, 10, 445, tcp_flags::SYN),
+            0,
+            &mut ended,
+        );
+        let k2 = feed(
+            &mut t,
+            &pkt(10, 445, 101, 50000, tcp_flags::SYN | tcp_flags::ACK),
+            1,
+            &mut ended,
+        );
+        assert_eq!(k1, k2);
+        assert_eq!(t.len(), 1);
+        let f = t.iter().next().unwrap();
+        assert_eq!(f.packets, [1, 1]);
+        assert_eq!(f.client(), (addr(101), 50000));
+        assert_eq!(f.server(), (addr(10), 445));
+    }
+
+    #[test]
+    fn idle_flows_end_by_trace_time() {
+        let timeouts = Timeouts {
+            udp: Duration::from_secs(60),
+            ..Default::default()
+        };
+        let mut t = FlowTable::new(timeouts, 1000);
+        let mut ended = Vec::new();
+        let mut d = pkt(101, 50000, 10, 53, 0);
+        d.protocol = proto::UDP;
+        feed(&mut t, &d, 0, &mut ended);
+        t.advance(59_000_000_000, &mut ended);
+        assert!(ended.is_empty());
+        t.advance(61_000_000_000, &mut ended);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].1, EndReason::Idle);
+    }
+
+    #[test]
+    fn closed_connection_ends_and_port_reuse_starts_a_new_flow() {
+        let mut t = FlowTable::new(Timeouts::default(), 1000);
+        let mut ended = Vec::new();
+        feed(
+            &mut t,
+            &pkt(101, 50000, 10, 445, tcp_flags::SYN),
+            0,
+            &mut ended,
+        );
+        feed(
+            &mut t,
+            &pkt(10, 445, 101, 50000, tcp_flags::RST | tcp_flags::ACK),
+            1,
+            &mut ended,
+        );
+        feed(
+            &mut t,
+            &pkt(101, 50000, 10, 445, tcp_flags::SYN),
+            2,
+            &mut ended,
+        );
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].1, EndReason::Reused);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.counters.flows_created, 2);
+    }
+
+    #[test]
+    fn full_table_evicts_least_recent_and_counts() {
+        let mut t = FlowTable::new(Timeouts::default(), 32);
+        let mut ended = Vec::new();
+        for i in 0..40u16 {
+            feed(
+                &mut t,
+                &pkt(101, 40000 + i, 10, 445, tcp_flags::SYN),
+                i64::from(i),
+                &mut ended,
+            );
+        }
+        assert!(t.len() <= 32);
+        assert_eq!(t.counters.flows_evicted as usize, ended.len());
+        // The oldest flows went first: client ports 40000.. were opened first.
+        assert!(
+            ended
+                .iter()
+                .all(|(f, why)| *why == EndReason::Evicted
+                    && f.key.lo_port.max(f.key.hi_port) < 40010)
+        );
+        assert_eq!(t.counters.flows_created, 40);
+    }
+
+    #[test]
+    fn later_fragments_follow_their_first() {
+        let mut t = FlowTable::new(Timeouts::default(), 1000);
+        let mut ended = Vec::new();
+        let mut first = pkt(101, 50000, 10, 88, 0);
+        first.protocol = proto::UDP;
+        first.fragment = Fragment::First { id: 9 };
+        let k = feed(&mut t, &first, 0, &mut ended);
+        let mut later = first;
+        later.ports = None;
+        later.fragment = Fragment::Later { id: 9 };
+        assert_eq!(feed(&mut t, &later, 1, &mut ended), k);
+        later.fragment = Fragment::Later { id: 10 };
+        assert!(matches!(t.place(&later, &mut ended), Placed::Unmatched));
+        assert_eq!(t.counters.fragments_attributed, 1);
+        assert_eq!(t.counters.fragments_unmatched, 1);
+    }
+
+    #[test]
+    fn unanswered_syn_holds_sizes_back() {
+        let mut t = FlowTable::new(Timeouts::default(), 1000);
+        let mut ended = Vec::new();
+        t.advance(0, &mut ended);
+        let Placed::New { key, src_is_lo } =
+            t.place(&pkt(101, 50000, 10, 445, tcp_flags::SYN), &mut ended)
+        else {
+            panic!()
+        };
+        let f = t.insert(key, class(src_is_lo), 0, &mut ended);
+        f.answered = false;
+        assert!(!update(f, true, 0, 66, Some(tcp_flags::SYN)));
+        assert!(!update(
+            f,
+            false,
+            1,
+            54,
+            Some(tcp_flags::RST | tcp_flags::ACK)
+        ));
+        assert!(f.is_unanswered());
+        assert_eq!(&f.pending[..usize::from(f.n_pending)], &[66, 54]);
+        // A later real answer releases the held sizes.
+        assert!(update(
+            f,
+            false,
+            2,
+            60,
+            Some(tcp_flags::SYN | tcp_flags::ACK)
+        ));
+        assert!(!f.is_unanswered());
+    }
+}

@@ -1,0 +1,166 @@
+//! `svcscope catalog`: the catalog's rows as a table grouped by service, JSON or CSV.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::catalog::{Catalog, Origin, PortSpec, Row, Transport};
+
+use super::table::Table;
+
+/// One catalog row as `svcscope catalog --format json` prints it (schema in the README).
+#[derive(Serialize)]
+pub struct CatalogRow<'a> {
+    pub service: &'a str,
+    pub system_service: Option<&'a str>,
+    pub app_protocol: &'a str,
+    pub transport: Transport,
+    pub port: Option<u16>,
+    /// The first configured dynamic RPC range, for "Randomly allocated high TCP ports" rows.
+    pub port_range: Option<[u16; 2]>,
+    /// Every configured dynamic range, for those rows.
+    pub port_ranges: Option<Vec<[u16; 2]>>,
+    pub ip_protocol: Option<u8>,
+    /// The row's note (a correction of the article, say), else the service's note.
+    pub note: Option<&'a str>,
+    pub origin: Origin,
+    /// Where the row is defined: "file:line".
+    pub source: String,
+}
+
+impl<'a> CatalogRow<'a> {
+    pub fn new(c: &'a Catalog, r: &'a Row) -> CatalogRow<'a> {
+        let s = c.service(r.service);
+        let ranges: Vec<[u16; 2]> = c.dynamic_ranges.iter().map(|&(a, b)| [a, b]).collect();
+        let (port, port_range, port_ranges, ip_protocol) = match r.spec {
+            PortSpec::Port(p) => (Some(p), None, None, None),
+            PortSpec::IpProtocol(n) => (None, None, None, Some(n)),
+            PortSpec::Dynamic => (None, ranges.first().copied(), Some(ranges), None),
+        };
+        CatalogRow {
+            service: &s.name,
+            system_service: s.system.as_deref(),
+            app_protocol: &r.app,
+            transport: r.transport,
+            port,
+            port_range,
+            port_ranges,
+            ip_protocol,
+            note: r.note.as_deref().or(s.note.as_deref()),
+            origin: s.origin,
+            source: r.source.to_string(),
+        }
+    }
+
+    fn port_text(&self) -> String {
+        match (self.port, self.ip_protocol, &self.port_ranges) {
+            (Some(p), _, _) => p.to_string(),
+            (None, Some(n), _) => format!("protocol {n}"),
+            (None, None, Some(r)) => r
+                .iter()
+                .map(|[a, b]| format!("{a}-{b}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => "-".into(),
+        }
+    }
+}
+
+pub fn json<'a>(c: &'a Catalog, rows: &[&'a Row]) -> String {
+    let rows: Vec<CatalogRow> = rows.iter().map(|r| CatalogRow::new(c, r)).collect();
+    serde_json::to_string_pretty(&rows).expect("catalog rows serialize")
+}
+
+pub fn csv(c: &Catalog, rows: &[&Row]) -> String {
+    let mut out = super::csv::line(&[
+        "service",
+        "system_service",
+        "app_protocol",
+        "transport",
+        "port",
+        "port_range",
+        "ip_protocol",
+        "note",
+        "origin",
+    ]);
+    for r in rows {
+        let row = CatalogRow::new(c, r);
+        out.push_str(&super::csv::line(&[
+            row.service.to_string(),
+            row.system_service.unwrap_or("").to_string(),
+            row.app_protocol.to_string(),
+            row.transport.to_string(),
+            row.port.map(|p| p.to_string()).unwrap_or_default(),
+            row.port_ranges
+                .as_ref()
+                .map(|_| row.port_text())
+                .unwrap_or_default(),
+            row.ip_protocol.map(|n| n.to_string()).unwrap_or_default(),
+            row.note.unwrap_or("").to_string(),
+            serde_json::to_value(row.origin)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+        ]));
+    }
+    out
+}
+
+/// Aligned table, grouped by service; notes become numbered footnotes.
+pub fn table(c: &Catalog, rows: &[&Row]) -> String {
+    let mut tab = Table::new(&[
+        "SERVICE",
+        "SYSTEM NAME",
+        "APPLICATION PROTOCOL",
+        "TRANSPORT",
+        "PORT",
+        "NOTE",
+    ]);
+    let mut notes: Vec<&str> = Vec::new();
+    let mut last_service = None;
+    for r in rows {
+        let row = CatalogRow::new(c, r);
+        let first = last_service != Some(r.service);
+        last_service = Some(r.service);
+        let mut note = String::new();
+        if let Some(n) = row.note {
+            let i = match notes.iter().position(|x| *x == n) {
+                Some(i) => i,
+                None => {
+                    notes.push(n);
+                    notes.len() - 1
+                }
+            };
+            note = format!("[{}]", i + 1);
+        }
+        let mut name = row.service.to_string();
+        if first && row.origin == Origin::LaterEdition {
+            name.push_str(" (later edition)");
+        } else if first && row.origin == Origin::User {
+            name.push_str(" (user catalog)");
+        }
+        tab.row(vec![
+            if first { name } else { String::new() },
+            if first {
+                row.system_service.unwrap_or("-").to_string()
+            } else {
+                String::new()
+            },
+            row.app_protocol.to_string(),
+            row.transport.to_string(),
+            row.port_text(),
+            note,
+        ]);
+    }
+    let mut out = tab.render("");
+    let services = {
+        let mut s: Vec<_> = rows.iter().map(|r| r.service).collect();
+        s.dedup();
+        s.len()
+    };
+    let _ = writeln!(out, "\n{} rows of {} services.", rows.len(), services);
+    for (i, n) in notes.iter().enumerate() {
+        let _ = writeln!(out, "[{}] {n}", i + 1);
+    }
+    out
+}

@@ -1,0 +1,135 @@
+//! CSV rendering: one header, then one row per application protocol, service and unclassified port,
+//! told apart by the `view` column.
+
+use super::{Report, Traffic};
+
+/// Quotes a CSV field when needed (RFC 4180).
+pub fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Joins fields into one CSV line.
+pub fn line<S: AsRef<str>>(fields: &[S]) -> String {
+    let mut s = fields
+        .iter()
+        .map(|f| field(f.as_ref()))
+        .collect::<Vec<_>>()
+        .join(",");
+    s.push('\n');
+    s
+}
+
+const HEADER: [&str; 20] = [
+    "view",
+    "name",
+    "system_service",
+    "transport",
+    "port",
+    "flows",
+    "shared_flows",
+    "packets",
+    "bytes",
+    "packets_c2s",
+    "packets_s2c",
+    "bytes_c2s",
+    "bytes_s2c",
+    "clients",
+    "servers",
+    "first_seen",
+    "last_seen",
+    "packet_size_p50",
+    "flow_duration_ms_p50",
+    "related",
+];
+
+fn traffic_fields(t: &Traffic) -> [String; 12] {
+    [
+        t.packets().to_string(),
+        t.bytes().to_string(),
+        t.packets_c2s.to_string(),
+        t.packets_s2c.to_string(),
+        t.bytes_c2s.to_string(),
+        t.bytes_s2c.to_string(),
+        t.clients.to_string(),
+        t.servers.to_string(),
+        t.first_seen.clone().unwrap_or_default(),
+        t.last_seen.clone().unwrap_or_default(),
+        t.packet_size.map(|p| p.p50.to_string()).unwrap_or_default(),
+        t.flow_duration_ms
+            .map(|p| p.p50.to_string())
+            .unwrap_or_default(),
+    ]
+}
+
+pub fn render(r: &Report) -> String {
+    let mut out = line(&HEADER);
+    for a in &r.app_protocols {
+        let port = match (a.port, a.ip_protocol) {
+            (Some(p), _) => p.to_string(),
+            (None, Some(n)) => n.to_string(),
+            (None, None) => "dynamic".into(),
+        };
+        let mut f = vec![
+            "app_protocol".to_string(),
+            a.app_protocol.clone(),
+            String::new(),
+            a.transport.to_string(),
+            port,
+            a.traffic.flows.to_string(),
+            if a.shared {
+                a.traffic.flows.to_string()
+            } else {
+                "0".into()
+            },
+        ];
+        f.extend(traffic_fields(&a.traffic));
+        f.push(a.services.join("; "));
+        out.push_str(&line(&f));
+    }
+    for s in &r.services {
+        let mut f = vec![
+            "service".to_string(),
+            s.service.clone(),
+            s.system_service.clone().unwrap_or_default(),
+            String::new(),
+            String::new(),
+            s.traffic.flows.to_string(),
+            s.shared_flows.to_string(),
+        ];
+        f.extend(traffic_fields(&s.traffic));
+        f.push(s.app_protocols.join("; "));
+        out.push_str(&line(&f));
+    }
+    for p in &r.unclassified.top_ports {
+        let mut f = vec![
+            "unclassified".to_string(),
+            String::new(),
+            String::new(),
+            p.transport.clone(),
+            p.port.map(|p| p.to_string()).unwrap_or_default(),
+            p.flows.to_string(),
+            "0".into(),
+            p.packets.to_string(),
+            p.bytes.to_string(),
+        ];
+        f.resize(HEADER.len(), String::new());
+        out.push_str(&line(&f));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(field("plain"), "plain");
+        assert_eq!(field("a, b"), "\"a, b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

@@ -1,0 +1,485 @@
+//! Report: the analysis result as one serialisable document, and its renderings.
+//!
+//! [`Report::build`] turns an [`Aggregate`] into the per-application-protocol view (one row per catalog
+//! label: a (transport, port), IP protocol or the dynamic RPC range), the per-service view (a service
+//! sums every label it is a candidate for; flows on shared ports are marked and never summed twice into
+//! a total), unclassified traffic with its top ports, unanswered connection attempts, and capture
+//! health. `--format json` prints this document as it is (schema in the README); `table` and `csv`
+//! render it.
+
+pub mod catalog;
+pub mod csv;
+pub mod flows;
+pub mod table;
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::aggregate::{Aggregate, Stats};
+use crate::catalog::{Catalog, LabelId, Origin, PortSpec, Transport};
+use crate::decode::Addr;
+use crate::flow::{Ts, C2S, S2C};
+
+pub use flows::rfc3339;
+
+/// Version of the JSON report schema; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One input's part in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputReport {
+    pub path: String,
+    pub link_types: Vec<String>,
+    pub packets: u64,
+    pub filtered: u64,
+    pub error: Option<String>,
+}
+
+/// p50/p90/p99/max of a distribution.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl Percentiles {
+    fn of(h: &Histogram<u64>, scale: u64) -> Option<Percentiles> {
+        if h.is_empty() {
+            return None;
+        }
+        let q = |p: f64| h.value_at_quantile(p) / scale;
+        Some(Percentiles {
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            max: h.max() / scale,
+        })
+    }
+}
+
+/// Traffic figures shared by every view.
+#[derive(Clone, Debug, Serialize)]
+pub struct Traffic {
+    pub flows: u64,
+    pub packets_c2s: u64,
+    pub packets_s2c: u64,
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    pub clients: usize,
+    pub servers: usize,
+    /// True when `clients` or `servers` reached the distinct-address cap (the figure is a lower bound).
+    pub addresses_capped: bool,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub packet_size: Option<Percentiles>,
+    pub flow_duration_ms: Option<Percentiles>,
+    pub flow_bytes: Option<Percentiles>,
+}
+
+impl Traffic {
+    fn of(s: &Stats) -> Traffic {
+        Traffic {
+            flows: s.flows,
+            packets_c2s: s.packets[C2S],
+            packets_s2c: s.packets[S2C],
+            bytes_c2s: s.bytes[C2S],
+            bytes_s2c: s.bytes[S2C],
+            clients: s.clients.len(),
+            servers: s.servers.len(),
+            addresses_capped: s.clients.capped || s.servers.capped,
+            first_seen: time(s.first_ts),
+            last_seen: time(s.last_ts),
+            packet_size: Percentiles::of(&s.packet_size, 1),
+            flow_duration_ms: Percentiles::of(&s.flow_duration_us, 1000),
+            flow_bytes: Percentiles::of(&s.flow_bytes, 1),
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes_c2s + self.bytes_s2c
+    }
+
+    pub fn packets(&self) -> u64 {
+        self.packets_c2s + self.packets_s2c
+    }
+}
+
+fn time(ts: Ts) -> Option<String> {
+    (ts != i64::MAX && ts != i64::MIN).then(|| rfc3339(ts))
+}
+
+/// One application protocol on one port (a catalog label).
+#[derive(Clone, Debug, Serialize)]
+pub struct AppRow {
+    pub app_protocol: String,
+    /// "tcp", "udp" or "ip".
+    pub transport: Transport,
+    pub port: Option<u16>,
+    pub ip_protocol: Option<u8>,
+    /// For the dynamic RPC range: the configured ranges.
+    pub port_ranges: Option<Vec<[u16; 2]>>,
+    /// Candidate catalog services, in catalog order.
+    pub services: Vec<String>,
+    /// True when more than one service could own this traffic.
+    pub shared: bool,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+}
+
+/// One catalog service, summing every label it is a candidate for.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceRow {
+    pub service: String,
+    pub system_service: Option<String>,
+    pub origin: Origin,
+    /// "App tcp/88" for each application protocol the traffic came in on.
+    pub app_protocols: Vec<String>,
+    /// Flows on ports that other services share too (counted under each of them).
+    pub shared_flows: u64,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PortRow {
+    /// "tcp", "udp", or the IP protocol's name ("icmp", "ip-89", …).
+    pub transport: String,
+    pub port: Option<u16>,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Unclassified {
+    #[serde(flatten)]
+    pub traffic: Traffic,
+    /// Unclassified traffic by server (transport, port), most bytes first.
+    pub top_ports: Vec<PortRow>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Unanswered {
+    /// TCP connection attempts (a SYN was seen) that the server never accepted.
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub clients: usize,
+    pub servers: usize,
+    /// The application protocols they aimed at.
+    pub by_app_protocol: Vec<NamedCount>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NamedCount {
+    pub name: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MalformedRow {
+    pub layer: String,
+    pub reason: String,
+    pub packets: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Health {
+    pub packets_read: u64,
+    pub bytes_read: u64,
+    pub packets_filtered: u64,
+    pub packets_decoded: u64,
+    pub packets_not_ip: u64,
+    pub packets_malformed: u64,
+    pub malformed: Vec<MalformedRow>,
+    /// Frames cut by the snapshot length (decoded as far as they go).
+    pub packets_truncated: u64,
+    pub fragments_attributed: u64,
+    pub fragments_unmatched: u64,
+    pub flows_created: u64,
+    pub flows_evicted: u64,
+    pub peak_flows: u64,
+    /// Live capture only: libpcap's and svcscope's own counters.
+    pub live: Option<LiveHealth>,
+}
+
+#[derive(Clone, Debug, Serialize, Default, PartialEq, Eq)]
+pub struct LiveHealth {
+    pub interface: String,
+    pub received: u64,
+    pub dropped_by_kernel: u64,
+    pub dropped_by_interface: u64,
+    /// Packets dropped because the classifier fell behind.
+    pub dropped_by_svcscope: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Totals {
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub classified_flows: u64,
+    pub classified_packets: u64,
+    pub classified_bytes: u64,
+    pub unclassified_flows: u64,
+    pub unanswered_flows: u64,
+}
+
+/// The whole analysis result.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub generator: String,
+    pub inputs: Vec<InputReport>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub totals: Totals,
+    /// Most bytes first.
+    pub app_protocols: Vec<AppRow>,
+    /// Most bytes first.
+    pub services: Vec<ServiceRow>,
+    pub unclassified: Unclassified,
+    pub unanswered: Unanswered,
+    pub health: Health,
+}
+
+/// Name of an IP protocol in flow records and port tables.
+pub fn transport_name(protocol: u8) -> String {
+    match protocol {
+        1 => "icmp".into(),
+        2 => "igmp".into(),
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        47 => "gre".into(),
+        50 => "esp".into(),
+        51 => "ah".into(),
+        58 => "icmpv6".into(),
+        89 => "ospf".into(),
+        103 => "pim".into(),
+        112 => "vrrp".into(),
+        132 => "sctp".into(),
+        n => format!("ip-{n}"),
+    }
+}
+
+/// "tcp/445", "udp/53", "ip/47", "tcp/dynamic".
+pub fn port_text(catalog: &Catalog, label: LabelId) -> String {
+    let l = catalog.label(label);
+    match l.spec {
+        PortSpec::Port(p) => format!("{}/{p}", l.transport),
+        PortSpec::IpProtocol(n) => format!("ip/{n}"),
+        PortSpec::Dynamic => "tcp/dynamic".to_string(),
+    }
+}
+
+impl Report {
+    pub fn build(
+        catalog: &Catalog,
+        agg: &Aggregate,
+        inputs: Vec<InputReport>,
+        top_ports: usize,
+    ) -> Report {
+        // Per label.
+        let mut app_protocols: Vec<AppRow> = agg
+            .labels()
+            .map(|(id, s)| {
+                let l = catalog.label(id);
+                let (port, ip_protocol, port_ranges) = match l.spec {
+                    PortSpec::Port(p) => (Some(p), None, None),
+                    PortSpec::IpProtocol(n) => (None, Some(n), None),
+                    PortSpec::Dynamic => (
+                        None,
+                        None,
+                        Some(
+                            catalog
+                                .dynamic_ranges
+                                .iter()
+                                .map(|&(a, b)| [a, b])
+                                .collect(),
+                        ),
+                    ),
+                };
+                AppRow {
+                    app_protocol: l.name.clone(),
+                    transport: l.transport,
+                    port,
+                    ip_protocol,
+                    port_ranges,
+                    services: l
+                        .services
+                        .iter()
+                        .map(|&s| catalog.service(s).name.clone())
+                        .collect(),
+                    shared: l.is_shared(),
+                    traffic: Traffic::of(s),
+                }
+            })
+            .collect();
+        app_protocols.sort_by(|a, b| {
+            b.traffic
+                .bytes()
+                .cmp(&a.traffic.bytes())
+                .then_with(|| a.app_protocol.cmp(&b.app_protocol))
+                .then_with(|| a.port.cmp(&b.port))
+        });
+
+        // Per service: merge the stats of every label the service is a candidate for.
+        let mut per_service: BTreeMap<u16, (Stats, Vec<LabelId>, u64)> = BTreeMap::new();
+        for (id, s) in agg.labels() {
+            let l = catalog.label(id);
+            for &svc in &l.services {
+                let e = per_service
+                    .entry(svc)
+                    .or_insert_with(|| (Stats::default(), Vec::new(), 0));
+                e.0.merge(s);
+                e.1.push(id);
+                if l.is_shared() {
+                    e.2 += s.flows;
+                }
+            }
+        }
+        let mut services: Vec<ServiceRow> = per_service
+            .into_iter()
+            .map(|(svc, (stats, labels, shared))| {
+                let service = catalog.service(svc);
+                ServiceRow {
+                    service: service.name.clone(),
+                    system_service: service.system.clone(),
+                    origin: service.origin,
+                    app_protocols: labels
+                        .iter()
+                        .map(|&l| format!("{} {}", catalog.label(l).name, port_text(catalog, l)))
+                        .collect(),
+                    shared_flows: shared,
+                    traffic: Traffic::of(&stats),
+                }
+            })
+            .collect();
+        services.sort_by(|a, b| {
+            b.traffic
+                .bytes()
+                .cmp(&a.traffic.bytes())
+                .then_with(|| a.service.cmp(&b.service))
+        });
+
+        let mut ports: Vec<PortRow> = agg
+            .unclassified_ports
+            .iter()
+            .map(|(&(protocol, port), c)| PortRow {
+                transport: transport_name(protocol),
+                port: matches!(protocol, 6 | 17).then_some(port),
+                flows: c.flows,
+                packets: c.packets,
+                bytes: c.bytes,
+            })
+            .collect();
+        ports.sort_by(|a, b| {
+            b.bytes
+                .cmp(&a.bytes)
+                .then_with(|| a.transport.cmp(&b.transport))
+                .then_with(|| a.port.cmp(&b.port))
+        });
+        ports.truncate(top_ports);
+
+        let mut by_app: Vec<NamedCount> = agg
+            .unanswered_by_label
+            .iter()
+            .map(|(l, &count)| NamedCount {
+                name: match l {
+                    Some(l) => format!("{} {}", catalog.label(*l).name, port_text(catalog, *l)),
+                    None => "unclassified".to_string(),
+                },
+                count,
+            })
+            .collect();
+        by_app.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+
+        // Totals over labels (each flow once), never over services.
+        let mut all = Stats::default();
+        let mut classified = Stats::default();
+        for (_, s) in agg.labels() {
+            classified.merge(s);
+        }
+        all.merge(&classified);
+        all.merge(&agg.unclassified);
+        all.merge(&agg.unanswered);
+
+        let d = &agg.decode;
+        let fc = &agg.flow_counters;
+        let malformed: Vec<MalformedRow> = d
+            .malformed
+            .iter()
+            .map(|(m, &n)| MalformedRow {
+                layer: m.layer.to_string(),
+                reason: m.reason.to_string(),
+                packets: n,
+            })
+            .collect();
+        let health = Health {
+            packets_read: d.packets + inputs.iter().map(|i| i.filtered).sum::<u64>(),
+            bytes_read: d.bytes,
+            packets_filtered: inputs.iter().map(|i| i.filtered).sum(),
+            packets_decoded: d.ip_packets,
+            packets_not_ip: d.not_ip,
+            packets_malformed: malformed.iter().map(|m| m.packets).sum(),
+            malformed,
+            packets_truncated: d.truncated,
+            fragments_attributed: fc.fragments_attributed,
+            fragments_unmatched: fc.fragments_unmatched,
+            flows_created: fc.flows_created,
+            flows_evicted: fc.flows_evicted,
+            peak_flows: fc.peak_flows,
+            live: None,
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            generator: format!("svcscope {}", env!("CARGO_PKG_VERSION")),
+            inputs,
+            first_seen: time(all.first_ts),
+            last_seen: time(all.last_ts),
+            totals: Totals {
+                flows: all.flows,
+                packets: all.total_packets(),
+                bytes: all.total_bytes(),
+                classified_flows: classified.flows,
+                classified_packets: classified.total_packets(),
+                classified_bytes: classified.total_bytes(),
+                unclassified_flows: agg.unclassified.flows,
+                unanswered_flows: agg.unanswered.flows,
+            },
+            app_protocols,
+            services,
+            unclassified: Unclassified {
+                traffic: Traffic::of(&agg.unclassified),
+                top_ports: ports,
+            },
+            unanswered: Unanswered {
+                flows: agg.unanswered.flows,
+                packets: agg.unanswered.total_packets(),
+                bytes: agg.unanswered.total_bytes(),
+                clients: agg.unanswered.clients.len(),
+                servers: agg.unanswered.servers.len(),
+                by_app_protocol: by_app,
+            },
+            health,
+        }
+    }
+
+    /// True when some input failed.
+    pub fn has_errors(&self) -> bool {
+        self.inputs.iter().any(|i| i.error.is_some())
+    }
+}
+
+/// Formats an address for tables (IPv6 in brackets when followed by a port).
+pub fn endpoint(addr: Addr, port: Option<u16>) -> String {
+    match (addr.ip(), port) {
+        (std::net::IpAddr::V6(v6), Some(p)) => format!("[{v6}]:{p}"),
+        (ip, Some(p)) => format!("{ip}:{p}"),
+        (ip, None) => ip.to_string(),
+    }
+}

@@ -1,0 +1,390 @@
+//! Terminal rendering: aligned tables, services by bytes, then application protocols, unclassified
+//! traffic, unanswered attempts and capture health.
+
+use std::fmt::Write as _;
+
+use super::{Percentiles, Report, Traffic};
+
+/// A table of left- or right-aligned columns.
+pub struct Table {
+    headers: Vec<&'static str>,
+    right: Vec<bool>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// Columns whose header starts with '>' are right-aligned (the '>' is not printed).
+    pub fn new(headers: &[&'static str]) -> Table {
+        Table {
+            headers: headers.iter().map(|h| h.trim_start_matches('>')).collect(),
+            right: headers.iter().map(|h| h.starts_with('>')).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn render(&self, indent: &str) -> String {
+        let n = self.headers.len();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for r in &self.rows {
+            for (i, c) in r.iter().enumerate().take(n) {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let line = |cells: &mut dyn Iterator<Item = &str>, out: &mut String| {
+            let mut s = String::from(indent);
+            for (i, c) in cells.enumerate() {
+                let pad = widths[i].saturating_sub(c.chars().count());
+                if i > 0 {
+                    s.push_str("  ");
+                }
+                if self.right[i] {
+                    s.push_str(&" ".repeat(pad));
+                    s.push_str(c);
+                } else {
+                    s.push_str(c);
+                    if i + 1 < n {
+                        s.push_str(&" ".repeat(pad));
+                    }
+                }
+            }
+            out.push_str(s.trim_end());
+            out.push('\n');
+        };
+        line(&mut self.headers.iter().copied(), &mut out);
+        for r in &self.rows {
+            line(&mut r.iter().map(String::as_str), &mut out);
+        }
+        out
+    }
+}
+
+/// 1234567 → "1,234,567".
+pub fn count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes in binary units: "812 B", "12.3 KiB", "4.5 MiB".
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if v < 10.0 {
+        format!("{v:.1} {}", UNITS[u])
+    } else {
+        format!("{v:.0} {}", UNITS[u])
+    }
+}
+
+/// Milliseconds as "850 ms", "12.5 s", "3m 20s", "2h 5m".
+pub fn duration_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else if ms < 3_600_000 {
+        format!("{}m {}s", ms / 60_000, ms % 60_000 / 1000)
+    } else {
+        format!("{}h {}m", ms / 3_600_000, ms % 3_600_000 / 60_000)
+    }
+}
+
+fn p50_p99(p: &Option<Percentiles>, f: fn(u64) -> String) -> String {
+    match p {
+        Some(p) => format!("{} / {}", f(p.p50), f(p.p99)),
+        None => "-".into(),
+    }
+}
+
+fn short_time(rfc: &Option<String>) -> String {
+    rfc.as_deref()
+        .map(|t| t.get(..19).unwrap_or(t).replace('T', " "))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn hosts(t: &Traffic, n: usize) -> String {
+    if t.addresses_capped {
+        format!("≥{n}")
+    } else {
+        n.to_string()
+    }
+}
+
+/// Renders the whole report for a terminal.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let files = r.inputs.len();
+    let _ = writeln!(
+        out,
+        "{} — {} input{}, {} packets, {}, {} → {}",
+        r.generator,
+        files,
+        if files == 1 { "" } else { "s" },
+        count(r.health.packets_read),
+        bytes(r.health.bytes_read),
+        short_time(&r.first_seen),
+        short_time(&r.last_seen),
+    );
+    let t = &r.totals;
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
+    let _ = writeln!(
+        out,
+        "{} flows: {} classified ({:.1}% of bytes), {} unclassified, {} unanswered attempts\n",
+        count(t.flows),
+        count(t.classified_flows),
+        pct(t.classified_bytes, t.bytes),
+        count(t.unclassified_flows),
+        count(t.unanswered_flows),
+    );
+
+    out.push_str("Services by bytes (flows on ports several services share count under each; * = some shared)\n");
+    let mut tab = Table::new(&[
+        "SERVICE",
+        "SYSTEM",
+        ">FLOWS",
+        ">PACKETS",
+        ">BYTES C→S",
+        ">BYTES S→C",
+        ">CLIENTS",
+        ">SERVERS",
+        "VIA",
+    ]);
+    for s in &r.services {
+        let flows = if s.shared_flows > 0 {
+            format!("{}*", count(s.traffic.flows))
+        } else {
+            count(s.traffic.flows)
+        };
+        tab.row(vec![
+            s.service.clone(),
+            s.system_service.clone().unwrap_or_else(|| "-".into()),
+            flows,
+            count(s.traffic.packets()),
+            bytes(s.traffic.bytes_c2s),
+            bytes(s.traffic.bytes_s2c),
+            hosts(&s.traffic, s.traffic.clients),
+            hosts(&s.traffic, s.traffic.servers),
+            s.app_protocols.join(", "),
+        ]);
+    }
+    if tab.is_empty() {
+        out.push_str("  (no traffic of catalog services)\n");
+    } else {
+        out.push_str(&tab.render("  "));
+    }
+
+    out.push_str("\nApplication protocols by bytes (each flow once)\n");
+    let mut tab = Table::new(&[
+        "PROTOCOL",
+        "PORT",
+        ">FLOWS",
+        ">PACKETS",
+        ">BYTES C→S",
+        ">BYTES S→C",
+        ">CLIENTS",
+        ">SERVERS",
+        ">PKT SIZE p50/p99",
+        ">DURATION p50/p99",
+        "SERVICES",
+    ]);
+    for a in &r.app_protocols {
+        let port = match (a.port, a.ip_protocol) {
+            (Some(p), _) => format!("{}/{p}", a.transport),
+            (None, Some(n)) => format!("ip/{n}"),
+            (None, None) => "tcp/dynamic".into(),
+        };
+        let services = if a.services.len() > 3 {
+            format!(
+                "{}, {} +{} more",
+                a.services[0],
+                a.services[1],
+                a.services.len() - 2
+            )
+        } else {
+            a.services.join(", ")
+        };
+        tab.row(vec![
+            a.app_protocol.clone(),
+            port,
+            count(a.traffic.flows),
+            count(a.traffic.packets()),
+            bytes(a.traffic.bytes_c2s),
+            bytes(a.traffic.bytes_s2c),
+            hosts(&a.traffic, a.traffic.clients),
+            hosts(&a.traffic, a.traffic.servers),
+            p50_p99(&a.traffic.packet_size, |v| format!("{v} B")),
+            p50_p99(&a.traffic.flow_duration_ms, duration_ms),
+            services,
+        ]);
+    }
+    if tab.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        out.push_str(&tab.render("  "));
+    }
+
+    let u = &r.unclassified;
+    let _ = writeln!(
+        out,
+        "\nUnclassified traffic: {} flows, {} packets, {}",
+        count(u.traffic.flows),
+        count(u.traffic.packets()),
+        bytes(u.traffic.bytes()),
+    );
+    if !u.top_ports.is_empty() {
+        let mut tab = Table::new(&["SERVER PORT", ">FLOWS", ">PACKETS", ">BYTES"]);
+        for p in &u.top_ports {
+            tab.row(vec![
+                match p.port {
+                    Some(port) => format!("{}/{port}", p.transport),
+                    None => p.transport.clone(),
+                },
+                count(p.flows),
+                count(p.packets),
+                bytes(p.bytes),
+            ]);
+        }
+        out.push_str(&tab.render("  "));
+    }
+
+    let un = &r.unanswered;
+    if un.flows > 0 {
+        let _ = writeln!(
+            out,
+            "\nUnanswered connection attempts (not counted as service traffic): {} from {} clients to {} servers",
+            count(un.flows),
+            un.clients,
+            un.servers
+        );
+        let shown: Vec<String> = un
+            .by_app_protocol
+            .iter()
+            .take(8)
+            .map(|c| format!("{} {}", c.name, count(c.count)))
+            .collect();
+        let _ = writeln!(out, "  {}", shown.join(", "));
+    }
+
+    let h = &r.health;
+    out.push_str("\nCapture health\n");
+    for i in &r.inputs {
+        let status = match &i.error {
+            Some(e) => format!("ERROR: {e}"),
+            None => "ok".into(),
+        };
+        let _ = writeln!(
+            out,
+            "  {}: {}, {} packets{} — {}",
+            i.path,
+            if i.link_types.is_empty() {
+                "-".to_string()
+            } else {
+                i.link_types.join(", ")
+            },
+            count(i.packets),
+            if i.filtered > 0 {
+                format!(" ({} filtered out)", count(i.filtered))
+            } else {
+                String::new()
+            },
+            status
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  decoded {} IP packets, {} not IP, {} malformed, {} cut by snaplen",
+        count(h.packets_decoded),
+        count(h.packets_not_ip),
+        count(h.packets_malformed),
+        count(h.packets_truncated),
+    );
+    for m in &h.malformed {
+        let _ = writeln!(
+            out,
+            "    malformed {}: {} ({})",
+            m.layer,
+            m.reason,
+            count(m.packets)
+        );
+    }
+    if h.fragments_attributed + h.fragments_unmatched > 0 {
+        let _ = writeln!(
+            out,
+            "  IP fragments: {} attributed to their flow, {} without a first fragment",
+            count(h.fragments_attributed),
+            count(h.fragments_unmatched)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  flows: {} created, {} evicted early (table full), peak {} concurrent",
+        count(h.flows_created),
+        count(h.flows_evicted),
+        count(h.peak_flows)
+    );
+    if let Some(l) = &h.live {
+        let _ = writeln!(
+            out,
+            "  live {}: {} received, {} dropped by the kernel, {} by the interface, {} by svcscope",
+            l.interface,
+            count(l.received),
+            count(l.dropped_by_kernel),
+            count(l.dropped_by_interface),
+            count(l.dropped_by_svcscope)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(bytes(812), "812 B");
+        assert_eq!(bytes(12_595), "12 KiB");
+        assert_eq!(bytes(4_718_592), "4.5 MiB");
+        assert_eq!(duration_ms(850), "850 ms");
+        assert_eq!(duration_ms(200_000), "3m 20s");
+    }
+
+    #[test]
+    fn tables_align() {
+        let mut t = Table::new(&["NAME", ">N"]);
+        t.row(vec!["a".into(), "1".into()]);
+        t.row(vec!["long".into(), "1,000".into()]);
+        assert_eq!(t.render(""), "NAME      N\na         1\nlong  1,000\n");
+    }
+}

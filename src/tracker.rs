@@ -1,0 +1,188 @@
+//! Tracker: one classifier worker — each frame through decode → flow table → classify → aggregate.
+//!
+//! The tracker owns the state of those stages for the flows it sees and has no threads or I/O of its
+//! own besides the optional flow-record writer; the pipeline feeds it batches. Several trackers can
+//! run side by side on disjoint flows and their [`Aggregate`]s merge.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::aggregate::Aggregate;
+use crate::capture::Batch;
+use crate::catalog::Catalog;
+use crate::classify::Classifier;
+use crate::decode::{decode, proto, LinkType, Outcome};
+use crate::flow::{update, EndReason, Flow, FlowTable, Placed, ServerRule, Timeouts, Ts};
+use crate::report::flows::FlowRecord;
+
+/// Settings of the classification stages.
+#[derive(Clone, Debug)]
+pub struct TrackerConfig {
+    pub timeouts: Timeouts,
+    pub max_flows: usize,
+    pub epm_window: Duration,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            timeouts: Timeouts::default(),
+            max_flows: crate::flow::DEFAULT_MAX_FLOWS,
+            epm_window: crate::classify::DEFAULT_EPM_WINDOW,
+        }
+    }
+}
+
+/// Where ended flows go besides the statistics: a JSON Lines writer.
+pub type FlowSink = Box<dyn Write + Send>;
+
+pub struct Tracker {
+    classifier: Classifier,
+    flows: FlowTable,
+    agg: Aggregate,
+    ended: Vec<(Flow, EndReason)>,
+    sink: Option<FlowSink>,
+    sink_error: Option<String>,
+    last_expire: Ts,
+}
+
+const EPM_EXPIRE_EVERY: i64 = 60_000_000_000;
+
+impl Tracker {
+    pub fn new(catalog: Arc<Catalog>, config: &TrackerConfig, sink: Option<FlowSink>) -> Tracker {
+        Tracker {
+            classifier: Classifier::new(catalog, config.epm_window),
+            flows: FlowTable::new(config.timeouts, config.max_flows),
+            agg: Aggregate::default(),
+            ended: Vec::new(),
+            sink,
+            sink_error: None,
+            last_expire: i64::MIN,
+        }
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        self.classifier.catalog()
+    }
+
+    /// Processes every frame of a batch.
+    pub fn batch(&mut self, batch: &Batch) {
+        let link = batch.link.unwrap_or(LinkType::Unsupported(-1));
+        for (p, frame) in batch.frames() {
+            self.packet(link, p.ts, p.wire_len, frame);
+        }
+        if !self.ended.is_empty() {
+            self.end_flows();
+        }
+    }
+
+    /// Processes one frame.
+    pub fn packet(&mut self, link: LinkType, ts: Ts, wire_len: u32, frame: &[u8]) {
+        let counters = &mut self.agg.decode;
+        counters.packets += 1;
+        counters.bytes += u64::from(wire_len);
+        if (frame.len() as u64) < u64::from(wire_len) {
+            counters.truncated += 1;
+        }
+        let d = match decode(link, frame) {
+            Outcome::Ip(d) => d,
+            Outcome::NotIp => {
+                counters.not_ip += 1;
+                return;
+            }
+            Outcome::Malformed(m) => {
+                *counters.malformed.entry(m).or_default() += 1;
+                return;
+            }
+        };
+        counters.ip_packets += 1;
+        self.flows.advance(ts, &mut self.ended);
+        let tcp = (d.protocol == proto::TCP && d.ports.is_some()).then_some(d.tcp_flags);
+        let size = u64::from(wire_len);
+        match self.flows.place(&d, &mut self.ended) {
+            Placed::Existing { flow, from_client } => {
+                let was_answered = flow.answered;
+                if update(flow, from_client, ts, wire_len, tcp) {
+                    if !was_answered {
+                        // The server answered: the held-back sizes are service traffic after all.
+                        for &s in &flow.pending[..usize::from(flow.n_pending)] {
+                            self.agg.record_size(flow.class.label, false, u64::from(s));
+                        }
+                        flow.n_pending = 0;
+                    }
+                    self.agg.record_size(flow.class.label, !flow.answered, size);
+                }
+            }
+            Placed::New { key, src_is_lo } => {
+                let class = self.classifier.classify(&d, src_is_lo, ts);
+                let flow = self.flows.insert(key, class, ts, &mut self.ended);
+                flow.answered = class.server_rule != ServerRule::Syn;
+                let from_client = src_is_lo == class.client_is_lo;
+                if update(flow, from_client, ts, wire_len, tcp) {
+                    self.agg.record_size(class.label, !flow.answered, size);
+                }
+            }
+            Placed::Unmatched => {}
+        }
+        if ts.saturating_sub(self.last_expire) >= EPM_EXPIRE_EVERY {
+            self.last_expire = ts;
+            self.classifier.expire(ts);
+        }
+    }
+
+    fn end_flows(&mut self) {
+        // Deterministic order for flow records, whatever the hash table's.
+        self.ended.sort_unstable_by_key(|(f, _)| {
+            (
+                f.first_ts,
+                f.key.lo,
+                f.key.hi,
+                f.key.lo_port,
+                f.key.hi_port,
+                f.key.protocol,
+            )
+        });
+        for (f, why) in self.ended.drain(..) {
+            self.agg.end_flow(&f);
+            if let Some(sink) = &mut self.sink {
+                if self.sink_error.is_none() {
+                    let record = FlowRecord::new(self.classifier.catalog(), &f, why);
+                    let line = serde_json::to_string(&record).expect("flow records serialize");
+                    if let Err(e) = writeln!(sink, "{line}") {
+                        self.sink_error = Some(e.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Current aggregate including the flows still active (for periodic live reports), without
+    /// ending them.
+    pub fn snapshot(&self) -> Aggregate {
+        let mut agg = self.agg.clone();
+        for f in self.flows.iter() {
+            agg.end_flow(f);
+        }
+        agg.flow_counters = self.flows.counters;
+        agg
+    }
+
+    /// Flows currently tracked.
+    pub fn active_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Ends every flow and returns the statistics; an error writing flow records is returned too.
+    pub fn finish(mut self) -> (Aggregate, Option<String>) {
+        self.flows.drain(&mut self.ended);
+        self.end_flows();
+        if let Some(sink) = &mut self.sink {
+            if let Err(e) = sink.flush() {
+                self.sink_error.get_or_insert(e.to_string());
+            }
+        }
+        self.agg.flow_counters = self.flows.counters;
+        (self.agg, self.sink_error)
+    }
+}
