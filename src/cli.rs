@@ -10,11 +10,15 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use std::sync::atomic::AtomicBool;
+
+use crate::capture::{drop_privileges, interfaces, LiveOptions, LiveSource};
 use crate::catalog::{Catalog, RowFilter, Transport};
 use crate::flow::{Timeouts, DEFAULT_MAX_FLOWS};
-use crate::pipeline::{analyze_files, AnalyzeOptions};
+use crate::pipeline::{analyze_files, capture_live, AnalyzeOptions, LiveRunOptions, WriteOptions};
+use crate::report::live::TickReport;
 use crate::report::{self, Report};
-use crate::tracker::TrackerConfig;
+use crate::tracker::{FlowSink, TrackerConfig};
 
 /// Which Windows server services do the hosts on this network talk to?
 #[derive(Parser, Debug)]
@@ -35,6 +39,10 @@ pub enum Command {
     Catalog(CatalogArgs),
     /// Classify the flows in capture files (pcap, pcapng) and report traffic per Windows service.
     Analyze(AnalyzeArgs),
+    /// Classify live traffic on a network interface; Ctrl-C ends it with the full report.
+    Capture(CaptureArgs),
+    /// List the capture interfaces with their addresses and flags.
+    Interfaces(InterfacesArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -131,12 +139,93 @@ pub struct AnalyzeArgs {
     pub tracking: TrackingArgs,
 }
 
+#[derive(Args, Debug)]
+pub struct CaptureArgs {
+    /// Interface to capture on (see `svcscope interfaces`).
+    #[arg(short = 'i', long, value_name = "IFACE")]
+    pub interface: String,
+    /// Only packets matching this BPF expression (tcpdump syntax), applied in the kernel.
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
+    /// Bytes captured of each packet.
+    #[arg(long, short = 's', value_name = "BYTES", default_value_t = 262_144)]
+    pub snaplen: i32,
+    /// Do not put the interface into promiscuous mode.
+    #[arg(long, short = 'p')]
+    pub no_promisc: bool,
+    /// Kernel capture buffer size, e.g. 4MiB (libpcap's default when absent).
+    #[arg(long, short = 'B', value_name = "SIZE", value_parser = parse_size)]
+    pub buffer_size: Option<u64>,
+    /// Deliver packets as they arrive rather than in kernel batches.
+    #[arg(long)]
+    pub immediate: bool,
+    /// Stop after this many packets.
+    #[arg(long, short = 'c', value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this long, e.g. 30s, 10m, 2h.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Print a report of the last interval and since start this often, e.g. 10s.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub interval: Option<Duration>,
+    /// Final report format; with --interval and json, every report is one JSON line.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Also save the captured packets to this pcap file (re-analyse it later with `analyze`).
+    #[arg(long, short = 'w', value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// With --write: start a new file (FILE1, FILE2, …) before one grows past SIZE, e.g. 100MB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "write")]
+    pub rotate_size: Option<u64>,
+    /// With --write: start a new file every DURATION.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "write")]
+    pub rotate_time: Option<Duration>,
+    /// After opening the interface, run as this user (default when root: nobody; "root" keeps root).
+    #[arg(long, short = 'Z', value_name = "USER")]
+    pub user: Option<String>,
+    /// Also write one JSON object per flow (JSON Lines) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub flows: Option<PathBuf>,
+    /// How many unclassified server ports to list.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct InterfacesArgs {
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+/// "4096", "64k", "4MiB", "100MB", "1G" → bytes (K/M/G are powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a size (e.g. 4096, 64k, 4MiB, 1G)"))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("\"{text}\": unknown size unit (use k, M or G)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("\"{text}\" is too large"))
+}
+
 /// Runs the command line; errors that stop a command return `Err` (main prints them).
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let catalog = Catalog::load(&cli.catalogs)?;
     match cli.command {
         Command::Catalog(args) => catalog_command(&catalog, &args),
         Command::Analyze(args) => analyze_command(Arc::new(catalog), args),
+        Command::Capture(args) => capture_command(Arc::new(catalog), args),
+        Command::Interfaces(args) => interfaces_command(&args),
     }
 }
 
@@ -162,14 +251,26 @@ fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode> {
-    let flows: Option<crate::tracker::FlowSink> = match &args.flows {
+fn flow_sink(path: &Option<PathBuf>) -> Result<Option<FlowSink>> {
+    Ok(match path {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(Box::new(BufWriter::new(std::io::stdout()))),
         Some(p) => Some(Box::new(BufWriter::new(File::create(p).with_context(
             || format!("{}: cannot write flow records", p.display()),
         )?))),
-    };
+    })
+}
+
+fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Table => report::table::render(report),
+        Format::Json => serde_json::to_string_pretty(report).expect("reports serialize") + "\n",
+        Format::Csv => report::csv::render(report),
+    }
+}
+
+fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode> {
+    let flows = flow_sink(&args.flows)?;
     if let Some(expr) = &args.filter {
         // Check the expression once up front so a typo is one clear error, not one per file.
         crate::capture::compile_filter(pcap::Linktype::ETHERNET, expr)
@@ -183,12 +284,7 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
     };
     let analysis = analyze_files(catalog.clone(), &args.files, opts);
     let report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
-    let text = match args.format {
-        Format::Table => report::table::render(&report),
-        Format::Json => serde_json::to_string_pretty(&report).expect("reports serialize") + "\n",
-        Format::Csv => report::csv::render(&report),
-    };
-    write_stdout(&text)?;
+    write_stdout(&render(&report, args.format))?;
     let mut failed = false;
     for i in &report.inputs {
         if let Some(e) = &i.error {
@@ -220,4 +316,154 @@ pub fn write_stdout(text: &str) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("writing to standard output"),
     }
+}
+
+fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode> {
+    let live = LiveOptions {
+        interface: args.interface.clone(),
+        snaplen: args.snaplen,
+        promisc: !args.no_promisc,
+        buffer_size: args
+            .buffer_size
+            .map(|b| i32::try_from(b).map_err(|_| anyhow::anyhow!("--buffer-size: at most 2 GiB")))
+            .transpose()?,
+        immediate: args.immediate,
+        filter: args.filter.clone(),
+    };
+    let source = LiveSource::open(&live)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second Ctrl-C ends at once; the first one ends cleanly with the report.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
+            .context("installing the signal handler")?;
+        signal_hook::flag::register(signal, stop.clone())
+            .context("installing the signal handler")?;
+    }
+    let opts = LiveRunOptions {
+        tracker: args.tracking.config(),
+        flows: flow_sink(&args.flows)?,
+        count: args.count,
+        duration: args.duration,
+        interval: args.interval,
+        write: args.write.clone().map(|path| WriteOptions {
+            path,
+            rotate_size: args.rotate_size,
+            rotate_time: args.rotate_time,
+        }),
+        stop,
+    };
+    let link = source.link_type().name();
+    let user = args.user.clone();
+    let iface = args.interface.clone();
+    let snaplen = args.snaplen;
+    let before_read = move || {
+        let dropped = drop_privileges(user.as_deref())?;
+        eprintln!(
+            "svcscope: listening on {iface} ({link}, snaplen {snaplen}){}; Ctrl-C to stop",
+            dropped
+                .map(|u| format!(", running as {u}"))
+                .unwrap_or_default()
+        );
+        Ok(())
+    };
+    let format = args.format;
+    let json_lines = format == Format::Json && args.interval.is_some();
+    let tick_catalog = catalog.clone();
+    let result = capture_live(catalog.clone(), source, opts, before_read, |tick| {
+        let t = TickReport::new(&tick_catalog, tick);
+        let text = if format == Format::Json {
+            serde_json::to_string(&t).expect("interval reports serialize") + "\n"
+        } else {
+            t.render() + "\n"
+        };
+        let _ = write_stdout(&text);
+    })?;
+    let mut report = Report::build(&catalog, &result.aggregate, vec![result.input], args.top);
+    report.health.live = Some(result.live);
+    let text = if json_lines {
+        serde_json::to_string(&report).expect("reports serialize") + "\n"
+    } else {
+        render(&report, format)
+    };
+    write_stdout(&text)?;
+    let mut failed = false;
+    if let Some(e) = &report.inputs[0].error {
+        eprintln!("svcscope: {e}");
+        failed = true;
+    }
+    if let Some(e) = result.flow_log_error {
+        eprintln!("svcscope: writing flow records failed: {e}");
+        failed = true;
+    }
+    if !result.written.is_empty() {
+        let names: Vec<String> = result
+            .written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        eprintln!("svcscope: wrote {}", names.join(", "));
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn interfaces_command(args: &InterfacesArgs) -> Result<ExitCode> {
+    let list = interfaces().map_err(anyhow::Error::msg)?;
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&list).expect("interfaces serialize") + "\n",
+        Format::Csv => {
+            let mut out = report::csv::line(&[
+                "name",
+                "description",
+                "addresses",
+                "up",
+                "running",
+                "loopback",
+                "wireless",
+            ]);
+            for i in &list {
+                out.push_str(&report::csv::line(&[
+                    i.name.clone(),
+                    i.description.clone().unwrap_or_default(),
+                    i.addresses.join(" "),
+                    i.up.to_string(),
+                    i.running.to_string(),
+                    i.loopback.to_string(),
+                    i.wireless.to_string(),
+                ]));
+            }
+            out
+        }
+        Format::Table => {
+            let mut t =
+                report::table::Table::new(&["INTERFACE", "FLAGS", "ADDRESSES", "DESCRIPTION"]);
+            for i in &list {
+                let mut flags = Vec::new();
+                if i.up {
+                    flags.push("up");
+                }
+                if i.running {
+                    flags.push("running");
+                }
+                if i.loopback {
+                    flags.push("loopback");
+                }
+                if i.wireless {
+                    flags.push("wireless");
+                }
+                t.row(vec![
+                    i.name.clone(),
+                    flags.join(","),
+                    i.addresses.join(" "),
+                    i.description.clone().unwrap_or_default(),
+                ]);
+            }
+            t.render("")
+        }
+    };
+    write_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -9,14 +9,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::aggregate::Aggregate;
-use crate::capture::{Batch, CaptureError, FileSource, PacketSource, SourceCounters};
+use crate::capture::{
+    Batch, CaptureError, FileSource, LiveCounters, LiveSource, PacketSource, SourceCounters,
+};
 use crate::catalog::Catalog;
 use crate::decode::LinkType;
-use crate::report::InputReport;
-use crate::tracker::{FlowSink, Tracker, TrackerConfig};
+use crate::report::{InputReport, LiveHealth};
+use crate::tracker::{FlowSink, IntervalCounters, Tracker, TrackerConfig};
 
 /// Batches in flight between the capture thread and the classifier.
 pub const CHANNEL_BATCHES: usize = 8;
@@ -210,4 +215,343 @@ fn progress_bar(paths: &[PathBuf]) -> indicatif::ProgressBar {
         .expect("valid template"),
     );
     bar
+}
+
+// ---- live capture ------------------------------------------------------------------------------------
+
+/// Saving captured packets (`--write`), with tcpdump-style rotation: the first file is the name given,
+/// the next ones the name followed by 1, 2, 3…
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    pub path: PathBuf,
+    /// Start a new file before this many bytes would be exceeded.
+    pub rotate_size: Option<u64>,
+    /// Start a new file after this long.
+    pub rotate_time: Option<Duration>,
+}
+
+/// Options of a live capture run.
+pub struct LiveRunOptions {
+    pub tracker: TrackerConfig,
+    pub flows: Option<FlowSink>,
+    /// Stop after this many packets (after the filter).
+    pub count: Option<u64>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Report every so often (the callback of [`capture_live`]).
+    pub interval: Option<Duration>,
+    pub write: Option<WriteOptions>,
+    /// Set (by a signal handler) to stop the capture cleanly.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// What a live run produced.
+pub struct LiveResult {
+    pub aggregate: Aggregate,
+    pub input: InputReport,
+    pub live: LiveHealth,
+    pub flow_log_error: Option<String>,
+    /// Files written by `--write`.
+    pub written: Vec<PathBuf>,
+}
+
+/// One periodic report of a live capture.
+pub struct Tick<'a> {
+    /// Time since the capture started.
+    pub elapsed: Duration,
+    /// Length of this interval.
+    pub interval: Duration,
+    pub counters: &'a IntervalCounters,
+    pub tracker: &'a Tracker,
+    pub live: &'a LiveHealth,
+}
+
+enum LiveEvent {
+    Batch(Batch),
+    Stats(LiveCounters, u64),
+    End {
+        counters: SourceCounters,
+        live: LiveCounters,
+        dropped: u64,
+        written: Vec<PathBuf>,
+        error: Option<CaptureError>,
+    },
+}
+
+/// How often the capture thread sends a partly filled batch (latency bound of live reports).
+const LIVE_FLUSH: Duration = Duration::from_millis(100);
+
+struct Writer {
+    opts: WriteOptions,
+    /// Opens savefiles with the live capture's link type and timestamp precision.
+    dead: pcap::Capture<pcap::Dead>,
+    current: pcap::Savefile,
+    written: Vec<PathBuf>,
+    bytes: u64,
+    opened: Instant,
+    error: Option<CaptureError>,
+}
+
+impl Writer {
+    fn open(source: &LiveSource, opts: WriteOptions) -> Result<Writer, CaptureError> {
+        let dead = source.dead_capture()?;
+        let current = savefile(&dead, &opts.path)?;
+        Ok(Writer {
+            written: vec![opts.path.clone()],
+            opts,
+            dead,
+            current,
+            bytes: 24,
+            opened: Instant::now(),
+            error: None,
+        })
+    }
+
+    fn write(&mut self, h: &pcap::PacketHeader, data: &[u8]) {
+        let size = 16 + u64::from(h.caplen);
+        let by_size = self
+            .opts
+            .rotate_size
+            .is_some_and(|max| self.bytes + size > max && self.bytes > 24);
+        let by_time = self
+            .opts
+            .rotate_time
+            .is_some_and(|t| self.opened.elapsed() >= t);
+        if (by_size || by_time) && self.error.is_none() {
+            let mut name = self.opts.path.clone().into_os_string();
+            name.push(self.written.len().to_string());
+            let path = PathBuf::from(name);
+            match savefile(&self.dead, &path) {
+                Ok(next) => {
+                    // Dropping the old savefile flushes and closes it.
+                    self.current = next;
+                    self.written.push(path);
+                    self.bytes = 24;
+                    self.opened = Instant::now();
+                }
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self.current.write(&pcap::Packet::new(h, data));
+        self.bytes += size;
+    }
+
+    fn finish(mut self) -> (Vec<PathBuf>, Option<CaptureError>) {
+        if let Err(e) = self.current.flush() {
+            self.error.get_or_insert(CaptureError {
+                input: self.opts.path.display().to_string(),
+                message: format!("writing failed: {e}"),
+            });
+        }
+        (self.written, self.error)
+    }
+}
+
+fn savefile(
+    dead: &pcap::Capture<pcap::Dead>,
+    path: &std::path::Path,
+) -> Result<pcap::Savefile, CaptureError> {
+    dead.savefile(path).map_err(|e| CaptureError {
+        input: path.display().to_string(),
+        message: format!("cannot write capture file: {e}"),
+    })
+}
+
+/// Runs a live capture on an opened source until `count`, `duration`, `stop` or an error; calls
+/// `tick` every `interval`. The capture thread never blocks on the classifier: when the channel is
+/// full, the batch is dropped and counted.
+///
+/// `before_read` runs once everything that may need privileges is open (the interface, the first
+/// savefile) and before any packet is parsed: the place to drop root.
+pub fn capture_live(
+    catalog: Arc<Catalog>,
+    mut source: LiveSource,
+    mut opts: LiveRunOptions,
+    before_read: impl FnOnce() -> Result<(), String>,
+    mut tick: impl FnMut(&Tick<'_>),
+) -> Result<LiveResult, CaptureError> {
+    let writer = match opts.write.take() {
+        Some(w) => Some(Writer::open(&source, w)?),
+        None => None,
+    };
+    before_read().map_err(|message| CaptureError {
+        input: source.name().to_string(),
+        message,
+    })?;
+    let (tx, rx) = bounded::<LiveEvent>(CHANNEL_BATCHES * 4);
+    let (recycle_tx, recycle_rx) = bounded::<Batch>(CHANNEL_BATCHES * 4 + 2);
+    let interface = source.name().to_string();
+    let link = source.link_type();
+    let stop = opts.stop.clone();
+    let (count, duration) = (opts.count, opts.duration);
+    let started = Instant::now();
+    let reader = thread::Builder::new()
+        .name("svcscope-capture".into())
+        .spawn(move || {
+            live_reader(
+                &mut source,
+                writer,
+                &tx,
+                &recycle_rx,
+                &stop,
+                count,
+                duration,
+                started,
+            )
+        })
+        .map_err(|e| CaptureError {
+            input: interface.clone(),
+            message: format!("cannot start the capture thread: {e}"),
+        })?;
+
+    let mut tracker = Tracker::new(catalog, &opts.tracker, opts.flows.take());
+    if opts.interval.is_some() {
+        tracker.count_intervals();
+    }
+    let mut live = LiveHealth {
+        interface: interface.clone(),
+        ..LiveHealth::default()
+    };
+    let mut last_tick = Instant::now();
+    let mut end = None;
+    while end.is_none() {
+        let wait = match opts.interval {
+            Some(i) => i.saturating_sub(last_tick.elapsed()),
+            None => Duration::from_secs(3600),
+        };
+        match rx.recv_timeout(wait) {
+            Ok(LiveEvent::Batch(b)) => {
+                tracker.batch(&b);
+                let _ = recycle_tx.try_send(b);
+            }
+            Ok(LiveEvent::Stats(c, dropped)) => set_live(&mut live, c, dropped),
+            Ok(e @ LiveEvent::End { .. }) => end = Some(e),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if let Some(i) = opts.interval {
+            if last_tick.elapsed() >= i {
+                let interval = last_tick.elapsed();
+                last_tick = Instant::now();
+                let counters = tracker.take_interval();
+                tick(&Tick {
+                    elapsed: started.elapsed(),
+                    interval,
+                    counters: &counters,
+                    tracker: &tracker,
+                    live: &live,
+                });
+            }
+        }
+    }
+    reader.join().expect("capture thread panicked");
+    let mut input = InputReport {
+        path: interface,
+        link_types: vec![link.name()],
+        packets: 0,
+        filtered: 0,
+        error: None,
+    };
+    let mut written = Vec::new();
+    if let Some(LiveEvent::End {
+        counters,
+        live: c,
+        dropped,
+        written: w,
+        error,
+    }) = end
+    {
+        set_live(&mut live, c, dropped);
+        input.packets = counters.packets;
+        input.error = error.map(|e| e.to_string());
+        written = w;
+    }
+    let (aggregate, flow_log_error) = tracker.finish();
+    Ok(LiveResult {
+        aggregate,
+        input,
+        live,
+        flow_log_error,
+        written,
+    })
+}
+
+fn set_live(live: &mut LiveHealth, c: LiveCounters, dropped: u64) {
+    live.received = c.received;
+    live.dropped_by_kernel = c.dropped;
+    live.dropped_by_interface = c.if_dropped;
+    live.dropped_by_svcscope = dropped;
+}
+
+#[allow(clippy::too_many_arguments)]
+fn live_reader(
+    source: &mut LiveSource,
+    mut writer: Option<Writer>,
+    tx: &Sender<LiveEvent>,
+    recycle: &Receiver<Batch>,
+    stop: &AtomicBool,
+    count: Option<u64>,
+    duration: Option<Duration>,
+    started: Instant,
+) {
+    let link = source.link_type();
+    let fresh = |recycle: &Receiver<Batch>| {
+        let mut b = recycle.try_recv().unwrap_or_default();
+        b.clear();
+        b.link = Some(link);
+        b
+    };
+    let mut batch = fresh(recycle);
+    let mut dropped = 0u64;
+    let mut last_flush = Instant::now();
+    let mut last_stats = Instant::now();
+    let mut error = None;
+    loop {
+        if stop.load(Ordering::Relaxed)
+            || count.is_some_and(|n| source.counters().packets >= n)
+            || duration.is_some_and(|d| started.elapsed() >= d)
+        {
+            break;
+        }
+        // The savefile sees every packet before it is counted, so a run can be re-analysed.
+        let read = match &mut writer {
+            Some(w) => source.read_one(&mut batch, &mut |h, data| w.write(h, data)),
+            None => source.read_one(&mut batch, &mut |_, _| {}),
+        };
+        if let Err(e) = read {
+            error = Some(e);
+            break;
+        }
+        if batch.is_full() || (!batch.packets.is_empty() && last_flush.elapsed() >= LIVE_FLUSH) {
+            last_flush = Instant::now();
+            let n = batch.packets.len() as u64;
+            match tx.try_send(LiveEvent::Batch(batch)) {
+                Ok(()) => batch = fresh(recycle),
+                Err(TrySendError::Full(LiveEvent::Batch(mut b))) => {
+                    dropped += n;
+                    b.clear();
+                    batch = b;
+                }
+                Err(_) => return,
+            }
+        }
+        if last_stats.elapsed() >= Duration::from_secs(1) {
+            last_stats = Instant::now();
+            let _ = tx.try_send(LiveEvent::Stats(source.live_counters(), dropped));
+        }
+    }
+    if !batch.packets.is_empty() && tx.send(LiveEvent::Batch(batch)).is_err() {
+        return;
+    }
+    let (written, write_error) = match writer {
+        Some(w) => w.finish(),
+        None => (Vec::new(), None),
+    };
+    let _ = tx.send(LiveEvent::End {
+        counters: source.counters(),
+        live: source.live_counters(),
+        dropped,
+        written,
+        error: error.or(write_error),
+    });
 }

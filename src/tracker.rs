@@ -8,10 +8,14 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
+
 use crate::aggregate::Aggregate;
 use crate::capture::Batch;
 use crate::catalog::Catalog;
+use crate::catalog::LabelId;
 use crate::classify::Classifier;
+use crate::decode::Addr;
 use crate::decode::{decode, proto, LinkType, Outcome};
 use crate::flow::{update, EndReason, Flow, FlowTable, Placed, ServerRule, Timeouts, Ts};
 use crate::report::flows::FlowRecord;
@@ -34,6 +38,35 @@ impl Default for TrackerConfig {
     }
 }
 
+/// Traffic of the current reporting interval (live capture): per label and per host.
+#[derive(Clone, Debug, Default)]
+pub struct IntervalCounters {
+    pub packets: u64,
+    pub bytes: u64,
+    /// (packets, bytes) per label; `None` = unclassified.
+    pub by_label: FxHashMap<Option<LabelId>, (u64, u64)>,
+    /// Bytes sent plus received per address.
+    pub by_host: FxHashMap<Addr, u64>,
+}
+
+/// At most this many hosts are counted per interval.
+pub const MAX_INTERVAL_HOSTS: usize = 65_536;
+
+impl IntervalCounters {
+    fn add(&mut self, label: Option<LabelId>, src: Addr, dst: Addr, bytes: u64) {
+        self.packets += 1;
+        self.bytes += bytes;
+        let e = self.by_label.entry(label).or_default();
+        e.0 += 1;
+        e.1 += bytes;
+        for a in [src, dst] {
+            if self.by_host.len() < MAX_INTERVAL_HOSTS || self.by_host.contains_key(&a) {
+                *self.by_host.entry(a).or_default() += bytes;
+            }
+        }
+    }
+}
+
 /// Where ended flows go besides the statistics: a JSON Lines writer.
 pub type FlowSink = Box<dyn Write + Send>;
 
@@ -45,6 +78,7 @@ pub struct Tracker {
     sink: Option<FlowSink>,
     sink_error: Option<String>,
     last_expire: Ts,
+    interval: Option<IntervalCounters>,
 }
 
 const EPM_EXPIRE_EVERY: i64 = 60_000_000_000;
@@ -59,7 +93,20 @@ impl Tracker {
             sink,
             sink_error: None,
             last_expire: i64::MIN,
+            interval: None,
         }
+    }
+
+    /// Starts counting per-interval traffic (see [`Tracker::take_interval`]).
+    pub fn count_intervals(&mut self) {
+        self.interval = Some(IntervalCounters::default());
+    }
+
+    /// The traffic since the previous call, and a fresh interval.
+    pub fn take_interval(&mut self) -> IntervalCounters {
+        self.interval
+            .replace(IntervalCounters::default())
+            .unwrap_or_default()
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -100,7 +147,7 @@ impl Tracker {
         self.flows.advance(ts, &mut self.ended);
         let tcp = (d.protocol == proto::TCP && d.ports.is_some()).then_some(d.tcp_flags);
         let size = u64::from(wire_len);
-        match self.flows.place(&d, &mut self.ended) {
+        let label = match self.flows.place(&d, &mut self.ended) {
             Placed::Existing { flow, from_client } => {
                 let was_answered = flow.answered;
                 if update(flow, from_client, ts, wire_len, tcp) {
@@ -113,6 +160,7 @@ impl Tracker {
                     }
                     self.agg.record_size(flow.class.label, !flow.answered, size);
                 }
+                flow.class.label
             }
             Placed::New { key, src_is_lo } => {
                 let class = self.classifier.classify(&d, src_is_lo, ts);
@@ -122,8 +170,12 @@ impl Tracker {
                 if update(flow, from_client, ts, wire_len, tcp) {
                     self.agg.record_size(class.label, !flow.answered, size);
                 }
+                class.label
             }
-            Placed::Unmatched => {}
+            Placed::Unmatched => None,
+        };
+        if let Some(i) = &mut self.interval {
+            i.add(label, d.src, d.dst, size);
         }
         if ts.saturating_sub(self.last_expire) >= EPM_EXPIRE_EVERY {
             self.last_expire = ts;

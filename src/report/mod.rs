@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod csv;
 pub mod flows;
+pub mod live;
 pub mod table;
 
 use std::collections::BTreeMap;

@@ -125,6 +125,17 @@ fn short_time(rfc: &Option<String>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// Shortens text to `max` characters with an ellipsis, for table cells.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
 fn hosts(t: &Traffic, n: usize) -> String {
     if t.addresses_capped {
         format!("≥{n}")
@@ -185,7 +196,7 @@ pub fn render(r: &Report) -> String {
             count(s.traffic.flows)
         };
         tab.row(vec![
-            s.service.clone(),
+            clip(&s.service, 40),
             s.system_service.clone().unwrap_or_else(|| "-".into()),
             flows,
             count(s.traffic.packets()),

@@ -1,0 +1,1165 @@
+//! The small test fixtures (everything but the domain capture, which is in `domain.rs`).
+
+use crate::capture::{ip, sa, Capture, Iface, IpConv, Tcp, Udp, Wire, MS, SEC};
+use crate::packet::{self as pk, Ext, Link};
+use crate::payload::{self as pl, Rr};
+use std::net::{Ipv4Addr, SocketAddr};
+
+// Expected classification, in words, as the catalog (catalog/windows-server.toml) names it.
+pub const KRB: &str = "Kerberos — Kerberos Key Distribution Center";
+pub const DNS: &str = "DNS — DNS Server (and ICF/ICS)";
+pub const LDAP: &str = "LDAP Server — Local Security Authority, Distributed File System";
+pub const CLDAP: &str =
+    "LDAP Server over UDP (CLDAP) — Local Security Authority, Distributed File System";
+pub const GC: &str = "Global Catalog Server — Local Security Authority";
+pub const SMB: &str = "SMB — shared port: 7 services (Server, Net Logon, Distributed File System, Print Spooler, Fax Service, License Logging, RPC Locator)";
+pub const RPC: &str = "RPC (endpoint mapper) — shared port: 17 services incl. Remote Procedure Call (RPC), Local Security Authority";
+pub const RPC_DYN: &str = "RPC dynamic (unconfirmed) — dynamic port contacted right after the same client's TCP 135 to the same server";
+pub const NBSS: &str =
+    "NetBIOS Session Service — shared port: 10 services (Server, Net Logon, Computer Browser, ...)";
+pub const NBNS: &str =
+    "NetBIOS Name Resolution — shared port (Computer Browser, Net Logon, Server, SMS, WINS)";
+pub const NBDGM: &str =
+    "NetBIOS Datagram Service — shared port: 7 services (Computer Browser, Net Logon, Server, ...)";
+pub const NTP: &str = "NTP — Windows Time";
+pub const SQL: &str = "SQL over TCP — MSSQLSERVER, MSSQL$UDDI";
+pub const SQLB: &str = "SQL Probe (UDP 1434) — MSSQLSERVER, MSSQL$UDDI";
+pub const RDP: &str = "Terminal Services — Terminal Services, NetMeeting Remote Desktop Sharing";
+pub const PPTP: &str = "PPTP — Routing and Remote Access";
+pub const GRE: &str = "GRE (IP protocol 47) — Routing and Remote Access";
+pub const IKE: &str = "IPSec ISAKMP (UDP 500) — Local Security Authority";
+pub const NATT: &str = "NAT-T (UDP 4500) — Local Security Authority";
+pub const ESP: &str = "IPSec ESP (IP protocol 50) — Routing and Remote Access";
+pub const AH: &str = "IPSec AH (IP protocol 51) — Routing and Remote Access";
+pub const HTTP: &str =
+    "HTTP — World Wide Web Publishing Service, SharePoint Portal Server, Windows Media Services";
+pub const HTTPS: &str =
+    "HTTPS — HTTP SSL, World Wide Web Publishing Service, SharePoint Portal Server";
+pub const DHCP: &str = "DHCP Server (UDP 67) — DHCP Server, ICF/ICS";
+pub const SNMP: &str = "SNMP — SNMP Service";
+pub const SSDP: &str = "SSDP event notification | UPNP — two application protocols share TCP 2869 (SSDP Discovery Service, Universal Plug and Play Device Host)";
+pub const UNKNOWN: &str = "unclassified (no catalog row for this port)";
+
+pub fn lan() -> Wire {
+    Wire::default()
+}
+
+/// Kerberos AS exchange over TCP 88 (handshake, AS-REQ, AS-REP, ACK, close).
+pub fn kerberos_tcp(
+    cap: &mut Capture,
+    c: SocketAddr,
+    s: SocketAddr,
+    t: u64,
+    wire: &Wire,
+    tag: u8,
+) -> u64 {
+    let mut k = Tcp::new(cap, c, s, t, wire, KRB);
+    k.handshake(cap);
+    let req = pl::krb_tcp(
+        &mut cap.rng,
+        tag,
+        if tag == pl::KRB_AS_REQ { 320 } else { 1580 },
+    );
+    let rep = pl::krb_tcp(&mut cap.rng, tag + 1, 1490);
+    k.exchange(cap, &req, &rep);
+    k.ack(cap, true);
+    k.wait(20 * MS);
+    k.close(cap);
+    k.t
+}
+
+/// One DNS query and its answer over UDP.
+#[allow(clippy::too_many_arguments)]
+pub fn dns_udp(
+    cap: &mut Capture,
+    c: SocketAddr,
+    s: SocketAddr,
+    t: u64,
+    wire: &Wire,
+    name: &str,
+    qtype: u16,
+    answers: &[Rr],
+) -> u64 {
+    let id = cap.rng.next_u32() as u16;
+    let mut u = Udp::new(cap, c, s, t, wire, DNS);
+    u.send(cap, true, 0, &pl::dns_query(id, name, qtype));
+    let gap = 350 + cap.rng.below(400);
+    u.send(cap, false, gap, &pl::dns_response(id, name, qtype, answers));
+    u.t
+}
+
+/// LDAP: bind, one search, unbind, close.
+pub fn ldap_tcp(
+    cap: &mut Capture,
+    c: SocketAddr,
+    s: SocketAddr,
+    t: u64,
+    wire: &Wire,
+    expect: &str,
+) -> u64 {
+    let mut l = Tcp::new(cap, c, s, t, wire, expect);
+    l.handshake(cap);
+    let r = &mut cap.rng;
+    let (b1, b2) = (
+        pl::ldap(r, 1, pl::LDAP_BIND_REQ, 1650),
+        pl::ldap(r, 1, pl::LDAP_BIND_RESP, 210),
+    );
+    let (s1, s2) = (
+        pl::ldap(r, 2, pl::LDAP_SEARCH_REQ, 290),
+        pl::ldap(r, 2, pl::LDAP_SEARCH_ENTRY, 2100),
+    );
+    let u = pl::ldap(r, 3, pl::LDAP_UNBIND, 16);
+    l.exchange(cap, &b1, &b2);
+    l.exchange(cap, &s1, &s2);
+    l.send(cap, true, &u);
+    l.ack(cap, false);
+    l.close(cap);
+    l.t
+}
+
+/// SMB2 session: negotiate, session setup, tree connect, then `reads` file reads, close.
+pub fn smb_tcp(
+    cap: &mut Capture,
+    c: SocketAddr,
+    s: SocketAddr,
+    t: u64,
+    wire: &Wire,
+    reads: &[usize],
+) -> u64 {
+    let mut m = Tcp::new(cap, c, s, t, wire, SMB);
+    m.handshake(cap);
+    let steps: Vec<(u16, usize, usize)> = [
+        (pl::SMB2_NEGOTIATE, 254, 310),
+        (pl::SMB2_SESSION_SETUP, 1780, 360),
+        (pl::SMB2_TREE_CONNECT, 110, 84),
+        (pl::SMB2_CREATE, 220, 228),
+    ]
+    .into_iter()
+    .chain(reads.iter().map(|&n| (pl::SMB2_READ, 117, n + 84)))
+    .chain([(pl::SMB2_CLOSE, 92, 128)])
+    .collect();
+    for (i, (cmd, q, a)) in steps.into_iter().enumerate() {
+        let req = pl::smb2(&mut cap.rng, cmd, false, i as u64, q);
+        let resp = pl::smb2(&mut cap.rng, cmd, true, i as u64, a);
+        m.exchange(cap, &req, &resp);
+    }
+    m.ack(cap, true);
+    m.wait(150 * MS);
+    m.close(cap);
+    m.t
+}
+
+/// RPC over TCP: bind/bind_ack and `calls` request/response pairs, close.
+pub fn rpc_tcp(
+    cap: &mut Capture,
+    c: SocketAddr,
+    s: SocketAddr,
+    t: u64,
+    wire: &Wire,
+    calls: usize,
+    expect: &str,
+) -> u64 {
+    let mut r = Tcp::new(cap, c, s, t, wire, expect);
+    r.handshake(cap);
+    let (b, ba) = (
+        pl::dcerpc(&mut cap.rng, pl::RPC_BIND, 1, 116),
+        pl::dcerpc(&mut cap.rng, pl::RPC_BIND_ACK, 1, 84),
+    );
+    r.exchange(cap, &b, &ba);
+    for i in 0..calls {
+        let q = pl::dcerpc(&mut cap.rng, pl::RPC_REQUEST, 2 + i as u32, 160 + 40 * i);
+        let a = pl::dcerpc(&mut cap.rng, pl::RPC_RESPONSE, 2 + i as u32, 152 + 60 * i);
+        r.exchange(cap, &q, &a);
+    }
+    r.ack(cap, true);
+    r.close(cap);
+    r.t
+}
+
+fn v4(a: &str) -> Ipv4Addr {
+    a.parse().expect("ipv4 literal")
+}
+
+// ---------------------------------------------------------------------------------------------
+
+pub fn catalog_rows() -> Capture {
+    let mut cap = Capture::new(
+        "catalog-rows.pcap",
+        Link::Ethernet,
+        2,
+        "one flow per kind of catalog row (TCP port, UDP port, IP protocols 47/50/51) plus the dynamic-RPC rule",
+    );
+    let w = lan();
+    let dc = "192.0.2.10";
+    let mut t = 0;
+    t = kerberos_tcp(
+        &mut cap,
+        sa("192.0.2.101", 49152),
+        sa(dc, 88),
+        t,
+        &w,
+        pl::KRB_AS_REQ,
+    ) + SEC;
+    t = dns_udp(
+        &mut cap,
+        sa("192.0.2.101", 49153),
+        sa(dc, 53),
+        t,
+        &w,
+        "dc01.corp.example",
+        pl::DNS_A,
+        &[Rr::a(v4(dc))],
+    ) + SEC;
+    // GRE (enhanced, PPTP data) both ways.
+    let mut g = IpConv::new(
+        &mut cap,
+        "GRE",
+        pk::PROTO_GRE,
+        ip("203.0.113.50"),
+        ip("192.0.2.1"),
+        t,
+        &w,
+        GRE,
+    );
+    for i in 0..3u32 {
+        let a = pl::gre_pptp(&mut cap.rng, 0x4000, i + 1, None, 60 + 20 * i as usize);
+        g.send(&mut cap, true, 5 * MS, &a);
+        let b = pl::gre_pptp(
+            &mut cap.rng,
+            0x8001,
+            i + 1,
+            Some(i + 1),
+            80 + 30 * i as usize,
+        );
+        g.send(&mut cap, false, 2 * MS, &b);
+    }
+    t = g.t + SEC;
+    let mut e = IpConv::new(
+        &mut cap,
+        "ESP",
+        pk::PROTO_ESP,
+        ip("203.0.113.60"),
+        ip("192.0.2.1"),
+        t,
+        &w,
+        ESP,
+    );
+    for i in 0..3u32 {
+        let a = pl::esp(&mut cap.rng, 0xc0ff_ee01, i + 1, 120 + 16 * i as usize);
+        e.send(&mut cap, true, 5 * MS, &a);
+        let b = pl::esp(&mut cap.rng, 0x5eed_0002, i + 1, 200 + 16 * i as usize);
+        e.send(&mut cap, false, 2 * MS, &b);
+    }
+    t = e.t + SEC;
+    // AH in transport mode protecting ICMP echo (next header 1).
+    let mut a = IpConv::new(
+        &mut cap,
+        "AH",
+        pk::PROTO_AH,
+        ip("198.51.100.20"),
+        ip(dc),
+        t,
+        &w,
+        AH,
+    );
+    for i in 0..2u16 {
+        let inner = pl::icmp_echo(false, 1, i + 1);
+        let p = pl::ah(
+            &mut cap.rng,
+            pk::PROTO_ICMP,
+            0x0000_a401,
+            u32::from(i) + 1,
+            &inner,
+        );
+        a.send(&mut cap, true, 10 * MS, &p);
+        let inner = pl::icmp_echo(true, 1, i + 1);
+        let p = pl::ah(
+            &mut cap.rng,
+            pk::PROTO_ICMP,
+            0x0000_a402,
+            u32::from(i) + 1,
+            &inner,
+        );
+        a.send(&mut cap, false, MS, &p);
+    }
+    t = a.t + SEC;
+    // Endpoint mapper, then the dynamic port 2 s later from the same client.
+    let s = "192.0.2.10";
+    let t135 = t;
+    rpc_tcp(
+        &mut cap,
+        sa("192.0.2.102", 49160),
+        sa(s, 135),
+        t135,
+        &w,
+        1,
+        RPC,
+    );
+    let t_dyn = t135 + 2 * SEC;
+    rpc_tcp(
+        &mut cap,
+        sa("192.0.2.102", 49161),
+        sa(s, 49700),
+        t_dyn,
+        &w,
+        2,
+        RPC_DYN,
+    );
+    // A client that never spoke to 135.
+    rpc_tcp(
+        &mut cap,
+        sa("192.0.2.103", 49170),
+        sa(s, 49701),
+        t_dyn + 3 * SEC,
+        &w,
+        2,
+        UNKNOWN,
+    );
+    cap.expect.push(
+        "The TCP 135 flow from 192.0.2.102 starts 2 s before its flow to 192.0.2.10:49700 (dynamic RPC); \
+         192.0.2.103 never talks to port 135, so its flow to 49701 stays unclassified although 49701 is in the dynamic range."
+            .into(),
+    );
+    cap
+}
+
+pub fn shared_ports() -> Capture {
+    let mut cap = Capture::new(
+        "shared-ports.pcap",
+        Link::Ethernet,
+        3,
+        "ports shared by several services or application protocols: TCP 445, TCP 2869, UDP 137",
+    );
+    let w = lan();
+    let mut t = smb_tcp(
+        &mut cap,
+        sa("192.0.2.101", 49200),
+        sa("192.0.2.20", 445),
+        0,
+        &w,
+        &[3000],
+    ) + SEC;
+    let mut g = Tcp::new(
+        &mut cap,
+        sa("192.0.2.60", 49210),
+        sa("192.0.2.101", 2869),
+        t,
+        &w,
+        SSDP,
+    );
+    g.handshake(&mut cap);
+    let n = pl::gena_notify(&mut cap.rng, 420);
+    g.exchange(&mut cap, &n, &pl::gena_ok());
+    g.close(&mut cap);
+    t = g.t + SEC;
+    // NetBIOS name query, unicast to the file server, both ends on port 137.
+    let id = 0x8101;
+    let mut u = Udp::new(
+        &mut cap,
+        sa("192.0.2.101", 137),
+        sa("192.0.2.20", 137),
+        t,
+        &w,
+        NBNS,
+    );
+    u.send(
+        &mut cap,
+        true,
+        0,
+        &pl::nbns(id, "FS01", 0x20, false, v4("192.0.2.101")),
+    );
+    let mut resp = pl::nbns(id, "FS01", 0x20, true, v4("192.0.2.20"));
+    resp[2] = 0x85; // response, authoritative
+    resp[3] = 0x00;
+    resp[5] = 0; // no question in a response
+    resp[7] = 1;
+    resp[11] = 0;
+    u.send(&mut cap, false, 600, &resp);
+    t = u.t + SEC;
+    // A broadcast name registration.
+    let mut b = Udp::new(
+        &mut cap,
+        sa("192.0.2.101", 137),
+        sa("192.0.2.255", 137),
+        t,
+        &w,
+        NBNS,
+    );
+    for i in 0..3 {
+        b.send(
+            &mut cap,
+            true,
+            if i == 0 { 0 } else { 750 * MS },
+            &pl::nbns(0x8102, "WS101", 0x00, true, v4("192.0.2.101")),
+        );
+    }
+    cap.expect.push(
+        "The UDP 137 query has port 137 on both ends: the client is the first sender 192.0.2.101, the server 192.0.2.20. \
+         The broadcast registration is a one-way flow to 192.0.2.255:137."
+            .into(),
+    );
+    cap
+}
+
+pub fn server_side() -> Capture {
+    let mut cap = Capture::new(
+        "server-side.pcap",
+        Link::Ethernet,
+        4,
+        "which end is the server: SYN, catalog, port-rank and SYN-ACK rules",
+    );
+    let w = lan();
+    // (a) SYN from source port 1000 to 50000.
+    let mut a = Tcp::new(
+        &mut cap,
+        sa("192.0.2.101", 1000),
+        sa("192.0.2.70", 50000),
+        0,
+        &w,
+        &format!("server 192.0.2.70:50000 by the SYN rule; {UNKNOWN}"),
+    );
+    a.handshake(&mut cap);
+    let (q, r) = (pl::filler(&mut cap.rng, 120), pl::filler(&mut cap.rng, 900));
+    a.exchange(&mut cap, &q, &r);
+    a.ack(&mut cap, true);
+    a.close(&mut cap);
+    // (b) mid-stream SMB, first packet from the server.
+    let mut b = Tcp::new(
+        &mut cap,
+        sa("192.0.2.102", 49800),
+        sa("192.0.2.20", 445),
+        2 * SEC,
+        &w,
+        &format!("server 192.0.2.20:445 by the catalog rule; {SMB}"),
+    );
+    let d = pl::smb2(&mut cap.rng, pl::SMB2_READ, true, 40, 2900);
+    b.send(&mut cap, false, &d);
+    b.ack(&mut cap, true);
+    for i in 0..2 {
+        let q = pl::smb2(&mut cap.rng, pl::SMB2_READ, false, 41 + i, 117);
+        let r = pl::smb2(&mut cap.rng, pl::SMB2_READ, true, 41 + i, 1200);
+        b.exchange(&mut cap, &q, &r);
+    }
+    b.ack(&mut cap, true);
+    b.close(&mut cap);
+    // (c) mid-stream between 5999 and 40000, first packet from 5999.
+    let mut c = Tcp::new(
+        &mut cap,
+        sa("192.0.2.103", 40000),
+        sa("192.0.2.71", 5999),
+        4 * SEC,
+        &w,
+        &format!("server 192.0.2.71:5999 by the port rule (lower, non-ephemeral port); {UNKNOWN}"),
+    );
+    let d = pl::filler(&mut cap.rng, 400);
+    c.send(&mut cap, false, &d);
+    c.ack(&mut cap, true);
+    let (q, r) = (pl::filler(&mut cap.rng, 64), pl::filler(&mut cap.rng, 700));
+    c.exchange(&mut cap, &q, &r);
+    c.ack(&mut cap, true);
+    c.close(&mut cap);
+    // (d) SNMP request and answer.
+    let mut d = Udp::new(
+        &mut cap,
+        sa("192.0.2.104", 49900),
+        sa("192.0.2.72", 161),
+        6 * SEC,
+        &w,
+        &format!("server 192.0.2.72:161; {SNMP}"),
+    );
+    d.send(&mut cap, true, 0, &pl::snmp(false, 0x2a));
+    d.send(&mut cap, false, 900, &pl::snmp(true, 0x2a));
+    // (e) only the SYN-ACK is seen: its sender (port 61000) is the server even though the client's port is lower.
+    let mut e = Tcp::new(
+        &mut cap,
+        sa("192.0.2.105", 2000),
+        sa("192.0.2.73", 61000),
+        8 * SEC,
+        &w,
+        &format!("server 192.0.2.73:61000 by the SYN-ACK rule; {UNKNOWN}"),
+    );
+    e.cseq = e.cseq.wrapping_add(1); // the SYN (not captured) consumed one
+    e.seg(&mut cap, false, pk::SYN | pk::ACK, &[]);
+    e.ack(&mut cap, true);
+    let (q, r) = (
+        pl::filler(&mut cap.rng, 200),
+        pl::filler(&mut cap.rng, 1800),
+    );
+    e.exchange(&mut cap, &q, &r);
+    e.ack(&mut cap, true);
+    e.close(&mut cap);
+    cap.expect.push(
+        "(a) 192.0.2.101:1000 -> 192.0.2.70:50000 with SYN: server 50000 (SYN beats port heuristics; 50000 is in the dynamic RPC range but no TCP 135 came first). \
+         (b) no SYN, first packet 192.0.2.20:445 -> 192.0.2.102:49800: server 445 by the catalog. \
+         (c) no SYN, first packet from 192.0.2.71:5999 to 192.0.2.103:40000, neither port in the catalog: server 5999 (lower / non-ephemeral). \
+         (d) UDP 49900 -> 161: server 161. \
+         (e) first packet is a SYN-ACK from 192.0.2.73:61000 to 192.0.2.105:2000: server 61000."
+            .into(),
+    );
+    cap
+}
+
+pub fn vlan() -> Capture {
+    let mut cap = Capture::new(
+        "vlan.pcap",
+        Link::Ethernet,
+        5,
+        "802.1Q and QinQ tagged frames",
+    );
+    let w10 = Wire {
+        vlans: vec![(pk::ETH_VLAN, 10)],
+        ..Wire::default()
+    };
+    let t = kerberos_tcp(
+        &mut cap,
+        sa("192.0.2.101", 49300),
+        sa("192.0.2.10", 88),
+        0,
+        &w10,
+        pl::KRB_AS_REQ,
+    );
+    let qinq = Wire {
+        vlans: vec![(pk::ETH_QINQ, 100), (pk::ETH_VLAN, 20)],
+        ..Wire::default()
+    };
+    dns_udp(
+        &mut cap,
+        sa("192.0.2.102", 49301),
+        sa("192.0.2.10", 53),
+        t + SEC,
+        &qinq,
+        "_ldap._tcp.corp.example",
+        pl::DNS_SRV,
+        &[Rr::srv(389, "dc01.corp.example")],
+    );
+    cap.expect.push("Kerberos frames carry one 802.1Q tag (TPID 0x8100, VLAN 10); DNS frames carry QinQ (outer TPID 0x88a8 VLAN 100, inner 0x8100 VLAN 20).".into());
+    cap
+}
+
+fn cooked(file: &'static str, link: Link, seed: u64) -> Capture {
+    let mut cap = Capture::new(
+        file,
+        link,
+        seed,
+        "LDAP TCP 389 conversation and a DNS query/answer, captured on the server 192.0.2.10",
+    );
+    let w = Wire {
+        local: Some(ip("192.0.2.10")),
+        ..Wire::default()
+    };
+    let t = ldap_tcp(
+        &mut cap,
+        sa("192.0.2.101", 49400),
+        sa("192.0.2.10", 389),
+        0,
+        &w,
+        LDAP,
+    );
+    dns_udp(
+        &mut cap,
+        sa("192.0.2.101", 49401),
+        sa("192.0.2.10", 53),
+        t + SEC,
+        &w,
+        "fs01.corp.example",
+        pl::DNS_A,
+        &[Rr::a(v4("192.0.2.20"))],
+    );
+    cap.expect.push(
+        "Packets sent by 192.0.2.10 have packet type 4 (outgoing), the others 0 (to us).".into(),
+    );
+    cap
+}
+
+pub fn sll() -> Capture {
+    cooked("sll.pcap", Link::Sll, 6)
+}
+
+pub fn sll2() -> Capture {
+    cooked("sll2.pcap", Link::Sll2, 6)
+}
+
+pub fn rawip() -> Capture {
+    let mut cap = Capture::new(
+        "rawip.pcap",
+        Link::Raw,
+        8,
+        "raw IP packets (no link header): HTTPS over IPv4, DNS over IPv6",
+    );
+    let w = lan();
+    let mut h = Tcp::new(
+        &mut cap,
+        sa("192.0.2.101", 49500),
+        sa("192.0.2.50", 443),
+        0,
+        &w,
+        HTTPS,
+    );
+    h.handshake(&mut cap);
+    let r = &mut cap.rng;
+    let (ch, sh) = (pl::tls(r, 22, 517), pl::tls(r, 22, 2800));
+    let (fin, sfin) = (pl::tls(r, 22, 126), pl::tls(r, 22, 51));
+    let (q, a) = (pl::tls(r, 23, 480), pl::tls(r, 23, 5200));
+    h.exchange(&mut cap, &ch, &sh);
+    h.exchange(&mut cap, &fin, &sfin);
+    h.exchange(&mut cap, &q, &a);
+    h.ack(&mut cap, true);
+    h.close(&mut cap);
+    dns_udp(
+        &mut cap,
+        sa("2001:db8::101", 49501),
+        sa("2001:db8::10", 53),
+        h.t + SEC,
+        &w,
+        "www.corp.example",
+        pl::DNS_AAAA,
+        &[Rr::aaaa("2001:db8::50".parse().expect("v6"))],
+    );
+    cap
+}
+
+pub fn null() -> Capture {
+    let mut cap = Capture::new(
+        "null.pcap",
+        Link::Null,
+        9,
+        "BSD loopback framing (AF 2 = IPv4, AF 30 = IPv6): RDP over IPv4, SMB over IPv6",
+    );
+    let w = lan();
+    let mut r = Tcp::new(
+        &mut cap,
+        sa("192.0.2.101", 49600),
+        sa("192.0.2.40", 3389),
+        0,
+        &w,
+        RDP,
+    );
+    r.handshake(&mut cap);
+    r.exchange(
+        &mut cap,
+        &pl::rdp_connect_request(),
+        &pl::rdp_connect_confirm(),
+    );
+    for i in 0..4 {
+        let q = pl::tpkt(&mut cap.rng, 60 + 10 * i);
+        let a = pl::tpkt(&mut cap.rng, 700 + 300 * i);
+        r.wait(200 * MS);
+        r.exchange(&mut cap, &q, &a);
+    }
+    r.ack(&mut cap, true);
+    r.close(&mut cap);
+    smb_tcp(
+        &mut cap,
+        sa("2001:db8::101", 49601),
+        sa("2001:db8::20", 445),
+        r.t + SEC,
+        &w,
+        &[2000],
+    );
+    cap
+}
+
+pub fn ipv6_ext() -> Capture {
+    let mut cap = Capture::new("ipv6-ext.pcap", Link::Ethernet, 10, "IPv6 extension headers (Hop-by-Hop, Destination Options, Routing type 0) and IPv6 fragments");
+    let w = Wire {
+        v6_ext: vec![Ext::HopByHop, Ext::DestOpts, Ext::Routing0],
+        ..Wire::default()
+    };
+    let t = smb_tcp(
+        &mut cap,
+        sa("2001:db8::101", 49700),
+        sa("2001:db8::20", 445),
+        0,
+        &w,
+        &[],
+    );
+    // A DNS query padded (EDNS0 padding option) past the IPv6 minimum MTU: two fragments.
+    let wf = Wire {
+        frag: Some(1232),
+        ..Wire::default()
+    };
+    let id = 0x6a6a;
+    let mut q = pl::dns_query(id, "_kerberos._tcp.corp.example", pl::DNS_SRV);
+    q[11] = 1; // ARCOUNT 1
+    let pad = 1450;
+    q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+    q.extend_from_slice(&((pad + 4) as u16).to_be_bytes());
+    q.extend_from_slice(&12u16.to_be_bytes());
+    q.extend_from_slice(&(pad as u16).to_be_bytes());
+    q.resize(q.len() + pad, 0);
+    let mut u = Udp::new(
+        &mut cap,
+        sa("2001:db8::102", 49701),
+        sa("2001:db8::10", 53),
+        t + SEC,
+        &wf,
+        DNS,
+    );
+    u.send(&mut cap, true, 0, &q);
+    let a = pl::dns_response(
+        id,
+        "_kerberos._tcp.corp.example",
+        pl::DNS_SRV,
+        &[Rr::srv(88, "dc01.corp.example")],
+    );
+    u.send(&mut cap, false, 800, &a);
+    cap.expect.push(format!(
+        "Every TCP packet carries Hop-by-Hop (8 bytes), Destination Options (8) and Routing type 0 with segments left 0 and one address, the packet's own destination (24) before TCP. \
+         The DNS query is a {}-byte UDP datagram in two fragments (Fragment header, offsets 0 and 1232); the first carries the UDP header.",
+        q.len() + 8
+    ));
+    cap
+}
+
+pub fn ipv4_fragments() -> Capture {
+    let mut cap = Capture::new(
+        "ipv4-fragments.pcap",
+        Link::Ethernet,
+        11,
+        "fragmented IPv4 UDP datagrams, one set with IPv4 options",
+    );
+    let wf = Wire {
+        frag: Some(1480),
+        ..Wire::default()
+    };
+    let mut k = Udp::new(
+        &mut cap,
+        sa("192.0.2.101", 49750),
+        sa("192.0.2.10", 88),
+        0,
+        &wf,
+        KRB,
+    );
+    let req = pl::krb_udp(&mut cap.rng, pl::KRB_AS_REQ, 3000);
+    k.send(&mut cap, true, 0, &req);
+    let rep = pl::krb_udp(&mut cap.rng, pl::KRB_AS_REP, 1400);
+    k.send(&mut cap, false, 2 * MS, &rep);
+    let wo = Wire {
+        frag: Some(1472),
+        v4_opts: vec![1, 1, 1, 0],
+        ..Wire::default()
+    };
+    let mut c = Udp::new(
+        &mut cap,
+        sa("192.0.2.102", 49751),
+        sa("192.0.2.10", 389),
+        SEC,
+        &wo,
+        CLDAP,
+    );
+    let q = pl::ldap(&mut cap.rng, 7, pl::LDAP_SEARCH_REQ, 2500);
+    c.send(&mut cap, true, 0, &q);
+    c.wire = lan();
+    let a = pl::ldap(&mut cap.rng, 7, pl::LDAP_SEARCH_ENTRY, 180);
+    c.send(&mut cap, false, MS, &a);
+    cap.expect.push(
+        "Frames 1-3: the 3,000-byte Kerberos request (UDP length 3008) in fragments of 1480, 1480 and 48 bytes, in order, the first with the UDP header; \
+         frame 4: the unfragmented reply. Frames 5-6: a 2,500-byte CLDAP request (UDP length 2508) in fragments of 1472 and 1036 bytes, \
+         every fragment with IHL 6 (options NOP, NOP, NOP, End); frame 7: the reply (no options)."
+            .into(),
+    );
+    cap
+}
+
+pub fn snaplen() -> Capture {
+    let mut cap = Capture::with_ifaces(
+        "snaplen.pcap",
+        false,
+        vec![Iface {
+            link: Link::Ethernet,
+            snaplen: 68,
+            name: "eth0",
+        }],
+        12,
+        "snaplen 68: every frame longer than 68 bytes is cut (orig_len keeps the real size)",
+    );
+    let w = lan();
+    let t = smb_tcp(
+        &mut cap,
+        sa("192.0.2.101", 49900),
+        sa("192.0.2.20", 445),
+        0,
+        &w,
+        &[16000, 8000],
+    );
+    let mut n = Tcp::new(
+        &mut cap,
+        sa("192.0.2.102", 49901),
+        sa("192.0.2.20", 139),
+        t + SEC,
+        &w,
+        NBSS,
+    );
+    n.opts40 = true;
+    n.mss = 1420;
+    n.handshake(&mut cap);
+    n.exchange(
+        &mut cap,
+        &pl::nbss_request("FS01", "WS102"),
+        &pl::nbss_positive(),
+    );
+    let (q, a) = (
+        pl::smb1(&mut cap.rng, 0x72, false, 168),
+        pl::smb1(&mut cap.rng, 0x72, true, 200),
+    );
+    n.exchange(&mut cap, &q, &a);
+    n.ack(&mut cap, true);
+    n.close(&mut cap);
+    cap.expect.push(
+        "SMB data frames have orig_len up to 1514 and caplen 68. Every TCP 139 segment has a 60-byte TCP header (40 bytes of options), \
+         so the 68-byte snaplen cuts the TCP header itself (14 + 20 + 34 of 60 bytes)."
+            .into(),
+    );
+    cap
+}
+
+pub fn malformed() -> Capture {
+    let mut cap = Capture::new(
+        "malformed.pcap",
+        Link::Ethernet,
+        13,
+        "good Kerberos TCP 88 packets interleaved with one broken frame of each kind",
+    );
+    let w = lan();
+    let (c, s) = (sa("192.0.2.101", 49950), sa("192.0.2.10", 88));
+    let cm = pk::mac_for(c.ip());
+    let sm = pk::mac_for(s.ip());
+    let mut k = Tcp::new(&mut cap, c, s, 0, &w, KRB);
+    let (cv4, sv4) = (v4("192.0.2.101"), v4("192.0.2.10"));
+
+    // A valid IPv4 + TCP packet to damage.
+    let good_ip = |cap: &mut Capture, payload: &[u8]| -> Vec<u8> {
+        let mut l4 = Vec::new();
+        let h = pk::TcpHdr {
+            sport: 49950,
+            dport: 88,
+            seq: 1,
+            ack: 1,
+            flags: pk::ACK | pk::PSH,
+            window: 1026,
+            options: &[],
+        };
+        pk::tcp(&mut l4, c.ip(), s.ip(), &h, payload);
+        let mut p = Vec::new();
+        let id = cap.next_ipid();
+        pk::ipv4(
+            &mut p,
+            cv4,
+            sv4,
+            pk::PROTO_TCP,
+            id,
+            128,
+            pk::IPV4_DF,
+            &[],
+            l4.len(),
+        );
+        p.extend(l4);
+        p
+    };
+    let eth = |cap: &Capture, et: u16, ip: &[u8]| cap.frame(&lan(), cm, sm, false, et, ip);
+    let recompute_ipv4 = |p: &mut Vec<u8>| {
+        p[10] = 0;
+        p[11] = 0;
+        let hl = (usize::from(p[0] & 0x0f) * 4).clamp(1, 20);
+        let c = pk::csum_fold(pk::csum_add(0, &p[..hl]));
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+    };
+
+    let mut broken: Vec<(String, Vec<u8>, u32)> = Vec::new();
+    // 1. 10-byte frame.
+    let f: Vec<u8> = eth(&cap, pk::ETH_IPV4, &[])[..10].to_vec();
+    broken.push((
+        "10-byte frame, shorter than an Ethernet header".into(),
+        f,
+        10,
+    ));
+    // 2. zero-length record.
+    broken.push(("zero-length record (caplen 0, len 0)".into(), Vec::new(), 0));
+    // 3. IHL 3.
+    let mut p = good_ip(&mut cap, &[0u8; 20]);
+    p[0] = 0x43;
+    recompute_ipv4(&mut p);
+    let f = eth(&cap, pk::ETH_IPV4, &p);
+    let n = f.len() as u32;
+    broken.push((
+        "IPv4 header with IHL 3 (12 bytes, below the 20-byte minimum)".into(),
+        f,
+        n,
+    ));
+    // 4. total length 10.
+    let mut p = good_ip(&mut cap, &[0u8; 20]);
+    p[2..4].copy_from_slice(&10u16.to_be_bytes());
+    recompute_ipv4(&mut p);
+    let f = eth(&cap, pk::ETH_IPV4, &p);
+    let n = f.len() as u32;
+    broken.push((
+        "IPv4 total length 10 (less than its own header)".into(),
+        f,
+        n,
+    ));
+    // 5. version 6 inside ethertype IPv4.
+    let mut p = good_ip(&mut cap, &[0u8; 20]);
+    p[0] = 0x65;
+    let f = eth(&cap, pk::ETH_IPV4, &p);
+    let n = f.len() as u32;
+    broken.push(("ethertype IPv4 but the version nibble is 6".into(), f, n));
+    // 6. TCP data offset 2.
+    let mut p = good_ip(&mut cap, &[0u8; 20]);
+    p[20 + 12] = 0x20;
+    let f = eth(&cap, pk::ETH_IPV4, &p);
+    let n = f.len() as u32;
+    broken.push((
+        "IPv4 TCP segment with data offset 2 (8-byte header, below the 20-byte minimum)".into(),
+        f,
+        n,
+    ));
+    // 7. IPv6 header cut at 20 bytes.
+    let mut p6 = Vec::new();
+    pk::ipv6(
+        &mut p6,
+        "2001:db8::101".parse().expect("v6"),
+        "2001:db8::10".parse().expect("v6"),
+        pk::PROTO_TCP,
+        128,
+        20,
+    );
+    let f = cap.frame(&lan(), cm, sm, false, pk::ETH_IPV6, &p6[..20]);
+    let f = f[..14 + 20].to_vec();
+    broken.push((
+        "IPv6 header cut at 20 bytes: caplen 34 (14 + 20), orig_len 74 (the 40-byte header plus payload length 20 = 60 IP bytes)".into(),
+        f,
+        74,
+    ));
+    // 8. ARP request.
+    let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1];
+    arp.extend_from_slice(&cm);
+    arp.extend_from_slice(&cv4.octets());
+    arp.extend_from_slice(&[0; 6]);
+    arp.extend_from_slice(&sv4.octets());
+    let f = cap.frame(&lan(), cm, pk::BROADCAST_MAC, false, pk::ETH_ARP, &arp);
+    let n = f.len() as u32;
+    broken.push((
+        "ARP request who-has 192.0.2.10 (valid, but not IP)".into(),
+        f,
+        n,
+    ));
+    // 9. GRE with bogus flags and version 7.
+    let gre = [0xff, 0x0f, 0x88, 0x0b, 0, 0, 0, 0];
+    let mut p = Vec::new();
+    let id = cap.next_ipid();
+    pk::ipv4(&mut p, cv4, sv4, pk::PROTO_GRE, id, 128, 0, &[], gre.len());
+    p.extend_from_slice(&gre);
+    let f = eth(&cap, pk::ETH_IPV4, &p);
+    let n = f.len() as u32;
+    broken.push((
+        "GRE header with all flag/reserved bits set and version 7".into(),
+        f,
+        n,
+    ));
+    // 10. UDP header of 4 bytes.
+    let mut p = Vec::new();
+    let id = cap.next_ipid();
+    pk::ipv4(&mut p, cv4, sv4, pk::PROTO_UDP, id, 128, 0, &[], 4);
+    p.extend_from_slice(&49951u16.to_be_bytes());
+    p.extend_from_slice(&88u16.to_be_bytes());
+    let f = eth(&cap, pk::ETH_IPV4, &p);
+    let n = f.len() as u32;
+    broken.push((
+        "UDP datagram of 4 bytes (IPv4 total length 24): truncated UDP header".into(),
+        f,
+        n,
+    ));
+
+    // Interleave: good, broken, good, broken, ...
+    let mut broken = broken.into_iter();
+    let mut next_broken = |cap: &mut Capture, t: u64| {
+        if let Some((note, f, n)) = broken.next() {
+            cap.push(t + 100, 0, f, n, Some(note));
+        }
+    };
+    // Each good packet is followed 100 µs later by the next broken frame.
+    let req = pl::krb_tcp(&mut cap.rng, pl::KRB_AS_REQ, 320);
+    let rep = pl::krb_tcp(&mut cap.rng, pl::KRB_AS_REP, 1400);
+    let tgs = pl::krb_tcp(&mut cap.rng, pl::KRB_TGS_REQ, 900);
+    let tgr = pl::krb_tcp(&mut cap.rng, pl::KRB_TGS_REP, 1300);
+    let steps: Vec<(bool, u8, &[u8])> = vec![
+        (true, pk::SYN, &[]),
+        (false, pk::SYN | pk::ACK, &[]),
+        (true, pk::ACK, &[]),
+        (true, pk::PSH | pk::ACK, &req),
+        (false, pk::PSH | pk::ACK, &rep),
+        (true, pk::ACK, &[]),
+        (true, pk::PSH | pk::ACK, &tgs),
+        (false, pk::PSH | pk::ACK, &tgr),
+        (true, pk::ACK, &[]),
+        (true, pk::FIN | pk::ACK, &[]),
+        (false, pk::FIN | pk::ACK, &[]),
+        (true, pk::ACK, &[]),
+    ];
+    for (from_client, flags, payload) in steps {
+        k.wait(300);
+        k.seg(&mut cap, from_client, flags, payload);
+        next_broken(&mut cap, k.t);
+    }
+    cap.expect.push("Broken frames (by frame number, 1-based) are listed below; every other frame belongs to the Kerberos flow.".into());
+    cap
+}
+
+pub fn truncated() -> Capture {
+    let mut cap = Capture::new(
+        "truncated.pcap",
+        Link::Ethernet,
+        14,
+        "a valid DNS + Kerberos exchange whose file ends in the middle of the last packet record",
+    );
+    let w = lan();
+    let (cl, dc) = ("192.0.2.101", "192.0.2.10");
+    let mut t = dns_udp(
+        &mut cap,
+        sa(cl, 50010),
+        sa(dc, 53),
+        0,
+        &w,
+        "_kerberos._udp.corp.example",
+        pl::DNS_SRV,
+        &[Rr::srv(88, "dc01.corp.example")],
+    );
+    let mut u = Udp::new(&mut cap, sa(cl, 50011), sa(dc, 88), t + 2 * MS, &w, KRB);
+    let q = pl::krb_udp(&mut cap.rng, pl::KRB_AS_REQ, 240);
+    u.send(&mut cap, true, 0, &q);
+    let e = pl::krb_udp(&mut cap.rng, pl::KRB_ERROR, 190);
+    u.send(&mut cap, false, MS, &e);
+    t = u.t + 2 * MS;
+    let mut k = Tcp::new(&mut cap, sa(cl, 50012), sa(dc, 88), t, &w, KRB);
+    k.handshake(&mut cap);
+    let req = pl::krb_tcp(&mut cap.rng, pl::KRB_AS_REQ, 330);
+    let rep = pl::krb_tcp(&mut cap.rng, pl::KRB_AS_REP, 1380);
+    k.exchange(&mut cap, &req, &rep);
+    k.ack(&mut cap, true);
+    // The last record: a 100-byte frame (46 bytes of TCP payload) of which only 40 bytes reach the file.
+    let tail = pl::filler(&mut cap.rng, 46);
+    k.seg(&mut cap, true, pk::PSH | pk::ACK, &tail);
+    assert_eq!(cap.recs.last().map(|r| r.data.len()), Some(100));
+    cap.cut_tail = 60;
+    cap.incomplete = 1;
+    let n = cap.recs.len();
+    cap.flows[k.id].c2s -= 1;
+    cap.expect.push(format!(
+        "{} complete records; record {n} has a header saying caplen 100 / len 100 but only 40 bytes follow before end of file \
+         (it would have been one more client->server packet of the TCP Kerberos flow; the counts below exclude it).",
+        n - 1
+    ));
+    cap
+}
+
+pub fn multi_a() -> Capture {
+    let mut cap = Capture::new(
+        "multi-a.pcap",
+        Link::Ethernet,
+        15,
+        "merged-report input A: LDAP TCP 389 flows from 192.0.2.101 to the DC",
+    );
+    let w = lan();
+    let t = ldap_tcp(
+        &mut cap,
+        sa("192.0.2.101", 50001),
+        sa("192.0.2.10", 389),
+        0,
+        &w,
+        LDAP,
+    );
+    ldap_tcp(
+        &mut cap,
+        sa("192.0.2.101", 50002),
+        sa("192.0.2.10", 389),
+        t + 5 * SEC,
+        &w,
+        LDAP,
+    );
+    cap
+}
+
+pub fn multi_b() -> Capture {
+    let mut cap = Capture::new(
+        "multi-b.pcap",
+        Link::Ethernet,
+        16,
+        "merged-report input B: LDAP TCP 389 flows from 192.0.2.102 and an SMB flow, same DC",
+    );
+    let w = lan();
+    let t0 = 30 * SEC;
+    let t = ldap_tcp(
+        &mut cap,
+        sa("192.0.2.102", 50001),
+        sa("192.0.2.10", 389),
+        t0,
+        &w,
+        LDAP,
+    );
+    let t = ldap_tcp(
+        &mut cap,
+        sa("192.0.2.102", 50002),
+        sa("192.0.2.10", 389),
+        t + 5 * SEC,
+        &w,
+        LDAP,
+    );
+    smb_tcp(
+        &mut cap,
+        sa("192.0.2.102", 50003),
+        sa("192.0.2.10", 445),
+        t + SEC,
+        &w,
+        &[4000],
+    );
+    cap.expect.push("Starts 30 s after multi-a.pcap; merged with it the DC 192.0.2.10 has 4 LDAP flows from 2 clients and 1 SMB flow.".into());
+    cap
+}
+
+pub fn multi_if() -> Capture {
+    let mut cap = Capture::with_ifaces(
+        "multi-if.pcapng",
+        true,
+        vec![
+            Iface {
+                link: Link::Ethernet,
+                snaplen: 65535,
+                name: "eth0",
+            },
+            Iface {
+                link: Link::Raw,
+                snaplen: 65535,
+                name: "tun0",
+            },
+        ],
+        17,
+        "two interfaces: Kerberos on interface 0 (Ethernet), DNS on interface 1 (raw IPv4)",
+    );
+    let w0 = lan();
+    kerberos_tcp(
+        &mut cap,
+        sa("192.0.2.101", 50100),
+        sa("192.0.2.10", 88),
+        0,
+        &w0,
+        pl::KRB_AS_REQ,
+    );
+    let w1 = Wire {
+        iface: 1,
+        ..Wire::default()
+    };
+    for i in 0..3u64 {
+        dns_udp(
+            &mut cap,
+            sa("192.0.2.201", 50101 + i as u16),
+            sa("192.0.2.10", 53),
+            500 + i * 4 * MS,
+            &w1,
+            "dc01.corp.example",
+            pl::DNS_A,
+            &[Rr::a(v4("192.0.2.10"))],
+        );
+    }
+    cap.expect.push("Interface 0 (eth0) holds only the Kerberos flow; interface 1 (tun0) only the DNS flows, interleaved in time with it.".into());
+    cap
+}
