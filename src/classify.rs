@@ -4,12 +4,17 @@
 //!
 //! 1. `syn` / `syn-ack`: a SYN without ACK comes from the client; a SYN+ACK from the server.
 //! 2. `catalog-port`: exactly one side's port is a catalog row for the transport.
+//!    Both ports in the catalog over UDP: the first packet's destination (`first-packet`), since a UDP
+//!    exchange starts with the request (RADIUS 1645 → 1812, NetBIOS 137 → 137).
 //! 3. `endpoint-mapper`: the client spoke to this server's RPC endpoint mapper (TCP 135) shortly before
 //!    and the server's port is in the dynamic RPC range.
-//! 4. `well-known-port`: one port is below 1024 and the other is not.
-//! 5. `lower-port`: both ports are 1024 or above and differ: the lower port is the server's.
-//! 6. `icmp-type`: ICMP echo and other request/reply pairs.
-//! 7. `first-packet`: otherwise (equal ports such as UDP 137↔137, GRE/ESP/AH), the first packet's
+//! 4. `known-server`: one endpoint (address, port) was the server of an earlier flow whose side a
+//!    handshake decided; else `repeated-endpoint`: one endpoint already took part in an earlier flow
+//!    with another peer and the other did not (servers keep their port, clients pick new ones).
+//! 5. `well-known-port`: one port is below 1024 and the other is not.
+//! 6. `lower-port`: both ports are 1024 or above and differ: the lower port is the server's.
+//! 7. `icmp-type`: ICMP echo and other request/reply pairs.
+//! 8. `first-packet`: otherwise (equal ports such as UDP 137↔137, GRE/ESP/AH), the first packet's
 //!    destination is the server — for UDP that is "a request to a catalog port".
 //!
 //! The label comes from the server's (transport, port), or the IP protocol number for port-less
@@ -32,12 +37,22 @@ pub const EPM_PORT: u16 = 135;
 /// How long after a client's endpoint-mapper contact its flows to dynamic ports are labelled RPC.
 pub const DEFAULT_EPM_WINDOW: Duration = Duration::from_secs(600);
 const MAX_EPM_CONTACTS: usize = 100_000;
+/// Endpoints remembered for the `known-server` and `repeated-endpoint` rules, and for how long.
+const MAX_ENDPOINTS: usize = 200_000;
+const ENDPOINT_MEMORY: i64 = 3600 * 1_000_000_000;
+
+/// A transport endpoint: (address, port, IP protocol).
+type Endpoint = (Addr, u16, u8);
 
 pub struct Classifier {
     catalog: Arc<Catalog>,
     /// (client, server) → last time the client opened a flow to the server's TCP 135.
     epm_contacts: FxHashMap<(Addr, Addr), Ts>,
     epm_window: i64,
+    /// Server endpoints of flows whose side a handshake decided.
+    known_servers: FxHashMap<Endpoint, Ts>,
+    /// Endpoints of recent flows, with the peer address they were seen with.
+    recent_endpoints: FxHashMap<Endpoint, (Addr, Ts)>,
 }
 
 impl Classifier {
@@ -46,6 +61,8 @@ impl Classifier {
             catalog,
             epm_contacts: FxHashMap::default(),
             epm_window: nanos(epm_window),
+            known_servers: FxHashMap::default(),
+            recent_endpoints: FxHashMap::default(),
         }
     }
 
@@ -79,9 +96,24 @@ impl Classifier {
         let (label, provenance) = match (Self::transport(d.protocol), d.ports) {
             (Some(t), Some((sp, dp))) => {
                 let server_port = if src_is_client { dp } else { sp };
-                if t == Transport::Tcp && server_port == EPM_PORT {
-                    self.remember_epm(client, server, ts);
+                let client_port = if src_is_client { sp } else { dp };
+                // A bare SYN is not yet a conversation: the tracker remembers the endpoint-mapper
+                // contact when the server answers (see `server_answered`).
+                if server_rule != ServerRule::Syn {
+                    self.server_answered(
+                        d.protocol,
+                        (client, client_port),
+                        (server, server_port),
+                        server_rule,
+                        ts,
+                    );
                 }
+                self.remember_endpoints(
+                    d.protocol,
+                    (client, client_port),
+                    (server, server_port),
+                    ts,
+                );
                 match self.catalog.lookup_port(t, server_port) {
                     Some(l) => (Some(l), Provenance::Port),
                     None if t == Transport::Tcp
@@ -127,6 +159,9 @@ impl Classifier {
             if d_cat != s_cat {
                 return (d_cat, ServerRule::CatalogPort);
             }
+            if d_cat && t == Transport::Udp {
+                return (true, ServerRule::FirstPacket);
+            }
             if t == Transport::Tcp && !d_cat {
                 if self.catalog.is_dynamic_port(dp) && self.spoke_to_epm(d.src, d.dst, ts) {
                     return (true, ServerRule::EndpointMapper);
@@ -134,6 +169,24 @@ impl Classifier {
                 if self.catalog.is_dynamic_port(sp) && self.spoke_to_epm(d.dst, d.src, ts) {
                     return (false, ServerRule::EndpointMapper);
                 }
+            }
+            let (src, dst) = ((d.src, sp, d.protocol), (d.dst, dp, d.protocol));
+            let known = |e: &Endpoint| {
+                self.known_servers
+                    .get(e)
+                    .is_some_and(|&t| ts.saturating_sub(t) <= ENDPOINT_MEMORY)
+            };
+            if known(&dst) != known(&src) {
+                return (known(&dst), ServerRule::KnownServer);
+            }
+            let repeated = |e: &Endpoint, peer: Addr| {
+                self.recent_endpoints
+                    .get(e)
+                    .is_some_and(|&(p, t)| p != peer && ts.saturating_sub(t) <= ENDPOINT_MEMORY)
+            };
+            let (dst_rep, src_rep) = (repeated(&dst, d.src), repeated(&src, d.dst));
+            if dst_rep != src_rep {
+                return (dst_rep, ServerRule::RepeatedEndpoint);
             }
             if (sp < 1024) != (dp < 1024) {
                 return (dp < 1024, ServerRule::WellKnownPort);
@@ -165,6 +218,44 @@ impl Classifier {
         (true, ServerRule::FirstPacket)
     }
 
+    /// Learns from a flow whose server has answered: endpoint-mapper contacts, and server endpoints
+    /// decided by a handshake.
+    pub fn server_answered(
+        &mut self,
+        protocol: u8,
+        client: (Addr, u16),
+        server: (Addr, u16),
+        rule: ServerRule,
+        ts: Ts,
+    ) {
+        if protocol == proto::TCP && server.1 == EPM_PORT {
+            self.remember_epm(client.0, server.0, ts);
+        }
+        if matches!(rule, ServerRule::Syn | ServerRule::SynAck) {
+            if self.known_servers.len() >= MAX_ENDPOINTS {
+                self.known_servers.clear();
+            }
+            self.known_servers
+                .insert((server.0, server.1, protocol), ts);
+        }
+    }
+
+    fn remember_endpoints(
+        &mut self,
+        protocol: u8,
+        client: (Addr, u16),
+        server: (Addr, u16),
+        ts: Ts,
+    ) {
+        if self.recent_endpoints.len() >= MAX_ENDPOINTS {
+            self.recent_endpoints.clear();
+        }
+        self.recent_endpoints
+            .insert((client.0, client.1, protocol), (server.0, ts));
+        self.recent_endpoints
+            .insert((server.0, server.1, protocol), (client.0, ts));
+    }
+
     fn remember_epm(&mut self, client: Addr, server: Addr, ts: Ts) {
         if self.epm_contacts.len() >= MAX_EPM_CONTACTS {
             self.expire(ts);
@@ -175,8 +266,12 @@ impl Classifier {
         self.epm_contacts.insert((client, server), ts);
     }
 
-    /// Forgets endpoint-mapper contacts older than the window.
+    /// Forgets endpoint-mapper contacts older than the window, and old endpoints.
     pub fn expire(&mut self, now: Ts) {
+        self.known_servers
+            .retain(|_, t| now.saturating_sub(*t) <= ENDPOINT_MEMORY);
+        self.recent_endpoints
+            .retain(|_, (_, t)| now.saturating_sub(*t) <= ENDPOINT_MEMORY);
         let window = self.epm_window;
         self.epm_contacts
             .retain(|_, t| now.saturating_sub(*t) <= window);
@@ -298,8 +393,21 @@ mod tests {
         // Client .102 never spoke to 135: a dynamic port stays unclassified.
         let class = c.classify(&tcp(102, 50001, 10, 49701, SYN), true, 0);
         assert_eq!(class.label, None);
-        // Client .101 asks the endpoint mapper, then connects to a dynamic port.
-        c.classify(&tcp(101, 50000, 10, 135, SYN), true, second);
+        // Client .101 sends a SYN to the endpoint mapper: not a contact until the server answers.
+        let epm = c.classify(&tcp(101, 50000, 10, 135, SYN), true, second);
+        assert_eq!(
+            c.classify(&tcp(101, 50001, 10, 49699, SYN), true, second)
+                .label,
+            None
+        );
+        c.server_answered(
+            proto::TCP,
+            (a(101), 50000),
+            (a(10), 135),
+            epm.server_rule,
+            second,
+        );
+        // Then it connects to a dynamic port.
         let class = c.classify(&tcp(101, 50002, 10, 49700, SYN), true, 2 * second);
         assert_eq!(
             cat.label(class.label.unwrap()).name,
@@ -320,6 +428,37 @@ mod tests {
             c.classify(&tcp(101, 50004, 10, 49704, SYN), true, late)
                 .label,
             None
+        );
+    }
+
+    #[test]
+    fn udp_between_two_catalog_ports_goes_to_the_first_destination() {
+        let c = classifier();
+        // RADIUS: a legacy-port client (1645) asks the server on 1812.
+        assert_eq!(side(&c, &udp(1, 1645, 100, 1812)), (true, "first-packet"));
+    }
+
+    #[test]
+    fn earlier_flows_teach_the_server_side_of_mid_stream_ones() {
+        let mut c = classifier();
+        // A handshake showed .10:5999 serving; a later mid-stream flow from it is decided by that.
+        let class = c.classify(&tcp(101, 40000, 10, 5999, SYN), true, 0);
+        c.server_answered(
+            proto::TCP,
+            (a(101), 40000),
+            (a(10), 5999),
+            class.server_rule,
+            1,
+        );
+        assert_eq!(
+            c.server_side(&tcp(10, 5999, 102, 1200, ACK), 2),
+            (false, ServerRule::KnownServer)
+        );
+        // Without a handshake: an endpoint seen with another peer before is the server (fan-in).
+        c.classify(&tcp(105, 2002, 147, 1050, ACK), true, 3);
+        assert_eq!(
+            c.server_side(&tcp(167, 1075, 105, 2002, ACK), 4),
+            (true, ServerRule::RepeatedEndpoint)
         );
     }
 

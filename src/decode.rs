@@ -210,6 +210,9 @@ const fn bad(layer: &'static str, reason: &'static str) -> Outcome<'static> {
 
 /// Decodes one frame of the given link type.
 pub fn decode(link: LinkType, frame: &[u8]) -> Outcome<'_> {
+    if frame.is_empty() {
+        return bad("link", "empty frame");
+    }
     let sliced = match link {
         LinkType::Ethernet => match LaxSlicedPacket::from_ethernet(frame) {
             Ok(p) => {
@@ -285,7 +288,14 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Outcome<'_> {
 fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<'a> {
     // A stop at the IP layer or its extensions leaves nothing we can attribute reliably.
     if let Some((err, layer)) = &p.stop_err {
-        if let Some(m) = ip_layer_error(err, *layer) {
+        if let Some(mut m) = ip_layer_error(err, *layer) {
+            if m.layer == "ip" {
+                m.layer = match ether_type {
+                    Some(0x0800) => "ipv4",
+                    Some(0x86dd) => "ipv6",
+                    _ => "ip",
+                };
+            }
             return Outcome::Malformed(m);
         }
     }
@@ -301,6 +311,9 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<
     let (ip_version, src, dst, has_ah, fragment, payload) = match net {
         LaxNetSlice::Ipv4(v4) => {
             let h = v4.header();
+            if usize::from(h.total_len()) < usize::from(h.ihl()) * 4 {
+                return bad("ipv4", "total length below header length");
+            }
             let pl = v4.payload();
             let fragment = if h.is_fragmenting_payload() {
                 let id = u32::from(h.identification());
@@ -425,6 +438,12 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<
                 u16::from_be_bytes([data[0], data[1]]),
                 u16::from_be_bytes([data[2], data[3]]),
             ));
+        }
+        proto::GRE => {
+            // RFC 2784 / 2637: version 0 (GRE) or 1 (enhanced GRE, PPTP); anything else is not GRE.
+            if data.len() >= 2 && !cut && data[1] & 0x07 > 1 {
+                return bad("gre", "unknown GRE version");
+            }
         }
         _ => {}
     }

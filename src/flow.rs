@@ -73,6 +73,10 @@ pub enum ServerRule {
     CatalogPort,
     /// The client spoke to this server's RPC endpoint mapper shortly before.
     EndpointMapper,
+    /// This endpoint was the server of an earlier flow whose side a handshake decided.
+    KnownServer,
+    /// This endpoint took part in an earlier flow with another peer; the other did not.
+    RepeatedEndpoint,
     /// One port is well-known (below 1024), the other is not.
     WellKnownPort,
     /// Both ports are 1024 or above: the lower one.
@@ -90,6 +94,8 @@ impl ServerRule {
             ServerRule::SynAck => "syn-ack",
             ServerRule::CatalogPort => "catalog-port",
             ServerRule::EndpointMapper => "endpoint-mapper",
+            ServerRule::KnownServer => "known-server",
+            ServerRule::RepeatedEndpoint => "repeated-endpoint",
             ServerRule::WellKnownPort => "well-known-port",
             ServerRule::LowerPort => "lower-port",
             ServerRule::IcmpType => "icmp-type",

@@ -19,7 +19,6 @@ use crate::capture::{
     Batch, CaptureError, FileSource, LiveCounters, LiveSource, PacketSource, SourceCounters,
 };
 use crate::catalog::Catalog;
-use crate::decode::LinkType;
 use crate::report::{InputReport, LiveHealth};
 use crate::tracker::{FlowSink, IntervalCounters, Tracker, TrackerConfig};
 
@@ -43,14 +42,11 @@ pub struct Analysis {
 }
 
 enum Event {
-    Start {
-        input: usize,
-        link: LinkType,
-    },
     Batch(Batch),
     End {
         input: usize,
         counters: SourceCounters,
+        link_types: Vec<String>,
         error: Option<CaptureError>,
     },
 }
@@ -95,12 +91,13 @@ pub fn analyze_files(catalog: Arc<Catalog>, paths: &[PathBuf], opts: AnalyzeOpti
                 tracker.batch(&b);
                 let _ = recycle_tx.try_send(b);
             }
-            Event::Start { input, link } => inputs[input].link_types.push(link.name()),
             Event::End {
                 input,
                 counters,
+                link_types,
                 error,
             } => {
+                inputs[input].link_types = link_types;
                 inputs[input].packets = counters.packets;
                 inputs[input].filtered = counters.filtered;
                 inputs[input].error = error.map(|e| e.message);
@@ -135,20 +132,12 @@ fn read_files(
                 let _ = tx.send(Event::End {
                     input,
                     counters: SourceCounters::default(),
+                    link_types: Vec::new(),
                     error: Some(e),
                 });
                 continue;
             }
         };
-        if tx
-            .send(Event::Start {
-                input,
-                link: source.link_type(),
-            })
-            .is_err()
-        {
-            return;
-        }
         let error = pump(&mut source, input, tx, recycle, |c| {
             if let Some(p) = progress {
                 p.set_position(done_bytes + c.file_bytes);
@@ -158,10 +147,12 @@ fn read_files(
         done_bytes += std::fs::metadata(path)
             .map(|m| m.len())
             .unwrap_or(counters.file_bytes);
+        let link_types = source.link_types();
         if tx
             .send(Event::End {
                 input,
                 counters,
+                link_types,
                 error,
             })
             .is_err()
@@ -184,7 +175,7 @@ fn pump(
         let mut batch = recycle.try_recv().unwrap_or_default();
         batch.clear();
         batch.input = input;
-        batch.link = Some(source.link_type());
+        batch.link = None;
         let result = source.fill(&mut batch);
         if !batch.packets.is_empty() && tx.send(Event::Batch(batch)).is_err() {
             return None;

@@ -152,6 +152,14 @@ impl Tracker {
                 let was_answered = flow.answered;
                 if update(flow, from_client, ts, wire_len, tcp) {
                     if !was_answered {
+                        let (client, server) = (flow.client(), flow.server());
+                        self.classifier.server_answered(
+                            d.protocol,
+                            client,
+                            server,
+                            flow.class.server_rule,
+                            ts,
+                        );
                         // The server answered: the held-back sizes are service traffic after all.
                         for &s in &flow.pending[..usize::from(flow.n_pending)] {
                             self.agg.record_size(flow.class.label, false, u64::from(s));

@@ -1,0 +1,646 @@
+//! Capture files: svcscope's own pcap and pcapng record reader.
+//!
+//! libpcap's offline reader reads 4 KiB at a time and refuses pcapng files whose interfaces have
+//! different link types; this reader does large buffered reads (1 MiB), copies each frame once into the
+//! batch, handles both formats in either byte order with any timestamp resolution, and reports every
+//! fault as one line naming the file, the record and what is wrong. Validity rule: every length read
+//! from the file is checked against the block or record that holds it and against [`MAX_FRAME`] before
+//! anything is allocated or read.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use super::{compile_filter, Batch, CaptureError, PacketSource, SourceCounters};
+use crate::decode::LinkType;
+use crate::flow::Ts;
+
+/// The largest frame accepted in a capture file; a record claiming more is corrupt.
+pub const MAX_FRAME: u32 = 16 << 20;
+/// The largest pcapng block accepted.
+const MAX_BLOCK: u32 = 64 << 20;
+const READ_BUFFER: usize = 1 << 20;
+
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    dlt: i32,
+    link: LinkType,
+    /// Nanoseconds per timestamp unit as a fraction: ts_ns = units * mul / div.
+    mul: u64,
+    div: u64,
+    /// Seconds added to every timestamp (if_tsoffset).
+    offset_s: i64,
+    snaplen: u32,
+}
+
+impl Interface {
+    fn new(dlt: i32, snaplen: u32) -> Interface {
+        Interface {
+            dlt,
+            link: LinkType::from_dlt(dlt),
+            mul: 1000,
+            div: 1,
+            offset_s: 0,
+            snaplen,
+        }
+    }
+
+    fn ts(&self, units: u64) -> Ts {
+        let ns = (u128::from(units) * u128::from(self.mul) / u128::from(self.div)) as i64;
+        ns.saturating_add(self.offset_s.saturating_mul(1_000_000_000))
+    }
+}
+
+enum Format {
+    Pcap { big_endian: bool, nanos: bool },
+    Pcapng { big_endian: bool },
+}
+
+/// A frame read but not yet placed because its link type differs from the batch's.
+struct Carry {
+    iface: usize,
+    ts: Ts,
+    wire_len: u32,
+    data: Vec<u8>,
+}
+
+/// A capture file.
+pub struct FileSource {
+    name: String,
+    reader: BufReader<File>,
+    format: Format,
+    interfaces: Vec<Interface>,
+    filter: Option<String>,
+    filters: HashMap<i32, pcap::BpfProgram>,
+    counters: SourceCounters,
+    records: u64,
+    carry: Option<Carry>,
+    /// Bytes to skip after the frame being read (pcapng padding and options).
+    scratch_skip: usize,
+    seen_links: Vec<String>,
+}
+
+enum Next {
+    Frame {
+        iface: usize,
+        ts: Ts,
+        caplen: u32,
+        wire_len: u32,
+    },
+    Skip,
+    End,
+}
+
+impl FileSource {
+    pub fn open(path: &Path, filter: Option<&str>) -> Result<FileSource, CaptureError> {
+        let name = path.display().to_string();
+        let fail = |message: String| CaptureError {
+            input: name.clone(),
+            message,
+        };
+        let meta = std::fs::metadata(path).map_err(|e| fail(io_message(&e)))?;
+        if meta.is_dir() {
+            return Err(fail("is a directory, not a capture file".into()));
+        }
+        if meta.len() == 0 {
+            return Err(fail("empty file, not a capture".into()));
+        }
+        let file = File::open(path).map_err(|e| fail(io_message(&e)))?;
+        let mut reader = BufReader::with_capacity(READ_BUFFER, file);
+        let mut magic = [0u8; 4];
+        let got = read_up_to(&mut reader, &mut magic).map_err(|e| fail(io_message(&e)))?;
+        if got < 4 {
+            return Err(fail(format!(
+                "not a pcap or pcapng capture (only {got} bytes)"
+            )));
+        }
+        let mut source = FileSource {
+            name: name.clone(),
+            reader,
+            format: Format::Pcapng { big_endian: false },
+            interfaces: Vec::new(),
+            filter: filter.map(String::from),
+            filters: HashMap::new(),
+            counters: SourceCounters {
+                file_bytes: 4,
+                ..Default::default()
+            },
+            records: 0,
+            carry: None,
+            scratch_skip: 0,
+            seen_links: Vec::new(),
+        };
+        match magic {
+            [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0x4d, 0x3c, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d] => {
+                let big_endian = magic[0] == 0xa1;
+                let nanos = magic == [0x4d, 0x3c, 0xb2, 0xa1] || magic == [0xa1, 0xb2, 0x3c, 0x4d];
+                source.format = Format::Pcap { big_endian, nanos };
+                source.pcap_header(big_endian, nanos)?;
+            }
+            [0x0a, 0x0d, 0x0d, 0x0a] => source.pcapng_section_header()?,
+            _ => {
+                return Err(fail(format!(
+                    "not a pcap or pcapng capture (starts with {:02x} {:02x} {:02x} {:02x})",
+                    magic[0], magic[1], magic[2], magic[3]
+                )))
+            }
+        }
+        if let Some(expr) = filter {
+            // Check the expression against the file's first link type now, so a bad one fails early.
+            if let Some(i) = source.interfaces.first().copied() {
+                source.filter_for(i.dlt)?;
+            } else {
+                compile_filter(pcap::Linktype(1), expr).map_err(fail)?;
+            }
+        }
+        Ok(source)
+    }
+
+    fn fail(&self, message: String) -> CaptureError {
+        CaptureError {
+            input: self.name.clone(),
+            message,
+        }
+    }
+
+    /// Reads exactly `buf.len()` bytes or explains what was cut short.
+    fn read_exact(
+        &mut self,
+        buf: &mut [u8],
+        what: &dyn Fn() -> String,
+    ) -> Result<(), CaptureError> {
+        let got =
+            read_up_to(&mut self.reader, buf).map_err(|e| self.fail(format!("read error: {e}")))?;
+        self.counters.file_bytes += got as u64;
+        if got < buf.len() {
+            return Err(self.fail(format!(
+                "truncated capture: {} is cut short ({got} of {} bytes); the packets before it are reported",
+                what(),
+                buf.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn pcap_header(&mut self, big_endian: bool, nanos: bool) -> Result<(), CaptureError> {
+        let mut h = [0u8; 20];
+        self.read_exact(&mut h, &|| "the pcap file header".to_string())?;
+        let snaplen = u32_at(&h, 12, big_endian);
+        let network = u32_at(&h, 16, big_endian);
+        let dlt = (network & 0x03ff_ffff) as i32;
+        let mut iface = Interface::new(dlt, snaplen);
+        if nanos {
+            iface.mul = 1;
+        }
+        if !iface.link.is_supported() {
+            return Err(self.fail(unsupported(dlt)));
+        }
+        self.interfaces.push(iface);
+        self.note_link(iface.link);
+        Ok(())
+    }
+
+    fn note_link(&mut self, link: LinkType) {
+        let n = link.name();
+        if !self.seen_links.contains(&n) {
+            self.seen_links.push(n);
+        }
+    }
+
+    /// Reads the rest of a section header block (its type was already read).
+    fn pcapng_section_header(&mut self) -> Result<(), CaptureError> {
+        let mut h = [0u8; 8];
+        self.read_exact(&mut h, &|| "the pcapng section header".to_string())?;
+        let big_endian = match [h[4], h[5], h[6], h[7]] {
+            [0x1a, 0x2b, 0x3c, 0x4d] => true,
+            [0x4d, 0x3c, 0x2b, 0x1a] => false,
+            _ => {
+                return Err(self.fail("corrupt pcapng section header (bad byte-order magic)".into()))
+            }
+        };
+        let total = u32_at(&h, 0, big_endian);
+        if total < 28 || total % 4 != 0 || total > MAX_BLOCK {
+            return Err(self.fail(format!(
+                "corrupt pcapng section header (block length {total})"
+            )));
+        }
+        self.format = Format::Pcapng { big_endian };
+        self.interfaces.clear();
+        let mut rest = vec![0u8; total as usize - 12];
+        self.read_exact(&mut rest, &|| "the pcapng section header".to_string())?;
+        Ok(())
+    }
+
+    fn filter_for(&mut self, dlt: i32) -> Result<Option<&pcap::BpfProgram>, CaptureError> {
+        let Some(expr) = &self.filter else {
+            return Ok(None);
+        };
+        if !self.filters.contains_key(&dlt) {
+            let prog = compile_filter(pcap::Linktype(dlt), expr).map_err(|m| self.fail(m))?;
+            self.filters.insert(dlt, prog);
+        }
+        Ok(self.filters.get(&dlt))
+    }
+
+    /// Reads the next record header; the frame's bytes are left for the caller to read.
+    fn next_record(&mut self) -> Result<Next, CaptureError> {
+        match self.format {
+            Format::Pcap { big_endian, nanos } => {
+                let mut h = [0u8; 16];
+                let got = read_up_to(&mut self.reader, &mut h)
+                    .map_err(|e| self.fail(format!("read error: {e}")))?;
+                self.counters.file_bytes += got as u64;
+                if got == 0 {
+                    return Ok(Next::End);
+                }
+                let record = self.records + 1;
+                if got < 16 {
+                    return Err(self.fail(format!(
+                        "truncated capture: record {record}'s header is cut short ({got} of 16 bytes); the packets before it are reported"
+                    )));
+                }
+                let secs = i64::from(u32_at(&h, 0, big_endian));
+                let frac = u64::from(u32_at(&h, 4, big_endian));
+                let caplen = u32_at(&h, 8, big_endian);
+                let wire_len = u32_at(&h, 12, big_endian);
+                self.check_caplen(record, caplen)?;
+                let frac_ns = if nanos { frac } else { frac * 1000 };
+                let ts = secs
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(frac_ns as i64);
+                Ok(Next::Frame {
+                    iface: 0,
+                    ts,
+                    caplen,
+                    wire_len,
+                })
+            }
+            Format::Pcapng { big_endian } => self.next_block(big_endian),
+        }
+    }
+
+    fn check_caplen(&self, record: u64, caplen: u32) -> Result<(), CaptureError> {
+        if caplen > MAX_FRAME {
+            return Err(self.fail(format!(
+                "corrupt capture: record {record} claims {caplen} captured bytes (at most {MAX_FRAME}); the packets before it are reported"
+            )));
+        }
+        Ok(())
+    }
+
+    fn next_block(&mut self, big_endian: bool) -> Result<Next, CaptureError> {
+        let mut h = [0u8; 8];
+        let got = read_up_to(&mut self.reader, &mut h)
+            .map_err(|e| self.fail(format!("read error: {e}")))?;
+        self.counters.file_bytes += got as u64;
+        if got == 0 {
+            return Ok(Next::End);
+        }
+        let record = self.records + 1;
+        if got < 8 {
+            return Err(self.fail(format!(
+                "truncated capture: block header after record {} is cut short ({got} of 8 bytes); the packets before it are reported",
+                self.records
+            )));
+        }
+        let kind = u32_at(&h, 0, big_endian);
+        if kind == 0x0a0d_0d0a {
+            // A new section: its byte order may differ. Re-read the length in its own byte order.
+            let mut bom = [0u8; 4];
+            self.read_exact(&mut bom, &|| "a pcapng section header".to_string())?;
+            let big = bom == [0x1a, 0x2b, 0x3c, 0x4d];
+            let total = u32_at(&h, 4, big);
+            if total < 28 || total % 4 != 0 || total > MAX_BLOCK {
+                return Err(self.fail(format!(
+                    "corrupt pcapng section header (block length {total})"
+                )));
+            }
+            self.format = Format::Pcapng { big_endian: big };
+            self.interfaces.clear();
+            let mut rest = vec![0u8; total as usize - 12];
+            self.read_exact(&mut rest, &|| "a pcapng section header".to_string())?;
+            return Ok(Next::Skip);
+        }
+        let total = u32_at(&h, 4, big_endian);
+        if total < 12 || total % 4 != 0 || total > MAX_BLOCK {
+            return Err(self.fail(format!(
+                "corrupt pcapng block after record {} (block length {total}); the packets before it are reported",
+                self.records
+            )));
+        }
+        let body_len = total as usize - 12;
+        match kind {
+            // Enhanced packet block: read its fixed part, leave the frame for the caller.
+            6 | 2 => {
+                if body_len < 20 {
+                    return Err(self.fail(format!("corrupt capture: packet block of record {record} is too short ({total} bytes)")));
+                }
+                let mut f = [0u8; 20];
+                self.read_exact(&mut f, &|| format!("record {record}"))?;
+                let (iface, hi, lo, caplen, wire_len) = if kind == 6 {
+                    (
+                        u32_at(&f, 0, big_endian) as usize,
+                        u32_at(&f, 4, big_endian),
+                        u32_at(&f, 8, big_endian),
+                        u32_at(&f, 12, big_endian),
+                        u32_at(&f, 16, big_endian),
+                    )
+                } else {
+                    let id = if big_endian {
+                        u16::from_be_bytes([f[0], f[1]])
+                    } else {
+                        u16::from_le_bytes([f[0], f[1]])
+                    };
+                    (
+                        usize::from(id),
+                        u32_at(&f, 4, big_endian),
+                        u32_at(&f, 8, big_endian),
+                        u32_at(&f, 12, big_endian),
+                        u32_at(&f, 16, big_endian),
+                    )
+                };
+                self.check_caplen(record, caplen)?;
+                if caplen as usize > body_len - 20 {
+                    return Err(self.fail(format!(
+                        "corrupt capture: record {record} claims {caplen} captured bytes in a {total}-byte block"
+                    )));
+                }
+                let Some(i) = self.interfaces.get(iface).copied() else {
+                    return Err(self.fail(format!("corrupt capture: record {record} names interface {iface}, which was not described")));
+                };
+                let ts = i.ts((u64::from(hi) << 32) | u64::from(lo));
+                // The caller reads the frame; the padding and options after it are skipped then.
+                self.scratch_skip = body_len - 20 - caplen as usize;
+                Ok(Next::Frame {
+                    iface,
+                    ts,
+                    caplen,
+                    wire_len,
+                })
+            }
+            // Simple packet block: interface 0, no timestamp.
+            3 => {
+                if body_len < 4 {
+                    return Err(self.fail(format!(
+                        "corrupt capture: simple packet block of record {record} is too short"
+                    )));
+                }
+                let mut f = [0u8; 4];
+                self.read_exact(&mut f, &|| format!("record {record}"))?;
+                let wire_len = u32_at(&f, 0, big_endian);
+                let Some(i) = self.interfaces.first().copied() else {
+                    return Err(self.fail(format!(
+                        "corrupt capture: record {record} comes before any interface description"
+                    )));
+                };
+                let mut caplen = wire_len.min((body_len - 4) as u32);
+                if i.snaplen > 0 {
+                    caplen = caplen.min(i.snaplen);
+                }
+                self.check_caplen(record, caplen)?;
+                self.scratch_skip = body_len - 4 - caplen as usize;
+                Ok(Next::Frame {
+                    iface: 0,
+                    ts: 0,
+                    caplen,
+                    wire_len,
+                })
+            }
+            // Interface description block.
+            1 => {
+                let mut body = vec![0u8; body_len];
+                self.read_exact(&mut body, &|| "an interface description block".to_string())?;
+                self.skip(4)?;
+                if body.len() < 8 {
+                    return Err(self.fail("corrupt pcapng interface description block".into()));
+                }
+                let dlt = i32::from(if big_endian {
+                    u16::from_be_bytes([body[0], body[1]])
+                } else {
+                    u16::from_le_bytes([body[0], body[1]])
+                });
+                let mut iface = Interface::new(dlt, u32_at(&body, 4, big_endian));
+                parse_idb_options(&body[8..], big_endian, &mut iface);
+                self.interfaces.push(iface);
+                self.note_link(iface.link);
+                Ok(Next::Skip)
+            }
+            // Anything else (name resolution, statistics, custom…): skip.
+            _ => {
+                self.skip(body_len + 4)?;
+                Ok(Next::Skip)
+            }
+        }
+    }
+
+    fn skip(&mut self, n: usize) -> Result<(), CaptureError> {
+        let got = io::copy(&mut (&mut self.reader).take(n as u64), &mut io::sink())
+            .map_err(|e| self.fail(format!("read error: {e}")))?;
+        self.counters.file_bytes += got;
+        if got < n as u64 {
+            return Err(self.fail(format!(
+                "truncated capture: the block after record {} is cut short; the packets before it are reported",
+                self.records
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn parse_idb_options(mut opts: &[u8], big_endian: bool, iface: &mut Interface) {
+    while opts.len() >= 4 {
+        let code = if big_endian {
+            u16::from_be_bytes([opts[0], opts[1]])
+        } else {
+            u16::from_le_bytes([opts[0], opts[1]])
+        };
+        let len = usize::from(if big_endian {
+            u16::from_be_bytes([opts[2], opts[3]])
+        } else {
+            u16::from_le_bytes([opts[2], opts[3]])
+        });
+        let padded = (len + 3) & !3;
+        if code == 0 || opts.len() < 4 + padded {
+            break;
+        }
+        let value = &opts[4..4 + len];
+        match (code, value.len()) {
+            // if_tsresol: 10^-n or 2^-n seconds per unit.
+            (9, 1) => {
+                let v = value[0];
+                let n = u32::from(v & 0x7f);
+                if v & 0x80 == 0 {
+                    if n <= 9 {
+                        iface.mul = 10u64.pow(9 - n);
+                        iface.div = 1;
+                    } else if n <= 19 {
+                        iface.mul = 1;
+                        iface.div = 10u64.pow(n - 9);
+                    }
+                } else if n <= 63 {
+                    iface.mul = 1_000_000_000;
+                    iface.div = 1u64 << n;
+                }
+            }
+            // if_tsoffset: seconds.
+            (14, 8) => {
+                let b: [u8; 8] = value.try_into().expect("8 bytes");
+                iface.offset_s = if big_endian {
+                    i64::from_be_bytes(b)
+                } else {
+                    i64::from_le_bytes(b)
+                };
+            }
+            _ => {}
+        }
+        opts = &opts[4 + padded..];
+    }
+}
+
+fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
+    let x = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    if big_endian {
+        u32::from_be_bytes(x)
+    } else {
+        u32::from_le_bytes(x)
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn io_message(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file".into(),
+        io::ErrorKind::PermissionDenied => "permission denied (cannot read the file)".into(),
+        io::ErrorKind::IsADirectory => "is a directory, not a capture file".into(),
+        _ => format!("cannot read: {e}"),
+    }
+}
+
+fn unsupported(dlt: i32) -> String {
+    let name = pcap::Linktype(dlt)
+        .get_name()
+        .unwrap_or_else(|_| format!("DLT {dlt}"));
+    format!(
+        "unsupported link type {name} ({dlt}); svcscope decodes {}",
+        super::SUPPORTED
+    )
+}
+
+impl PacketSource for FileSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn fill(&mut self, batch: &mut Batch) -> Result<bool, CaptureError> {
+        if let Some(c) = self.carry.take() {
+            batch.link = Some(self.interfaces[c.iface].link);
+            batch.push(c.ts, c.wire_len, &c.data);
+        }
+        loop {
+            if batch.is_full() {
+                return Ok(true);
+            }
+            let (iface, ts, caplen, wire_len) = match self.next_record()? {
+                Next::End => return Ok(false),
+                Next::Skip => continue,
+                Next::Frame {
+                    iface,
+                    ts,
+                    caplen,
+                    wire_len,
+                } => (iface, ts, caplen, wire_len),
+            };
+            self.records += 1;
+            let record = self.records;
+            // Read the frame straight into the batch buffer (one copy).
+            let start = batch.data.len();
+            batch.data.resize(start + caplen as usize, 0);
+            let mut frame = std::mem::take(&mut batch.data);
+            let read = self.read_exact(&mut frame[start..], &|| format!("record {record}"));
+            batch.data = frame;
+            if let Err(e) = read {
+                batch.data.truncate(start);
+                return Err(e);
+            }
+            if self.scratch_skip > 0 {
+                let n = std::mem::take(&mut self.scratch_skip);
+                if let Err(e) = self.skip(n) {
+                    batch.data.truncate(start);
+                    return Err(e);
+                }
+            }
+            if matches!(self.format, Format::Pcapng { .. }) {
+                // The block's trailing length.
+                if let Err(e) = self.skip(4) {
+                    batch.data.truncate(start);
+                    return Err(e);
+                }
+            }
+            self.counters.packets += 1;
+            let i = self.interfaces[iface];
+            let filter = match self.filter_for(i.dlt) {
+                Ok(f) => f,
+                Err(e) => {
+                    batch.data.truncate(start);
+                    return Err(e);
+                }
+            };
+            if let Some(f) = filter {
+                if !f.filter(&batch.data[start..]) {
+                    self.counters.filtered += 1;
+                    batch.data.truncate(start);
+                    continue;
+                }
+            }
+            // A record whose capture length exceeds its wire length: trust what was captured.
+            let wire_len = wire_len.max(caplen);
+            match batch.link {
+                None => batch.link = Some(i.link),
+                Some(l) if l != i.link => {
+                    // Another interface's link type: carry the frame to the next batch.
+                    self.carry = Some(Carry {
+                        iface,
+                        ts,
+                        wire_len,
+                        data: batch.data[start..].to_vec(),
+                    });
+                    batch.data.truncate(start);
+                    return Ok(true);
+                }
+                Some(_) => {}
+            }
+            let offset = start as u32;
+            batch.packets.push(super::RawPacket {
+                ts,
+                caplen,
+                wire_len,
+                offset,
+            });
+        }
+    }
+
+    fn counters(&self) -> SourceCounters {
+        self.counters.clone()
+    }
+
+    fn link_types(&self) -> Vec<String> {
+        self.seen_links.clone()
+    }
+}

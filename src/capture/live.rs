@@ -1,0 +1,247 @@
+//! Live capture on a network interface through libpcap.
+
+use super::{strip_libpcap, Batch, CaptureError, SourceCounters, SUPPORTED};
+use crate::decode::LinkType;
+
+/// Settings of a live capture, as a tcpdump user knows them.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    pub interface: String,
+    pub snaplen: i32,
+    pub promisc: bool,
+    /// Kernel buffer size in bytes (libpcap's default when `None`).
+    pub buffer_size: Option<i32>,
+    /// Deliver packets as they arrive instead of in kernel batches.
+    pub immediate: bool,
+    pub filter: Option<String>,
+}
+
+/// Counters of a live capture: libpcap's, as of the last read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveCounters {
+    pub received: u64,
+    pub dropped: u64,
+    pub if_dropped: u64,
+}
+
+/// A network interface opened with libpcap.
+pub struct LiveSource {
+    name: String,
+    cap: pcap::Capture<pcap::Active>,
+    link: LinkType,
+    counters: SourceCounters,
+    /// Nanoseconds per unit of the timestamps' sub-second field (1, or 1000 for microseconds).
+    ts_scale: i64,
+}
+
+/// Read timeout: how often a quiet capture wakes to flush its batch and check for a stop.
+pub const LIVE_TIMEOUT_MS: i32 = 100;
+
+impl LiveSource {
+    pub fn open(opts: &LiveOptions) -> Result<LiveSource, CaptureError> {
+        let name = opts.interface.clone();
+        let fail = |message: String| CaptureError {
+            input: name.clone(),
+            message,
+        };
+        let devices = pcap::Device::list().unwrap_or_default();
+        let Some(device) = devices.into_iter().find(|d| d.name == opts.interface) else {
+            let known: Vec<String> = pcap::Device::list()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| d.name)
+                .collect();
+            return Err(fail(format!(
+                "no such capture interface; interfaces: {}",
+                if known.is_empty() {
+                    "(none visible)".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        let mut inactive = pcap::Capture::from_device(device)
+            .map_err(|e| fail(live_message(&e)))?
+            .snaplen(opts.snaplen)
+            .promisc(opts.promisc)
+            .immediate_mode(opts.immediate)
+            .timeout(LIVE_TIMEOUT_MS)
+            .precision(pcap::Precision::Nano);
+        if let Some(size) = opts.buffer_size {
+            inactive = inactive.buffer_size(size);
+        }
+        let mut ts_scale = 1;
+        let cap = match inactive.open() {
+            Ok(c) => c,
+            // Not every platform offers nanosecond timestamps.
+            Err(pcap::Error::PcapError(e)) if e.contains("precision") => {
+                ts_scale = 1000;
+                pcap::Capture::from_device(opts.interface.as_str())
+                    .and_then(|c| {
+                        c.snaplen(opts.snaplen)
+                            .promisc(opts.promisc)
+                            .immediate_mode(opts.immediate)
+                            .timeout(LIVE_TIMEOUT_MS)
+                            .open()
+                    })
+                    .map_err(|e| fail(live_message(&e)))?
+            }
+            Err(e) => return Err(fail(live_message(&e))),
+        };
+        let dlt = cap.get_datalink();
+        let link = LinkType::from_dlt(dlt.0);
+        if !link.is_supported() {
+            let n = dlt.get_name().unwrap_or_else(|_| format!("DLT {}", dlt.0));
+            return Err(fail(format!(
+                "unsupported link type {n} ({}); svcscope decodes {SUPPORTED}",
+                dlt.0
+            )));
+        }
+        // Non-blocking reads plus poll(2) with our own timeout: libpcap's read timeout does not
+        // expire on Linux (TPACKET_V3) while no packet arrives, and a quiet interface must still stop.
+        let mut cap = cap.setnonblock().map_err(|e| fail(live_message(&e)))?;
+        if let Some(expr) = &opts.filter {
+            cap.filter(expr, true).map_err(|e| {
+                fail(format!(
+                    "invalid filter \"{expr}\": {}",
+                    strip_libpcap(&e.to_string())
+                ))
+            })?;
+        }
+        Ok(LiveSource {
+            name,
+            cap,
+            link,
+            counters: SourceCounters::default(),
+            ts_scale,
+        })
+    }
+
+    /// Reads one packet into `batch`; Ok(false) when the read timeout expired with nothing to read.
+    /// The frame is also handed to `also` (the savefile writer) before it is counted.
+    pub fn read_one(
+        &mut self,
+        batch: &mut Batch,
+        also: &mut dyn FnMut(&pcap::PacketHeader, &[u8]),
+    ) -> Result<bool, CaptureError> {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                let h = *p.header;
+                also(&h, p.data);
+                self.counters.packets += 1;
+                #[allow(clippy::useless_conversion)]
+                let ts = i64::from(h.ts.tv_sec)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(i64::from(h.ts.tv_usec) * self.ts_scale);
+                batch.push(ts, h.len, p.data);
+                Ok(true)
+            }
+            Err(pcap::Error::TimeoutExpired) => {
+                use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+                use std::os::fd::AsFd;
+                let mut fds = [PollFd::new(self.cap.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::from(LIVE_TIMEOUT_MS as u16)) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(false),
+                    Err(e) => Err(CaptureError {
+                        input: self.name.clone(),
+                        message: format!("capture stopped: waiting for packets failed: {e}"),
+                    }),
+                }
+            }
+            Err(e) => Err(CaptureError {
+                input: self.name.clone(),
+                message: format!("capture stopped: {}", strip_libpcap(&e.to_string())),
+            }),
+        }
+    }
+
+    pub fn live_counters(&mut self) -> LiveCounters {
+        match self.cap.stats() {
+            Ok(s) => LiveCounters {
+                received: u64::from(s.received),
+                dropped: u64::from(s.dropped),
+                if_dropped: u64::from(s.if_dropped),
+            },
+            Err(_) => LiveCounters::default(),
+        }
+    }
+
+    pub fn link_type(&self) -> LinkType {
+        self.link
+    }
+
+    pub fn datalink(&self) -> pcap::Linktype {
+        self.cap.get_datalink()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn counters(&self) -> SourceCounters {
+        self.counters.clone()
+    }
+
+    /// A handle with this capture's link type and timestamp precision, for writing savefiles.
+    pub fn dead_capture(&self) -> Result<pcap::Capture<pcap::Dead>, CaptureError> {
+        let precision = if self.ts_scale == 1 {
+            pcap::Precision::Nano
+        } else {
+            pcap::Precision::Micro
+        };
+        pcap::Capture::dead_with_precision(self.cap.get_datalink(), precision).map_err(|e| {
+            CaptureError {
+                input: self.name.clone(),
+                message: format!(
+                    "cannot prepare a capture file: {}",
+                    strip_libpcap(&e.to_string())
+                ),
+            }
+        })
+    }
+}
+
+fn live_message(e: &pcap::Error) -> String {
+    let text = strip_libpcap(&e.to_string());
+    if text.contains("ermission") || text.contains("not permitted") {
+        format!(
+            "{text}: capturing needs root, or the CAP_NET_RAW and CAP_NET_ADMIN capabilities \
+             (e.g. sudo setcap cap_net_raw,cap_net_admin=eip $(command -v svcscope))"
+        )
+    } else if text.contains("No such device") || text.contains("doesn't exist") {
+        format!("{text}: no such interface (svcscope interfaces lists them)")
+    } else if text.contains("is not up") || text.contains("went down") {
+        format!("{text}: the interface is down")
+    } else {
+        text
+    }
+}
+
+/// One capture device as `svcscope interfaces` lists it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct InterfaceInfo {
+    pub name: String,
+    pub description: Option<String>,
+    pub addresses: Vec<String>,
+    pub up: bool,
+    pub running: bool,
+    pub loopback: bool,
+    pub wireless: bool,
+}
+
+/// The capture devices libpcap sees.
+pub fn interfaces() -> Result<Vec<InterfaceInfo>, String> {
+    let devices = pcap::Device::list().map_err(|e| live_message(&e))?;
+    Ok(devices
+        .into_iter()
+        .map(|d| InterfaceInfo {
+            addresses: d.addresses.iter().map(|a| a.addr.to_string()).collect(),
+            up: d.flags.is_up(),
+            running: d.flags.is_running(),
+            loopback: d.flags.is_loopback(),
+            wireless: d.flags.is_wireless(),
+            description: d.desc,
+            name: d.name,
+        })
+        .collect())
+}

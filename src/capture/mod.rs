@@ -1,0 +1,160 @@
+//! Capture: packet sources. The only module that touches libpcap.
+//!
+//! A [`PacketSource`] fills [`Batch`]es — one contiguous buffer of frames plus a small header per
+//! packet — which the pipeline sends over a channel to the classifier, so that no allocation happens
+//! per packet and buffers are recycled.
+//!
+//! - [`file`]: capture files (pcap and pcapng, any byte order and timestamp resolution, several
+//!   interfaces of different link types) read with large buffered reads by svcscope's own record
+//!   parser; a BPF filter is compiled by libpcap per link type and run on each frame, so filtered
+//!   packets are counted.
+//! - [`live`]: network interfaces through libpcap.
+
+pub mod file;
+pub mod live;
+
+use std::fmt;
+
+use crate::decode::LinkType;
+use crate::flow::Ts;
+
+pub use file::FileSource;
+pub use live::{interfaces, InterfaceInfo, LiveCounters, LiveOptions, LiveSource};
+
+/// One captured frame inside a [`Batch`].
+#[derive(Clone, Copy, Debug)]
+pub struct RawPacket {
+    pub ts: Ts,
+    /// Bytes captured (the frame in the batch buffer is this long).
+    pub caplen: u32,
+    /// Bytes on the wire.
+    pub wire_len: u32,
+    /// Offset of the frame in [`Batch::data`].
+    pub offset: u32,
+}
+
+/// A batch of frames of one input and one link type.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub input: usize,
+    pub link: Option<LinkType>,
+    pub data: Vec<u8>,
+    pub packets: Vec<RawPacket>,
+}
+
+/// Frames per batch: large enough to amortise channel costs, small enough to keep latency low live.
+pub const BATCH_PACKETS: usize = 1024;
+/// Bytes per batch buffer before it is sent, whatever its packet count.
+pub const BATCH_BYTES: usize = 1 << 20;
+
+impl Batch {
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.packets.clear();
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.packets.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
+    }
+
+    pub fn push(&mut self, ts: Ts, wire_len: u32, frame: &[u8]) {
+        let offset = self.data.len() as u32;
+        self.data.extend_from_slice(frame);
+        self.packets.push(RawPacket {
+            ts,
+            caplen: frame.len() as u32,
+            wire_len,
+            offset,
+        });
+    }
+
+    pub fn frames(&self) -> impl Iterator<Item = (&RawPacket, &[u8])> {
+        self.packets.iter().map(move |p| {
+            let start = p.offset as usize;
+            (p, &self.data[start..start + p.caplen as usize])
+        })
+    }
+}
+
+/// A capture error: which input and what went wrong, in words for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureError {
+    pub input: String,
+    pub message: String,
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.input, self.message)
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+/// What a source counted (for capture health).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceCounters {
+    pub packets: u64,
+    /// Bytes of the file consumed (record headers included), for progress.
+    pub file_bytes: u64,
+    /// Packets rejected by the BPF filter.
+    pub filtered: u64,
+}
+
+/// Something that produces batches of frames: a capture file or a live interface.
+pub trait PacketSource: Send {
+    /// A name for messages: the path or interface.
+    fn name(&self) -> &str;
+    /// Appends frames of one link type to an empty `batch` (setting `batch.link`) until it is full,
+    /// the link type changes or input ends. Returns Ok(false) at the end.
+    fn fill(&mut self, batch: &mut Batch) -> Result<bool, CaptureError>;
+    fn counters(&self) -> SourceCounters;
+    /// Link types seen so far, by name.
+    fn link_types(&self) -> Vec<String>;
+}
+
+/// The link types svcscope decodes, for messages.
+pub const SUPPORTED: &str = "Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback";
+
+/// Compiles a BPF expression for a link type.
+pub fn compile_filter(dlt: pcap::Linktype, expr: &str) -> Result<pcap::BpfProgram, String> {
+    let dead = pcap::Capture::dead(dlt).map_err(|e| format!("cannot compile filter: {e}"))?;
+    dead.compile(expr, true).map_err(|e| {
+        format!(
+            "invalid filter \"{expr}\": {}",
+            strip_libpcap(&e.to_string())
+        )
+    })
+}
+
+pub(crate) fn strip_libpcap(s: &str) -> String {
+    s.trim_start_matches("libpcap error: ").to_string()
+}
+
+/// Drops root after the capture is open, so that packet parsing never runs as root (like tcpdump -Z).
+/// `user`: the account to become; `None` picks "nobody" when running as root and it exists. "root"
+/// keeps root. Returns the account dropped to, if any.
+pub fn drop_privileges(user: Option<&str>) -> Result<Option<String>, String> {
+    use nix::unistd::{geteuid, setgid, setgroups, setuid, User};
+    if !geteuid().is_root() {
+        return Ok(None);
+    }
+    let name = match user {
+        Some("root") => return Ok(None),
+        Some(u) => u.to_string(),
+        None => match User::from_name("nobody") {
+            Ok(Some(_)) => "nobody".to_string(),
+            _ => return Ok(None),
+        },
+    };
+    let account = User::from_name(&name)
+        .map_err(|e| format!("cannot look up user {name}: {e}"))?
+        .ok_or_else(|| format!("no such user: {name}"))?;
+    setgroups(&[account.gid]).map_err(|e| format!("cannot drop supplementary groups: {e}"))?;
+    setgid(account.gid).map_err(|e| format!("cannot switch to group of {name}: {e}"))?;
+    setuid(account.uid).map_err(|e| format!("cannot switch to user {name}: {e}"))?;
+    if setuid(nix::unistd::Uid::from_raw(0)).is_ok() {
+        return Err(format!("dropping root to {name} did not stick"));
+    }
+    Ok(Some(name))
+}
