@@ -439,11 +439,9 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<
                 u16::from_be_bytes([data[2], data[3]]),
             ));
         }
-        proto::GRE => {
-            // RFC 2784 / 2637: version 0 (GRE) or 1 (enhanced GRE, PPTP); anything else is not GRE.
-            if data.len() >= 2 && !cut && data[1] & 0x07 > 1 {
-                return bad("gre", "unknown GRE version");
-            }
+        // RFC 2784 / 2637: version 0 (GRE) or 1 (enhanced GRE, PPTP); anything else is not GRE.
+        proto::GRE if data.len() >= 2 && !cut && data[1] & 0x07 > 1 => {
+            return bad("gre", "unknown GRE version");
         }
         _ => {}
     }
@@ -693,7 +691,7 @@ mod tests {
             malformed(decode(LinkType::Ethernet, &[0; 10])).layer,
             "ethernet"
         );
-        assert_eq!(malformed(decode(LinkType::Ethernet, &[])).layer, "ethernet");
+        assert_eq!(malformed(decode(LinkType::Ethernet, &[])).reason, "empty frame");
         let mut f = tcp_v4(1, 2, false, b"");
         f[14] = 0x43; // IHL 3
         assert_eq!(
