@@ -9,7 +9,8 @@
 //! 3. `endpoint-mapper`: the client spoke to this server's RPC endpoint mapper (TCP 135) shortly before
 //!    and the server's port is in the dynamic RPC range.
 //! 4. `known-server`: one endpoint (address, port) was the server of an earlier flow whose side a
-//!    handshake decided; else `repeated-endpoint`: one endpoint already took part in an earlier flow
+//!    handshake decided (for port-less protocols such as GRE and ESP: one address served an earlier
+//!    TCP or UDP flow, as a PPTP or IKE server does); else `repeated-endpoint`: one endpoint already took part in an earlier flow
 //!    with another peer and the other did not (servers keep their port, clients pick new ones).
 //! 5. `well-known-port`: one port is below 1024 and the other is not.
 //! 6. `lower-port`: both ports are 1024 or above and differ: the lower port is the server's.
@@ -53,6 +54,9 @@ pub struct Classifier {
     known_servers: FxHashMap<Endpoint, Ts>,
     /// Endpoints of recent flows, with the peer address they were seen with.
     recent_endpoints: FxHashMap<Endpoint, (Addr, Ts)>,
+    /// Addresses that served a TCP or UDP flow (handshake or catalog port), for port-less protocols:
+    /// the PPTP server is the GRE tunnel's server, the IKE responder the ESP one's.
+    server_addrs: FxHashMap<Addr, Ts>,
 }
 
 impl Classifier {
@@ -63,6 +67,7 @@ impl Classifier {
             epm_window: nanos(epm_window),
             known_servers: FxHashMap::default(),
             recent_endpoints: FxHashMap::default(),
+            server_addrs: FxHashMap::default(),
         }
     }
 
@@ -215,6 +220,10 @@ impl Classifier {
                 }
             }
         }
+        let known = |a: &Addr| self.server_addrs.get(a).is_some_and(|&t| ts.saturating_sub(t) <= ENDPOINT_MEMORY);
+        if known(&d.dst) != known(&d.src) {
+            return (known(&d.dst), ServerRule::KnownServer);
+        }
         (true, ServerRule::FirstPacket)
     }
 
@@ -230,6 +239,12 @@ impl Classifier {
     ) {
         if protocol == proto::TCP && server.1 == EPM_PORT {
             self.remember_epm(client.0, server.0, ts);
+        }
+        if matches!(rule, ServerRule::Syn | ServerRule::SynAck | ServerRule::CatalogPort) {
+            if self.server_addrs.len() >= MAX_ENDPOINTS {
+                self.server_addrs.clear();
+            }
+            self.server_addrs.insert(server.0, ts);
         }
         if matches!(rule, ServerRule::Syn | ServerRule::SynAck) {
             if self.known_servers.len() >= MAX_ENDPOINTS {

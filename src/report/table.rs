@@ -204,7 +204,7 @@ pub fn render(r: &Report) -> String {
             bytes(s.traffic.bytes_s2c),
             hosts(&s.traffic, s.traffic.clients),
             hosts(&s.traffic, s.traffic.servers),
-            s.app_protocols.join(", "),
+            clip(&s.app_protocols.join(", "), 72),
         ]);
     }
     if tab.is_empty() {

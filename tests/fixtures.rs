@@ -1,0 +1,464 @@
+//! The real binary on every fixture: golden reports and flow records (tests/golden/), plus the
+//! expectations each fixture was built for (fixtures/README.md), checked field by field.
+//!
+//! After an intended change of output, review the difference and rewrite the goldens with
+//! `SVCSCOPE_BLESS=1 cargo test --test fixtures`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn svcscope(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_svcscope"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("running svcscope");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    };
+    assert!(!run.stderr.contains("panicked"), "svcscope panicked: {}", run.stderr);
+    run
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("svcscope-fixtures-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Analyses fixtures; returns (report, flow records, exit code, stderr).
+fn analyze(files: &[&str], extra: &[&str]) -> (Value, Vec<Value>, i32, String) {
+    let flows = temp(&format!("{}.flows", files.join("+").replace('/', "_")));
+    let mut args = vec!["analyze", "--format", "json", "-q", "--flows", flows.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend(files.iter().copied());
+    let run = svcscope(&args);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("report JSON: {e}\n{}", run.stdout));
+    let records = std::fs::read_to_string(&flows)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("flow record JSON"))
+        .collect();
+    (report, records, run.code, run.stderr)
+}
+
+/// Compares text with a golden file, or rewrites it under SVCSCOPE_BLESS=1.
+fn golden(name: &str, actual: &str) {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var_os("SVCSCOPE_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden {}; run with SVCSCOPE_BLESS=1 to create it", path.display()));
+    if expected != actual {
+        let diff: Vec<String> = expected
+            .lines()
+            .zip(actual.lines())
+            .enumerate()
+            .filter(|(_, (e, a))| e != a)
+            .take(5)
+            .map(|(i, (e, a))| format!("line {}:\n  expected: {e}\n  actual:   {a}", i + 1))
+            .collect();
+        panic!(
+            "{} differs from svcscope's output ({} vs {} lines):\n{}",
+            path.display(),
+            expected.lines().count(),
+            actual.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
+
+/// (transport, client, server, app_protocol, packets_c2s, packets_s2c, server_rule) of each flow.
+fn summary(records: &[Value]) -> Vec<(String, String, String, String, u64, u64, String)> {
+    let ep = |a: &Value, p: &Value| match p.as_u64() {
+        Some(p) => format!("{}:{p}", a.as_str().unwrap()),
+        None => a.as_str().unwrap().to_string(),
+    };
+    records
+        .iter()
+        .map(|r| {
+            (
+                r["transport"].as_str().unwrap().to_string(),
+                ep(&r["client_addr"], &r["client_port"]),
+                ep(&r["server_addr"], &r["server_port"]),
+                r["app_protocol"].as_str().unwrap_or("-").to_string(),
+                r["packets_c2s"].as_u64().unwrap(),
+                r["packets_s2c"].as_u64().unwrap(),
+                r["server_rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn flow<'a>(records: &'a [Value], server: &str) -> &'a Value {
+    records
+        .iter()
+        .find(|r| {
+            let s = match r["server_port"].as_u64() {
+                Some(p) => format!("{}:{p}", r["server_addr"].as_str().unwrap()),
+                None => r["server_addr"].as_str().unwrap().to_string(),
+            };
+            s == server
+        })
+        .unwrap_or_else(|| panic!("no flow to {server} in {:#?}", summary(records)))
+}
+
+fn app_row<'a>(report: &'a Value, app: &str, port: Option<u64>) -> &'a Value {
+    report["app_protocols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["app_protocol"] == app && (port.is_none() || r["port"].as_u64() == port))
+        .unwrap_or_else(|| panic!("no app_protocols row {app} {port:?}"))
+}
+
+fn service<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service"] == name)
+        .unwrap_or_else(|| panic!("no services row {name}"))
+}
+
+const FIXTURES: [&str; 17] = [
+    "catalog-rows.pcap",
+    "domain.pcapng",
+    "ipv4-fragments.pcap",
+    "ipv6-ext.pcap",
+    "malformed.pcap",
+    "multi-a.pcap",
+    "multi-b.pcap",
+    "multi-if.pcapng",
+    "null.pcap",
+    "rawip.pcap",
+    "server-side.pcap",
+    "shared-ports.pcap",
+    "sll.pcap",
+    "sll2.pcap",
+    "snaplen.pcap",
+    "truncated.pcap",
+    "vlan.pcap",
+];
+
+#[test]
+fn every_fixture_matches_its_golden_report_and_flow_records() {
+    for name in FIXTURES {
+        let path = format!("fixtures/{name}");
+        let (report, records, _, _) = analyze(&[&path], &[]);
+        let mut report = report;
+        report["generator"] = Value::String("svcscope".into());
+        golden(&format!("{name}.report.json"), &(serde_json::to_string_pretty(&report).unwrap() + "\n"));
+        let lines: String = records.iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect();
+        golden(&format!("{name}.flows.jsonl"), &lines);
+    }
+}
+
+#[test]
+fn the_bundled_domain_capture_reads_well_in_a_terminal_and_as_csv() {
+    let run = svcscope(&["analyze", "fixtures/domain.pcapng"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let table = run.stdout.replacen(&format!("svcscope {}", env!("CARGO_PKG_VERSION")), "svcscope", 1);
+    golden("domain.pcapng.table.txt", &table);
+    let run = svcscope(&["analyze", "--format", "csv", "fixtures/domain.pcapng"]);
+    golden("domain.pcapng.csv", &run.stdout);
+}
+
+#[test]
+fn domain_capture_has_the_services_of_a_windows_domain() {
+    let (report, records, code, _) = analyze(&["fixtures/domain.pcapng"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(report["totals"]["flows"], 293);
+    assert_eq!(report["totals"]["packets"], 3597);
+    // Per the generator: (app, port, flows, packets c→s, packets s→c).
+    for (app, port, flows, c2s, s2c) in [
+        ("Kerberos", 88, 42, 276, 168),
+        ("LDAP Server", 389, 18, 144, 108),
+        ("Global Catalog Server", 3268, 6, 48, 36),
+        ("RPC", 135, 18, 126, 72),
+        ("Terminal Services", 3389, 3, 411, 287),
+        ("SQL over TCP", 1433, 2, 35, 32),
+        ("PPTP", 1723, 1, 13, 9),
+        ("HTTPS", 443, 4, 49, 50),
+    ] {
+        let row = report["app_protocols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["app_protocol"] == app && r["port"] == port && r["transport"] == "tcp")
+            .unwrap_or_else(|| panic!("{app} tcp/{port} missing"));
+        assert_eq!((&row["flows"], &row["packets_c2s"], &row["packets_s2c"]), (&flows.into(), &c2s.into(), &s2c.into()), "{app}");
+    }
+    // SMB on the DC and the file server: one label, 30 flows.
+    let smb = app_row(&report, "SMB", Some(445));
+    assert_eq!(smb["flows"], 30);
+    assert_eq!(smb["servers"], 2);
+    assert_eq!(smb["shared"], true);
+    // Dynamic RPC after the endpoint mapper: every flow to 49667.
+    let dynamic = app_row(&report, "RPC dynamic (unconfirmed)", None);
+    assert_eq!(dynamic["flows"], 18);
+    assert_eq!(dynamic["port_ranges"], serde_json::json!([[49152, 65535], [1025, 5000]]));
+    assert!(records
+        .iter()
+        .filter(|r| r["server_port"] == 49667)
+        .all(|r| r["app_protocol"] == "RPC dynamic (unconfirmed)" && r["provenance"] == "dynamic-range"));
+    // The VPN gateway's IP protocols and IKE.
+    assert_eq!(app_row(&report, "GRE (IP protocol 47)", None)["packets_c2s"], 40);
+    assert_eq!(app_row(&report, "IPSec ESP (IP protocol 50)", None)["packets_s2c"], 40);
+    assert_eq!(app_row(&report, "NAT-T", Some(4500))["flows"], 1);
+    // Per service: shared flows are counted under each candidate and marked; totals never double.
+    let kdc = service(&report, "Kerberos Key Distribution Center");
+    assert_eq!(kdc["flows"], 42 + 18);
+    assert_eq!(kdc["shared_flows"], 0);
+    let server = service(&report, "Server");
+    assert!(server["shared_flows"].as_u64().unwrap() >= 30);
+    let sum_app: u64 = report["app_protocols"].as_array().unwrap().iter().map(|r| r["flows"].as_u64().unwrap()).sum();
+    assert_eq!(sum_app + report["unclassified"]["flows"].as_u64().unwrap(), 293);
+    // Unclassified: the generator's unknown ports.
+    let ports: Vec<String> = report["unclassified"]["top_ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| format!("{}/{}", p["transport"].as_str().unwrap(), p["port"]))
+        .collect();
+    assert_eq!(ports, ["tcp/5432", "tcp/8443", "udp/5353"]);
+}
+
+#[test]
+fn catalog_rows_fixture_labels_every_kind_of_row() {
+    let (_, records, _, _) = analyze(&["fixtures/catalog-rows.pcap"], &[]);
+    let s = summary(&records);
+    let expect = |transport: &str, client: &str, server: &str, app: &str, c2s: u64, s2c: u64, rule: &str| {
+        assert!(
+            s.contains(&(transport.into(), client.into(), server.into(), app.into(), c2s, s2c, rule.into())),
+            "{transport} {client} -> {server} {app} {c2s}/{s2c} {rule} not in {s:#?}"
+        );
+    };
+    expect("tcp", "192.0.2.101:49152", "192.0.2.10:88", "Kerberos", 6, 4, "syn");
+    expect("udp", "192.0.2.101:49153", "192.0.2.10:53", "DNS", 1, 1, "catalog-port");
+    expect("gre", "203.0.113.50", "192.0.2.1", "GRE (IP protocol 47)", 3, 3, "first-packet");
+    expect("esp", "203.0.113.60", "192.0.2.1", "IPSec ESP (IP protocol 50)", 3, 3, "first-packet");
+    // .10 served Kerberos just before: a known server.
+    expect("ah", "198.51.100.20", "192.0.2.10", "IPSec AH (IP protocol 51)", 2, 2, "known-server");
+    expect("tcp", "192.0.2.102:49161", "192.0.2.10:49700", "RPC dynamic (unconfirmed)", 8, 5, "syn");
+    // The client that never spoke to the endpoint mapper stays unclassified.
+    expect("tcp", "192.0.2.103:49170", "192.0.2.10:49701", "-", 8, 5, "syn");
+    assert_eq!(flow(&records, "192.0.2.10:49701")["provenance"], "unknown");
+    assert_eq!(flow(&records, "192.0.2.10:49700")["provenance"], "dynamic-range");
+    assert_eq!(flow(&records, "192.0.2.1")["transport"], "gre");
+}
+
+#[test]
+fn server_side_rules_are_recorded() {
+    let (_, records, _, _) = analyze(&["fixtures/server-side.pcap"], &[]);
+    let rule = |server: &str| flow(&records, server)["server_rule"].as_str().unwrap().to_string();
+    assert_eq!(rule("192.0.2.70:50000"), "syn", "client on port 1000 still the client");
+    assert_eq!(rule("192.0.2.20:445"), "catalog-port", "mid-stream, first packet from the server");
+    assert_eq!(rule("192.0.2.71:5999"), "lower-port");
+    assert_eq!(rule("192.0.2.72:161"), "catalog-port");
+    assert_eq!(rule("192.0.2.73:61000"), "syn-ack");
+    assert_eq!(flow(&records, "192.0.2.72:161")["app_protocol"], "SNMP");
+}
+
+#[test]
+fn shared_ports_keep_every_candidate() {
+    let (report, records, _, _) = analyze(&["fixtures/shared-ports.pcap"], &[]);
+    let smb = app_row(&report, "SMB", Some(445));
+    assert_eq!(smb["services"].as_array().unwrap().len(), 7);
+    let two = flow(&records, "192.0.2.101:2869");
+    assert_eq!(two["app_protocol"], "SSDP event notification | UPNP");
+    assert_eq!(two["services"], serde_json::json!(["SSDP Discovery Service", "Universal Plug and Play Device Host"]));
+    // The broadcast name query and the unicast one.
+    assert_eq!(flow(&records, "192.0.2.255:137")["packets_c2s"], 3);
+    assert_eq!(flow(&records, "192.0.2.20:137")["server_rule"], "first-packet");
+    // Totals count each flow once even though SMB is under 7 services.
+    assert_eq!(report["totals"]["flows"], 4);
+}
+
+#[test]
+fn link_types_and_ip_variants_decode_to_the_same_flows() {
+    for (file, flows) in [
+        ("vlan.pcap", vec![("192.0.2.10:88", "Kerberos", 6, 4), ("192.0.2.10:53", "DNS", 1, 1)]),
+        ("sll.pcap", vec![("192.0.2.10:389", "LDAP Server", 8, 6), ("192.0.2.10:53", "DNS", 1, 1)]),
+        ("sll2.pcap", vec![("192.0.2.10:389", "LDAP Server", 8, 6), ("192.0.2.10:53", "DNS", 1, 1)]),
+        ("rawip.pcap", vec![("192.0.2.50:443", "HTTPS", 9, 9), ("2001:db8::10:53", "DNS", 1, 1)]),
+        ("null.pcap", vec![("192.0.2.40:3389", "Terminal Services", 10, 8), ("2001:db8::20:445", "SMB", 12, 9)]),
+        ("ipv6-ext.pcap", vec![("2001:db8::20:445", "SMB", 11, 7), ("2001:db8::10:53", "DNS", 2, 1)]),
+        ("ipv4-fragments.pcap", vec![("192.0.2.10:88", "Kerberos", 3, 1), ("192.0.2.10:389", "LDAP Server", 2, 1)]),
+        ("snaplen.pcap", vec![("192.0.2.20:445", "SMB", 20, 25), ("192.0.2.20:139", "NetBIOS Session Service", 7, 4)]),
+        ("multi-if.pcapng", vec![("192.0.2.10:88", "Kerberos", 6, 4)]),
+    ] {
+        let (report, records, code, stderr) = analyze(&[&format!("fixtures/{file}")], &[]);
+        assert_eq!(code, 0, "{file}: {stderr}");
+        assert_eq!(report["health"]["packets_malformed"], 0, "{file}");
+        for (server, app, c2s, s2c) in flows {
+            let f = flow(&records, server);
+            assert_eq!(
+                (f["app_protocol"].as_str().unwrap(), f["packets_c2s"].as_u64().unwrap(), f["packets_s2c"].as_u64().unwrap()),
+                (app, c2s, s2c),
+                "{file}: flow to {server}"
+            );
+        }
+    }
+}
+
+#[test]
+fn fragments_and_snaplen_are_accounted() {
+    let (report, _, _, _) = analyze(&["fixtures/ipv4-fragments.pcap"], &[]);
+    assert_eq!(report["health"]["fragments_attributed"], 3);
+    assert_eq!(report["health"]["fragments_unmatched"], 0);
+    let (report, _, _, _) = analyze(&["fixtures/ipv6-ext.pcap"], &[]);
+    assert_eq!(report["health"]["fragments_attributed"], 1);
+    let (report, _, _, _) = analyze(&["fixtures/snaplen.pcap"], &[]);
+    assert!(report["health"]["packets_truncated"].as_u64().unwrap() > 20);
+    // Bytes are wire lengths, not captured lengths.
+    assert!(report["totals"]["bytes"].as_u64().unwrap() > 56 * 68);
+    let (report, _, _, _) = analyze(&["fixtures/multi-if.pcapng"], &[]);
+    assert_eq!(report["inputs"][0]["link_types"], serde_json::json!(["EN10MB", "RAW"]));
+    assert_eq!(app_row(&report, "DNS", Some(53))["flows"], 3);
+}
+
+#[test]
+fn malformed_frames_are_counted_by_layer_and_never_fatal() {
+    let (report, records, code, _) = analyze(&["fixtures/malformed.pcap"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(summary(&records).len(), 1);
+    let kerberos = flow(&records, "192.0.2.10:88");
+    assert_eq!((&kerberos["packets_c2s"], &kerberos["packets_s2c"]), (&8.into(), &4.into()));
+    let h = &report["health"];
+    assert_eq!(h["packets_read"], 22);
+    assert_eq!(h["packets_not_ip"], 1, "the ARP frame");
+    assert_eq!(h["packets_malformed"], 9);
+    let reasons: Vec<String> = h["malformed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| format!("{}: {}", m["layer"].as_str().unwrap(), m["reason"].as_str().unwrap()))
+        .collect();
+    for r in [
+        "ethernet: frame shorter than an Ethernet header",
+        "link: empty frame",
+        "ipv4: IHL below 5",
+        "ipv4: total length below header length",
+        "ipv4: version is not 4",
+        "tcp: data offset below 5",
+        "ipv6: header truncated",
+        "gre: unknown GRE version",
+        "udp: header truncated",
+    ] {
+        assert!(reasons.iter().any(|x| x == r), "{r} not in {reasons:?}");
+    }
+}
+
+#[test]
+fn truncated_file_reports_what_came_before_and_fails() {
+    let (report, records, code, stderr) = analyze(&["fixtures/truncated.pcap"], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim(),
+        "svcscope: fixtures/truncated.pcap: truncated capture: record 11 is cut short (40 of 100 bytes); the packets before it are reported"
+    );
+    assert_eq!(report["inputs"][0]["packets"], 10);
+    assert_eq!(report["totals"]["packets"], 10);
+    assert_eq!(summary(&records).len(), 3);
+}
+
+#[test]
+fn several_files_make_one_merged_report() {
+    let (report, _, code, _) = analyze(&["fixtures/multi-a.pcap", "fixtures/multi-b.pcap"], &[]);
+    assert_eq!(code, 0);
+    let ldap = app_row(&report, "LDAP Server", Some(389));
+    assert_eq!((&ldap["flows"], &ldap["clients"], &ldap["servers"]), (&4.into(), &2.into(), &1.into()));
+    assert_eq!(report["inputs"].as_array().unwrap().len(), 2);
+    assert_eq!(report["totals"]["packets"], 28 + 51);
+    // One bad file among good ones: the good ones are reported, the status says a file failed.
+    let (report, _, code, stderr) = analyze(&["fixtures/multi-a.pcap", "fixtures/no-such.pcap"], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(stderr.trim(), "svcscope: fixtures/no-such.pcap: no such file");
+    assert_eq!(report["totals"]["packets"], 28);
+}
+
+#[test]
+fn bpf_filter_selects_packets_and_counts_the_rest() {
+    let (report, _, code, _) = analyze(&["fixtures/domain.pcapng"], &["--filter", "tcp port 88"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["app_protocols"].as_array().unwrap().len(), 1);
+    assert_eq!(report["health"]["packets_filtered"], 3597 - 444);
+    let run = svcscope(&["analyze", "--filter", "tcp port", "fixtures/domain.pcapng"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.trim(), "svcscope: invalid filter \"tcp port\": can't parse filter expression: syntax error");
+}
+
+#[test]
+fn fixtures_are_rebuilt_byte_for_byte_by_the_generator() {
+    let dir = temp("regenerated");
+    let out = Command::new(env!("CARGO_BIN_EXE_svcscope-gen"))
+        .args(["fixtures", dir.to_str().unwrap()])
+        .output()
+        .expect("running svcscope-gen");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for name in FIXTURES.iter().copied().chain(["README.md"]) {
+        let a = std::fs::read(root().join("fixtures").join(name)).unwrap();
+        let b = std::fs::read(Path::new(&dir).join(name)).unwrap();
+        assert!(a == b, "fixtures/{name} differs from what svcscope-gen writes");
+    }
+}
+
+#[test]
+fn catalog_command_lists_every_row() {
+    let run = svcscope(&["catalog", "--format", "json"]);
+    assert_eq!(run.code, 0);
+    let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(rows.len(), 171);
+    for key in ["service", "system_service", "app_protocol", "transport", "port", "port_range", "ip_protocol", "note"] {
+        assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
+    }
+    let gre = rows.iter().find(|r| r["ip_protocol"] == 47).unwrap();
+    assert_eq!((&gre["transport"], &gre["port"]), (&"ip".into(), &Value::Null));
+    let dynamic = rows.iter().find(|r| r["service"] == "Event Log" && r["port"].is_null()).unwrap();
+    assert_eq!(dynamic["port_range"], serde_json::json!([49152, 65535]));
+    let run = svcscope(&["catalog", "--port", "445"]);
+    golden("catalog-port-445.txt", &run.stdout);
+    let run = svcscope(&["catalog", "--service", "lsass", "--format", "csv"]);
+    assert_eq!(run.stdout.lines().count(), 11);
+    let run = svcscope(&["catalog", "--protocol", "radius", "--transport", "udp", "--format", "json"]);
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&run.stdout).unwrap().len(), 4);
+}
+
+#[test]
+fn user_catalogs_add_services_and_bad_ones_fail_with_file_and_line() {
+    let site = temp("site.toml");
+    std::fs::write(
+        &site,
+        "[[service]]\nname = \"SQL Server (ACCOUNTING)\"\nsystem = \"MSSQL$ACCOUNTING\"\nports = [\n  { app = \"SQL over TCP\", tcp = 14330 },\n]\n",
+    )
+    .unwrap();
+    let run = svcscope(&["catalog", "--catalog", site.to_str().unwrap(), "--port", "14330", "--format", "json"]);
+    let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(rows[0]["service"], "SQL Server (ACCOUNTING)");
+    assert_eq!(rows[0]["origin"], "user");
+
+    let bad = temp("bad.toml");
+    std::fs::write(&bad, "[[service]]\nname = \"X\"\nports = [\n  { app = \"A\", tcp = 70000 },\n]\n").unwrap();
+    let run = svcscope(&["analyze", "--catalog", bad.to_str().unwrap(), "fixtures/vlan.pcap"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.trim(), format!("svcscope: {}:4: port 70000 is out of range (1-65535)", bad.display()));
+    assert!(run.stdout.is_empty());
+}
