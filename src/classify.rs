@@ -220,7 +220,11 @@ impl Classifier {
                 }
             }
         }
-        let known = |a: &Addr| self.server_addrs.get(a).is_some_and(|&t| ts.saturating_sub(t) <= ENDPOINT_MEMORY);
+        let known = |a: &Addr| {
+            self.server_addrs
+                .get(a)
+                .is_some_and(|&t| ts.saturating_sub(t) <= ENDPOINT_MEMORY)
+        };
         if known(&d.dst) != known(&d.src) {
             return (known(&d.dst), ServerRule::KnownServer);
         }
@@ -240,7 +244,10 @@ impl Classifier {
         if protocol == proto::TCP && server.1 == EPM_PORT {
             self.remember_epm(client.0, server.0, ts);
         }
-        if matches!(rule, ServerRule::Syn | ServerRule::SynAck | ServerRule::CatalogPort) {
+        if matches!(
+            rule,
+            ServerRule::Syn | ServerRule::SynAck | ServerRule::CatalogPort
+        ) {
             if self.server_addrs.len() >= MAX_ENDPOINTS {
                 self.server_addrs.clear();
             }

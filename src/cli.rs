@@ -16,7 +16,9 @@ use crate::capture::{drop_privileges, interfaces, LiveOptions, LiveSource};
 use crate::catalog::{Catalog, RowFilter, Transport};
 use crate::flow::{Timeouts, DEFAULT_MAX_FLOWS};
 use crate::pipeline::{analyze_files, capture_live, AnalyzeOptions, LiveRunOptions, WriteOptions};
+use crate::report::hosts::{HostsReport, Net};
 use crate::report::live::TickReport;
+use crate::report::rules::RuleFormat;
 use crate::report::{self, Report};
 use crate::tracker::{FlowSink, TrackerConfig};
 
@@ -43,6 +45,81 @@ pub enum Command {
     Capture(CaptureArgs),
     /// List the capture interfaces with their addresses and flags.
     Interfaces(InterfacesArgs),
+    /// Per host: the Windows services it serves and the ones it uses, from capture files.
+    Hosts(HostsArgs),
+    /// Draft inbound firewall rules for the services a host was seen serving.
+    Rules(RulesArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum View {
+    /// Traffic per service and application protocol.
+    Services,
+    /// Per host: what it serves and uses.
+    Hosts,
+}
+
+/// Options shared by commands that analyse capture files.
+#[derive(Args, Debug)]
+pub struct InputArgs {
+    /// Capture files (pcap or pcapng); several make one merged analysis.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Only packets matching this BPF expression (tcpdump syntax).
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct HostSelection {
+    /// Only this host (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub host: Vec<String>,
+    /// Only hosts in this network, e.g. 192.0.2.0/24 (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub net: Vec<String>,
+    /// Show each host's likely role (domain controller, file server, …) with the evidence.
+    #[arg(long)]
+    pub role: bool,
+}
+
+impl HostSelection {
+    fn nets(&self) -> Result<Vec<Net>> {
+        self.host
+            .iter()
+            .chain(&self.net)
+            .map(|t| Net::parse(t).map_err(anyhow::Error::msg))
+            .collect()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct HostsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub select: HostSelection,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct RulesArgs {
+    /// The host the rules are for.
+    #[arg(long, value_name = "ADDR", required = true)]
+    pub host: String,
+    #[arg(long, value_enum, default_value = "powershell")]
+    pub format: RuleFormat,
+    /// Restrict each rule to the client addresses seen using it.
+    #[arg(long)]
+    pub remote_from_observed: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -189,6 +266,11 @@ pub struct CaptureArgs {
     /// How many unclassified server ports to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
+    /// Final report: traffic per service, or per host (what each serves and uses).
+    #[arg(long, value_enum, default_value = "services")]
+    pub view: View,
+    #[command(flatten)]
+    pub select: HostSelection,
     #[command(flatten)]
     pub tracking: TrackingArgs,
 }
@@ -226,6 +308,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Analyze(args) => analyze_command(Arc::new(catalog), args),
         Command::Capture(args) => capture_command(Arc::new(catalog), args),
         Command::Interfaces(args) => interfaces_command(&args),
+        Command::Hosts(args) => hosts_command(Arc::new(catalog), args),
+        Command::Rules(args) => rules_command(Arc::new(catalog), args),
     }
 }
 
@@ -319,6 +403,7 @@ pub fn write_stdout(text: &str) -> Result<()> {
 }
 
 fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode> {
+    let nets = args.select.nets()?;
     let live = LiveOptions {
         interface: args.interface.clone(),
         snaplen: args.snaplen,
@@ -380,10 +465,25 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     })?;
     let mut report = Report::build(&catalog, &result.aggregate, vec![result.input], args.top);
     report.health.live = Some(result.live);
-    let text = if json_lines {
-        serde_json::to_string(&report).expect("reports serialize") + "\n"
-    } else {
-        render(&report, format)
+    let text = match args.view {
+        View::Hosts => {
+            let hosts = HostsReport::build(
+                &catalog,
+                &result.aggregate,
+                report.inputs.clone(),
+                &nets,
+                args.select.role,
+            );
+            if json_lines {
+                serde_json::to_string(&hosts).expect("host reports serialize") + "\n"
+            } else {
+                render_hosts(&hosts, format)
+            }
+        }
+        View::Services if json_lines => {
+            serde_json::to_string(&report).expect("reports serialize") + "\n"
+        }
+        View::Services => render(&report, format),
     };
     write_stdout(&text)?;
     let mut failed = false;
@@ -466,4 +566,97 @@ fn interfaces_command(args: &InterfacesArgs) -> Result<ExitCode> {
     };
     write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the offline pipeline for `hosts` and `rules`; reports input errors on stderr.
+fn analyze_inputs(
+    catalog: &Arc<Catalog>,
+    input: &InputArgs,
+) -> Result<(crate::pipeline::Analysis, bool)> {
+    if let Some(expr) = &input.filter {
+        crate::capture::compile_filter(pcap::Linktype::ETHERNET, expr)
+            .map_err(anyhow::Error::msg)?;
+    }
+    let opts = AnalyzeOptions {
+        tracker: input.tracking.config(),
+        filter: input.filter.clone(),
+        flows: None,
+        progress: !input.quiet && std::io::stderr().is_terminal(),
+    };
+    let analysis = analyze_files(catalog.clone(), &input.files, opts);
+    let mut failed = false;
+    for i in &analysis.inputs {
+        if let Some(e) = &i.error {
+            eprintln!("svcscope: {}: {e}", i.path);
+            failed = true;
+        }
+    }
+    Ok((analysis, failed))
+}
+
+fn render_hosts(report: &HostsReport, format: Format) -> String {
+    match format {
+        Format::Table => report.render_table(),
+        Format::Json => {
+            serde_json::to_string_pretty(report).expect("host reports serialize") + "\n"
+        }
+        Format::Csv => report.render_csv(),
+    }
+}
+
+fn hosts_command(catalog: Arc<Catalog>, args: HostsArgs) -> Result<ExitCode> {
+    let nets = args.select.nets()?;
+    let (analysis, failed) = analyze_inputs(&catalog, &args.input)?;
+    let report = HostsReport::build(
+        &catalog,
+        &analysis.aggregate,
+        analysis.inputs,
+        &nets,
+        args.select.role,
+    );
+    write_stdout(&render_hosts(&report, args.format))?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn rules_command(catalog: Arc<Catalog>, args: RulesArgs) -> Result<ExitCode> {
+    let net = Net::parse(&args.host).map_err(anyhow::Error::msg)?;
+    if net.prefix != 128 {
+        anyhow::bail!("--host takes one address, not a network: {}", args.host);
+    }
+    let (analysis, failed) = analyze_inputs(&catalog, &args.input)?;
+    let report = HostsReport::build(
+        &catalog,
+        &analysis.aggregate,
+        analysis.inputs,
+        &[net],
+        false,
+    );
+    let empty = crate::report::hosts::HostRow {
+        addr: net.addr,
+        serves: Vec::new(),
+        uses: Vec::new(),
+        roles: None,
+    };
+    let host = report
+        .hosts
+        .iter()
+        .find(|h| h.addr == net.addr)
+        .unwrap_or(&empty);
+    let text = crate::report::rules::render(
+        &catalog,
+        host,
+        &report.inputs,
+        args.format,
+        args.remote_from_observed,
+    );
+    write_stdout(&text)?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

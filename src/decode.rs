@@ -691,7 +691,10 @@ mod tests {
             malformed(decode(LinkType::Ethernet, &[0; 10])).layer,
             "ethernet"
         );
-        assert_eq!(malformed(decode(LinkType::Ethernet, &[])).reason, "empty frame");
+        assert_eq!(
+            malformed(decode(LinkType::Ethernet, &[])).reason,
+            "empty frame"
+        );
         let mut f = tcp_v4(1, 2, false, b"");
         f[14] = 0x43; // IHL 3
         assert_eq!(

@@ -30,7 +30,11 @@ fn svcscope(args: &[&str]) -> Run {
         stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
         stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
     };
-    assert!(!run.stderr.contains("panicked"), "svcscope panicked: {}", run.stderr);
+    assert!(
+        !run.stderr.contains("panicked"),
+        "svcscope panicked: {}",
+        run.stderr
+    );
     run
 }
 
@@ -43,11 +47,19 @@ fn temp(name: &str) -> PathBuf {
 /// Analyses fixtures; returns (report, flow records, exit code, stderr).
 fn analyze(files: &[&str], extra: &[&str]) -> (Value, Vec<Value>, i32, String) {
     let flows = temp(&format!("{}.flows", files.join("+").replace('/', "_")));
-    let mut args = vec!["analyze", "--format", "json", "-q", "--flows", flows.to_str().unwrap()];
+    let mut args = vec![
+        "analyze",
+        "--format",
+        "json",
+        "-q",
+        "--flows",
+        flows.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     args.extend(files.iter().copied());
     let run = svcscope(&args);
-    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("report JSON: {e}\n{}", run.stdout));
+    let report: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("report JSON: {e}\n{}", run.stdout));
     let records = std::fs::read_to_string(&flows)
         .unwrap()
         .lines()
@@ -64,8 +76,12 @@ fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden {}; run with SVCSCOPE_BLESS=1 to create it", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden {}; run with SVCSCOPE_BLESS=1 to create it",
+            path.display()
+        )
+    });
     if expected != actual {
         let diff: Vec<String> = expected
             .lines()
@@ -165,8 +181,14 @@ fn every_fixture_matches_its_golden_report_and_flow_records() {
         let (report, records, _, _) = analyze(&[&path], &[]);
         let mut report = report;
         report["generator"] = Value::String("svcscope".into());
-        golden(&format!("{name}.report.json"), &(serde_json::to_string_pretty(&report).unwrap() + "\n"));
-        let lines: String = records.iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect();
+        golden(
+            &format!("{name}.report.json"),
+            &(serde_json::to_string_pretty(&report).unwrap() + "\n"),
+        );
+        let lines: String = records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
         golden(&format!("{name}.flows.jsonl"), &lines);
     }
 }
@@ -175,7 +197,11 @@ fn every_fixture_matches_its_golden_report_and_flow_records() {
 fn the_bundled_domain_capture_reads_well_in_a_terminal_and_as_csv() {
     let run = svcscope(&["analyze", "fixtures/domain.pcapng"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let table = run.stdout.replacen(&format!("svcscope {}", env!("CARGO_PKG_VERSION")), "svcscope", 1);
+    let table = run.stdout.replacen(
+        &format!("svcscope {}", env!("CARGO_PKG_VERSION")),
+        "svcscope",
+        1,
+    );
     golden("domain.pcapng.table.txt", &table);
     let run = svcscope(&["analyze", "--format", "csv", "fixtures/domain.pcapng"]);
     golden("domain.pcapng.csv", &run.stdout);
@@ -204,7 +230,11 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
             .iter()
             .find(|r| r["app_protocol"] == app && r["port"] == port && r["transport"] == "tcp")
             .unwrap_or_else(|| panic!("{app} tcp/{port} missing"));
-        assert_eq!((&row["flows"], &row["packets_c2s"], &row["packets_s2c"]), (&flows.into(), &c2s.into(), &s2c.into()), "{app}");
+        assert_eq!(
+            (&row["flows"], &row["packets_c2s"], &row["packets_s2c"]),
+            (&flows.into(), &c2s.into(), &s2c.into()),
+            "{app}"
+        );
     }
     // SMB on the DC and the file server: one label, 30 flows.
     let smb = app_row(&report, "SMB", Some(445));
@@ -214,14 +244,24 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
     // Dynamic RPC after the endpoint mapper: every flow to 49667.
     let dynamic = app_row(&report, "RPC dynamic (unconfirmed)", None);
     assert_eq!(dynamic["flows"], 18);
-    assert_eq!(dynamic["port_ranges"], serde_json::json!([[49152, 65535], [1025, 5000]]));
+    assert_eq!(
+        dynamic["port_ranges"],
+        serde_json::json!([[49152, 65535], [1025, 5000]])
+    );
     assert!(records
         .iter()
         .filter(|r| r["server_port"] == 49667)
-        .all(|r| r["app_protocol"] == "RPC dynamic (unconfirmed)" && r["provenance"] == "dynamic-range"));
+        .all(|r| r["app_protocol"] == "RPC dynamic (unconfirmed)"
+            && r["provenance"] == "dynamic-range"));
     // The VPN gateway's IP protocols and IKE.
-    assert_eq!(app_row(&report, "GRE (IP protocol 47)", None)["packets_c2s"], 40);
-    assert_eq!(app_row(&report, "IPSec ESP (IP protocol 50)", None)["packets_s2c"], 40);
+    assert_eq!(
+        app_row(&report, "GRE (IP protocol 47)", None)["packets_c2s"],
+        40
+    );
+    assert_eq!(
+        app_row(&report, "IPSec ESP (IP protocol 50)", None)["packets_s2c"],
+        40
+    );
     assert_eq!(app_row(&report, "NAT-T", Some(4500))["flows"], 1);
     // Per service: shared flows are counted under each candidate and marked; totals never double.
     let kdc = service(&report, "Kerberos Key Distribution Center");
@@ -229,8 +269,16 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
     assert_eq!(kdc["shared_flows"], 0);
     let server = service(&report, "Server");
     assert!(server["shared_flows"].as_u64().unwrap() >= 30);
-    let sum_app: u64 = report["app_protocols"].as_array().unwrap().iter().map(|r| r["flows"].as_u64().unwrap()).sum();
-    assert_eq!(sum_app + report["unclassified"]["flows"].as_u64().unwrap(), 293);
+    let sum_app: u64 = report["app_protocols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["flows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        sum_app + report["unclassified"]["flows"].as_u64().unwrap(),
+        293
+    );
     // Unclassified: the generator's unknown ports.
     let ports: Vec<String> = report["unclassified"]["top_ports"]
         .as_array()
@@ -245,32 +293,113 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
 fn catalog_rows_fixture_labels_every_kind_of_row() {
     let (_, records, _, _) = analyze(&["fixtures/catalog-rows.pcap"], &[]);
     let s = summary(&records);
-    let expect = |transport: &str, client: &str, server: &str, app: &str, c2s: u64, s2c: u64, rule: &str| {
-        assert!(
-            s.contains(&(transport.into(), client.into(), server.into(), app.into(), c2s, s2c, rule.into())),
-            "{transport} {client} -> {server} {app} {c2s}/{s2c} {rule} not in {s:#?}"
-        );
-    };
-    expect("tcp", "192.0.2.101:49152", "192.0.2.10:88", "Kerberos", 6, 4, "syn");
-    expect("udp", "192.0.2.101:49153", "192.0.2.10:53", "DNS", 1, 1, "catalog-port");
-    expect("gre", "203.0.113.50", "192.0.2.1", "GRE (IP protocol 47)", 3, 3, "first-packet");
-    expect("esp", "203.0.113.60", "192.0.2.1", "IPSec ESP (IP protocol 50)", 3, 3, "first-packet");
+    let expect =
+        |transport: &str, client: &str, server: &str, app: &str, c2s: u64, s2c: u64, rule: &str| {
+            assert!(
+                s.contains(&(
+                    transport.into(),
+                    client.into(),
+                    server.into(),
+                    app.into(),
+                    c2s,
+                    s2c,
+                    rule.into()
+                )),
+                "{transport} {client} -> {server} {app} {c2s}/{s2c} {rule} not in {s:#?}"
+            );
+        };
+    expect(
+        "tcp",
+        "192.0.2.101:49152",
+        "192.0.2.10:88",
+        "Kerberos",
+        6,
+        4,
+        "syn",
+    );
+    expect(
+        "udp",
+        "192.0.2.101:49153",
+        "192.0.2.10:53",
+        "DNS",
+        1,
+        1,
+        "catalog-port",
+    );
+    expect(
+        "gre",
+        "203.0.113.50",
+        "192.0.2.1",
+        "GRE (IP protocol 47)",
+        3,
+        3,
+        "first-packet",
+    );
+    expect(
+        "esp",
+        "203.0.113.60",
+        "192.0.2.1",
+        "IPSec ESP (IP protocol 50)",
+        3,
+        3,
+        "first-packet",
+    );
     // .10 served Kerberos just before: a known server.
-    expect("ah", "198.51.100.20", "192.0.2.10", "IPSec AH (IP protocol 51)", 2, 2, "known-server");
-    expect("tcp", "192.0.2.102:49161", "192.0.2.10:49700", "RPC dynamic (unconfirmed)", 8, 5, "syn");
+    expect(
+        "ah",
+        "198.51.100.20",
+        "192.0.2.10",
+        "IPSec AH (IP protocol 51)",
+        2,
+        2,
+        "known-server",
+    );
+    expect(
+        "tcp",
+        "192.0.2.102:49161",
+        "192.0.2.10:49700",
+        "RPC dynamic (unconfirmed)",
+        8,
+        5,
+        "syn",
+    );
     // The client that never spoke to the endpoint mapper stays unclassified.
-    expect("tcp", "192.0.2.103:49170", "192.0.2.10:49701", "-", 8, 5, "syn");
+    expect(
+        "tcp",
+        "192.0.2.103:49170",
+        "192.0.2.10:49701",
+        "-",
+        8,
+        5,
+        "syn",
+    );
     assert_eq!(flow(&records, "192.0.2.10:49701")["provenance"], "unknown");
-    assert_eq!(flow(&records, "192.0.2.10:49700")["provenance"], "dynamic-range");
+    assert_eq!(
+        flow(&records, "192.0.2.10:49700")["provenance"],
+        "dynamic-range"
+    );
     assert_eq!(flow(&records, "192.0.2.1")["transport"], "gre");
 }
 
 #[test]
 fn server_side_rules_are_recorded() {
     let (_, records, _, _) = analyze(&["fixtures/server-side.pcap"], &[]);
-    let rule = |server: &str| flow(&records, server)["server_rule"].as_str().unwrap().to_string();
-    assert_eq!(rule("192.0.2.70:50000"), "syn", "client on port 1000 still the client");
-    assert_eq!(rule("192.0.2.20:445"), "catalog-port", "mid-stream, first packet from the server");
+    let rule = |server: &str| {
+        flow(&records, server)["server_rule"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        rule("192.0.2.70:50000"),
+        "syn",
+        "client on port 1000 still the client"
+    );
+    assert_eq!(
+        rule("192.0.2.20:445"),
+        "catalog-port",
+        "mid-stream, first packet from the server"
+    );
     assert_eq!(rule("192.0.2.71:5999"), "lower-port");
     assert_eq!(rule("192.0.2.72:161"), "catalog-port");
     assert_eq!(rule("192.0.2.73:61000"), "syn-ack");
@@ -284,10 +413,19 @@ fn shared_ports_keep_every_candidate() {
     assert_eq!(smb["services"].as_array().unwrap().len(), 7);
     let two = flow(&records, "192.0.2.101:2869");
     assert_eq!(two["app_protocol"], "SSDP event notification | UPNP");
-    assert_eq!(two["services"], serde_json::json!(["SSDP Discovery Service", "Universal Plug and Play Device Host"]));
+    assert_eq!(
+        two["services"],
+        serde_json::json!([
+            "SSDP Discovery Service",
+            "Universal Plug and Play Device Host"
+        ])
+    );
     // The broadcast name query and the unicast one.
     assert_eq!(flow(&records, "192.0.2.255:137")["packets_c2s"], 3);
-    assert_eq!(flow(&records, "192.0.2.20:137")["server_rule"], "first-packet");
+    assert_eq!(
+        flow(&records, "192.0.2.20:137")["server_rule"],
+        "first-packet"
+    );
     // Totals count each flow once even though SMB is under 7 services.
     assert_eq!(report["totals"]["flows"], 4);
 }
@@ -295,14 +433,62 @@ fn shared_ports_keep_every_candidate() {
 #[test]
 fn link_types_and_ip_variants_decode_to_the_same_flows() {
     for (file, flows) in [
-        ("vlan.pcap", vec![("192.0.2.10:88", "Kerberos", 6, 4), ("192.0.2.10:53", "DNS", 1, 1)]),
-        ("sll.pcap", vec![("192.0.2.10:389", "LDAP Server", 8, 6), ("192.0.2.10:53", "DNS", 1, 1)]),
-        ("sll2.pcap", vec![("192.0.2.10:389", "LDAP Server", 8, 6), ("192.0.2.10:53", "DNS", 1, 1)]),
-        ("rawip.pcap", vec![("192.0.2.50:443", "HTTPS", 9, 9), ("2001:db8::10:53", "DNS", 1, 1)]),
-        ("null.pcap", vec![("192.0.2.40:3389", "Terminal Services", 10, 8), ("2001:db8::20:445", "SMB", 12, 9)]),
-        ("ipv6-ext.pcap", vec![("2001:db8::20:445", "SMB", 11, 7), ("2001:db8::10:53", "DNS", 2, 1)]),
-        ("ipv4-fragments.pcap", vec![("192.0.2.10:88", "Kerberos", 3, 1), ("192.0.2.10:389", "LDAP Server", 2, 1)]),
-        ("snaplen.pcap", vec![("192.0.2.20:445", "SMB", 20, 25), ("192.0.2.20:139", "NetBIOS Session Service", 7, 4)]),
+        (
+            "vlan.pcap",
+            vec![
+                ("192.0.2.10:88", "Kerberos", 6, 4),
+                ("192.0.2.10:53", "DNS", 1, 1),
+            ],
+        ),
+        (
+            "sll.pcap",
+            vec![
+                ("192.0.2.10:389", "LDAP Server", 8, 6),
+                ("192.0.2.10:53", "DNS", 1, 1),
+            ],
+        ),
+        (
+            "sll2.pcap",
+            vec![
+                ("192.0.2.10:389", "LDAP Server", 8, 6),
+                ("192.0.2.10:53", "DNS", 1, 1),
+            ],
+        ),
+        (
+            "rawip.pcap",
+            vec![
+                ("192.0.2.50:443", "HTTPS", 9, 9),
+                ("2001:db8::10:53", "DNS", 1, 1),
+            ],
+        ),
+        (
+            "null.pcap",
+            vec![
+                ("192.0.2.40:3389", "Terminal Services", 10, 8),
+                ("2001:db8::20:445", "SMB", 12, 9),
+            ],
+        ),
+        (
+            "ipv6-ext.pcap",
+            vec![
+                ("2001:db8::20:445", "SMB", 11, 7),
+                ("2001:db8::10:53", "DNS", 2, 1),
+            ],
+        ),
+        (
+            "ipv4-fragments.pcap",
+            vec![
+                ("192.0.2.10:88", "Kerberos", 3, 1),
+                ("192.0.2.10:389", "LDAP Server", 2, 1),
+            ],
+        ),
+        (
+            "snaplen.pcap",
+            vec![
+                ("192.0.2.20:445", "SMB", 20, 25),
+                ("192.0.2.20:139", "NetBIOS Session Service", 7, 4),
+            ],
+        ),
         ("multi-if.pcapng", vec![("192.0.2.10:88", "Kerberos", 6, 4)]),
     ] {
         let (report, records, code, stderr) = analyze(&[&format!("fixtures/{file}")], &[]);
@@ -311,7 +497,11 @@ fn link_types_and_ip_variants_decode_to_the_same_flows() {
         for (server, app, c2s, s2c) in flows {
             let f = flow(&records, server);
             assert_eq!(
-                (f["app_protocol"].as_str().unwrap(), f["packets_c2s"].as_u64().unwrap(), f["packets_s2c"].as_u64().unwrap()),
+                (
+                    f["app_protocol"].as_str().unwrap(),
+                    f["packets_c2s"].as_u64().unwrap(),
+                    f["packets_s2c"].as_u64().unwrap()
+                ),
                 (app, c2s, s2c),
                 "{file}: flow to {server}"
             );
@@ -331,7 +521,10 @@ fn fragments_and_snaplen_are_accounted() {
     // Bytes are wire lengths, not captured lengths.
     assert!(report["totals"]["bytes"].as_u64().unwrap() > 56 * 68);
     let (report, _, _, _) = analyze(&["fixtures/multi-if.pcapng"], &[]);
-    assert_eq!(report["inputs"][0]["link_types"], serde_json::json!(["EN10MB", "RAW"]));
+    assert_eq!(
+        report["inputs"][0]["link_types"],
+        serde_json::json!(["EN10MB", "RAW"])
+    );
     assert_eq!(app_row(&report, "DNS", Some(53))["flows"], 3);
 }
 
@@ -341,7 +534,10 @@ fn malformed_frames_are_counted_by_layer_and_never_fatal() {
     assert_eq!(code, 0);
     assert_eq!(summary(&records).len(), 1);
     let kerberos = flow(&records, "192.0.2.10:88");
-    assert_eq!((&kerberos["packets_c2s"], &kerberos["packets_s2c"]), (&8.into(), &4.into()));
+    assert_eq!(
+        (&kerberos["packets_c2s"], &kerberos["packets_s2c"]),
+        (&8.into(), &4.into())
+    );
     let h = &report["health"];
     assert_eq!(h["packets_read"], 22);
     assert_eq!(h["packets_not_ip"], 1, "the ARP frame");
@@ -350,7 +546,13 @@ fn malformed_frames_are_counted_by_layer_and_never_fatal() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| format!("{}: {}", m["layer"].as_str().unwrap(), m["reason"].as_str().unwrap()))
+        .map(|m| {
+            format!(
+                "{}: {}",
+                m["layer"].as_str().unwrap(),
+                m["reason"].as_str().unwrap()
+            )
+        })
         .collect();
     for r in [
         "ethernet: frame shorter than an Ethernet header",
@@ -385,13 +587,20 @@ fn several_files_make_one_merged_report() {
     let (report, _, code, _) = analyze(&["fixtures/multi-a.pcap", "fixtures/multi-b.pcap"], &[]);
     assert_eq!(code, 0);
     let ldap = app_row(&report, "LDAP Server", Some(389));
-    assert_eq!((&ldap["flows"], &ldap["clients"], &ldap["servers"]), (&4.into(), &2.into(), &1.into()));
+    assert_eq!(
+        (&ldap["flows"], &ldap["clients"], &ldap["servers"]),
+        (&4.into(), &2.into(), &1.into())
+    );
     assert_eq!(report["inputs"].as_array().unwrap().len(), 2);
     assert_eq!(report["totals"]["packets"], 28 + 51);
     // One bad file among good ones: the good ones are reported, the status says a file failed.
-    let (report, _, code, stderr) = analyze(&["fixtures/multi-a.pcap", "fixtures/no-such.pcap"], &[]);
+    let (report, _, code, stderr) =
+        analyze(&["fixtures/multi-a.pcap", "fixtures/no-such.pcap"], &[]);
     assert_eq!(code, 1);
-    assert_eq!(stderr.trim(), "svcscope: fixtures/no-such.pcap: no such file");
+    assert_eq!(
+        stderr.trim(),
+        "svcscope: fixtures/no-such.pcap: no such file"
+    );
     assert_eq!(report["totals"]["packets"], 28);
 }
 
@@ -403,7 +612,10 @@ fn bpf_filter_selects_packets_and_counts_the_rest() {
     assert_eq!(report["health"]["packets_filtered"], 3597 - 444);
     let run = svcscope(&["analyze", "--filter", "tcp port", "fixtures/domain.pcapng"]);
     assert_eq!(run.code, 2);
-    assert_eq!(run.stderr.trim(), "svcscope: invalid filter \"tcp port\": can't parse filter expression: syntax error");
+    assert_eq!(
+        run.stderr.trim(),
+        "svcscope: invalid filter \"tcp port\": can't parse filter expression: syntax error"
+    );
 }
 
 #[test]
@@ -413,11 +625,18 @@ fn fixtures_are_rebuilt_byte_for_byte_by_the_generator() {
         .args(["fixtures", dir.to_str().unwrap()])
         .output()
         .expect("running svcscope-gen");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for name in FIXTURES.iter().copied().chain(["README.md"]) {
         let a = std::fs::read(root().join("fixtures").join(name)).unwrap();
         let b = std::fs::read(Path::new(&dir).join(name)).unwrap();
-        assert!(a == b, "fixtures/{name} differs from what svcscope-gen writes");
+        assert!(
+            a == b,
+            "fixtures/{name} differs from what svcscope-gen writes"
+        );
     }
 }
 
@@ -427,19 +646,47 @@ fn catalog_command_lists_every_row() {
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(rows.len(), 171);
-    for key in ["service", "system_service", "app_protocol", "transport", "port", "port_range", "ip_protocol", "note"] {
+    for key in [
+        "service",
+        "system_service",
+        "app_protocol",
+        "transport",
+        "port",
+        "port_range",
+        "ip_protocol",
+        "note",
+    ] {
         assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
     }
     let gre = rows.iter().find(|r| r["ip_protocol"] == 47).unwrap();
-    assert_eq!((&gre["transport"], &gre["port"]), (&"ip".into(), &Value::Null));
-    let dynamic = rows.iter().find(|r| r["service"] == "Event Log" && r["port"].is_null()).unwrap();
+    assert_eq!(
+        (&gre["transport"], &gre["port"]),
+        (&"ip".into(), &Value::Null)
+    );
+    let dynamic = rows
+        .iter()
+        .find(|r| r["service"] == "Event Log" && r["port"].is_null())
+        .unwrap();
     assert_eq!(dynamic["port_range"], serde_json::json!([49152, 65535]));
     let run = svcscope(&["catalog", "--port", "445"]);
     golden("catalog-port-445.txt", &run.stdout);
     let run = svcscope(&["catalog", "--service", "lsass", "--format", "csv"]);
     assert_eq!(run.stdout.lines().count(), 11);
-    let run = svcscope(&["catalog", "--protocol", "radius", "--transport", "udp", "--format", "json"]);
-    assert_eq!(serde_json::from_str::<Vec<Value>>(&run.stdout).unwrap().len(), 4);
+    let run = svcscope(&[
+        "catalog",
+        "--protocol",
+        "radius",
+        "--transport",
+        "udp",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        serde_json::from_str::<Vec<Value>>(&run.stdout)
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 #[test]
@@ -450,15 +697,38 @@ fn user_catalogs_add_services_and_bad_ones_fail_with_file_and_line() {
         "[[service]]\nname = \"SQL Server (ACCOUNTING)\"\nsystem = \"MSSQL$ACCOUNTING\"\nports = [\n  { app = \"SQL over TCP\", tcp = 14330 },\n]\n",
     )
     .unwrap();
-    let run = svcscope(&["catalog", "--catalog", site.to_str().unwrap(), "--port", "14330", "--format", "json"]);
+    let run = svcscope(&[
+        "catalog",
+        "--catalog",
+        site.to_str().unwrap(),
+        "--port",
+        "14330",
+        "--format",
+        "json",
+    ]);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(rows[0]["service"], "SQL Server (ACCOUNTING)");
     assert_eq!(rows[0]["origin"], "user");
 
     let bad = temp("bad.toml");
-    std::fs::write(&bad, "[[service]]\nname = \"X\"\nports = [\n  { app = \"A\", tcp = 70000 },\n]\n").unwrap();
-    let run = svcscope(&["analyze", "--catalog", bad.to_str().unwrap(), "fixtures/vlan.pcap"]);
+    std::fs::write(
+        &bad,
+        "[[service]]\nname = \"X\"\nports = [\n  { app = \"A\", tcp = 70000 },\n]\n",
+    )
+    .unwrap();
+    let run = svcscope(&[
+        "analyze",
+        "--catalog",
+        bad.to_str().unwrap(),
+        "fixtures/vlan.pcap",
+    ]);
     assert_eq!(run.code, 2);
-    assert_eq!(run.stderr.trim(), format!("svcscope: {}:4: port 70000 is out of range (1-65535)", bad.display()));
+    assert_eq!(
+        run.stderr.trim(),
+        format!(
+            "svcscope: {}:4: port 70000 is out of range (1-65535)",
+            bad.display()
+        )
+    );
     assert!(run.stdout.is_empty());
 }

@@ -10,7 +10,9 @@
 pub mod catalog;
 pub mod csv;
 pub mod flows;
+pub mod hosts;
 pub mod live;
+pub mod rules;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -109,7 +111,7 @@ impl Traffic {
     }
 }
 
-fn time(ts: Ts) -> Option<String> {
+pub(crate) fn time(ts: Ts) -> Option<String> {
     (ts != i64::MAX && ts != i64::MIN).then(|| rfc3339(ts))
 }
 

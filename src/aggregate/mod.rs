@@ -9,6 +9,8 @@
 //! Packet sizes are recorded as packets arrive; everything else when a flow ends. TCP connection
 //! attempts the server never accepted are kept apart as "unanswered" and never count as service traffic.
 
+pub mod hosts;
+
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
@@ -192,6 +194,8 @@ pub struct Aggregate {
     pub unanswered_by_label: FxHashMap<Option<LabelId>, u64>,
     pub decode: DecodeCounters,
     pub flow_counters: FlowCounters,
+    /// What each host serves and uses (answered flows only).
+    pub hosts: hosts::HostTable,
 }
 
 impl Aggregate {
@@ -228,6 +232,7 @@ impl Aggregate {
             *self.unanswered_by_label.entry(label).or_default() += 1;
             return;
         }
+        self.hosts.add(f);
         match label {
             Some(l) => self.label_stats(l).add_flow(f),
             None => {
@@ -267,6 +272,7 @@ impl Aggregate {
             *self.unanswered_by_label.entry(*k).or_default() += v;
         }
         self.decode.merge(&o.decode);
+        self.hosts.merge(&o.hosts);
         let (a, b) = (&mut self.flow_counters, &o.flow_counters);
         a.flows_created += b.flows_created;
         a.flows_evicted += b.flows_evicted;

@@ -1,0 +1,682 @@
+//! `svcscope hosts`: per host, the services it serves and the ones it uses, and a likely role.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::table::{bytes, clip, count, Table};
+use super::{port_text, time, transport_name, InputReport, SCHEMA_VERSION};
+use crate::aggregate::hosts::{is_group_address, HostTable, Offer, Served};
+use crate::aggregate::Aggregate;
+use crate::catalog::{Catalog, PortSpec, Transport};
+use crate::decode::Addr;
+use crate::flow::{C2S, S2C};
+
+/// An address or a network (`192.0.2.0/24`, `2001:db8::/32`) to narrow the view to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Net {
+    pub addr: Addr,
+    pub prefix: u8,
+}
+
+impl Net {
+    /// Parses "ADDR" (a single host) or "ADDR/PREFIX".
+    pub fn parse(text: &str) -> Result<Net, String> {
+        let (a, p) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let ip: IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("\"{text}\" is not an IP address or network"))?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|&n| n <= max)
+                .ok_or_else(|| format!("\"{text}\": prefix length must be 0-{max}"))?,
+        };
+        // IPv4 is stored IPv4-mapped: its prefix counts from bit 96.
+        let prefix = if ip.is_ipv4() { prefix + 96 } else { prefix };
+        Ok(Net {
+            addr: Addr::from(ip),
+            prefix,
+        })
+    }
+
+    pub fn contains(&self, a: Addr) -> bool {
+        if self.prefix == 0 {
+            return true;
+        }
+        let shift = 128 - u32::from(self.prefix);
+        let mask = if shift >= 128 { 0 } else { u128::MAX << shift };
+        a.0 & mask == self.addr.0 & mask
+    }
+}
+
+/// One thing a host serves.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServeRow {
+    /// Catalog application protocol, or null for unclassified traffic.
+    pub app_protocol: Option<String>,
+    /// "tcp", "udp", or an IP protocol name ("gre", "esp", …).
+    pub transport: String,
+    pub port: Option<u16>,
+    /// Server ports seen (several for dynamic RPC).
+    pub ports: Vec<u16>,
+    pub ip_protocol: u8,
+    pub services: Vec<String>,
+    pub clients: usize,
+    pub client_addrs: Vec<Addr>,
+    /// True when more clients were seen than listed (the address cap was reached).
+    pub clients_capped: bool,
+    pub flows: u64,
+    pub packets_c2s: u64,
+    pub packets_s2c: u64,
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    #[serde(skip)]
+    pub offer: Option<Offer>,
+}
+
+/// One service a host uses as a client.
+#[derive(Clone, Debug, Serialize)]
+pub struct UseRow {
+    pub server: Addr,
+    pub app_protocol: Option<String>,
+    pub transport: String,
+    pub port: Option<u16>,
+    pub services: Vec<String>,
+    pub flows: u64,
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+/// A role the served services suggest, with the evidence.
+#[derive(Clone, Debug, Serialize)]
+pub struct Role {
+    pub role: String,
+    /// Served application protocols that support it.
+    pub evidence: Vec<String>,
+    /// Protocols of the role not seen served.
+    pub missing: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HostRow {
+    pub addr: Addr,
+    pub serves: Vec<ServeRow>,
+    pub uses: Vec<UseRow>,
+    /// Present with --role.
+    pub roles: Option<Vec<Role>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HostsReport {
+    pub schema_version: u32,
+    pub generator: String,
+    pub inputs: Vec<InputReport>,
+    pub hosts: Vec<HostRow>,
+    /// Flows left out of this view because the host tables were full.
+    pub flows_not_shown: u64,
+}
+
+fn offer_fields(
+    catalog: &Catalog,
+    offer: Offer,
+    port_seen: Option<u16>,
+) -> (Option<String>, String, Option<u16>, u8, Vec<String>) {
+    match offer {
+        Offer::Label(l) => {
+            let label = catalog.label(l);
+            let services = label
+                .services
+                .iter()
+                .map(|&s| catalog.service(s).name.clone())
+                .collect();
+            let (transport, port, ip_protocol) = match (label.transport, label.spec) {
+                (Transport::Tcp, PortSpec::Port(p)) => ("tcp".to_string(), Some(p), 6),
+                (Transport::Udp, PortSpec::Port(p)) => ("udp".to_string(), Some(p), 17),
+                (_, PortSpec::IpProtocol(n)) => (transport_name(n), None, n),
+                (_, PortSpec::Dynamic) => ("tcp".to_string(), port_seen, 6),
+                (t, PortSpec::Port(p)) => (t.to_string(), Some(p), 0),
+            };
+            (
+                Some(label.name.clone()),
+                transport,
+                port,
+                ip_protocol,
+                services,
+            )
+        }
+        Offer::Port { protocol, port } => {
+            let port = matches!(protocol, 6 | 17).then_some(port);
+            (None, transport_name(protocol), port, protocol, Vec::new())
+        }
+    }
+}
+
+fn serve_row(catalog: &Catalog, offer: Offer, s: &Served, max_clients: usize) -> ServeRow {
+    let dynamic = matches!(offer, Offer::Label(l) if catalog.label(l).spec == PortSpec::Dynamic);
+    let (app_protocol, transport, port, ip_protocol, services) = offer_fields(
+        catalog,
+        offer,
+        if dynamic {
+            None
+        } else {
+            s.ports.first().copied()
+        },
+    );
+    let mut ports = s.ports.clone();
+    ports.sort_unstable();
+    let mut client_addrs: Vec<Addr> = s.clients.iter().copied().collect();
+    client_addrs.sort_unstable();
+    let capped = s.clients.capped || client_addrs.len() > max_clients;
+    client_addrs.truncate(max_clients);
+    ServeRow {
+        app_protocol,
+        transport,
+        port,
+        ports,
+        ip_protocol,
+        services,
+        clients: s.clients.len(),
+        client_addrs,
+        clients_capped: capped,
+        flows: s.flows,
+        packets_c2s: s.packets[C2S],
+        packets_s2c: s.packets[S2C],
+        bytes_c2s: s.bytes[C2S],
+        bytes_s2c: s.bytes[S2C],
+        first_seen: time(s.first_ts),
+        last_seen: time(s.last_ts),
+        offer: Some(offer),
+    }
+}
+
+/// Client addresses listed per served row, at most.
+pub const MAX_LISTED_CLIENTS: usize = 1000;
+
+impl HostsReport {
+    pub fn build(
+        catalog: &Catalog,
+        agg: &Aggregate,
+        inputs: Vec<InputReport>,
+        nets: &[Net],
+        roles: bool,
+    ) -> HostsReport {
+        let t: &HostTable = &agg.hosts;
+        let wanted = |a: Addr| nets.is_empty() || nets.iter().any(|n| n.contains(a));
+        let mut hosts: BTreeMap<Addr, HostRow> = BTreeMap::new();
+        for (&(server, offer), s) in &t.served {
+            if wanted(server) {
+                hosts
+                    .entry(server)
+                    .or_insert_with(|| HostRow {
+                        addr: server,
+                        serves: Vec::new(),
+                        uses: Vec::new(),
+                        roles: None,
+                    })
+                    .serves
+                    .push(serve_row(catalog, offer, s, MAX_LISTED_CLIENTS));
+            }
+        }
+        for (&(client, server, offer), u) in &t.used {
+            if wanted(client) {
+                let (app_protocol, transport, port, _, services) =
+                    offer_fields(catalog, offer, None);
+                hosts
+                    .entry(client)
+                    .or_insert_with(|| HostRow {
+                        addr: client,
+                        serves: Vec::new(),
+                        uses: Vec::new(),
+                        roles: None,
+                    })
+                    .uses
+                    .push(UseRow {
+                        server,
+                        app_protocol,
+                        transport,
+                        port,
+                        services,
+                        flows: u.flows,
+                        bytes_c2s: u.bytes[C2S],
+                        bytes_s2c: u.bytes[S2C],
+                        first_seen: time(u.first_ts),
+                        last_seen: time(u.last_ts),
+                    });
+            }
+        }
+        let mut hosts: Vec<HostRow> = hosts.into_values().collect();
+        for h in &mut hosts {
+            h.serves.sort_by(|a, b| {
+                (b.bytes_c2s + b.bytes_s2c)
+                    .cmp(&(a.bytes_c2s + a.bytes_s2c))
+                    .then_with(|| a.transport.cmp(&b.transport))
+                    .then_with(|| a.port.cmp(&b.port))
+                    .then_with(|| a.app_protocol.cmp(&b.app_protocol))
+            });
+            h.uses.sort_by(|a, b| {
+                (b.bytes_c2s + b.bytes_s2c)
+                    .cmp(&(a.bytes_c2s + a.bytes_s2c))
+                    .then_with(|| a.server.cmp(&b.server))
+                    .then_with(|| a.transport.cmp(&b.transport))
+                    .then_with(|| a.port.cmp(&b.port))
+            });
+            if roles {
+                h.roles = Some(infer_roles(&h.serves));
+            }
+        }
+        // Servers first, by bytes served; then clients by address.
+        let served = |h: &HostRow| {
+            h.serves
+                .iter()
+                .map(|s| s.bytes_c2s + s.bytes_s2c)
+                .sum::<u64>()
+        };
+        hosts.sort_by(|a, b| served(b).cmp(&served(a)).then_with(|| a.addr.cmp(&b.addr)));
+        HostsReport {
+            schema_version: SCHEMA_VERSION,
+            generator: format!("svcscope {}", env!("CARGO_PKG_VERSION")),
+            inputs,
+            hosts,
+            flows_not_shown: t.overflow,
+        }
+    }
+}
+
+/// (role, protocols that make it (any), protocols that support it) as (transport, port) with names.
+struct RoleRule {
+    role: &'static str,
+    /// Every group must be served (each group: any of its entries).
+    required: &'static [&'static [(&'static str, u16)]],
+    supporting: &'static [(&'static str, u16)],
+}
+
+const ROLES: &[RoleRule] = &[
+    RoleRule {
+        role: "domain controller",
+        required: &[&[("tcp", 88), ("udp", 88)], &[("tcp", 389), ("udp", 389)]],
+        supporting: &[
+            ("udp", 53),
+            ("tcp", 53),
+            ("tcp", 445),
+            ("tcp", 135),
+            ("tcp", 3268),
+            ("tcp", 3269),
+            ("tcp", 636),
+            ("udp", 123),
+        ],
+    },
+    RoleRule {
+        role: "file server",
+        required: &[&[("tcp", 445), ("tcp", 139)]],
+        supporting: &[("udp", 137), ("udp", 138)],
+    },
+    RoleRule {
+        role: "mail server (Exchange, SMTP, POP3, IMAP)",
+        required: &[&[
+            ("tcp", 25),
+            ("tcp", 110),
+            ("tcp", 995),
+            ("tcp", 143),
+            ("tcp", 993),
+        ]],
+        supporting: &[("tcp", 135), ("tcp", 593), ("tcp", 102)],
+    },
+    RoleRule {
+        role: "SQL Server",
+        required: &[&[("tcp", 1433), ("udp", 1434), ("tcp", 2725)]],
+        supporting: &[],
+    },
+    RoleRule {
+        role: "terminal server",
+        required: &[&[("tcp", 3389)]],
+        supporting: &[],
+    },
+    RoleRule {
+        role: "VPN gateway",
+        required: &[&[
+            ("gre", 0),
+            ("esp", 0),
+            ("ah", 0),
+            ("udp", 1701),
+            ("tcp", 1723),
+            ("udp", 500),
+            ("udp", 4500),
+        ]],
+        supporting: &[],
+    },
+    RoleRule {
+        role: "DHCP server",
+        required: &[&[("udp", 67), ("udp", 2535)]],
+        supporting: &[],
+    },
+    RoleRule {
+        role: "WINS server",
+        required: &[&[("tcp", 42), ("udp", 42)]],
+        supporting: &[("udp", 137)],
+    },
+    RoleRule {
+        role: "DNS server",
+        required: &[&[("udp", 53), ("tcp", 53)]],
+        supporting: &[],
+    },
+    RoleRule {
+        role: "RADIUS server (IAS)",
+        required: &[&[("udp", 1812), ("udp", 1813), ("udp", 1645), ("udp", 1646)]],
+        supporting: &[],
+    },
+    RoleRule {
+        role: "web server",
+        required: &[&[("tcp", 80), ("tcp", 443)]],
+        supporting: &[],
+    },
+    RoleRule {
+        role: "time server (NTP)",
+        required: &[&[("udp", 123)]],
+        supporting: &[],
+    },
+];
+
+/// Roles a domain controller covers: on a DC, SMB (SYSVOL, NETLOGON), DNS and NTP are part of the role.
+const PART_OF_DC: [&str; 3] = ["file server", "DNS server", "time server (NTP)"];
+
+fn describe(t: &str, p: u16) -> String {
+    if p == 0 {
+        t.to_string()
+    } else {
+        format!("{t}/{p}")
+    }
+}
+
+/// Roles whose required protocols the host serves, with the evidence; DNS on a domain controller is
+/// part of that role rather than a role of its own.
+pub fn infer_roles(serves: &[ServeRow]) -> Vec<Role> {
+    let find = |t: &str, p: u16| {
+        serves
+            .iter()
+            .find(|s| s.app_protocol.is_some() && s.transport == t && (p == 0 || s.port == Some(p)))
+    };
+    let evidence = |s: &ServeRow| {
+        format!(
+            "{} {} ({} flow{}, {} client{})",
+            s.app_protocol.as_deref().unwrap_or("?"),
+            describe(&s.transport, s.port.unwrap_or(0)),
+            s.flows,
+            if s.flows == 1 { "" } else { "s" },
+            s.clients,
+            if s.clients == 1 { "" } else { "s" },
+        )
+    };
+    let mut roles: Vec<Role> = Vec::new();
+    for r in ROLES {
+        if !r
+            .required
+            .iter()
+            .all(|group| group.iter().any(|&(t, p)| find(t, p).is_some()))
+        {
+            continue;
+        }
+        if PART_OF_DC.contains(&r.role) && roles.iter().any(|x| x.role == "domain controller") {
+            continue;
+        }
+        let mut ev = Vec::new();
+        for &(t, p) in r.required.iter().flat_map(|g| g.iter()).chain(r.supporting) {
+            if let Some(s) = find(t, p) {
+                let e = evidence(s);
+                if !ev.contains(&e) {
+                    ev.push(e);
+                }
+            }
+        }
+        let missing = r
+            .supporting
+            .iter()
+            .filter(|&&(t, p)| find(t, p).is_none())
+            .map(|&(t, p)| describe(t, p))
+            .collect();
+        roles.push(Role {
+            role: r.role.to_string(),
+            evidence: ev,
+            missing,
+        });
+    }
+    roles
+}
+
+fn serve_port(s: &ServeRow) -> String {
+    match (s.port, s.ports.len()) {
+        (Some(p), _) => format!("{}/{p}", s.transport),
+        (None, 0) => s.transport.clone(),
+        (None, 1) => format!("{}/{}", s.transport, s.ports[0]),
+        (None, n) => format!("{}/{} ports", s.transport, n),
+    }
+}
+
+impl HostsReport {
+    pub fn render_table(&self) -> String {
+        let mut out = String::new();
+        if self.hosts.is_empty() {
+            out.push_str("No hosts match.\n");
+        }
+        for h in &self.hosts {
+            let clients: std::collections::BTreeSet<&Addr> = h
+                .serves
+                .iter()
+                .flat_map(|s| s.client_addrs.iter())
+                .filter(|a| !is_group_address(**a) && !a.ip().is_unspecified())
+                .collect();
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            let mut what = Vec::new();
+            if !h.serves.is_empty() {
+                what.push(format!(
+                    "serves {} protocol{} to {} client{}",
+                    h.serves.len(),
+                    plural(h.serves.len()),
+                    clients.len(),
+                    plural(clients.len())
+                ));
+            }
+            if !h.uses.is_empty() {
+                what.push(format!(
+                    "uses {} service{}",
+                    h.uses.len(),
+                    plural(h.uses.len())
+                ));
+            }
+            let _ = writeln!(out, "{} — {}", h.addr, what.join(", "));
+            if let Some(roles) = &h.roles {
+                for r in roles {
+                    let _ = writeln!(out, "  role: {} — {}", r.role, r.evidence.join("; "));
+                    if !r.missing.is_empty() {
+                        let _ = writeln!(out, "        not seen: {}", r.missing.join(", "));
+                    }
+                }
+                if roles.is_empty() && !h.serves.is_empty() {
+                    let _ = writeln!(out, "  role: none recognised");
+                }
+            }
+            if !h.serves.is_empty() {
+                let mut t = Table::new(&[
+                    "SERVES",
+                    "PORT",
+                    ">CLIENTS",
+                    ">FLOWS",
+                    ">BYTES C→S",
+                    ">BYTES S→C",
+                    "FIRST SEEN",
+                    "LAST SEEN",
+                    "SERVICES",
+                ]);
+                for s in &h.serves {
+                    t.row(vec![
+                        s.app_protocol
+                            .clone()
+                            .unwrap_or_else(|| "(unclassified)".into()),
+                        serve_port(s),
+                        if s.clients_capped {
+                            format!("≥{}", s.clients)
+                        } else {
+                            s.clients.to_string()
+                        },
+                        count(s.flows),
+                        bytes(s.bytes_c2s),
+                        bytes(s.bytes_s2c),
+                        short(&s.first_seen),
+                        short(&s.last_seen),
+                        clip(&s.services.join(", "), 60),
+                    ]);
+                }
+                out.push_str(&t.render("  "));
+            }
+            if !h.uses.is_empty() {
+                let mut t = Table::new(&[
+                    "USES",
+                    "SERVER",
+                    "PORT",
+                    ">FLOWS",
+                    ">BYTES C→S",
+                    ">BYTES S→C",
+                ]);
+                for u in &h.uses {
+                    t.row(vec![
+                        u.app_protocol
+                            .clone()
+                            .unwrap_or_else(|| "(unclassified)".into()),
+                        u.server.to_string(),
+                        match u.port {
+                            Some(p) => format!("{}/{p}", u.transport),
+                            None if u.app_protocol.as_deref()
+                                == Some(crate::catalog::RPC_DYNAMIC_APP) =>
+                            {
+                                "tcp/dynamic".into()
+                            }
+                            None => u.transport.clone(),
+                        },
+                        count(u.flows),
+                        bytes(u.bytes_c2s),
+                        bytes(u.bytes_s2c),
+                    ]);
+                }
+                out.push_str(&t.render("  "));
+            }
+            out.push('\n');
+        }
+        if self.flows_not_shown > 0 {
+            let _ = writeln!(
+                out,
+                "{} flows not shown: the host tables were full.",
+                count(self.flows_not_shown)
+            );
+        }
+        out
+    }
+
+    pub fn render_csv(&self) -> String {
+        let mut out = super::csv::line(&[
+            "host",
+            "relation",
+            "peer",
+            "app_protocol",
+            "transport",
+            "port",
+            "services",
+            "clients",
+            "flows",
+            "bytes_c2s",
+            "bytes_s2c",
+            "first_seen",
+            "last_seen",
+        ]);
+        for h in &self.hosts {
+            for s in &h.serves {
+                out.push_str(&super::csv::line(&[
+                    h.addr.to_string(),
+                    "serves".into(),
+                    String::new(),
+                    s.app_protocol.clone().unwrap_or_default(),
+                    s.transport.clone(),
+                    s.port.map(|p| p.to_string()).unwrap_or_default(),
+                    s.services.join("; "),
+                    s.clients.to_string(),
+                    s.flows.to_string(),
+                    s.bytes_c2s.to_string(),
+                    s.bytes_s2c.to_string(),
+                    s.first_seen.clone().unwrap_or_default(),
+                    s.last_seen.clone().unwrap_or_default(),
+                ]));
+            }
+            for u in &h.uses {
+                out.push_str(&super::csv::line(&[
+                    h.addr.to_string(),
+                    "uses".into(),
+                    u.server.to_string(),
+                    u.app_protocol.clone().unwrap_or_default(),
+                    u.transport.clone(),
+                    u.port.map(|p| p.to_string()).unwrap_or_default(),
+                    u.services.join("; "),
+                    String::new(),
+                    u.flows.to_string(),
+                    u.bytes_c2s.to_string(),
+                    u.bytes_s2c.to_string(),
+                    u.first_seen.clone().unwrap_or_default(),
+                    u.last_seen.clone().unwrap_or_default(),
+                ]));
+            }
+        }
+        out
+    }
+}
+
+fn short(t: &Option<String>) -> String {
+    t.as_deref()
+        .map(|t| t.get(..19).unwrap_or(t).replace('T', " "))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// "Kerberos tcp/88" for evidence and rule names.
+pub fn serve_name(catalog: &Catalog, s: &ServeRow) -> String {
+    match (s.offer, &s.app_protocol) {
+        (Some(Offer::Label(l)), Some(app)) => format!("{app} {}", port_text(catalog, l)),
+        _ => format!(
+            "{} {}",
+            s.app_protocol.as_deref().unwrap_or("unclassified"),
+            serve_port(s)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_contain_their_addresses() {
+        let n = Net::parse("192.0.2.0/24").unwrap();
+        assert!(n.contains(Addr::from("192.0.2.77".parse::<IpAddr>().unwrap())));
+        assert!(!n.contains(Addr::from("192.0.3.1".parse::<IpAddr>().unwrap())));
+        let h = Net::parse("192.0.2.10").unwrap();
+        assert!(h.contains(Addr::from("192.0.2.10".parse::<IpAddr>().unwrap())));
+        assert!(!h.contains(Addr::from("192.0.2.11".parse::<IpAddr>().unwrap())));
+        let v6 = Net::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains(Addr::from("2001:db8::1".parse::<IpAddr>().unwrap())));
+        assert!(Net::parse("192.0.2.0/33").is_err());
+        assert!(Net::parse("dc01").is_err());
+        assert!(Net::parse("0.0.0.0/0")
+            .unwrap()
+            .contains(Addr::from("203.0.113.1".parse::<IpAddr>().unwrap())));
+    }
+}
