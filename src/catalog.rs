@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -20,6 +21,9 @@ use toml::Spanned;
 pub const DEFAULT_CATALOG: &str = include_str!("../catalog/windows-server.toml");
 /// The name under which the default catalog appears in errors and row sources.
 pub const DEFAULT_CATALOG_NAME: &str = "<built-in catalog/windows-server.toml>";
+/// The embedded DCE/RPC interface list.
+pub const DEFAULT_INTERFACES: &str = include_str!("../catalog/rpc-interfaces.toml");
+pub const DEFAULT_INTERFACES_NAME: &str = "<built-in catalog/rpc-interfaces.toml>";
 
 /// The transport a catalog row names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -90,6 +94,62 @@ impl fmt::Display for SourcePos {
     }
 }
 
+/// A DCE/RPC interface UUID in canonical (string) byte order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Uuid(pub [u8; 16]);
+
+impl Uuid {
+    /// Parses "12345678-1234-abcd-ef00-01234567cffb" (either case).
+    pub fn parse(text: &str) -> Option<Uuid> {
+        let groups: Vec<usize> = text.split('-').map(str::len).collect();
+        let hex: String = text.chars().filter(|&c| c != '-').collect();
+        if hex.len() != 32 || groups != [8, 4, 4, 4, 12] {
+            return None;
+        }
+        let mut u = [0u8; 16];
+        for (i, byte) in u.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Uuid(u))
+    }
+}
+
+impl fmt::Display for Uuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                f.write_str("-")?;
+            }
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Uuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Uuid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A DCE/RPC interface the catalog knows, with the services that own it.
+#[derive(Clone, Debug)]
+pub struct Interface {
+    pub uuid: Uuid,
+    pub name: String,
+    /// The open specification (MS-NRPC, …).
+    pub protocol: String,
+    pub title: Option<String>,
+    pub services: Vec<ServiceId>,
+    pub source: SourcePos,
+}
+
 /// Index of a service in [`Catalog::services`].
 pub type ServiceId = u16;
 
@@ -130,6 +190,8 @@ pub struct Label {
     pub groups: Vec<LabelGroup>,
     /// Every candidate service, deduplicated, in catalog order.
     pub services: Vec<ServiceId>,
+    /// For labels of a DCE/RPC interface: its index in [`Catalog::interfaces`] (spec is `Dynamic`).
+    pub interface: Option<u16>,
 }
 
 #[derive(Clone, Debug)]
@@ -161,6 +223,11 @@ pub enum CatalogError {
 /// The application protocol name of flows on a dynamic RPC port seen after the same client spoke to the
 /// same server's endpoint mapper.
 pub const RPC_DYNAMIC_APP: &str = "RPC dynamic (unconfirmed)";
+/// The application protocol name of FTP data connections announced on the control connection.
+pub const FTP_DATA_APP: &str = "FTP data";
+/// The application protocol name of DCE/RPC flows whose interface is not in the catalog, or was not
+/// seen (the bind came before the capture).
+pub const RPC_UNKNOWN_INTERFACE_APP: &str = "RPC (interface unknown)";
 
 /// The loaded, merged and indexed catalog.
 #[derive(Clone, Debug)]
@@ -172,6 +239,11 @@ pub struct Catalog {
     /// Where the dynamic ranges were last set.
     pub dynamic_source: SourcePos,
     pub labels: Vec<Label>,
+    pub interfaces: Vec<Interface>,
+    /// (interface, is UDP) → label.
+    interface_labels: FxHashMap<(Uuid, bool), LabelId>,
+    rpc_unknown: [Option<LabelId>; 2],
+    ftp_data: Option<LabelId>,
     tcp: Vec<Option<LabelId>>,
     udp: Vec<Option<LabelId>>,
     ip: Vec<Option<LabelId>>,
@@ -187,6 +259,29 @@ struct RawFile {
     dynamic_rpc: Option<Spanned<RawDynamic>>,
     #[serde(default)]
     service: Vec<Spanned<RawService>>,
+    #[serde(default)]
+    interface: Vec<Spanned<RawInterface>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInterface {
+    uuid: Spanned<String>,
+    name: String,
+    protocol: Option<String>,
+    title: Option<String>,
+    #[serde(default)]
+    services: Vec<Spanned<String>>,
+}
+
+/// An interface as parsed, before its services are resolved against the merged catalog.
+struct ParsedInterface {
+    uuid: Uuid,
+    name: String,
+    protocol: String,
+    title: Option<String>,
+    services: Vec<(String, usize)>,
+    source: SourcePos,
 }
 
 #[derive(Deserialize)]
@@ -235,6 +330,7 @@ struct ParsedService {
 struct ParsedFile {
     dynamic: Option<(Vec<(u16, u16)>, SourcePos)>,
     services: Vec<ParsedService>,
+    interfaces: Vec<ParsedInterface>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -398,7 +494,51 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
             rows,
         });
     }
-    Ok(ParsedFile { dynamic, services })
+    let mut interfaces = Vec::new();
+    let mut seen_uuids: BTreeMap<Uuid, usize> = BTreeMap::new();
+    for i in raw.interface {
+        let line = line_of(text, i.span().start);
+        let i = i.into_inner();
+        let at = i.uuid.span().start;
+        let uuid = Uuid::parse(i.uuid.get_ref().trim()).ok_or_else(|| {
+            invalid(
+                at,
+                format!(
+                    "\"{}\" is not a UUID (12345678-1234-abcd-ef00-01234567cffb)",
+                    i.uuid.get_ref()
+                ),
+            )
+        })?;
+        if let Some(prev) = seen_uuids.insert(uuid, line) {
+            return Err(invalid(
+                at,
+                format!("interface {uuid} is defined twice in this file (first at line {prev})"),
+            ));
+        }
+        if i.name.trim().is_empty() {
+            return Err(invalid(at, "interface name is empty".to_string()));
+        }
+        interfaces.push(ParsedInterface {
+            uuid,
+            name: i.name.trim().to_string(),
+            protocol: i.protocol.unwrap_or_default().trim().to_string(),
+            title: i.title,
+            services: i
+                .services
+                .into_iter()
+                .map(|s| (s.get_ref().clone(), line_of(text, s.span().start)))
+                .collect(),
+            source: SourcePos {
+                file: file.to_string(),
+                line,
+            },
+        });
+    }
+    Ok(ParsedFile {
+        dynamic,
+        services,
+        interfaces,
+    })
 }
 
 fn port_number(n: i64) -> Result<u16, String> {
@@ -459,8 +599,10 @@ impl Catalog {
         let mut services: Vec<Service> = Vec::new();
         let mut service_rows: Vec<Vec<Row>> = Vec::new();
         let mut dynamic: Option<(Vec<(u16, u16)>, SourcePos)> = None;
+        let mut parsed_interfaces: Vec<ParsedInterface> = Vec::new();
         for (i, (name, text)) in sources.iter().enumerate() {
-            let origin = if i == 0 {
+            let builtin = name.starts_with("<built-in");
+            let origin = if i == 0 || builtin {
                 Origin::Article
             } else {
                 Origin::User
@@ -468,6 +610,11 @@ impl Catalog {
             let parsed = parse_file(name, text, origin)?;
             if parsed.dynamic.is_some() {
                 dynamic = parsed.dynamic;
+            }
+            for pi in parsed.interfaces {
+                // A later file's definition of the same interface replaces the earlier one.
+                parsed_interfaces.retain(|x| x.uuid != pi.uuid);
+                parsed_interfaces.push(pi);
             }
             for p in parsed.services {
                 let existing = services
@@ -529,9 +676,36 @@ impl Catalog {
             });
         };
         let rows: Vec<Row> = service_rows.into_iter().flatten().collect();
+        let mut interfaces = Vec::new();
+        for pi in parsed_interfaces {
+            let mut ids = Vec::new();
+            for (name, line) in &pi.services {
+                let id = services
+                    .iter()
+                    .position(|s| s.name.eq_ignore_ascii_case(name.trim()))
+                    .ok_or_else(|| CatalogError::Invalid {
+                        file: pi.source.file.clone(),
+                        line: *line,
+                        message: format!(
+                            "interface {} names service \"{name}\", which no catalog defines",
+                            pi.uuid
+                        ),
+                    })?;
+                ids.push(id as ServiceId);
+            }
+            interfaces.push(Interface {
+                uuid: pi.uuid,
+                name: pi.name,
+                protocol: pi.protocol,
+                title: pi.title,
+                services: ids,
+                source: pi.source,
+            });
+        }
         Ok(Catalog::index(
             services,
             rows,
+            interfaces,
             dynamic_ranges,
             dynamic_source,
         ))
@@ -540,6 +714,7 @@ impl Catalog {
     fn index(
         services: Vec<Service>,
         rows: Vec<Row>,
+        interfaces: Vec<Interface>,
         dynamic_ranges: Vec<(u16, u16)>,
         dynamic_source: SourcePos,
     ) -> Catalog {
@@ -591,7 +766,56 @@ impl Catalog {
                 PortSpec::Dynamic,
                 vec![LabelGroup {
                     app: RPC_DYNAMIC_APP.to_string(),
-                    services: rpc_services,
+                    services: rpc_services.clone(),
+                }],
+            ));
+            (labels.len() - 1) as LabelId
+        });
+        // One label per interface and transport (connection-oriented over TCP, connectionless over UDP),
+        // and one for interfaces the catalog does not list.
+        let mut interface_labels = FxHashMap::default();
+        let mut rpc_unknown = [None; 2];
+        for (udp, transport) in [(false, Transport::Tcp), (true, Transport::Udp)] {
+            for (i, iface) in interfaces.iter().enumerate() {
+                let app = if iface.protocol.is_empty() {
+                    format!("RPC {}", iface.name)
+                } else {
+                    format!("RPC {} ({})", iface.name, iface.protocol)
+                };
+                let mut label = make_label(
+                    transport,
+                    PortSpec::Dynamic,
+                    vec![LabelGroup {
+                        app,
+                        services: iface.services.clone(),
+                    }],
+                );
+                label.interface = Some(i as u16);
+                labels.push(label);
+                interface_labels.insert((iface.uuid, udp), (labels.len() - 1) as LabelId);
+            }
+            labels.push(make_label(
+                transport,
+                PortSpec::Dynamic,
+                vec![LabelGroup {
+                    app: RPC_UNKNOWN_INTERFACE_APP.to_string(),
+                    services: rpc_services.clone(),
+                }],
+            ));
+            rpc_unknown[usize::from(udp)] = Some((labels.len() - 1) as LabelId);
+        }
+        // FTP data on ports the control connection announces: the services with an FTP control row on
+        // TCP 21 and random high ports (FTP Publishing Service).
+        let ftp_services: Vec<ServiceId> = (0..services.len() as ServiceId)
+            .filter(|&s| has(s, PortSpec::Dynamic) && has(s, PortSpec::Port(21)))
+            .collect();
+        let ftp_data = (!ftp_services.is_empty()).then(|| {
+            labels.push(make_label(
+                Transport::Tcp,
+                PortSpec::Dynamic,
+                vec![LabelGroup {
+                    app: FTP_DATA_APP.to_string(),
+                    services: ftp_services,
                 }],
             ));
             (labels.len() - 1) as LabelId
@@ -608,12 +832,38 @@ impl Catalog {
             dynamic_ranges,
             dynamic_source,
             labels,
+            interfaces,
+            interface_labels,
+            rpc_unknown,
+            ftp_data,
             tcp,
             udp,
             ip,
             dynamic_port,
             rpc_dynamic,
         }
+    }
+
+    /// The label of flows bound to a DCE/RPC interface (over UDP: connectionless); interfaces the
+    /// catalog does not list share one label.
+    pub fn interface_label(&self, uuid: Uuid, udp: bool) -> Option<LabelId> {
+        self.interface_labels
+            .get(&(uuid, udp))
+            .copied()
+            .or(self.rpc_unknown[usize::from(udp)])
+    }
+
+    /// The label of FTP data connections announced on the control connection.
+    pub fn ftp_data_label(&self) -> Option<LabelId> {
+        self.ftp_data
+    }
+
+    /// The catalog's entry for an interface, if it lists it.
+    pub fn interface(&self, uuid: Uuid) -> Option<&Interface> {
+        self.interface_labels
+            .get(&(uuid, false))
+            .and_then(|&l| self.labels[usize::from(l)].interface)
+            .map(|i| &self.interfaces[usize::from(i)])
     }
 
     /// The label for a TCP or UDP port, if the catalog has one. O(1).
@@ -677,6 +927,7 @@ fn make_label(transport: Transport, spec: PortSpec, groups: Vec<LabelGroup>) -> 
         spec,
         groups,
         services,
+        interface: None,
     }
 }
 

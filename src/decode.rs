@@ -183,6 +183,8 @@ pub struct Decoded<'a> {
     /// Source and destination ports (TCP and UDP; not for later fragments).
     pub ports: Option<(u16, u16)>,
     pub tcp_flags: u8,
+    /// TCP sequence number (0 for other protocols or when cut by the snapshot length).
+    pub tcp_seq: u32,
     pub fragment: Fragment,
     /// Transport payload as captured (may be cut by the snapshot length).
     pub payload: &'a [u8],
@@ -379,6 +381,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<
         protocol,
         ports: None,
         tcp_flags: 0,
+        tcp_seq: 0,
         fragment,
         payload: data,
     };
@@ -403,6 +406,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<
             ));
             if data.len() >= 14 {
                 decoded.tcp_flags = data[13];
+                decoded.tcp_seq = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
                 let header_len = usize::from(data[12] >> 4) * 4;
                 if header_len < 20 {
                     return bad("tcp", "data offset below 5");

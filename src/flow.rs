@@ -77,6 +77,10 @@ pub enum ServerRule {
     KnownServer,
     /// This endpoint took part in an earlier flow with another peer; the other did not.
     RepeatedEndpoint,
+    /// An earlier control connection announced this endpoint (endpoint mapper, FTP, TFTP).
+    Announced,
+    /// The client sent a DCE/RPC bind (decided after the first packet, overriding the earlier rule).
+    RpcBind,
     /// One port is well-known (below 1024), the other is not.
     WellKnownPort,
     /// Both ports are 1024 or above: the lower one.
@@ -96,6 +100,8 @@ impl ServerRule {
             ServerRule::EndpointMapper => "endpoint-mapper",
             ServerRule::KnownServer => "known-server",
             ServerRule::RepeatedEndpoint => "repeated-endpoint",
+            ServerRule::Announced => "announced",
+            ServerRule::RpcBind => "rpc-bind",
             ServerRule::WellKnownPort => "well-known-port",
             ServerRule::LowerPort => "lower-port",
             ServerRule::IcmpType => "icmp-type",
@@ -114,6 +120,16 @@ pub enum Provenance {
     IpProtocol,
     /// A dynamic RPC port after the client spoke to the server's endpoint mapper.
     DynamicRange,
+    /// The endpoint mapper announced this endpoint for an interface.
+    EndpointMapper,
+    /// A DCE/RPC bind on the flow named the interface.
+    RpcBind,
+    /// A connectionless DCE/RPC header named the interface.
+    RpcHeader,
+    /// An FTP control connection announced this data connection.
+    FtpControl,
+    /// The answer of a TFTP server from a new port to a request on UDP 69.
+    Tftp,
     /// No catalog row applies.
     Unknown,
 }
@@ -124,6 +140,11 @@ impl Provenance {
             Provenance::Port => "port",
             Provenance::IpProtocol => "ip-protocol",
             Provenance::DynamicRange => "dynamic-range",
+            Provenance::EndpointMapper => "endpoint-mapper",
+            Provenance::RpcBind => "rpc-bind",
+            Provenance::RpcHeader => "rpc-header",
+            Provenance::FtpControl => "ftp-control",
+            Provenance::Tftp => "tftp",
             Provenance::Unknown => "unknown",
         }
     }
@@ -137,6 +158,8 @@ pub struct Class {
     pub server_rule: ServerRule,
     pub label: Option<LabelId>,
     pub provenance: Provenance,
+    /// The classifier looks into this flow's payload (DCE/RPC, FTP control, …).
+    pub inspect: bool,
 }
 
 /// Why a flow ended.
@@ -218,6 +241,15 @@ impl Flow {
 
     pub fn total_bytes(&self) -> u64 {
         self.bytes[C2S] + self.bytes[S2C]
+    }
+
+    /// Swaps client and server (later evidence, such as a DCE/RPC bind, showed the other side asks).
+    pub fn flip(&mut self) {
+        self.class.client_is_lo = !self.class.client_is_lo;
+        self.packets.swap(C2S, S2C);
+        self.bytes.swap(C2S, S2C);
+        self.flags.swap(C2S, S2C);
+        self.fin.swap(C2S, S2C);
     }
 
     pub fn total_packets(&self) -> u64 {
@@ -551,6 +583,7 @@ mod tests {
             protocol: proto::TCP,
             ports: Some((sport, dport)),
             tcp_flags: flags,
+            tcp_seq: 0,
             fragment: Fragment::None,
             payload: &[],
         }
@@ -562,6 +595,7 @@ mod tests {
             server_rule: ServerRule::Syn,
             label: None,
             provenance: Provenance::Unknown,
+            inspect: false,
         }
     }
 

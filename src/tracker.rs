@@ -150,7 +150,11 @@ impl Tracker {
         let label = match self.flows.place(&d, &mut self.ended) {
             Placed::Existing { flow, from_client } => {
                 let was_answered = flow.answered;
-                if update(flow, from_client, ts, wire_len, tcp) {
+                let record_now = update(flow, from_client, ts, wire_len, tcp);
+                if flow.class.inspect {
+                    self.classifier.inspect(flow, &d, from_client, ts);
+                }
+                if record_now {
                     if !was_answered {
                         let (client, server) = (flow.client(), flow.server());
                         self.classifier.server_answered(
@@ -171,14 +175,18 @@ impl Tracker {
                 flow.class.label
             }
             Placed::New { key, src_is_lo } => {
-                let class = self.classifier.classify(&d, src_is_lo, ts);
+                let class = self.classifier.classify(key, &d, src_is_lo, ts);
                 let flow = self.flows.insert(key, class, ts, &mut self.ended);
                 flow.answered = class.server_rule != ServerRule::Syn;
                 let from_client = src_is_lo == class.client_is_lo;
-                if update(flow, from_client, ts, wire_len, tcp) {
-                    self.agg.record_size(class.label, !flow.answered, size);
+                let record_now = update(flow, from_client, ts, wire_len, tcp);
+                if class.inspect {
+                    self.classifier.inspect(flow, &d, from_client, ts);
                 }
-                class.label
+                if record_now {
+                    self.agg.record_size(flow.class.label, !flow.answered, size);
+                }
+                flow.class.label
             }
             Placed::Unmatched => None,
         };
@@ -204,10 +212,11 @@ impl Tracker {
             )
         });
         for (f, why) in self.ended.drain(..) {
-            self.agg.end_flow(&f);
+            let interface = self.classifier.flow_ended(&f);
+            self.agg.end_flow(&f, interface);
             if let Some(sink) = &mut self.sink {
                 if self.sink_error.is_none() {
-                    let record = FlowRecord::new(self.classifier.catalog(), &f, why);
+                    let record = FlowRecord::new(self.classifier.catalog(), &f, why, interface);
                     let line = serde_json::to_string(&record).expect("flow records serialize");
                     if let Err(e) = writeln!(sink, "{line}") {
                         self.sink_error = Some(e.to_string());
@@ -222,9 +231,10 @@ impl Tracker {
     pub fn snapshot(&self) -> Aggregate {
         let mut agg = self.agg.clone();
         for f in self.flows.iter() {
-            agg.end_flow(f);
+            agg.end_flow(f, None);
         }
         agg.flow_counters = self.flows.counters;
+        agg.inspect = self.classifier.inspect_counters();
         agg
     }
 
@@ -243,6 +253,7 @@ impl Tracker {
             }
         }
         self.agg.flow_counters = self.flows.counters;
+        self.agg.inspect = self.classifier.inspect_counters();
         (self.agg, self.sink_error)
     }
 }

@@ -363,17 +363,21 @@ fn catalog_rows_fixture_labels_every_kind_of_row() {
         5,
         "syn",
     );
-    // The client that never spoke to the endpoint mapper stays unclassified.
+    // The client that never spoke to the endpoint mapper gets no RPC label from the port; its DCE/RPC
+    // PDUs (whose bind body is not a valid context list) still mark it as RPC of an unknown interface.
     expect(
         "tcp",
         "192.0.2.103:49170",
         "192.0.2.10:49701",
-        "-",
+        "RPC (interface unknown)",
         8,
         5,
         "syn",
     );
-    assert_eq!(flow(&records, "192.0.2.10:49701")["provenance"], "unknown");
+    assert_eq!(
+        flow(&records, "192.0.2.10:49701")["provenance"],
+        "rpc-header"
+    );
     assert_eq!(
         flow(&records, "192.0.2.10:49700")["provenance"],
         "dynamic-range"

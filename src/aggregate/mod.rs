@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::catalog::LabelId;
+use crate::catalog::{LabelId, Uuid};
+use crate::classify::inspect::InspectCounters;
 use crate::decode::{Addr, Malformed};
 use crate::flow::{Flow, FlowCounters, Ts, C2S, S2C};
 
@@ -196,7 +197,13 @@ pub struct Aggregate {
     pub flow_counters: FlowCounters,
     /// What each host serves and uses (answered flows only).
     pub hosts: hosts::HostTable,
+    /// Flows per DCE/RPC interface seen (bind, connectionless header or endpoint-mapper answer).
+    pub rpc_interfaces: FxHashMap<Uuid, PortCounts>,
+    pub inspect: InspectCounters,
 }
+
+/// At most this many distinct DCE/RPC interfaces are counted.
+pub const MAX_INTERFACES: usize = 4096;
 
 impl Aggregate {
     fn label_stats(&mut self, label: LabelId) -> &mut Stats {
@@ -222,8 +229,17 @@ impl Aggregate {
     }
 
     /// Folds an ended flow into the statistics.
-    pub fn end_flow(&mut self, f: &Flow) {
+    pub fn end_flow(&mut self, f: &Flow, interface: Option<Uuid>) {
         let label = f.class.label;
+        if let Some(u) = interface {
+            let n = self.rpc_interfaces.len();
+            if n < MAX_INTERFACES || self.rpc_interfaces.contains_key(&u) {
+                let c = self.rpc_interfaces.entry(u).or_default();
+                c.flows += 1;
+                c.packets += f.total_packets();
+                c.bytes += f.total_bytes();
+            }
+        }
         if f.is_unanswered() {
             for &s in &f.pending[..usize::from(f.n_pending)] {
                 record(&mut self.unanswered.packet_size, u64::from(s));
@@ -273,6 +289,13 @@ impl Aggregate {
         }
         self.decode.merge(&o.decode);
         self.hosts.merge(&o.hosts);
+        for (k, v) in &o.rpc_interfaces {
+            let c = self.rpc_interfaces.entry(*k).or_default();
+            c.flows += v.flows;
+            c.packets += v.packets;
+            c.bytes += v.bytes;
+        }
+        self.inspect.merge(&o.inspect);
         let (a, b) = (&mut self.flow_counters, &o.flow_counters);
         a.flows_created += b.flows_created;
         a.flows_evicted += b.flows_evicted;
@@ -308,6 +331,7 @@ mod tests {
             server_rule: ServerRule::Syn,
             label,
             provenance: Provenance::Port,
+            inspect: false,
         };
         let mut f = Flow::new(key, class, 0);
         f.last_ts = 2_000_000_000;
@@ -320,10 +344,10 @@ mod tests {
     #[test]
     fn flows_fold_into_their_label_and_merge() {
         let mut a = Aggregate::default();
-        a.end_flow(&flow(Some(3), 101, [100, 200], true));
-        a.end_flow(&flow(Some(3), 102, [10, 20], true));
-        a.end_flow(&flow(None, 103, [1, 2], true));
-        a.end_flow(&flow(Some(3), 104, [60, 0], false));
+        a.end_flow(&flow(Some(3), 101, [100, 200], true), None);
+        a.end_flow(&flow(Some(3), 102, [10, 20], true), None);
+        a.end_flow(&flow(None, 103, [1, 2], true), None);
+        a.end_flow(&flow(Some(3), 104, [60, 0], false), None);
         let s = a.by_label[3].as_ref().unwrap();
         assert_eq!(
             (s.flows, s.bytes, s.clients.len(), s.servers.len()),
@@ -339,7 +363,7 @@ mod tests {
         );
 
         let mut b = Aggregate::default();
-        b.end_flow(&flow(Some(3), 101, [1, 1], true));
+        b.end_flow(&flow(Some(3), 101, [1, 1], true), None);
         b.merge(&a);
         let s = b.by_label[3].as_ref().unwrap();
         assert_eq!((s.flows, s.clients.len()), (3, 2));

@@ -47,7 +47,9 @@ impl Interface {
     }
 
     fn ts(&self, units: u64) -> Ts {
-        let ns = (u128::from(units) * u128::from(self.mul) / u128::from(self.div)) as i64;
+        // Past year 2262 in nanoseconds: saturate rather than wrap to a negative time.
+        let ns = u128::from(units) * u128::from(self.mul) / u128::from(self.div);
+        let ns = i64::try_from(ns).unwrap_or(i64::MAX);
         ns.saturating_add(self.offset_s.saturating_mul(1_000_000_000))
     }
 }
@@ -186,6 +188,29 @@ impl FileSource {
         Ok(())
     }
 
+    /// Appends exactly `n` bytes to `buf` or explains what was cut short. Memory grows with the bytes
+    /// actually read, never with a length field's claim: a record claiming megabytes in a small file
+    /// allocates no more than the file holds.
+    fn read_vec(
+        &mut self,
+        buf: &mut Vec<u8>,
+        n: usize,
+        what: &dyn Fn() -> String,
+    ) -> Result<(), CaptureError> {
+        let got = (&mut self.reader)
+            .take(n as u64)
+            .read_to_end(buf)
+            .map_err(|e| self.fail(format!("read error: {e}")))?;
+        self.counters.file_bytes += got as u64;
+        if got < n {
+            return Err(self.fail(format!(
+                "truncated capture: {} is cut short ({got} of {n} bytes); the packets before it are reported",
+                what()
+            )));
+        }
+        Ok(())
+    }
+
     fn pcap_header(&mut self, big_endian: bool, nanos: bool) -> Result<(), CaptureError> {
         let mut h = [0u8; 20];
         self.read_exact(&mut h, &|| "the pcap file header".to_string())?;
@@ -230,8 +255,9 @@ impl FileSource {
         }
         self.format = Format::Pcapng { big_endian };
         self.interfaces.clear();
-        let mut rest = vec![0u8; total as usize - 12];
-        self.read_exact(&mut rest, &|| "the pcapng section header".to_string())?;
+        self.read_vec(&mut Vec::new(), total as usize - 12, &|| {
+            "the pcapng section header".to_string()
+        })?;
         Ok(())
     }
 
@@ -321,8 +347,9 @@ impl FileSource {
             }
             self.format = Format::Pcapng { big_endian: big };
             self.interfaces.clear();
-            let mut rest = vec![0u8; total as usize - 12];
-            self.read_exact(&mut rest, &|| "a pcapng section header".to_string())?;
+            self.read_vec(&mut Vec::new(), total as usize - 12, &|| {
+                "a pcapng section header".to_string()
+            })?;
             return Ok(Next::Skip);
         }
         let total = u32_at(&h, 4, big_endian);
@@ -412,8 +439,10 @@ impl FileSource {
             }
             // Interface description block.
             1 => {
-                let mut body = vec![0u8; body_len];
-                self.read_exact(&mut body, &|| "an interface description block".to_string())?;
+                let mut body = Vec::new();
+                self.read_vec(&mut body, body_len, &|| {
+                    "an interface description block".to_string()
+                })?;
                 self.skip(4)?;
                 if body.len() < 8 {
                     return Err(self.fail("corrupt pcapng interface description block".into()));
@@ -571,10 +600,9 @@ impl PacketSource for FileSource {
             let record = self.records;
             // Read the frame straight into the batch buffer (one copy).
             let start = batch.data.len();
-            batch.data.resize(start + caplen as usize, 0);
-            let mut frame = std::mem::take(&mut batch.data);
-            let read = self.read_exact(&mut frame[start..], &|| format!("record {record}"));
-            batch.data = frame;
+            let read = self.read_vec(&mut batch.data, caplen as usize, &|| {
+                format!("record {record}")
+            });
             if let Err(e) = read {
                 batch.data.truncate(start);
                 return Err(e);
@@ -642,5 +670,159 @@ impl PacketSource for FileSource {
 
     fn link_types(&self) -> Vec<String> {
         self.seen_links.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_capture(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("svcscope-file-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Reads a whole file; returns the frames read, the largest batch buffer and the error.
+    fn read_all(path: &Path) -> (usize, usize, Option<String>) {
+        let mut source = FileSource::open(path, None).unwrap();
+        let mut batch = Batch::default();
+        let (mut frames, mut capacity) = (0, 0);
+        loop {
+            batch.clear();
+            batch.link = None;
+            let r = source.fill(&mut batch);
+            frames += batch.packets.len();
+            capacity = capacity.max(batch.data.capacity());
+            match r {
+                Ok(true) => {}
+                Ok(false) => return (frames, capacity, None),
+                Err(e) => return (frames, capacity, Some(e.message)),
+            }
+        }
+    }
+
+    /// Regression (fuzz target capture_file): a record claiming almost MAX_FRAME bytes in a small
+    /// file made the reader allocate all of them before reading.
+    #[test]
+    fn lying_record_length_allocates_only_what_the_file_holds() {
+        let mut f = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        f.extend_from_slice(&[0; 8]);
+        f.extend_from_slice(&0xffffu32.to_le_bytes());
+        f.extend_from_slice(&1u32.to_le_bytes());
+        let mut record = |caplen: u32, frame: &[u8]| {
+            f.extend_from_slice(&[0; 8]);
+            f.extend_from_slice(&caplen.to_le_bytes());
+            f.extend_from_slice(&caplen.to_le_bytes());
+            f.extend_from_slice(frame);
+        };
+        record(60, &[0xaa; 60]);
+        record(MAX_FRAME, &[0xbb; 100]);
+        let path = temp_capture("lying.pcap", &f);
+        let (frames, capacity, err) = read_all(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(frames, 1, "the packet before the fault is kept");
+        assert!(
+            capacity < 64 * 1024,
+            "batch buffer grew to {capacity} bytes"
+        );
+        assert_eq!(
+            err.unwrap(),
+            "truncated capture: record 2 is cut short (100 of 16777216 bytes); the packets before it are reported"
+        );
+    }
+
+    /// A little-endian pcapng file: one section, interfaces of (link type, options), then enhanced
+    /// packet blocks of (interface, timestamp units, frame).
+    fn pcapng(interfaces: &[(u16, &[u8])], packets: &[(u32, u64, &[u8])]) -> Vec<u8> {
+        let mut f = Vec::new();
+        let mut block = |kind: u32, body: &[u8]| {
+            let total = 12 + ((body.len() + 3) & !3) as u32;
+            f.extend_from_slice(&kind.to_le_bytes());
+            f.extend_from_slice(&total.to_le_bytes());
+            f.extend_from_slice(body);
+            f.resize(f.len() + ((4 - body.len() % 4) % 4), 0);
+            f.extend_from_slice(&total.to_le_bytes());
+        };
+        block(
+            0x0a0d_0d0a,
+            &[
+                0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+        );
+        for (dlt, options) in interfaces {
+            let mut body = dlt.to_le_bytes().to_vec();
+            body.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+            body.extend_from_slice(options);
+            block(1, &body);
+        }
+        for (iface, units, frame) in packets {
+            let mut body = iface.to_le_bytes().to_vec();
+            body.extend_from_slice(&((units >> 32) as u32).to_le_bytes());
+            body.extend_from_slice(&(*units as u32).to_le_bytes());
+            body.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            body.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            body.extend_from_slice(frame);
+            block(6, &body);
+        }
+        f
+    }
+
+    /// Regression: a 64-bit timestamp past year 2262 (nanosecond resolution) wrapped to a time
+    /// before 1970 — and a flow spanning both overflowed its duration.
+    #[test]
+    fn far_future_timestamps_saturate() {
+        let ns_resolution: &[u8] = &[9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0];
+        let f = pcapng(
+            &[(1, ns_resolution)],
+            &[
+                (0, u64::MAX, &[0; 20]),
+                (0, 1 << 63, &[0; 20]),
+                (0, 5, &[0; 20]),
+            ],
+        );
+        let path = temp_capture("far-future.pcapng", &f);
+        let mut source = FileSource::open(&path, None).unwrap();
+        let mut batch = Batch::default();
+        assert!(!source.fill(&mut batch).unwrap());
+        std::fs::remove_file(&path).unwrap();
+        let ts: Vec<Ts> = batch.packets.iter().map(|p| p.ts).collect();
+        assert_eq!(ts, [i64::MAX, i64::MAX, 5]);
+    }
+
+    /// Regression: a pcapng section header or interface description claiming a 60 MiB block in a
+    /// small file is a truncation, without a 60 MiB buffer.
+    #[test]
+    fn lying_pcapng_block_lengths_are_truncations() {
+        let big = 60u32 << 20;
+        let mut shb = vec![0x0a, 0x0d, 0x0d, 0x0a];
+        shb.extend_from_slice(&big.to_le_bytes());
+        shb.extend_from_slice(&[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0]);
+        shb.extend_from_slice(&[0xff; 8]);
+        let path = temp_capture("lying-shb.pcapng", &shb);
+        let err = FileSource::open(&path, None).err().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            err.message,
+            format!("truncated capture: the pcapng section header is cut short (12 of {} bytes); the packets before it are reported", big - 12)
+        );
+
+        let mut f = vec![0x0a, 0x0d, 0x0d, 0x0a];
+        f.extend_from_slice(&28u32.to_le_bytes());
+        f.extend_from_slice(&[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0]);
+        f.extend_from_slice(&[0xff; 8]);
+        f.extend_from_slice(&28u32.to_le_bytes());
+        f.extend_from_slice(&1u32.to_le_bytes());
+        f.extend_from_slice(&big.to_le_bytes());
+        f.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
+        let path = temp_capture("lying-idb.pcapng", &f);
+        let (frames, _, err) = read_all(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(frames, 0);
+        assert_eq!(
+            err.unwrap(),
+            format!("truncated capture: an interface description block is cut short (8 of {} bytes); the packets before it are reported", big - 12)
+        );
     }
 }

@@ -60,34 +60,26 @@ impl LiveSource {
                 }
             )));
         };
+        // Not every platform offers nanosecond timestamps, and an unsupported precision does not make
+        // opening fail: libpcap keeps microseconds, and the pcap crate neither reports the refusal
+        // nor exposes pcap_get_tstamp_precision. So ask for nanoseconds only where libpcap always
+        // offers them (Linux) and for microseconds elsewhere, and know which one we got.
+        let (precision, ts_scale) = if cfg!(target_os = "linux") {
+            (pcap::Precision::Nano, 1)
+        } else {
+            (pcap::Precision::Micro, 1000)
+        };
         let mut inactive = pcap::Capture::from_device(device)
             .map_err(|e| fail(live_message(&e)))?
             .snaplen(opts.snaplen)
             .promisc(opts.promisc)
             .immediate_mode(opts.immediate)
             .timeout(LIVE_TIMEOUT_MS)
-            .precision(pcap::Precision::Nano);
+            .precision(precision);
         if let Some(size) = opts.buffer_size {
             inactive = inactive.buffer_size(size);
         }
-        let mut ts_scale = 1;
-        let cap = match inactive.open() {
-            Ok(c) => c,
-            // Not every platform offers nanosecond timestamps.
-            Err(pcap::Error::PcapError(e)) if e.contains("precision") => {
-                ts_scale = 1000;
-                pcap::Capture::from_device(opts.interface.as_str())
-                    .and_then(|c| {
-                        c.snaplen(opts.snaplen)
-                            .promisc(opts.promisc)
-                            .immediate_mode(opts.immediate)
-                            .timeout(LIVE_TIMEOUT_MS)
-                            .open()
-                    })
-                    .map_err(|e| fail(live_message(&e)))?
-            }
-            Err(e) => return Err(fail(live_message(&e))),
-        };
+        let cap = inactive.open().map_err(|e| fail(live_message(&e)))?;
         let dlt = cap.get_datalink();
         let link = LinkType::from_dlt(dlt.0);
         if !link.is_supported() {

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Uuid};
 use crate::decode::{proto, tcp_flags, Addr};
 use crate::flow::{EndReason, Flow, Ts, C2S, S2C};
 
@@ -34,10 +34,17 @@ pub struct FlowRecord<'a> {
     pub unanswered: bool,
     /// "idle", "closed", "reused", "evicted" or "end-of-input".
     pub end_reason: &'static str,
+    /// The DCE/RPC interface UUID seen on or announced for the flow, else null.
+    pub rpc_interface: Option<String>,
 }
 
 impl<'a> FlowRecord<'a> {
-    pub fn new(catalog: &'a Catalog, f: &Flow, why: EndReason) -> FlowRecord<'a> {
+    pub fn new(
+        catalog: &'a Catalog,
+        f: &Flow,
+        why: EndReason,
+        interface: Option<Uuid>,
+    ) -> FlowRecord<'a> {
         let (client, cport) = f.client();
         let (server, sport) = f.server();
         let ports = f.has_ports();
@@ -79,6 +86,7 @@ impl<'a> FlowRecord<'a> {
                 EndReason::Evicted => "evicted",
                 EndReason::EndOfInput => "end-of-input",
             },
+            rpc_interface: interface.map(|u| u.to_string()),
         }
     }
 }

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::aggregate::{Aggregate, Stats};
 use crate::catalog::{Catalog, LabelId, Origin, PortSpec, Transport};
+use crate::classify::inspect::InspectCounters;
 use crate::decode::Addr;
 use crate::flow::{Ts, C2S, S2C};
 
@@ -125,6 +126,8 @@ pub struct AppRow {
     pub ip_protocol: Option<u8>,
     /// For the dynamic RPC range: the configured ranges.
     pub port_ranges: Option<Vec<[u16; 2]>>,
+    /// For a DCE/RPC interface's row: its UUID.
+    pub rpc_interface: Option<String>,
     /// Candidate catalog services, in catalog order.
     pub services: Vec<String>,
     /// True when more than one service could own this traffic.
@@ -206,6 +209,8 @@ pub struct Health {
     pub flows_created: u64,
     pub flows_evicted: u64,
     pub peak_flows: u64,
+    /// Payload inspection: DCE/RPC binds and endpoint-mapper answers, FTP and TFTP announcements.
+    pub inspection: InspectCounters,
     /// Live capture only: libpcap's and svcscope's own counters.
     pub live: Option<LiveHealth>,
 }
@@ -247,7 +252,30 @@ pub struct Report {
     pub services: Vec<ServiceRow>,
     pub unclassified: Unclassified,
     pub unanswered: Unanswered,
+    /// DCE/RPC: flows per interface, and dynamic-range flows no bind or endpoint-mapper answer named.
+    pub rpc: Rpc,
     pub health: Health,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RpcInterfaceRow {
+    pub uuid: String,
+    /// The catalog's name and protocol document; null for interfaces it does not list.
+    pub name: Option<String>,
+    pub protocol: Option<String>,
+    pub services: Vec<String>,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Rpc {
+    /// Most bytes first.
+    pub interfaces: Vec<RpcInterfaceRow>,
+    /// Flows labelled "RPC dynamic (unconfirmed)": the client had spoken to the endpoint mapper, but no
+    /// bind or answer named the interface.
+    pub unconfirmed_dynamic_flows: u64,
 }
 
 /// Name of an IP protocol in flow records and port tables.
@@ -312,6 +340,9 @@ impl Report {
                     port,
                     ip_protocol,
                     port_ranges,
+                    rpc_interface: l
+                        .interface
+                        .map(|i| catalog.interfaces[usize::from(i)].uuid.to_string()),
                     services: l
                         .services
                         .iter()
@@ -436,8 +467,38 @@ impl Report {
             flows_created: fc.flows_created,
             flows_evicted: fc.flows_evicted,
             peak_flows: fc.peak_flows,
+            inspection: agg.inspect,
             live: None,
         };
+        let mut interfaces: Vec<RpcInterfaceRow> = agg
+            .rpc_interfaces
+            .iter()
+            .map(|(uuid, c)| {
+                let known = catalog.interface(*uuid);
+                RpcInterfaceRow {
+                    uuid: uuid.to_string(),
+                    name: known.map(|i| i.name.clone()),
+                    protocol: known.map(|i| i.protocol.clone()),
+                    services: known
+                        .map(|i| {
+                            i.services
+                                .iter()
+                                .map(|&s| catalog.service(s).name.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    flows: c.flows,
+                    packets: c.packets,
+                    bytes: c.bytes,
+                }
+            })
+            .collect();
+        interfaces.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.uuid.cmp(&b.uuid)));
+        let unconfirmed_dynamic_flows = catalog
+            .rpc_dynamic_label()
+            .and_then(|l| agg.by_label.get(usize::from(l)))
+            .and_then(|s| s.as_ref())
+            .map_or(0, |s| s.flows);
         Report {
             schema_version: SCHEMA_VERSION,
             generator: format!("svcscope {}", env!("CARGO_PKG_VERSION")),
@@ -467,6 +528,10 @@ impl Report {
                 clients: agg.unanswered.clients.len(),
                 servers: agg.unanswered.servers.len(),
                 by_app_protocol: by_app,
+            },
+            rpc: Rpc {
+                interfaces,
+                unconfirmed_dynamic_flows,
             },
             health,
         }

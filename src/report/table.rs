@@ -305,6 +305,42 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "  {}", shown.join(", "));
     }
 
+    if !r.rpc.interfaces.is_empty() || r.rpc.unconfirmed_dynamic_flows > 0 {
+        out.push_str("\nDCE/RPC interfaces (from binds, endpoint-mapper answers and connectionless headers)\n");
+        let mut tab = Table::new(&[
+            "INTERFACE",
+            "UUID",
+            ">FLOWS",
+            ">PACKETS",
+            ">BYTES",
+            "SERVICES",
+        ]);
+        for i in &r.rpc.interfaces {
+            tab.row(vec![
+                match (&i.name, &i.protocol) {
+                    (Some(n), Some(p)) if !p.is_empty() => format!("{n} ({p})"),
+                    (Some(n), _) => n.clone(),
+                    _ => "(not in catalog)".into(),
+                },
+                i.uuid.clone(),
+                count(i.flows),
+                count(i.packets),
+                bytes(i.bytes),
+                clip(&i.services.join(", "), 50),
+            ]);
+        }
+        if !tab.is_empty() {
+            out.push_str(&tab.render("  "));
+        }
+        if r.rpc.unconfirmed_dynamic_flows > 0 {
+            let _ = writeln!(
+                out,
+                "  {} dynamic-port flows after an endpoint-mapper contact stay unconfirmed (no bind or answer named the interface)",
+                count(r.rpc.unconfirmed_dynamic_flows)
+            );
+        }
+    }
+
     let h = &r.health;
     out.push_str("\nCapture health\n");
     for i in &r.inputs {
@@ -362,6 +398,21 @@ pub fn render(r: &Report) -> String {
         count(h.flows_evicted),
         count(h.peak_flows)
     );
+    let i = &h.inspection;
+    if i.flows_inspected > 0 {
+        let _ = writeln!(
+            out,
+            "  inspected {} flows: {} DCE/RPC binds, {} connectionless RPC, {} endpoint-mapper answers announcing {} endpoints, {} FTP data announcements, {} TFTP transfers{}",
+            count(i.flows_inspected),
+            count(i.rpc_binds),
+            count(i.rpc_connectionless),
+            count(i.epm_answers),
+            count(i.endpoints_announced),
+            count(i.ftp_data_announced),
+            count(i.tftp_transfers),
+            if i.flows_not_inspected > 0 { format!(", {} not inspected (table full)", count(i.flows_not_inspected)) } else { String::new() }
+        );
+    }
     if let Some(l) = &h.live {
         let _ = writeln!(
             out,

@@ -24,17 +24,27 @@
 //! learns those contacts from earlier flows, and this is where later learning (endpoint-mapper answers,
 //! FTP control channels) plugs in.
 
+pub mod dcerpc;
+pub mod ftp;
+pub mod inspect;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 
-use crate::catalog::{Catalog, Transport};
+use crate::catalog::{Catalog, LabelId, Transport, Uuid};
 use crate::decode::{proto, tcp_flags, Addr, Decoded};
-use crate::flow::{nanos, Class, Provenance, ServerRule, Ts};
+use crate::flow::{nanos, Class, Flow, FlowKey, Provenance, ServerRule, Ts};
+
+use inspect::{Inspector, Kind};
 
 /// The RPC endpoint mapper's port.
 pub const EPM_PORT: u16 = 135;
+/// RPC over HTTP (ncacn_http) and the ports inspected for announcements.
+pub const RPC_OVER_HTTP_PORT: u16 = 593;
+pub const FTP_CONTROL_PORT: u16 = 21;
+pub const TFTP_PORT: u16 = 69;
 /// How long after a client's endpoint-mapper contact its flows to dynamic ports are labelled RPC.
 pub const DEFAULT_EPM_WINDOW: Duration = Duration::from_secs(600);
 const MAX_EPM_CONTACTS: usize = 100_000;
@@ -57,6 +67,7 @@ pub struct Classifier {
     /// Addresses that served a TCP or UDP flow (handshake or catalog port), for port-less protocols:
     /// the PPTP server is the GRE tunnel's server, the IKE responder the ESP one's.
     server_addrs: FxHashMap<Addr, Ts>,
+    inspector: Inspector,
 }
 
 impl Classifier {
@@ -68,6 +79,7 @@ impl Classifier {
             known_servers: FxHashMap::default(),
             recent_endpoints: FxHashMap::default(),
             server_addrs: FxHashMap::default(),
+            inspector: Inspector::default(),
         }
     }
 
@@ -90,14 +102,16 @@ impl Classifier {
     }
 
     /// Decides the server side and label of a new flow from its first packet (`d`), whose source is
-    /// the key's `lo` side when `src_is_lo`.
-    pub fn classify(&mut self, d: &Decoded<'_>, src_is_lo: bool, ts: Ts) -> Class {
+    /// the key's `lo` side when `src_is_lo`, and whether its payload is to be inspected.
+    pub fn classify(&mut self, key: FlowKey, d: &Decoded<'_>, src_is_lo: bool, ts: Ts) -> Class {
         let (src_is_client, server_rule) = self.server_side(d, ts);
         let (client, server) = if src_is_client {
             (d.src, d.dst)
         } else {
             (d.dst, d.src)
         };
+        let mut inspect = None;
+        let mut interface = None;
         let (label, provenance) = match (Self::transport(d.protocol), d.ports) {
             (Some(t), Some((sp, dp))) => {
                 let server_port = if src_is_client { dp } else { sp };
@@ -119,19 +133,50 @@ impl Classifier {
                     (server, server_port),
                     ts,
                 );
-                match self.catalog.lookup_port(t, server_port) {
-                    Some(l) => (Some(l), Provenance::Port),
-                    None if t == Transport::Tcp
-                        && self.catalog.is_dynamic_port(server_port)
-                        && self.spoke_to_epm(client, server, ts) =>
-                    {
-                        match self.catalog.rpc_dynamic_label() {
-                            Some(l) => (Some(l), Provenance::DynamicRange),
-                            None => (None, Provenance::Unknown),
+                let announced =
+                    self.inspector
+                        .announced(server, server_port, d.protocol, ts, self.epm_window);
+                let tftp = self
+                    .inspector
+                    .announced(client, client_port, d.protocol, ts, self.epm_window)
+                    .filter(|a| a.provenance == Provenance::Tftp);
+                let (label, provenance) =
+                    match (self.catalog.lookup_port(t, server_port), announced, tftp) {
+                        (_, Some(a), _) if a.provenance != Provenance::Tftp => {
+                            interface = a.interface;
+                            (Some(a.label), a.provenance)
                         }
+                        (Some(l), _, _) => (Some(l), Provenance::Port),
+                        (None, _, Some(a)) if t == Transport::Udp => {
+                            self.inspector.count_tftp();
+                            (Some(a.label), Provenance::Tftp)
+                        }
+                        // Active-mode FTP data comes from the server's port 20.
+                        (None, _, _) if t == Transport::Tcp && client_port == 20 => {
+                            match self.catalog.lookup_port(t, 20) {
+                                Some(l) => (Some(l), Provenance::Port),
+                                None => (None, Provenance::Unknown),
+                            }
+                        }
+                        (None, _, _)
+                            if t == Transport::Tcp
+                                && self.catalog.is_dynamic_port(server_port)
+                                && self.spoke_to_epm(client, server, ts) =>
+                        {
+                            match self.catalog.rpc_dynamic_label() {
+                                Some(l) => (Some(l), Provenance::DynamicRange),
+                                None => (None, Provenance::Unknown),
+                            }
+                        }
+                        (None, _, _) => (None, Provenance::Unknown),
+                    };
+                if t == Transport::Udp && server_port == TFTP_PORT {
+                    if let Some(l) = label {
+                        self.inspector.tftp_request((client, client_port), l, ts);
                     }
-                    None => (None, Provenance::Unknown),
                 }
+                inspect = self.inspection(t, server_port, label, provenance);
+                (label, provenance)
             }
             (Some(_), None) => (None, Provenance::Unknown),
             (None, _) => match self.catalog.lookup_ip_protocol(d.protocol) {
@@ -139,12 +184,93 @@ impl Classifier {
                 None => (None, Provenance::Unknown),
             },
         };
+        let inspect = match inspect {
+            Some(kind) => self.inspector.start(key, kind),
+            None => false,
+        };
+        if let (true, Some(uuid)) = (inspect, interface) {
+            self.inspector.note_interface(key, uuid);
+        }
         Class {
             client_is_lo: src_is_client == src_is_lo,
             server_rule,
             label,
             provenance,
+            inspect,
         }
+    }
+
+    /// Which flows are worth looking into: the endpoint mapper and RPC over HTTP, FTP control, TCP flows
+    /// that may be DCE/RPC on a dynamic or unknown port, and unknown UDP (connectionless DCE/RPC).
+    fn inspection(
+        &self,
+        t: Transport,
+        server_port: u16,
+        label: Option<LabelId>,
+        provenance: Provenance,
+    ) -> Option<Kind> {
+        match t {
+            Transport::Tcp if server_port == EPM_PORT || server_port == RPC_OVER_HTTP_PORT => {
+                Some(Kind::EndpointMapper)
+            }
+            Transport::Tcp if server_port == FTP_CONTROL_PORT => Some(Kind::FtpControl),
+            Transport::Tcp
+                if label.is_none()
+                    || matches!(
+                        provenance,
+                        Provenance::DynamicRange | Provenance::EndpointMapper
+                    ) =>
+            {
+                Some(Kind::RpcProbe)
+            }
+            Transport::Udp if label.is_none() => Some(Kind::RpcDatagram),
+            _ => None,
+        }
+    }
+
+    /// Looks into a packet of an inspected flow and relabels the flow (or swaps its sides) when the
+    /// payload says so: a DCE/RPC bind, a connectionless RPC header; endpoint-mapper answers and FTP
+    /// commands announce later flows.
+    pub fn inspect(&mut self, flow: &mut Flow, d: &Decoded<'_>, from_client: bool, ts: Ts) {
+        if d.payload.is_empty() {
+            return;
+        }
+        let p = inspect::Packet {
+            key: flow.key,
+            from_client,
+            client: flow.client(),
+            server: flow.server(),
+            protocol: d.protocol,
+            seq: d.tcp_seq,
+            payload: d.payload,
+            ts,
+        };
+        if let Some(found) = self.inspector.packet(&self.catalog, &p) {
+            if found.weak && flow.class.label.is_some() {
+                return;
+            }
+            if found.flip {
+                flow.flip();
+                flow.class.server_rule = ServerRule::RpcBind;
+            }
+            if found.label.is_some() {
+                flow.class.label = found.label;
+                flow.class.provenance = found.provenance;
+            }
+        }
+    }
+
+    /// Forgets an ended flow's inspection state; returns the DCE/RPC interface it used, if seen.
+    pub fn flow_ended(&mut self, flow: &Flow) -> Option<Uuid> {
+        if flow.class.inspect {
+            self.inspector.end(&flow.key)
+        } else {
+            None
+        }
+    }
+
+    pub fn inspect_counters(&self) -> inspect::InspectCounters {
+        self.inspector.counters
     }
 
     /// Returns (the packet's source is the client, the rule that decided).
@@ -159,6 +285,23 @@ impl Classifier {
             }
         }
         if let (Some(t), Some((sp, dp))) = (Self::transport(d.protocol), d.ports) {
+            // An endpoint a control connection announced: the endpoint mapper's or FTP's are servers,
+            // TFTP's is the client the server answers from a new port.
+            let announced = |a: Addr, p: u16| {
+                self.inspector
+                    .announced(a, p, d.protocol, ts, self.epm_window)
+            };
+            match (announced(d.dst, dp), announced(d.src, sp)) {
+                (Some(a), _) if a.provenance == Provenance::Tftp => {
+                    return (false, ServerRule::Announced)
+                }
+                (_, Some(a)) if a.provenance == Provenance::Tftp => {
+                    return (true, ServerRule::Announced)
+                }
+                (Some(_), None) => return (true, ServerRule::Announced),
+                (None, Some(_)) => return (false, ServerRule::Announced),
+                _ => {}
+            }
             let s_cat = self.catalog.lookup_port(t, sp).is_some();
             let d_cat = self.catalog.lookup_port(t, dp).is_some();
             if d_cat != s_cat {
@@ -288,8 +431,9 @@ impl Classifier {
         self.epm_contacts.insert((client, server), ts);
     }
 
-    /// Forgets endpoint-mapper contacts older than the window, and old endpoints.
+    /// Forgets endpoint-mapper contacts and announcements older than the window, and old endpoints.
     pub fn expire(&mut self, now: Ts) {
+        self.inspector.expire(now, self.epm_window);
         self.known_servers
             .retain(|_, t| now.saturating_sub(*t) <= ENDPOINT_MEMORY);
         self.recent_endpoints
@@ -304,6 +448,10 @@ impl Classifier {
 mod tests {
     use super::*;
     use crate::decode::Fragment;
+
+    fn key_of(d: &Decoded<'_>) -> FlowKey {
+        FlowKey::of(d.protocol, d.src, d.dst, d.ports).0
+    }
 
     fn classifier() -> Classifier {
         Classifier::new(Arc::new(Catalog::builtin()), DEFAULT_EPM_WINDOW)
@@ -321,6 +469,7 @@ mod tests {
             protocol: proto::TCP,
             ports: Some((sport, dport)),
             tcp_flags: flags,
+            tcp_seq: 0,
             fragment: Fragment::None,
             payload: &[],
         }
@@ -393,17 +542,27 @@ mod tests {
     #[test]
     fn labels_by_port_and_ip_protocol() {
         let mut c = classifier();
-        let class = c.classify(&tcp(101, 50000, 10, 88, SYN), true, 0);
+        let class = c.classify(
+            key_of(&tcp(101, 50000, 10, 88, SYN)),
+            &tcp(101, 50000, 10, 88, SYN),
+            true,
+            0,
+        );
         let cat = c.catalog().clone();
         assert_eq!(cat.label(class.label.unwrap()).name, "Kerberos");
         assert_eq!(class.provenance, Provenance::Port);
         let mut gre = tcp(101, 0, 10, 0, 0);
         gre.protocol = proto::GRE;
         gre.ports = None;
-        let class = c.classify(&gre, true, 0);
+        let class = c.classify(key_of(&gre), &gre, true, 0);
         assert_eq!(cat.label(class.label.unwrap()).name, "GRE (IP protocol 47)");
         assert_eq!(class.provenance, Provenance::IpProtocol);
-        let class = c.classify(&tcp(101, 50000, 10, 8443, SYN), true, 0);
+        let class = c.classify(
+            key_of(&tcp(101, 50000, 10, 8443, SYN)),
+            &tcp(101, 50000, 10, 8443, SYN),
+            true,
+            0,
+        );
         assert_eq!((class.label, class.provenance), (None, Provenance::Unknown));
     }
 
@@ -413,13 +572,28 @@ mod tests {
         let cat = c.catalog().clone();
         let second = 1_000_000_000;
         // Client .102 never spoke to 135: a dynamic port stays unclassified.
-        let class = c.classify(&tcp(102, 50001, 10, 49701, SYN), true, 0);
+        let class = c.classify(
+            key_of(&tcp(102, 50001, 10, 49701, SYN)),
+            &tcp(102, 50001, 10, 49701, SYN),
+            true,
+            0,
+        );
         assert_eq!(class.label, None);
         // Client .101 sends a SYN to the endpoint mapper: not a contact until the server answers.
-        let epm = c.classify(&tcp(101, 50000, 10, 135, SYN), true, second);
+        let epm = c.classify(
+            key_of(&tcp(101, 50000, 10, 135, SYN)),
+            &tcp(101, 50000, 10, 135, SYN),
+            true,
+            second,
+        );
         assert_eq!(
-            c.classify(&tcp(101, 50001, 10, 49699, SYN), true, second)
-                .label,
+            c.classify(
+                key_of(&tcp(101, 50001, 10, 49699, SYN)),
+                &tcp(101, 50001, 10, 49699, SYN),
+                true,
+                second
+            )
+            .label,
             None
         );
         c.server_answered(
@@ -430,14 +604,24 @@ mod tests {
             second,
         );
         // Then it connects to a dynamic port.
-        let class = c.classify(&tcp(101, 50002, 10, 49700, SYN), true, 2 * second);
+        let class = c.classify(
+            key_of(&tcp(101, 50002, 10, 49700, SYN)),
+            &tcp(101, 50002, 10, 49700, SYN),
+            true,
+            2 * second,
+        );
         assert_eq!(
             cat.label(class.label.unwrap()).name,
             "RPC dynamic (unconfirmed)"
         );
         assert_eq!(class.provenance, Provenance::DynamicRange);
         // The other direction (server → client port) does not count.
-        let class = c.classify(&tcp(10, 50003, 101, 49702, SYN), false, 2 * second);
+        let class = c.classify(
+            key_of(&tcp(10, 50003, 101, 49702, SYN)),
+            &tcp(10, 50003, 101, 49702, SYN),
+            false,
+            2 * second,
+        );
         assert_eq!(class.label, None);
         // Mid-stream, the endpoint-mapper contact also decides the server side.
         assert_eq!(
@@ -447,8 +631,13 @@ mod tests {
         // After the window, the contact is forgotten.
         let late = 2 * second + nanos(DEFAULT_EPM_WINDOW) + second;
         assert_eq!(
-            c.classify(&tcp(101, 50004, 10, 49704, SYN), true, late)
-                .label,
+            c.classify(
+                key_of(&tcp(101, 50004, 10, 49704, SYN)),
+                &tcp(101, 50004, 10, 49704, SYN),
+                true,
+                late
+            )
+            .label,
             None
         );
     }
@@ -464,7 +653,12 @@ mod tests {
     fn earlier_flows_teach_the_server_side_of_mid_stream_ones() {
         let mut c = classifier();
         // A handshake showed .10:5999 serving; a later mid-stream flow from it is decided by that.
-        let class = c.classify(&tcp(101, 40000, 10, 5999, SYN), true, 0);
+        let class = c.classify(
+            key_of(&tcp(101, 40000, 10, 5999, SYN)),
+            &tcp(101, 40000, 10, 5999, SYN),
+            true,
+            0,
+        );
         c.server_answered(
             proto::TCP,
             (a(101), 40000),
@@ -477,7 +671,12 @@ mod tests {
             (false, ServerRule::KnownServer)
         );
         // Without a handshake: an endpoint seen with another peer before is the server (fan-in).
-        c.classify(&tcp(105, 2002, 147, 1050, ACK), true, 3);
+        c.classify(
+            key_of(&tcp(105, 2002, 147, 1050, ACK)),
+            &tcp(105, 2002, 147, 1050, ACK),
+            true,
+            3,
+        );
         assert_eq!(
             c.server_side(&tcp(167, 1075, 105, 2002, ACK), 4),
             (true, ServerRule::RepeatedEndpoint)

@@ -1,0 +1,593 @@
+//! DCE/RPC (C706, MS-RPCE): what classification needs from it — the interface a connection binds to,
+//! the endpoints the endpoint mapper hands out, and the interface in a connectionless PDU header.
+//!
+//! Validity rule: every function takes untrusted bytes and checks each length against the slice
+//! before reading; counts from the wire (context elements, towers, floors) are bounded by the bytes
+//! that could hold them, so nothing is allocated in proportion to a lying count.
+
+pub use crate::catalog::Uuid;
+
+/// A UUID from the NDR wire form: the first three fields in the sender's byte order.
+pub fn uuid_from_wire(b: &[u8], little: bool) -> Option<Uuid> {
+    let b: &[u8; 16] = b.get(..16)?.try_into().ok()?;
+    let mut u = *b;
+    if little {
+        u[0..4].reverse();
+        u[4..6].reverse();
+        u[6..8].reverse();
+    }
+    Some(Uuid(u))
+}
+
+/// The endpoint mapper's interface.
+pub const EPM_UUID: Uuid = Uuid([
+    0xe1, 0xaf, 0x83, 0x08, 0x5d, 0x1f, 0x11, 0xc9, 0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14, 0xa0, 0xfa,
+]);
+
+/// Connection-oriented PDU types used here.
+pub mod ptype {
+    pub const REQUEST: u8 = 0;
+    pub const RESPONSE: u8 = 2;
+    pub const BIND: u8 = 11;
+    pub const BIND_ACK: u8 = 12;
+    pub const ALTER_CONTEXT: u8 = 14;
+}
+
+/// The common header of a connection-oriented PDU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoHeader {
+    pub ptype: u8,
+    pub flags: u8,
+    /// Integers are little-endian (the data representation's first nibble).
+    pub little: bool,
+    pub frag_len: u16,
+    pub auth_len: u16,
+    pub call_id: u32,
+}
+
+pub const CO_HEADER_LEN: usize = 16;
+
+/// Parses a connection-oriented header: version 5.0 or 5.1, a known PDU type, a sane length.
+pub fn co_header(b: &[u8]) -> Option<CoHeader> {
+    if b.len() < CO_HEADER_LEN || b[0] != 5 || b[1] > 1 || b[2] > 19 {
+        return None;
+    }
+    let little = b[4] & 0xf0 == 0x10;
+    let u16_at = |i: usize| {
+        if little {
+            u16::from_le_bytes([b[i], b[i + 1]])
+        } else {
+            u16::from_be_bytes([b[i], b[i + 1]])
+        }
+    };
+    let frag_len = u16_at(8);
+    let auth_len = u16_at(10);
+    if usize::from(frag_len) < CO_HEADER_LEN || auth_len > frag_len {
+        return None;
+    }
+    let call_id = if little {
+        u32::from_le_bytes([b[12], b[13], b[14], b[15]])
+    } else {
+        u32::from_be_bytes([b[12], b[13], b[14], b[15]])
+    };
+    Some(CoHeader {
+        ptype: b[2],
+        flags: b[3],
+        little,
+        frag_len,
+        auth_len,
+        call_id,
+    })
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+    little: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn u8(&mut self) -> Option<u8> {
+        let v = *self.b.get(self.at)?;
+        self.at += 1;
+        Some(v)
+    }
+    fn u16(&mut self) -> Option<u16> {
+        let s = self.b.get(self.at..self.at + 2)?;
+        self.at += 2;
+        Some(if self.little {
+            u16::from_le_bytes([s[0], s[1]])
+        } else {
+            u16::from_be_bytes([s[0], s[1]])
+        })
+    }
+    fn u32(&mut self) -> Option<u32> {
+        let s = self.b.get(self.at..self.at + 4)?;
+        self.at += 4;
+        Some(if self.little {
+            u32::from_le_bytes([s[0], s[1], s[2], s[3]])
+        } else {
+            u32::from_be_bytes([s[0], s[1], s[2], s[3]])
+        })
+    }
+    fn skip(&mut self, n: usize) -> Option<()> {
+        if self.at + n > self.b.len() {
+            return None;
+        }
+        self.at += n;
+        Some(())
+    }
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+    fn align(&mut self, n: usize) {
+        let pad = (n - self.at % n) % n;
+        self.at = (self.at + pad).min(self.b.len());
+    }
+    fn uuid(&mut self) -> Option<Uuid> {
+        let u = uuid_from_wire(self.b.get(self.at..)?, self.little)?;
+        self.at += 16;
+        Some(u)
+    }
+}
+
+/// The interfaces (abstract syntaxes) a bind or alter_context PDU presents, in order.
+pub fn bind_interfaces(pdu: &[u8]) -> Vec<(Uuid, u16)> {
+    let mut out = Vec::new();
+    let Some(h) = co_header(pdu) else { return out };
+    if h.ptype != ptype::BIND && h.ptype != ptype::ALTER_CONTEXT {
+        return out;
+    }
+    let body_end = usize::from(h.frag_len).min(pdu.len());
+    let mut r = Reader {
+        b: &pdu[..body_end],
+        at: CO_HEADER_LEN,
+        little: h.little,
+    };
+    // max_xmit_frag, max_recv_frag, assoc_group_id
+    if r.skip(8).is_none() {
+        return out;
+    }
+    let Some(n) = r.u8() else { return out };
+    if r.skip(3).is_none() {
+        return out;
+    }
+    for _ in 0..n {
+        let parsed = (|| {
+            let _context_id = r.u16()?;
+            let n_transfer = r.u8()?;
+            r.skip(1)?;
+            let uuid = r.uuid()?;
+            let major = r.u16()?;
+            let _minor = r.u16()?;
+            r.skip(usize::from(n_transfer) * 20)?;
+            Some((uuid, major))
+        })();
+        match parsed {
+            Some(x) => out.push(x),
+            None => break,
+        }
+    }
+    out
+}
+
+/// How an endpoint-mapper tower reaches the interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TowerTransport {
+    Tcp,
+    Udp,
+    /// ncacn_http (RPC over HTTP), a TCP port.
+    Http,
+}
+
+/// One endpoint from an endpoint-mapper answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tower {
+    pub interface: Uuid,
+    pub version: u16,
+    pub transport: TowerTransport,
+    pub port: u16,
+    /// The IPv4 address in the tower (0.0.0.0 means the server's own).
+    pub addr: Option<[u8; 4]>,
+}
+
+/// Parses one tower octet string (floors are little-endian whatever the PDU's byte order).
+pub fn parse_tower(t: &[u8]) -> Option<Tower> {
+    let floors = u16::from_le_bytes([*t.first()?, *t.get(1)?]);
+    let mut at = 2;
+    let mut interface = None;
+    let mut version = 0;
+    let mut transport = None;
+    let mut port = None;
+    let mut addr = None;
+    // Each floor takes at least 4 bytes: the count is bounded by the bytes that could hold it.
+    for i in 0..usize::from(floors).min(t.len() / 4) {
+        let lhs_len = usize::from(u16::from_le_bytes([*t.get(at)?, *t.get(at + 1)?]));
+        let lhs = t.get(at + 2..at + 2 + lhs_len)?;
+        at += 2 + lhs_len;
+        let rhs_len = usize::from(u16::from_le_bytes([*t.get(at)?, *t.get(at + 1)?]));
+        let rhs = t.get(at + 2..at + 2 + rhs_len)?;
+        at += 2 + rhs_len;
+        match (lhs.first(), i) {
+            (Some(0x0d), 0) if lhs.len() >= 19 => {
+                interface = uuid_from_wire(&lhs[1..17], true);
+                version = u16::from_le_bytes([lhs[17], lhs[18]]);
+            }
+            (Some(0x07), _) if rhs.len() == 2 => {
+                transport.get_or_insert(TowerTransport::Tcp);
+                port = Some(u16::from_be_bytes([rhs[0], rhs[1]]));
+            }
+            (Some(0x08), _) if rhs.len() == 2 => {
+                transport = Some(TowerTransport::Udp);
+                port = Some(u16::from_be_bytes([rhs[0], rhs[1]]));
+            }
+            (Some(0x1f), _) if rhs.len() == 2 => {
+                transport = Some(TowerTransport::Http);
+                port = Some(u16::from_be_bytes([rhs[0], rhs[1]]));
+            }
+            (Some(0x09), _) if rhs.len() == 4 => addr = Some([rhs[0], rhs[1], rhs[2], rhs[3]]),
+            _ => {}
+        }
+    }
+    Some(Tower {
+        interface: interface?,
+        version,
+        transport: transport?,
+        port: port?,
+        addr,
+    })
+}
+
+/// The most towers taken from one answer.
+pub const MAX_TOWERS: usize = 64;
+
+/// Endpoints in an `ept_map` response stub (opnum 3): the NDR layout is walked, and where it does not
+/// fit (NDR64, a stub cut short), tower octet strings are found by their first floor instead.
+pub fn ept_map_towers(stub: &[u8], little: bool) -> Vec<Tower> {
+    let mut out = walk_towers(stub, little).unwrap_or_default();
+    if out.is_empty() {
+        out = scan_towers(stub);
+    }
+    out.truncate(MAX_TOWERS);
+    out
+}
+
+fn walk_towers(stub: &[u8], little: bool) -> Option<Vec<Tower>> {
+    let mut r = Reader {
+        b: stub,
+        at: 0,
+        little,
+    };
+    r.skip(20)?; // entry_handle
+    let num_towers = r.u32()? as usize;
+    let _max = r.u32()?;
+    let _offset = r.u32()?;
+    let actual = r.u32()? as usize;
+    if actual != num_towers || actual > MAX_TOWERS {
+        return None;
+    }
+    let mut referents = 0;
+    for _ in 0..actual {
+        if r.u32()? != 0 {
+            referents += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for _ in 0..referents {
+        r.align(4);
+        let _conformance = r.u32()?;
+        let len = r.u32()? as usize;
+        let tower = r.bytes(len)?;
+        if let Some(t) = parse_tower(tower) {
+            out.push(t);
+        }
+    }
+    Some(out)
+}
+
+fn scan_towers(stub: &[u8]) -> Vec<Tower> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    // A tower starts with its floor count (u16) and a 19-byte first floor beginning with 0x0d.
+    while i + 5 <= stub.len() && out.len() < MAX_TOWERS {
+        if stub[i + 1] == 0
+            && (3..=8).contains(&stub[i])
+            && stub[i + 2] == 19
+            && stub[i + 3] == 0
+            && stub[i + 4] == 0x0d
+        {
+            if let Some(t) = parse_tower(&stub[i..]) {
+                out.push(t);
+                i += 5;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The stub data of a request or response PDU (after the header, the 8-byte request/response header
+/// and an object UUID when flagged), without the authentication trailer.
+pub fn stub<'a>(pdu: &'a [u8], h: &CoHeader) -> Option<(u16, &'a [u8])> {
+    let end = usize::from(h.frag_len).min(pdu.len());
+    let auth = if h.auth_len > 0 {
+        usize::from(h.auth_len) + 8
+    } else {
+        0
+    };
+    let end = end.checked_sub(auth)?;
+    let mut r = Reader {
+        b: &pdu[..end],
+        at: CO_HEADER_LEN,
+        little: h.little,
+    };
+    r.skip(4)?; // alloc_hint
+    let _context = r.u16()?;
+    let opnum = r.u16()?; // (cancel count + reserved in a response)
+    if h.ptype == ptype::REQUEST && h.flags & 0x80 != 0 {
+        r.skip(16)?;
+    }
+    Some((opnum, r.b.get(r.at..)?))
+}
+
+/// The interface UUID of a connectionless (UDP) PDU header, when the bytes are one: version 4, a
+/// known PDU type, a body length that matches.
+pub fn cl_interface(b: &[u8]) -> Option<Uuid> {
+    if b.len() < 80 || b[0] != 4 || b[1] > 10 {
+        return None;
+    }
+    let little = b[4] & 0xf0 == 0x10;
+    let body = if little {
+        u16::from_le_bytes([b[74], b[75]])
+    } else {
+        u16::from_be_bytes([b[74], b[75]])
+    };
+    if 80 + usize::from(body) != b.len() {
+        return None;
+    }
+    uuid_from_wire(&b[24..40], little)
+}
+
+/// Reassembles one direction of a TCP stream into whole PDUs, in sequence order. Out-of-order data
+/// and gaps drop what is buffered and resynchronise on the next segment that starts a PDU.
+#[derive(Debug, Default)]
+pub struct PduStream {
+    buf: Vec<u8>,
+    next_seq: Option<u32>,
+}
+
+/// The most bytes buffered per direction: one maximal fragment.
+pub const MAX_BUFFER: usize = 65_536 + CO_HEADER_LEN;
+
+impl PduStream {
+    /// Adds a segment; calls `each` with every PDU it completes. Returns false when the stream is not
+    /// DCE/RPC (the data at a PDU boundary is no PDU header).
+    pub fn push(&mut self, seq: u32, data: &[u8], mut each: impl FnMut(&CoHeader, &[u8])) -> bool {
+        if data.is_empty() {
+            return true;
+        }
+        let data = match self.next_seq {
+            Some(next) if seq == next => data,
+            Some(next) if seq.wrapping_sub(next) > u32::MAX / 2 => {
+                // Retransmission (partly) of what we have: keep only the new bytes.
+                let dup = next.wrapping_sub(seq) as usize;
+                if dup >= data.len() {
+                    return true;
+                }
+                &data[dup..]
+            }
+            Some(_) => {
+                // A gap: lose sync and start again at this segment.
+                self.buf.clear();
+                data
+            }
+            None => data,
+        };
+        self.next_seq = Some(seq.wrapping_add(data.len() as u32));
+        if self.buf.len() + data.len() > MAX_BUFFER {
+            self.buf.clear();
+        }
+        self.buf.extend_from_slice(data);
+        let mut at = 0;
+        let mut ok = true;
+        while self.buf.len() - at >= CO_HEADER_LEN {
+            let Some(h) = co_header(&self.buf[at..]) else {
+                ok = false;
+                break;
+            };
+            let len = usize::from(h.frag_len);
+            if self.buf.len() - at < len {
+                break;
+            }
+            each(&h, &self.buf[at..at + len]);
+            at += len;
+        }
+        if ok {
+            self.buf.drain(..at);
+        } else {
+            self.buf.clear();
+        }
+        ok
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Builds a little-endian bind PDU for one interface.
+    pub fn bind(call_id: u32, iface: Uuid, major: u16) -> Vec<u8> {
+        let mut b = vec![5, 0, ptype::BIND, 3, 0x10, 0, 0, 0, 0, 0, 0, 0];
+        b.extend_from_slice(&call_id.to_le_bytes());
+        b.extend_from_slice(&[0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0]);
+        b.extend_from_slice(&[1, 0, 0, 0]); // one context
+        b.extend_from_slice(&[0, 0, 1, 0]); // context 0, one transfer syntax
+        b.extend_from_slice(&wire(iface));
+        b.extend_from_slice(&major.to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes());
+        b.extend_from_slice(&wire(
+            Uuid::parse("8a885d04-1ceb-11c9-9fe8-08002b104860").unwrap(),
+        ));
+        b.extend_from_slice(&2u32.to_le_bytes());
+        let len = b.len() as u16;
+        b[8..10].copy_from_slice(&len.to_le_bytes());
+        b
+    }
+
+    pub fn wire(u: Uuid) -> [u8; 16] {
+        let mut w = u.0;
+        w[0..4].reverse();
+        w[4..6].reverse();
+        w[6..8].reverse();
+        w
+    }
+
+    /// A tower octet string for ncacn_ip_tcp.
+    pub fn tower(iface: Uuid, port: u16, addr: [u8; 4]) -> Vec<u8> {
+        let mut t = vec![5, 0];
+        t.extend_from_slice(&19u16.to_le_bytes());
+        t.push(0x0d);
+        t.extend_from_slice(&wire(iface));
+        t.extend_from_slice(&1u16.to_le_bytes());
+        t.extend_from_slice(&2u16.to_le_bytes());
+        t.extend_from_slice(&0u16.to_le_bytes());
+        t.extend_from_slice(&19u16.to_le_bytes());
+        t.push(0x0d);
+        t.extend_from_slice(&wire(
+            Uuid::parse("8a885d04-1ceb-11c9-9fe8-08002b104860").unwrap(),
+        ));
+        t.extend_from_slice(&2u16.to_le_bytes());
+        t.extend_from_slice(&2u16.to_le_bytes());
+        t.extend_from_slice(&0u16.to_le_bytes());
+        t.extend_from_slice(&[1, 0, 0x0b, 2, 0, 0, 0]);
+        t.extend_from_slice(&[1, 0, 0x07, 2, 0]);
+        t.extend_from_slice(&port.to_be_bytes());
+        t.extend_from_slice(&[1, 0, 0x09, 4, 0]);
+        t.extend_from_slice(&addr);
+        t
+    }
+
+    /// An ept_map response stub with these towers (NDR, little-endian).
+    pub fn ept_map_stub(towers: &[Vec<u8>]) -> Vec<u8> {
+        let mut s = vec![0u8; 20];
+        let n = towers.len() as u32;
+        s.extend_from_slice(&n.to_le_bytes());
+        s.extend_from_slice(&n.to_le_bytes());
+        s.extend_from_slice(&0u32.to_le_bytes());
+        s.extend_from_slice(&n.to_le_bytes());
+        for i in 0..n {
+            s.extend_from_slice(&(0x20000 + i).to_le_bytes());
+        }
+        for t in towers {
+            while s.len() % 4 != 0 {
+                s.push(0);
+            }
+            s.extend_from_slice(&(t.len() as u32).to_le_bytes());
+            s.extend_from_slice(&(t.len() as u32).to_le_bytes());
+            s.extend_from_slice(t);
+        }
+        while s.len() % 4 != 0 {
+            s.push(0);
+        }
+        s.extend_from_slice(&0u32.to_le_bytes());
+        s
+    }
+
+    fn netlogon() -> Uuid {
+        Uuid::parse("12345678-1234-abcd-ef00-01234567cffb").unwrap()
+    }
+
+    #[test]
+    fn uuids_round_trip_between_text_and_wire() {
+        let u = netlogon();
+        assert_eq!(u.to_string(), "12345678-1234-abcd-ef00-01234567cffb");
+        assert_eq!(uuid_from_wire(&wire(u), true), Some(u));
+        assert_eq!(uuid_from_wire(&u.0, false), Some(u));
+        assert_eq!(Uuid::parse("12345678-1234-abcd-ef00-01234567cff"), None);
+        assert_eq!(Uuid::parse("1234567812-34-abcd-ef00-01234567cffb"), None);
+    }
+
+    #[test]
+    fn bind_names_its_interface() {
+        let pdu = bind(1, netlogon(), 1);
+        let h = co_header(&pdu).unwrap();
+        assert_eq!(
+            (h.ptype, h.frag_len as usize, h.call_id),
+            (ptype::BIND, pdu.len(), 1)
+        );
+        assert_eq!(bind_interfaces(&pdu), vec![(netlogon(), 1)]);
+        // A bind that lies about its context count gives what fits, no more.
+        let mut lying = pdu.clone();
+        lying[24] = 200;
+        assert_eq!(bind_interfaces(&lying), vec![(netlogon(), 1)]);
+        assert!(bind_interfaces(&pdu[..30]).is_empty());
+    }
+
+    #[test]
+    fn ept_map_towers_give_ports_and_addresses() {
+        let drsuapi = Uuid::parse("e3514235-4b06-11d1-ab04-00c04fc2dcd2").unwrap();
+        let stub = ept_map_stub(&[
+            tower(netlogon(), 49668, [192, 0, 2, 10]),
+            tower(drsuapi, 49669, [0, 0, 0, 0]),
+        ]);
+        let towers = ept_map_towers(&stub, true);
+        assert_eq!(towers.len(), 2);
+        assert_eq!(
+            towers[0],
+            Tower {
+                interface: netlogon(),
+                version: 1,
+                transport: TowerTransport::Tcp,
+                port: 49668,
+                addr: Some([192, 0, 2, 10])
+            }
+        );
+        assert_eq!(towers[1].interface, drsuapi);
+        assert_eq!(towers[1].port, 49669);
+        // Without the NDR frame (say NDR64), the towers are still found.
+        let mut shifted = vec![0u8; 7];
+        shifted.extend_from_slice(&tower(netlogon(), 50000, [0; 4]));
+        assert_eq!(ept_map_towers(&shifted, true)[0].port, 50000);
+        // A huge tower count is not believed.
+        let mut lying = stub.clone();
+        lying[20..24].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(ept_map_towers(&lying, true).len() <= MAX_TOWERS);
+    }
+
+    #[test]
+    fn streams_reassemble_split_and_joined_pdus() {
+        let a = bind(1, netlogon(), 1);
+        let b = bind(2, netlogon(), 1);
+        let mut joined = a.clone();
+        joined.extend_from_slice(&b);
+        let mut s = PduStream::default();
+        let mut seen = Vec::new();
+        // First half of PDU 1, then the rest plus PDU 2 in one segment.
+        assert!(s.push(1000, &joined[..20], |h, _| seen.push(h.call_id)));
+        assert!(seen.is_empty());
+        assert!(s.push(1020, &joined[20..], |h, _| seen.push(h.call_id)));
+        assert_eq!(seen, [1, 2]);
+        // A retransmission of old bytes changes nothing.
+        assert!(s.push(1000, &joined[..40], |h, _| seen.push(h.call_id)));
+        assert_eq!(seen, [1, 2]);
+        // Not DCE/RPC.
+        let mut other = PduStream::default();
+        assert!(!other.push(1, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", |_, _| {}));
+    }
+
+    #[test]
+    fn connectionless_header_names_its_interface() {
+        let mut pdu = vec![0u8; 80];
+        pdu[0] = 4;
+        pdu[4] = 0x10;
+        pdu[24..40].copy_from_slice(&wire(netlogon()));
+        pdu.extend_from_slice(&[1, 2, 3, 4]);
+        pdu[74] = 4;
+        assert_eq!(cl_interface(&pdu), Some(netlogon()));
+        pdu[74] = 5;
+        assert_eq!(cl_interface(&pdu), None);
+    }
+}
