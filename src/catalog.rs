@@ -575,19 +575,21 @@ pub fn describe(transport: Transport, spec: PortSpec) -> String {
 impl Catalog {
     /// The embedded default catalog.
     pub fn builtin() -> Catalog {
-        Catalog::from_sources(&[(
-            DEFAULT_CATALOG_NAME.to_string(),
-            DEFAULT_CATALOG.to_string(),
-        )])
-        .expect("the embedded catalog is valid (checked by tests)")
+        Catalog::from_sources(&Catalog::default_sources())
+            .expect("the embedded catalog is valid (checked by tests)")
+    }
+
+    /// The embedded catalog files, as (name, text).
+    pub fn default_sources() -> Vec<(String, String)> {
+        vec![
+            (DEFAULT_CATALOG_NAME.to_string(), DEFAULT_CATALOG.to_string()),
+            (DEFAULT_INTERFACES_NAME.to_string(), DEFAULT_INTERFACES.to_string()),
+        ]
     }
 
     /// The default catalog merged with the user's files, in order.
     pub fn load(files: &[PathBuf]) -> Result<Catalog, CatalogError> {
-        let mut sources = vec![(
-            DEFAULT_CATALOG_NAME.to_string(),
-            DEFAULT_CATALOG.to_string(),
-        )];
+        let mut sources = Catalog::default_sources();
         for f in files {
             sources.push((f.display().to_string(), read_catalog(f)?));
         }
@@ -1004,13 +1006,9 @@ mod tests {
     use super::*;
 
     fn with_user(text: &str) -> Result<Catalog, CatalogError> {
-        Catalog::from_sources(&[
-            (
-                DEFAULT_CATALOG_NAME.to_string(),
-                DEFAULT_CATALOG.to_string(),
-            ),
-            ("site.toml".to_string(), text.to_string()),
-        ])
+        let mut sources = Catalog::default_sources();
+        sources.push(("site.toml".to_string(), text.to_string()));
+        Catalog::from_sources(&sources)
     }
 
     fn names(c: &Catalog, id: LabelId) -> Vec<&str> {
@@ -1249,6 +1247,41 @@ mod tests {
             err("[[service]]\nname = \"X\"\nports = [ { app = \"A\", ip = 6 } ]\n"),
             "site.toml:3: ip = 6 is not a usable IP protocol number (0-255, not TCP 6 or UDP 17: use tcp = or udp =)"
         );
+    }
+
+    #[test]
+    fn rpc_interfaces_map_to_catalog_services() {
+        let c = Catalog::builtin();
+        assert!(c.interfaces.len() >= 60, "{} interfaces", c.interfaces.len());
+        let netlogon = Uuid::parse("12345678-1234-abcd-ef00-01234567cffb").unwrap();
+        let l = c.label(c.interface_label(netlogon, false).unwrap());
+        assert_eq!(l.name, "RPC netlogon (MS-NRPC)");
+        assert_eq!(names(&c, c.interface_label(netlogon, false).unwrap()), ["Net Logon"]);
+        let drsuapi = Uuid::parse("e3514235-4b06-11d1-ab04-00c04fc2dcd2").unwrap();
+        assert_eq!(names(&c, c.interface_label(drsuapi, false).unwrap()), ["Local Security Authority"]);
+        let even6 = Uuid::parse("f6beaff7-1e19-4fbb-9f8f-b89e2018337c").unwrap();
+        assert_eq!(names(&c, c.interface_label(even6, true).unwrap()), ["Event Log"]);
+        assert_eq!(c.label(c.interface_label(even6, true).unwrap()).transport, Transport::Udp);
+        // An interface the catalog does not list still gets the RPC label, with every RPC candidate.
+        let unknown = c.interface_label(Uuid([7; 16]), false).unwrap();
+        assert_eq!(c.label(unknown).name, RPC_UNKNOWN_INTERFACE_APP);
+        assert!(c.interface(Uuid([7; 16])).is_none());
+    }
+
+    #[test]
+    fn interface_files_are_checked() {
+        assert_eq!(
+            err("[[interface]]\nuuid = \"not-a-uuid\"\nname = \"x\"\n"),
+            "site.toml:2: \"not-a-uuid\" is not a UUID (12345678-1234-abcd-ef00-01234567cffb)"
+        );
+        assert_eq!(
+            err("[[interface]]\nuuid = \"12345678-1234-abcd-ef00-01234567cffb\"\nname = \"x\"\nservices = [\n  \"Nope\",\n]\n"),
+            "site.toml:5: interface 12345678-1234-abcd-ef00-01234567cffb names service \"Nope\", which no catalog defines"
+        );
+        // A user file may add an interface for a site's own service.
+        let c = with_user("[[service]]\nname = \"Backup\"\nports = [ { app = \"RPC\", tcp = 135 } ]\n[[interface]]\nuuid = \"11111111-2222-3333-4444-555555555555\"\nname = \"backupd\"\nservices = [\"Backup\"]\n").unwrap();
+        let id = c.interface_label(Uuid::parse("11111111-2222-3333-4444-555555555555").unwrap(), false).unwrap();
+        assert_eq!(names(&c, id), ["Backup"]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::aggregate::Aggregate;
-use crate::capture::{
+use crate::capture::{strip_libpcap, 
     Batch, CaptureError, FileSource, LiveCounters, LiveSource, PacketSource, SourceCounters,
 };
 use crate::catalog::Catalog;
@@ -276,11 +276,14 @@ struct Writer {
     opts: WriteOptions,
     /// Opens savefiles with the live capture's link type and timestamp precision.
     dead: pcap::Capture<pcap::Dead>,
-    current: pcap::Savefile,
+    /// `None` once a rotation failed: nothing more is written (the last file never grows past its
+    /// limit), and the packets not saved are counted.
+    current: Option<pcap::Savefile>,
     written: Vec<PathBuf>,
     bytes: u64,
     opened: Instant,
     error: Option<CaptureError>,
+    unwritten: u64,
 }
 
 impl Writer {
@@ -291,10 +294,11 @@ impl Writer {
             written: vec![opts.path.clone()],
             opts,
             dead,
-            current,
+            current: Some(current),
             bytes: 24,
             opened: Instant::now(),
             error: None,
+            unwritten: 0,
         })
     }
 
@@ -308,31 +312,46 @@ impl Writer {
             .opts
             .rotate_time
             .is_some_and(|t| self.opened.elapsed() >= t);
-        if (by_size || by_time) && self.error.is_none() {
+        if (by_size || by_time) && self.current.is_some() {
             let mut name = self.opts.path.clone().into_os_string();
             name.push(self.written.len().to_string());
             let path = PathBuf::from(name);
             match savefile(&self.dead, &path) {
                 Ok(next) => {
                     // Dropping the old savefile flushes and closes it.
-                    self.current = next;
+                    self.current = Some(next);
                     self.written.push(path);
                     self.bytes = 24;
                     self.opened = Instant::now();
                 }
-                Err(e) => self.error = Some(e),
+                Err(e) => {
+                    self.current = None;
+                    self.error = Some(e);
+                }
             }
         }
-        self.current.write(&pcap::Packet::new(h, data));
-        self.bytes += size;
+        match &mut self.current {
+            Some(f) => {
+                f.write(&pcap::Packet::new(h, data));
+                self.bytes += size;
+            }
+            None => self.unwritten += 1,
+        }
     }
 
     fn finish(mut self) -> (Vec<PathBuf>, Option<CaptureError>) {
-        if let Err(e) = self.current.flush() {
-            self.error.get_or_insert(CaptureError {
-                input: self.opts.path.display().to_string(),
-                message: format!("writing failed: {e}"),
-            });
+        if let Some(f) = &mut self.current {
+            if let Err(e) = f.flush() {
+                self.error.get_or_insert(CaptureError {
+                    input: self.opts.path.display().to_string(),
+                    message: format!("writing failed: {}", strip_libpcap(&e.to_string())),
+                });
+            }
+        }
+        if let Some(e) = &mut self.error {
+            if self.unwritten > 0 {
+                e.message.push_str(&format!("; {} later packets were not saved", self.unwritten));
+            }
         }
         (self.written, self.error)
     }
@@ -344,7 +363,10 @@ fn savefile(
 ) -> Result<pcap::Savefile, CaptureError> {
     dead.savefile(path).map_err(|e| CaptureError {
         input: path.display().to_string(),
-        message: format!("cannot write capture file: {e}"),
+        message: format!(
+            "cannot write capture file: {} (with --user, its directory must be writable by that user)",
+            strip_libpcap(&e.to_string())
+        ),
     })
 }
 

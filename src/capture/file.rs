@@ -47,10 +47,13 @@ impl Interface {
     }
 
     fn ts(&self, units: u64) -> Ts {
-        // Past year 2262 in nanoseconds: saturate rather than wrap to a negative time.
+        // Past year 2262 in nanoseconds: saturate rather than wrap to a negative time. A negative
+        // if_tsoffset cannot go before 1970 either: every capture time is in 0..=i64::MAX, so the
+        // span of any two fits in a Ts.
         let ns = u128::from(units) * u128::from(self.mul) / u128::from(self.div);
         let ns = i64::try_from(ns).unwrap_or(i64::MAX);
         ns.saturating_add(self.offset_s.saturating_mul(1_000_000_000))
+            .max(0)
     }
 }
 
@@ -105,13 +108,17 @@ impl FileSource {
         if meta.is_dir() {
             return Err(fail("is a directory, not a capture file".into()));
         }
-        if meta.len() == 0 {
+        // A pipe or FIFO (`analyze <(zcat x.pcap.gz)`) has no length: read it like any file.
+        if meta.is_file() && meta.len() == 0 {
             return Err(fail("empty file, not a capture".into()));
         }
         let file = File::open(path).map_err(|e| fail(io_message(&e)))?;
         let mut reader = BufReader::with_capacity(READ_BUFFER, file);
         let mut magic = [0u8; 4];
         let got = read_up_to(&mut reader, &mut magic).map_err(|e| fail(io_message(&e)))?;
+        if got == 0 {
+            return Err(fail("empty file, not a capture".into()));
+        }
         if got < 4 {
             return Err(fail(format!(
                 "not a pcap or pcapng capture (only {got} bytes)"
@@ -169,6 +176,23 @@ impl FileSource {
         }
     }
 
+    /// The end of a fault message: the packets read before it still count, if there are any.
+    fn kept(&self) -> &'static str {
+        if self.counters.packets > 0 {
+            "; the packets before it are reported"
+        } else {
+            ""
+        }
+    }
+
+    /// Where a block is: "after record N", or "before the first record".
+    fn after(&self) -> String {
+        match self.records {
+            0 => "before the first record".to_string(),
+            n => format!("after record {n}"),
+        }
+    }
+
     /// Reads exactly `buf.len()` bytes or explains what was cut short.
     fn read_exact(
         &mut self,
@@ -180,9 +204,10 @@ impl FileSource {
         self.counters.file_bytes += got as u64;
         if got < buf.len() {
             return Err(self.fail(format!(
-                "truncated capture: {} is cut short ({got} of {} bytes); the packets before it are reported",
+                "truncated capture: {} is cut short ({got} of {} bytes){}",
                 what(),
-                buf.len()
+                buf.len(),
+                self.kept()
             )));
         }
         Ok(())
@@ -204,8 +229,9 @@ impl FileSource {
         self.counters.file_bytes += got as u64;
         if got < n {
             return Err(self.fail(format!(
-                "truncated capture: {} is cut short ({got} of {n} bytes); the packets before it are reported",
-                what()
+                "truncated capture: {} is cut short ({got} of {n} bytes){}",
+                what(),
+                self.kept()
             )));
         }
         Ok(())
@@ -286,7 +312,8 @@ impl FileSource {
                 let record = self.records + 1;
                 if got < 16 {
                     return Err(self.fail(format!(
-                        "truncated capture: record {record}'s header is cut short ({got} of 16 bytes); the packets before it are reported"
+                        "truncated capture: record {record}'s header is cut short ({got} of 16 bytes){}",
+                        self.kept()
                     )));
                 }
                 let secs = i64::from(u32_at(&h, 0, big_endian));
@@ -312,7 +339,8 @@ impl FileSource {
     fn check_caplen(&self, record: u64, caplen: u32) -> Result<(), CaptureError> {
         if caplen > MAX_FRAME {
             return Err(self.fail(format!(
-                "corrupt capture: record {record} claims {caplen} captured bytes (at most {MAX_FRAME}); the packets before it are reported"
+                "corrupt capture: record {record} claims {caplen} captured bytes (at most {MAX_FRAME}){}",
+                self.kept()
             )));
         }
         Ok(())
@@ -329,8 +357,9 @@ impl FileSource {
         let record = self.records + 1;
         if got < 8 {
             return Err(self.fail(format!(
-                "truncated capture: block header after record {} is cut short ({got} of 8 bytes); the packets before it are reported",
-                self.records
+                "truncated capture: the block header {} is cut short ({got} of 8 bytes){}",
+                self.after(),
+                self.kept()
             )));
         }
         let kind = u32_at(&h, 0, big_endian);
@@ -338,7 +367,17 @@ impl FileSource {
             // A new section: its byte order may differ. Re-read the length in its own byte order.
             let mut bom = [0u8; 4];
             self.read_exact(&mut bom, &|| "a pcapng section header".to_string())?;
-            let big = bom == [0x1a, 0x2b, 0x3c, 0x4d];
+            let big = match bom {
+                [0x1a, 0x2b, 0x3c, 0x4d] => true,
+                [0x4d, 0x3c, 0x2b, 0x1a] => false,
+                _ => {
+                    return Err(self.fail(format!(
+                        "corrupt pcapng section header {} (bad byte-order magic){}",
+                        self.after(),
+                        self.kept()
+                    )))
+                }
+            };
             let total = u32_at(&h, 4, big);
             if total < 28 || total % 4 != 0 || total > MAX_BLOCK {
                 return Err(self.fail(format!(
@@ -355,8 +394,9 @@ impl FileSource {
         let total = u32_at(&h, 4, big_endian);
         if total < 12 || total % 4 != 0 || total > MAX_BLOCK {
             return Err(self.fail(format!(
-                "corrupt pcapng block after record {} (block length {total}); the packets before it are reported",
-                self.records
+                "corrupt pcapng block {} (block length {total}){}",
+                self.after(),
+                self.kept()
             )));
         }
         let body_len = total as usize - 12;
@@ -472,8 +512,9 @@ impl FileSource {
         self.counters.file_bytes += got;
         if got < n as u64 {
             return Err(self.fail(format!(
-                "truncated capture: the block after record {} is cut short; the packets before it are reported",
-                self.records
+                "truncated capture: the block {} is cut short{}",
+                self.after(),
+                self.kept()
             )));
         }
         Ok(())
@@ -563,11 +604,12 @@ fn io_message(e: &io::Error) -> String {
 }
 
 fn unsupported(dlt: i32) -> String {
-    let name = pcap::Linktype(dlt)
-        .get_name()
-        .unwrap_or_else(|_| format!("DLT {dlt}"));
+    let name = match pcap::Linktype(dlt).get_name() {
+        Ok(name) => format!("{name} ({dlt})"),
+        Err(_) => dlt.to_string(),
+    };
     format!(
-        "unsupported link type {name} ({dlt}); svcscope decodes {}",
+        "unsupported link type {name}; svcscope decodes {}",
         super::SUPPORTED
     )
 }
@@ -789,6 +831,79 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let ts: Vec<Ts> = batch.packets.iter().map(|p| p.ts).collect();
         assert_eq!(ts, [i64::MAX, i64::MAX, 5]);
+
+        // A negative if_tsoffset stops at 1970, so no two capture times are further apart than a Ts
+        // can count (a flow spanning i64::MIN..i64::MAX overflowed its duration).
+        let offset: &[u8] = &[14, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0];
+        let f = pcapng(&[(1, offset)], &[(0, 1_000_000, &[0; 20])]);
+        let path = temp_capture("negative-offset.pcapng", &f);
+        let mut source = FileSource::open(&path, None).unwrap();
+        let mut batch = Batch::default();
+        assert!(!source.fill(&mut batch).unwrap());
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(batch.packets[0].ts, 0);
+    }
+
+    /// Faults before any packet do not promise "the packets before it"; link types libpcap has no
+    /// name for are not called "DLT 147 (147)".
+    #[test]
+    fn fault_messages_before_the_first_packet() {
+        let open_err = |name: &str, bytes: &[u8]| {
+            let path = temp_capture(name, bytes);
+            let r = FileSource::open(&path, None).err().map(|e| e.message);
+            std::fs::remove_file(&path).unwrap();
+            r
+        };
+        let header = [0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            open_err("short-header.pcap", &header).unwrap(),
+            "truncated capture: the pcap file header is cut short (10 of 20 bytes)"
+        );
+        let mut dlt147 = header.to_vec();
+        dlt147.extend_from_slice(&[0, 0, 0xff, 0xff, 0, 0, 147, 0, 0, 0]);
+        assert_eq!(
+            open_err("dlt147.pcap", &dlt147).unwrap(),
+            format!(
+                "unsupported link type 147; svcscope decodes {}",
+                super::super::SUPPORTED
+            )
+        );
+        let mut record1 = dlt147.clone();
+        record1[20] = 1;
+        record1.extend_from_slice(&[0; 8]);
+        record1.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+        record1.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+        let path = temp_capture("record1.pcap", &record1);
+        let (frames, _, err) = read_all(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(frames, 0);
+        assert_eq!(
+            err.unwrap(),
+            "corrupt capture: record 1 claims 4294967295 captured bytes (at most 16777216)"
+        );
+        // A second section whose byte-order magic is neither order.
+        let mut f = pcapng(&[(1, &[])], &[(0, 0, &[0; 20])]);
+        let second = pcapng(&[], &[]);
+        f.extend_from_slice(&second[..8]);
+        f.extend_from_slice(&[1, 2, 3, 4]);
+        f.extend_from_slice(&second[12..]);
+        let path = temp_capture("bad-bom.pcapng", &f);
+        let (frames, _, err) = read_all(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(frames, 1);
+        assert_eq!(
+            err.unwrap(),
+            "corrupt pcapng section header after record 1 (bad byte-order magic); the packets before it are reported"
+        );
+        let mut idb = pcapng(&[(1, &[])], &[]);
+        idb.truncate(idb.len() - 3);
+        let path = temp_capture("cut-idb.pcapng", &idb);
+        let (_, _, err) = read_all(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            err.unwrap(),
+            "truncated capture: the block before the first record is cut short"
+        );
     }
 
     /// Regression: a pcapng section header or interface description claiming a 60 MiB block in a
@@ -805,7 +920,10 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         assert_eq!(
             err.message,
-            format!("truncated capture: the pcapng section header is cut short (12 of {} bytes); the packets before it are reported", big - 12)
+            format!(
+                "truncated capture: the pcapng section header is cut short (12 of {} bytes)",
+                big - 12
+            )
         );
 
         let mut f = vec![0x0a, 0x0d, 0x0d, 0x0a];
@@ -822,7 +940,10 @@ mod tests {
         assert_eq!(frames, 0);
         assert_eq!(
             err.unwrap(),
-            format!("truncated capture: an interface description block is cut short (8 of {} bytes); the packets before it are reported", big - 12)
+            format!(
+                "truncated capture: an interface description block is cut short (8 of {} bytes)",
+                big - 12
+            )
         );
     }
 }

@@ -30,6 +30,9 @@ pub struct LiveSource {
     cap: pcap::Capture<pcap::Active>,
     link: LinkType,
     counters: SourceCounters,
+    /// libpcap's last raw counters and the widened totals (see `live_counters`).
+    last_raw: [u32; 3],
+    totals: [u64; 3],
     /// Nanoseconds per unit of the timestamps' sub-second field (1, or 1000 for microseconds).
     ts_scale: i64,
 }
@@ -106,6 +109,8 @@ impl LiveSource {
             link,
             counters: SourceCounters::default(),
             ts_scale,
+            last_raw: [0; 3],
+            totals: [0; 3],
         })
     }
 
@@ -147,15 +152,17 @@ impl LiveSource {
         }
     }
 
+    /// libpcap's counters, widened to 64 bits: libpcap's are 32-bit and wrap after 2^32 packets, so
+    /// the differences between reads are accumulated.
     pub fn live_counters(&mut self) -> LiveCounters {
-        match self.cap.stats() {
-            Ok(s) => LiveCounters {
-                received: u64::from(s.received),
-                dropped: u64::from(s.dropped),
-                if_dropped: u64::from(s.if_dropped),
-            },
-            Err(_) => LiveCounters::default(),
+        if let Ok(s) = self.cap.stats() {
+            let now = [s.received, s.dropped, s.if_dropped];
+            for ((total, now), last) in self.totals.iter_mut().zip(now).zip(self.last_raw) {
+                *total += u64::from(now.wrapping_sub(last));
+            }
+            self.last_raw = now;
         }
+        LiveCounters { received: self.totals[0], dropped: self.totals[1], if_dropped: self.totals[2] }
     }
 
     pub fn link_type(&self) -> LinkType {

@@ -1,0 +1,839 @@
+//! Live capture on real interfaces.
+//!
+//! Every test builds its own pair of network namespaces joined by a veth pair (one end in each, none
+//! in the host namespace), runs the real binary with `ip netns exec B svcscope capture -i vethB …`,
+//! replays a fixture into the other end with `ip netns exec A tcpreplay -i vethA`, and compares the
+//! live report with `svcscope analyze` of the same fixture. No packet ever leaves these namespaces.
+//!
+//! IPv6 is disabled in both namespaces before the links come up, so the kernel sends nothing of its
+//! own (router solicitations, MLD reports) and the only frames on the wire are the fixture's. The
+//! fixtures' frames are at least 60 bytes long (the generator pads them as an Ethernet card would)
+//! and veth neither pads nor strips frames, so captured byte counts equal the file's.
+//!
+//! The tests need root, `ip netns` and tcpreplay; without them each test prints "skipped: …" to
+//! standard error and returns.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_svcscope");
+
+/// Replay squeezes minutes of trace time into milliseconds of wall time (and a live capture stamps
+/// packets with arrival time): idle timeouts long enough that no flow ends early either way.
+const TIMEOUTS: [&str; 6] = [
+    "--udp-timeout",
+    "1d",
+    "--tcp-timeout",
+    "1d",
+    "--other-timeout",
+    "1d",
+];
+
+/// How long a capture may take to say it is listening, and to end once told to.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+const END_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// Why these tests cannot run here, if they cannot.
+fn skip_reason() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some(
+            "not running as root: live capture tests need root to create network namespaces \
+             and capture packets"
+                .into(),
+        );
+    }
+    match Command::new("ip").args(["netns", "list"]).output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            return Some(format!(
+                "`ip netns list` failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ))
+        }
+        Err(e) => {
+            return Some(format!(
+                "`ip netns` unavailable (iproute2 not installed?): {e}"
+            ))
+        }
+    }
+    match Command::new("tcpreplay").arg("--version").output() {
+        Ok(o) if o.status.success() => None,
+        Ok(_) => Some("`tcpreplay --version` failed".into()),
+        Err(e) => Some(format!("tcpreplay not installed: {e}")),
+    }
+}
+
+/// Sets up a namespace pair, or prints why not and returns from the test.
+macro_rules! netns_or_skip {
+    () => {{
+        if let Some(why) = skip_reason() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+        match NetnsPair::new() {
+            Ok(pair) => pair,
+            Err(why) => {
+                eprintln!("skipped: cannot create network namespaces: {why}");
+                return;
+            }
+        }
+    }};
+}
+
+/// Runs a command to completion; panics with its output when it fails.
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Two fresh network namespaces, `<base>-a` holding `vethA` and `<base>-b` holding `vethB`, the two
+/// ends of one veth pair. Dropping it deletes both namespaces (and with them the veth pair), also
+/// when a test panics.
+struct NetnsPair {
+    a: String,
+    b: String,
+    /// Namespaces created so far (deleted on drop).
+    created: Vec<String>,
+}
+
+impl NetnsPair {
+    const A_IF: &'static str = "vethA";
+    const B_IF: &'static str = "vethB";
+
+    /// Err only when the namespaces themselves cannot be created (no privilege for it here);
+    /// anything failing after that panics.
+    fn new() -> Result<NetnsPair, String> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let base = format!(
+            "svcs-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut pair = NetnsPair {
+            a: format!("{base}-a"),
+            b: format!("{base}-b"),
+            created: Vec::new(),
+        };
+        for ns in [pair.a.clone(), pair.b.clone()] {
+            let out = Command::new("ip")
+                .args(["netns", "add", &ns])
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+            }
+            pair.created.push(ns);
+        }
+        // Both ends are created directly inside their namespaces: none ever exists in the host's.
+        run(Command::new("ip").args([
+            "link",
+            "add",
+            Self::A_IF,
+            "netns",
+            &pair.a,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            Self::B_IF,
+            "netns",
+            &pair.b,
+        ]));
+        for ns in [&pair.a, &pair.b] {
+            for key in ["all", "default"] {
+                run(pair.exec(ns).args([
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{key}.disable_ipv6=1"),
+                ]));
+            }
+            run(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]));
+        }
+        // The veth ends were created before IPv6 was disabled in `all`/`default`: disable it on them
+        // too, explicitly, before they come up.
+        for (ns, dev) in [(&pair.a, Self::A_IF), (&pair.b, Self::B_IF)] {
+            run(pair.exec(ns).args([
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{dev}.disable_ipv6=1"),
+            ]));
+        }
+        for (ns, dev) in [(&pair.a, Self::A_IF), (&pair.b, Self::B_IF)] {
+            run(Command::new("ip").args(["-n", ns, "link", "set", dev, "up"]));
+        }
+        pair.wait_up();
+        Ok(pair)
+    }
+
+    /// `ip netns exec NS` as the start of a command.
+    fn exec(&self, ns: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns]);
+        c
+    }
+
+    /// Waits until both ends report carrier (a veth end is only up once its peer is).
+    fn wait_up(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let up = [(&self.a, Self::A_IF), (&self.b, Self::B_IF)]
+                .iter()
+                .all(|(ns, dev)| {
+                    let out = run(Command::new("ip").args(["-n", ns, "-o", "link", "show", dev]));
+                    let text = String::from_utf8_lossy(&out.stdout);
+                    text.contains("LOWER_UP") && text.contains("state UP")
+                });
+            if up {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "veth pair in {} / {} did not come up",
+                self.a,
+                self.b
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `svcscope capture -i vethB --user root ARGS` in namespace B, once it is listening.
+    fn capture(&self, args: &[&str]) -> Capture {
+        let mut cmd = self.exec(&self.b);
+        cmd.args([BIN, "capture", "-i", Self::B_IF, "--user", "root"])
+            .args(args);
+        Capture::start(cmd)
+    }
+
+    /// Replays a capture file into vethA at top speed; returns the number of packets sent.
+    fn replay(&self, file: &Path) -> u64 {
+        let out = run(self.exec(&self.a).args([
+            "tcpreplay",
+            "-q",
+            "-i",
+            Self::A_IF,
+            "--topspeed",
+            file.to_str().expect("UTF-8 path"),
+        ]));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let sent = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Successful packets:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no packet count in tcpreplay's output:\n{text}"));
+        let failed: u64 = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Failed packets:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        assert_eq!(failed, 0, "tcpreplay failed to send some packets:\n{text}");
+        sent
+    }
+
+    /// Interface statistics of vethB, for failure messages.
+    fn b_stats(&self) -> String {
+        Command::new("ip")
+            .args(["-n", &self.b, "-s", "link", "show", Self::B_IF])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for NetnsPair {
+    fn drop(&mut self) {
+        for ns in self.created.drain(..) {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &ns])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// A running `svcscope capture`. Dropping it kills the process if it is still running.
+struct Capture {
+    child: Child,
+    stdout: Option<JoinHandle<String>>,
+    stderr_lines: Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    finished: bool,
+}
+
+/// What a capture printed and how it ended.
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Capture {
+    fn start(mut cmd: Command) -> Capture {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let mut out = child.stdout.take().expect("piped stdout");
+        let stdout = thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        let err = child.stderr.take().expect("piped stderr");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = channel();
+        {
+            let stderr = stderr.clone();
+            thread::spawn(move || {
+                for line in BufReader::new(err).lines() {
+                    let Ok(line) = line else { break };
+                    let mut all = stderr.lock().unwrap();
+                    all.push_str(&line);
+                    all.push('\n');
+                    drop(all);
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let mut cap = Capture {
+            child,
+            stdout: Some(stdout),
+            stderr_lines: rx,
+            stderr,
+            finished: false,
+        };
+        cap.wait_listening();
+        cap
+    }
+
+    fn wait_listening(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) if line.starts_with("svcscope: listening on") => return,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "capture did not start listening within {START_TIMEOUT:?}; stderr:\n{}",
+                    self.stderr.lock().unwrap()
+                ),
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait().ok();
+                    self.finished = true;
+                    panic!(
+                        "capture ended before listening ({status:?}); stderr:\n{}",
+                        self.stderr.lock().unwrap()
+                    )
+                }
+            }
+        }
+    }
+
+    fn pid(&self) -> nix::unistd::Pid {
+        // `ip netns exec` execs the command: its pid is svcscope's.
+        nix::unistd::Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Ctrl-C.
+    fn interrupt(&self) {
+        nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGINT)
+            .expect("sending SIGINT to the capture");
+    }
+
+    /// Waits for the capture to end by itself; `context` explains failures.
+    fn wait(mut self, context: &dyn Fn() -> String) -> Finished {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the capture") {
+                break status;
+            }
+            if started.elapsed() > END_TIMEOUT {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                self.finished = true;
+                panic!(
+                    "capture did not end within {END_TIMEOUT:?}; stderr:\n{}\n{}",
+                    self.stderr.lock().unwrap(),
+                    context()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        self.finished = true;
+        let stdout = self
+            .stdout
+            .take()
+            .expect("stdout reader")
+            .join()
+            .expect("stdout reader thread");
+        // The stderr reader ends with the pipe; give it a moment to take the last lines.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self
+            .stderr_lines
+            .recv_timeout(Duration::from_millis(50))
+            .is_ok()
+            && Instant::now() < deadline
+        {}
+        let stderr = self.stderr.lock().unwrap().clone();
+        Finished {
+            status,
+            stdout,
+            stderr,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Finished {
+    /// The final report (the whole of standard output, or its last line with `--interval`).
+    fn report(&self) -> Value {
+        assert!(
+            self.status.success(),
+            "capture failed ({}); stderr:\n{}\nstdout:\n{}",
+            self.status,
+            self.stderr,
+            self.stdout
+        );
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "capture's standard output is not one JSON report ({e}):\n{}",
+                self.stdout
+            )
+        })
+    }
+}
+
+/// `svcscope analyze FILES --format json -q EXTRA` with the same flow timeouts as the captures.
+fn analyze(files: &[&Path], extra: &[&str]) -> Value {
+    let out = run(Command::new(BIN)
+        .arg("analyze")
+        .args(files)
+        .args(["--format", "json", "-q"])
+        .args(TIMEOUTS)
+        .args(extra));
+    serde_json::from_slice(&out.stdout).expect("analyze prints one JSON report")
+}
+
+fn u(v: &Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no number \"{key}\" in {v}"))
+}
+
+/// totals: flows, packets, bytes.
+fn totals(r: &Value) -> [u64; 3] {
+    let t = &r["totals"];
+    [u(t, "flows"), u(t, "packets"), u(t, "bytes")]
+}
+
+/// The per-application-protocol rows as comparable lines, sorted.
+fn app_rows(r: &Value) -> Vec<String> {
+    let mut rows: Vec<String> = r["app_protocols"]
+        .as_array()
+        .expect("app_protocols is an array")
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}/{} flows {} packets {}/{} bytes {}/{}",
+                a["app_protocol"].as_str().expect("app_protocol"),
+                a["transport"].as_str().expect("transport"),
+                a["port"],
+                u(a, "flows"),
+                u(a, "packets_c2s"),
+                u(a, "packets_s2c"),
+                u(a, "bytes_c2s"),
+                u(a, "bytes_s2c"),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Live and offline reports agree on totals and on every application-protocol row.
+fn assert_same_traffic(live: &Value, offline: &Value, what: &str) {
+    assert_eq!(
+        totals(live),
+        totals(offline),
+        "{what}: totals (flows, packets, bytes) differ: live vs offline"
+    );
+    assert_eq!(
+        app_rows(live),
+        app_rows(offline),
+        "{what}: app_protocols rows differ: live vs offline"
+    );
+}
+
+/// The live health counters: (received, dropped_by_kernel, dropped_by_interface, dropped_by_svcscope).
+fn live_health(r: &Value) -> [u64; 4] {
+    let l = &r["health"]["live"];
+    assert!(l.is_object(), "health.live missing in {}", r["health"]);
+    [
+        u(l, "received"),
+        u(l, "dropped_by_kernel"),
+        u(l, "dropped_by_interface"),
+        u(l, "dropped_by_svcscope"),
+    ]
+}
+
+/// A scratch directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "svcscope-live-{}-{tag}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).expect("creating a scratch directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Replays `name` into a capture that stops after exactly the fixture's packet count, and compares
+/// the report with the offline analysis of the fixture.
+fn live_equals_offline(name: &str, extra: &[&str]) {
+    let ns = netns_or_skip!();
+    let file = fixture(name);
+    let offline = analyze(&[&file], &[]);
+    let packets = totals(&offline)[1];
+    let count = packets.to_string();
+    let mut args = vec!["--format", "json", "--count", &count];
+    args.extend(TIMEOUTS);
+    args.extend(extra);
+    let cap = ns.capture(&args);
+    let sent = ns.replay(&file);
+    assert_eq!(
+        sent, packets,
+        "tcpreplay sent a different number of packets"
+    );
+    let done = cap.wait(&|| format!("vethB after replay:\n{}", ns.b_stats()));
+    let live = done.report();
+    assert_same_traffic(&live, &offline, name);
+    assert_eq!(u(&live["inputs"][0], "packets"), packets);
+    let [received, kernel, interface, svcscope] = live_health(&live);
+    assert_eq!(
+        (kernel, interface, svcscope),
+        (0, 0, 0),
+        "{name}: drops reported"
+    );
+    assert!(received >= packets, "{name}: libpcap received {received}");
+}
+
+#[test]
+fn catalog_rows_live_equals_offline() {
+    live_equals_offline("catalog-rows.pcap", &[]);
+}
+
+#[test]
+fn shared_ports_live_equals_offline() {
+    live_equals_offline("shared-ports.pcap", &[]);
+}
+
+#[test]
+fn domain_live_equals_offline() {
+    // 3,597 frames (1.4 MB) at top speed: a kernel buffer with room for all of them, so that a slow
+    // start of the (debug) reader thread on a busy machine cannot drop any.
+    live_equals_offline("domain.pcapng", &["--buffer-size", "8MiB"]);
+}
+
+#[test]
+fn count_stops_after_exactly_n_packets() {
+    let ns = netns_or_skip!();
+    let cap = ns.capture(&["--format", "json", "--count", "1000"]);
+    ns.replay(&fixture("domain.pcapng"));
+    let done = cap.wait(&|| ns.b_stats());
+    let r = done.report();
+    assert_eq!(u(&r["inputs"][0], "packets"), 1000);
+    assert_eq!(u(&r["health"], "packets_read"), 1000);
+    assert_eq!(totals(&r)[1], 1000, "every one of the 1000 packets is IP");
+}
+
+#[test]
+fn duration_stops_by_itself() {
+    let ns = netns_or_skip!();
+    let cap = ns.capture(&["--format", "json", "--duration", "2s"]);
+    ns.replay(&fixture("catalog-rows.pcap"));
+    let done = cap.wait(&|| ns.b_stats());
+    let r = done.report();
+    // The clock starts after "listening" is printed, so the whole run is a little over 2 s.
+    assert!(
+        done.elapsed >= Duration::from_millis(1500) && done.elapsed < Duration::from_secs(6),
+        "--duration 2s ended after {:?}",
+        done.elapsed
+    );
+    assert_eq!(
+        totals(&r)[1],
+        65,
+        "the 65 replayed packets are in the report"
+    );
+    live_health(&r);
+}
+
+#[test]
+fn sigint_ends_with_the_final_report() {
+    let ns = netns_or_skip!();
+    let cap = ns.capture(&["--format", "json"]);
+    let before = SystemTime::now();
+    ns.replay(&fixture("shared-ports.pcap"));
+    let after = SystemTime::now();
+    // Let the reader drain the kernel buffer (it wakes at least every 100 ms).
+    thread::sleep(Duration::from_millis(1000));
+    cap.interrupt();
+    let done = cap.wait(&|| ns.b_stats());
+    assert_eq!(done.status.code(), Some(0), "stderr:\n{}", done.stderr);
+    let r = done.report();
+    let [received, kernel, interface, svcscope] = live_health(&r);
+    assert_eq!(r["health"]["live"]["interface"], "vethB");
+    assert_eq!(received, 36, "libpcap received the 36 replayed frames");
+    assert_eq!((kernel, interface, svcscope), (0, 0, 0));
+    assert_eq!(totals(&r), [4, 36, 9761]);
+    // Packets carry their arrival time, read at the right scale (seconds and a sub-second part).
+    let margin = Duration::from_millis(50);
+    for key in ["first_seen", "last_seen"] {
+        let text = r[key].as_str().unwrap_or_else(|| panic!("no {key}"));
+        let t = humantime::parse_rfc3339_weak(text).expect("RFC 3339 time");
+        assert!(
+            t + margin >= before && t <= after + margin,
+            "{key} {text} is not within the replay ({} .. {})",
+            humantime::format_rfc3339_micros(before),
+            humantime::format_rfc3339_micros(after)
+        );
+    }
+}
+
+#[test]
+fn write_round_trip() {
+    let ns = netns_or_skip!();
+    let tmp = TempDir::new("write");
+    let out = tmp.0.join("shared.pcap");
+    let out_s = out.to_str().unwrap();
+    let mut args = vec!["--format", "json", "--count", "36", "--write", out_s];
+    args.extend(TIMEOUTS);
+    let cap = ns.capture(&args);
+    ns.replay(&fixture("shared-ports.pcap"));
+    let done = cap.wait(&|| ns.b_stats());
+    let live = done.report();
+    assert!(
+        done.stderr.contains(&format!("svcscope: wrote {out_s}")),
+        "stderr names the file written:\n{}",
+        done.stderr
+    );
+    let written = analyze(&[&out], &[]);
+    assert_same_traffic(&live, &written, "--write file");
+    // The file's header states the precision its timestamps have.
+    for key in ["first_seen", "last_seen"] {
+        assert_eq!(live[key], written[key], "{key}: live vs --write file");
+    }
+    assert_same_traffic(
+        &live,
+        &analyze(&[&fixture("shared-ports.pcap")], &[]),
+        "fixture",
+    );
+}
+
+#[test]
+fn write_rotate_size_makes_several_files() {
+    let ns = netns_or_skip!();
+    let tmp = TempDir::new("rotate");
+    let out = tmp.0.join("domain.pcap");
+    let out_s = out.to_str().unwrap();
+    let mut args = vec![
+        "--format",
+        "json",
+        "--count",
+        "3597",
+        "--buffer-size",
+        "8MiB",
+        "--write",
+        out_s,
+        "--rotate-size",
+        "256k",
+    ];
+    args.extend(TIMEOUTS);
+    let cap = ns.capture(&args);
+    ns.replay(&fixture("domain.pcapng"));
+    let done = cap.wait(&|| ns.b_stats());
+    let live = done.report();
+    // FILE, FILE1, FILE2, … in order.
+    let mut files = vec![out.clone()];
+    for i in 1.. {
+        let p = PathBuf::from(format!("{out_s}{i}"));
+        if !p.exists() {
+            break;
+        }
+        files.push(p);
+    }
+    // 1.4 MB of frames plus 16-byte record headers in files of at most 256 KiB.
+    assert!(
+        files.len() >= 6,
+        "expected at least 6 files, got {files:?}; stderr:\n{}",
+        done.stderr
+    );
+    for f in &files {
+        let size = std::fs::metadata(f).unwrap().len();
+        assert!(size <= 256 * 1024, "{} is {size} bytes", f.display());
+    }
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    assert!(
+        done.stderr
+            .contains(&format!("svcscope: wrote {}", names.join(", "))),
+        "stderr lists the files written:\n{}",
+        done.stderr
+    );
+    let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let merged = analyze(&paths, &[]);
+    assert_eq!(
+        totals(&merged),
+        totals(&live),
+        "merged files vs live totals"
+    );
+    assert_same_traffic(&live, &merged, "rotated files");
+}
+
+#[test]
+fn bad_interface_is_one_clear_error() {
+    let ns = netns_or_skip!();
+    let out = ns
+        .exec(&ns.b)
+        .args([BIN, "capture", "-i", "nosuch0", "--user", "root"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running svcscope");
+    assert!(!out.status.success(), "a bad interface must fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line of error:\n{stderr}");
+    let line = lines[0];
+    assert!(line.contains("nosuch0"), "names the interface: {line}");
+    // Namespace B holds exactly lo and vethB (plus libpcap's pseudo-devices).
+    assert!(
+        line.contains("vethB") && line.contains("lo"),
+        "lists the existing interfaces: {line}"
+    );
+    assert!(out.stdout.is_empty(), "no report on a failed start");
+}
+
+#[test]
+fn bpf_filter_applies_live() {
+    let ns = netns_or_skip!();
+    let file = fixture("domain.pcapng");
+    let offline = analyze(&[&file], &["--filter", "udp"]);
+    let udp_packets = totals(&offline)[1];
+    assert!(udp_packets > 0 && udp_packets < 3597);
+    let count = udp_packets.to_string();
+    let mut args = vec![
+        "--format",
+        "json",
+        "--filter",
+        "udp",
+        "--count",
+        &count,
+        "--buffer-size",
+        "8MiB",
+    ];
+    args.extend(TIMEOUTS);
+    let cap = ns.capture(&args);
+    ns.replay(&file);
+    let done = cap.wait(&|| ns.b_stats());
+    let live = done.report();
+    for row in live["app_protocols"].as_array().unwrap() {
+        assert_eq!(
+            row["transport"], "udp",
+            "a non-UDP row passed the filter: {row}"
+        );
+    }
+    for row in live["unclassified"]["top_ports"].as_array().unwrap() {
+        assert_eq!(
+            row["transport"], "udp",
+            "a non-UDP flow passed the filter: {row}"
+        );
+    }
+    assert_same_traffic(&live, &offline, "--filter udp");
+    // The filter runs in the kernel: libpcap never received a TCP or other frame.
+    let [received, ..] = live_health(&live);
+    assert_eq!(received, udp_packets);
+}
+
+#[test]
+fn interval_json_lines() {
+    let ns = netns_or_skip!();
+    let cap = ns.capture(&[
+        "--format",
+        "json",
+        "--interval",
+        "1s",
+        "--duration",
+        "3500ms",
+    ]);
+    ns.replay(&fixture("catalog-rows.pcap"));
+    let done = cap.wait(&|| ns.b_stats());
+    assert!(done.status.success(), "stderr:\n{}", done.stderr);
+    let lines: Vec<&str> = done.stdout.lines().collect();
+    let (last, ticks) = lines.split_last().expect("some output");
+    assert!(
+        (3..=4).contains(&ticks.len()),
+        "one interval line per second of a 3.5 s run, got {}:\n{}",
+        ticks.len(),
+        done.stdout
+    );
+    let mut packets = 0;
+    for line in ticks {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("interval line is not JSON ({e}): {line}"));
+        assert_eq!(v["type"], "interval", "{line}");
+        assert!(line.contains("\"type\":\"interval\""), "{line}");
+        packets += u(&v, "packets");
+    }
+    let report: Value = serde_json::from_str(last).expect("the final report is one JSON line");
+    assert!(report.get("type").is_none(), "final line is the report");
+    assert_eq!(totals(&report)[1], 65);
+    // The replay ends within the first interval, long before the last tick.
+    assert_eq!(
+        packets, 65,
+        "the intervals counted every replayed packet once"
+    );
+}
