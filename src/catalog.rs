@@ -582,8 +582,14 @@ impl Catalog {
     /// The embedded catalog files, as (name, text).
     pub fn default_sources() -> Vec<(String, String)> {
         vec![
-            (DEFAULT_CATALOG_NAME.to_string(), DEFAULT_CATALOG.to_string()),
-            (DEFAULT_INTERFACES_NAME.to_string(), DEFAULT_INTERFACES.to_string()),
+            (
+                DEFAULT_CATALOG_NAME.to_string(),
+                DEFAULT_CATALOG.to_string(),
+            ),
+            (
+                DEFAULT_INTERFACES_NAME.to_string(),
+                DEFAULT_INTERFACES.to_string(),
+            ),
         ]
     }
 
@@ -1252,16 +1258,32 @@ mod tests {
     #[test]
     fn rpc_interfaces_map_to_catalog_services() {
         let c = Catalog::builtin();
-        assert!(c.interfaces.len() >= 60, "{} interfaces", c.interfaces.len());
+        assert!(
+            c.interfaces.len() >= 60,
+            "{} interfaces",
+            c.interfaces.len()
+        );
         let netlogon = Uuid::parse("12345678-1234-abcd-ef00-01234567cffb").unwrap();
         let l = c.label(c.interface_label(netlogon, false).unwrap());
         assert_eq!(l.name, "RPC netlogon (MS-NRPC)");
-        assert_eq!(names(&c, c.interface_label(netlogon, false).unwrap()), ["Net Logon"]);
+        assert_eq!(
+            names(&c, c.interface_label(netlogon, false).unwrap()),
+            ["Net Logon"]
+        );
         let drsuapi = Uuid::parse("e3514235-4b06-11d1-ab04-00c04fc2dcd2").unwrap();
-        assert_eq!(names(&c, c.interface_label(drsuapi, false).unwrap()), ["Local Security Authority"]);
+        assert_eq!(
+            names(&c, c.interface_label(drsuapi, false).unwrap()),
+            ["Local Security Authority"]
+        );
         let even6 = Uuid::parse("f6beaff7-1e19-4fbb-9f8f-b89e2018337c").unwrap();
-        assert_eq!(names(&c, c.interface_label(even6, true).unwrap()), ["Event Log"]);
-        assert_eq!(c.label(c.interface_label(even6, true).unwrap()).transport, Transport::Udp);
+        assert_eq!(
+            names(&c, c.interface_label(even6, true).unwrap()),
+            ["Event Log"]
+        );
+        assert_eq!(
+            c.label(c.interface_label(even6, true).unwrap()).transport,
+            Transport::Udp
+        );
         // An interface the catalog does not list still gets the RPC label, with every RPC candidate.
         let unknown = c.interface_label(Uuid([7; 16]), false).unwrap();
         assert_eq!(c.label(unknown).name, RPC_UNKNOWN_INTERFACE_APP);
@@ -1280,7 +1302,12 @@ mod tests {
         );
         // A user file may add an interface for a site's own service.
         let c = with_user("[[service]]\nname = \"Backup\"\nports = [ { app = \"RPC\", tcp = 135 } ]\n[[interface]]\nuuid = \"11111111-2222-3333-4444-555555555555\"\nname = \"backupd\"\nservices = [\"Backup\"]\n").unwrap();
-        let id = c.interface_label(Uuid::parse("11111111-2222-3333-4444-555555555555").unwrap(), false).unwrap();
+        let id = c
+            .interface_label(
+                Uuid::parse("11111111-2222-3333-4444-555555555555").unwrap(),
+                false,
+            )
+            .unwrap();
         assert_eq!(names(&c, id), ["Backup"]);
     }
 

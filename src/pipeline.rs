@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::aggregate::Aggregate;
-use crate::capture::{strip_libpcap, 
-    Batch, CaptureError, FileSource, LiveCounters, LiveSource, PacketSource, SourceCounters,
+use crate::capture::{
+    strip_libpcap, Batch, CaptureError, FileSource, LiveCounters, LiveSource, PacketSource,
+    SourceCounters,
 };
 use crate::catalog::Catalog;
 use crate::report::{InputReport, LiveHealth};
@@ -350,7 +351,10 @@ impl Writer {
         }
         if let Some(e) = &mut self.error {
             if self.unwritten > 0 {
-                e.message.push_str(&format!("; {} later packets were not saved", self.unwritten));
+                e.message.push_str(&format!(
+                    "; {} later packets were not saved",
+                    self.unwritten
+                ));
             }
         }
         (self.written, self.error)

@@ -154,7 +154,7 @@ fn service<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no services row {name}"))
 }
 
-const FIXTURES: [&str; 17] = [
+const FIXTURES: [&str; 20] = [
     "catalog-rows.pcap",
     "domain.pcapng",
     "ipv4-fragments.pcap",
@@ -172,6 +172,9 @@ const FIXTURES: [&str; 17] = [
     "snaplen.pcap",
     "truncated.pcap",
     "vlan.pcap",
+    "rpc.pcap",
+    "ftp.pcap",
+    "tftp.pcap",
 ];
 
 #[test]
@@ -735,4 +738,136 @@ fn user_catalogs_add_services_and_bad_ones_fail_with_file_and_line() {
         )
     );
     assert!(run.stdout.is_empty());
+}
+
+/// (label, provenance, packets c→s, packets s→c) of the flow to `server`.
+fn learnt(records: &[Value], server: &str) -> (String, String, u64, u64) {
+    let f = flow(records, server);
+    (
+        f["app_protocol"].as_str().unwrap_or("-").to_string(),
+        f["provenance"].as_str().unwrap().to_string(),
+        f["packets_c2s"].as_u64().unwrap(),
+        f["packets_s2c"].as_u64().unwrap(),
+    )
+}
+
+fn l(app: &str, provenance: &str, c2s: u64, s2c: u64) -> (String, String, u64, u64) {
+    (app.to_string(), provenance.to_string(), c2s, s2c)
+}
+
+#[test]
+fn dce_rpc_flows_on_dynamic_ports_are_labelled_by_interface() {
+    let (report, records, code, _) = analyze(&["fixtures/rpc.pcap"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(learnt(&records, "192.0.2.10:135"), l("RPC", "port", 7, 4));
+    // Bind split across two segments, two requests in one: the bind names Net Logon.
+    assert_eq!(
+        learnt(&records, "192.0.2.10:49669"),
+        l("RPC drsuapi (MS-DRSR)", "rpc-bind", 8, 5)
+    );
+    assert_eq!(
+        learnt(&records, "192.0.2.10:49670"),
+        l("RPC eventlog6 (MS-EVEN6)", "rpc-bind", 7, 4)
+    );
+    // A bind on a dynamic port with no endpoint mapper seen.
+    assert_eq!(
+        learnt(&records, "192.0.2.10:49700"),
+        l("RPC samr (MS-SAMR)", "rpc-bind", 7, 4)
+    );
+    // Connectionless RPC over UDP, by its header.
+    assert_eq!(
+        learnt(&records, "192.0.2.10:49800"),
+        l("RPC eventlog6 (MS-EVEN6)", "rpc-header", 1, 1)
+    );
+    // Two flows to 49668: the one with a bind, and the mid-stream one the endpoint mapper announced.
+    let netlogon: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["server_port"] == 49668)
+        .collect();
+    assert_eq!(netlogon.len(), 2);
+    for r in &netlogon {
+        assert_eq!(r["app_protocol"], "RPC netlogon (MS-NRPC)");
+        assert_eq!(r["services"], serde_json::json!(["Net Logon"]));
+        assert_eq!(r["rpc_interface"], "12345678-1234-abcd-ef00-01234567cffb");
+    }
+    let mid = netlogon
+        .iter()
+        .find(|r| r["client_addr"] == "192.0.2.103")
+        .unwrap();
+    assert_eq!(
+        (&mid["provenance"], &mid["server_rule"]),
+        (&"endpoint-mapper".into(), &"announced".into())
+    );
+    let bound = netlogon
+        .iter()
+        .find(|r| r["client_addr"] == "192.0.2.101")
+        .unwrap();
+    assert_eq!(bound["provenance"], "rpc-bind");
+    // Per service and per interface in the report.
+    assert!(service(&report, "Net Logon")["flows"].as_u64().unwrap() >= 2);
+    assert!(service(&report, "Event Log")["flows"].as_u64().unwrap() >= 2);
+    let interfaces: Vec<&str> = report["rpc"]["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap_or("?"))
+        .collect();
+    for name in ["netlogon", "drsuapi", "eventlog6", "samr"] {
+        assert!(interfaces.contains(&name), "{name} not in {interfaces:?}");
+    }
+    let h = &report["health"]["inspection"];
+    assert_eq!(
+        (&h["epm_answers"], &h["endpoints_announced"]),
+        (&1.into(), &3.into())
+    );
+}
+
+#[test]
+fn ftp_data_connections_are_learnt_from_the_control_connection() {
+    let (_, records, code, _) = analyze(&["fixtures/ftp.pcap"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        learnt(&records, "192.0.2.60:21"),
+        l("FTP control", "port", 20, 19)
+    );
+    assert_eq!(
+        learnt(&records, "192.0.2.60:50000"),
+        l("FTP data", "ftp-control", 7, 10)
+    );
+    assert_eq!(
+        learnt(&records, "192.0.2.60:50001"),
+        l("FTP data", "ftp-control", 7, 4)
+    );
+    // Active mode: the server connects from port 20 to the port the client announced.
+    assert_eq!(
+        learnt(&records, "192.0.2.105:51210"),
+        l("FTP data", "ftp-control", 5, 2)
+    );
+    assert_eq!(
+        learnt(&records, "192.0.2.105:51211"),
+        l("FTP data", "ftp-control", 6, 3)
+    );
+    assert_eq!(
+        flow(&records, "192.0.2.60:50000")["services"],
+        serde_json::json!(["FTP Publishing Service"])
+    );
+}
+
+#[test]
+fn tftp_answers_from_a_new_port_are_tftp() {
+    let (_, records, code, _) = analyze(&["fixtures/tftp.pcap"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(learnt(&records, "192.0.2.70:69"), l("TFTP", "port", 1, 0));
+    assert_eq!(
+        learnt(&records, "192.0.2.70:61000"),
+        l("TFTP", "tftp", 5, 5)
+    );
+    assert_eq!(
+        learnt(&records, "192.0.2.70:61001"),
+        l("TFTP", "tftp", 3, 4)
+    );
+    assert_eq!(
+        flow(&records, "192.0.2.70:61000")["server_rule"],
+        "announced"
+    );
 }

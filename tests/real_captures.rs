@@ -590,6 +590,9 @@ fn real_captures_agree_with_tshark() {
     let mut unanswered_problems: Vec<String> = Vec::new();
     let mut synscan: Option<(usize, usize)> = None;
     let mut off_catalog: BTreeMap<String, usize> = BTreeMap::new();
+    // (conversations on dynamic ports that tshark dissected as DCE/RPC, FTP data or TFTP, labelled right)
+    let mut dynamic = (0usize, 0usize);
+    let mut dynamic_misses: Vec<String> = Vec::new();
     let mut split_reasons: BTreeMap<String, usize> = BTreeMap::new();
 
     for (idx, row) in manifest.iter().enumerate() {
@@ -668,6 +671,33 @@ fn real_captures_agree_with_tshark() {
                     d if d.is_empty() => "-".to_string(),
                     _ => c.app.clone(),
                 };
+                // Dynamic ports: DCE/RPC, FTP data and TFTP transfers that only learning can label.
+                let expected = match c.app.as_str() {
+                    "dcerpc" => Some("RPC"),
+                    "ftp-data" => Some("FTP data"),
+                    "tftp" => Some("TFTP"),
+                    _ => None,
+                };
+                if let Some(prefix) = expected {
+                    dynamic.0 += 1;
+                    let right = !flows.is_empty()
+                        && flows.iter().all(|f| {
+                            f.server == c.server
+                                && f.app_protocol
+                                    .as_deref()
+                                    .is_some_and(|a| a.starts_with(prefix))
+                        });
+                    if right {
+                        dynamic.1 += 1;
+                    } else {
+                        dynamic_misses.push(format!(
+                            "{name}: {} (tshark {}) -> {:?}",
+                            c.describe(),
+                            c.app,
+                            flows.iter().map(|f| f.describe()).collect::<Vec<_>>()
+                        ));
+                    }
+                }
                 for f in &flows {
                     if f.server != c.server {
                         notes.push(format!(
@@ -696,7 +726,7 @@ fn real_captures_agree_with_tshark() {
                 DISSECTORS
                     .iter()
                     .filter(|(d, port, _)| {
-                        dissectors.contains(*d) && port.map_or(true, |p| c.server.port == Some(p))
+                        dissectors.contains(*d) && port.is_none_or(|p| c.server.port == Some(p))
                     })
                     .flat_map(|(_, _, apps)| apps.iter().copied())
                     .collect()
@@ -849,6 +879,23 @@ fn real_captures_agree_with_tshark() {
             println!("  {n:>5}  {k}");
         }
     }
+    println!(
+        "\ndynamic ports (DCE/RPC, FTP data, TFTP off the catalog's ports): {} of {} labelled with the right protocol and server",
+        dynamic.1, dynamic.0
+    );
+    for m in &dynamic_misses {
+        println!("  not labelled: {m}");
+    }
+    assert!(
+        dynamic.0 > 0,
+        "no dynamic-port conversations found in the truth files"
+    );
+    assert!(
+        dynamic.1 * 10 >= dynamic.0 * 8,
+        "dynamic-port labelling fell to {} of {}",
+        dynamic.1,
+        dynamic.0
+    );
     if !off_catalog.is_empty() {
         println!("\nconversations off catalog ports (not scored), flows by outcome:");
         for (k, n) in &off_catalog {

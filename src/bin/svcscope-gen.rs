@@ -9,6 +9,8 @@
 mod bench;
 #[path = "svcscope_gen/capture.rs"]
 mod capture;
+#[path = "svcscope_gen/dcerpc.rs"]
+mod dcerpc;
 #[path = "svcscope_gen/domain.rs"]
 mod domain;
 #[path = "svcscope_gen/fixtures.rs"]
@@ -127,6 +129,9 @@ fn all_fixtures() -> Vec<Capture> {
         fixtures::multi_a(),
         fixtures::multi_b(),
         fixtures::multi_if(),
+        fixtures::rpc(),
+        fixtures::ftp(),
+        fixtures::tftp(),
     ]
 }
 

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::{compile_filter, Batch, CaptureError, PacketSource, SourceCounters};
@@ -521,6 +521,59 @@ impl FileSource {
     }
 }
 
+impl FileSource {
+    /// The common case of a classic pcap file, fast: takes whole records straight from the read
+    /// buffer while they fit in it, and copies each frame once into the batch. Returns false when the
+    /// next record straddles the buffer's end (or anything is unusual): the careful path reads it.
+    fn fast_pcap_records(&mut self, batch: &mut Batch, big_endian: bool, nanos: bool) -> bool {
+        let Some(iface) = self.interfaces.first().copied() else {
+            return false;
+        };
+        if self.filter_for(iface.dlt).is_err() {
+            return false;
+        }
+        let filter = self.filters.get(&iface.dlt);
+        let Ok(buf) = self.reader.fill_buf() else {
+            return false;
+        };
+        let mut filtered = 0;
+        let mut at = 0;
+        let mut took = 0u64;
+        let link = *batch.link.get_or_insert(iface.link);
+        if link != iface.link {
+            return false;
+        }
+        while !batch.is_full() && buf.len() - at >= 16 {
+            let h = &buf[at..at + 16];
+            let caplen = u32_at(h, 8, big_endian);
+            if caplen > MAX_FRAME || buf.len() - at - 16 < caplen as usize {
+                break;
+            }
+            let secs = i64::from(u32_at(h, 0, big_endian));
+            let frac = u64::from(u32_at(h, 4, big_endian));
+            let frac_ns = if nanos { frac } else { frac * 1000 };
+            let ts = secs
+                .saturating_mul(1_000_000_000)
+                .saturating_add(frac_ns as i64);
+            let wire_len = u32_at(h, 12, big_endian).max(caplen);
+            let frame = &buf[at + 16..at + 16 + caplen as usize];
+            if filter.is_none_or(|f| f.filter(frame)) {
+                batch.push(ts, wire_len, frame);
+            } else {
+                filtered += 1;
+            }
+            at += 16 + caplen as usize;
+            took += 1;
+        }
+        self.counters.filtered += filtered;
+        self.reader.consume(at);
+        self.counters.file_bytes += at as u64;
+        self.counters.packets += took;
+        self.records += took;
+        took > 0
+    }
+}
+
 fn parse_idb_options(mut opts: &[u8], big_endian: bool, iface: &mut Interface) {
     while opts.len() >= 4 {
         let code = if big_endian {
@@ -627,6 +680,11 @@ impl PacketSource for FileSource {
         loop {
             if batch.is_full() {
                 return Ok(true);
+            }
+            if let Format::Pcap { big_endian, nanos } = self.format {
+                if self.fast_pcap_records(batch, big_endian, nanos) {
+                    continue;
+                }
             }
             let (iface, ts, caplen, wire_len) = match self.next_record()? {
                 Next::End => return Ok(false),

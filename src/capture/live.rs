@@ -162,7 +162,11 @@ impl LiveSource {
             }
             self.last_raw = now;
         }
-        LiveCounters { received: self.totals[0], dropped: self.totals[1], if_dropped: self.totals[2] }
+        LiveCounters {
+            received: self.totals[0],
+            dropped: self.totals[1],
+            if_dropped: self.totals[2],
+        }
     }
 
     pub fn link_type(&self) -> LinkType {

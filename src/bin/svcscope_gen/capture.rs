@@ -592,6 +592,14 @@ impl Tcp {
         self.seg(cap, true, pk::ACK, &[]);
     }
 
+    /// Server FIN, client FIN, server ACK (the server closes first, as an FTP server does after
+    /// sending a file on a passive data connection).
+    pub fn close_by_server(&mut self, cap: &mut Capture) {
+        self.seg(cap, false, pk::FIN | pk::ACK, &[]);
+        self.seg(cap, true, pk::FIN | pk::ACK, &[]);
+        self.seg(cap, false, pk::ACK, &[]);
+    }
+
     /// Idle time: the next packet comes `us` later.
     pub fn wait(&mut self, us: u64) {
         self.t += us;

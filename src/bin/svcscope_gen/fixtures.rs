@@ -1,6 +1,7 @@
 //! The small test fixtures (everything but the domain capture, which is in `domain.rs`).
 
 use crate::capture::{ip, sa, Capture, Iface, IpConv, Tcp, Udp, Wire, MS, SEC};
+use crate::dcerpc::{self as rpc, Ndr};
 use crate::packet::{self as pk, Ext, Link};
 use crate::payload::{self as pl, Rr};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -313,11 +314,13 @@ pub fn catalog_rows() -> Capture {
         t_dyn + 3 * SEC,
         &w,
         2,
-        UNKNOWN,
+        "RPC (interface unknown)",
     );
     cap.expect.push(
         "The TCP 135 flow from 192.0.2.102 starts 2 s before its flow to 192.0.2.10:49700 (dynamic RPC); \
-         192.0.2.103 never talks to port 135, so its flow to 49701 stays unclassified although 49701 is in the dynamic range."
+         192.0.2.103 never talks to port 135, so its flow to 49701 gets no label from its port or the endpoint mapper, \
+         although 49701 is in the dynamic range. Its payload is DCE/RPC-shaped (PDU headers, but a bind whose body is not \
+         a valid context list), so svcscope labels it RPC (interface unknown) from the PDU headers."
             .into(),
     );
     cap
@@ -1161,5 +1164,704 @@ pub fn multi_if() -> Capture {
         );
     }
     cap.expect.push("Interface 0 (eth0) holds only the Kerberos flow; interface 1 (tun0) only the DNS flows, interleaved in time with it.".into());
+    cap
+}
+
+// ---------------------------------------------------------------------------------------------
+// DCE/RPC, FTP and TFTP: flows labelled from what other flows announce
+
+pub const RPC_NRPC: &str = "RPC netlogon (MS-NRPC) — Net Logon";
+pub const RPC_DRSR: &str = "RPC drsuapi (MS-DRSR) — Local Security Authority";
+pub const RPC_EVEN6: &str = "RPC eventlog6 (MS-EVEN6) — Event Log";
+pub const RPC_SAMR: &str = "RPC samr (MS-SAMR) — Local Security Authority";
+pub const FTP_CONTROL: &str =
+    "FTP control — Application Layer Gateway Service, FTP Publishing Service";
+pub const FTP_DATA: &str = "FTP data — FTP Publishing Service";
+pub const TFTP: &str = "TFTP — Trivial FTP Daemon";
+
+/// The 1-based frame number, in the written (time-sorted) file, of the one record sent at `t`.
+fn frame_at(cap: &Capture, t: u64) -> usize {
+    let same = cap.recs.iter().filter(|r| r.t == t).count();
+    assert_eq!(same, 1, "one record at t={t}");
+    cap.recs.iter().filter(|r| r.t < t).count() + 1
+}
+
+/// Sends `data` as one segment (PSH) and returns its time.
+fn push_seg(cap: &mut Capture, c: &mut Tcp, from_client: bool, data: &[u8]) -> u64 {
+    c.seg(cap, from_client, pk::PSH | pk::ACK, data);
+    c.t
+}
+
+/// Moves a conversation's clock to `t` (its next packet leaves then).
+fn resume_at(c: &mut Tcp, t: u64) {
+    c.t = t;
+    c.wait(0);
+}
+
+/// MS-NRPC NetrServerReqChallenge (opnum 4): request and response stubs.
+fn nrpc_req_challenge(cap: &mut Capture, computer: &str) -> (Vec<u8>, Vec<u8>) {
+    let mut q = Ndr::default();
+    q.u32(0x0002_0000).wstring("\\\\DC01"); // PrimaryName: unique
+    q.wstring(computer); // ComputerName: ref
+    q.bytes(&pl::filler(&mut cap.rng, 8)); // ClientChallenge
+    let mut r = Ndr::default();
+    r.bytes(&pl::filler(&mut cap.rng, 8)); // ServerChallenge
+    r.u32(0); // STATUS_SUCCESS
+    (q.done(), r.done())
+}
+
+/// MS-NRPC DsrGetDcNameEx2 (opnum 34): request and response stubs (a DOMAIN_CONTROLLER_INFOW).
+fn nrpc_get_dc_name() -> (Vec<u8>, Vec<u8>) {
+    let mut q = Ndr::default();
+    q.u32(0x0002_0000).wstring("\\\\DC01"); // ComputerName
+    q.u32(0); // AccountName: null
+    q.u32(0); // AllowableAccountControlBits
+    q.u32(0x0002_0004).wstring("corp.example"); // DomainName
+    q.u32(0); // DomainGuid: null
+    q.u32(0); // SiteName: null
+    q.u32(0x4000_0000); // Flags: DS_RETURN_DNS_NAME
+    let mut r = Ndr::default();
+    r.u32(0x0002_0000); // DomainControllerInfo
+    r.u32(0x0002_0004).u32(0x0002_0008); // DomainControllerName, DomainControllerAddress
+    r.u32(1); // DS_INET_ADDRESS
+    r.uuid("6c1a0f3e-57d2-4b7c-9a41-2f3d5e6a7b8c"); // DomainGuid
+    r.u32(0x0002_000c).u32(0x0002_0010); // DomainName, DnsForestName
+    r.u32(0xe000_03fd); // Flags: PDC, GC, LDAP, DS, KDC, time server, closest, writable, DNS names
+    r.u32(0x0002_0014).u32(0x0002_0018); // DcSiteName, ClientSiteName
+    for s in [
+        "\\\\dc01.corp.example",
+        "\\\\192.0.2.10",
+        "corp.example",
+        "corp.example",
+        "Default-First-Site-Name",
+        "Default-First-Site-Name",
+    ] {
+        r.wstring(s);
+    }
+    r.u32(0); // NO_ERROR
+    (q.done(), r.done())
+}
+
+/// MS-EVEN6 EvtRpcGetChannelList (opnum 19): request (flags 0) and response stubs.
+fn even6_channel_list() -> (Vec<u8>, Vec<u8>) {
+    let mut q = Ndr::default();
+    q.u32(0);
+    let channels = [
+        "Application",
+        "DFS Replication",
+        "Directory Service",
+        "DNS Server",
+        "Security",
+        "System",
+    ];
+    let n = channels.len() as u32;
+    let mut r = Ndr::default();
+    r.u32(n); // numChannelPaths
+    r.u32(0x0002_0000).u32(n); // channelPaths: pointer, conformance
+    for i in 0..n {
+        r.u32(0x0002_0004 + 4 * i);
+    }
+    for c in channels {
+        r.wstring(c);
+    }
+    r.u32(0); // ERROR_SUCCESS
+    (q.done(), r.done())
+}
+
+/// A flow's expected label and how the analyzer learns it (the flow record's provenance).
+fn learnt(label: &str, how: &str) -> String {
+    format!("{label} (provenance {how})")
+}
+
+pub fn rpc() -> Capture {
+    let mut cap = Capture::new(
+        "rpc.pcap",
+        Link::Ethernet,
+        18,
+        "DCE/RPC: an endpoint-mapper ept_map answer announcing three dynamic ports, binds on them, a bind without the endpoint mapper, a mid-stream flow, connectionless RPC over UDP",
+    );
+    let w = lan();
+    let dc = "192.0.2.10";
+    let dc_ip = [192, 0, 2, 10];
+    let c1 = "192.0.2.101";
+
+    // (a) The endpoint mapper: bind, ept_map for Net Logon, an answer with three towers.
+    let mut e = Tcp::new(
+        &mut cap,
+        sa(c1, 49720),
+        sa(dc, 135),
+        0,
+        &w,
+        &learnt(
+            RPC,
+            "port: TCP 135 is a catalog row; the bind to epmapper leaves it",
+        ),
+    );
+    e.handshake(&mut cap);
+    let t_epm_bind = push_seg(
+        &mut cap,
+        &mut e,
+        true,
+        &rpc::bind(rpc::BIND, 1, 0, &[(0, rpc::EPMAPPER)]),
+    );
+    push_seg(
+        &mut cap,
+        &mut e,
+        false,
+        &rpc::bind_ack(rpc::BIND_ACK, 1, 0x0000_a0e1, "135", 1),
+    );
+    let map_tower = rpc::tower(rpc::NETLOGON, 0, [0; 4]);
+    let t_map_req = push_seg(
+        &mut cap,
+        &mut e,
+        true,
+        &rpc::request(2, 0, 3, &rpc::ept_map_request(&map_tower, 4)),
+    );
+    let towers = [
+        rpc::tower(rpc::NETLOGON, 49668, dc_ip),
+        rpc::tower(rpc::DRSUAPI, 49669, [0, 0, 0, 0]),
+        rpc::tower(rpc::EVEN6, 49670, dc_ip),
+    ];
+    let answer = rpc::response(2, 0, &rpc::ept_map_response(&towers, 4));
+    let answer_len = answer.len();
+    let t_map_resp = push_seg(&mut cap, &mut e, false, &answer);
+    e.ack(&mut cap, true);
+    e.close(&mut cap);
+
+    // (b) Net Logon on 49668 right after: the bind in two segments, two requests in one.
+    let mut n = Tcp::new(
+        &mut cap,
+        sa(c1, 49721),
+        sa(dc, 49668),
+        e.t + 3 * MS,
+        &w,
+        &learnt(
+            RPC_NRPC,
+            "rpc-bind: the endpoint mapper announced 192.0.2.10:49668 for Net Logon, the bind names it",
+        ),
+    );
+    n.handshake(&mut cap);
+    let bind = rpc::bind(rpc::BIND, 1, 0, &[(0, rpc::NETLOGON)]);
+    n.seg(&mut cap, true, pk::ACK, &bind[..20]);
+    let t_split1 = n.t;
+    let t_split2 = push_seg(&mut cap, &mut n, true, &bind[20..]);
+    push_seg(
+        &mut cap,
+        &mut n,
+        false,
+        &rpc::bind_ack(rpc::BIND_ACK, 1, 0x0000_a0e2, "49668", 1),
+    );
+    let (q4, r4) = nrpc_req_challenge(&mut cap, "WS101");
+    let (q34, r34) = nrpc_get_dc_name();
+    let mut two = rpc::request(2, 0, 4, &q4);
+    let first_len = two.len();
+    two.extend(rpc::request(3, 0, 34, &q34));
+    let t_two = push_seg(&mut cap, &mut n, true, &two);
+    push_seg(&mut cap, &mut n, false, &rpc::response(2, 0, &r4));
+    push_seg(&mut cap, &mut n, false, &rpc::response(3, 0, &r34));
+    n.ack(&mut cap, true);
+    n.close(&mut cap);
+
+    // (c) drsuapi on 49669 (tower address 0.0.0.0: the server's own) and Event Log on 49670.
+    let mut d = Tcp::new(
+        &mut cap,
+        sa(c1, 49722),
+        sa(dc, 49669),
+        n.t + 2 * SEC,
+        &w,
+        &learnt(
+            RPC_DRSR,
+            "rpc-bind: announced for drsuapi at 0.0.0.0:49669, i.e. the endpoint mapper's own address; the bind names it",
+        ),
+    );
+    d.handshake(&mut cap);
+    push_seg(
+        &mut cap,
+        &mut d,
+        true,
+        &rpc::bind(rpc::BIND, 1, 0, &[(0, rpc::DRSUAPI)]),
+    );
+    push_seg(
+        &mut cap,
+        &mut d,
+        false,
+        &rpc::bind_ack(rpc::BIND_ACK, 1, 0x0000_a0e3, "49669", 1),
+    );
+    let t_alter = push_seg(
+        &mut cap,
+        &mut d,
+        true,
+        &rpc::bind(rpc::ALTER_CONTEXT, 2, 0x0000_a0e3, &[(1, rpc::DRSUAPI)]),
+    );
+    push_seg(
+        &mut cap,
+        &mut d,
+        false,
+        &rpc::bind_ack(rpc::ALTER_CONTEXT_RESP, 2, 0x0000_a0e3, "", 1),
+    );
+    // IDL_DRSBind (opnum 0) on the new context 1.
+    let ext_client = {
+        let mut x = Ndr::default();
+        x.u32(0x3fff_ff7f).bytes(&[0; 16]).u32(0x0000_0c64).u32(0);
+        x.done()
+    };
+    let mut q = Ndr::default();
+    q.u32(0x0002_0000)
+        .uuid("e24d201a-4fd6-11d1-a3da-0000f875ae0d") // puuidClientDsa: NTDSAPI_CLIENT_GUID
+        .u32(0x0002_0004)
+        .counted_bytes(&ext_client); // pextClient
+    let ext_server = {
+        let mut x = Ndr::default();
+        x.u32(0x7fff_ffff)
+            .uuid("3a9b7c1e-2d4f-4e6a-8b0c-1d2e3f405162")
+            .u32(0x0000_02a8)
+            .u32(0);
+        x.done()
+    };
+    let mut r = Ndr::default();
+    r.u32(0x0002_0000).counted_bytes(&ext_server); // ppextServer
+    r.align(4).handle("5d4c3b2a-1908-4f7e-a6d5-c4b3a2918070"); // phDrs
+    r.u32(0);
+    push_seg(&mut cap, &mut d, true, &rpc::request(3, 1, 0, &q.done()));
+    push_seg(&mut cap, &mut d, false, &rpc::response(3, 1, &r.done()));
+    d.ack(&mut cap, true);
+    d.close(&mut cap);
+
+    let mut ev = Tcp::new(
+        &mut cap,
+        sa(c1, 49723),
+        sa(dc, 49670),
+        d.t + 2 * SEC,
+        &w,
+        &learnt(
+            RPC_EVEN6,
+            "rpc-bind: announced for MS-EVEN6 at 192.0.2.10:49670; the bind names it",
+        ),
+    );
+    ev.handshake(&mut cap);
+    push_seg(
+        &mut cap,
+        &mut ev,
+        true,
+        &rpc::bind(rpc::BIND, 1, 0, &[(0, rpc::EVEN6)]),
+    );
+    push_seg(
+        &mut cap,
+        &mut ev,
+        false,
+        &rpc::bind_ack(rpc::BIND_ACK, 1, 0x0000_a0e4, "49670", 1),
+    );
+    let (q19, r19) = even6_channel_list();
+    push_seg(&mut cap, &mut ev, true, &rpc::request(2, 0, 19, &q19));
+    push_seg(&mut cap, &mut ev, false, &rpc::response(2, 0, &r19));
+    ev.ack(&mut cap, true);
+    ev.close(&mut cap);
+
+    // (d) A bind to MS-SAMR on a dynamic port by a client that never spoke to the endpoint mapper.
+    let mut s = Tcp::new(
+        &mut cap,
+        sa("192.0.2.102", 49730),
+        sa(dc, 49700),
+        ev.t + 3 * SEC,
+        &w,
+        &learnt(
+            RPC_SAMR,
+            "rpc-bind: no endpoint mapper seen for this client or port; the bind alone names MS-SAMR",
+        ),
+    );
+    s.handshake(&mut cap);
+    let t_samr_bind = push_seg(
+        &mut cap,
+        &mut s,
+        true,
+        &rpc::bind(rpc::BIND, 1, 0, &[(0, rpc::SAMR)]),
+    );
+    push_seg(
+        &mut cap,
+        &mut s,
+        false,
+        &rpc::bind_ack(rpc::BIND_ACK, 1, 0x0000_a0e5, "49700", 1),
+    );
+    // SamrConnect (opnum 0): ServerName (a unique pointer to one wchar_t), DesiredAccess.
+    let mut q = Ndr::default();
+    q.u32(0x0002_0000).u16(u16::from(b'\\')).u32(0x0000_0031);
+    let mut r = Ndr::default();
+    r.handle("0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9").u32(0);
+    push_seg(&mut cap, &mut s, true, &rpc::request(2, 0, 0, &q.done()));
+    push_seg(&mut cap, &mut s, false, &rpc::response(2, 0, &r.done()));
+    s.ack(&mut cap, true);
+    s.close(&mut cap);
+
+    // (e) Net Logon on 49668 from another client, mid-stream: no handshake, no bind.
+    let mut m = Tcp::new(
+        &mut cap,
+        sa("192.0.2.103", 49740),
+        sa(dc, 49668),
+        s.t + 3 * SEC,
+        &w,
+        &learnt(
+            RPC_NRPC,
+            "endpoint-mapper: no bind captured; 192.0.2.10:49668 was announced for Net Logon by the ept_map answer to 192.0.2.101",
+        ),
+    );
+    let (q34, r34) = nrpc_get_dc_name();
+    let t_mid = push_seg(&mut cap, &mut m, true, &rpc::request(7, 0, 34, &q34));
+    push_seg(&mut cap, &mut m, false, &rpc::response(7, 0, &r34));
+    let (q4, r4) = nrpc_req_challenge(&mut cap, "WS103");
+    push_seg(&mut cap, &mut m, true, &rpc::request(8, 0, 4, &q4));
+    push_seg(&mut cap, &mut m, false, &rpc::response(8, 0, &r4));
+    m.ack(&mut cap, true);
+    m.close(&mut cap);
+
+    // (f) Connectionless DCE/RPC (ncadg_ip_udp): one request, one response.
+    let mut u = Udp::new(
+        &mut cap,
+        sa("192.0.2.104", 50500),
+        sa(dc, 49800),
+        m.t + 2 * SEC,
+        &w,
+        &learnt(
+            RPC_EVEN6,
+            "rpc-header: the connectionless header names MS-EVEN6; server side by the lower port",
+        ),
+    );
+    let activity = "9f3c2a71-5b4e-4d08-a1c6-7e2f90b3d845";
+    let (q19, r19) = even6_channel_list();
+    let cl_req = rpc::cl_pdu(rpc::CL_REQUEST, rpc::EVEN6, activity, 0, 0, 19, &q19);
+    let cl_resp = rpc::cl_pdu(
+        rpc::CL_RESPONSE,
+        rpc::EVEN6,
+        activity,
+        0x65e5_8a10,
+        0,
+        19,
+        &r19,
+    );
+    u.send(&mut cap, true, 0, &cl_req);
+    let t_cl = u.t;
+    u.send(&mut cap, false, 700, &cl_resp);
+
+    let f = |t| frame_at(&cap, t);
+    let (fr_epm_bind, fr_map_req, fr_map_resp) = (f(t_epm_bind), f(t_map_req), f(t_map_resp));
+    let (fr_split1, fr_split2, fr_two, fr_alter) = (f(t_split1), f(t_split2), f(t_two), f(t_alter));
+    let (fr_samr, fr_mid, fr_cl) = (f(t_samr_bind), f(t_mid), f(t_cl));
+    cap.expect.push(
+        "Every connection-oriented PDU is version 5.0 with data representation 0x10,0,0,0 (little-endian), flags PFC_FIRST_FRAG|PFC_LAST_FRAG (0x03), no authentication; \
+         every bind and alter_context presents one context with one transfer syntax, NDR 8a885d04-1ceb-11c9-9fe8-08002b104860 v2.0, which the server accepts. \
+         Towers are ncacn_ip_tcp, 75 bytes, five floors: interface UUID + major version (minor in the right-hand side), NDR v2, 0x0b (connection-oriented RPC), \
+         0x07 TCP port (big-endian), 0x09 IPv4 address."
+            .into(),
+    );
+    cap.expect.push(format!(
+        "(a) 192.0.2.101 -> 192.0.2.10:135, the endpoint mapper: frame {} bind to epmapper e1af8308-5d1f-11c9-91a4-08002b14a0fa v3.0, then bind_ack (secondary address \"135\"); \
+         frame {} request opnum 3 (ept_map) whose map tower names Net Logon 12345678-1234-abcd-ef00-01234567cffb v1.0 (port 0, address 0.0.0.0), max_towers 4; \
+         frame {} the response ({answer_len}-byte PDU): nil context handle, num_towers 3, array max_count 4 / offset 0 / actual_count 3, referents 3, 4, 5, \
+         three towers, status 0. The towers: Net Logon v1.0 at 192.0.2.10:49668, drsuapi e3514235-4b06-11d1-ab04-00c04fc2dcd2 v4.0 at 0.0.0.0:49669 \
+         (the endpoint mapper's own address), MS-EVEN6 f6beaff7-1e19-4fbb-9f8f-b89e2018337c v1.0 at 192.0.2.10:49670.",
+        fr_epm_bind,
+        fr_map_req,
+        fr_map_resp
+    ));
+    cap.expect.push(format!(
+        "(b) 3 ms after that flow closes, 192.0.2.101 -> 192.0.2.10:49668: the 72-byte bind to Net Logon is split, frame {} carrying its first 20 bytes and frame {} the other 52; \
+         frame {} carries two request PDUs back to back ({first_len} bytes: call 2, opnum 4 NetrServerReqChallenge; then call 3, opnum 34 DsrGetDcNameEx2), \
+         answered by two response segments. \
+         (c) 2 s later 192.0.2.101 -> 192.0.2.10:49669: bind to drsuapi v4.0 (context 0), alter_context in frame {} adding context 1 (drsuapi again), alter_context_resp, \
+         then IDL_DRSBind (opnum 0) on context 1; 2 s later 192.0.2.101 -> 192.0.2.10:49670: bind to MS-EVEN6 v1.0 and EvtRpcGetChannelList (opnum 19).",
+        fr_split1,
+        fr_split2,
+        fr_two,
+        fr_alter
+    ));
+    cap.expect.push(format!(
+        "(d) 192.0.2.102 never talks to port 135: its flow to 192.0.2.10:49700 (frame {} binds to MS-SAMR 12345778-1234-abcd-ef00-0123456789ac v1.0, then SamrConnect) \
+         is RPC only because of its bind. \
+         (e) 192.0.2.103 -> 192.0.2.10:49668 starts mid-stream at frame {}: no SYN, no bind, only request/response PDUs (calls 7 and 8, opnums 34 and 4) on context 0, \
+         then a FIN close; the endpoint 192.0.2.10:49668 was announced for Net Logon by the ept_map answer (frame {}), which gives both the server side and the interface. \
+         (f) Frame {}: a connectionless request 192.0.2.104:50500 -> 192.0.2.10:49800 (80-byte header: version 4, ptype 0, drep 0x10,0,0, \
+         MS-EVEN6 interface UUID at offset 24 in wire order, opnum 19, body length {} at offset 74); the next frame is its response (ptype 2, body length {}).",
+        fr_samr,
+        fr_mid,
+        fr_map_resp,
+        fr_cl,
+        cl_req.len() - 80,
+        cl_resp.len() - 80
+    ));
+    cap
+}
+
+pub fn ftp() -> Capture {
+    let mut cap = Capture::new(
+        "ftp.pcap",
+        Link::Ethernet,
+        19,
+        "FTP: a control connection on TCP 21 announcing two passive (PASV, EPSV) and two active (PORT, EPRT) data connections",
+    );
+    let w = lan();
+    let (cl, srv) = ("192.0.2.105", "192.0.2.60");
+    let mut c = Tcp::new(
+        &mut cap,
+        sa(cl, 51200),
+        sa(srv, 21),
+        0,
+        &w,
+        &learnt(FTP_CONTROL, "port"),
+    );
+    c.handshake(&mut cap);
+    push_seg(&mut cap, &mut c, false, b"220 Microsoft FTP Service\r\n");
+    c.exchange(
+        &mut cap,
+        b"USER svc-backup\r\n",
+        b"331 Password required for svc-backup.\r\n",
+    );
+    c.exchange(
+        &mut cap,
+        b"PASS backup-2024\r\n",
+        b"230 User logged in.\r\n",
+    );
+    c.exchange(&mut cap, b"TYPE I\r\n", b"200 Type set to I.\r\n");
+
+    // Passive (PASV): the client connects to 192.0.2.60:50000 and downloads a file.
+    c.wait(800 * MS);
+    push_seg(&mut cap, &mut c, true, b"PASV\r\n");
+    let t_pasv = push_seg(
+        &mut cap,
+        &mut c,
+        false,
+        b"227 Entering Passive Mode (192,0,2,60,195,80).\r\n",
+    );
+    let mut d1 = Tcp::new(
+        &mut cap,
+        sa(cl, 51201),
+        sa(srv, 50000),
+        c.t + 400,
+        &w,
+        &learnt(
+            FTP_DATA,
+            "ftp-control: the 227 reply announced 192.0.2.60:50000",
+        ),
+    );
+    d1.handshake(&mut cap);
+    resume_at(&mut c, d1.t + 200);
+    c.exchange(
+        &mut cap,
+        b"RETR report.pdf\r\n",
+        b"125 Data connection already open; Transfer starting.\r\n",
+    );
+    resume_at(&mut d1, c.t + 150);
+    let file = pl::padded(&mut cap.rng, b"%PDF-1.7\n", 9000);
+    d1.send(&mut cap, false, &file);
+    d1.ack(&mut cap, true);
+    d1.close_by_server(&mut cap);
+    resume_at(&mut c, d1.t + 300);
+    push_seg(&mut cap, &mut c, false, b"226 Transfer complete.\r\n");
+    c.ack(&mut cap, true);
+
+    // Extended passive (EPSV): the client connects to port 50001 and uploads.
+    c.wait(1200 * MS);
+    push_seg(&mut cap, &mut c, true, b"EPSV\r\n");
+    let t_epsv = push_seg(
+        &mut cap,
+        &mut c,
+        false,
+        b"229 Entering Extended Passive Mode (|||50001|)\r\n",
+    );
+    let mut d2 = Tcp::new(
+        &mut cap,
+        sa(cl, 51202),
+        sa(srv, 50001),
+        c.t + 400,
+        &w,
+        &learnt(
+            FTP_DATA,
+            "ftp-control: the 229 reply announced port 50001 of the control connection's server",
+        ),
+    );
+    d2.handshake(&mut cap);
+    resume_at(&mut c, d2.t + 200);
+    c.exchange(
+        &mut cap,
+        b"STOR backup-2024-03-04.log\r\n",
+        b"125 Data connection already open; Transfer starting.\r\n",
+    );
+    resume_at(&mut d2, c.t + 150);
+    let upload = pl::text(&mut cap.rng, 4200);
+    d2.send(&mut cap, true, &upload);
+    d2.ack(&mut cap, false);
+    d2.close(&mut cap);
+    resume_at(&mut c, d2.t + 300);
+    push_seg(&mut cap, &mut c, false, b"226 Transfer complete.\r\n");
+    c.ack(&mut cap, true);
+
+    // Active (PORT): the server connects from its port 20 to 192.0.2.105:51210 and sends a listing.
+    c.wait(900 * MS);
+    let t_port = push_seg(&mut cap, &mut c, true, b"PORT 192,0,2,105,200,10\r\n");
+    push_seg(&mut cap, &mut c, false, b"200 PORT command successful.\r\n");
+    c.exchange(
+        &mut cap,
+        b"LIST\r\n",
+        b"150 Opening ASCII mode data connection.\r\n",
+    );
+    let mut a1 = Tcp::new(
+        &mut cap,
+        sa(srv, 20),
+        sa(cl, 51210),
+        c.t + 300,
+        &w,
+        &learnt(
+            FTP_DATA,
+            "ftp-control: the PORT command announced 192.0.2.105:51210; the SYN makes 192.0.2.60:20 the client",
+        ),
+    );
+    a1.handshake(&mut cap);
+    let listing = b"03-04-24  08:12AM                 9000 report.pdf\r\n\
+03-04-24  09:00AM                 4200 backup-2024-03-04.log\r\n\
+02-27-24  04:41PM                 2731 notes.txt\r\n\
+01-15-24  10:03AM       <DIR>          archive\r\n";
+    a1.send(&mut cap, true, listing);
+    a1.close(&mut cap);
+    resume_at(&mut c, a1.t + 300);
+    push_seg(&mut cap, &mut c, false, b"226 Transfer complete.\r\n");
+    c.ack(&mut cap, true);
+
+    // Active (EPRT): the server connects from port 20 to 192.0.2.105:51211 and sends a file.
+    c.wait(1500 * MS);
+    let t_eprt = push_seg(&mut cap, &mut c, true, b"EPRT |1|192.0.2.105|51211|\r\n");
+    push_seg(&mut cap, &mut c, false, b"200 EPRT command successful.\r\n");
+    c.exchange(
+        &mut cap,
+        b"RETR notes.txt\r\n",
+        b"150 Opening BINARY mode data connection.\r\n",
+    );
+    let mut a2 = Tcp::new(
+        &mut cap,
+        sa(srv, 20),
+        sa(cl, 51211),
+        c.t + 300,
+        &w,
+        &learnt(
+            FTP_DATA,
+            "ftp-control: the EPRT command announced 192.0.2.105:51211; the SYN makes 192.0.2.60:20 the client",
+        ),
+    );
+    a2.handshake(&mut cap);
+    let notes = pl::text(&mut cap.rng, 2731);
+    a2.send(&mut cap, true, &notes);
+    a2.ack(&mut cap, false);
+    a2.close(&mut cap);
+    resume_at(&mut c, a2.t + 300);
+    push_seg(&mut cap, &mut c, false, b"226 Transfer complete.\r\n");
+    c.ack(&mut cap, true);
+
+    c.wait(700 * MS);
+    c.exchange(&mut cap, b"QUIT\r\n", b"221 Goodbye.\r\n");
+    c.close(&mut cap);
+
+    let f = |t| frame_at(&cap, t);
+    let (fr_pasv, fr_epsv, fr_port, fr_eprt) = (f(t_pasv), f(t_epsv), f(t_port), f(t_eprt));
+    cap.expect.push(format!(
+        "One control connection 192.0.2.105:51200 -> 192.0.2.60:21 (banner, USER, PASS, TYPE I, then one transfer per mode, QUIT), every line CRLF-terminated. \
+         Frame {fr_pasv}: \"227 Entering Passive Mode (192,0,2,60,195,80).\", then the client connects to 192.0.2.60:50000 and sends RETR; the server sends the file \
+         and closes the data connection first (server FIN, client FIN, server ACK). \
+         Frame {fr_epsv}: \"229 Entering Extended Passive Mode (|||50001|)\", then the client connects to 192.0.2.60:50001 and uploads (STOR). \
+         Frame {fr_port}: \"PORT 192,0,2,105,200,10\" (port 51210); after LIST the server opens the data connection itself: SYN from 192.0.2.60:20 to 192.0.2.105:51210. \
+         Frame {fr_eprt}: \"EPRT |1|192.0.2.105|51211|\"; after RETR the SYN comes from 192.0.2.60:20 to 192.0.2.105:51211. \
+         Each data connection lies inside its command's 125/150 ... 226 replies; the data ports are in no catalog row, so only the control connection's announcements label them. \
+         For the active ones the analyzer's client is 192.0.2.60:20 (it sent the SYN)."
+    ));
+    cap
+}
+
+pub fn tftp() -> Capture {
+    let mut cap = Capture::new(
+        "tftp.pcap",
+        Link::Ethernet,
+        20,
+        "TFTP (RFC 1350): a read and a write request to UDP 69, each answered from a new server port",
+    );
+    let w = lan();
+    let srv = "192.0.2.70";
+    // RRQ: the server answers from 61000 with DATA blocks, the client ACKs each to 61000.
+    let (c1, c2) = (sa("192.0.2.106", 50600), sa("192.0.2.107", 50601));
+    let mut rq = Udp::new(&mut cap, c1, sa(srv, 69), 0, &w, &learnt(TFTP, "port"));
+    rq.send(
+        &mut cap,
+        true,
+        0,
+        &pl::tftp_request(pl::TFTP_RRQ, "boot.wim", "octet"),
+    );
+    let mut x = Udp::new(
+        &mut cap,
+        c1,
+        sa(srv, 61000),
+        rq.t,
+        &w,
+        &learnt(
+            TFTP,
+            "tftp: the server's answer from a new port to 192.0.2.106:50600's request on UDP 69; the requester is the client",
+        ),
+    );
+    let image = pl::padded(&mut cap.rng, b"MSWIM\0\0\0", 4 * 512 + 300);
+    let rrq_blocks = image.chunks(512).count();
+    for (i, block) in image.chunks(512).enumerate() {
+        let gap = if i == 0 {
+            1200
+        } else {
+            150 + cap.rng.below(100)
+        };
+        x.send(&mut cap, false, gap, &pl::tftp_data(i as u16 + 1, block));
+        let gap = 250 + cap.rng.below(150);
+        x.send(&mut cap, true, gap, &pl::tftp_ack(i as u16 + 1));
+    }
+    // WRQ: the server ACKs block 0 from 61001, the client sends DATA there, the server ACKs each.
+    let mut wq = Udp::new(
+        &mut cap,
+        c2,
+        sa(srv, 69),
+        x.t + 2 * SEC,
+        &w,
+        &learnt(TFTP, "port"),
+    );
+    wq.send(
+        &mut cap,
+        true,
+        0,
+        &pl::tftp_request(pl::TFTP_WRQ, "unattend.xml", "octet"),
+    );
+    let mut y = Udp::new(
+        &mut cap,
+        c2,
+        sa(srv, 61001),
+        wq.t,
+        &w,
+        &learnt(
+            TFTP,
+            "tftp: the server's answer from a new port to 192.0.2.107:50601's request on UDP 69; the requester is the client",
+        ),
+    );
+    y.send(&mut cap, false, 1100, &pl::tftp_ack(0));
+    let mut xml = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<unattend xmlns=\"urn:schemas-microsoft-com:unattend\">\n".to_vec();
+    xml.extend(pl::text(&mut cap.rng, 1300 - xml.len() - 12));
+    xml.extend_from_slice(b"</unattend>\n");
+    let wrq_blocks = xml.chunks(512).count();
+    for (i, block) in xml.chunks(512).enumerate() {
+        let gap = 200 + cap.rng.below(100);
+        y.send(&mut cap, true, gap, &pl::tftp_data(i as u16 + 1, block));
+        let gap = 300 + cap.rng.below(150);
+        y.send(&mut cap, false, gap, &pl::tftp_ack(i as u16 + 1));
+    }
+    cap.expect.push(format!(
+        "Frame 1: RRQ \"boot.wim\" mode \"octet\" from 192.0.2.106:50600 to 192.0.2.70:69 (no options); frames 2-{}: the server answers from 192.0.2.70:61000 \
+         with DATA blocks 1-{rrq_blocks} ({} bytes: {} blocks of 512, the last of 300), each ACKed by the client to 61000. \
+         Frame {}: WRQ \"unattend.xml\" mode \"octet\" from 192.0.2.107:50601 to 192.0.2.70:69; the server answers ACK 0 from 192.0.2.70:61001, then the client sends \
+         DATA blocks 1-{wrq_blocks} ({} bytes, the last block {} bytes) to 61001 and the server ACKs each. \
+         Neither 61000 nor 61001 is a catalog port: the request on UDP 69 from the same client endpoint labels the answer, and the requester is the client.",
+        1 + 2 * rrq_blocks,
+        image.len(),
+        rrq_blocks - 1,
+        2 + 2 * rrq_blocks,
+        xml.len(),
+        xml.len() % 512
+    ));
     cap
 }

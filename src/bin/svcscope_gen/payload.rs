@@ -644,3 +644,35 @@ pub fn icmp_echo(reply: bool, id: u16, seq: u16) -> Vec<u8> {
     v[2..4].copy_from_slice(&c.to_be_bytes());
     v
 }
+
+// ---------------------------------------------------------------------------------------------
+// TFTP (RFC 1350)
+
+pub const TFTP_RRQ: u16 = 1;
+pub const TFTP_WRQ: u16 = 2;
+
+/// A read or write request: opcode, file name, NUL, mode, NUL.
+pub fn tftp_request(opcode: u16, file: &str, mode: &str) -> Vec<u8> {
+    let mut v = opcode.to_be_bytes().to_vec();
+    v.extend_from_slice(file.as_bytes());
+    v.push(0);
+    v.extend_from_slice(mode.as_bytes());
+    v.push(0);
+    v
+}
+
+/// DATA (opcode 3): block number, then up to 512 bytes.
+pub fn tftp_data(block: u16, data: &[u8]) -> Vec<u8> {
+    assert!(data.len() <= 512);
+    let mut v = vec![0, 3];
+    v.extend_from_slice(&block.to_be_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+/// ACK (opcode 4) of a block.
+pub fn tftp_ack(block: u16) -> Vec<u8> {
+    let mut v = vec![0, 4];
+    v.extend_from_slice(&block.to_be_bytes());
+    v
+}
