@@ -96,6 +96,7 @@ fn bench(c: &mut Criterion) {
             catalog.clone(),
             std::slice::from_ref(&fixture),
             AnalyzeOptions {
+                workers: 1,
                 tracker: TrackerConfig::default(),
                 filter: None,
                 flows: None,
@@ -110,6 +111,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function("analyze fixtures/domain.pcapng", |b| {
             b.iter(|| {
                 let opts = AnalyzeOptions {
+                    workers: 1,
                     tracker: TrackerConfig::default(),
                     filter: None,
                     flows: None,

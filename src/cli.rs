@@ -71,6 +71,9 @@ pub struct InputArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Classifier threads, sharded by address pair (see the README's performance section).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
     #[command(flatten)]
     pub tracking: TrackingArgs,
 }
@@ -212,6 +215,9 @@ pub struct AnalyzeArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Classifier threads, sharded by address pair (see the README's performance section).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
     #[command(flatten)]
     pub tracking: TrackingArgs,
 }
@@ -361,6 +367,7 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
             .map_err(anyhow::Error::msg)?;
     }
     let opts = AnalyzeOptions {
+        workers: usize::from(args.workers),
         tracker: args.tracking.config(),
         filter: args.filter.clone(),
         flows,
@@ -578,6 +585,7 @@ fn analyze_inputs(
             .map_err(anyhow::Error::msg)?;
     }
     let opts = AnalyzeOptions {
+        workers: usize::from(input.workers),
         tracker: input.tracking.config(),
         filter: input.filter.clone(),
         flows: None,

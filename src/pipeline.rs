@@ -21,7 +21,7 @@ use crate::capture::{
 };
 use crate::catalog::Catalog;
 use crate::report::{InputReport, LiveHealth};
-use crate::tracker::{FlowSink, IntervalCounters, Tracker, TrackerConfig};
+use crate::tracker::{FlowSink, IntervalCounters, SharedSink, Tracker, TrackerConfig};
 
 /// Batches in flight between the capture thread and the classifier.
 pub const CHANNEL_BATCHES: usize = 8;
@@ -29,6 +29,8 @@ pub const CHANNEL_BATCHES: usize = 8;
 /// Options of an offline analysis.
 pub struct AnalyzeOptions {
     pub tracker: TrackerConfig,
+    /// Classifier workers (threads), sharded by address pair; 1 keeps everything on one thread.
+    pub workers: usize,
     pub filter: Option<String>,
     pub flows: Option<FlowSink>,
     pub progress: bool,
@@ -75,7 +77,7 @@ pub fn analyze_files(catalog: Arc<Catalog>, paths: &[PathBuf], opts: AnalyzeOpti
             .expect("spawning the capture thread")
     };
 
-    let mut tracker = Tracker::new(catalog, &opts.tracker, opts.flows);
+    let workers = opts.workers.max(1);
     let mut inputs: Vec<InputReport> = paths
         .iter()
         .map(|p| InputReport {
@@ -86,23 +88,34 @@ pub fn analyze_files(catalog: Arc<Catalog>, paths: &[PathBuf], opts: AnalyzeOpti
             error: None,
         })
         .collect();
-    for event in rx.iter() {
-        match event {
-            Event::Batch(b) => {
-                tracker.batch(&b);
-                let _ = recycle_tx.try_send(b);
+    let mut ends = Vec::new();
+    let (aggregate, flow_log_error) = if workers == 1 {
+        let mut tracker = Tracker::new(catalog, &opts.tracker, opts.flows);
+        for event in rx.iter() {
+            match event {
+                Event::Batch(b) => {
+                    tracker.batch(&b);
+                    let _ = recycle_tx.try_send(b);
+                }
+                end => ends.push(end),
             }
-            Event::End {
-                input,
-                counters,
-                link_types,
-                error,
-            } => {
-                inputs[input].link_types = link_types;
-                inputs[input].packets = counters.packets;
-                inputs[input].filtered = counters.filtered;
-                inputs[input].error = error.map(|e| e.message);
-            }
+        }
+        tracker.finish()
+    } else {
+        run_workers(catalog, &opts.tracker, opts.flows, workers, &rx, &mut ends)
+    };
+    for end in ends {
+        if let Event::End {
+            input,
+            counters,
+            link_types,
+            error,
+        } = end
+        {
+            inputs[input].link_types = link_types;
+            inputs[input].packets = counters.packets;
+            inputs[input].filtered = counters.filtered;
+            inputs[input].error = error.map(|e| e.message);
         }
     }
     // The reader only ends by finishing its inputs; a panic there is a bug worth surfacing.
@@ -110,12 +123,65 @@ pub fn analyze_files(catalog: Arc<Catalog>, paths: &[PathBuf], opts: AnalyzeOpti
     if let Some(p) = progress {
         p.finish_and_clear();
     }
-    let (aggregate, flow_log_error) = tracker.finish();
     Analysis {
         aggregate,
         inputs,
         flow_log_error,
     }
+}
+
+/// Runs `workers` trackers on their own threads; each sees every batch (shared, read-only) and keeps
+/// the flows of its shard. Their aggregates merge at the end.
+fn run_workers(
+    catalog: Arc<Catalog>,
+    config: &TrackerConfig,
+    flows: Option<FlowSink>,
+    workers: usize,
+    rx: &Receiver<Event>,
+    ends: &mut Vec<Event>,
+) -> (Aggregate, Option<String>) {
+    let shared = flows.map(|f| SharedSink(Arc::new(std::sync::Mutex::new(f))));
+    let mut senders = Vec::new();
+    let mut handles = Vec::new();
+    for shard in 0..workers {
+        let (tx, wrx) = bounded::<Arc<Batch>>(CHANNEL_BATCHES);
+        senders.push(tx);
+        let catalog = catalog.clone();
+        let config = config.clone();
+        let sink: Option<FlowSink> = shared.clone().map(|s| Box::new(s) as FlowSink);
+        handles.push(
+            thread::Builder::new()
+                .name(format!("svcscope-worker-{shard}"))
+                .spawn(move || {
+                    let mut tracker = Tracker::new(catalog, &config, sink);
+                    for b in wrx.iter() {
+                        tracker.batch_shard(&b, shard, workers);
+                    }
+                    tracker.finish()
+                })
+                .expect("spawning a classifier worker"),
+        );
+    }
+    for event in rx.iter() {
+        match event {
+            Event::Batch(b) => {
+                let b = Arc::new(b);
+                for tx in &senders {
+                    let _ = tx.send(b.clone());
+                }
+            }
+            end => ends.push(end),
+        }
+    }
+    drop(senders);
+    let mut merged = Aggregate::default();
+    let mut error = None;
+    for h in handles {
+        let (agg, e) = h.join().expect("classifier worker panicked");
+        merged.merge(&agg);
+        error = error.or(e);
+    }
+    (merged, error)
 }
 
 fn read_files(

@@ -67,6 +67,26 @@ impl IntervalCounters {
     }
 }
 
+/// The worker a frame belongs to: a symmetric hash of its address pair, so that both directions of a
+/// flow, its fragments, and every flow between the same two hosts (what cross-flow learning relates:
+/// endpoint-mapper contacts, FTP and TFTP announcements) meet in one worker. Frames that are not IP go
+/// to worker 0, so they are counted once.
+pub fn shard_of(outcome: &Outcome<'_>, shards: usize) -> usize {
+    match outcome {
+        Outcome::Ip(d) if shards > 1 => {
+            let (a, b) = if d.src <= d.dst {
+                (d.src, d.dst)
+            } else {
+                (d.dst, d.src)
+            };
+            let mut h = rustc_hash::FxHasher::default();
+            std::hash::Hash::hash(&(a, b), &mut h);
+            (std::hash::Hasher::finish(&h) % shards as u64) as usize
+        }
+        _ => 0,
+    }
+}
+
 /// Where ended flows go besides the statistics: a JSON Lines writer.
 pub type FlowSink = Box<dyn Write + Send>;
 
@@ -126,13 +146,32 @@ impl Tracker {
 
     /// Processes one frame.
     pub fn packet(&mut self, link: LinkType, ts: Ts, wire_len: u32, frame: &[u8]) {
+        self.decoded(ts, wire_len, frame.len(), decode(link, frame));
+    }
+
+    /// Processes the frames of a batch that belong to worker `shard` of `shards` (see [`shard_of`]).
+    pub fn batch_shard(&mut self, batch: &Batch, shard: usize, shards: usize) {
+        let link = batch.link.unwrap_or(LinkType::Unsupported(-1));
+        for (p, frame) in batch.frames() {
+            let outcome = decode(link, frame);
+            if shard_of(&outcome, shards) == shard {
+                self.decoded(p.ts, p.wire_len, frame.len(), outcome);
+            }
+        }
+        if !self.ended.is_empty() {
+            self.end_flows();
+        }
+    }
+
+    /// Processes one decoded frame.
+    fn decoded(&mut self, ts: Ts, wire_len: u32, caplen: usize, outcome: Outcome<'_>) {
         let counters = &mut self.agg.decode;
         counters.packets += 1;
         counters.bytes += u64::from(wire_len);
-        if (frame.len() as u64) < u64::from(wire_len) {
+        if (caplen as u64) < u64::from(wire_len) {
             counters.truncated += 1;
         }
-        let d = match decode(link, frame) {
+        let d = match outcome {
             Outcome::Ip(d) => d,
             Outcome::NotIp => {
                 counters.not_ip += 1;
@@ -217,8 +256,10 @@ impl Tracker {
             if let Some(sink) = &mut self.sink {
                 if self.sink_error.is_none() {
                     let record = FlowRecord::new(self.classifier.catalog(), &f, why, interface);
-                    let line = serde_json::to_string(&record).expect("flow records serialize");
-                    if let Err(e) = writeln!(sink, "{line}") {
+                    let mut line = serde_json::to_string(&record).expect("flow records serialize");
+                    line.push('\n');
+                    // One write per record, so that workers sharing a sink never interleave lines.
+                    if let Err(e) = sink.write_all(line.as_bytes()) {
                         self.sink_error = Some(e.to_string());
                     }
                 }
@@ -255,5 +296,23 @@ impl Tracker {
         self.agg.flow_counters = self.flows.counters;
         self.agg.inspect = self.classifier.inspect_counters();
         (self.agg, self.sink_error)
+    }
+}
+
+/// A flow-record writer several workers share; each record is written under the lock in one call.
+#[derive(Clone)]
+pub struct SharedSink(pub std::sync::Arc<std::sync::Mutex<FlowSink>>);
+
+impl Write for SharedSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf).map(|_| buf.len())
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let mut sink = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        sink.write_all(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let mut sink = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        sink.flush()
     }
 }
