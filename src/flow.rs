@@ -286,11 +286,15 @@ impl Default for Timeouts {
     }
 }
 
-/// Default cap on concurrent flows.
-pub const DEFAULT_MAX_FLOWS: usize = 500_000;
+/// Default cap on concurrent flows (7/8 of 2^19, what a hash table of 2^19 buckets holds). An entry
+/// is 176 bytes; with the table's spare buckets and its growth, peak memory at the cap is about
+/// 300 MiB (measured: see the README's memory section).
+pub const DEFAULT_MAX_FLOWS: usize = 458_752;
 const MAX_FRAGMENTS: usize = 65_536;
 const FRAGMENT_TIMEOUT: i64 = 30_000_000_000;
 const SWEEP_EVERY: i64 = 1_000_000_000;
+/// Flows sampled to choose the eviction cut-off.
+const EVICTION_SAMPLE: usize = 4096;
 
 /// Counters the flow table keeps for capture health.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -375,36 +379,30 @@ impl FlowTable {
         }
     }
 
-    fn timeout_of(&self, f: &Flow) -> i64 {
-        let d = if f.closed {
-            self.timeouts.tcp_closed
-        } else {
-            match f.key.protocol {
-                proto::TCP => self.timeouts.tcp,
-                proto::UDP => self.timeouts.udp,
-                _ => self.timeouts.other,
-            }
-        };
-        nanos(d)
-    }
-
     fn sweep(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
         let now = self.now;
-        let expired: Vec<FlowKey> = self
+        let t = self.timeouts;
+        let timeout = |f: &Flow| {
+            nanos(if f.closed {
+                t.tcp_closed
+            } else {
+                match f.key.protocol {
+                    proto::TCP => t.tcp,
+                    proto::UDP => t.udp,
+                    _ => t.other,
+                }
+            })
+        };
+        for (_, f) in self
             .flows
-            .values()
-            .filter(|f| now.saturating_sub(f.last_ts) > self.timeout_of(f))
-            .map(|f| f.key)
-            .collect();
-        for k in expired {
-            if let Some(f) = self.flows.remove(&k) {
-                let why = if f.closed {
-                    EndReason::Closed
-                } else {
-                    EndReason::Idle
-                };
-                ended.push((f, why));
-            }
+            .extract_if(|_, f| now.saturating_sub(f.last_ts) > timeout(f))
+        {
+            let why = if f.closed {
+                EndReason::Closed
+            } else {
+                EndReason::Idle
+            };
+            ended.push((f, why));
         }
         self.fragments
             .retain(|_, (_, ts)| now.saturating_sub(*ts) <= FRAGMENT_TIMEOUT);
@@ -501,23 +499,29 @@ impl FlowTable {
     }
 
     /// Ends the least recently active sixteenth of the flows.
+    ///
+    /// The cut-off time is the sixteenth-quantile of the last activity of a sample of flows (the hash
+    /// table's order has nothing to do with time), then one pass ends the flows at or before it, at
+    /// most a sixteenth of the table.
     fn evict(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
-        let mut times: Vec<Ts> = self.flows.values().map(|f| f.last_ts).collect();
-        let n = (times.len() / 16).max(1);
-        let (_, cut, _) = times.select_nth_unstable(n - 1);
-        let cut = *cut;
-        let mut victims: Vec<FlowKey> = self
+        let n = (self.flows.len() / 16).max(1);
+        let mut sample: Vec<Ts> = self
             .flows
             .values()
-            .filter(|f| f.last_ts <= cut)
-            .map(|f| f.key)
+            .take(EVICTION_SAMPLE)
+            .map(|f| f.last_ts)
             .collect();
-        victims.truncate(n.max(1));
-        for k in victims {
-            if let Some(f) = self.flows.remove(&k) {
-                self.counters.flows_evicted += 1;
-                ended.push((f, EndReason::Evicted));
-            }
+        let k = (sample.len() / 16).max(1);
+        let (_, cut, _) = sample.select_nth_unstable(k - 1);
+        let cut = *cut;
+        let mut taken = 0;
+        for (_, f) in self.flows.extract_if(|_, f| {
+            let take = taken < n && f.last_ts <= cut;
+            taken += usize::from(take);
+            take
+        }) {
+            self.counters.flows_evicted += 1;
+            ended.push((f, EndReason::Evicted));
         }
     }
 

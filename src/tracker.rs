@@ -240,16 +240,18 @@ impl Tracker {
 
     fn end_flows(&mut self) {
         // Deterministic order for flow records, whatever the hash table's.
-        self.ended.sort_unstable_by_key(|(f, _)| {
-            (
-                f.first_ts,
-                f.key.lo,
-                f.key.hi,
-                f.key.lo_port,
-                f.key.hi_port,
-                f.key.protocol,
-            )
-        });
+        if self.sink.is_some() {
+            self.ended.sort_unstable_by_key(|(f, _)| {
+                (
+                    f.first_ts,
+                    f.key.lo,
+                    f.key.hi,
+                    f.key.lo_port,
+                    f.key.hi_port,
+                    f.key.protocol,
+                )
+            });
+        }
         for (f, why) in self.ended.drain(..) {
             let interface = self.classifier.flow_ended(&f);
             self.agg.end_flow(&f, interface);

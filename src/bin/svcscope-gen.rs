@@ -15,6 +15,8 @@ mod dcerpc;
 mod domain;
 #[path = "svcscope_gen/fixtures.rs"]
 mod fixtures;
+#[path = "svcscope_gen/flood.rs"]
+mod flood;
 #[path = "svcscope_gen/packet.rs"]
 mod packet;
 #[path = "svcscope_gen/payload.rs"]
@@ -66,6 +68,13 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Pcap)]
         format: Format,
     },
+    /// A flood of distinct flows (one TCP SYN each, spoofed sources) for memory tests.
+    Flood {
+        #[arg(long)]
+        packets: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -78,6 +87,16 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Fixtures { dir } => write_fixtures(&dir),
+        Cmd::Flood { packets, out } => {
+            let start = Instant::now();
+            flood::run(packets, &out).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "wrote {}: {packets} packets, each a new flow; {:.2} s",
+                out.display(),
+                start.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Cmd::Bench {
             packets,
             seed,

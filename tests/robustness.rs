@@ -1,0 +1,162 @@
+//! Long runs and floods: memory stays bounded by the flow cap while every flow is still counted, and
+//! a flow that lives for days is reported as one flow, or, after a silence longer than the idle
+//! timeout, as parts that keep their server side and service.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use etherparse::PacketBuilder;
+use serde_json::Value;
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("svcscope-robustness-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn analyze(file: &Path, extra: &[&str]) -> (Value, Vec<Value>) {
+    let flows = file.with_extension("flows");
+    let out = Command::new(env!("CARGO_BIN_EXE_svcscope"))
+        .args(["analyze", "--format", "json", "-q", "--flows"])
+        .arg(&flows)
+        .args(extra)
+        .arg(file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let records = std::fs::read_to_string(&flows)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (serde_json::from_slice(&out.stdout).unwrap(), records)
+}
+
+#[test]
+fn a_flood_of_spoofed_flows_stays_within_the_cap_and_counts_every_flow() {
+    let file = temp("flood.pcap");
+    let gen = Command::new(env!("CARGO_BIN_EXE_svcscope-gen"))
+        .args(["flood", "--packets", "60000", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(gen.status.success());
+    let (report, records) = analyze(&file, &["--max-flows", "1000"]);
+    let h = &report["health"];
+    assert_eq!(h["flows_created"], 60_000);
+    assert_eq!(
+        h["peak_flows"], 1000,
+        "the table never holds more than the cap"
+    );
+    assert!(h["flows_evicted"].as_u64().unwrap() >= 59_000);
+    assert_eq!(records.len(), 60_000, "evicted flows are still reported");
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["end_reason"] == "evicted")
+            .count()
+            >= 59_000
+    );
+    // Every flow is a SYN nobody answered: no service traffic, all of it unanswered.
+    assert_eq!(report["unanswered"]["flows"], 60_000);
+    assert_eq!(report["totals"]["classified_flows"], 0);
+    assert!(report["services"].as_array().unwrap().is_empty());
+    assert!(report["app_protocols"].as_array().unwrap().is_empty());
+}
+
+/// A pcap writer for hand-made packets.
+struct Pcap(Vec<u8>);
+
+impl Pcap {
+    fn new() -> Pcap {
+        let mut h = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        h.extend_from_slice(&65535u32.to_le_bytes());
+        h.extend_from_slice(&1u32.to_le_bytes());
+        Pcap(h)
+    }
+
+    fn tcp(&mut self, secs: u64, client_to_server: bool, flags: &str, seq: u32, payload: &[u8]) {
+        let (client, server) = ([192, 0, 2, 101], [192, 0, 2, 20]);
+        let (src, dst, sp, dp) = if client_to_server {
+            (client, server, 50_123, 445)
+        } else {
+            (server, client, 445, 50_123)
+        };
+        let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src, dst, 64)
+            .tcp(sp, dp, seq, 64_000);
+        if flags.contains('S') {
+            b = b.syn();
+        }
+        if flags.contains('A') {
+            b = b.ack(1);
+        }
+        if flags.contains('F') {
+            b = b.fin();
+        }
+        let mut frame = Vec::new();
+        b.write(&mut frame, payload).unwrap();
+        let ts = 1_709_542_800 + secs;
+        self.0.extend_from_slice(&(ts as u32).to_le_bytes());
+        self.0.extend_from_slice(&0u32.to_le_bytes());
+        self.0
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.0
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(&frame);
+    }
+}
+
+#[test]
+fn an_smb_session_of_three_days_is_one_flow_and_a_long_silence_keeps_its_server() {
+    // Handshake, then an SMB echo every 30 minutes for three days, then FIN.
+    let mut p = Pcap::new();
+    p.tcp(0, true, "S", 1, b"");
+    p.tcp(0, false, "SA", 1, b"");
+    p.tcp(0, true, "A", 2, b"");
+    let mut t = 0;
+    for i in 0..(3 * 24 * 2) {
+        t = 60 + i * 1800;
+        p.tcp(t, true, "A", 2 + i as u32, &[0u8; 100]);
+        p.tcp(t, false, "A", 2 + i as u32, &[0u8; 120]);
+    }
+    p.tcp(t + 1, true, "FA", 9_000, b"");
+    p.tcp(t + 1, false, "FA", 9_000, b"");
+    let file = temp("smb-days.pcap");
+    std::fs::write(&file, &p.0).unwrap();
+    let (report, records) = analyze(&file, &[]);
+    assert_eq!(records.len(), 1, "{records:#?}");
+    let f = &records[0];
+    assert_eq!(
+        (&f["app_protocol"], &f["server_addr"], &f["server_port"]),
+        (&"SMB".into(), &"192.0.2.20".into(), &445.into())
+    );
+    assert_eq!(f["packets_c2s"], 3 * 24 * 2 + 3);
+    let smb = &report["app_protocols"][0];
+    assert!(smb["flow_duration_ms"]["max"].as_u64().unwrap() >= 3 * 24 * 3600 * 1000 * 99 / 100);
+
+    // The same session with one silence of 3 hours (past the 2-hour TCP idle timeout): two flows; the
+    // second starts mid-stream with the server's packet and still finds the server and service.
+    let mut p = Pcap::new();
+    p.tcp(0, true, "S", 1, b"");
+    p.tcp(0, false, "SA", 1, b"");
+    p.tcp(0, true, "A", 2, &[0u8; 100]);
+    p.tcp(3 * 3600, false, "A", 3, &[0u8; 120]);
+    p.tcp(3 * 3600, true, "A", 3, &[0u8; 100]);
+    let file = temp("smb-gap.pcap");
+    std::fs::write(&file, &p.0).unwrap();
+    let (_, records) = analyze(&file, &[]);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["end_reason"], "idle");
+    for r in &records {
+        assert_eq!(
+            (&r["server_addr"], &r["server_port"], &r["app_protocol"]),
+            (&"192.0.2.20".into(), &445.into(), &"SMB".into())
+        );
+    }
+    assert_eq!(records[1]["server_rule"], "catalog-port");
+    // A longer idle timeout keeps it one flow.
+    let (_, records) = analyze(&file, &["--tcp-timeout", "4h"]);
+    assert_eq!(records.len(), 1);
+}
