@@ -274,7 +274,7 @@ impl FileSource {
             }
         };
         let total = u32_at(&h, 0, big_endian);
-        if total < 28 || total % 4 != 0 || total > MAX_BLOCK {
+        if total < 28 || !total.is_multiple_of(4) || total > MAX_BLOCK {
             return Err(self.fail(format!(
                 "corrupt pcapng section header (block length {total})"
             )));
@@ -379,7 +379,7 @@ impl FileSource {
                 }
             };
             let total = u32_at(&h, 4, big);
-            if total < 28 || total % 4 != 0 || total > MAX_BLOCK {
+            if total < 28 || !total.is_multiple_of(4) || total > MAX_BLOCK {
                 return Err(self.fail(format!(
                     "corrupt pcapng section header (block length {total})"
                 )));
@@ -392,7 +392,7 @@ impl FileSource {
             return Ok(Next::Skip);
         }
         let total = u32_at(&h, 4, big_endian);
-        if total < 12 || total % 4 != 0 || total > MAX_BLOCK {
+        if total < 12 || !total.is_multiple_of(4) || total > MAX_BLOCK {
             return Err(self.fail(format!(
                 "corrupt pcapng block {} (block length {total}){}",
                 self.after(),

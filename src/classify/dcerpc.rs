@@ -482,14 +482,14 @@ pub(crate) mod tests {
             s.extend_from_slice(&(0x20000 + i).to_le_bytes());
         }
         for t in towers {
-            while s.len() % 4 != 0 {
+            while !s.len().is_multiple_of(4) {
                 s.push(0);
             }
             s.extend_from_slice(&(t.len() as u32).to_le_bytes());
             s.extend_from_slice(&(t.len() as u32).to_le_bytes());
             s.extend_from_slice(t);
         }
-        while s.len() % 4 != 0 {
+        while !s.len().is_multiple_of(4) {
             s.push(0);
         }
         s.extend_from_slice(&0u32.to_le_bytes());

@@ -718,7 +718,7 @@ impl Gen {
         let from_client = match k {
             K::Nbns | K::Nbdgm => true,
             K::Gre | K::Esp | K::UnkUdp => sent == 0 || self.rng.chance(0.5),
-            _ => sent % 2 == 0,
+            _ => sent.is_multiple_of(2),
         };
         let planned = if from_client { f.frag_req } else { f.frag_resp };
         let r = &mut self.rng;

@@ -221,7 +221,7 @@ pub struct Ndr(pub Vec<u8>);
 
 impl Ndr {
     pub fn align(&mut self, n: usize) -> &mut Self {
-        while self.0.len() % n != 0 {
+        while !self.0.len().is_multiple_of(n) {
             self.0.push(0);
         }
         self
