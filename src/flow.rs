@@ -334,6 +334,9 @@ pub struct FlowTable {
     max_flows: usize,
     now: Ts,
     last_sweep: Ts,
+    /// How often (trace time) idle flows are looked for: a quarter of the shortest timeout, at least a
+    /// second, so a flow ends at most a quarter of its timeout late while sweeps stay rare.
+    sweep_every: i64,
     pub counters: FlowCounters,
 }
 
@@ -346,6 +349,17 @@ impl FlowTable {
             max_flows: max_flows.max(16),
             now: i64::MIN,
             last_sweep: i64::MIN,
+            sweep_every: [
+                timeouts.tcp,
+                timeouts.tcp_closed,
+                timeouts.udp,
+                timeouts.other,
+            ]
+            .iter()
+            .map(|&d| nanos(d) / 4)
+            .min()
+            .unwrap_or(0)
+            .max(SWEEP_EVERY),
             counters: FlowCounters::default(),
         }
     }
@@ -373,7 +387,7 @@ impl FlowTable {
         if ts > self.now {
             self.now = ts;
         }
-        if self.now.saturating_sub(self.last_sweep) >= SWEEP_EVERY {
+        if self.now.saturating_sub(self.last_sweep) >= self.sweep_every {
             self.last_sweep = self.now;
             self.sweep(ended);
         }
@@ -662,7 +676,10 @@ mod tests {
         feed(&mut t, &d, 0, &mut ended);
         t.advance(59_000_000_000, &mut ended);
         assert!(ended.is_empty());
+        // Sweeps run every quarter of the shortest timeout (10 s closed-TCP linger: 2.5 s), so a flow
+        // ends at most that late.
         t.advance(61_000_000_000, &mut ended);
+        t.advance(62_500_000_000, &mut ended);
         assert_eq!(ended.len(), 1);
         assert_eq!(ended[0].1, EndReason::Idle);
     }
