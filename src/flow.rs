@@ -257,7 +257,7 @@ impl Flow {
     }
 
     pub fn duration(&self) -> i64 {
-        self.last_ts - self.first_ts
+        self.last_ts.saturating_sub(self.first_ts)
     }
 
     /// A TCP connection attempt the server never accepted (no answer, or only RSTs).
