@@ -59,10 +59,10 @@ pub enum View {
     Hosts,
 }
 
-/// Options shared by commands that analyse capture files.
+/// Options shared by the commands that analyse capture files (analyze, hosts, rules).
 #[derive(Args, Debug)]
 pub struct InputArgs {
-    /// Capture files (pcap or pcapng); several make one merged analysis.
+    /// Capture files (pcap or pcapng); several make one merged report.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Only packets matching this BPF expression (tcpdump syntax).
@@ -198,12 +198,8 @@ impl TrackingArgs {
 
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng); several make one merged report.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-    /// Only packets matching this BPF expression (tcpdump syntax), e.g. 'host 192.0.2.10'.
-    #[arg(long, value_name = "BPF")]
-    pub filter: Option<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// Also write one JSON object per flow (JSON Lines) to FILE ('-' for standard output).
@@ -212,14 +208,6 @@ pub struct AnalyzeArgs {
     /// How many unclassified server ports to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Classifier threads, sharded by address pair (see the README's performance section).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub workers: u16,
-    #[command(flatten)]
-    pub tracking: TrackingArgs,
 }
 
 #[derive(Args, Debug)]
@@ -361,28 +349,9 @@ fn render(report: &Report, format: Format) -> String {
 
 fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode> {
     let flows = flow_sink(&args.flows)?;
-    if let Some(expr) = &args.filter {
-        // Check the expression once up front so a typo is one clear error, not one per file.
-        crate::capture::compile_filter(pcap::Linktype::ETHERNET, expr)
-            .map_err(anyhow::Error::msg)?;
-    }
-    let opts = AnalyzeOptions {
-        workers: usize::from(args.workers),
-        tracker: args.tracking.config(),
-        filter: args.filter.clone(),
-        flows,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
-    };
-    let analysis = analyze_files(catalog.clone(), &args.files, opts);
+    let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, flows)?;
     let report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
     write_stdout(&render(&report, args.format))?;
-    let mut failed = false;
-    for i in &report.inputs {
-        if let Some(e) = &i.error {
-            eprintln!("svcscope: {}: {e}", i.path);
-            failed = true;
-        }
-    }
     if let Some(e) = analysis.flow_log_error {
         eprintln!(
             "svcscope: {}: writing flow records failed: {e}",
@@ -579,6 +548,7 @@ fn interfaces_command(args: &InterfacesArgs) -> Result<ExitCode> {
 fn analyze_inputs(
     catalog: &Arc<Catalog>,
     input: &InputArgs,
+    flows: Option<FlowSink>,
 ) -> Result<(crate::pipeline::Analysis, bool)> {
     if let Some(expr) = &input.filter {
         crate::capture::compile_filter(pcap::Linktype::ETHERNET, expr)
@@ -588,7 +558,7 @@ fn analyze_inputs(
         workers: usize::from(input.workers),
         tracker: input.tracking.config(),
         filter: input.filter.clone(),
-        flows: None,
+        flows,
         progress: !input.quiet && std::io::stderr().is_terminal(),
     };
     let analysis = analyze_files(catalog.clone(), &input.files, opts);
@@ -614,7 +584,7 @@ fn render_hosts(report: &HostsReport, format: Format) -> String {
 
 fn hosts_command(catalog: Arc<Catalog>, args: HostsArgs) -> Result<ExitCode> {
     let nets = args.select.nets()?;
-    let (analysis, failed) = analyze_inputs(&catalog, &args.input)?;
+    let (analysis, failed) = analyze_inputs(&catalog, &args.input, None)?;
     let report = HostsReport::build(
         &catalog,
         &analysis.aggregate,
@@ -635,7 +605,7 @@ fn rules_command(catalog: Arc<Catalog>, args: RulesArgs) -> Result<ExitCode> {
     if net.prefix != 128 {
         anyhow::bail!("--host takes one address, not a network: {}", args.host);
     }
-    let (analysis, failed) = analyze_inputs(&catalog, &args.input)?;
+    let (analysis, failed) = analyze_inputs(&catalog, &args.input, None)?;
     let report = HostsReport::build(
         &catalog,
         &analysis.aggregate,

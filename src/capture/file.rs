@@ -298,14 +298,20 @@ impl FileSource {
         Ok(self.filters.get(&dlt))
     }
 
+    /// Reads up to `buf.len()` bytes, counting them for progress; returns how many were read.
+    fn read_counted(&mut self, buf: &mut [u8]) -> Result<usize, CaptureError> {
+        let got =
+            read_up_to(&mut self.reader, buf).map_err(|e| self.fail(format!("read error: {e}")))?;
+        self.counters.file_bytes += got as u64;
+        Ok(got)
+    }
+
     /// Reads the next record header; the frame's bytes are left for the caller to read.
     fn next_record(&mut self) -> Result<Next, CaptureError> {
         match self.format {
             Format::Pcap { big_endian, nanos } => {
                 let mut h = [0u8; 16];
-                let got = read_up_to(&mut self.reader, &mut h)
-                    .map_err(|e| self.fail(format!("read error: {e}")))?;
-                self.counters.file_bytes += got as u64;
+                let got = self.read_counted(&mut h)?;
                 if got == 0 {
                     return Ok(Next::End);
                 }
@@ -316,15 +322,10 @@ impl FileSource {
                         self.kept()
                     )));
                 }
-                let secs = i64::from(u32_at(&h, 0, big_endian));
-                let frac = u64::from(u32_at(&h, 4, big_endian));
                 let caplen = u32_at(&h, 8, big_endian);
                 let wire_len = u32_at(&h, 12, big_endian);
                 self.check_caplen(record, caplen)?;
-                let frac_ns = if nanos { frac } else { frac * 1000 };
-                let ts = secs
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(frac_ns as i64);
+                let ts = pcap_ts(&h, big_endian, nanos);
                 Ok(Next::Frame {
                     iface: 0,
                     ts,
@@ -348,9 +349,7 @@ impl FileSource {
 
     fn next_block(&mut self, big_endian: bool) -> Result<Next, CaptureError> {
         let mut h = [0u8; 8];
-        let got = read_up_to(&mut self.reader, &mut h)
-            .map_err(|e| self.fail(format!("read error: {e}")))?;
-        self.counters.file_bytes += got as u64;
+        let got = self.read_counted(&mut h)?;
         if got == 0 {
             return Ok(Next::End);
         }
@@ -549,12 +548,7 @@ impl FileSource {
             if caplen > MAX_FRAME || buf.len() - at - 16 < caplen as usize {
                 break;
             }
-            let secs = i64::from(u32_at(h, 0, big_endian));
-            let frac = u64::from(u32_at(h, 4, big_endian));
-            let frac_ns = if nanos { frac } else { frac * 1000 };
-            let ts = secs
-                .saturating_mul(1_000_000_000)
-                .saturating_add(frac_ns as i64);
+            let ts = pcap_ts(h, big_endian, nanos);
             let wire_len = u32_at(h, 12, big_endian).max(caplen);
             let frame = &buf[at + 16..at + 16 + caplen as usize];
             if filter.is_none_or(|f| f.filter(frame)) {
@@ -622,6 +616,15 @@ fn parse_idb_options(mut opts: &[u8], big_endian: bool, iface: &mut Interface) {
         }
         opts = &opts[4 + padded..];
     }
+}
+
+/// The timestamp of a pcap record header (seconds, then micro- or nanoseconds), in nanoseconds.
+fn pcap_ts(h: &[u8], big_endian: bool, nanos: bool) -> Ts {
+    let secs = i64::from(u32_at(h, 0, big_endian));
+    let frac = u64::from(u32_at(h, 4, big_endian));
+    let frac_ns = if nanos { frac } else { frac * 1000 };
+    secs.saturating_mul(1_000_000_000)
+        .saturating_add(frac_ns as i64)
 }
 
 fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {

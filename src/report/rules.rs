@@ -226,25 +226,39 @@ fn ps_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn powershell(out: &mut String, rules: &[Rule]) {
+/// The Windows formats: the same rules and groups, in PowerShell or netsh syntax. `epmap` is the
+/// format's keyword for the endpoint mapper; `line` writes one rule from (rule, protocol, local port).
+fn windows(
+    out: &mut String,
+    rules: &[Rule],
+    comment: &str,
+    epmap: &str,
+    line: impl Fn(&Rule, &str, Option<&str>) -> String,
+) {
     let mut group = "";
     for r in rules {
         if r.group != group {
             group = &r.group;
-            let _ = writeln!(out, "\n# {}", r.heading);
+            let _ = writeln!(out, "\n{comment} {}", r.heading);
         }
         if let Some(n) = &r.remote_note {
-            let _ = writeln!(out, "# {n}");
+            let _ = writeln!(out, "{comment} {n}");
         }
         let (protocol, port) = match r.m {
             Match::Port { tcp, port } => (
                 if tcp { "TCP" } else { "UDP" }.to_string(),
                 Some(port.to_string()),
             ),
-            Match::EndpointMapper => ("TCP".into(), Some("RPCEPMap".into())),
+            Match::EndpointMapper => ("TCP".into(), Some(epmap.to_string())),
             Match::DynamicRpc => ("TCP".into(), Some("RPC".into())),
             Match::IpProtocol(n) => (n.to_string(), None),
         };
+        let _ = writeln!(out, "{}", line(r, &protocol, port.as_deref()));
+    }
+}
+
+fn powershell(out: &mut String, rules: &[Rule]) {
+    windows(out, rules, "#", "RPCEPMap", |r, protocol, port| {
         let mut line = format!(
             "New-NetFirewallRule -DisplayName {} -Group {} -Direction Inbound -Action Allow -Protocol {protocol}",
             ps_quote(&r.name),
@@ -257,8 +271,8 @@ fn powershell(out: &mut String, rules: &[Rule]) {
             let _ = write!(line, " -RemoteAddress {}", addr_list(remote));
         }
         let _ = write!(line, " -Description {}", ps_quote(&r.description));
-        let _ = writeln!(out, "{line}");
-    }
+        line
+    });
 }
 
 fn netsh_quote(s: &str) -> String {
@@ -266,24 +280,7 @@ fn netsh_quote(s: &str) -> String {
 }
 
 fn netsh(out: &mut String, rules: &[Rule]) {
-    let mut group = "";
-    for r in rules {
-        if r.group != group {
-            group = &r.group;
-            let _ = writeln!(out, "\nREM {}", r.heading);
-        }
-        if let Some(n) = &r.remote_note {
-            let _ = writeln!(out, "REM {n}");
-        }
-        let (protocol, port) = match r.m {
-            Match::Port { tcp, port } => (
-                if tcp { "TCP" } else { "UDP" }.to_string(),
-                Some(port.to_string()),
-            ),
-            Match::EndpointMapper => ("TCP".into(), Some("RPC-EPMap".into())),
-            Match::DynamicRpc => ("TCP".into(), Some("RPC".into())),
-            Match::IpProtocol(n) => (n.to_string(), None),
-        };
+    windows(out, rules, "REM", "RPC-EPMap", |r, protocol, port| {
         let mut line = format!(
             "netsh advfirewall firewall add rule name={} dir=in action=allow protocol={protocol}",
             netsh_quote(&r.name)
@@ -295,8 +292,8 @@ fn netsh(out: &mut String, rules: &[Rule]) {
             let _ = write!(line, " remoteip={}", addr_list(remote));
         }
         let _ = write!(line, " description={}", netsh_quote(&r.description));
-        let _ = writeln!(out, "{line}");
-    }
+        line
+    });
 }
 
 fn nft_comment(s: &str) -> String {
