@@ -837,3 +837,75 @@ fn interval_json_lines() {
         "the intervals counted every replayed packet once"
     );
 }
+
+#[test]
+fn view_hosts_live_equals_offline_hosts() {
+    let ns = netns_or_skip!();
+    let file = fixture("domain.pcapng");
+    let count = totals(&analyze(&[&file], &[]))[1].to_string();
+    let mut args = vec![
+        "--format",
+        "json",
+        "--count",
+        &count,
+        "--view",
+        "hosts",
+        "--role",
+        "--buffer-size",
+        "8MiB",
+    ];
+    args.extend(TIMEOUTS);
+    let cap = ns.capture(&args);
+    ns.replay(&file);
+    let live = cap.wait(&|| ns.b_stats()).report();
+    let mut offline_args: Vec<&str> = vec!["hosts", "--format", "json", "-q", "--role"];
+    offline_args.extend(TIMEOUTS);
+    let out = Command::new(env!("CARGO_BIN_EXE_svcscope"))
+        .args(&offline_args)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Same hosts, same roles, same served traffic (times differ: live ones are the replay's).
+    let summary = |r: &Value| -> Vec<String> {
+        r["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let roles: Vec<&str> = h["roles"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["role"].as_str().unwrap())
+                    .collect();
+                let serves: Vec<String> = h["serves"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{} {}/{} {} {} {}",
+                            s["app_protocol"],
+                            s["transport"],
+                            s["port"],
+                            s["flows"],
+                            s["bytes_c2s"],
+                            s["bytes_s2c"]
+                        )
+                    })
+                    .collect();
+                format!("{} {roles:?} {serves:?}", h["addr"])
+            })
+            .collect()
+    };
+    assert_eq!(summary(&live), summary(&offline));
+    let dc = live["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["addr"] == "192.0.2.10")
+        .unwrap();
+    assert_eq!(dc["roles"][0]["role"], "domain controller");
+}
