@@ -153,6 +153,10 @@ pub struct CatalogArgs {
     /// Only rows whose application protocol contains TEXT (case-insensitive).
     #[arg(long, value_name = "TEXT")]
     pub protocol: Option<String>,
+    /// List the DCE/RPC interfaces (UUID, name, protocol document, services) instead of the port rows;
+    /// --service and --protocol filter them too.
+    #[arg(long)]
+    pub interfaces: bool,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 }
@@ -318,6 +322,31 @@ fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
         service: args.service.clone(),
         protocol: args.protocol.clone(),
     };
+    if args.interfaces {
+        let matches = |i: &&crate::catalog::Interface| {
+            let has = |text: &Option<String>, hay: &[&str]| {
+                text.as_ref().is_none_or(|t| {
+                    hay.iter()
+                        .any(|h| h.to_lowercase().contains(&t.to_lowercase()))
+                })
+            };
+            let services: Vec<&str> = i
+                .services
+                .iter()
+                .map(|&s| catalog.service(s).name.as_str())
+                .collect();
+            has(&args.service, &services) && has(&args.protocol, &[&i.name, &i.protocol])
+        };
+        let list: Vec<&crate::catalog::Interface> =
+            catalog.interfaces.iter().filter(matches).collect();
+        let text = match args.format {
+            Format::Json => report::catalog::interfaces_json(catalog, &list) + "\n",
+            Format::Csv => report::catalog::interfaces_csv(catalog, &list),
+            Format::Table => report::catalog::interfaces_table(catalog, &list),
+        };
+        write_stdout(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let rows: Vec<_> = catalog.query(&filter).collect();
     let text = match args.format {
         Format::Json => report::catalog::json(catalog, &rows) + "\n",

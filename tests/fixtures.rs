@@ -871,3 +871,25 @@ fn tftp_answers_from_a_new_port_are_tftp() {
         "announced"
     );
 }
+
+#[test]
+fn catalog_lists_the_rpc_interfaces() {
+    let run = svcscope(&["catalog", "--interfaces", "--format", "json"]);
+    assert_eq!(run.code, 0);
+    let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(rows.len(), 74);
+    let drsuapi = rows
+        .iter()
+        .find(|r| r["uuid"] == "e3514235-4b06-11d1-ab04-00c04fc2dcd2")
+        .unwrap();
+    assert_eq!(
+        (&drsuapi["name"], &drsuapi["protocol"]),
+        (&"drsuapi".into(), &"MS-DRSR".into())
+    );
+    assert_eq!(
+        drsuapi["services"],
+        serde_json::json!(["Local Security Authority"])
+    );
+    let run = svcscope(&["catalog", "--interfaces", "--service", "event log"]);
+    assert!(run.stdout.contains("eventlog6") && run.stdout.contains("MS-EVEN6"));
+}

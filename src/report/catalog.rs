@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Origin, PortSpec, Row, Transport};
+use crate::catalog::{Catalog, Interface, Origin, PortSpec, Row, Transport};
 
 use super::table::Table;
 
@@ -162,5 +162,71 @@ pub fn table(c: &Catalog, rows: &[&Row]) -> String {
     for (i, n) in notes.iter().enumerate() {
         let _ = writeln!(out, "[{}] {n}", i + 1);
     }
+    out
+}
+
+/// One DCE/RPC interface as `svcscope catalog --interfaces --format json` prints it.
+#[derive(Serialize)]
+pub struct InterfaceRow<'a> {
+    pub uuid: String,
+    pub name: &'a str,
+    pub protocol: &'a str,
+    pub title: Option<&'a str>,
+    pub services: Vec<&'a str>,
+    pub source: String,
+}
+
+fn interface_row<'a>(c: &'a Catalog, i: &'a Interface) -> InterfaceRow<'a> {
+    InterfaceRow {
+        uuid: i.uuid.to_string(),
+        name: &i.name,
+        protocol: &i.protocol,
+        title: i.title.as_deref(),
+        services: i
+            .services
+            .iter()
+            .map(|&s| c.service(s).name.as_str())
+            .collect(),
+        source: i.source.to_string(),
+    }
+}
+
+pub fn interfaces_json(c: &Catalog, list: &[&Interface]) -> String {
+    let rows: Vec<InterfaceRow> = list.iter().map(|i| interface_row(c, i)).collect();
+    serde_json::to_string_pretty(&rows).expect("interface rows serialize")
+}
+
+pub fn interfaces_csv(c: &Catalog, list: &[&Interface]) -> String {
+    let mut out = super::csv::line(&["uuid", "name", "protocol", "title", "services"]);
+    for i in list {
+        let r = interface_row(c, i);
+        out.push_str(&super::csv::line(&[
+            r.uuid,
+            r.name.to_string(),
+            r.protocol.to_string(),
+            r.title.unwrap_or("").to_string(),
+            r.services.join("; "),
+        ]));
+    }
+    out
+}
+
+pub fn interfaces_table(c: &Catalog, list: &[&Interface]) -> String {
+    let mut tab = Table::new(&["INTERFACE", "PROTOCOL", "UUID", "SERVICES"]);
+    for i in list {
+        let r = interface_row(c, i);
+        tab.row(vec![
+            r.name.to_string(),
+            r.protocol.to_string(),
+            r.uuid,
+            if r.services.is_empty() {
+                "-".into()
+            } else {
+                r.services.join(", ")
+            },
+        ]);
+    }
+    let mut out = tab.render("");
+    let _ = writeln!(out, "\n{} DCE/RPC interfaces.", list.len());
     out
 }
