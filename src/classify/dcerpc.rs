@@ -579,6 +579,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_fragment_that_never_ends_stays_bounded() {
+        // A header claiming a 65,535-byte PDU, then endless data that never completes it.
+        let mut header = bind(1, netlogon(), 1);
+        header[8..10].copy_from_slice(&u16::MAX.to_le_bytes());
+        let mut s = PduStream::default();
+        let mut seq = 1u32;
+        assert!(s.push(seq, &header[..16], |_, _| panic!("no PDU completes")));
+        seq += 16;
+        for _ in 0..1000 {
+            s.push(seq, &[0u8; 1400], |_, _| {});
+            seq = seq.wrapping_add(1400);
+            assert!(s.buf.len() <= MAX_BUFFER);
+        }
+        // Lengths that lie the other way (frag_len below the header) are not DCE/RPC.
+        let mut short = bind(1, netlogon(), 1);
+        short[8..10].copy_from_slice(&8u16.to_le_bytes());
+        assert!(co_header(&short).is_none());
+        assert!(!PduStream::default().push(1, &short, |_, _| {}));
+    }
+
+    #[test]
     fn connectionless_header_names_its_interface() {
         let mut pdu = vec![0u8; 80];
         pdu[0] = 4;
