@@ -363,6 +363,16 @@ pub struct PduStream {
 pub const MAX_BUFFER: usize = 65_536 + CO_HEADER_LEN;
 
 impl PduStream {
+    /// Bytes held waiting for the rest of a PDU.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Drops what is held (the stream is given up).
+    pub fn clear(&mut self) {
+        self.buf = Vec::new();
+    }
+
     /// Adds a segment; calls `each` with every PDU it completes. Returns false when the stream is not
     /// DCE/RPC (the data at a PDU boundary is no PDU header).
     pub fn push(&mut self, seq: u32, data: &[u8], mut each: impl FnMut(&CoHeader, &[u8])) -> bool {

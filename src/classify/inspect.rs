@@ -20,6 +20,8 @@ pub const MAX_INSPECTED: usize = 50_000;
 pub const MAX_INSPECT_BYTES: u64 = 256 * 1024;
 pub const MAX_PROBE_SEGMENTS: u32 = 8;
 pub const MAX_ANNOUNCED: usize = 100_000;
+/// Bytes of partial PDUs held across all inspected flows; a stream that would pass it is given up.
+pub const MAX_BUFFERED: usize = 32 << 20;
 /// The longest FTP control line buffered.
 const MAX_LINE: usize = 1024;
 
@@ -103,6 +105,8 @@ pub struct Inspector {
     flows: FxHashMap<FlowKey, State>,
     /// (address, port, IP protocol) → what a flow to it is.
     announced: FxHashMap<(Addr, u16, u8), Announced>,
+    /// Bytes held in every inspected flow's PDU buffers (bounded by [`MAX_BUFFERED`]).
+    buffered: usize,
     pub counters: InspectCounters,
 }
 
@@ -144,7 +148,9 @@ impl Inspector {
 
     /// Forgets an ended flow; returns the DCE/RPC interface it was seen to use.
     pub fn end(&mut self, key: &FlowKey) -> Option<Uuid> {
-        self.flows.remove(key).and_then(|s| s.interface)
+        let s = self.flows.remove(key)?;
+        self.buffered -= s.streams.iter().map(PduStream::buffered).sum::<usize>();
+        s.interface
     }
 
     /// What an announced endpoint's flows are, within `window` of the announcement.
@@ -214,6 +220,7 @@ impl Inspector {
             }
             Kind::EndpointMapper | Kind::RpcProbe => {
                 let mut pdus: Vec<(dcerpc::CoHeader, Vec<u8>)> = Vec::new();
+                let before = state.streams[dir].buffered();
                 let ok = state.streams[dir].push(p.seq, p.payload, |h, pdu| {
                     if matches!(
                         h.ptype,
@@ -222,6 +229,15 @@ impl Inspector {
                         pdus.push((*h, pdu.to_vec()));
                     }
                 });
+                self.buffered = self.buffered + state.streams[dir].buffered() - before;
+                if self.buffered > MAX_BUFFERED {
+                    // Too much held across flows (many partial PDUs that never complete): give this
+                    // stream up rather than grow.
+                    self.buffered -= state.streams[dir].buffered();
+                    state.streams[dir].clear();
+                    state.done = true;
+                    self.counters.rpc_streams_abandoned += 1;
+                }
                 if !ok {
                     state.done = true;
                     if state.kind == Kind::EndpointMapper || state.interface.is_some() {
@@ -375,5 +391,50 @@ impl Inspector {
 
     pub fn count_tftp(&mut self) {
         self.counters.tftp_transfers += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::FlowKey;
+
+    #[test]
+    fn partial_pdus_across_many_flows_stay_within_the_global_budget() {
+        let catalog = Catalog::builtin();
+        let mut inspector = Inspector::default();
+        // Each flow sends a header claiming a 65,535-byte PDU, then 60 KB that never completes it.
+        let mut header = vec![5, 0, 11, 3, 0x10, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0];
+        header.extend_from_slice(&[0u8; 60_000]);
+        for i in 0..1000u32 {
+            let client = Addr::from_v4([192, 0, 2, 100]);
+            let server = Addr::from_v4([192, 0, 2, 10]);
+            let (key, _) = FlowKey::of(
+                crate::decode::proto::TCP,
+                client,
+                server,
+                Some((10_000 + i as u16, 49_700)),
+            );
+            assert!(inspector.start(key, Kind::RpcProbe));
+            let p = Packet {
+                key,
+                from_client: true,
+                client: (client, 10_000 + i as u16),
+                server: (server, 49_700),
+                protocol: crate::decode::proto::TCP,
+                seq: 1,
+                payload: &header,
+                ts: 0,
+            };
+            inspector.packet(&catalog, &p);
+            assert!(inspector.buffered <= MAX_BUFFERED);
+        }
+        assert!(inspector.counters.rpc_streams_abandoned > 0);
+        // Ending the flows gives the bytes back.
+        let keys: Vec<FlowKey> = inspector.flows.keys().copied().collect();
+        for k in keys {
+            inspector.end(&k);
+        }
+        assert_eq!(inspector.buffered, 0);
     }
 }
