@@ -334,14 +334,32 @@ struct ParsedFile {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    Lines::new(text).line(offset)
+}
+
+/// Line numbers of byte offsets, by binary search over the line starts (a catalog can have tens of
+/// thousands of rows; counting newlines for each would be quadratic).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn new(text: &str) -> Lines {
+        Lines(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
 }
 
 fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFile, CatalogError> {
+    let lines = Lines::new(text);
+    let line_of = |_: &str, offset: usize| lines.line(offset);
     let invalid = |offset: usize, message: String| CatalogError::Invalid {
         file: file.to_string(),
         line: line_of(text, offset),
@@ -663,8 +681,11 @@ impl Catalog {
                 })?;
                 for (app, transport, spec, note, source) in p.rows {
                     let rows = &mut service_rows[id];
-                    // An extension row for a port the service already has replaces it.
-                    rows.retain(|r| !(r.transport == transport && r.spec == spec));
+                    // An extension row for a port the service already has replaces it (rows within
+                    // one file are already unique).
+                    if p.extend {
+                        rows.retain(|r| !(r.transport == transport && r.spec == spec));
+                    }
                     rows.push(Row {
                         service: sid,
                         app,
@@ -684,6 +705,21 @@ impl Catalog {
             });
         };
         let rows: Vec<Row> = service_rows.into_iter().flatten().collect();
+        // Labels are numbered with u16: one per distinct port or protocol, two per interface.
+        let distinct: std::collections::BTreeSet<(Transport, PortSpec)> =
+            rows.iter().map(|r| (r.transport, r.spec)).collect();
+        let needed = distinct.len() + 2 * parsed_interfaces.len() + 8;
+        if needed > usize::from(LabelId::MAX) {
+            let (file, _) = sources.last().expect("at least one source");
+            return Err(CatalogError::Invalid {
+                file: file.clone(),
+                line: 1,
+                message: format!(
+                    "too many distinct ports, protocols and interfaces ({needed}; at most {})",
+                    LabelId::MAX
+                ),
+            });
+        }
         let mut interfaces = Vec::new();
         for pi in parsed_interfaces {
             let mut ids = Vec::new();
@@ -947,7 +983,13 @@ fn read_catalog(path: &Path) -> Result<String, CatalogError> {
     if path.is_dir() {
         return Err(unreadable("is a directory, not a catalog file".to_string()));
     }
-    let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        unreadable(match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => e.to_string(),
+        })
+    })?;
     String::from_utf8(bytes).map_err(|e| CatalogError::Invalid {
         file: path.display().to_string(),
         line: line_of(
@@ -1309,6 +1351,25 @@ mod tests {
             )
             .unwrap();
         assert_eq!(names(&c, id), ["Backup"]);
+    }
+
+    #[test]
+    fn a_catalog_too_large_for_label_numbers_is_refused_quickly() {
+        let mut text = String::from("[[service]]\nname = \"Big\"\nports = [\n");
+        for p in 1..=33_000u32 {
+            text.push_str(&format!(
+                "  {{ app = \"T{p}\", tcp = {p} }},\n  {{ app = \"U{p}\", udp = {p} }},\n"
+            ));
+        }
+        text.push_str("]\n");
+        let start = std::time::Instant::now();
+        let e = with_user(&text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("site.toml:1: too many distinct ports, protocols and interfaces"),
+            "{e}"
+        );
+        // Line numbers come from a table of line starts, not a count per row.
+        assert!(start.elapsed() < std::time::Duration::from_secs(30));
     }
 
     #[test]

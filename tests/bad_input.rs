@@ -856,7 +856,7 @@ fn fifo_is_read_like_a_file() {
         })
     };
     let r = analyze(&dir, &["capture.fifo"]);
-    writer.join().unwrap();
+    release(&fifo, writer);
     r.check(0, &[]);
     assert_eq!(u64_at(&r.json(), "/totals/packets"), 3);
 
@@ -868,8 +868,22 @@ fn fifo_is_read_like_a_file() {
         })
     };
     let r = analyze(&dir, &["capture.fifo"]);
-    writer.join().unwrap();
+    release(&fifo, writer);
     r.check(1, &["svcscope: capture.fifo: empty file, not a capture"]);
+}
+
+/// Ends a FIFO writer thread even when svcscope never opened the FIFO (the writer's open blocks
+/// until a reader comes): opens it for reading without blocking, then joins the writer.
+fn release(fifo: &std::path::Path, writer: std::thread::JoinHandle<()>) {
+    use std::os::unix::fs::OpenOptionsExt;
+    const O_NONBLOCK: i32 = 0o4000;
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(fifo)
+        .unwrap();
+    writer.join().unwrap();
+    drop(reader);
 }
 
 #[test]

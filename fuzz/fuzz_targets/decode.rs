@@ -29,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
             black_box(d.protocol);
             black_box(d.ports);
             black_box(tcp_flags::to_text(d.tcp_flags));
+            black_box(d.tcp_seq);
             black_box(d.fragment);
             // The payload borrows the frame: it must be a sub-slice of it.
             let start = d.payload.as_ptr() as usize;
