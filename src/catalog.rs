@@ -420,7 +420,7 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
         if let Some(prev) = names.insert(name.to_lowercase(), line_of(text, name_at)) {
             return Err(invalid(
                 name_at,
-                format!("service \"{name}\" is defined twice in this file (first at line {prev})"),
+                format!("service {name:?} is defined twice in this file (first at line {prev})"),
             ));
         }
         let origin = match &s.origin {
@@ -431,13 +431,13 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
                 other => {
                     return Err(invalid(
                         o.span().start,
-                        format!("origin \"{other}\" is not one of \"article\", \"later-edition\""),
+                        format!("origin {other:?} is not one of \"article\", \"later-edition\""),
                     ))
                 }
             },
         };
         if s.ports.is_empty() && !s.extend {
-            return Err(invalid(name_at, format!("service \"{name}\" has no ports")));
+            return Err(invalid(name_at, format!("service {name:?} has no ports")));
         }
         let mut rows = Vec::new();
         let mut seen: BTreeMap<(Transport, PortSpec), (String, usize)> = BTreeMap::new();
@@ -453,8 +453,14 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
                 ));
             }
             let (transport, spec) = match (r.tcp, r.udp, r.ip) {
-                (Some(p), None, None) => (Transport::Tcp, row_port(p, true).map_err(|m| invalid(at, m))?),
-                (None, Some(p), None) => (Transport::Udp, row_port(p, false).map_err(|m| invalid(at, m))?),
+                (Some(p), None, None) => (
+                    Transport::Tcp,
+                    row_port(p, true).map_err(|m| invalid(at, m))?,
+                ),
+                (None, Some(p), None) => (
+                    Transport::Udp,
+                    row_port(p, false).map_err(|m| invalid(at, m))?,
+                ),
                 (None, None, Some(n)) => {
                     let n = u8::try_from(n)
                         .ok()
@@ -469,20 +475,20 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
                         })?;
                     (Transport::Ip, PortSpec::IpProtocol(n))
                 }
-                _ => {
-                    return Err(invalid(
-                        at,
-                        format!("row \"{app}\" must have exactly one of tcp = PORT, udp = PORT, ip = NUMBER"),
-                    ))
-                }
+                _ => return Err(invalid(
+                    at,
+                    format!(
+                        "row {app:?} must have exactly one of tcp = PORT, udp = PORT, ip = NUMBER"
+                    ),
+                )),
             };
             if let Some((other, other_line)) = seen.get(&(transport, spec)) {
                 let what = describe(transport, spec);
                 let message = if *other == app {
-                    format!("duplicate row: \"{app}\" {what} already at line {other_line}")
+                    format!("duplicate row: {app:?} {what} already at line {other_line}")
                 } else {
                     format!(
-                        "contradictory rows: {what} is \"{other}\" at line {other_line} and \"{app}\" here"
+                        "contradictory rows: {what} is {other:?} at line {other_line} and {app:?} here"
                     )
                 };
                 return Err(invalid(at, message));
@@ -522,7 +528,7 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
             invalid(
                 at,
                 format!(
-                    "\"{}\" is not a UUID (12345678-1234-abcd-ef00-01234567cffb)",
+                    "{:?} is not a UUID (12345678-1234-abcd-ef00-01234567cffb)",
                     i.uuid.get_ref()
                 ),
             )
@@ -574,7 +580,7 @@ fn row_port(p: RawPort, tcp: bool) -> Result<PortSpec, String> {
             Err("\"dynamic\" (the RPC range) is only valid with tcp".to_string())
         }
         RawPort::Word(w) => Err(format!(
-            "port \"{w}\" is neither a number (1-65535) nor \"dynamic\""
+            "port {w:?} is neither a number (1-65535) nor \"dynamic\""
         )),
     }
 }
@@ -664,7 +670,7 @@ impl Catalog {
                                 file: p.service.source.file.clone(),
                                 line: p.service.source.line,
                                 message: format!(
-                                    "extend = true, but no earlier catalog has a service named \"{}\"",
+                                    "extend = true, but no earlier catalog has a service named {:?}",
                                     p.service.name
                                 ),
                             });
@@ -731,7 +737,7 @@ impl Catalog {
                         file: pi.source.file.clone(),
                         line: *line,
                         message: format!(
-                            "interface {} names service \"{name}\", which no catalog defines",
+                            "interface {} names service {name:?}, which no catalog defines",
                             pi.uuid
                         ),
                     })?;
@@ -1370,6 +1376,15 @@ mod tests {
         );
         // Line numbers come from a table of line starts, not a count per row.
         assert!(start.elapsed() < std::time::Duration::from_secs(30));
+    }
+
+    /// Found by the catalog fuzzer: a name with a newline (a TOML multi-line string) made a two-line
+    /// error message. Names are quoted with escapes.
+    #[test]
+    fn names_with_newlines_keep_errors_on_one_line() {
+        let e = err("[[service]]\nname = \"\"\"a\nb\"\"\"\nports = []\n");
+        assert_eq!(e, "site.toml:2: service \"a\\nb\" has no ports");
+        assert!(!e.contains('\n'));
     }
 
     #[test]
