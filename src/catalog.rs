@@ -475,12 +475,14 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
                         })?;
                     (Transport::Ip, PortSpec::IpProtocol(n))
                 }
-                _ => return Err(invalid(
-                    at,
-                    format!(
+                _ => {
+                    return Err(invalid(
+                        at,
+                        format!(
                         "row {app:?} must have exactly one of tcp = PORT, udp = PORT, ip = NUMBER"
                     ),
-                )),
+                    ))
+                }
             };
             if let Some((other, other_line)) = seen.get(&(transport, spec)) {
                 let what = describe(transport, spec);

@@ -2,7 +2,9 @@
 //!
 //! The server side is decided once, from the flow's first packet, by the first rule that applies:
 //!
-//! 1. `syn` / `syn-ack`: a SYN without ACK comes from the client; a SYN+ACK from the server.
+//! 1. `syn` / `syn-ack`: a SYN without ACK comes from the client; a SYN+ACK from the server; then
+//!    `announced`: an endpoint a control connection announced (endpoint mapper, FTP: the server's;
+//!    TFTP: the client the server answers from a new port).
 //! 2. `catalog-port`: exactly one side's port is a catalog row for the transport.
 //!    Both ports in the catalog over UDP: the first packet's destination (`first-packet`), since a UDP
 //!    exchange starts with the request (RADIUS 1645 → 1812, NetBIOS 137 → 137).
@@ -19,10 +21,10 @@
 //!    destination is the server — for UDP that is "a request to a catalog port".
 //!
 //! The label comes from the server's (transport, port), or the IP protocol number for port-less
-//! protocols. A TCP port in the dynamic RPC range is labelled `RPC dynamic (unconfirmed)` only when the
-//! same client spoke to the same server's TCP 135 within the endpoint-mapper window; the classifier
-//! learns those contacts from earlier flows, and this is where later learning (endpoint-mapper answers,
-//! FTP control channels) plugs in.
+//! protocols, or an announcement (see `inspect`). A TCP port in the dynamic RPC range is labelled
+//! `RPC dynamic (unconfirmed)` only when the same client spoke to the same server's TCP 135 within the
+//! endpoint-mapper window. Payload inspection may relabel a flow later (a DCE/RPC bind, a
+//! connectionless RPC header) and, for a bind sent by the side taken for the server, swap its sides.
 
 pub mod dcerpc;
 pub mod ftp;
