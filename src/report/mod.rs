@@ -23,7 +23,6 @@ use serde::Serialize;
 use crate::aggregate::{Aggregate, Stats};
 use crate::catalog::{Catalog, LabelId, Origin, PortSpec, Transport};
 use crate::classify::inspect::InspectCounters;
-use crate::decode::Addr;
 use crate::flow::{Ts, C2S, S2C};
 
 pub use flows::rfc3339;
@@ -540,14 +539,5 @@ impl Report {
     /// True when some input failed.
     pub fn has_errors(&self) -> bool {
         self.inputs.iter().any(|i| i.error.is_some())
-    }
-}
-
-/// Formats an address for tables (IPv6 in brackets when followed by a port).
-pub fn endpoint(addr: Addr, port: Option<u16>) -> String {
-    match (addr.ip(), port) {
-        (std::net::IpAddr::V6(v6), Some(p)) => format!("[{v6}]:{p}"),
-        (ip, Some(p)) => format!("{ip}:{p}"),
-        (ip, None) => ip.to_string(),
     }
 }
