@@ -107,6 +107,7 @@ pub struct HostsArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub select: HostSelection,
+    /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 }
@@ -157,6 +158,7 @@ pub struct CatalogArgs {
     /// --service and --protocol filter them too.
     #[arg(long)]
     pub interfaces: bool,
+    /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 }
@@ -179,8 +181,8 @@ pub struct TrackingArgs {
     /// At most this many concurrent flows; when full, the least recently active sixteenth ends early.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_FLOWS)]
     pub max_flows: usize,
-    /// A flow to a dynamic RPC port is labelled RPC when its client spoke to the server's endpoint
-    /// mapper (TCP 135) within this window before.
+    /// How long an endpoint-mapper contact or announcement (or an FTP or TFTP one) labels later
+    /// flows.
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
     pub epm_window: Duration,
 }
@@ -204,6 +206,7 @@ impl TrackingArgs {
 pub struct AnalyzeArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// Also write one JSON object per flow (JSON Lines) to FILE ('-' for standard output).
@@ -275,6 +278,7 @@ pub struct CaptureArgs {
 
 #[derive(Args, Debug)]
 pub struct InterfacesArgs {
+    /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 }
