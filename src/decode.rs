@@ -330,23 +330,19 @@ fn decode_sliced(link: LinkType, frame: &[u8]) -> Outcome<'_> {
             }
             Err(_) => return bad("ethernet", "frame shorter than an Ethernet header"),
         },
-        LinkType::LinuxSll => {
-            if frame.len() < 16 {
-                return bad("sll", "frame shorter than a Linux cooked header");
+        // Linux cooked headers: 16 bytes with the protocol at 14 (SLL), 20 with it at 0 (SLL2).
+        LinkType::LinuxSll | LinkType::LinuxSll2 => {
+            let (len, at, layer, reason) = if link == LinkType::LinuxSll {
+                (16, 14, "sll", "frame shorter than a Linux cooked header")
+            } else {
+                (20, 0, "sll2", "frame shorter than a Linux cooked v2 header")
+            };
+            if frame.len() < len {
+                return bad(layer, reason);
             }
-            let ether_type = u16::from_be_bytes([frame[14], frame[15]]);
+            let ether_type = be16(frame, at);
             return from_sliced(
-                &LaxSlicedPacket::from_ether_type(EtherType(ether_type), &frame[16..]),
-                Some(ether_type),
-            );
-        }
-        LinkType::LinuxSll2 => {
-            if frame.len() < 20 {
-                return bad("sll2", "frame shorter than a Linux cooked v2 header");
-            }
-            let ether_type = u16::from_be_bytes([frame[0], frame[1]]);
-            return from_sliced(
-                &LaxSlicedPacket::from_ether_type(EtherType(ether_type), &frame[20..]),
+                &LaxSlicedPacket::from_ether_type(EtherType(ether_type), &frame[len..]),
                 Some(ether_type),
             );
         }

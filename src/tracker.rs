@@ -135,13 +135,7 @@ impl Tracker {
 
     /// Processes every frame of a batch.
     pub fn batch(&mut self, batch: &Batch) {
-        let link = batch.link.unwrap_or(LinkType::Unsupported(-1));
-        for (p, frame) in batch.frames() {
-            self.packet(link, p.ts, p.wire_len, frame);
-        }
-        if !self.ended.is_empty() {
-            self.end_flows();
-        }
+        self.batch_shard(batch, 0, 1);
     }
 
     /// Processes one frame.

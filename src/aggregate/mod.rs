@@ -154,6 +154,20 @@ pub struct PortCounts {
     pub bytes: u64,
 }
 
+impl PortCounts {
+    fn add_flow(&mut self, f: &Flow) {
+        self.flows += 1;
+        self.packets += f.total_packets();
+        self.bytes += f.total_bytes();
+    }
+
+    fn merge(&mut self, o: &PortCounts) {
+        self.flows += o.flows;
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+    }
+}
+
 /// At most this many distinct unclassified (protocol, port) pairs are tracked; the rest are summed
 /// in the unclassified totals only.
 pub const MAX_UNCLASSIFIED_PORTS: usize = 65_536 * 2 + 256;
@@ -235,9 +249,7 @@ impl Aggregate {
             let n = self.rpc_interfaces.len();
             if n < MAX_INTERFACES || self.rpc_interfaces.contains_key(&u) {
                 let c = self.rpc_interfaces.entry(u).or_default();
-                c.flows += 1;
-                c.packets += f.total_packets();
-                c.bytes += f.total_bytes();
+                c.add_flow(f);
             }
         }
         if f.is_unanswered() {
@@ -261,9 +273,7 @@ impl Aggregate {
                     self.unclassified_ports.get_mut(&key)
                 };
                 if let Some(c) = entry {
-                    c.flows += 1;
-                    c.packets += f.total_packets();
-                    c.bytes += f.total_bytes();
+                    c.add_flow(f);
                 }
             }
         }
@@ -279,9 +289,7 @@ impl Aggregate {
         self.unclassified.merge(&o.unclassified);
         for (k, v) in &o.unclassified_ports {
             let c = self.unclassified_ports.entry(*k).or_default();
-            c.flows += v.flows;
-            c.packets += v.packets;
-            c.bytes += v.bytes;
+            c.merge(v);
         }
         self.unanswered.merge(&o.unanswered);
         for (k, v) in &o.unanswered_by_label {
@@ -291,9 +299,7 @@ impl Aggregate {
         self.hosts.merge(&o.hosts);
         for (k, v) in &o.rpc_interfaces {
             let c = self.rpc_interfaces.entry(*k).or_default();
-            c.flows += v.flows;
-            c.packets += v.packets;
-            c.bytes += v.bytes;
+            c.merge(v);
         }
         self.inspect.merge(&o.inspect);
         let (a, b) = (&mut self.flow_counters, &o.flow_counters);
