@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use super::{compile_filter, Batch, CaptureError, PacketSource, SourceCounters};
@@ -20,7 +20,10 @@ use crate::flow::Ts;
 pub const MAX_FRAME: u32 = 16 << 20;
 /// The largest pcapng block accepted.
 const MAX_BLOCK: u32 = 64 << 20;
-const READ_BUFFER: usize = 1 << 20;
+/// The buffer of the pcapng path and of file headers. The classic-pcap path reads past it.
+const READ_BUFFER: usize = 64 << 10;
+/// Bytes read into one batch by the classic-pcap path.
+const CHUNK: usize = 1 << 20;
 
 #[derive(Clone, Copy, Debug)]
 struct Interface {
@@ -83,6 +86,8 @@ pub struct FileSource {
     carry: Option<Carry>,
     /// Bytes to skip after the frame being read (pcapng padding and options).
     scratch_skip: usize,
+    /// Classic pcap: the start of a record cut by the end of the last chunk.
+    partial: Vec<u8>,
     seen_links: Vec<String>,
 }
 
@@ -138,6 +143,7 @@ impl FileSource {
             records: 0,
             carry: None,
             scratch_skip: 0,
+            partial: Vec::new(),
             seen_links: Vec::new(),
         };
         match magic {
@@ -304,37 +310,6 @@ impl FileSource {
             read_up_to(&mut self.reader, buf).map_err(|e| self.fail(format!("read error: {e}")))?;
         self.counters.file_bytes += got as u64;
         Ok(got)
-    }
-
-    /// Reads the next record header; the frame's bytes are left for the caller to read.
-    fn next_record(&mut self) -> Result<Next, CaptureError> {
-        match self.format {
-            Format::Pcap { big_endian, nanos } => {
-                let mut h = [0u8; 16];
-                let got = self.read_counted(&mut h)?;
-                if got == 0 {
-                    return Ok(Next::End);
-                }
-                let record = self.records + 1;
-                if got < 16 {
-                    return Err(self.fail(format!(
-                        "truncated capture: record {record}'s header is cut short ({got} of 16 bytes){}",
-                        self.kept()
-                    )));
-                }
-                let caplen = u32_at(&h, 8, big_endian);
-                let wire_len = u32_at(&h, 12, big_endian);
-                self.check_caplen(record, caplen)?;
-                let ts = pcap_ts(&h, big_endian, nanos);
-                Ok(Next::Frame {
-                    iface: 0,
-                    ts,
-                    caplen,
-                    wire_len,
-                })
-            }
-            Format::Pcapng { big_endian } => self.next_block(big_endian),
-        }
     }
 
     fn check_caplen(&self, record: u64, caplen: u32) -> Result<(), CaptureError> {
@@ -521,51 +496,110 @@ impl FileSource {
 }
 
 impl FileSource {
-    /// The common case of a classic pcap file, fast: takes whole records straight from the read
-    /// buffer while they fit in it, and copies each frame once into the batch. Returns false when the
-    /// next record straddles the buffer's end (or anything is unusual): the careful path reads it.
-    fn fast_pcap_records(&mut self, batch: &mut Batch, big_endian: bool, nanos: bool) -> bool {
-        let Some(iface) = self.interfaces.first().copied() else {
-            return false;
-        };
-        if self.filter_for(iface.dlt).is_err() {
-            return false;
-        }
+    /// Classic pcap: reads the file in chunks of about [`CHUNK`] bytes straight into the batch buffer
+    /// (the kernel's copy is the only one) and takes the records where they lie, record headers and
+    /// all. The record cut by the chunk's end moves to the start of the next batch. Memory grows with
+    /// the bytes actually read, never with a length field's claim.
+    fn fill_pcap(
+        &mut self,
+        batch: &mut Batch,
+        big_endian: bool,
+        nanos: bool,
+    ) -> Result<bool, CaptureError> {
+        let iface = self.interfaces[0];
+        batch.link = Some(iface.link);
+        batch.data.append(&mut self.partial);
+        self.filter_for(iface.dlt)?;
         let filter = self.filters.get(&iface.dlt);
-        let Ok(buf) = self.reader.fill_buf() else {
-            return false;
-        };
-        let mut filtered = 0;
         let mut at = 0;
-        let mut took = 0u64;
-        let link = *batch.link.get_or_insert(iface.link);
-        if link != iface.link {
-            return false;
-        }
-        while !batch.is_full() && buf.len() - at >= 16 {
-            let h = &buf[at..at + 16];
-            let caplen = u32_at(h, 8, big_endian);
-            if caplen > MAX_FRAME || buf.len() - at - 16 < caplen as usize {
-                break;
+        let (mut records, mut filtered) = (0u64, 0u64);
+        let stop = loop {
+            // Every whole record in the buffer; `need`: bytes missing for the next one.
+            let data = &batch.data;
+            let need = loop {
+                let rest = data.len() - at;
+                if rest < 16 {
+                    break 16 - rest;
+                }
+                let h = &data[at..at + 16];
+                let caplen = u32_at(h, 8, big_endian);
+                if caplen > MAX_FRAME {
+                    break 0;
+                }
+                let end = at + 16 + caplen as usize;
+                if end > data.len() {
+                    break end - data.len();
+                }
+                if filter.is_none_or(|f| f.filter(&data[at + 16..end])) {
+                    batch.packets.push(super::RawPacket {
+                        ts: pcap_ts(h, big_endian, nanos),
+                        caplen,
+                        wire_len: u32_at(h, 12, big_endian).max(caplen),
+                        offset: (at + 16) as u32,
+                    });
+                } else {
+                    filtered += 1;
+                }
+                records += 1;
+                at = end;
+            };
+            if need == 0 {
+                break Stop::Length;
             }
-            let ts = pcap_ts(h, big_endian, nanos);
-            let wire_len = u32_at(h, 12, big_endian).max(caplen);
-            let frame = &buf[at + 16..at + 16 + caplen as usize];
-            if filter.is_none_or(|f| f.filter(frame)) {
-                batch.push(ts, wire_len, frame);
-            } else {
-                filtered += 1;
+            if at > 0 && batch.data.len() >= CHUNK {
+                break Stop::Full;
             }
-            at += 16 + caplen as usize;
-            took += 1;
-        }
+            let want = CHUNK.saturating_sub(batch.data.len()).max(need);
+            match (&mut self.reader)
+                .take(want as u64)
+                .read_to_end(&mut batch.data)
+            {
+                Ok(0) if batch.data.len() == at => break Stop::End,
+                Ok(0) => break Stop::Cut,
+                Ok(got) => self.counters.file_bytes += got as u64,
+                Err(e) => break Stop::Read(e),
+            }
+        };
+        self.counters.packets += records;
         self.counters.filtered += filtered;
-        self.reader.consume(at);
-        self.counters.file_bytes += at as u64;
-        self.counters.packets += took;
-        self.records += took;
-        took > 0
+        self.records += records;
+        self.partial.extend_from_slice(&batch.data[at..]);
+        batch.data.truncate(at);
+        let record = self.records + 1;
+        match stop {
+            Stop::Full => Ok(true),
+            Stop::End => Ok(false),
+            Stop::Read(e) => Err(self.fail(format!("read error: {e}"))),
+            Stop::Length => {
+                let caplen = u32_at(&self.partial, 8, big_endian);
+                self.check_caplen(record, caplen).map(|_| false)
+            }
+            Stop::Cut if self.partial.len() < 16 => Err(self.fail(format!(
+                "truncated capture: record {record}'s header is cut short ({} of 16 bytes){}",
+                self.partial.len(),
+                self.kept()
+            ))),
+            Stop::Cut => Err(self.fail(format!(
+                "truncated capture: record {record} is cut short ({} of {} bytes){}",
+                self.partial.len() - 16,
+                u32_at(&self.partial, 8, big_endian),
+                self.kept()
+            ))),
+        }
     }
+}
+
+/// Why the classic-pcap path handed its batch over.
+enum Stop {
+    /// The chunk is full.
+    Full,
+    /// The file ended after a whole record.
+    End,
+    /// A record claims more than [`MAX_FRAME`].
+    Length,
+    /// The file ends inside a record.
+    Cut,
+    Read(io::Error),
 }
 
 fn parse_idb_options(mut opts: &[u8], big_endian: bool, iface: &mut Interface) {
@@ -676,6 +710,10 @@ impl PacketSource for FileSource {
     }
 
     fn fill(&mut self, batch: &mut Batch) -> Result<bool, CaptureError> {
+        let big_endian = match self.format {
+            Format::Pcap { big_endian, nanos } => return self.fill_pcap(batch, big_endian, nanos),
+            Format::Pcapng { big_endian } => big_endian,
+        };
         if let Some(c) = self.carry.take() {
             batch.link = Some(self.interfaces[c.iface].link);
             batch.push(c.ts, c.wire_len, &c.data);
@@ -684,12 +722,7 @@ impl PacketSource for FileSource {
             if batch.is_full() {
                 return Ok(true);
             }
-            if let Format::Pcap { big_endian, nanos } = self.format {
-                if self.fast_pcap_records(batch, big_endian, nanos) {
-                    continue;
-                }
-            }
-            let (iface, ts, caplen, wire_len) = match self.next_record()? {
+            let (iface, ts, caplen, wire_len) = match self.next_block(big_endian)? {
                 Next::End => return Ok(false),
                 Next::Skip => continue,
                 Next::Frame {
@@ -717,12 +750,10 @@ impl PacketSource for FileSource {
                     return Err(e);
                 }
             }
-            if matches!(self.format, Format::Pcapng { .. }) {
-                // The block's trailing length.
-                if let Err(e) = self.skip(4) {
-                    batch.data.truncate(start);
-                    return Err(e);
-                }
+            // The block's trailing length.
+            if let Err(e) = self.skip(4) {
+                batch.data.truncate(start);
+                return Err(e);
             }
             self.counters.packets += 1;
             let i = self.interfaces[iface];
