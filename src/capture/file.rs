@@ -1,9 +1,11 @@
 //! Capture files: svcscope's own pcap and pcapng record reader.
 //!
 //! libpcap's offline reader reads 4 KiB at a time and refuses pcapng files whose interfaces have
-//! different link types; this reader does large buffered reads (1 MiB), copies each frame once into the
-//! batch, handles both formats in either byte order with any timestamp resolution, and reports every
-//! fault as one line naming the file, the record and what is wrong. Validity rule: every length read
+//! different link types; this reader handles both formats in either byte order with any timestamp
+//! resolution, and reports every fault as one line naming the file, the record and what is wrong.
+//! Classic pcap files are read in 1 MiB chunks straight into the batch buffer, whose frames stay where
+//! they lie (the kernel's copy is the only one); pcapng blocks are read through a 64 KiB buffer and
+//! each frame copied once into the batch. Validity rule: every length read
 //! from the file is checked against the block or record that holds it and against [`MAX_FRAME`] before
 //! anything is allocated or read.
 
