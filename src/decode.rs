@@ -61,19 +61,27 @@ pub mod tcp_flags {
     }
 }
 
-/// An IPv4 or IPv6 address in one 16-byte integer (IPv4 as IPv4-mapped IPv6), cheap to hash and compare.
+/// An IPv4 or IPv6 address as 16 bytes (IPv4 as IPv4-mapped IPv6), cheap to hash and compare, and
+/// ordered like the 128-bit number. Two 64-bit halves rather than a `u128`, so that flow keys need
+/// 8-byte alignment, not 16, and flow table entries stay small.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Addr(pub u128);
+pub struct Addr([u64; 2]);
 
 impl Addr {
     pub fn from_v4(octets: [u8; 4]) -> Addr {
-        Addr(u128::from(Ipv4Addr::from(octets).to_ipv6_mapped()))
+        Addr::from_bits(u128::from(Ipv4Addr::from(octets).to_ipv6_mapped()))
     }
     pub fn from_v6(octets: [u8; 16]) -> Addr {
-        Addr(u128::from_be_bytes(octets))
+        Addr::from_bits(u128::from_be_bytes(octets))
+    }
+    pub const fn from_bits(bits: u128) -> Addr {
+        Addr([(bits >> 64) as u64, bits as u64])
+    }
+    pub const fn to_bits(self) -> u128 {
+        ((self.0[0] as u128) << 64) | self.0[1] as u128
     }
     pub fn ip(self) -> IpAddr {
-        let v6 = Ipv6Addr::from(self.0);
+        let v6 = Ipv6Addr::from(self.to_bits());
         match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
             None => IpAddr::V6(v6),
@@ -208,6 +216,57 @@ pub struct Malformed {
 
 const fn bad(layer: &'static str, reason: &'static str) -> Outcome<'static> {
     Outcome::Malformed(Malformed { layer, reason })
+}
+
+/// A decoded frame held apart from the frame's bytes, so that one thread can decode and another use
+/// the result later: an [`Outcome`] whose payload is kept as a range of the frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Parsed {
+    /// The outcome with an empty payload.
+    outcome: Outcome<'static>,
+    payload_at: u32,
+    payload_len: u32,
+}
+
+impl Parsed {
+    /// Detaches `outcome`, decoded from `frame`, from the frame's bytes.
+    pub fn new(outcome: Outcome<'_>, frame: &[u8]) -> Parsed {
+        let (outcome, at, len) = match outcome {
+            Outcome::Ip(d) => {
+                let at = (d.payload.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
+                // Decoding only ever slices the frame; an empty payload may point anywhere.
+                let (at, len) =
+                    if d.payload.is_empty() || at.saturating_add(d.payload.len()) > frame.len() {
+                        (0, 0)
+                    } else {
+                        (at, d.payload.len())
+                    };
+                (Outcome::Ip(Decoded { payload: &[], ..d }), at, len)
+            }
+            Outcome::NotIp => (Outcome::NotIp, 0, 0),
+            Outcome::Malformed(m) => (Outcome::Malformed(m), 0, 0),
+        };
+        Parsed {
+            outcome,
+            payload_at: at as u32,
+            payload_len: len as u32,
+        }
+    }
+
+    /// The outcome again, its payload borrowed from `frame` (the frame it was decoded from).
+    #[inline]
+    pub fn attach<'a>(&self, frame: &'a [u8]) -> Outcome<'a> {
+        match self.outcome {
+            Outcome::Ip(d) => {
+                let at = self.payload_at as usize;
+                let payload = frame
+                    .get(at..at + self.payload_len as usize)
+                    .unwrap_or_default();
+                Outcome::Ip(Decoded { payload, ..d })
+            }
+            other => other,
+        }
+    }
 }
 
 /// Decodes one frame of the given link type.

@@ -10,9 +10,11 @@
 //! the flows is ended early and counted as evicted. IPv4/IPv6 fragments without a transport header are
 //! attributed through a small table of recent first fragments, itself bounded.
 
-use std::collections::hash_map::Entry;
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::time::Duration;
 
+use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 
 use crate::catalog::LabelId;
@@ -264,6 +266,11 @@ impl Flow {
     pub fn is_unanswered(&self) -> bool {
         !self.answered
     }
+
+    /// A TCP connection that has ended (both FINs, or a RST).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
 }
 
 /// Idle timeouts, in trace time.
@@ -328,38 +335,46 @@ struct FragKey {
 }
 
 pub struct FlowTable {
-    flows: FxHashMap<FlowKey, Flow>,
+    /// The flows, each hashed by its key ([`FlowKey::hash`]); the key lives only in the flow.
+    flows: HashTable<Flow>,
     fragments: FxHashMap<FragKey, ((u16, u16), Ts)>,
+    /// Closed TCP flows by the time they closed, oldest first, so that they end once their short
+    /// linger is over without a sweep of the whole table. At most `max_flows` entries.
+    closing: VecDeque<(Ts, FlowKey)>,
     timeouts: Timeouts,
     max_flows: usize,
     now: Ts,
     last_sweep: Ts,
-    /// How often (trace time) idle flows are looked for: a quarter of the shortest timeout, at least a
-    /// second, so a flow ends at most a quarter of its timeout late while sweeps stay rare.
+    /// How often (trace time) idle flows are looked for: a quarter of the shortest idle timeout, at
+    /// least a second, so a flow ends at most a quarter of its timeout late while sweeps stay rare.
     sweep_every: i64,
     pub counters: FlowCounters,
+}
+
+impl FlowKey {
+    /// The key's hash in the flow table.
+    #[inline]
+    pub fn hash(&self) -> u64 {
+        rustc_hash::FxBuildHasher.hash_one(self)
+    }
 }
 
 impl FlowTable {
     pub fn new(timeouts: Timeouts, max_flows: usize) -> FlowTable {
         FlowTable {
-            flows: FxHashMap::default(),
+            flows: HashTable::new(),
             fragments: FxHashMap::default(),
+            closing: VecDeque::new(),
             timeouts,
             max_flows: max_flows.max(16),
             now: i64::MIN,
             last_sweep: i64::MIN,
-            sweep_every: [
-                timeouts.tcp,
-                timeouts.tcp_closed,
-                timeouts.udp,
-                timeouts.other,
-            ]
-            .iter()
-            .map(|&d| nanos(d) / 4)
-            .min()
-            .unwrap_or(0)
-            .max(SWEEP_EVERY),
+            sweep_every: [timeouts.tcp, timeouts.udp, timeouts.other]
+                .iter()
+                .map(|&d| nanos(d) / 4)
+                .min()
+                .unwrap_or(0)
+                .max(SWEEP_EVERY),
             counters: FlowCounters::default(),
         }
     }
@@ -379,10 +394,12 @@ impl FlowTable {
 
     /// Active flows, for periodic reports.
     pub fn iter(&self) -> impl Iterator<Item = &Flow> {
-        self.flows.values()
+        self.flows.iter()
     }
 
-    /// Advances trace time; ends idle and closed flows once per trace second into `ended`.
+    /// Advances trace time; ends closed flows whose linger is over, and idle flows once per sweep
+    /// interval, into `ended`.
+    #[inline]
     pub fn advance(&mut self, ts: Ts, ended: &mut Vec<(Flow, EndReason)>) {
         if ts > self.now {
             self.now = ts;
@@ -390,6 +407,48 @@ impl FlowTable {
         if self.now.saturating_sub(self.last_sweep) >= self.sweep_every {
             self.last_sweep = self.now;
             self.sweep(ended);
+        }
+        if self
+            .closing
+            .front()
+            .is_some_and(|&(t, _)| self.now.saturating_sub(t) > nanos(self.timeouts.tcp_closed))
+        {
+            self.end_closed(ended);
+        }
+    }
+
+    /// Notes that a flow has just closed (both FINs, or a RST): it ends after the closed-TCP linger.
+    pub fn closed(&mut self, key: FlowKey, ts: Ts) {
+        if self.closing.len() >= self.max_flows {
+            // A flood of closes: let sweeps find them.
+            self.closing.clear();
+        }
+        self.closing.push_back((ts, key));
+    }
+
+    fn end_closed(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
+        let linger = nanos(self.timeouts.tcp_closed);
+        while let Some(&(t, key)) = self.closing.front() {
+            if self.now.saturating_sub(t) <= linger {
+                break;
+            }
+            self.closing.pop_front();
+            let Ok(entry) = self.flows.find_entry(key.hash(), |f| f.key == key) else {
+                continue;
+            };
+            let f = entry.get();
+            if !f.closed {
+                // The ports were reused by a new connection.
+                continue;
+            }
+            if self.now.saturating_sub(f.last_ts) > linger {
+                let (f, _) = entry.remove();
+                ended.push((f, EndReason::Closed));
+            } else {
+                // Packets after the close: look again a linger after the last one.
+                let last = f.last_ts;
+                self.closing.push_back((last, key));
+            }
         }
     }
 
@@ -407,9 +466,9 @@ impl FlowTable {
                 }
             })
         };
-        for (_, f) in self
+        for f in self
             .flows
-            .extract_if(|_, f| now.saturating_sub(f.last_ts) > timeout(f))
+            .extract_if(|f| now.saturating_sub(f.last_ts) > timeout(f))
         {
             let why = if f.closed {
                 EndReason::Closed
@@ -420,6 +479,16 @@ impl FlowTable {
         }
         self.fragments
             .retain(|_, (_, ts)| now.saturating_sub(*ts) <= FRAGMENT_TIMEOUT);
+    }
+
+    /// Loads the flow a packet belongs to into the cache ahead of [`FlowTable::place`], so that the
+    /// memory accesses of several packets overlap. Has no effect on the table.
+    #[inline]
+    pub fn warm(&self, d: &Decoded<'_>) {
+        if d.fragment == Fragment::None {
+            let (key, _) = FlowKey::of(d.protocol, d.src, d.dst, d.ports);
+            std::hint::black_box(self.flows.find(key.hash(), |f| f.key == key).is_some());
+        }
     }
 
     /// Finds the flow of a decoded packet. Fragments are resolved here.
@@ -466,23 +535,22 @@ impl FlowTable {
             Fragment::None => d.ports,
         };
         let (key, src_is_lo) = FlowKey::of(d.protocol, d.src, d.dst, ports);
+        let hash = key.hash();
         // A new SYN on a closed connection starts a new flow.
         let syn_only = d.protocol == proto::TCP
             && d.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        if syn_only {
-            if let Some(f) = self.flows.get(&key) {
-                if f.closed {
-                    let f = self.flows.remove(&key).expect("present");
-                    ended.push((f, EndReason::Reused));
-                }
+        match self.flows.find_entry(hash, |f| f.key == key) {
+            Ok(entry) if syn_only && entry.get().closed => {
+                let (f, _) = entry.remove();
+                ended.push((f, EndReason::Reused));
+                Placed::New { key, src_is_lo }
             }
-        }
-        match self.flows.get_mut(&key) {
-            Some(flow) => {
+            Ok(entry) => {
+                let flow = entry.into_mut();
                 let from_client = src_is_lo == flow.class.client_is_lo;
                 Placed::Existing { flow, from_client }
             }
-            None => Placed::New { key, src_is_lo },
+            Err(_) => Placed::New { key, src_is_lo },
         }
     }
 
@@ -499,17 +567,17 @@ impl FlowTable {
         }
         self.counters.flows_created += 1;
         let flow = Flow::new(key, class, ts);
+        let hash = key.hash();
+        if let Ok(entry) = self.flows.find_entry(hash, |f| f.key == key) {
+            // Cannot happen (place() said New), but never lose a flow: end the old one.
+            let (old, _) = entry.remove();
+            ended.push((old, EndReason::Reused));
+        }
         let len = self.flows.len() as u64 + 1;
         self.counters.peak_flows = self.counters.peak_flows.max(len);
-        match self.flows.entry(key) {
-            Entry::Occupied(mut e) => {
-                // Cannot happen (place() said New), but never lose a flow: end the old one.
-                let old = std::mem::replace(e.get_mut(), flow);
-                ended.push((old, EndReason::Reused));
-                e.into_mut()
-            }
-            Entry::Vacant(e) => e.insert(flow),
-        }
+        self.flows
+            .insert_unique(hash, flow, |f| f.key.hash())
+            .into_mut()
     }
 
     /// Ends the least recently active sixteenth of the flows.
@@ -521,7 +589,7 @@ impl FlowTable {
         let n = (self.flows.len() / 16).max(1);
         let mut sample: Vec<Ts> = self
             .flows
-            .values()
+            .iter()
             .take(EVICTION_SAMPLE)
             .map(|f| f.last_ts)
             .collect();
@@ -529,7 +597,7 @@ impl FlowTable {
         let (_, cut, _) = sample.select_nth_unstable(k - 1);
         let cut = *cut;
         let mut taken = 0;
-        for (_, f) in self.flows.extract_if(|_, f| {
+        for f in self.flows.extract_if(|f| {
             let take = taken < n && f.last_ts <= cut;
             taken += usize::from(take);
             take
@@ -541,8 +609,9 @@ impl FlowTable {
 
     /// Ends every flow (end of input).
     pub fn drain(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
-        ended.extend(self.flows.drain().map(|(_, f)| (f, EndReason::EndOfInput)));
+        ended.extend(self.flows.drain().map(|f| (f, EndReason::EndOfInput)));
         self.fragments.clear();
+        self.closing.clear();
     }
 }
 
@@ -625,18 +694,23 @@ mod tests {
         ended: &mut Vec<(Flow, EndReason)>,
     ) -> FlowKey {
         t.advance(ts, ended);
-        match t.place(d, ended) {
+        let (key, closed) = match t.place(d, ended) {
             Placed::Existing { flow, from_client } => {
+                let was_closed = flow.is_closed();
                 update(flow, from_client, ts, 60, Some(d.tcp_flags));
-                flow.key
+                (flow.key, !was_closed && flow.is_closed())
             }
             Placed::New { key, src_is_lo } => {
                 let f = t.insert(key, class(src_is_lo), ts, ended);
                 update(f, true, ts, 60, Some(d.tcp_flags));
-                key
+                (key, f.is_closed())
             }
             Placed::Unmatched => panic!("unmatched"),
+        };
+        if closed {
+            t.closed(key, ts);
         }
+        key
     }
 
     #[test]
@@ -676,12 +750,63 @@ mod tests {
         feed(&mut t, &d, 0, &mut ended);
         t.advance(59_000_000_000, &mut ended);
         assert!(ended.is_empty());
-        // Sweeps run every quarter of the shortest timeout (10 s closed-TCP linger: 2.5 s), so a flow
-        // ends at most that late.
+        // Sweeps run every quarter of the shortest idle timeout (here 15 s), so a flow ends at most
+        // that late.
         t.advance(61_000_000_000, &mut ended);
-        t.advance(62_500_000_000, &mut ended);
+        t.advance(74_000_000_000, &mut ended);
         assert_eq!(ended.len(), 1);
         assert_eq!(ended[0].1, EndReason::Idle);
+    }
+
+    #[test]
+    fn closed_flows_end_after_the_linger_without_a_sweep() {
+        let mut t = FlowTable::new(Timeouts::default(), 1000);
+        let mut ended = Vec::new();
+        let s = 1_000_000_000;
+        feed(
+            &mut t,
+            &pkt(101, 50000, 10, 445, tcp_flags::SYN),
+            0,
+            &mut ended,
+        );
+        feed(
+            &mut t,
+            &pkt(101, 50001, 10, 445, tcp_flags::SYN),
+            0,
+            &mut ended,
+        );
+        feed(
+            &mut t,
+            &pkt(10, 445, 101, 50000, tcp_flags::RST),
+            s,
+            &mut ended,
+        );
+        feed(
+            &mut t,
+            &pkt(10, 445, 101, 50001, tcp_flags::RST),
+            s,
+            &mut ended,
+        );
+        // A packet after the close keeps the second flow a linger longer.
+        feed(
+            &mut t,
+            &pkt(101, 50001, 10, 445, tcp_flags::ACK),
+            5 * s,
+            &mut ended,
+        );
+        t.advance(11 * s + 1, &mut ended);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(
+            (ended[0].0.key.hi_port, ended[0].1),
+            (50000, EndReason::Closed)
+        );
+        t.advance(15 * s + 1, &mut ended);
+        assert_eq!(ended.len(), 2);
+        assert_eq!(
+            (ended[1].0.key.hi_port, ended[1].1),
+            (50001, EndReason::Closed)
+        );
+        assert!(t.is_empty());
     }
 
     #[test]

@@ -244,6 +244,7 @@ fn pump(
         batch.input = input;
         batch.link = None;
         let result = source.fill(&mut batch);
+        batch.decode();
         if !batch.packets.is_empty() && tx.send(Event::Batch(batch)).is_err() {
             return None;
         }
@@ -608,6 +609,7 @@ fn live_reader(
         if batch.is_full() || (!batch.packets.is_empty() && last_flush.elapsed() >= LIVE_FLUSH) {
             last_flush = Instant::now();
             let n = batch.packets.len() as u64;
+            batch.decode();
             match tx.try_send(LiveEvent::Batch(batch)) {
                 Ok(()) => batch = fresh(recycle),
                 Err(TrySendError::Full(LiveEvent::Batch(mut b))) => {
@@ -623,6 +625,7 @@ fn live_reader(
             let _ = tx.try_send(LiveEvent::Stats(source.live_counters(), dropped));
         }
     }
+    batch.decode();
     if !batch.packets.is_empty() && tx.send(LiveEvent::Batch(batch)).is_err() {
         return;
     }

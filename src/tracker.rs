@@ -146,8 +146,12 @@ impl Tracker {
     /// Processes the frames of a batch that belong to worker `shard` of `shards` (see [`shard_of`]).
     pub fn batch_shard(&mut self, batch: &Batch, shard: usize, shards: usize) {
         let link = batch.link.unwrap_or(LinkType::Unsupported(-1));
-        for (p, frame) in batch.frames() {
-            let outcome = decode(link, frame);
+        let parsed = (batch.parsed.len() == batch.packets.len()).then_some(&batch.parsed);
+        for (i, (p, frame)) in batch.frames().enumerate() {
+            let outcome = match parsed {
+                Some(parsed) => parsed[i].attach(frame),
+                None => decode(link, frame),
+            };
             if shard_of(&outcome, shards) == shard {
                 self.decoded(p.ts, p.wire_len, frame.len(), outcome);
             }
@@ -180,10 +184,15 @@ impl Tracker {
         self.flows.advance(ts, &mut self.ended);
         let tcp = (d.protocol == proto::TCP && d.ports.is_some()).then_some(d.tcp_flags);
         let size = u64::from(wire_len);
+        let mut closed = None;
         let label = match self.flows.place(&d, &mut self.ended) {
             Placed::Existing { flow, from_client } => {
                 let was_answered = flow.answered;
+                let was_closed = flow.is_closed();
                 let record_now = update(flow, from_client, ts, wire_len, tcp);
+                if !was_closed && flow.is_closed() {
+                    closed = Some(flow.key);
+                }
                 if flow.class.inspect {
                     self.classifier.inspect(flow, &d, from_client, ts);
                 }
@@ -213,6 +222,9 @@ impl Tracker {
                 flow.answered = class.server_rule != ServerRule::Syn;
                 let from_client = src_is_lo == class.client_is_lo;
                 let record_now = update(flow, from_client, ts, wire_len, tcp);
+                if flow.is_closed() {
+                    closed = Some(key);
+                }
                 if class.inspect {
                     self.classifier.inspect(flow, &d, from_client, ts);
                 }
@@ -223,6 +235,9 @@ impl Tracker {
             }
             Placed::Unmatched => None,
         };
+        if let Some(key) = closed {
+            self.flows.closed(key, ts);
+        }
         if let Some(i) = &mut self.interval {
             i.add(label, d.src, d.dst, size);
         }

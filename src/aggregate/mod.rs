@@ -380,7 +380,7 @@ mod tests {
     fn address_sets_are_capped() {
         let mut s = AddrSet::default();
         for i in 0..(MAX_DISTINCT_ADDRS as u32 + 10) {
-            s.insert(Addr(u128::from(i)));
+            s.insert(Addr::from_bits(u128::from(i)));
         }
         assert_eq!(s.len(), MAX_DISTINCT_ADDRS);
         assert!(s.capped);

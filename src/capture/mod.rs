@@ -15,7 +15,7 @@ pub mod live;
 
 use std::fmt;
 
-use crate::decode::LinkType;
+use crate::decode::{decode, LinkType, Parsed};
 use crate::flow::Ts;
 
 pub use file::FileSource;
@@ -34,12 +34,18 @@ pub struct RawPacket {
 }
 
 /// A batch of frames of one input and one link type.
+///
+/// The capture thread fills it and decodes it ([`Batch::decode`]) while the frames are fresh in its
+/// cache, so the classifier receives parsed packets.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub input: usize,
     pub link: Option<LinkType>,
+    /// The frames (capture files: with their record headers between them).
     pub data: Vec<u8>,
     pub packets: Vec<RawPacket>,
+    /// The decoded frames, one per packet once [`Batch::decode`] ran; empty before.
+    pub parsed: Vec<Parsed>,
 }
 
 /// Frames per batch: large enough to amortise channel costs, small enough to keep latency low live.
@@ -51,6 +57,18 @@ impl Batch {
     pub fn clear(&mut self) {
         self.data.clear();
         self.packets.clear();
+        self.parsed.clear();
+    }
+
+    /// Decodes every frame into [`Batch::parsed`].
+    pub fn decode(&mut self) {
+        let link = self.link.unwrap_or(LinkType::Unsupported(-1));
+        self.parsed.clear();
+        for p in &self.packets {
+            let start = p.offset as usize;
+            let frame = &self.data[start..start + p.caplen as usize];
+            self.parsed.push(Parsed::new(decode(link, frame), frame));
+        }
     }
 
     pub fn is_full(&self) -> bool {

@@ -56,7 +56,7 @@ impl Net {
         }
         let shift = 128 - u32::from(self.prefix);
         let mask = if shift >= 128 { 0 } else { u128::MAX << shift };
-        a.0 & mask == self.addr.0 & mask
+        a.to_bits() & mask == self.addr.to_bits() & mask
     }
 }
 
