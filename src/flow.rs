@@ -198,6 +198,8 @@ pub struct Flow {
     pub n_pending: u8,
     /// True once the server side has answered (always true for flows not opened by a seen SYN).
     pub answered: bool,
+    /// Inspection of the payload is over (see [`Class::inspect`]): later packets skip it.
+    pub inspect_done: bool,
     fin: [bool; 2],
     closed: bool,
 }
@@ -216,6 +218,7 @@ impl Flow {
             pending: [0; PENDING_SIZES],
             n_pending: 0,
             answered: true,
+            inspect_done: false,
             fin: [false; 2],
             closed: false,
         }
@@ -359,6 +362,15 @@ impl FlowKey {
     }
 }
 
+/// A packet's flow key and its hash, worked out ahead of [`FlowTable::place`] (see
+/// [`FlowTable::warm`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Lookup {
+    key: FlowKey,
+    src_is_lo: bool,
+    hash: u64,
+}
+
 impl FlowTable {
     pub fn new(timeouts: Timeouts, max_flows: usize) -> FlowTable {
         FlowTable {
@@ -481,18 +493,61 @@ impl FlowTable {
             .retain(|_, (_, ts)| now.saturating_sub(*ts) <= FRAGMENT_TIMEOUT);
     }
 
-    /// Loads the flow a packet belongs to into the cache ahead of [`FlowTable::place`], so that the
-    /// memory accesses of several packets overlap. Has no effect on the table.
+    /// Looks up the flow of a packet ahead of [`FlowTable::place`] so that the memory accesses of
+    /// several packets overlap, and returns the key and hash for `place` (not for fragments, whose
+    /// ports may depend on packets placed in between). Has no effect on the table.
     #[inline]
-    pub fn warm(&self, d: &Decoded<'_>) {
-        if d.fragment == Fragment::None {
-            let (key, _) = FlowKey::of(d.protocol, d.src, d.dst, d.ports);
-            std::hint::black_box(self.flows.find(key.hash(), |f| f.key == key).is_some());
+    pub fn warm(&self, d: &Decoded<'_>) -> Option<Lookup> {
+        if d.fragment != Fragment::None {
+            return None;
+        }
+        let (key, src_is_lo) = FlowKey::of(d.protocol, d.src, d.dst, d.ports);
+        let hash = key.hash();
+        std::hint::black_box(self.flows.find(hash, |f| f.key == key).is_some());
+        Some(Lookup {
+            key,
+            src_is_lo,
+            hash,
+        })
+    }
+
+    /// Finds the flow of a decoded packet (`ahead`: what [`FlowTable::warm`] returned for it, if it
+    /// was called). Fragments are resolved here.
+    pub fn place(
+        &mut self,
+        d: &Decoded<'_>,
+        ahead: Option<Lookup>,
+        ended: &mut Vec<(Flow, EndReason)>,
+    ) -> Placed<'_> {
+        let Lookup {
+            key,
+            src_is_lo,
+            hash,
+        } = match ahead.or_else(|| self.lookup(d)) {
+            Some(l) => l,
+            None => return Placed::Unmatched,
+        };
+        // A new SYN on a closed connection starts a new flow.
+        let syn_only = d.protocol == proto::TCP
+            && d.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        match self.flows.find_entry(hash, |f| f.key == key) {
+            Ok(entry) if syn_only && entry.get().closed => {
+                let (f, _) = entry.remove();
+                ended.push((f, EndReason::Reused));
+                Placed::New { key, src_is_lo }
+            }
+            Ok(entry) => {
+                let flow = entry.into_mut();
+                let from_client = src_is_lo == flow.class.client_is_lo;
+                Placed::Existing { flow, from_client }
+            }
+            Err(_) => Placed::New { key, src_is_lo },
         }
     }
 
-    /// Finds the flow of a decoded packet. Fragments are resolved here.
-    pub fn place(&mut self, d: &Decoded<'_>, ended: &mut Vec<(Flow, EndReason)>) -> Placed<'_> {
+    /// The flow key of a packet; fragments are resolved here (`None`: a later fragment whose first
+    /// was not seen).
+    fn lookup(&mut self, d: &Decoded<'_>) -> Option<Lookup> {
         let ports = match d.fragment {
             Fragment::Later { id } => {
                 let k = FragKey {
@@ -508,7 +563,7 @@ impl FlowTable {
                     }
                     None if matches!(d.protocol, proto::TCP | proto::UDP) => {
                         self.counters.fragments_unmatched += 1;
-                        return Placed::Unmatched;
+                        return None;
                     }
                     None => None,
                 }
@@ -535,23 +590,11 @@ impl FlowTable {
             Fragment::None => d.ports,
         };
         let (key, src_is_lo) = FlowKey::of(d.protocol, d.src, d.dst, ports);
-        let hash = key.hash();
-        // A new SYN on a closed connection starts a new flow.
-        let syn_only = d.protocol == proto::TCP
-            && d.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        match self.flows.find_entry(hash, |f| f.key == key) {
-            Ok(entry) if syn_only && entry.get().closed => {
-                let (f, _) = entry.remove();
-                ended.push((f, EndReason::Reused));
-                Placed::New { key, src_is_lo }
-            }
-            Ok(entry) => {
-                let flow = entry.into_mut();
-                let from_client = src_is_lo == flow.class.client_is_lo;
-                Placed::Existing { flow, from_client }
-            }
-            Err(_) => Placed::New { key, src_is_lo },
-        }
+        Some(Lookup {
+            key,
+            src_is_lo,
+            hash: key.hash(),
+        })
     }
 
     /// Inserts a new, classified flow (after [`Placed::New`]); evicts if the table is full.
@@ -694,7 +737,7 @@ mod tests {
         ended: &mut Vec<(Flow, EndReason)>,
     ) -> FlowKey {
         t.advance(ts, ended);
-        let (key, closed) = match t.place(d, ended) {
+        let (key, closed) = match t.place(d, None, ended) {
             Placed::Existing { flow, from_client } => {
                 let was_closed = flow.is_closed();
                 update(flow, from_client, ts, 60, Some(d.tcp_flags));
@@ -874,7 +917,10 @@ mod tests {
         later.fragment = Fragment::Later { id: 9 };
         assert_eq!(feed(&mut t, &later, 1, &mut ended), k);
         later.fragment = Fragment::Later { id: 10 };
-        assert!(matches!(t.place(&later, &mut ended), Placed::Unmatched));
+        assert!(matches!(
+            t.place(&later, None, &mut ended),
+            Placed::Unmatched
+        ));
         assert_eq!(t.counters.fragments_attributed, 1);
         assert_eq!(t.counters.fragments_unmatched, 1);
     }
@@ -885,7 +931,7 @@ mod tests {
         let mut ended = Vec::new();
         t.advance(0, &mut ended);
         let Placed::New { key, src_is_lo } =
-            t.place(&pkt(101, 50000, 10, 445, tcp_flags::SYN), &mut ended)
+            t.place(&pkt(101, 50000, 10, 445, tcp_flags::SYN), None, &mut ended)
         else {
             panic!()
         };

@@ -11,13 +11,13 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 
 use crate::aggregate::Aggregate;
-use crate::capture::Batch;
+use crate::capture::{Batch, RawPacket};
 use crate::catalog::Catalog;
 use crate::catalog::LabelId;
 use crate::classify::Classifier;
 use crate::decode::Addr;
 use crate::decode::{decode, proto, LinkType, Outcome};
-use crate::flow::{update, EndReason, Flow, FlowTable, Placed, ServerRule, Timeouts, Ts};
+use crate::flow::{update, EndReason, Flow, FlowTable, Lookup, Placed, ServerRule, Timeouts, Ts};
 use crate::report::flows::FlowRecord;
 
 /// Settings of the classification stages.
@@ -102,6 +102,8 @@ pub struct Tracker {
 }
 
 const EPM_EXPIRE_EVERY: i64 = 60_000_000_000;
+/// Packets whose flows are looked up together before they are processed.
+const WARM_GROUP: usize = 16;
 
 impl Tracker {
     pub fn new(catalog: Arc<Catalog>, config: &TrackerConfig, sink: Option<FlowSink>) -> Tracker {
@@ -140,20 +142,43 @@ impl Tracker {
 
     /// Processes one frame.
     pub fn packet(&mut self, link: LinkType, ts: Ts, wire_len: u32, frame: &[u8]) {
-        self.decoded(ts, wire_len, frame.len(), decode(link, frame));
+        self.decoded(ts, wire_len, frame.len(), decode(link, frame), None);
     }
 
     /// Processes the frames of a batch that belong to worker `shard` of `shards` (see [`shard_of`]).
     pub fn batch_shard(&mut self, batch: &Batch, shard: usize, shards: usize) {
         let link = batch.link.unwrap_or(LinkType::Unsupported(-1));
-        let parsed = (batch.parsed.len() == batch.packets.len()).then_some(&batch.parsed);
-        for (i, (p, frame)) in batch.frames().enumerate() {
-            let outcome = match parsed {
-                Some(parsed) => parsed[i].attach(frame),
-                None => decode(link, frame),
-            };
-            if shard_of(&outcome, shards) == shard {
-                self.decoded(p.ts, p.wire_len, frame.len(), outcome);
+        let frame = |p: &RawPacket| &batch.data[p.offset as usize..][..p.caplen as usize];
+        if batch.parsed.len() != batch.packets.len() {
+            for p in &batch.packets {
+                let outcome = decode(link, frame(p));
+                if shard_of(&outcome, shards) == shard {
+                    self.decoded(p.ts, p.wire_len, p.caplen as usize, outcome, None);
+                }
+            }
+        } else {
+            // In groups: first the flows of the group are looked up, their cache misses overlapping,
+            // then the packets are processed in order.
+            for (packets, parsed) in batch
+                .packets
+                .chunks(WARM_GROUP)
+                .zip(batch.parsed.chunks(WARM_GROUP))
+            {
+                let mut ahead = [None; WARM_GROUP];
+                for ((p, parsed), ahead) in packets.iter().zip(parsed).zip(&mut ahead) {
+                    match parsed.attach(frame(p)) {
+                        Outcome::Ip(d) if shard_of(&Outcome::Ip(d), shards) == shard => {
+                            *ahead = self.flows.warm(&d);
+                        }
+                        _ => {}
+                    }
+                }
+                for ((p, parsed), ahead) in packets.iter().zip(parsed).zip(ahead) {
+                    let outcome = parsed.attach(frame(p));
+                    if shard_of(&outcome, shards) == shard {
+                        self.decoded(p.ts, p.wire_len, p.caplen as usize, outcome, ahead);
+                    }
+                }
             }
         }
         if !self.ended.is_empty() {
@@ -162,7 +187,14 @@ impl Tracker {
     }
 
     /// Processes one decoded frame.
-    fn decoded(&mut self, ts: Ts, wire_len: u32, caplen: usize, outcome: Outcome<'_>) {
+    fn decoded(
+        &mut self,
+        ts: Ts,
+        wire_len: u32,
+        caplen: usize,
+        outcome: Outcome<'_>,
+        ahead: Option<Lookup>,
+    ) {
         let counters = &mut self.agg.decode;
         counters.packets += 1;
         counters.bytes += u64::from(wire_len);
@@ -185,7 +217,7 @@ impl Tracker {
         let tcp = (d.protocol == proto::TCP && d.ports.is_some()).then_some(d.tcp_flags);
         let size = u64::from(wire_len);
         let mut closed = None;
-        let label = match self.flows.place(&d, &mut self.ended) {
+        let label = match self.flows.place(&d, ahead, &mut self.ended) {
             Placed::Existing { flow, from_client } => {
                 let was_answered = flow.answered;
                 let was_closed = flow.is_closed();
@@ -193,7 +225,7 @@ impl Tracker {
                 if !was_closed && flow.is_closed() {
                     closed = Some(flow.key);
                 }
-                if flow.class.inspect {
+                if flow.class.inspect && !flow.inspect_done {
                     self.classifier.inspect(flow, &d, from_client, ts);
                 }
                 if record_now {

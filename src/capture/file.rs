@@ -15,7 +15,7 @@ use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use super::{compile_filter, Batch, CaptureError, PacketSource, SourceCounters};
-use crate::decode::LinkType;
+use crate::decode::{decode, LinkType, Parsed};
 use crate::flow::Ts;
 
 /// The largest frame accepted in a capture file; a record claiming more is corrupt.
@@ -532,7 +532,12 @@ impl FileSource {
                 if end > data.len() {
                     break end - data.len();
                 }
-                if filter.is_none_or(|f| f.filter(&data[at + 16..end])) {
+                let frame = &data[at + 16..end];
+                if filter.is_none_or(|f| f.filter(frame)) {
+                    // Decoded now, while the frame is in the cache.
+                    batch
+                        .parsed
+                        .push(Parsed::new(decode(iface.link, frame), frame));
                     batch.packets.push(super::RawPacket {
                         ts: pcap_ts(h, big_endian, nanos),
                         caplen,

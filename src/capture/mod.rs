@@ -60,8 +60,11 @@ impl Batch {
         self.parsed.clear();
     }
 
-    /// Decodes every frame into [`Batch::parsed`].
+    /// Decodes every frame into [`Batch::parsed`] (unless the source did as it filled the batch).
     pub fn decode(&mut self) {
+        if self.parsed.len() == self.packets.len() {
+            return;
+        }
         let link = self.link.unwrap_or(LinkType::Unsupported(-1));
         self.parsed.clear();
         for p in &self.packets {

@@ -91,6 +91,21 @@ pub struct Finding {
     pub weak: bool,
 }
 
+/// What one packet of an inspected flow showed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Seen {
+    pub finding: Option<Finding>,
+    /// Inspection of the flow is over: its later packets need not be shown.
+    pub done: bool,
+}
+
+impl Seen {
+    const DONE: Seen = Seen {
+        finding: None,
+        done: true,
+    };
+}
+
 /// An endpoint announced by a control connection, and what its flows are.
 #[derive(Clone, Copy, Debug)]
 pub struct Announced {
@@ -193,11 +208,17 @@ impl Inspector {
             .retain(|_, a| now.saturating_sub(a.ts) <= window);
     }
 
-    /// Looks at one packet of an inspected flow. Returns a change of classification, if any.
-    pub fn packet(&mut self, catalog: &Catalog, p: &Packet<'_>) -> Option<Finding> {
-        let state = self.flows.get_mut(&p.key)?;
-        if state.done || p.payload.is_empty() {
-            return None;
+    /// Looks at one packet of an inspected flow: a change of classification, if any, and whether
+    /// the flow's later packets need not be shown.
+    pub fn packet(&mut self, catalog: &Catalog, p: &Packet<'_>) -> Seen {
+        let Some(state) = self.flows.get_mut(&p.key) else {
+            return Seen::DONE;
+        };
+        if state.done {
+            return Seen::DONE;
+        }
+        if p.payload.is_empty() {
+            return Seen::default();
         }
         state.bytes += p.payload.len() as u64;
         state.segments += 1;
@@ -365,12 +386,13 @@ impl Inspector {
         if state.kind != Kind::RpcDatagram && state.bytes >= MAX_INSPECT_BYTES {
             state.done = true;
         }
+        let done = state.done;
         for (k, a) in announcements {
             self.counters.endpoints_announced +=
                 u64::from(a.provenance == Provenance::EndpointMapper);
             self.announce(k.0, k.1, k.2, a);
         }
-        finding
+        Seen { finding, done }
     }
 
     /// Remembers a TFTP request (client endpoint → server) so the server's answer from a new port is

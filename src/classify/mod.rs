@@ -247,7 +247,9 @@ impl Classifier {
             payload: d.payload,
             ts,
         };
-        if let Some(found) = self.inspector.packet(&self.catalog, &p) {
+        let seen = self.inspector.packet(&self.catalog, &p);
+        flow.inspect_done = seen.done;
+        if let Some(found) = seen.finding {
             if found.weak && flow.class.label.is_some() {
                 return;
             }
