@@ -757,6 +757,17 @@ mod tests {
     }
 
     #[test]
+    fn a_flow_stays_small() {
+        // The table's memory per flow and its cache misses per packet follow this size (see the
+        // README's memory section).
+        assert!(
+            std::mem::size_of::<Flow>() <= 112,
+            "{}",
+            std::mem::size_of::<Flow>()
+        );
+    }
+
+    #[test]
     fn both_directions_share_one_flow() {
         let mut t = FlowTable::new(Timeouts::default(), 1000);
         let mut ended = Vec::new();
