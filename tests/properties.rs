@@ -419,3 +419,107 @@ proptest! {
         prop_assert!(services.contains(&"Proptest Service"), "{:?}", services);
     }
 }
+
+/// A conversation among a few hosts and ports, so that flows repeat, open and close.
+fn conversation() -> impl Strategy<Value = Vec<(Spec, u32)>> {
+    const ADDRS: [[u8; 16]; 3] = [
+        [192, 0, 2, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        [192, 0, 2, 101, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7],
+    ];
+    const PORTS: [u16; 5] = [53, 135, 445, 49700, 50000];
+    let packet = (
+        (0usize..3, 0usize..3, 0usize..5, 0usize..5),
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![
+            Just(tcp_flags::SYN),
+            Just(tcp_flags::SYN | tcp_flags::ACK),
+            Just(tcp_flags::ACK),
+            Just(tcp_flags::FIN | tcp_flags::ACK),
+            Just(tcp_flags::RST),
+            any::<u8>()
+        ],
+        0usize..5,
+        bytes(40),
+        // Time steps from a microsecond to minutes: closes linger out, idle flows time out.
+        prop_oneof![0u32..1_000, 0u32..20_000_000, Just(130_000_000)],
+    )
+        .prop_map(|((s, d, sp, dp), v6, tcp, flags, link, payload, step_us)| {
+            let v6 = v6 && s == 2 && d == 2;
+            let spec = Spec {
+                v6,
+                src: ADDRS[s],
+                dst: ADDRS[d],
+                tcp,
+                sport: PORTS[sp],
+                dport: PORTS[dp],
+                flags,
+                vlan: 0,
+                link,
+                payload,
+            };
+            (spec, step_us)
+        });
+    prop::collection::vec(packet, 0..200)
+}
+
+/// What must not depend on how frames reach the tracker.
+fn summary(agg: &svcscope::aggregate::Aggregate) -> String {
+    let labels: Vec<_> = agg
+        .by_label
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            s.as_ref()
+                .map(|s| (i, s.flows, s.packets, s.bytes, s.packet_size.len()))
+        })
+        .collect();
+    let u = &agg.unclassified;
+    format!(
+        "{:?}\n{:?}\n{:?}\nlabels {labels:?}\nunclassified {} {:?} {:?}\nunanswered {} {:?}",
+        agg.decode,
+        agg.flow_counters,
+        agg.inspect,
+        u.flows,
+        u.packets,
+        u.bytes,
+        agg.unanswered.flows,
+        agg.unanswered.packets
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// The capture thread decodes batches and the tracker looks flows up in groups ahead of
+    /// processing them: the same frames one at a time must give the same statistics.
+    #[test]
+    fn batches_and_single_frames_give_the_same_statistics(packets in conversation()) {
+        let config = TrackerConfig::default();
+        let mut one = Tracker::new(builtin(), &config, None);
+        let mut batched = Tracker::new(builtin(), &config, None);
+        let mut batch = Batch::default();
+        let mut flush = |batch: &mut Batch, t: &mut Tracker| {
+            batch.decode();
+            t.batch(batch);
+            batch.clear();
+            batch.link = None;
+        };
+        let mut ts = 1_700_000_000_000_000_000i64;
+        for (spec, step_us) in &packets {
+            ts += i64::from(*step_us) * 1000;
+            let (link, frame) = build(spec);
+            one.packet(link, ts, frame.len() as u32, &frame);
+            if batch.link.is_some_and(|l| l != link) || batch.packets.len() == 37 {
+                flush(&mut batch, &mut batched);
+            }
+            batch.link = Some(link);
+            batch.push(ts, frame.len() as u32, &frame);
+        }
+        flush(&mut batch, &mut batched);
+        let (a, _) = one.finish();
+        let (b, _) = batched.finish();
+        prop_assert_eq!(summary(&a), summary(&b));
+    }
+}
