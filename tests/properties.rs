@@ -500,7 +500,7 @@ proptest! {
         let mut one = Tracker::new(builtin(), &config, None);
         let mut batched = Tracker::new(builtin(), &config, None);
         let mut batch = Batch::default();
-        let mut flush = |batch: &mut Batch, t: &mut Tracker| {
+        let flush = |batch: &mut Batch, t: &mut Tracker| {
             batch.decode();
             t.batch(batch);
             batch.clear();
