@@ -21,7 +21,7 @@ use crate::capture::{
 };
 use crate::catalog::Catalog;
 use crate::report::{InputReport, LiveHealth};
-use crate::tracker::{FlowSink, IntervalCounters, SharedSink, Tracker, TrackerConfig};
+use crate::tracker::{shard_of, FlowSink, IntervalCounters, SharedSink, Tracker, TrackerConfig};
 
 /// Batches in flight between the capture thread and the classifier.
 pub const CHANNEL_BATCHES: usize = 8;
@@ -102,7 +102,14 @@ pub fn analyze_files(catalog: Arc<Catalog>, paths: &[PathBuf], opts: AnalyzeOpti
         }
         tracker.finish()
     } else {
-        run_workers(catalog, &opts.tracker, opts.flows, workers, &rx, &mut ends)
+        run_workers(
+            catalog,
+            &opts.tracker,
+            opts.flows,
+            workers,
+            (&rx, &recycle_tx),
+            &mut ends,
+        )
     };
     for end in ends {
         if let Event::End {
@@ -130,32 +137,38 @@ pub fn analyze_files(catalog: Arc<Catalog>, paths: &[PathBuf], opts: AnalyzeOpti
     }
 }
 
-/// Runs `workers` trackers on their own threads; each sees every batch (shared, read-only) and keeps
-/// the flows of its shard. Their aggregates merge at the end.
+/// Runs `workers` trackers on their own threads. This thread shards each batch — the positions of
+/// each worker's packets, by [`shard_of`] — and sends every worker the shared batch with its
+/// positions. The workers' aggregates merge at the end.
 fn run_workers(
     catalog: Arc<Catalog>,
     config: &TrackerConfig,
     flows: Option<FlowSink>,
     workers: usize,
-    rx: &Receiver<Event>,
+    (rx, recycle): (&Receiver<Event>, &Sender<Batch>),
     ends: &mut Vec<Event>,
 ) -> (Aggregate, Option<String>) {
     let shared = flows.map(|f| SharedSink(Arc::new(std::sync::Mutex::new(f))));
     let mut senders = Vec::new();
     let mut handles = Vec::new();
     for shard in 0..workers {
-        let (tx, wrx) = bounded::<Arc<Batch>>(CHANNEL_BATCHES);
+        let (tx, wrx) = bounded::<(Arc<Batch>, Vec<u32>)>(CHANNEL_BATCHES);
         senders.push(tx);
         let catalog = catalog.clone();
         let config = config.clone();
         let sink: Option<FlowSink> = shared.clone().map(|s| Box::new(s) as FlowSink);
+        let recycle = recycle.clone();
         handles.push(
             thread::Builder::new()
                 .name(format!("svcscope-worker-{shard}"))
                 .spawn(move || {
                     let mut tracker = Tracker::new(catalog, &config, sink);
-                    for b in wrx.iter() {
-                        tracker.batch_shard(&b, shard, workers);
+                    for (b, positions) in wrx.iter() {
+                        tracker.batch_part(&b, &positions);
+                        // The last worker done with a batch gives it back to be refilled.
+                        if let Some(b) = Arc::into_inner(b) {
+                            let _ = recycle.try_send(b);
+                        }
                     }
                     tracker.finish()
                 })
@@ -164,10 +177,18 @@ fn run_workers(
     }
     for event in rx.iter() {
         match event {
-            Event::Batch(b) => {
+            Event::Batch(mut b) => {
+                b.decode();
+                let mut parts = vec![Vec::new(); workers];
+                for (i, parsed) in b.parsed.iter().enumerate() {
+                    let (_, frame) = b.frame(i);
+                    parts[shard_of(&parsed.attach(frame), workers)].push(i as u32);
+                }
                 let b = Arc::new(b);
-                for tx in &senders {
-                    let _ = tx.send(b.clone());
+                for (tx, positions) in senders.iter().zip(parts) {
+                    if !positions.is_empty() {
+                        let _ = tx.send((b.clone(), positions));
+                    }
                 }
             }
             end => ends.push(end),

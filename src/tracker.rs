@@ -11,7 +11,7 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 
 use crate::aggregate::Aggregate;
-use crate::capture::{Batch, RawPacket};
+use crate::capture::Batch;
 use crate::catalog::Catalog;
 use crate::catalog::LabelId;
 use crate::classify::Classifier;
@@ -137,7 +137,12 @@ impl Tracker {
 
     /// Processes every frame of a batch.
     pub fn batch(&mut self, batch: &Batch) {
-        self.batch_shard(batch, 0, 1);
+        self.frames_of(batch, 0..batch.packets.len());
+    }
+
+    /// Processes the frames of a batch at the given positions (a worker's shard: see [`shard_of`]).
+    pub fn batch_part(&mut self, batch: &Batch, positions: &[u32]) {
+        self.frames_of(batch, positions.iter().map(|&i| i as usize));
     }
 
     /// Processes one frame.
@@ -145,39 +150,34 @@ impl Tracker {
         self.decoded(ts, wire_len, frame.len(), decode(link, frame), None);
     }
 
-    /// Processes the frames of a batch that belong to worker `shard` of `shards` (see [`shard_of`]).
-    pub fn batch_shard(&mut self, batch: &Batch, shard: usize, shards: usize) {
-        let link = batch.link.unwrap_or(LinkType::Unsupported(-1));
-        let frame = |p: &RawPacket| &batch.data[p.offset as usize..][..p.caplen as usize];
+    fn frames_of(&mut self, batch: &Batch, positions: impl Iterator<Item = usize>) {
         if batch.parsed.len() != batch.packets.len() {
-            for p in &batch.packets {
-                let outcome = decode(link, frame(p));
-                if shard_of(&outcome, shards) == shard {
-                    self.decoded(p.ts, p.wire_len, p.caplen as usize, outcome, None);
-                }
+            let link = batch.link.unwrap_or(LinkType::Unsupported(-1));
+            for i in positions {
+                let (p, frame) = batch.frame(i);
+                self.decoded(p.ts, p.wire_len, frame.len(), decode(link, frame), None);
             }
         } else {
             // In groups: first the flows of the group are looked up, their cache misses overlapping,
             // then the packets are processed in order.
-            for (packets, parsed) in batch
-                .packets
-                .chunks(WARM_GROUP)
-                .zip(batch.parsed.chunks(WARM_GROUP))
-            {
-                let mut ahead = [None; WARM_GROUP];
-                for ((p, parsed), ahead) in packets.iter().zip(parsed).zip(&mut ahead) {
-                    match parsed.attach(frame(p)) {
-                        Outcome::Ip(d) if shard_of(&Outcome::Ip(d), shards) == shard => {
-                            *ahead = self.flows.warm(&d);
-                        }
-                        _ => {}
-                    }
+            let mut group = [0usize; WARM_GROUP];
+            let mut ahead = [None; WARM_GROUP];
+            let mut positions = positions.peekable();
+            while positions.peek().is_some() {
+                let mut n = 0;
+                for (slot, i) in group.iter_mut().zip(positions.by_ref()) {
+                    *slot = i;
+                    let (_, frame) = batch.frame(i);
+                    ahead[n] = match batch.parsed[i].attach(frame) {
+                        Outcome::Ip(d) => self.flows.warm(&d),
+                        _ => None,
+                    };
+                    n += 1;
                 }
-                for ((p, parsed), ahead) in packets.iter().zip(parsed).zip(ahead) {
-                    let outcome = parsed.attach(frame(p));
-                    if shard_of(&outcome, shards) == shard {
-                        self.decoded(p.ts, p.wire_len, p.caplen as usize, outcome, ahead);
-                    }
+                for (&i, &ahead) in group[..n].iter().zip(&ahead) {
+                    let (p, frame) = batch.frame(i);
+                    let outcome = batch.parsed[i].attach(frame);
+                    self.decoded(p.ts, p.wire_len, frame.len(), outcome, ahead);
                 }
             }
         }

@@ -46,7 +46,13 @@ fn temp(name: &str) -> PathBuf {
 
 /// Analyses fixtures; returns (report, flow records, exit code, stderr).
 fn analyze(files: &[&str], extra: &[&str]) -> (Value, Vec<Value>, i32, String) {
-    let flows = temp(&format!("{}.flows", files.join("+").replace('/', "_")));
+    // Tests run in parallel and several analyse the same fixture: one file each run.
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let flows = temp(&format!(
+        "{}.{run}.flows",
+        files.join("+").replace('/', "_")
+    ));
     let mut args = vec![
         "analyze",
         "--format",

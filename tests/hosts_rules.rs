@@ -179,7 +179,10 @@ fn nft_check(text: &str) {
         eprintln!("nft -c skipped: nftables is not installed");
         return;
     };
-    let file = std::env::temp_dir().join(format!("svcscope-rules-{}.nft", std::process::id()));
+    // Tests run in parallel: one file each check.
+    static CHECKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!("svcscope-rules-{}-{n}.nft", std::process::id()));
     std::fs::write(&file, text).unwrap();
     let out = Command::new(nft)
         .args(["-c", "-f"])

@@ -89,6 +89,13 @@ impl Batch {
         });
     }
 
+    /// Packet `i` and its frame.
+    #[inline]
+    pub fn frame(&self, i: usize) -> (&RawPacket, &[u8]) {
+        let p = &self.packets[i];
+        (p, &self.data[p.offset as usize..][..p.caplen as usize])
+    }
+
     pub fn frames(&self) -> impl Iterator<Item = (&RawPacket, &[u8])> {
         self.packets.iter().map(move |p| {
             let start = p.offset as usize;
