@@ -11,11 +11,11 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::{compile_filter, Batch, CaptureError, PacketSource, SourceCounters};
-use crate::decode::{decode, LinkType, Parsed};
+use crate::decode::LinkType;
 use crate::flow::Ts;
 
 /// The largest frame accepted in a capture file; a record claiming more is corrupt.
@@ -55,8 +55,14 @@ impl Interface {
         // Past year 2262 in nanoseconds: saturate rather than wrap to a negative time. A negative
         // if_tsoffset cannot go before 1970 either: every capture time is in 0..=i64::MAX, so the
         // span of any two fits in a Ts.
-        let ns = u128::from(units) * u128::from(self.mul) / u128::from(self.div);
-        let ns = i64::try_from(ns).unwrap_or(i64::MAX);
+        let ns = match units.checked_mul(self.mul) {
+            // Microseconds and finer: no 128-bit division per packet.
+            Some(n) if self.div == 1 => i64::try_from(n).unwrap_or(i64::MAX),
+            _ => {
+                let ns = u128::from(units) * u128::from(self.mul) / u128::from(self.div);
+                i64::try_from(ns).unwrap_or(i64::MAX)
+            }
+        };
         ns.saturating_add(self.offset_s.saturating_mul(1_000_000_000))
             .max(0)
     }
@@ -230,6 +236,13 @@ impl FileSource {
         n: usize,
         what: &dyn Fn() -> String,
     ) -> Result<(), CaptureError> {
+        if let Some(bytes) = self.reader.buffer().get(..n) {
+            // The common case: the bytes are in the read buffer.
+            buf.extend_from_slice(bytes);
+            self.reader.consume(n);
+            self.counters.file_bytes += n as u64;
+            return Ok(());
+        }
         let got = (&mut self.reader)
             .take(n as u64)
             .read_to_end(buf)
@@ -483,6 +496,11 @@ impl FileSource {
     }
 
     fn skip(&mut self, n: usize) -> Result<(), CaptureError> {
+        if self.reader.buffer().len() >= n {
+            self.reader.consume(n);
+            self.counters.file_bytes += n as u64;
+            return Ok(());
+        }
         let got = io::copy(&mut (&mut self.reader).take(n as u64), &mut io::sink())
             .map_err(|e| self.fail(format!("read error: {e}")))?;
         self.counters.file_bytes += got;
@@ -517,33 +535,24 @@ impl FileSource {
         let (mut records, mut filtered) = (0u64, 0u64);
         let stop = loop {
             // Every whole record in the buffer; `need`: bytes missing for the next one.
-            let data = &batch.data;
             let need = loop {
-                let rest = data.len() - at;
+                let rest = batch.data.len() - at;
                 if rest < 16 {
                     break 16 - rest;
                 }
-                let h = &data[at..at + 16];
+                let h = &batch.data[at..at + 16];
                 let caplen = u32_at(h, 8, big_endian);
                 if caplen > MAX_FRAME {
                     break 0;
                 }
                 let end = at + 16 + caplen as usize;
-                if end > data.len() {
-                    break end - data.len();
+                if end > batch.data.len() {
+                    break end - batch.data.len();
                 }
-                let frame = &data[at + 16..end];
-                if filter.is_none_or(|f| f.filter(frame)) {
-                    // Decoded now, while the frame is in the cache.
-                    batch
-                        .parsed
-                        .push(Parsed::new(decode(iface.link, frame), frame));
-                    batch.packets.push(super::RawPacket {
-                        ts: pcap_ts(h, big_endian, nanos),
-                        caplen,
-                        wire_len: u32_at(h, 12, big_endian).max(caplen),
-                        offset: (at + 16) as u32,
-                    });
+                let ts = pcap_ts(h, big_endian, nanos);
+                let wire_len = u32_at(h, 12, big_endian).max(caplen);
+                if filter.is_none_or(|f| f.filter(&batch.data[at + 16..end])) {
+                    batch.push_at(ts, wire_len, (at + 16) as u32, caplen);
                 } else {
                     filtered += 1;
                 }
@@ -795,13 +804,7 @@ impl PacketSource for FileSource {
                 }
                 Some(_) => {}
             }
-            let offset = start as u32;
-            batch.packets.push(super::RawPacket {
-                ts,
-                caplen,
-                wire_len,
-                offset,
-            });
+            batch.push_at(ts, wire_len, start as u32, caplen);
         }
     }
 

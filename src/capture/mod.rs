@@ -60,16 +60,11 @@ impl Batch {
         self.parsed.clear();
     }
 
-    /// Decodes every frame into [`Batch::parsed`] (unless the source did as it filled the batch).
+    /// Decodes the frames not decoded yet into [`Batch::parsed`] (sources decode as they fill).
     pub fn decode(&mut self) {
-        if self.parsed.len() == self.packets.len() {
-            return;
-        }
         let link = self.link.unwrap_or(LinkType::Unsupported(-1));
-        self.parsed.clear();
-        for p in &self.packets {
-            let start = p.offset as usize;
-            let frame = &self.data[start..start + p.caplen as usize];
+        for p in &self.packets[self.parsed.len()..] {
+            let frame = &self.data[p.offset as usize..][..p.caplen as usize];
             self.parsed.push(Parsed::new(decode(link, frame), frame));
         }
     }
@@ -78,12 +73,23 @@ impl Batch {
         self.packets.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
     }
 
+    /// Appends a frame (of the batch's link type) and decodes it.
     pub fn push(&mut self, ts: Ts, wire_len: u32, frame: &[u8]) {
         let offset = self.data.len() as u32;
         self.data.extend_from_slice(frame);
+        self.push_at(ts, wire_len, offset, frame.len() as u32);
+    }
+
+    /// Adds the frame of `caplen` bytes already in [`Batch::data`] at `offset`, and decodes it while
+    /// it is in the cache.
+    #[inline]
+    pub fn push_at(&mut self, ts: Ts, wire_len: u32, offset: u32, caplen: u32) {
+        let link = self.link.unwrap_or(LinkType::Unsupported(-1));
+        let frame = &self.data[offset as usize..][..caplen as usize];
+        self.parsed.push(Parsed::new(decode(link, frame), frame));
         self.packets.push(RawPacket {
             ts,
-            caplen: frame.len() as u32,
+            caplen,
             wire_len,
             offset,
         });
