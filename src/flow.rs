@@ -9,6 +9,13 @@
 //! Memory is bounded by `max_flows`: when the table is full, the least recently active sixteenth of
 //! the flows is ended early and counted as evicted. IPv4/IPv6 fragments without a transport header are
 //! attributed through a small table of recent first fragments, itself bounded.
+//!
+//! Speed: the table is one hashbrown `HashTable` of flows, each hashed by its key (stored once, in the
+//! flow). With tens of thousands of flows the table outgrows the caches and a lookup is a cache miss,
+//! so the tracker looks up a group of packets' flows first ([`FlowTable::warm`]), letting the misses
+//! overlap, and then places the packets with the key and hash already worked out. Closed TCP flows wait
+//! in a queue for their short linger, so the sweep of the whole table for idle flows runs only every
+//! quarter of the shortest idle timeout.
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
@@ -296,9 +303,9 @@ impl Default for Timeouts {
     }
 }
 
-/// Default cap on concurrent flows (7/8 of 2^19, what a hash table of 2^19 buckets holds). An entry
-/// is 176 bytes; with the table's spare buckets and its growth, peak memory at the cap is about
-/// 300 MiB (measured: see the README's memory section).
+/// Default cap on concurrent flows (7/8 of 2^19, what a hash table of 2^19 buckets holds). A bucket
+/// is a 112-byte flow and a control byte; with the table's growth and everything else, peak memory
+/// at the cap is about 230 MiB (measured: see the README's memory section).
 pub const DEFAULT_MAX_FLOWS: usize = 458_752;
 const MAX_FRAGMENTS: usize = 65_536;
 const FRAGMENT_TIMEOUT: i64 = 30_000_000_000;

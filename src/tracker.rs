@@ -1,8 +1,9 @@
-//! Tracker: one classifier worker — each frame through decode → flow table → classify → aggregate.
+//! Tracker: one classifier worker — each decoded frame through flow table → classify → aggregate.
 //!
 //! The tracker owns the state of those stages for the flows it sees and has no threads or I/O of its
-//! own besides the optional flow-record writer; the pipeline feeds it batches. Several trackers can
-//! run side by side on disjoint flows and their [`Aggregate`]s merge.
+//! own besides the optional flow-record writer; the pipeline feeds it batches, decoded by the capture
+//! thread (a batch not decoded yet is decoded here). Several trackers can run side by side on disjoint
+//! flows and their [`Aggregate`]s merge.
 
 use std::io::Write;
 use std::sync::Arc;
