@@ -1,6 +1,7 @@
-//! Pipeline: the threads and channels. A capture thread reads sources into batches and sends them over a
-//! bounded crossbeam channel to the classifier (a [`Tracker`]); emptied batches go back on a second
-//! channel to be refilled, so buffers are recycled rather than allocated per batch.
+//! Pipeline: the threads and channels. A capture thread reads sources into batches, decoding each frame
+//! as it lands, and sends them over a bounded crossbeam channel to the classifier (a [`Tracker`], or
+//! several sharded by address pair); emptied batches go back on a second channel to be refilled, so
+//! buffers are recycled rather than allocated per batch.
 //!
 //! Offline, the channel applies back-pressure: the reader waits for the classifier and nothing is ever
 //! dropped. Several files make one merged analysis: they share one flow table, in the order given.
