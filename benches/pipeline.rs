@@ -1,5 +1,7 @@
-//! Throughput of each pipeline stage, per packet: decode, flow table + classification, the whole
-//! tracker, and the whole pipeline (capture thread + channel + tracker) on the bundled capture.
+//! Throughput of each pipeline stage, per packet: decode, the flow table, classification of new
+//! flows, the tracker on decoded batches (flow table, classification, statistics), the tracker
+//! decoding frame by frame, and the whole pipeline (capture thread + channel + tracker) on the bundled
+//! capture.
 //!
 //! `cargo bench --bench pipeline`; `scripts/bench` compares whole runs with libpcap, tcpdump and tshark
 //! on a large generated capture.
@@ -11,21 +13,26 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use etherparse::PacketBuilder;
 
+use svcscope::capture::Batch;
 use svcscope::catalog::Catalog;
+use svcscope::classify::{Classifier, DEFAULT_EPM_WINDOW};
 use svcscope::decode::{decode, LinkType, Outcome};
+use svcscope::flow::{update, Class, FlowTable, Placed, Provenance, ServerRule, Timeouts};
 use svcscope::pipeline::{analyze_files, AnalyzeOptions};
 use svcscope::tracker::{Tracker, TrackerConfig};
 
-/// A deterministic mix of frames: TCP to catalog and unknown ports, UDP, VLAN-tagged, IPv6.
-fn frames(n: usize) -> Vec<Vec<u8>> {
+/// A deterministic mix of frames: TCP to catalog and unknown ports, UDP, VLAN-tagged, IPv6. Frame
+/// `i` belongs to flow `i % flows`.
+fn frames(n: usize, flows: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::with_capacity(n);
     let ports = [88u16, 135, 389, 445, 3268, 3389, 1433, 80, 443, 8443];
-    for i in 0..n {
+    for j in 0..n {
+        let i = j % flows;
         let client = [192, 0, 2, 100 + (i % 50) as u8];
         let server = [192, 0, 2, 10 + (i % 5) as u8];
         let sport = 49152 + (i % 4000) as u16;
         let dport = ports[i % ports.len()];
-        let payload = vec![0u8; (i * 37) % 1200];
+        let payload = vec![0u8; (j * 37) % 1200];
         let mut buf = Vec::new();
         let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
         match i % 20 {
@@ -59,8 +66,28 @@ fn frames(n: usize) -> Vec<Vec<u8>> {
     out
 }
 
+/// The decoded batches of `frames`, as the capture thread hands them over.
+fn batches(frames: &[Vec<u8>]) -> Vec<Batch> {
+    frames
+        .chunks(1024)
+        .enumerate()
+        .map(|(k, chunk)| {
+            let mut b = Batch {
+                link: Some(LinkType::Ethernet),
+                ..Batch::default()
+            };
+            for (i, f) in chunk.iter().enumerate() {
+                b.push(((k * 1024 + i) as i64) * 1000, f.len() as u32, f);
+            }
+            b
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
-    let frames = frames(20_000);
+    // Nearly every frame a new flow (the worst case), and 20,000 frames in 2,000 flows of 10.
+    let frames_new = frames(20_000, 20_000);
+    let frames = frames(20_000, 2_000);
     let catalog = Arc::new(Catalog::builtin());
 
     let mut g = c.benchmark_group("stages");
@@ -76,12 +103,69 @@ fn bench(c: &mut Criterion) {
             black_box(n)
         })
     });
+    let decoded: Vec<_> = frames
+        .iter()
+        .filter_map(|f| match decode(LinkType::Ethernet, f) {
+            Outcome::Ip(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    g.bench_function("flow table (2,000 flows of 10 packets)", |b| {
+        let class = Class {
+            client_is_lo: true,
+            server_rule: ServerRule::FirstPacket,
+            label: None,
+            provenance: Provenance::Unknown,
+            inspect: false,
+        };
+        b.iter(|| {
+            let mut t = FlowTable::new(Timeouts::default(), 1 << 20);
+            let mut ended = Vec::new();
+            for (i, d) in decoded.iter().enumerate() {
+                let ts = i as i64 * 1000;
+                t.advance(ts, &mut ended);
+                let flow = match t.place(d, None, &mut ended) {
+                    Placed::Existing { flow, .. } => flow,
+                    Placed::New { key, .. } => t.insert(key, class, ts, &mut ended),
+                    Placed::Unmatched => continue,
+                };
+                update(flow, true, ts, 100, Some(d.tcp_flags));
+            }
+            black_box(t.len())
+        })
+    });
+    g.bench_function("classify (the first packet of 2,000 flows)", |b| {
+        let firsts: Vec<_> = decoded[..2_000].to_vec();
+        b.iter(|| {
+            let mut c = Classifier::new(catalog.clone(), DEFAULT_EPM_WINDOW);
+            let mut n = 0usize;
+            for (i, d) in firsts.iter().enumerate() {
+                let (key, src_is_lo) =
+                    svcscope::flow::FlowKey::of(d.protocol, d.src, d.dst, d.ports);
+                n += usize::from(c.classify(key, d, src_is_lo, i as i64).label.is_some());
+            }
+            black_box(n)
+        })
+    });
+    let batches = batches(&frames);
     g.bench_function(
-        "tracker (decode + flow table + classify + aggregate)",
+        "tracker on decoded batches (2,000 flows of 10 packets)",
         |b| {
             b.iter(|| {
                 let mut t = Tracker::new(catalog.clone(), &TrackerConfig::default(), None);
-                for (i, f) in frames.iter().enumerate() {
+                for b in &batches {
+                    t.batch(b);
+                }
+                black_box(t.finish())
+            })
+        },
+    );
+    g.bench_function(
+        "tracker decoding each frame (20,000 flows of 1 packet)",
+        |b| {
+            b.iter(|| {
+                let mut t = Tracker::new(catalog.clone(), &TrackerConfig::default(), None);
+                for (i, f) in frames_new.iter().enumerate() {
                     t.packet(LinkType::Ethernet, i as i64 * 1000, f.len() as u32, f);
                 }
                 black_box(t.finish())
