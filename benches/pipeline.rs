@@ -110,6 +110,7 @@ fn bench(c: &mut Criterion) {
             _ => None,
         })
         .collect();
+    g.throughput(Throughput::Elements(decoded.len() as u64));
     g.bench_function("flow table (2,000 flows of 10 packets)", |b| {
         let class = Class {
             client_is_lo: true,
@@ -134,6 +135,7 @@ fn bench(c: &mut Criterion) {
             black_box(t.len())
         })
     });
+    g.throughput(Throughput::Elements(2_000));
     g.bench_function("classify (the first packet of 2,000 flows)", |b| {
         let firsts: Vec<_> = decoded[..2_000].to_vec();
         b.iter(|| {
@@ -148,6 +150,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     let batches = batches(&frames);
+    g.throughput(Throughput::Elements(frames.len() as u64));
     g.bench_function(
         "tracker on decoded batches (2,000 flows of 10 packets)",
         |b| {
