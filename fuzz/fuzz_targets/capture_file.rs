@@ -3,10 +3,10 @@
 //! input could justify (a lying length field must not make it reserve megabytes for a small file).
 //!
 //! Classic pcap fills decode as they take records (`batch.parsed`, one per packet, equal to a fresh
-//! decode of the frame); other fills decode all their frames or none (`Batch::decode()` then does). A classic pcap
-//! input is also read a second time with a filler record inserted after the file header, so that the
-//! 1 MiB chunk boundary falls inside the input's records (a record cut by the chunk end moves to the
-//! next batch): the frames and the outcome must be those of the first read.
+//! decode of the frame); other fills decode all their frames or none (`Batch::decode()` then does).
+//! A classic pcap input is also read a second time with a filler record inserted after the file
+//! header, so that the 1 MiB chunk boundary falls inside the input's records (a record cut by the
+//! chunk end moves to the next batch): the frames and the outcome must be those of the first read.
 #![no_main]
 
 use std::hash::{Hash, Hasher};
@@ -39,11 +39,8 @@ fn is_classic(data: &[u8]) -> Option<bool> {
 /// whether it ended in an error (`None`: not opened).
 fn read_all(data: &[u8], slot: u64) -> Option<(Vec<Frame>, bool)> {
     let classic = is_classic(data).is_some();
-    let path = std::env::temp_dir().join(format!(
-        "svcscope-fuzz-{}-{}.cap",
-        std::process::id(),
-        slot
-    ));
+    let path =
+        std::env::temp_dir().join(format!("svcscope-fuzz-{}-{}.cap", std::process::id(), slot));
     {
         let mut f = std::fs::File::create(&path).expect("temp file");
         f.write_all(data).expect("temp file");
@@ -91,9 +88,15 @@ fn read_all(data: &[u8], slot: u64) -> Option<(Vec<Frame>, bool)> {
             out.push((p.ts, p.caplen, p.wire_len, frame.to_vec()));
         }
         batch.decode();
-        assert_eq!(batch.parsed.len(), batch.packets.len(), "after Batch::decode");
+        assert_eq!(
+            batch.parsed.len(),
+            batch.packets.len(),
+            "after Batch::decode"
+        );
         // What was decoded in place is what a fresh decode of the frame gives.
-        let link = batch.link.unwrap_or(svcscope::decode::LinkType::Unsupported(-1));
+        let link = batch
+            .link
+            .unwrap_or(svcscope::decode::LinkType::Unsupported(-1));
         for ((_, frame), parsed) in batch.frames().zip(&batch.parsed) {
             let fresh = format!("{:?}", decode(link, frame));
             let kept = format!("{:?}", parsed.attach(frame));
@@ -137,7 +140,13 @@ fuzz_target!(|data: &[u8]| {
     data.hash(&mut h);
     let cut = (h.finish() % (records as u64 + 1)) as usize;
     let filler = CHUNK - 16 - cut;
-    let u32b = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+    let u32b = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
     let mut padded = Vec::with_capacity(data.len() + 16 + filler);
     padded.extend_from_slice(&data[..24]);
     padded.extend_from_slice(&u32b(0));
@@ -156,7 +165,13 @@ fuzz_target!(|data: &[u8]| {
         "frames with the chunk boundary {cut} bytes into the records"
     );
     for (i, (a, b)) in frames.iter().zip(&padded_frames[1..]).enumerate() {
-        assert!(a == b, "frame {i} differs with the chunk boundary {cut} bytes into the records");
+        assert!(
+            a == b,
+            "frame {i} differs with the chunk boundary {cut} bytes into the records"
+        );
     }
-    assert_eq!(failed, padded_failed, "error with the chunk boundary {cut} bytes in");
+    assert_eq!(
+        failed, padded_failed,
+        "error with the chunk boundary {cut} bytes in"
+    );
 });

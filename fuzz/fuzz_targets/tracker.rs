@@ -52,7 +52,11 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
 }
 
 fn addrs(s: &AddrSet) -> String {
-    format!("{:?} capped={}", sorted(s.iter().copied().collect()), s.capped)
+    format!(
+        "{:?} capped={}",
+        sorted(s.iter().copied().collect()),
+        s.capped
+    )
 }
 
 /// A histogram's recorded (value, count) pairs (a macro: the fuzz crate does not name hdrhistogram).
@@ -100,7 +104,11 @@ fn summary(a: &Aggregate) -> String {
         .map(|(k, v)| (*k, v.flows, v.packets, v.bytes))
         .collect();
     let _ = writeln!(o, "unclassified_ports: {:?}", sorted(ports));
-    let ub: Vec<_> = a.unanswered_by_label.iter().map(|(k, v)| (*k, *v)).collect();
+    let ub: Vec<_> = a
+        .unanswered_by_label
+        .iter()
+        .map(|(k, v)| (*k, *v))
+        .collect();
     let _ = writeln!(o, "unanswered_by_label: {:?}", sorted(ub));
     let rpc: Vec<_> = a
         .rpc_interfaces
@@ -151,7 +159,12 @@ fn diff(what: &str, a: &str, b: &str) -> String {
     for i in 0..la.len().max(lb.len()) {
         let (x, y) = (la.get(i).copied(), lb.get(i).copied());
         if x != y {
-            let _ = writeln!(o, "  - {}\n  + {}", x.unwrap_or("<none>"), y.unwrap_or("<none>"));
+            let _ = writeln!(
+                o,
+                "  - {}\n  + {}",
+                x.unwrap_or("<none>"),
+                y.unwrap_or("<none>")
+            );
         }
     }
     o
@@ -174,9 +187,15 @@ impl Trackers {
         if self.batch.packets.is_empty() {
             return;
         }
-        // The undecoded path first (`Batch::decode` fills `parsed`).
-        assert!(self.batch.parsed.is_empty());
-        self.plain.batch(&self.batch);
+        // The undecoded path: the same frames with `parsed` empty (`Batch::push` may decode).
+        let plain = Batch {
+            input: self.batch.input,
+            link: self.batch.link,
+            data: self.batch.data.clone(),
+            packets: self.batch.packets.clone(),
+            parsed: Vec::new(),
+        };
+        self.plain.batch(&plain);
         self.batch.decode();
         assert_eq!(self.batch.parsed.len(), self.batch.packets.len());
         self.decoded.batch(&self.batch);
@@ -185,12 +204,18 @@ impl Trackers {
 
         assert_eq!(self.decoded.active_flows(), self.single.active_flows());
         assert_eq!(self.decoded.active_flows(), self.plain.active_flows());
-        let (d, p) = (summary(&self.decoded.snapshot()), summary(&self.plain.snapshot()));
+        let (d, p) = (
+            summary(&self.decoded.snapshot()),
+            summary(&self.plain.snapshot()),
+        );
         if d != p {
             panic!(
                 "{}",
                 diff(
-                    &format!("snapshot after batch {}: plain (-) vs decoded (+)", self.batches),
+                    &format!(
+                        "snapshot after batch {}: plain (-) vs decoded (+)",
+                        self.batches
+                    ),
                     &p,
                     &d
                 )
@@ -302,9 +327,15 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(plain.decode.packets, u64::from(n));
     let (s, d, p) = (summary(&single), summary(&decoded), summary(&plain));
     if p != d {
-        panic!("{}", diff("finish: plain batches (-) vs decoded batches (+)", &p, &d));
+        panic!(
+            "{}",
+            diff("finish: plain batches (-) vs decoded batches (+)", &p, &d)
+        );
     }
     if s != d {
-        panic!("{}", diff("finish: one at a time (-) vs decoded batches (+)", &s, &d));
+        panic!(
+            "{}",
+            diff("finish: one at a time (-) vs decoded batches (+)", &s, &d)
+        );
     }
 });
