@@ -824,37 +824,16 @@ mod tests {
         let mut t = FlowTable::new(Timeouts::default(), 1000);
         let mut ended = Vec::new();
         let s = 1_000_000_000;
-        feed(
-            &mut t,
-            &pkt(101, 50000, 10, 445, tcp_flags::SYN),
-            0,
-            &mut ended,
-        );
-        feed(
-            &mut t,
-            &pkt(101, 50001, 10, 445, tcp_flags::SYN),
-            0,
-            &mut ended,
-        );
-        feed(
-            &mut t,
-            &pkt(10, 445, 101, 50000, tcp_flags::RST),
-            s,
-            &mut ended,
-        );
-        feed(
-            &mut t,
-            &pkt(10, 445, 101, 50001, tcp_flags::RST),
-            s,
-            &mut ended,
-        );
-        // A packet after the close keeps the second flow a linger longer.
-        feed(
-            &mut t,
-            &pkt(101, 50001, 10, 445, tcp_flags::ACK),
-            5 * s,
-            &mut ended,
-        );
+        for (p, ts) in [
+            (pkt(101, 50000, 10, 445, tcp_flags::SYN), 0),
+            (pkt(101, 50001, 10, 445, tcp_flags::SYN), 0),
+            (pkt(10, 445, 101, 50000, tcp_flags::RST), s),
+            (pkt(10, 445, 101, 50001, tcp_flags::RST), s),
+            // A packet after the close keeps the second flow a linger longer.
+            (pkt(101, 50001, 10, 445, tcp_flags::ACK), 5 * s),
+        ] {
+            feed(&mut t, &p, ts, &mut ended);
+        }
         t.advance(11 * s + 1, &mut ended);
         assert_eq!(ended.len(), 1);
         assert_eq!(
