@@ -17,7 +17,8 @@
 //! in a queue for their short linger, so the sweep of the whole table for idle flows runs only every
 //! quarter of the shortest idle timeout.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
 use std::time::Duration;
 
@@ -35,7 +36,7 @@ pub fn nanos(d: Duration) -> i64 {
 }
 
 /// The key of a bidirectional flow: endpoints in canonical order (lower address/port first).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
     pub lo: Addr,
     pub hi: Addr,
@@ -348,9 +349,11 @@ pub struct FlowTable {
     /// The flows, each hashed by its key ([`FlowKey::hash`]); the key lives only in the flow.
     flows: HashTable<Flow>,
     fragments: FxHashMap<FragKey, ((u16, u16), Ts)>,
-    /// Closed TCP flows by the time they closed, oldest first, so that they end once their short
-    /// linger is over without a sweep of the whole table. At most `max_flows` entries.
-    closing: VecDeque<(Ts, FlowKey)>,
+    /// Closed TCP flows by the time of their last packet, earliest on top, so that they end once
+    /// their short linger is over without a sweep of the whole table. Entries of flows that ended
+    /// otherwise (reuse, eviction) go stale and are dropped when they come up; at most `2 * max_flows`
+    /// entries (48 bytes each), then the queue is rebuilt from the table.
+    closing: BinaryHeap<Reverse<(Ts, FlowKey)>>,
     timeouts: Timeouts,
     max_flows: usize,
     now: Ts,
@@ -383,7 +386,7 @@ impl FlowTable {
         FlowTable {
             flows: HashTable::new(),
             fragments: FxHashMap::default(),
-            closing: VecDeque::new(),
+            closing: BinaryHeap::new(),
             timeouts,
             max_flows: max_flows.max(16),
             now: i64::MIN,
@@ -427,31 +430,37 @@ impl FlowTable {
             self.last_sweep = self.now;
             self.sweep(ended);
         }
-        if self
-            .closing
-            .front()
-            .is_some_and(|&(t, _)| self.now.saturating_sub(t) > nanos(self.timeouts.tcp_closed))
-        {
+        if self.closing.peek().is_some_and(|&Reverse((t, _))| {
+            self.now.saturating_sub(t) > nanos(self.timeouts.tcp_closed)
+        }) {
             self.end_closed(ended);
         }
     }
 
     /// Notes that a flow has just closed (both FINs, or a RST): it ends after the closed-TCP linger.
     pub fn closed(&mut self, key: FlowKey, ts: Ts) {
-        if self.closing.len() >= self.max_flows {
-            // A flood of closes: let sweeps find them.
-            self.closing.clear();
+        if self.closing.len() >= 2 * self.max_flows {
+            // Mostly stale entries (a flood of closes whose flows were since evicted or reused):
+            // start again from the closed flows in the table, this one among them. At least
+            // `max_flows` closes come between two rebuilds.
+            self.closing = self
+                .flows
+                .iter()
+                .filter(|f| f.closed)
+                .map(|f| Reverse((f.last_ts, f.key)))
+                .collect();
+            return;
         }
-        self.closing.push_back((ts, key));
+        self.closing.push(Reverse((ts, key)));
     }
 
     fn end_closed(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
         let linger = nanos(self.timeouts.tcp_closed);
-        while let Some(&(t, key)) = self.closing.front() {
+        while let Some(&Reverse((t, key))) = self.closing.peek() {
             if self.now.saturating_sub(t) <= linger {
                 break;
             }
-            self.closing.pop_front();
+            self.closing.pop();
             let Ok(entry) = self.flows.find_entry(key.hash(), |f| f.key == key) else {
                 continue;
             };
@@ -466,7 +475,7 @@ impl FlowTable {
             } else {
                 // Packets after the close: look again a linger after the last one.
                 let last = f.last_ts;
-                self.closing.push_back((last, key));
+                self.closing.push(Reverse((last, key)));
             }
         }
     }
@@ -761,6 +770,56 @@ mod tests {
             t.closed(key, ts);
         }
         key
+    }
+
+    #[test]
+    fn a_closed_flow_with_late_packets_does_not_wait_for_later_closes() {
+        let mut t = FlowTable::new(Timeouts::default(), 1000);
+        let mut ended = Vec::new();
+        let ms = 1_000_000;
+        for (p, ts) in [
+            (pkt(101, 50000, 10, 445, tcp_flags::SYN), 0),
+            (pkt(10, 445, 101, 50000, tcp_flags::RST), 100 * ms),
+            // The last packet of the closed connection, after its close.
+            (pkt(101, 50000, 10, 445, tcp_flags::ACK), 300 * ms),
+            (pkt(101, 50001, 10, 445, tcp_flags::SYN), 10_000 * ms),
+            (pkt(10, 445, 101, 50001, tcp_flags::RST), 10_090 * ms),
+        ] {
+            feed(&mut t, &p, ts, &mut ended);
+        }
+        t.advance(10_200 * ms, &mut ended);
+        assert!(ended.is_empty());
+        // A linger after its last packet, not after the later connection's.
+        t.advance(10_301 * ms, &mut ended);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(
+            (ended[0].0.key.hi_port, ended[0].1),
+            (50000, EndReason::Closed)
+        );
+    }
+
+    #[test]
+    fn a_flood_of_closes_keeps_the_closing_queue_bounded() {
+        let mut t = FlowTable::new(Timeouts::default(), 16);
+        let mut ended = Vec::new();
+        for i in 0..200u16 {
+            feed(
+                &mut t,
+                &pkt(101, 40000 + i, 10, 445, tcp_flags::SYN),
+                0,
+                &mut ended,
+            );
+            feed(
+                &mut t,
+                &pkt(10, 445, 101, 40000 + i, tcp_flags::RST),
+                1,
+                &mut ended,
+            );
+            assert!(t.closing.len() <= 2 * 16);
+        }
+        // Every closed flow still in the table is in the queue, and ends after the linger.
+        t.advance(11_000_000_000, &mut ended);
+        assert!(t.is_empty());
     }
 
     #[test]

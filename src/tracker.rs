@@ -250,6 +250,11 @@ impl Tracker {
                 flow.class.label
             }
             Placed::New { key, src_is_lo } => {
+                // A flow with this key has just ended (its ports reused): finish it now, so that
+                // its inspection state is not taken for the new flow's, nor the new one's dropped.
+                if self.ended.iter().any(|(f, _)| f.key == key) {
+                    self.end_flows();
+                }
                 let class = self.classifier.classify(key, &d, src_is_lo, ts);
                 let flow = self.flows.insert(key, class, ts, &mut self.ended);
                 flow.answered = class.server_rule != ServerRule::Syn;

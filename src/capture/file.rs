@@ -579,6 +579,10 @@ impl FileSource {
         self.counters.packets += records;
         self.counters.filtered += filtered;
         self.records += records;
+        if self.partial.capacity() > CHUNK {
+            // Do not keep a buffer the size of one huge record for the rest of the file.
+            self.partial = Vec::new();
+        }
         self.partial.extend_from_slice(&batch.data[at..]);
         batch.data.truncate(at);
         let record = self.records + 1;

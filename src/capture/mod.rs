@@ -48,7 +48,9 @@ pub struct Batch {
     pub parsed: Vec<Parsed>,
 }
 
-/// Frames per batch: large enough to amortise channel costs, small enough to keep latency low live.
+/// Frames per batch (live capture, pcapng): large enough to amortise channel costs, small enough to
+/// keep latency low live. A classic pcap batch is a chunk of about 1 MiB of the file instead, however
+/// many frames it holds.
 pub const BATCH_PACKETS: usize = 1024;
 /// Bytes per batch buffer before it is sent, whatever its packet count.
 pub const BATCH_BYTES: usize = 1 << 20;
@@ -139,8 +141,9 @@ pub struct SourceCounters {
 pub trait PacketSource: Send {
     /// A name for messages: the path or interface.
     fn name(&self) -> &str;
-    /// Appends frames of one link type to an empty `batch` (setting `batch.link`) until it is full,
-    /// the link type changes or input ends. Returns Ok(false) at the end.
+    /// Appends frames of one link type to an empty `batch` (setting `batch.link`) until it is full
+    /// (for a source's own measure of full), the link type changes or input ends, decoding each.
+    /// Returns Ok(false) at the end.
     fn fill(&mut self, batch: &mut Batch) -> Result<bool, CaptureError>;
     fn counters(&self) -> SourceCounters;
     /// Link types seen so far, by name.
