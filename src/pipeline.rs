@@ -179,6 +179,7 @@ fn run_workers(
     for event in rx.iter() {
         match event {
             Event::Batch(mut b) => {
+                // Sources decode as they fill; the shards below need every frame decoded.
                 b.decode();
                 let mut parts = vec![Vec::new(); workers];
                 for (i, parsed) in b.parsed.iter().enumerate() {
@@ -266,7 +267,6 @@ fn pump(
         batch.input = input;
         batch.link = None;
         let result = source.fill(&mut batch);
-        batch.decode();
         if !batch.packets.is_empty() && tx.send(Event::Batch(batch)).is_err() {
             return None;
         }
@@ -631,7 +631,6 @@ fn live_reader(
         if batch.is_full() || (!batch.packets.is_empty() && last_flush.elapsed() >= LIVE_FLUSH) {
             last_flush = Instant::now();
             let n = batch.packets.len() as u64;
-            batch.decode();
             match tx.try_send(LiveEvent::Batch(batch)) {
                 Ok(()) => batch = fresh(recycle),
                 Err(TrySendError::Full(LiveEvent::Batch(mut b))) => {
@@ -647,7 +646,6 @@ fn live_reader(
             let _ = tx.try_send(LiveEvent::Stats(source.live_counters(), dropped));
         }
     }
-    batch.decode();
     if !batch.packets.is_empty() && tx.send(LiveEvent::Batch(batch)).is_err() {
         return;
     }
