@@ -365,3 +365,73 @@ impl Write for SharedSink {
         sink.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Uuid;
+    use crate::classify::dcerpc::tests::bind;
+    use crate::decode::tcp_flags::{ACK, PSH, RST, SYN};
+    use etherparse::PacketBuilder;
+
+    /// A TCP frame between 192.0.2.101:50000 (client) and 192.0.2.10:49700.
+    fn frame(from_client: bool, flags: u8, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let (src, dst, sport, dport) = if from_client {
+            ([192, 0, 2, 101], [192, 0, 2, 10], 50000, 49700)
+        } else {
+            ([192, 0, 2, 10], [192, 0, 2, 101], 49700, 50000)
+        };
+        let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src, dst, 64)
+            .tcp(sport, dport, seq, 64240);
+        if flags & SYN != 0 {
+            b = b.syn();
+        }
+        if flags & ACK != 0 {
+            b = b.ack(1);
+        }
+        if flags & PSH != 0 {
+            b = b.psh();
+        }
+        if flags & RST != 0 {
+            b = b.rst();
+        }
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_connection_reusing_ports_in_the_same_batch_keeps_its_own_inspection() {
+        let netlogon = Uuid::parse("12345678-1234-abcd-ef00-01234567cffb").unwrap();
+        let drsuapi = Uuid::parse("e3514235-4b06-11d1-ab04-00c04fc2dcd2").unwrap();
+        let mut batch = Batch {
+            link: Some(LinkType::Ethernet),
+            ..Batch::default()
+        };
+        let mut ts = 0;
+        for iface in [netlogon, drsuapi] {
+            // Connect, bind to the interface, reset; then the same ports again.
+            let pdu = bind(1, iface, 1);
+            for f in [
+                frame(true, SYN, 100, &[]),
+                frame(false, SYN | ACK, 500, &[]),
+                frame(true, ACK | PSH, 101, &pdu),
+                frame(false, RST, 501, &[]),
+            ] {
+                ts += 1_000_000;
+                batch.push(ts, f.len() as u32, &f);
+            }
+        }
+        let mut t = Tracker::new(
+            Arc::new(Catalog::builtin()),
+            &TrackerConfig::default(),
+            None,
+        );
+        t.batch(&batch);
+        let (agg, _) = t.finish();
+        let flows = |u: Uuid| agg.rpc_interfaces.get(&u).map_or(0, |c| c.flows);
+        assert_eq!((flows(netlogon), flows(drsuapi)), (1, 1));
+        assert_eq!(agg.flow_counters.flows_created, 2);
+    }
+}
