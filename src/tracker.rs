@@ -166,6 +166,7 @@ impl Tracker {
             let mut positions = positions.peekable();
             while positions.peek().is_some() {
                 let mut n = 0;
+                // `group` first: a full group ends the zip before it takes a position.
                 for (slot, i) in group.iter_mut().zip(positions.by_ref()) {
                     *slot = i;
                     let (_, frame) = batch.frame(i);
