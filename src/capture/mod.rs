@@ -4,7 +4,7 @@
 //! packet — which the pipeline sends over a channel to the classifier, so that no allocation happens
 //! per packet and buffers are recycled.
 //!
-//! - [`file`]: capture files (pcap and pcapng, any byte order and timestamp resolution, several
+//! - [`file`](mod@file): capture files (pcap and pcapng, any byte order and timestamp resolution, several
 //!   interfaces of different link types) read with large buffered reads by svcscope's own record
 //!   parser; a BPF filter is compiled by libpcap per link type and run on each frame, so filtered
 //!   packets are counted.

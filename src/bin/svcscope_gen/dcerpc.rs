@@ -240,12 +240,12 @@ impl Ndr {
         self.0.extend_from_slice(b);
         self
     }
-    /// A GUID (struct of u32, u16, u16, u8[8]: 4-byte aligned).
+    /// A GUID (struct of u32, u16, u16, u8\[8\]: 4-byte aligned).
     pub fn uuid(&mut self, text: &str) -> &mut Self {
         self.align(4);
         self.bytes(&uuid_wire(text))
     }
-    /// A [string] wchar_t array: max_count, offset 0, actual_count, UTF-16LE with the NUL.
+    /// A \[string\] wchar_t array: max_count, offset 0, actual_count, UTF-16LE with the NUL.
     pub fn wstring(&mut self, s: &str) -> &mut Self {
         let units: Vec<u16> = s.encode_utf16().chain([0]).collect();
         let n = units.len() as u32;
