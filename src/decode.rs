@@ -700,6 +700,32 @@ fn stop_reason(err: &SliceError, layer: Layer) -> Malformed {
     Malformed { layer, reason }
 }
 
+/// Decoded packets for the tests of later stages.
+#[cfg(test)]
+pub(crate) mod test_packets {
+    use super::*;
+
+    /// 192.0.2.`last`.
+    pub fn addr(last: u8) -> Addr {
+        Addr::from_v4([192, 0, 2, last])
+    }
+
+    /// A TCP packet from 192.0.2.`src`:`sport` to 192.0.2.`dst`:`dport`, without payload.
+    pub fn tcp(src: u8, sport: u16, dst: u8, dport: u16, flags: u8) -> Decoded<'static> {
+        Decoded {
+            ip_version: 4,
+            src: addr(src),
+            dst: addr(dst),
+            protocol: proto::TCP,
+            ports: Some((sport, dport)),
+            tcp_flags: flags,
+            tcp_seq: 0,
+            fragment: Fragment::None,
+            payload: &[],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

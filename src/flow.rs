@@ -715,25 +715,8 @@ pub fn update(flow: &mut Flow, from_client: bool, ts: Ts, wire_len: u32, tcp: Op
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::test_packets::{addr, tcp as pkt};
     use crate::decode::Decoded;
-
-    fn addr(last: u8) -> Addr {
-        Addr::from_v4([192, 0, 2, last])
-    }
-
-    fn pkt(src: u8, sport: u16, dst: u8, dport: u16, flags: u8) -> Decoded<'static> {
-        Decoded {
-            ip_version: 4,
-            src: addr(src),
-            dst: addr(dst),
-            protocol: proto::TCP,
-            ports: Some((sport, dport)),
-            tcp_flags: flags,
-            tcp_seq: 0,
-            fragment: Fragment::None,
-            payload: &[],
-        }
-    }
 
     fn class(client_is_lo: bool) -> Class {
         Class {

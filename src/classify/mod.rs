@@ -451,7 +451,6 @@ impl Classifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Fragment;
 
     fn key_of(d: &Decoded<'_>) -> FlowKey {
         FlowKey::of(d.protocol, d.src, d.dst, d.ports).0
@@ -461,23 +460,7 @@ mod tests {
         Classifier::new(Arc::new(Catalog::builtin()), DEFAULT_EPM_WINDOW)
     }
 
-    fn a(last: u8) -> Addr {
-        Addr::from_v4([192, 0, 2, last])
-    }
-
-    fn tcp(src: u8, sport: u16, dst: u8, dport: u16, flags: u8) -> Decoded<'static> {
-        Decoded {
-            ip_version: 4,
-            src: a(src),
-            dst: a(dst),
-            protocol: proto::TCP,
-            ports: Some((sport, dport)),
-            tcp_flags: flags,
-            tcp_seq: 0,
-            fragment: Fragment::None,
-            payload: &[],
-        }
-    }
+    use crate::decode::test_packets::{addr as a, tcp};
 
     fn udp(src: u8, sport: u16, dst: u8, dport: u16) -> Decoded<'static> {
         Decoded {
