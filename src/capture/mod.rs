@@ -35,8 +35,8 @@ pub struct RawPacket {
 
 /// A batch of frames of one input and one link type.
 ///
-/// The capture thread fills it and decodes it ([`Batch::decode`]) while the frames are fresh in its
-/// cache, so the classifier receives parsed packets.
+/// The capture thread decodes each frame as it enters the batch ([`Batch::push_at`]), while it is
+/// fresh in its cache, so the classifier receives parsed packets.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub input: usize,
@@ -44,7 +44,8 @@ pub struct Batch {
     /// The frames (capture files: with their record headers between them).
     pub data: Vec<u8>,
     pub packets: Vec<RawPacket>,
-    /// The decoded frames, one per packet once [`Batch::decode`] ran; empty before.
+    /// The decoded frames, one per packet (fewer only if frames were added without decoding them:
+    /// [`Batch::decode`] catches up).
     pub parsed: Vec<Parsed>,
 }
 
@@ -64,10 +65,9 @@ impl Batch {
 
     /// Decodes the frames not decoded yet into [`Batch::parsed`] (sources decode as they fill).
     pub fn decode(&mut self) {
-        let link = self.link.unwrap_or(LinkType::Unsupported(-1));
-        for p in &self.packets[self.parsed.len()..] {
-            let frame = &self.data[p.offset as usize..][..p.caplen as usize];
-            self.parsed.push(Parsed::new(decode(link, frame), frame));
+        for i in self.parsed.len()..self.packets.len() {
+            let parsed = self.parse(i);
+            self.parsed.push(parsed);
         }
     }
 
@@ -86,15 +86,14 @@ impl Batch {
     /// it is in the cache.
     #[inline]
     pub fn push_at(&mut self, ts: Ts, wire_len: u32, offset: u32, caplen: u32) {
-        let link = self.link.unwrap_or(LinkType::Unsupported(-1));
-        let frame = &self.data[offset as usize..][..caplen as usize];
-        self.parsed.push(Parsed::new(decode(link, frame), frame));
         self.packets.push(RawPacket {
             ts,
             caplen,
             wire_len,
             offset,
         });
+        let parsed = self.parse(self.packets.len() - 1);
+        self.parsed.push(parsed);
     }
 
     /// Packet `i` and its frame.
@@ -105,10 +104,15 @@ impl Batch {
     }
 
     pub fn frames(&self) -> impl Iterator<Item = (&RawPacket, &[u8])> {
-        self.packets.iter().map(move |p| {
-            let start = p.offset as usize;
-            (p, &self.data[start..start + p.caplen as usize])
-        })
+        (0..self.packets.len()).map(|i| self.frame(i))
+    }
+
+    /// Decodes frame `i`.
+    #[inline]
+    fn parse(&self, i: usize) -> Parsed {
+        let link = self.link.unwrap_or(LinkType::Unsupported(-1));
+        let (_, frame) = self.frame(i);
+        Parsed::new(decode(link, frame), frame)
     }
 }
 
