@@ -161,6 +161,11 @@ impl Inspector {
         true
     }
 
+    /// Whether a flow with this key is inspected (or ended and not yet forgotten).
+    pub fn has(&self, key: &FlowKey) -> bool {
+        self.flows.contains_key(key)
+    }
+
     /// Forgets an ended flow; returns the DCE/RPC interface it was seen to use.
     pub fn end(&mut self, key: &FlowKey) -> Option<Uuid> {
         let s = self.flows.remove(key)?;

@@ -264,6 +264,12 @@ impl Classifier {
         }
     }
 
+    /// Whether inspection state is held for this key: a new flow with it must wait until the
+    /// ended flow that had the key is forgotten ([`Classifier::flow_ended`]).
+    pub fn holds_state(&self, key: &FlowKey) -> bool {
+        self.inspector.has(key)
+    }
+
     /// Forgets an ended flow's inspection state; returns the DCE/RPC interface it used, if seen.
     pub fn flow_ended(&mut self, flow: &Flow) -> Option<Uuid> {
         if flow.class.inspect {
