@@ -5,7 +5,10 @@
 //! reads, keeps what it could parse when a frame is cut short by the snapshot length, and reports where
 //! it stopped. The transport fields this tool needs (ports, TCP flags) are at fixed offsets and are read
 //! here only after checking the captured length. Nothing is copied: [`Decoded::payload`] borrows the
-//! frame. A frame that cannot be attributed to a flow is a [`Malformed`] value with a layer and a
+//! frame. An IP header's length field is held against the captured bytes by one rule on both paths
+//! (`ip_extent`): beyond them, the snapshot length cut the frame; short of them, the rest is
+//! padding; unknown (an IPv6 payload length of 0), the packet runs to the frame's end and may be
+//! cut. A frame that cannot be attributed to a flow is a [`Malformed`] value with a layer and a
 //! reason, for capture health — never a panic and never fatal.
 //!
 //! Link types: Ethernet (with 802.1Q / 802.1ad / QinQ tags), Linux cooked SLL and SLL2, raw IPv4/IPv6,
@@ -333,10 +336,10 @@ fn fast_path(link: LinkType, frame: &[u8]) -> Option<Outcome<'_>> {
             {
                 return None;
             }
-            let end = total.min(ip.len());
+            let (end, cut) = ip_extent(Some(total), ip.len());
             let src = Addr::from_v4([ip[12], ip[13], ip[14], ip[15]]);
             let dst = Addr::from_v4([ip[16], ip[17], ip[18], ip[19]]);
-            (4, src, dst, ip[9], &ip[ihl..end], total > ip.len())
+            (4, src, dst, ip[9], &ip[ihl..end], cut)
         }
         0x86dd => {
             if ip.len() < 40 || ip[0] >> 4 != 6 {
@@ -350,8 +353,11 @@ fn fast_path(link: LinkType, frame: &[u8]) -> Option<Outcome<'_>> {
             ) {
                 return None;
             }
-            let total = 40 + usize::from(be16(ip, 4));
-            let end = total.min(ip.len());
+            // A payload length of 0 with bytes after the header is unknown (jumbograms, large
+            // segmentation offload).
+            let declared = usize::from(be16(ip, 4));
+            let known = declared != 0 || ip.len() == 40;
+            let (end, cut) = ip_extent(known.then_some(40 + declared), ip.len());
             let mut a = [0u8; 16];
             a.copy_from_slice(&ip[8..24]);
             let mut b = [0u8; 16];
@@ -362,7 +368,7 @@ fn fast_path(link: LinkType, frame: &[u8]) -> Option<Outcome<'_>> {
                 Addr::from_v6(b),
                 next,
                 &ip[40..end],
-                total > ip.len(),
+                cut,
             )
         }
         _ => return None,
@@ -379,6 +385,24 @@ fn fast_path(link: LinkType, frame: &[u8]) -> Option<Outcome<'_>> {
         payload,
     };
     Some(transport_fields(decoded, transport, payload, cut))
+}
+
+/// Where an IP packet ends in the bytes captured from its first header byte, and whether the frame
+/// was cut short — the one rule both decoding paths follow (etherparse's lax slicing applies it on
+/// the full path, [`fast_path`] calls this; a property test holds them together).
+///
+/// `declared` is the packet's length from its own header (IPv4 total length; 40 + the IPv6 payload
+/// length), `None` where the header leaves it unknown (an IPv6 payload length of 0 with bytes after
+/// the header: jumbograms and large segmentation offload). A declared length beyond the captured bytes means the snapshot
+/// length cut the frame; bytes past a shorter one are link-layer padding. An unknown length runs to
+/// the end of the frame, which then counts as possibly cut: a transport header too short for its
+/// protocol is "cut by snaplen", never "truncated", because nothing in the packet says otherwise.
+#[inline]
+fn ip_extent(declared: Option<usize>, captured: usize) -> (usize, bool) {
+    match declared {
+        Some(total) => (total.min(captured), total > captured),
+        None => (captured, true),
+    }
 }
 
 /// The full path: etherparse slices every layer.
@@ -975,6 +999,46 @@ mod tests {
         assert!(fast_path(LinkType::Null, &f).is_none());
     }
 
+    /// Regression: an IPv6/UDP frame cut to 55 bytes whose payload length was zeroed was "udp: header
+    /// truncated" on the fast path and "udp: header cut by snaplen" on the full path, so the health
+    /// counters depended on the path a frame took. A payload length of 0 with bytes after the header
+    /// is unknown, so the short header counts as cut; with nothing after the header it is truncated.
+    #[test]
+    fn ipv6_payload_length_zero_names_the_same_fault_on_both_paths() {
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv6(
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+                64,
+            )
+            .udp(53, 53)
+            .write(&mut f, &[])
+            .unwrap();
+        f[18] = 0;
+        f[19] = 0;
+        let cut = &f[..55];
+        let want = Malformed {
+            layer: "udp",
+            reason: "header cut by snaplen",
+        };
+        assert_eq!(malformed(fast_path(LinkType::Ethernet, cut).unwrap()), want);
+        assert_eq!(malformed(decode_sliced(LinkType::Ethernet, cut)), want);
+        let header_only = &f[..54];
+        let want = Malformed {
+            layer: "udp",
+            reason: "header truncated",
+        };
+        assert_eq!(
+            malformed(fast_path(LinkType::Ethernet, header_only).unwrap()),
+            want
+        );
+        assert_eq!(
+            malformed(decode_sliced(LinkType::Ethernet, header_only)),
+            want
+        );
+    }
+
     fn same(a: &Outcome<'_>, b: &Outcome<'_>) -> bool {
         match (a, b) {
             (Outcome::Ip(x), Outcome::Ip(y)) => {
@@ -1006,11 +1070,43 @@ mod tests {
         }
     }
 
+    /// Overwrites one header length field of a built Ethernet frame (`ip` = offset of the IP header):
+    /// the IP length (IPv4 total length, IPv6 payload length), the IPv4 IHL, the TCP data offset or the
+    /// UDP length, or the Ethernet/VLAN type before the IP header.
+    fn lie(frame: &mut [u8], ip: usize, v6: bool, tcp: bool, field: u8, value: u16) {
+        let transport = ip + if v6 { 40 } else { 20 };
+        let mut put16 = |at: usize, v: u16| {
+            if at + 2 <= frame.len() {
+                frame[at..at + 2].copy_from_slice(&v.to_be_bytes());
+            }
+        };
+        match field {
+            0 => put16(ip + if v6 { 4 } else { 2 }, value),
+            1 if !v6 => {
+                if ip < frame.len() {
+                    frame[ip] = 0x40 | (value as u8 & 0x0f);
+                }
+            }
+            1 => put16(ip + 4, value % 64),
+            2 if tcp => {
+                if transport + 12 < frame.len() {
+                    frame[transport + 12] = (value as u8 & 0x0f) << 4;
+                }
+            }
+            2 => put16(transport + 4, value % 64),
+            _ => put16(
+                ip - 2,
+                [0x0800, 0x86dd, 0x8100, value][usize::from(value % 4)],
+            ),
+        }
+    }
+
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #![proptest_config(crate::testing::proptest_config(512))]
 
         /// The hand-written fast path agrees with the full etherparse path on every frame it accepts:
-        /// built TCP/UDP packets over IPv4/IPv6, VLAN-tagged or not, cut anywhere, with bytes flipped.
+        /// built TCP/UDP packets over IPv4/IPv6, VLAN-tagged or not, behind Ethernet, Linux cooked
+        /// (SLL, SLL2) or raw framing, cut anywhere, with a length field lying and bytes flipped.
         #[test]
         fn fast_path_agrees_with_the_full_path(
             v6 in proptest::bool::ANY,
@@ -1019,6 +1115,7 @@ mod tests {
             ports in (proptest::num::u16::ANY, proptest::num::u16::ANY),
             payload in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
             cut in 0usize..200,
+            lie_in in proptest::option::of((0u8..4, proptest::num::u16::ANY)),
             flip in proptest::option::of((0usize..120, proptest::num::u8::ANY)),
         ) {
             let eth = PacketBuilder::ethernet2(MAC_A, MAC_B);
@@ -1038,6 +1135,10 @@ mod tests {
             } else {
                 built.udp(ports.0, ports.1).write(&mut out, &payload).unwrap();
             }
+            let ip_start = 14 + 4 * vlans.min(2);
+            if let Some((field, value)) = lie_in {
+                lie(&mut out, ip_start, v6, tcp, field, value);
+            }
             if let Some((at, byte)) = flip {
                 if at < out.len() {
                     out[at] = byte;
@@ -1046,13 +1147,30 @@ mod tests {
             out.truncate(out.len().min(cut.max(1)));
             if let Some(fast) = fast_path(LinkType::Ethernet, &out) {
                 let slow = decode_sliced(LinkType::Ethernet, &out);
-                proptest::prop_assert!(same(&fast, &slow), "fast {:?} slow {:?}", fast, slow);
+                proptest::prop_assert!(same(&fast, &slow), "ethernet: fast {:?} slow {:?}", fast, slow);
             }
-            let ip_start = 14 + 4 * vlans.min(2);
             if out.len() > ip_start {
                 let raw = &out[ip_start..];
                 if let Some(fast) = fast_path(LinkType::Raw, raw) {
-                    proptest::prop_assert!(same(&fast, &decode_sliced(LinkType::Raw, raw)));
+                    let slow = decode_sliced(LinkType::Raw, raw);
+                    proptest::prop_assert!(same(&fast, &slow), "raw: fast {:?} slow {:?}", fast, slow);
+                }
+                // The same IP packet behind Linux cooked headers (protocol field from the frame's
+                // own Ethernet type, which the lie may have changed).
+                let ether_type = [out[ip_start - 2], out[ip_start - 1]];
+                let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+                sll.extend_from_slice(&ether_type);
+                sll.extend_from_slice(raw);
+                if let Some(fast) = fast_path(LinkType::LinuxSll, &sll) {
+                    let slow = decode_sliced(LinkType::LinuxSll, &sll);
+                    proptest::prop_assert!(same(&fast, &slow), "sll: fast {:?} slow {:?}", fast, slow);
+                }
+                let mut sll2 = ether_type.to_vec();
+                sll2.extend_from_slice(&[0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0]);
+                sll2.extend_from_slice(raw);
+                if let Some(fast) = fast_path(LinkType::LinuxSll2, &sll2) {
+                    let slow = decode_sliced(LinkType::LinuxSll2, &sll2);
+                    proptest::prop_assert!(same(&fast, &slow), "sll2: fast {:?} slow {:?}", fast, slow);
                 }
             }
         }

@@ -20,3 +20,6 @@ pub mod flow;
 pub mod pipeline;
 pub mod report;
 pub mod tracker;
+
+#[cfg(test)]
+mod testing;

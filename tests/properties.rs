@@ -15,6 +15,10 @@ use svcscope::catalog::{Catalog, Transport, DEFAULT_CATALOG, DEFAULT_CATALOG_NAM
 use svcscope::decode::{decode, proto, tcp_flags, Addr, LinkType, Outcome};
 use svcscope::tracker::{Tracker, TrackerConfig};
 
+/// The same reproducible-by-default settings as the unit tests' properties.
+#[path = "../src/testing.rs"]
+mod testing;
+
 const LINKS: [LinkType; 9] = [
     LinkType::Ethernet,
     LinkType::Null,
@@ -170,7 +174,7 @@ fn record() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(testing::proptest_config(256))]
 
     #[test]
     fn random_bytes_never_panic_decode(link in link(), frame in bytes(200)) {
@@ -360,7 +364,7 @@ fn build(s: &Spec) -> (LinkType, Vec<u8>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(testing::proptest_config(256))]
 
     #[test]
     fn decode_returns_what_was_built(s in spec()) {
@@ -392,7 +396,7 @@ fn app_name() -> impl Strategy<Value = String> {
 
 proptest! {
     // Each case parses the whole built-in catalog again (about 12 ms in a debug build).
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(testing::proptest_config(128))]
 
     #[test]
     fn a_user_catalog_row_is_found_by_its_port(app in app_name(), tcp in any::<bool>(), port in 1u16..=65535) {
@@ -490,7 +494,7 @@ fn summary(agg: &svcscope::aggregate::Aggregate) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(testing::proptest_config(128))]
 
     /// The capture thread decodes batches and the tracker looks flows up in groups ahead of
     /// processing them: the same frames one at a time must give the same statistics.
