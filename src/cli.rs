@@ -657,13 +657,37 @@ fn rules_command(catalog: Arc<Catalog>, args: RulesArgs) -> Result<ExitCode> {
         .iter()
         .find(|h| h.addr == net.addr)
         .unwrap_or(&empty);
-    let text = crate::report::rules::render(
+    let Some(text) = crate::report::rules::render(
         &catalog,
         host,
         &report.inputs,
         args.format,
         args.remote_from_observed,
-    );
+    ) else {
+        // No rule is no draft: an nftables ruleset of nothing would drop everything inbound.
+        let mut served: Vec<String> = host
+            .serves
+            .iter()
+            .take(10)
+            .map(|s| match s.port {
+                Some(p) => format!("{}/{p}", s.transport),
+                None => s.transport.clone(),
+            })
+            .collect();
+        if host.serves.len() > served.len() {
+            served.push(format!("{} more", host.serves.len() - served.len()));
+        }
+        eprintln!(
+            "svcscope: no rules drafted: {} was not seen serving any catalog service{}",
+            net.addr,
+            if served.is_empty() {
+                String::new()
+            } else {
+                format!(" (it served {}, not in the catalog)", served.join(", "))
+            }
+        );
+        return Ok(ExitCode::from(1));
+    };
     write_stdout(&text)?;
     Ok(if failed {
         ExitCode::from(1)
