@@ -191,3 +191,113 @@ fn csv_cells_that_would_be_formulas_are_neutralised() {
         .unwrap();
     assert_eq!(netlogon[1..4], ["'=1+1", "'@x", "'-1"]);
 }
+
+/// No control character but the line breaks svcscope writes itself.
+fn assert_no_control(what: &str, text: &str) {
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|&c| c.is_control() && c != '\n')
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{what}: control characters {bad:?} in:\n{text}"
+    );
+}
+
+/// A capture file's name with escape sequences and line breaks shows escaped in the terminal report
+/// and in error messages, on one line.
+#[test]
+fn file_names_reach_the_terminal_escaped() {
+    let dir = Dir::new("terminal-files");
+    let name = "cap\u{1b}]0;owned\u{7}\u{1b}[2J\nfake line\r\u{9b}31m.pcap";
+    let escaped = "cap\\x1b]0;owned\\x07\\x1b[2J\\nfake line\\r\\u{9b}31m.pcap";
+    let capture = dir.0.join(name);
+    std::fs::copy(root().join("fixtures/rpc.pcap"), &capture).unwrap();
+    let (code, out, err) = svcscope(&["analyze", "-q", capture.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_no_control("analyze table", &out);
+    assert!(out.contains(escaped), "{out}");
+
+    let bad = dir.0.join(format!("bad-{name}"));
+    std::fs::write(&bad, b"not a capture file at all").unwrap();
+    let (code, out, err) = svcscope(&["analyze", "-q", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_no_control("analyze table", &out);
+    assert_no_control("stderr", &err);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("bad-{escaped}")), "{err}");
+
+    let (code, _, err) = svcscope(&["--catalog", bad.to_str().unwrap(), "catalog"]);
+    assert_eq!(code, 2);
+    assert_no_control("stderr", &err);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("bad-{escaped}")), "{err}");
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Interface names are the system's, and root can give one an escape sequence: the interface list
+/// and the live capture show it escaped, and its CSV cell is no formula.
+#[test]
+fn interface_names_reach_the_terminal_escaped() {
+    if !is_root() {
+        eprintln!("interface names skipped: creating interfaces in a network namespace needs root");
+        return;
+    }
+    let ns = format!("svcscope-esc-{}", std::process::id());
+    let ip = |args: &[&str]| {
+        Command::new("ip")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ip(&["netns", "add", &ns]) {
+        eprintln!("interface names skipped: ip netns add failed");
+        return;
+    }
+    let hostile = "ev\u{1b}[2Jil";
+    let ok = ip(&[
+        "-n", &ns, "link", "add", hostile, "type", "veth", "peer", "name", "=1+1",
+    ]) && ip(&["-n", &ns, "link", "set", hostile, "up"])
+        && ip(&["-n", &ns, "link", "set", "=1+1", "up"]);
+    let in_ns = |args: &[&str]| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &ns, env!("CARGO_BIN_EXE_svcscope")])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let result = std::panic::catch_unwind(|| {
+        assert!(ok, "creating the veth pair failed");
+        let (code, out, err) = in_ns(&["interfaces"]);
+        assert_eq!(code, 0, "{err}");
+        assert_no_control("interfaces", &out);
+        assert!(out.contains("ev\\x1b[2Jil"), "{out}");
+        let (code, out, err) = in_ns(&["interfaces", "--format", "csv"]);
+        assert_eq!(code, 0, "{err}");
+        let records = csv_records(&out);
+        assert!(records.iter().any(|r| r[0] == "'=1+1"), "{out}");
+        let (code, out, err) = in_ns(&["capture", "-i", hostile, "--duration", "1s", "-Z", "root"]);
+        assert_eq!(code, 0, "{err}");
+        assert_no_control("capture report", &out);
+        assert_no_control("capture stderr", &err);
+        assert!(
+            out.contains("live ev\\x1b[2Jil:") && err.contains("listening on ev\\x1b[2Jil"),
+            "{out}\n{err}"
+        );
+    });
+    ip(&["netns", "del", &ns]);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
