@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap;
@@ -267,9 +268,9 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawInterface {
     uuid: Spanned<String>,
-    name: String,
-    protocol: Option<String>,
-    title: Option<String>,
+    name: Spanned<String>,
+    protocol: Option<Spanned<String>>,
+    title: Option<Spanned<String>>,
     #[serde(default)]
     services: Vec<Spanned<String>>,
 }
@@ -294,8 +295,8 @@ struct RawDynamic {
 #[serde(deny_unknown_fields)]
 struct RawService {
     name: Spanned<String>,
-    system: Option<String>,
-    note: Option<String>,
+    system: Option<Spanned<String>>,
+    note: Option<Spanned<String>>,
     origin: Option<Spanned<String>>,
     #[serde(default)]
     extend: bool,
@@ -306,11 +307,11 @@ struct RawService {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRow {
-    app: String,
+    app: Spanned<String>,
     tcp: Option<RawPort>,
     udp: Option<RawPort>,
     ip: Option<i64>,
-    note: Option<String>,
+    note: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -331,6 +332,58 @@ struct ParsedFile {
     dynamic: Option<(Vec<(u16, u16)>, SourcePos)>,
     services: Vec<ParsedService>,
     interfaces: Vec<ParsedInterface>,
+}
+
+/// The most a catalog file may hold. A catalog is configuration, not data: these are far above any
+/// real one (the built-in catalog is 41 KB: 62 services, 171 rows and 74 interfaces) and keep a
+/// hostile file from costing more than a few hundred MiB.
+pub mod limits {
+    /// Bytes in one catalog file. The TOML parser holds a file as a tree of about a hundred times its
+    /// size at worst (measured: 4 MiB of one-key tables peak at 405 MiB of memory, 16 MiB at 1.6 GiB).
+    pub const FILE_BYTES: usize = 4 << 20;
+    /// Characters in a service name, system name, application protocol, interface name or protocol,
+    /// and in a service name an interface lists.
+    pub const NAME_CHARS: usize = 256;
+    /// Characters in a note or an interface title.
+    pub const NOTE_CHARS: usize = 1024;
+    /// Services in one file.
+    pub const SERVICES: usize = 10_000;
+    /// Rows (ports) in one file, over all its services.
+    pub const ROWS: usize = 100_000;
+    /// Interfaces in one file.
+    pub const INTERFACES: usize = 10_000;
+    /// Services one interface lists.
+    pub const INTERFACE_SERVICES: usize = 1_000;
+    /// Dynamic RPC port ranges.
+    pub const DYNAMIC_RANGES: usize = 64;
+}
+
+/// Checks one text field of a catalog: at most `max` characters (found without counting past `max`)
+/// and no control character (C0, DEL, C1): names end up in terminal tables, CSV cells and firewall
+/// scripts, where a line break or an escape sequence would be read as something else.
+fn check_text(what: &str, text: &str, max: usize) -> Result<(), String> {
+    if text.chars().nth(max).is_some() {
+        return Err(format!(
+            "{what} is longer than {max} characters ({} bytes)",
+            text.len()
+        ));
+    }
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "{what} {text:?} contains a control character (U+{:04X})",
+            c as u32
+        ));
+    }
+    Ok(())
+}
+
+/// Text from a catalog file quoted in an error message, cut to a readable length.
+fn shown(text: &str) -> String {
+    const MAX: usize = 64;
+    match text.char_indices().nth(MAX) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}…", &text[..cut]),
+    }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -358,6 +411,9 @@ impl Lines {
 }
 
 fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFile, CatalogError> {
+    if text.len() > limits::FILE_BYTES {
+        return Err(too_large(file, Some(text.len() as u64)));
+    }
     let lines = Lines::new(text);
     let line_of = |_: &str, offset: usize| lines.line(offset);
     let invalid = |offset: usize, message: String| CatalogError::Invalid {
@@ -369,6 +425,10 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
         let offset = e.span().map(|s| s.start).unwrap_or(0);
         invalid(offset, e.message().trim().replace('\n', "; "))
     })?;
+    // A text field: its line, its bound, no control characters.
+    let field = |what: &str, t: &Spanned<String>, max: usize| {
+        check_text(what, t.get_ref(), max).map_err(|m| invalid(t.span().start, m))
+    };
 
     let dynamic = match raw.dynamic_rpc {
         None => None,
@@ -378,8 +438,14 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
                 line: line_of(text, d.span().start),
             };
             let mut ranges = Vec::new();
-            for r in &d.get_ref().ranges {
+            for (n, r) in d.get_ref().ranges.iter().enumerate() {
                 let at = r.span().start;
+                if n == limits::DYNAMIC_RANGES {
+                    return Err(invalid(
+                        at,
+                        format!("more than {} dynamic ranges", limits::DYNAMIC_RANGES),
+                    ));
+                }
                 let [first, last] = r.get_ref()[..] else {
                     return Err(invalid(
                         at,
@@ -409,9 +475,23 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
 
     let mut services = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
-    for s in raw.service {
+    let mut row_count = 0usize;
+    for (n, s) in raw.service.into_iter().enumerate() {
+        if n == limits::SERVICES {
+            return Err(invalid(
+                s.span().start,
+                format!("more than {} services in one file", limits::SERVICES),
+            ));
+        }
         let s_line = line_of(text, s.span().start);
         let s = s.into_inner();
+        field("service name", &s.name, limits::NAME_CHARS)?;
+        if let Some(system) = &s.system {
+            field("system name", system, limits::NAME_CHARS)?;
+        }
+        if let Some(note) = &s.note {
+            field("note", note, limits::NOTE_CHARS)?;
+        }
         let name = s.name.get_ref().trim().to_string();
         let name_at = s.name.span().start;
         if name.is_empty() {
@@ -431,7 +511,10 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
                 other => {
                     return Err(invalid(
                         o.span().start,
-                        format!("origin {other:?} is not one of \"article\", \"later-edition\""),
+                        format!(
+                            "origin {} is not one of \"article\", \"later-edition\"",
+                            shown(other)
+                        ),
                     ))
                 }
             },
@@ -443,9 +526,20 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
         let mut seen: BTreeMap<(Transport, PortSpec), (String, usize)> = BTreeMap::new();
         for r in s.ports {
             let at = r.span().start;
+            row_count += 1;
+            if row_count > limits::ROWS {
+                return Err(invalid(
+                    at,
+                    format!("more than {} rows in one file", limits::ROWS),
+                ));
+            }
             let line = line_of(text, at);
             let r = r.into_inner();
-            let app = r.app.trim().to_string();
+            field("application protocol (app)", &r.app, limits::NAME_CHARS)?;
+            if let Some(note) = &r.note {
+                field("note", note, limits::NOTE_CHARS)?;
+            }
+            let app = r.app.get_ref().trim().to_string();
             if app.is_empty() {
                 return Err(invalid(
                     at,
@@ -500,16 +594,16 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
                 file: file.to_string(),
                 line,
             };
-            rows.push((app, transport, spec, r.note, pos));
+            rows.push((app, transport, spec, r.note.map(Spanned::into_inner), pos));
         }
         services.push(ParsedService {
             service: Service {
                 name,
                 system: s
                     .system
-                    .map(|x| x.trim().to_string())
+                    .map(|x| x.get_ref().trim().to_string())
                     .filter(|x| !x.is_empty()),
-                note: s.note,
+                note: s.note.map(Spanned::into_inner),
                 origin,
                 source: SourcePos {
                     file: file.to_string(),
@@ -522,7 +616,13 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
     }
     let mut interfaces = Vec::new();
     let mut seen_uuids: BTreeMap<Uuid, usize> = BTreeMap::new();
-    for i in raw.interface {
+    for (n, i) in raw.interface.into_iter().enumerate() {
+        if n == limits::INTERFACES {
+            return Err(invalid(
+                i.span().start,
+                format!("more than {} interfaces in one file", limits::INTERFACES),
+            ));
+        }
         let line = line_of(text, i.span().start);
         let i = i.into_inner();
         let at = i.uuid.span().start;
@@ -530,25 +630,47 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
             invalid(
                 at,
                 format!(
-                    "{:?} is not a UUID (12345678-1234-abcd-ef00-01234567cffb)",
-                    i.uuid.get_ref()
+                    "{} is not a UUID (12345678-1234-abcd-ef00-01234567cffb)",
+                    shown(i.uuid.get_ref())
                 ),
             )
         })?;
+        field("interface name", &i.name, limits::NAME_CHARS)?;
+        if let Some(protocol) = &i.protocol {
+            field("interface protocol", protocol, limits::NAME_CHARS)?;
+        }
+        if let Some(title) = &i.title {
+            field("interface title", title, limits::NOTE_CHARS)?;
+        }
+        if let Some(extra) = i.services.get(limits::INTERFACE_SERVICES) {
+            return Err(invalid(
+                extra.span().start,
+                format!(
+                    "interface {uuid} lists more than {} services",
+                    limits::INTERFACE_SERVICES
+                ),
+            ));
+        }
+        for s in &i.services {
+            field("service name", s, limits::NAME_CHARS)?;
+        }
         if let Some(prev) = seen_uuids.insert(uuid, line) {
             return Err(invalid(
                 at,
                 format!("interface {uuid} is defined twice in this file (first at line {prev})"),
             ));
         }
-        if i.name.trim().is_empty() {
+        if i.name.get_ref().trim().is_empty() {
             return Err(invalid(at, "interface name is empty".to_string()));
         }
         interfaces.push(ParsedInterface {
             uuid,
-            name: i.name.trim().to_string(),
-            protocol: i.protocol.unwrap_or_default().trim().to_string(),
-            title: i.title,
+            name: i.name.get_ref().trim().to_string(),
+            protocol: i
+                .protocol
+                .map(|p| p.get_ref().trim().to_string())
+                .unwrap_or_default(),
+            title: i.title.map(Spanned::into_inner),
             services: i
                 .services
                 .into_iter()
@@ -582,7 +704,8 @@ fn row_port(p: RawPort, tcp: bool) -> Result<PortSpec, String> {
             Err("\"dynamic\" (the RPC range) is only valid with tcp".to_string())
         }
         RawPort::Word(w) => Err(format!(
-            "port {w:?} is neither a number (1-65535) nor \"dynamic\""
+            "port {} is neither a number (1-65535) nor \"dynamic\"",
+            shown(&w)
         )),
     }
 }
@@ -629,11 +752,19 @@ impl Catalog {
     }
 
     /// Builds a catalog from (name, text) sources; the first is the base, later ones add or override.
+    ///
+    /// Every step is linear in the rows, services and interfaces (looked up by name or UUID in hash
+    /// maps), so that a catalog at the [`limits`] loads in well under a second.
     pub fn from_sources(sources: &[(String, String)]) -> Result<Catalog, CatalogError> {
         let mut services: Vec<Service> = Vec::new();
         let mut service_rows: Vec<Vec<Row>> = Vec::new();
+        // Service index by name, ASCII case folded (names match case-insensitively).
+        let mut by_name: FxHashMap<String, usize> = FxHashMap::default();
         let mut dynamic: Option<(Vec<(u16, u16)>, SourcePos)> = None;
-        let mut parsed_interfaces: Vec<ParsedInterface> = Vec::new();
+        // Interfaces in definition order; a later definition of a UUID replaces the earlier one and
+        // takes its place at the end.
+        let mut parsed_interfaces: Vec<Option<ParsedInterface>> = Vec::new();
+        let mut interface_at: FxHashMap<Uuid, usize> = FxHashMap::default();
         for (i, (name, text)) in sources.iter().enumerate() {
             let builtin = name.starts_with("<built-in");
             let origin = if i == 0 || builtin {
@@ -647,13 +778,13 @@ impl Catalog {
             }
             for pi in parsed.interfaces {
                 // A later file's definition of the same interface replaces the earlier one.
-                parsed_interfaces.retain(|x| x.uuid != pi.uuid);
-                parsed_interfaces.push(pi);
+                if let Some(old) = interface_at.insert(pi.uuid, parsed_interfaces.len()) {
+                    parsed_interfaces[old] = None;
+                }
+                parsed_interfaces.push(Some(pi));
             }
             for p in parsed.services {
-                let existing = services
-                    .iter()
-                    .position(|s| s.name.eq_ignore_ascii_case(&p.service.name));
+                let existing = by_name.get(&p.service.name.to_ascii_lowercase()).copied();
                 let id = match existing {
                     Some(id) => {
                         if p.extend {
@@ -677,6 +808,7 @@ impl Catalog {
                                 ),
                             });
                         }
+                        by_name.insert(p.service.name.to_ascii_lowercase(), services.len());
                         services.push(p.service.clone());
                         service_rows.push(Vec::new());
                         services.len() - 1
@@ -687,13 +819,15 @@ impl Catalog {
                     line: p.service.source.line,
                     message: "too many services (at most 65535)".to_string(),
                 })?;
+                let rows = &mut service_rows[id];
+                // An extension row for a port the service already has replaces it (rows within one
+                // file are already unique). So a service has at most one row per port or protocol.
+                if p.extend {
+                    let new: std::collections::HashSet<(Transport, PortSpec)> =
+                        p.rows.iter().map(|r| (r.1, r.2)).collect();
+                    rows.retain(|r| !new.contains(&(r.transport, r.spec)));
+                }
                 for (app, transport, spec, note, source) in p.rows {
-                    let rows = &mut service_rows[id];
-                    // An extension row for a port the service already has replaces it (rows within
-                    // one file are already unique).
-                    if p.extend {
-                        rows.retain(|r| !(r.transport == transport && r.spec == spec));
-                    }
                     rows.push(Row {
                         service: sid,
                         app,
@@ -729,12 +863,12 @@ impl Catalog {
             });
         }
         let mut interfaces = Vec::new();
-        for pi in parsed_interfaces {
+        for pi in parsed_interfaces.into_iter().flatten() {
             let mut ids = Vec::new();
             for (name, line) in &pi.services {
-                let id = services
-                    .iter()
-                    .position(|s| s.name.eq_ignore_ascii_case(name.trim()))
+                let id = by_name
+                    .get(&name.trim().to_ascii_lowercase())
+                    .copied()
                     .ok_or_else(|| CatalogError::Invalid {
                         file: pi.source.file.clone(),
                         line: *line,
@@ -770,20 +904,24 @@ impl Catalog {
         dynamic_ranges: Vec<(u16, u16)>,
         dynamic_source: SourcePos,
     ) -> Catalog {
-        // Group rows by (transport, spec) keeping first-seen order of application protocols.
+        // Group rows by (transport, spec) keeping first-seen order of application protocols. A
+        // service has at most one row per (transport, spec), so it is in at most one group of a key,
+        // once.
         let mut by_key: BTreeMap<(Transport, PortSpec), Vec<LabelGroup>> = BTreeMap::new();
+        let mut group_of: FxHashMap<(Transport, PortSpec, &str), usize> = FxHashMap::default();
         for row in &rows {
             let groups = by_key.entry((row.transport, row.spec)).or_default();
-            match groups.iter_mut().find(|g| g.app == row.app) {
-                Some(g) => {
-                    if !g.services.contains(&row.service) {
-                        g.services.push(row.service)
-                    }
+            match group_of.entry((row.transport, row.spec, row.app.as_str())) {
+                std::collections::hash_map::Entry::Occupied(g) => {
+                    groups[*g.get()].services.push(row.service)
                 }
-                None => groups.push(LabelGroup {
-                    app: row.app.clone(),
-                    services: vec![row.service],
-                }),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(groups.len());
+                    groups.push(LabelGroup {
+                        app: row.app.clone(),
+                        services: vec![row.service],
+                    })
+                }
             }
         }
         let mut labels = Vec::new();
@@ -805,10 +943,12 @@ impl Catalog {
         }
         // Dynamic RPC: the services with a random-port row and an RPC endpoint-mapper (TCP 135) row.
         // (FTP Publishing's random ports are passive FTP data, announced on the FTP control channel.)
-        let has = |sid: ServiceId, spec: PortSpec| {
-            rows.iter()
-                .any(|r| r.service == sid && r.transport == Transport::Tcp && r.spec == spec)
-        };
+        let tcp_specs: std::collections::HashSet<(ServiceId, PortSpec)> = rows
+            .iter()
+            .filter(|r| r.transport == Transport::Tcp)
+            .map(|r| (r.service, r.spec))
+            .collect();
+        let has = |sid: ServiceId, spec: PortSpec| tcp_specs.contains(&(sid, spec));
         let rpc_services: Vec<ServiceId> = (0..services.len() as ServiceId)
             .filter(|&s| has(s, PortSpec::Dynamic) && has(s, PortSpec::Port(135)))
             .collect();
@@ -966,9 +1106,10 @@ fn make_label(transport: Transport, spec: PortSpec, groups: Vec<LabelGroup>) -> 
         .collect::<Vec<_>>()
         .join(" | ");
     let mut services: Vec<ServiceId> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for g in &groups {
         for &s in &g.services {
-            if !services.contains(&s) {
+            if seen.insert(s) {
                 services.push(s);
             }
         }
@@ -983,6 +1124,17 @@ fn make_label(transport: Transport, spec: PortSpec, groups: Vec<LabelGroup>) -> 
     }
 }
 
+fn too_large(file: &str, bytes: Option<u64>) -> CatalogError {
+    CatalogError::Unreadable {
+        file: file.to_string(),
+        message: format!(
+            "{}more than the {} MiB a catalog file may hold",
+            bytes.map(|b| format!("{b} bytes, ")).unwrap_or_default(),
+            limits::FILE_BYTES >> 20
+        ),
+    }
+}
+
 fn read_catalog(path: &Path) -> Result<String, CatalogError> {
     let unreadable = |message: String| CatalogError::Unreadable {
         file: path.display().to_string(),
@@ -991,13 +1143,27 @@ fn read_catalog(path: &Path) -> Result<String, CatalogError> {
     if path.is_dir() {
         return Err(unreadable("is a directory, not a catalog file".to_string()));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
+    let io_error = |e: std::io::Error| {
         unreadable(match e.kind() {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
             std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
             _ => e.to_string(),
         })
-    })?;
+    };
+    // Read one byte past the limit, no more: `--catalog /dev/zero` or a huge file stops there.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io_error)?
+        .take(limits::FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() > limits::FILE_BYTES {
+        let size = std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        return Err(too_large(&path.display().to_string(), size));
+    }
     String::from_utf8(bytes).map_err(|e| CatalogError::Invalid {
         file: path.display().to_string(),
         line: line_of(
@@ -1381,12 +1547,218 @@ mod tests {
     }
 
     /// Found by the catalog fuzzer: a name with a newline (a TOML multi-line string) made a two-line
-    /// error message. Names are quoted with escapes.
+    /// error message. Names are quoted with escapes, and a control character in one is an error.
     #[test]
     fn names_with_newlines_keep_errors_on_one_line() {
         let e = err("[[service]]\nname = \"\"\"a\nb\"\"\"\nports = []\n");
-        assert_eq!(e, "site.toml:2: service \"a\\nb\" has no ports");
+        assert_eq!(
+            e,
+            "site.toml:2: service name \"a\\nb\" contains a control character (U+000A)"
+        );
         assert!(!e.contains('\n'));
+    }
+
+    /// Names reach terminal tables, CSV and firewall scripts: a control character (C0, DEL, C1) in
+    /// any text field is refused, on the field's line.
+    #[test]
+    fn control_characters_are_refused_in_every_text_field() {
+        let service = |field: &str| {
+            format!("[[service]]\nname = \"X\"\n{field}\nports = [ {{ app = \"A\", tcp = 1 }} ]\n")
+        };
+        let row = |fields: &str| {
+            format!("[[service]]\nname = \"X\"\nports = [\n  {{ tcp = 1, {fields} }},\n]\n")
+        };
+        let iface = |field: &str| {
+            format!("[[interface]]\nuuid = \"11111111-2222-3333-4444-555555555555\"\nname = \"i\"\n{field}\n")
+        };
+        let cases = [
+            (
+                "[[service]]\nname = \"a\\rb\"\nports = [ { app = \"A\", tcp = 1 } ]\n".to_string(),
+                "site.toml:2: service name \"a\\rb\" contains a control character (U+000D)",
+            ),
+            (
+                service("system = \"s\\u001b[2J\""),
+                "site.toml:3: system name \"s\\u{1b}[2J\" contains a control character (U+001B)",
+            ),
+            (
+                service("note = \"tab\\there\""),
+                "site.toml:3: note \"tab\\there\" contains a control character (U+0009)",
+            ),
+            (
+                row("app = \"A\\nStart-Process calc.exe\""),
+                "site.toml:4: application protocol (app) \"A\\nStart-Process calc.exe\" contains a control character (U+000A)",
+            ),
+            (
+                row("app = \"A\", note = \"del\\u007f\""),
+                "site.toml:4: note \"del\\u{7f}\" contains a control character (U+007F)",
+            ),
+            (
+                row("app = \"c1\\u009b31m\""),
+                "site.toml:4: application protocol (app) \"c1\\u{9b}31m\" contains a control character (U+009B)",
+            ),
+            (
+                "[[interface]]\nuuid = \"11111111-2222-3333-4444-555555555555\"\nname = \"i\\n\"\n".to_string(),
+                "site.toml:3: interface name \"i\\n\" contains a control character (U+000A)",
+            ),
+            (
+                iface("protocol = \"MS-\\u0000\""),
+                "site.toml:4: interface protocol \"MS-\\0\" contains a control character (U+0000)",
+            ),
+            (
+                iface("title = \"t\\r\\n\""),
+                "site.toml:4: interface title \"t\\r\\n\" contains a control character (U+000D)",
+            ),
+            (
+                iface("services = [\"Net Logon\\n\"]"),
+                "site.toml:4: service name \"Net Logon\\n\" contains a control character (U+000A)",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(err(&text), expected, "{text}");
+        }
+        // Non-ASCII text is fine.
+        assert!(with_user(&service("note = \"Kerberos’ ports, ÜÅ 日本 😀\"")).is_ok());
+    }
+
+    #[test]
+    fn text_fields_counts_and_sizes_are_bounded() {
+        let long = "n".repeat(limits::NAME_CHARS + 1);
+        assert_eq!(
+            err(&format!(
+                "[[service]]\nname = \"{long}\"\nports = [ {{ app = \"A\", tcp = 1 }} ]\n"
+            )),
+            "site.toml:2: service name is longer than 256 characters (257 bytes)"
+        );
+        // Characters, not bytes: 256 of them in three bytes each are fine.
+        let wide = "日".repeat(limits::NAME_CHARS);
+        assert!(with_user(&format!(
+            "[[service]]\nname = \"{wide}\"\nports = [ {{ app = \"A\", tcp = 1 }} ]\n"
+        ))
+        .is_ok());
+        let note = "n".repeat(limits::NOTE_CHARS + 1);
+        assert_eq!(
+            err(&format!("[[service]]\nname = \"X\"\nports = [\n  {{ app = \"A\", tcp = 1, note = \"{note}\" }},\n]\n")),
+            "site.toml:4: note is longer than 1024 characters (1025 bytes)"
+        );
+        assert_eq!(
+            err(&format!("[[interface]]\nuuid = \"11111111-2222-3333-4444-555555555555\"\nname = \"{long}\"\n")),
+            "site.toml:3: interface name is longer than 256 characters (257 bytes)"
+        );
+        // Errors quote at most 64 characters of what they did not understand.
+        let e = err(&format!("[[service]]\nname = \"X\"\norigin = \"{long}\"\nports = [ {{ app = \"A\", tcp = 1 }} ]\n"));
+        assert!(
+            e.starts_with("site.toml:3: origin \"nnnn") && e.len() < 150,
+            "{e}"
+        );
+
+        let mut many = String::new();
+        for i in 0..=limits::SERVICES {
+            many.push_str(&format!(
+                "[[service]]\nname = \"S{i}\"\nports = [ {{ app = \"A\", tcp = 1 }} ]\n"
+            ));
+        }
+        assert_eq!(
+            err(&many),
+            format!(
+                "site.toml:{}: more than 10000 services in one file",
+                3 * limits::SERVICES + 1
+            )
+        );
+        let mut rows = String::from("[[service]]\nname = \"X\"\nports = [\n");
+        for i in 0..=limits::ROWS {
+            let (t, p) = if i < 65535 {
+                ("tcp", i + 1)
+            } else {
+                ("udp", i - 65535 + 1)
+            };
+            rows.push_str(&format!("{{ app = \"A\", {t} = {p} }},\n"));
+        }
+        rows.push_str("]\n");
+        assert_eq!(
+            err(&rows),
+            format!(
+                "site.toml:{}: more than 100000 rows in one file",
+                limits::ROWS + 4
+            )
+        );
+        let mut ifaces = String::new();
+        for i in 0..=limits::INTERFACES {
+            ifaces.push_str(&format!(
+                "[[interface]]\nuuid = \"{i:08x}-0000-0000-0000-000000000000\"\nname = \"i\"\n"
+            ));
+        }
+        assert_eq!(
+            err(&ifaces),
+            format!(
+                "site.toml:{}: more than 10000 interfaces in one file",
+                3 * limits::INTERFACES + 1
+            )
+        );
+        let refs = vec!["\"Net Logon\""; limits::INTERFACE_SERVICES + 1].join(", ");
+        assert_eq!(
+            err(&format!("[[interface]]\nuuid = \"11111111-2222-3333-4444-555555555555\"\nname = \"i\"\nservices = [{refs}]\n")),
+            "site.toml:4: interface 11111111-2222-3333-4444-555555555555 lists more than 1000 services"
+        );
+        let ranges = vec!["[5000, 5001]"; limits::DYNAMIC_RANGES + 1].join(", ");
+        assert_eq!(
+            err(&format!("[dynamic_rpc]\nranges = [{ranges}]\n")),
+            "site.toml:2: more than 64 dynamic ranges"
+        );
+        let big = format!("# {}\n", "x".repeat(limits::FILE_BYTES));
+        assert_eq!(
+            err(&big),
+            format!("site.toml: cannot read catalog: {} bytes, more than the 4 MiB a catalog file may hold", big.len())
+        );
+    }
+
+    /// Catalogs at the limits that made the old loader quadratic (each service and interface looked
+    /// up by a scan, each extension row removed by a scan): 10,000 services sharing a port with as
+    /// many application protocols, an extension of 100,000 rows, interfaces listing the last of
+    /// 10,000 services 1,000 times. The release binary took 3.5 s, 30 s and minutes on them; the
+    /// README's Security section has the measurements (speed is measured there, not here).
+    #[test]
+    fn catalogs_at_the_limits_load_in_linear_time() {
+        let mut shared = String::new();
+        for i in 0..limits::SERVICES {
+            shared.push_str(&format!("[[service]]\nname = \"S{i}\"\nports = [ {{ app = \"A{i}\", tcp = 1 }}, {{ app = \"RPC\", tcp = 135 }}, {{ app = \"R\", tcp = \"dynamic\" }} ]\n"));
+        }
+        let mut extend = String::from(
+            "[[service]]\nname = \"Kerberos Key Distribution Center\"\nextend = true\nports = [\n",
+        );
+        for i in 0..limits::ROWS {
+            let (t, p) = if i < 65535 {
+                ("tcp", i + 1)
+            } else {
+                ("udp", i - 65535 + 1)
+            };
+            extend.push_str(&format!("{{ app = \"a\", {t} = {p} }},\n"));
+        }
+        extend.push_str("]\n");
+        let mut refs = String::new();
+        for i in 0..limits::SERVICES {
+            refs.push_str(&format!(
+                "[[service]]\nname = \"S{i}\"\nports = [ {{ app = \"A\", tcp = 1 }} ]\n"
+            ));
+        }
+        let list = vec!["\"S9999\""; limits::INTERFACE_SERVICES].join(",");
+        for i in 0..200 {
+            refs.push_str(&format!("[[interface]]\nuuid = \"{i:08x}-0000-0000-0000-000000000000\"\nname = \"x\"\nservices = [{list}]\n"));
+        }
+        let c = with_user(&shared).unwrap();
+        let label = c.label(c.lookup_port(Transport::Tcp, 1).unwrap());
+        assert_eq!(
+            (label.groups.len(), label.services.len()),
+            (limits::SERVICES, limits::SERVICES)
+        );
+        // 100,000 distinct ports and protocols are more than label numbers hold.
+        assert!(err(&extend).contains("too many distinct ports, protocols and interfaces"));
+        let c = with_user(&refs).unwrap();
+        let s9999 = c.services.iter().position(|s| s.name == "S9999").unwrap();
+        let iface = c.interfaces.iter().find(|i| i.name == "x").unwrap();
+        assert_eq!(
+            iface.services,
+            vec![s9999 as ServiceId; limits::INTERFACE_SERVICES]
+        );
     }
 
     #[test]

@@ -22,6 +22,14 @@ use crate::report::rules::RuleFormat;
 use crate::report::{self, Report};
 use crate::tracker::{FlowSink, TrackerConfig};
 
+/// One line on standard error after `svcscope: `, with the control characters of names and paths in
+/// it shown escaped (a file name must not send escape sequences to the terminal).
+macro_rules! warn {
+    ($($arg:tt)*) => {
+        eprintln!("svcscope: {}", $crate::report::escape::terminal(&format!($($arg)*)))
+    };
+}
+
 /// Which Windows server services do the hosts on this network talk to?
 #[derive(Parser, Debug)]
 #[command(name = "svcscope", version, about, long_about = None, propagate_version = true)]
@@ -386,8 +394,8 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
     let report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
     write_stdout(&render(&report, args.format))?;
     if let Some(e) = analysis.flow_log_error {
-        eprintln!(
-            "svcscope: {}: writing flow records failed: {e}",
+        warn!(
+            "{}: writing flow records failed: {e}",
             args.flows
                 .as_ref()
                 .map(|p| p.display().to_string())
@@ -452,8 +460,8 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let snaplen = args.snaplen;
     let before_read = move || {
         let dropped = drop_privileges(user.as_deref())?;
-        eprintln!(
-            "svcscope: listening on {iface} ({link}, snaplen {snaplen}){}; Ctrl-C to stop",
+        warn!(
+            "listening on {iface} ({link}, snaplen {snaplen}){}; Ctrl-C to stop",
             dropped
                 .map(|u| format!(", running as {u}"))
                 .unwrap_or_default()
@@ -497,11 +505,11 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     write_stdout(&text)?;
     let mut failed = false;
     if let Some(e) = &report.inputs[0].error {
-        eprintln!("svcscope: {e}");
+        warn!("{e}");
         failed = true;
     }
     if let Some(e) = result.flow_log_error {
-        eprintln!("svcscope: writing flow records failed: {e}");
+        warn!("writing flow records failed: {e}");
         failed = true;
     }
     if !result.written.is_empty() {
@@ -510,7 +518,7 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        eprintln!("svcscope: wrote {}", names.join(", "));
+        warn!("wrote {}", names.join(", "));
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -598,7 +606,7 @@ fn analyze_inputs(
     let mut failed = false;
     for i in &analysis.inputs {
         if let Some(e) = &i.error {
-            eprintln!("svcscope: {}: {e}", i.path);
+            warn!("{}: {e}", i.path);
             failed = true;
         }
     }
@@ -657,13 +665,37 @@ fn rules_command(catalog: Arc<Catalog>, args: RulesArgs) -> Result<ExitCode> {
         .iter()
         .find(|h| h.addr == net.addr)
         .unwrap_or(&empty);
-    let text = crate::report::rules::render(
+    let Some(text) = crate::report::rules::render(
         &catalog,
         host,
         &report.inputs,
         args.format,
         args.remote_from_observed,
-    );
+    ) else {
+        // No rule is no draft: an nftables ruleset of nothing would drop everything inbound.
+        let mut served: Vec<String> = host
+            .serves
+            .iter()
+            .take(10)
+            .map(|s| match s.port {
+                Some(p) => format!("{}/{p}", s.transport),
+                None => s.transport.clone(),
+            })
+            .collect();
+        if host.serves.len() > served.len() {
+            served.push(format!("{} more", host.serves.len() - served.len()));
+        }
+        warn!(
+            "no rules drafted: {} was not seen serving any catalog service{}",
+            net.addr,
+            if served.is_empty() {
+                String::new()
+            } else {
+                format!(" (it served {}, not in the catalog)", served.join(", "))
+            }
+        );
+        return Ok(ExitCode::from(1));
+    };
     write_stdout(&text)?;
     Ok(if failed {
         ExitCode::from(1)

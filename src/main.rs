@@ -9,9 +9,12 @@ fn main() -> ExitCode {
     match svcscope::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // One line: the error and its causes.
+            // One line: the error and its causes, control characters from names and paths escaped.
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("svcscope: {}", chain.join(": "));
+            eprintln!(
+                "svcscope: {}",
+                svcscope::report::escape::terminal(&chain.join(": "))
+            );
             ExitCode::from(2)
         }
     }

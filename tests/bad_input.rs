@@ -770,6 +770,91 @@ fn catalog_port_out_of_range() {
     );
 }
 
+/// A 50 MB name once made `svcscope catalog` pad every table row to its width (8.6 GB). Files,
+/// fields and counts are bounded, each with the file (and line) that breaks the bound.
+#[test]
+fn catalog_too_large_or_with_a_huge_name() {
+    let dir = Dir::new("catalog-huge");
+    let mut huge = b"[[service]]\nname = \"".to_vec();
+    huge.extend(std::iter::repeat_n(b'A', 50_000_000));
+    huge.extend_from_slice(b"\"\nports = [ { app = \"x\", tcp = 7777 } ]\n");
+    dir.write("huge.toml", &huge);
+    let r = run(&dir, &["--catalog", "huge.toml", "catalog"]);
+    r.check(
+        2,
+        &["svcscope: huge.toml: cannot read catalog: 50000060 bytes, more than the 4 MiB a catalog file may hold"],
+    );
+    assert_eq!(r.stdout, "");
+    // Under the file bound, the name's own bound.
+    let mut long = b"[[service]]\nname = \"".to_vec();
+    long.extend(std::iter::repeat_n(b'A', 1_000_000));
+    long.extend_from_slice(b"\"\nports = [ { app = \"x\", tcp = 7777 } ]\n");
+    dir.write("long.toml", &long);
+    run(&dir, &["--catalog", "long.toml", "catalog"]).check(
+        2,
+        &["svcscope: long.toml:2: service name is longer than 256 characters (1000000 bytes)"],
+    );
+    dir.write(
+        "note.toml",
+        format!(
+            "[[service]]\nname = \"X\"\nports = [\n  {{ app = \"x\", tcp = 7777, note = \"{}\" }},\n]\n",
+            "n".repeat(5000)
+        )
+        .as_bytes(),
+    );
+    run(&dir, &["--catalog", "note.toml", "catalog"]).check(
+        2,
+        &["svcscope: note.toml:4: note is longer than 1024 characters (5000 bytes)"],
+    );
+    // A file that never ends is read up to the bound, no further.
+    run(&dir, &["--catalog", "/dev/zero", "catalog"]).check(
+        2,
+        &["svcscope: /dev/zero: cannot read catalog: more than the 4 MiB a catalog file may hold"],
+    );
+    let mut many = String::new();
+    for i in 0..=10_000 {
+        many.push_str(&format!(
+            "[[service]]\nname = \"S{i}\"\nports = [ {{ app = \"A\", tcp = 1 }} ]\n"
+        ));
+    }
+    dir.write("many.toml", many.as_bytes());
+    run(&dir, &["--catalog", "many.toml", "catalog"]).check(
+        2,
+        &["svcscope: many.toml:30001: more than 10000 services in one file"],
+    );
+}
+
+/// Names end up in terminal tables, CSV cells and firewall scripts: a control character in one is
+/// refused with the line it is on.
+#[test]
+fn catalog_with_control_characters_in_names() {
+    let dir = Dir::new("catalog-control");
+    dir.write(
+        "newline.toml",
+        b"[[service]]\nname = \"X\"\nports = [\n  { app = \"A\\ntcp dport 22 accept\", tcp = 1 },\n]\n",
+    );
+    run(&dir, &["--catalog", "newline.toml", "rules", "--host", "192.0.2.1", "x.pcap"]).check(
+        2,
+        &["svcscope: newline.toml:4: application protocol (app) \"A\\ntcp dport 22 accept\" contains a control character (U+000A)"],
+    );
+    dir.write(
+        "escape.toml",
+        b"[[service]]\nname = \"X\"\nnote = \"\\u001b[2J\"\nports = [ { app = \"A\", tcp = 1 } ]\n",
+    );
+    run(&dir, &["--catalog", "escape.toml", "catalog"]).check(
+        2,
+        &["svcscope: escape.toml:3: note \"\\u{1b}[2J\" contains a control character (U+001B)"],
+    );
+    dir.write(
+        "interface.toml",
+        b"[[interface]]\nuuid = \"11111111-2222-3333-4444-555555555555\"\nname = \"x\\r\"\n",
+    );
+    run(&dir, &["--catalog", "interface.toml", "catalog"]).check(
+        2,
+        &["svcscope: interface.toml:3: interface name \"x\\r\" contains a control character (U+000D)"],
+    );
+}
+
 #[test]
 fn bad_filter() {
     let dir = Dir::new("filter");

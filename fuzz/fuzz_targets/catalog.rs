@@ -46,6 +46,19 @@ fn check(catalog: Result<Catalog, svcscope::catalog::CatalogError>) {
             }
             let _ = c.rpc_dynamic_label();
             assert_eq!(c.query(&RowFilter::default()).count(), c.rows.len());
+            // Names reach terminals, CSV and firewall scripts: no control character gets in.
+            let texts = c
+                .services
+                .iter()
+                .flat_map(|s| [Some(&s.name), s.system.as_ref(), s.note.as_ref()])
+                .chain(c.rows.iter().flat_map(|r| [Some(&r.app), r.note.as_ref()]))
+                .chain(c.interfaces.iter().flat_map(|i| {
+                    [Some(&i.name), Some(&i.protocol), i.title.as_ref()]
+                }))
+                .flatten();
+            for t in texts {
+                assert!(!t.chars().any(char::is_control), "control character in {t:?}");
+            }
         }
         Err(e) => {
             let msg = e.to_string();

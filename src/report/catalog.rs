@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, Interface, Origin, PortSpec, Row, Transport};
 
+use super::escape::terminal;
 use super::table::Table;
 
 /// One catalog row as `svcscope catalog --format json` prints it (schema in the README).
@@ -160,7 +161,7 @@ pub fn table(c: &Catalog, rows: &[&Row]) -> String {
     };
     let _ = writeln!(out, "\n{} rows of {} services.", rows.len(), services);
     for (i, n) in notes.iter().enumerate() {
-        let _ = writeln!(out, "[{}] {n}", i + 1);
+        let _ = writeln!(out, "[{}] {}", i + 1, terminal(n));
     }
     out
 }

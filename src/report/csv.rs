@@ -3,13 +3,10 @@
 
 use super::{Report, Traffic};
 
-/// Quotes a CSV field when needed (RFC 4180).
+/// One CSV field: quoted when needed (RFC 4180), and never a formula to a spreadsheet (see
+/// [`super::escape::csv_cell`]).
 pub fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    super::escape::csv_cell(s).into_owned()
 }
 
 /// Joins fields into one CSV line.

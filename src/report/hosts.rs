@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::escape::terminal;
 use super::table::{bytes, clip, count, Table};
 use super::{port_text, time, transport_name, InputReport, SCHEMA_VERSION};
 use crate::aggregate::hosts::{is_group_address, HostTable, Offer, Served};
@@ -500,9 +501,15 @@ impl HostsReport {
             let _ = writeln!(out, "{} — {}", h.addr, what.join(", "));
             if let Some(roles) = &h.roles {
                 for r in roles {
-                    let _ = writeln!(out, "  role: {} — {}", r.role, r.evidence.join("; "));
+                    let _ = writeln!(
+                        out,
+                        "  role: {} — {}",
+                        r.role,
+                        terminal(&r.evidence.join("; "))
+                    );
                     if !r.missing.is_empty() {
-                        let _ = writeln!(out, "        not seen: {}", r.missing.join(", "));
+                        let _ =
+                            writeln!(out, "        not seen: {}", terminal(&r.missing.join(", ")));
                     }
                 }
                 if roles.is_empty() && !h.serves.is_empty() {

@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod csv;
+pub mod escape;
 pub mod flows;
 pub mod hosts;
 pub mod live;

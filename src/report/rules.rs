@@ -4,9 +4,15 @@
 //! One rule per application protocol and port, grouped by the catalog services that share it. The
 //! endpoint mapper and dynamic RPC use the Windows firewall's own `RPCEPMap` / `RPC` local-port
 //! keywords (`RPC-EPMap` / `RPC` in netsh); nftables gets the configured dynamic ranges.
+//!
+//! Names come from catalog files and the header names the capture files: every piece of text is
+//! quoted or escaped for the script's language ([`super::escape`]), so each line of a draft is one
+//! comment or one of the intended commands, whatever the names hold. Nothing drafted is no draft:
+//! [`render`] returns `None` rather than an nftables ruleset that would drop everything.
 
 use std::fmt::Write as _;
 
+use super::escape::{cmd_arg, cmd_comment, comment_text, nft_string, powershell_string};
 use super::hosts::HostRow;
 use super::InputReport;
 use crate::aggregate::hosts::is_group_address;
@@ -136,12 +142,23 @@ fn group_name(app: &str, services: &[String]) -> String {
     }
 }
 
+/// One comment line in the format's syntax, with `text` escaped so that nothing in it ends the line
+/// (or, in cmd, expands).
+fn comment_line(out: &mut String, format: RuleFormat, indent: &str, text: &str) {
+    let _ = match format {
+        RuleFormat::Netsh => writeln!(out, "{indent}REM {}", cmd_comment(text)),
+        RuleFormat::Powershell | RuleFormat::Nftables => {
+            writeln!(out, "{indent}# {}", comment_text(text))
+        }
+    };
+}
+
 fn header(
     host: &HostRow,
     inputs: &[InputReport],
     first: Option<&str>,
     last: Option<&str>,
-    comment: &str,
+    format: RuleFormat,
 ) -> String {
     let mut out = String::new();
     let files: Vec<&str> = inputs.iter().map(|i| i.path.as_str()).collect();
@@ -153,7 +170,7 @@ fn header(
         "these services come from warns itself that its port list is not a firewall configuration.".to_string(),
     ];
     for l in lines {
-        let _ = writeln!(out, "{comment} {l}");
+        comment_line(&mut out, format, "", &l);
     }
     let unclassified: Vec<String> = host
         .serves
@@ -165,10 +182,14 @@ fn header(
         })
         .collect();
     if !unclassified.is_empty() {
-        let _ = writeln!(
-            out,
-            "{comment} Also served, not in the catalog, no rule drafted: {}",
-            unclassified.join(", ")
+        comment_line(
+            &mut out,
+            format,
+            "",
+            &format!(
+                "Also served, not in the catalog, no rule drafted: {}",
+                unclassified.join(", ")
+            ),
         );
     }
     out
@@ -192,38 +213,27 @@ fn addr_list(addrs: &[Addr]) -> String {
         .join(",")
 }
 
-/// Renders the rules for one host.
+/// Renders the rules for one host; `None` when the host was seen serving no catalog service, so
+/// there is no rule to draft (an nftables draft of nothing would drop everything inbound).
 pub fn render(
     catalog: &Catalog,
     host: &HostRow,
     inputs: &[InputReport],
     format: RuleFormat,
     remote_from_observed: bool,
-) -> String {
+) -> Option<String> {
     let rules = rules_for(catalog, host, remote_from_observed);
-    let (first, last) = span(host);
-    let comment = match format {
-        RuleFormat::Powershell | RuleFormat::Nftables => "#",
-        RuleFormat::Netsh => "REM",
-    };
-    let mut out = header(host, inputs, first.as_deref(), last.as_deref(), comment);
     if rules.is_empty() {
-        let _ = writeln!(
-            out,
-            "{comment} No catalog service was seen served by {}: no rules.",
-            host.addr
-        );
+        return None;
     }
+    let (first, last) = span(host);
+    let mut out = header(host, inputs, first.as_deref(), last.as_deref(), format);
     match format {
         RuleFormat::Powershell => powershell(&mut out, &rules),
         RuleFormat::Netsh => netsh(&mut out, &rules),
         RuleFormat::Nftables => nftables(&mut out, &rules, catalog),
     }
-    out
-}
-
-fn ps_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    Some(out)
 }
 
 /// The Windows formats: the same rules and groups, in PowerShell or netsh syntax. `epmap` is the
@@ -231,7 +241,7 @@ fn ps_quote(s: &str) -> String {
 fn windows(
     out: &mut String,
     rules: &[Rule],
-    comment: &str,
+    format: RuleFormat,
     epmap: &str,
     line: impl Fn(&Rule, &str, Option<&str>) -> String,
 ) {
@@ -239,10 +249,11 @@ fn windows(
     for r in rules {
         if r.group != group {
             group = &r.group;
-            let _ = writeln!(out, "\n{comment} {}", r.heading);
+            out.push('\n');
+            comment_line(out, format, "", &r.heading);
         }
         if let Some(n) = &r.remote_note {
-            let _ = writeln!(out, "{comment} {n}");
+            comment_line(out, format, "", n);
         }
         let (protocol, port) = match r.m {
             Match::Port { tcp, port } => (
@@ -258,64 +269,63 @@ fn windows(
 }
 
 fn powershell(out: &mut String, rules: &[Rule]) {
-    windows(out, rules, "#", "RPCEPMap", |r, protocol, port| {
-        let mut line = format!(
+    windows(
+        out,
+        rules,
+        RuleFormat::Powershell,
+        "RPCEPMap",
+        |r, protocol, port| {
+            let mut line = format!(
             "New-NetFirewallRule -DisplayName {} -Group {} -Direction Inbound -Action Allow -Protocol {protocol}",
-            ps_quote(&r.name),
-            ps_quote(&r.group)
+            powershell_string(&r.name),
+            powershell_string(&r.group)
         );
-        if let Some(p) = port {
-            let _ = write!(line, " -LocalPort {p}");
-        }
-        if let Some(remote) = &r.remote {
-            let _ = write!(line, " -RemoteAddress {}", addr_list(remote));
-        }
-        let _ = write!(line, " -Description {}", ps_quote(&r.description));
-        line
-    });
-}
-
-fn netsh_quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "'"))
+            if let Some(p) = port {
+                let _ = write!(line, " -LocalPort {p}");
+            }
+            if let Some(remote) = &r.remote {
+                let _ = write!(line, " -RemoteAddress {}", addr_list(remote));
+            }
+            let _ = write!(line, " -Description {}", powershell_string(&r.description));
+            line
+        },
+    );
 }
 
 fn netsh(out: &mut String, rules: &[Rule]) {
-    windows(out, rules, "REM", "RPC-EPMap", |r, protocol, port| {
-        let mut line = format!(
+    windows(
+        out,
+        rules,
+        RuleFormat::Netsh,
+        "RPC-EPMap",
+        |r, protocol, port| {
+            let mut line = format!(
             "netsh advfirewall firewall add rule name={} dir=in action=allow protocol={protocol}",
-            netsh_quote(&r.name)
+            cmd_arg(&r.name)
         );
-        if let Some(p) = port {
-            let _ = write!(line, " localport={p}");
-        }
-        if let Some(remote) = &r.remote {
-            let _ = write!(line, " remoteip={}", addr_list(remote));
-        }
-        let _ = write!(line, " description={}", netsh_quote(&r.description));
-        line
-    });
+            if let Some(p) = port {
+                let _ = write!(line, " localport={p}");
+            }
+            if let Some(remote) = &r.remote {
+                let _ = write!(line, " remoteip={}", addr_list(remote));
+            }
+            let _ = write!(line, " description={}", cmd_arg(&r.description));
+            line
+        },
+    );
 }
 
-fn nft_comment(s: &str) -> String {
-    // nft comments are at most 128 bytes and may not contain double quotes.
-    let mut c: String = s.replace('"', "'");
-    if c.len() > 120 {
-        let mut cut = 117;
-        while !c.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        c.truncate(cut);
-        c.push_str("...");
-    }
-    format!("\"{c}\"")
-}
+/// nft rule comments hold at most 128 bytes; drafts keep them to 120.
+const NFT_COMMENT_BYTES: usize = 120;
 
 fn nftables(out: &mut String, rules: &[Rule], catalog: &Catalog) {
     let _ = writeln!(out, "# Load with: nft -f FILE (check first with: nft -c -f FILE). Everything else inbound is dropped.");
     out.push_str("\ntable inet svcscope {\n  chain inbound {\n    type filter hook input priority filter; policy drop;\n");
     out.push_str("    ct state established,related accept\n    ct state invalid drop\n    iif \"lo\" accept\n");
     out.push_str(
-        "    # Not from the traffic: ICMP keeps path-MTU discovery and IPv6 neighbour discovery working.\n    meta l4proto { icmp, ipv6-icmp } accept\n",
+        // `icmpv6`, not `ipv6-icmp`: nft resolves that name only through /etc/protocols, which minimal
+        // systems and containers lack. Every other protocol below is a keyword or a number.
+        "    # Not from the traffic: ICMP keeps path-MTU discovery and IPv6 neighbour discovery working.\n    meta l4proto { icmp, icmpv6 } accept\n",
     );
     let dynamic: Vec<String> = catalog
         .dynamic_ranges
@@ -326,10 +336,11 @@ fn nftables(out: &mut String, rules: &[Rule], catalog: &Catalog) {
     for r in rules {
         if r.group != group {
             group = &r.group;
-            let _ = writeln!(out, "\n    # {}", r.heading);
+            out.push('\n');
+            comment_line(out, RuleFormat::Nftables, "    ", &r.heading);
         }
         if let Some(n) = &r.remote_note {
-            let _ = writeln!(out, "    # {n}");
+            comment_line(out, RuleFormat::Nftables, "    ", n);
         }
         let matcher = match r.m {
             Match::Port { tcp, port } => {
@@ -339,7 +350,7 @@ fn nftables(out: &mut String, rules: &[Rule], catalog: &Catalog) {
             Match::DynamicRpc => format!("tcp dport {{ {} }}", dynamic.join(", ")),
             Match::IpProtocol(n) => format!("meta l4proto {n}"),
         };
-        let comment = nft_comment(r.name.trim_start_matches("svcscope: "));
+        let comment = nft_string(r.name.trim_start_matches("svcscope: "), NFT_COMMENT_BYTES);
         match &r.remote {
             None => {
                 let _ = writeln!(out, "    {matcher} accept comment {comment}");
@@ -373,4 +384,89 @@ fn nftables(out: &mut String, rules: &[Rule], catalog: &Catalog) {
         }
     }
     out.push_str("  }\n}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Transport;
+    use crate::report::escape::is_unsafe;
+    use crate::report::hosts::ServeRow;
+
+    fn serve(label: crate::catalog::LabelId, services: &[&str]) -> ServeRow {
+        ServeRow {
+            app_protocol: Some("x".into()),
+            transport: "tcp".into(),
+            port: Some(88),
+            ports: vec![88],
+            ip_protocol: 6,
+            services: services.iter().map(|s| s.to_string()).collect(),
+            clients: 1,
+            client_addrs: vec![Addr::from(
+                "192.0.2.50".parse::<std::net::IpAddr>().unwrap(),
+            )],
+            clients_capped: false,
+            flows: 1,
+            packets_c2s: 1,
+            packets_s2c: 1,
+            bytes_c2s: 60,
+            bytes_s2c: 60,
+            first_seen: Some("2024-03-04T09:00:00.000000Z".into()),
+            last_seen: Some("2024-03-04T09:00:01.000000Z".into()),
+            offer: Some(Offer::Label(label)),
+        }
+    }
+
+    /// The catalog loader refuses control characters, but the drafts do not rely on it: a label,
+    /// service names and a file path with line breaks and escape sequences still give one line per
+    /// comment or rule, the same lines as plain names give.
+    #[test]
+    fn line_breaks_in_names_and_paths_stay_inside_their_line() {
+        let hostile = [
+            "a\nStart-Process calc.exe\n#",
+            "b\r& calc.exe\r\nREM",
+            "c\n tcp dport 22 accept\n\u{1b}[2J\u{85}\u{2028}",
+        ];
+        for format in [
+            RuleFormat::Powershell,
+            RuleFormat::Netsh,
+            RuleFormat::Nftables,
+        ] {
+            let draft = |names: [&str; 3], path: &str| {
+                let mut catalog = Catalog::builtin();
+                let id = catalog.lookup_port(Transport::Tcp, 88).unwrap();
+                catalog.labels[usize::from(id)].name = names[0].to_string();
+                let host = HostRow {
+                    addr: Addr::from("192.0.2.10".parse::<std::net::IpAddr>().unwrap()),
+                    serves: vec![serve(id, &names[1..])],
+                    uses: Vec::new(),
+                    roles: None,
+                };
+                let inputs = [InputReport {
+                    path: path.to_string(),
+                    link_types: vec!["EN10MB".into()],
+                    packets: 2,
+                    filtered: 0,
+                    error: None,
+                }];
+                render(&catalog, &host, &inputs, format, true).unwrap()
+            };
+            let plain = draft(["A", "B", "C"], "cap.pcap");
+            let evil = draft(hostile, "cap\nflush ruleset\n\r#.pcap");
+            assert_eq!(
+                evil.lines().count(),
+                plain.lines().count(),
+                "{format:?}:\n{evil}"
+            );
+            for (e, p) in evil.lines().zip(plain.lines()) {
+                let word = |l: &str| l.split(' ').find(|w| !w.is_empty()).map(str::to_string);
+                assert_eq!(word(e), word(p), "{format:?}: {e}");
+            }
+            assert!(
+                !evil.chars().any(|c| c != '\n' && is_unsafe(c)),
+                "{format:?}:\n{evil}"
+            );
+            assert!(evil.contains("cap\\nflush ruleset\\n\\r#.pcap"), "{evil}");
+        }
+    }
 }

@@ -3,9 +3,12 @@
 
 use std::fmt::Write as _;
 
+use super::escape::terminal;
 use super::{Percentiles, Report, Traffic};
 
-/// A table of left- or right-aligned columns.
+/// A table of left- or right-aligned columns. Cells are for a terminal: their control characters are
+/// shown escaped ([`terminal`]), so a name from a catalog or the system cannot send escape sequences
+/// or break the line.
 pub struct Table {
     headers: Vec<&'static str>,
     right: Vec<bool>,
@@ -23,7 +26,15 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| match terminal(&c) {
+                    std::borrow::Cow::Borrowed(_) => c,
+                    std::borrow::Cow::Owned(escaped) => escaped,
+                })
+                .collect(),
+        );
     }
 
     pub fn is_empty(&self) -> bool {
@@ -300,7 +311,7 @@ pub fn render(r: &Report) -> String {
             .by_app_protocol
             .iter()
             .take(8)
-            .map(|c| format!("{} {}", c.name, count(c.count)))
+            .map(|c| format!("{} {}", terminal(&c.name), count(c.count)))
             .collect();
         let _ = writeln!(out, "  {}", shown.join(", "));
     }
@@ -345,13 +356,13 @@ pub fn render(r: &Report) -> String {
     out.push_str("\nCapture health\n");
     for i in &r.inputs {
         let status = match &i.error {
-            Some(e) => format!("ERROR: {e}"),
+            Some(e) => format!("ERROR: {}", terminal(e)),
             None => "ok".into(),
         };
         let _ = writeln!(
             out,
             "  {}: {}, {} packets{} — {}",
-            i.path,
+            terminal(&i.path),
             if i.link_types.is_empty() {
                 "-".to_string()
             } else {
@@ -417,7 +428,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             out,
             "  live {}: {} received, {} dropped by the kernel, {} by the interface, {} by svcscope",
-            l.interface,
+            terminal(&l.interface),
             count(l.received),
             count(l.dropped_by_kernel),
             count(l.dropped_by_interface),
@@ -440,6 +451,14 @@ mod tests {
         assert_eq!(bytes(4_718_592), "4.5 MiB");
         assert_eq!(duration_ms(850), "850 ms");
         assert_eq!(duration_ms(200_000), "3m 20s");
+    }
+
+    #[test]
+    fn table_cells_show_control_characters_escaped() {
+        let mut t = Table::new(&["NAME", ">N"]);
+        t.row(vec!["a\x1b[2Jb\nc".into(), "1".into()]);
+        // The width is that of the escaped text, so the columns stay aligned.
+        assert_eq!(t.render(""), "NAME          N\na\\x1b[2Jb\\nc  1\n");
     }
 
     #[test]
