@@ -396,7 +396,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
+        #![proptest_config(crate::testing::proptest_config(512))]
 
         #[test]
         fn terminal_and_comment_text_hold_no_control_character(s in any::<String>()) {
