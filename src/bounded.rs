@@ -3,14 +3,18 @@
 //!
 //! Every table that learns from the traffic (fragments awaiting their flow, endpoint-mapper contacts,
 //! known servers, announcements) is one of these, so a flood of new entries costs amortised O(1) per
-//! insert whatever their timing: entries are kept in insertion order in a queue beside the map, an
+//! insert whatever their timing: keys are kept in insertion order in a queue beside the map, an
 //! insert into a full map pops the queue's front, and expiry pops it while its entries are too old.
-//! Entries replaced or removed leave their queue slot behind (lazy deletion: a slot is live while its
+//! An entry replaced since it was queued gets a second chance instead (the CLOCK scheme): it goes to
+//! the back of the queue, once per replacement, so a busy entry is kept while a replacement costs one
+//! hash lookup and no queue slot. Removed entries leave their slot behind (a slot is live while its
 //! stamp is the entry's); the queue is compacted when it reaches twice the cap, after at least as many
 //! inserts as the compaction costs.
 
 use std::collections::VecDeque;
 use std::hash::Hash;
+
+use std::collections::hash_map::Entry;
 
 use rustc_hash::FxHashMap;
 
@@ -40,7 +44,8 @@ impl Workers {
 /// A hash map of at most `cap` entries that evicts the least recently inserted one when full.
 #[derive(Clone, Debug)]
 pub struct BoundedMap<K, V> {
-    map: FxHashMap<K, (V, u64)>,
+    /// The value, the stamp of its queue slot, and whether it was replaced since it was queued.
+    map: FxHashMap<K, (V, u64, bool)>,
     /// Keys in insertion order with the stamp they were inserted with.
     order: VecDeque<(K, u64)>,
     next: u64,
@@ -76,26 +81,27 @@ impl<K: Copy + Eq + Hash, V> BoundedMap<K, V> {
     }
 
     pub fn get(&self, k: &K) -> Option<&V> {
-        self.map.get(k).map(|(v, _)| v)
+        self.map.get(k).map(|(v, _, _)| v)
     }
 
     pub fn contains_key(&self, k: &K) -> bool {
         self.map.contains_key(k)
     }
 
-    /// Inserts or replaces an entry; it becomes the newest. When the map is full, the oldest entry
-    /// is forgotten first (counted in `evicted`).
+    /// Inserts or replaces an entry. When the map is full, the oldest entry not replaced since it
+    /// was queued is forgotten first (counted in `evicted`).
     pub fn insert(&mut self, k: K, v: V) {
+        if let Some(slot) = self.map.get_mut(&k) {
+            slot.0 = v;
+            slot.2 = true;
+            return;
+        }
+        if self.map.len() >= self.cap {
+            self.evict_oldest();
+        }
         let stamp = self.next;
         self.next += 1;
-        if let Some(slot) = self.map.get_mut(&k) {
-            *slot = (v, stamp);
-        } else {
-            if self.map.len() >= self.cap {
-                self.evict_oldest();
-            }
-            self.map.insert(k, (v, stamp));
-        }
+        self.map.insert(k, (v, stamp, false));
         self.order.push_back((k, stamp));
         if self.order.len() >= 2 * self.cap {
             self.compact();
@@ -103,24 +109,29 @@ impl<K: Copy + Eq + Hash, V> BoundedMap<K, V> {
     }
 
     pub fn remove(&mut self, k: &K) -> Option<V> {
-        self.map.remove(k).map(|(v, _)| v)
+        self.map.remove(k).map(|(v, _, _)| v)
     }
 
     /// Forgets the oldest entries while `old` says they are expired; stops at the first that is not
-    /// (entries are in insertion order, so with timestamps that mostly grow, the rest are younger).
+    /// and was not replaced since it was queued (entries are in insertion order, so with timestamps
+    /// that mostly grow, the rest are younger). One replaced and still young goes to the back.
     pub fn expire(&mut self, mut old: impl FnMut(&V) -> bool) {
-        while let Some(&(k, stamp)) = self.order.front() {
+        while let Some((k, stamp)) = self.order.pop_front() {
             self.examined += 1;
-            match self.map.get(&k) {
-                Some((v, s)) if *s == stamp => {
-                    if !old(v) {
+            if let Entry::Occupied(mut e) = self.map.entry(k) {
+                let (v, s, replaced) = e.get_mut();
+                if *s == stamp {
+                    if old(v) {
+                        e.remove();
+                    } else if *replaced {
+                        *replaced = false;
+                        self.order.push_back((k, stamp));
+                    } else {
+                        self.order.push_front((k, stamp));
                         break;
                     }
-                    self.map.remove(&k);
                 }
-                _ => {}
             }
-            self.order.pop_front();
         }
     }
 
@@ -132,21 +143,29 @@ impl<K: Copy + Eq + Hash, V> BoundedMap<K, V> {
     fn evict_oldest(&mut self) {
         while let Some((k, stamp)) = self.order.pop_front() {
             self.examined += 1;
-            if self.map.get(&k).is_some_and(|(_, s)| *s == stamp) {
-                self.map.remove(&k);
-                self.evicted += 1;
-                return;
+            if let Entry::Occupied(mut e) = self.map.entry(k) {
+                let (_, s, replaced) = e.get_mut();
+                if *s == stamp {
+                    if *replaced {
+                        // A second chance, once per replacement.
+                        *replaced = false;
+                        self.order.push_back((k, stamp));
+                        continue;
+                    }
+                    e.remove();
+                    self.evicted += 1;
+                    return;
+                }
             }
         }
     }
 
-    /// Drops the queue slots of entries since replaced or removed (at least `cap` of the `2 * cap`
-    /// slots are stale, so this comes after at least `cap` inserts).
+    /// Drops the queue slots of entries since removed (this comes after at least `cap` inserts).
     fn compact(&mut self) {
         self.examined += self.order.len() as u64;
         let map = &self.map;
         self.order
-            .retain(|(k, stamp)| map.get(k).is_some_and(|(_, s)| s == stamp));
+            .retain(|(k, stamp)| map.get(k).is_some_and(|(_, s, _)| s == stamp));
     }
 }
 
@@ -194,7 +213,7 @@ mod tests {
         for i in 0..100_000u32 {
             m.insert(0, i);
             m.insert(1 + i % 500, i);
-            assert!(m.order.len() < 200);
+            assert!(m.order.len() <= 100);
         }
         assert_eq!(m.get(&0), Some(&99_999));
         assert!(m.examined <= 4 * 200_000, "{}", m.examined);
