@@ -9,8 +9,9 @@
 //! - `fragments`: every packet the first fragment of a new UDP datagram, 1 µs apart, so the fragment
 //!   table is always full of fragments younger than a second.
 //! - `epm-contacts`: clients contacting the endpoint mapper (TCP 135: SYN, then the server's
-//!   SYN+ACK), one every 6 ms — the 10-minute window over the 100,000-contact cap — so that when the
-//!   table is full, its oldest contact has only just expired.
+//!   SYN+ACK), one every 6.001 ms — just over the 10-minute window divided by the 100,000-contact
+//!   cap — so that when the table is full, its oldest contact has only just expired (a table that
+//!   expires before it clears then frees one entry per contact).
 //! - `epm-announcements`: endpoint-mapper connections whose server sends `ept_map` answers, each
 //!   announcing 16 endpoints of Net Logon, one answer every 9.6 ms (16 announcements in the minute
 //!   over the 100,000-announcement cap); a new connection after every 150 answers (under the 256 KiB
@@ -191,7 +192,7 @@ pub fn run(kind: Kind, packets: u64, out: &Path) -> io::Result<u64> {
                 let client = source(c);
                 let server = bench_server(c / 768);
                 let sport = 1024 + ((c / 768) % 64_512) as u16;
-                let t = START_US + c * 6_000;
+                let t = START_US + c * 6_001;
                 o.tcp(t, (client, sport), (server, 135), 1, SYN, &[], c as u16)?;
                 o.tcp(
                     t + 1,
