@@ -8,7 +8,8 @@
 //!
 //! Memory is bounded by `max_flows`: when the table is full, the least recently active sixteenth of
 //! the flows is ended early and counted as evicted. IPv4/IPv6 fragments without a transport header are
-//! attributed through a small table of recent first fragments, itself bounded.
+//! attributed through a table of recent first fragments, itself bounded: when it is full, the oldest
+//! first fragment is forgotten (counted), so a flood of first fragments costs O(1) each.
 //!
 //! Speed: the table is one hashbrown `HashTable` of flows, each hashed by its key (stored once, in the
 //! flow). With tens of thousands of flows the table outgrows the caches and a lookup is a cache miss,
@@ -23,7 +24,8 @@ use std::hash::BuildHasher;
 use std::time::Duration;
 
 use hashbrown::HashTable;
-use rustc_hash::FxHashMap;
+
+use crate::bounded::BoundedMap;
 
 use crate::catalog::LabelId;
 use crate::decode::{proto, tcp_flags, Addr, Decoded, Fragment};
@@ -308,7 +310,9 @@ impl Default for Timeouts {
 /// is a 112-byte flow and a control byte; with the table's growth and everything else, peak memory
 /// at the cap is about 230 MiB (measured: see the README's memory section).
 pub const DEFAULT_MAX_FLOWS: usize = 458_752;
-const MAX_FRAGMENTS: usize = 65_536;
+/// First fragments remembered for their later fragments (for the whole process: see
+/// [`crate::bounded::share`]).
+pub const MAX_FRAGMENTS: usize = 65_536;
 const FRAGMENT_TIMEOUT: i64 = 30_000_000_000;
 const SWEEP_EVERY: i64 = 1_000_000_000;
 /// Flows sampled to choose the eviction cut-off.
@@ -321,6 +325,8 @@ pub struct FlowCounters {
     pub flows_evicted: u64,
     pub fragments_attributed: u64,
     pub fragments_unmatched: u64,
+    /// First fragments forgotten before their datagram's later fragments came, the table being full.
+    pub fragments_evicted: u64,
     pub peak_flows: u64,
 }
 
@@ -348,7 +354,8 @@ struct FragKey {
 pub struct FlowTable {
     /// The flows, each hashed by its key ([`FlowKey::hash`]); the key lives only in the flow.
     flows: HashTable<Flow>,
-    fragments: FxHashMap<FragKey, ((u16, u16), Ts)>,
+    /// First fragments by datagram: the ports and when it came.
+    fragments: BoundedMap<FragKey, ((u16, u16), Ts)>,
     /// Closed TCP flows by the time of their last packet, earliest on top, so that they end once
     /// their short linger is over without a sweep of the whole table. Entries of flows that ended
     /// otherwise (reuse, eviction) go stale and are dropped when they come up; at most `2 * max_flows`
@@ -362,6 +369,8 @@ pub struct FlowTable {
     /// least a second, so a flow ends at most a quarter of its timeout late while sweeps stay rare.
     sweep_every: i64,
     pub counters: FlowCounters,
+    /// Flows looked at by evictions (the work they do, for tests).
+    evict_examined: u64,
 }
 
 impl FlowKey {
@@ -383,12 +392,21 @@ pub struct Lookup {
 
 impl FlowTable {
     pub fn new(timeouts: Timeouts, max_flows: usize) -> FlowTable {
+        FlowTable::with_fragment_cap(timeouts, max_flows, MAX_FRAGMENTS)
+    }
+
+    /// A table of at most `max_flows` flows that remembers at most `max_fragments` first fragments.
+    pub fn with_fragment_cap(
+        timeouts: Timeouts,
+        max_flows: usize,
+        max_fragments: usize,
+    ) -> FlowTable {
         FlowTable {
             flows: HashTable::new(),
-            fragments: FxHashMap::default(),
+            fragments: BoundedMap::new(max_fragments),
             closing: BinaryHeap::new(),
             timeouts,
-            max_flows: max_flows.max(16),
+            max_flows: max_flows.max(1),
             now: i64::MIN,
             last_sweep: i64::MIN,
             sweep_every: [timeouts.tcp, timeouts.udp, timeouts.other]
@@ -398,6 +416,7 @@ impl FlowTable {
                 .unwrap_or(0)
                 .max(SWEEP_EVERY),
             counters: FlowCounters::default(),
+            evict_examined: 0,
         }
     }
 
@@ -505,8 +524,9 @@ impl FlowTable {
             };
             ended.push((f, why));
         }
+        // In the order they came, which is trace time's: only the expired ones are looked at.
         self.fragments
-            .retain(|_, (_, ts)| now.saturating_sub(*ts) <= FRAGMENT_TIMEOUT);
+            .expire(|&(_, ts)| now.saturating_sub(ts) > FRAGMENT_TIMEOUT);
     }
 
     /// Looks up the flow of a packet ahead of [`FlowTable::place`] so that the memory accesses of
@@ -586,20 +606,15 @@ impl FlowTable {
             }
             Fragment::First { id } => {
                 if let Some(ports) = d.ports {
-                    if self.fragments.len() >= MAX_FRAGMENTS {
-                        let now = self.now;
-                        self.fragments
-                            .retain(|_, (_, ts)| now.saturating_sub(*ts) <= FRAGMENT_TIMEOUT / 30);
-                    }
-                    if self.fragments.len() < MAX_FRAGMENTS {
-                        let k = FragKey {
-                            src: d.src,
-                            dst: d.dst,
-                            protocol: d.protocol,
-                            id,
-                        };
-                        self.fragments.insert(k, (ports, self.now));
-                    }
+                    let k = FragKey {
+                        src: d.src,
+                        dst: d.dst,
+                        protocol: d.protocol,
+                        id,
+                    };
+                    // When full, the oldest first fragment is forgotten: O(1), whatever the timing.
+                    self.fragments.insert(k, (ports, self.now));
+                    self.counters.fragments_evicted = self.fragments.evicted;
                 }
                 d.ports
             }
@@ -643,7 +658,10 @@ impl FlowTable {
     ///
     /// The cut-off time is the sixteenth-quantile of the last activity of a sample of flows (the hash
     /// table's order has nothing to do with time), then one pass ends the flows at or before it, at
-    /// most a sixteenth of the table.
+    /// most a sixteenth of the table. Should the sample mislead (crafted keys and timestamps can make
+    /// the flows it sees the oldest by far), a second pass ends any flows up to a sixteenth, so that
+    /// every eviction frees a sixteenth of the table for at most two passes over it: amortised O(1)
+    /// per new flow.
     fn evict(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
         let n = (self.flows.len() / 16).max(1);
         let mut sample: Vec<Ts> = self
@@ -656,6 +674,7 @@ impl FlowTable {
         let (_, cut, _) = sample.select_nth_unstable(k - 1);
         let cut = *cut;
         let mut taken = 0;
+        let before = self.flows.len();
         for f in self.flows.extract_if(|f| {
             let take = taken < n && f.last_ts <= cut;
             taken += usize::from(take);
@@ -663,6 +682,18 @@ impl FlowTable {
         }) {
             self.counters.flows_evicted += 1;
             ended.push((f, EndReason::Evicted));
+        }
+        self.evict_examined += before as u64;
+        if taken < n / 2 {
+            let before = self.flows.len();
+            for f in self.flows.extract_if(|_| {
+                taken += 1;
+                taken <= n
+            }) {
+                self.counters.flows_evicted += 1;
+                ended.push((f, EndReason::Evicted));
+            }
+            self.evict_examined += before as u64;
         }
     }
 
@@ -962,6 +993,73 @@ mod tests {
         ));
         assert_eq!(t.counters.fragments_attributed, 1);
         assert_eq!(t.counters.fragments_unmatched, 1);
+    }
+
+    /// Regression: with the fragment table full of first fragments younger than a second, every new
+    /// first fragment scanned the whole table (200,000 took 95 s) and was then dropped, so its later
+    /// fragments went unmatched.
+    #[test]
+    fn a_flood_of_first_fragments_costs_constant_work_each_and_keeps_the_newest() {
+        let mut t = FlowTable::with_fragment_cap(Timeouts::default(), 1_000_000, 1000);
+        let mut ended = Vec::new();
+        let mut first = pkt(101, 50000, 10, 88, 0);
+        first.protocol = proto::UDP;
+        let n = 100_000u32;
+        for id in 0..n {
+            first.fragment = Fragment::First { id };
+            first.ports = Some((1024 + (id % 60_000) as u16, 88));
+            // All within the same millisecond: nothing is old enough to expire.
+            feed(&mut t, &first, i64::from(id), &mut ended);
+        }
+        assert_eq!(t.fragments.len(), 1000);
+        assert_eq!(t.counters.fragments_evicted, u64::from(n - 1000));
+        assert!(
+            t.fragments.examined <= 3 * u64::from(n),
+            "{} fragment slots examined for {n} first fragments",
+            t.fragments.examined
+        );
+        // The newest datagram's later fragment finds its flow; the oldest one's does not.
+        let mut later = first;
+        later.ports = None;
+        later.fragment = Fragment::Later { id: n - 1 };
+        assert!(matches!(
+            t.place(&later, None, &mut ended),
+            Placed::Existing { .. }
+        ));
+        later.fragment = Fragment::Later { id: 0 };
+        assert!(matches!(
+            t.place(&later, None, &mut ended),
+            Placed::Unmatched
+        ));
+    }
+
+    #[test]
+    fn evictions_do_constant_work_per_new_flow() {
+        let mut t = FlowTable::new(Timeouts::default(), 1600);
+        let mut ended = Vec::new();
+        let n = 50_000u32;
+        for i in 0..n {
+            // Timestamps going back and forth, so activity order has nothing to do with arrival.
+            let ts = i64::from((i * 7919) % 1000);
+            let d = pkt(
+                101 + (i / 60_000) as u8,
+                1024 + (i % 60_000) as u16,
+                10,
+                445,
+                0,
+            );
+            feed(&mut t, &d, ts, &mut ended);
+            assert!(t.len() <= 1600);
+        }
+        assert_eq!(t.counters.flows_evicted as usize, ended.len());
+        assert_eq!(t.counters.flows_created, u64::from(n));
+        assert_eq!(t.counters.peak_flows, 1600);
+        // Each eviction frees a sixteenth of the table for at most two passes over it.
+        assert!(
+            t.evict_examined <= 40 * u64::from(n),
+            "{} flows examined for {n} new flows",
+            t.evict_examined
+        );
     }
 
     #[test]

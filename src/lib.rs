@@ -8,9 +8,11 @@
 //! ```
 //!
 //! `pipeline` owns the threads and channels; `catalog` is the data classification consults;
+//! `bounded` holds the capped tables the stages learn into;
 //! `cli` is the command line over all of it.
 
 pub mod aggregate;
+pub mod bounded;
 pub mod capture;
 pub mod catalog;
 pub mod classify;

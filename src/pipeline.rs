@@ -78,7 +78,8 @@ pub fn analyze_files(catalog: Arc<Catalog>, paths: &[PathBuf], opts: AnalyzeOpti
             .expect("spawning the capture thread")
     };
 
-    let workers = opts.workers.max(1);
+    // Each worker holds its share of every cap (`Tracker::with_share`): at least one flow each.
+    let workers = opts.workers.max(1).min(opts.tracker.max_flows.max(1));
     let mut inputs: Vec<InputReport> = paths
         .iter()
         .map(|p| InputReport {
@@ -163,7 +164,7 @@ fn run_workers(
             thread::Builder::new()
                 .name(format!("svcscope-worker-{shard}"))
                 .spawn(move || {
-                    let mut tracker = Tracker::new(catalog, &config, sink);
+                    let mut tracker = Tracker::with_share(catalog, &config, sink, workers);
                     for (b, positions) in wrx.iter() {
                         tracker.batch_part(&b, &positions);
                         // The last worker done with a batch gives it back to be refilled.

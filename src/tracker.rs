@@ -12,6 +12,7 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 
 use crate::aggregate::Aggregate;
+use crate::bounded::share;
 use crate::capture::Batch;
 use crate::catalog::Catalog;
 use crate::catalog::LabelId;
@@ -108,10 +109,27 @@ const WARM_GROUP: usize = 16;
 
 impl Tracker {
     pub fn new(catalog: Arc<Catalog>, config: &TrackerConfig, sink: Option<FlowSink>) -> Tracker {
+        Tracker::with_share(catalog, config, sink, 1)
+    }
+
+    /// One of `workers` trackers running side by side: every cap (flows, fragments, the classifier's
+    /// and inspector's tables, the aggregate's address sets and host tables) is its share of the
+    /// process-wide one, rounded down, so that together they never hold more than one tracker would.
+    pub fn with_share(
+        catalog: Arc<Catalog>,
+        config: &TrackerConfig,
+        sink: Option<FlowSink>,
+        workers: usize,
+    ) -> Tracker {
+        let workers = workers.max(1);
         Tracker {
-            classifier: Classifier::new(catalog, config.epm_window),
-            flows: FlowTable::new(config.timeouts, config.max_flows),
-            agg: Aggregate::default(),
+            classifier: Classifier::with_share(catalog, config.epm_window, workers),
+            flows: FlowTable::with_fragment_cap(
+                config.timeouts,
+                share(config.max_flows, workers),
+                share(crate::flow::MAX_FRAGMENTS, workers),
+            ),
+            agg: Aggregate::with_share(workers),
             ended: Vec::new(),
             sink,
             sink_error: None,

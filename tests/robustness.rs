@@ -65,6 +65,98 @@ fn a_flood_of_spoofed_flows_stays_within_the_cap_and_counts_every_flow() {
     assert!(report["app_protocols"].as_array().unwrap().is_empty());
 }
 
+fn flood(kind: &str, packets: u64) -> PathBuf {
+    let file = temp(&format!("flood-{kind}.pcap"));
+    let gen = Command::new(env!("CARGO_BIN_EXE_svcscope-gen"))
+        .args([
+            "flood",
+            "--kind",
+            kind,
+            "--packets",
+            &packets.to_string(),
+            "--out",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    file
+}
+
+fn analyze_health(file: &Path, extra: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_svcscope"))
+        .args(["analyze", "--format", "json", "-q"])
+        .args(extra)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["health"].clone()
+}
+
+/// Regression: --max-flows was per worker (16 workers held 7.3 M flows with the default cap).
+#[test]
+fn with_several_workers_the_flow_cap_is_for_the_whole_process() {
+    let file = flood("syn", 30_000);
+    for workers in ["1", "3", "4"] {
+        let h = analyze_health(&file, &["--max-flows", "1000", "--workers", workers]);
+        assert_eq!(h["flows_created"], 30_000);
+        let peak = h["peak_flows"].as_u64().unwrap();
+        assert!(peak <= 1000, "{workers} workers held {peak} flows");
+        assert!(peak >= 900, "{workers} workers held only {peak} flows");
+        assert!(h["flows_evicted"].as_u64().unwrap() >= 29_000);
+    }
+}
+
+// The floods below fill a cap with entries young enough that nothing expires. With the old
+// "scan (or clear) when full" caps each new entry past the cap cost a pass over the whole table:
+// minutes for these sizes in a debug build. The counters show each cap held and evicted the rest.
+
+#[test]
+fn a_flood_of_first_fragments_evicts_the_oldest() {
+    let h = analyze_health(&flood("fragments", 100_000), &[]);
+    assert_eq!(h["packets_decoded"], 100_000);
+    assert_eq!(h["fragments_evicted"], 100_000 - 65_536);
+}
+
+#[test]
+fn a_flood_of_endpoint_mapper_contacts_evicts_the_oldest() {
+    // 110,000 contacts (SYN, SYN/ACK to TCP 135), 6.001 ms apart: nearly 100,000 in the 10-minute
+    // window, and the minute between two expiries adds 10,000 more.
+    let h = analyze_health(&flood("epm-contacts", 220_000), &[]);
+    assert_eq!(h["flows_created"], 110_000);
+    let evicted = h["inspection"]["epm_contacts_evicted"].as_u64().unwrap();
+    assert!((9_900..=10_000).contains(&evicted), "{evicted}");
+}
+
+#[test]
+fn a_flood_of_endpoint_mapper_announcements_evicts_the_oldest() {
+    // 16 endpoints in each ept_map answer, 9.6 ms apart: about 150,000 endpoints in 90 s.
+    let h = analyze_health(&flood("epm-announcements", 9_600), &[]);
+    let i = &h["inspection"];
+    let announced = i["endpoints_announced"].as_u64().unwrap();
+    assert!(announced > 150_000, "{announced}");
+    assert_eq!(i["announcements_evicted"], announced - 100_000);
+}
+
+#[test]
+fn a_flood_of_partial_rpc_pdus_keeps_the_budget_and_inspects_new_flows() {
+    // 40,000 flows each holding 1 KiB of a PDU that never completes: 32 MiB hold 32,768.
+    let h = analyze_health(&flood("rpc-fragments", 80_000), &[]);
+    let i = &h["inspection"];
+    assert_eq!(i["flows_inspected"], 40_000);
+    assert_eq!(i["rpc_buffers_evicted"], 40_000 - 32_768);
+}
+
 /// A pcap writer for hand-made packets.
 struct Pcap(Vec<u8>);
 

@@ -7,11 +7,13 @@
 
 use rustc_hash::FxHashMap;
 
-use super::AddrSet;
+use super::{AddrSet, MAX_DISTINCT_ADDRS};
+use crate::bounded::Workers;
 use crate::catalog::LabelId;
 use crate::decode::Addr;
 use crate::flow::{Flow, Ts, C2S, S2C};
 
+/// For the whole process: with several workers, each holds its share (see [`crate::bounded::share`]).
 pub const MAX_SERVED: usize = 200_000;
 pub const MAX_USED: usize = 500_000;
 
@@ -123,6 +125,8 @@ pub struct HostTable {
     pub used: FxHashMap<(Addr, Addr, Offer), Used>,
     /// Flows left out of the host view because a table was full.
     pub overflow: u64,
+    /// The workers sharing the caps.
+    pub workers: Workers,
 }
 
 /// Broadcast and multicast destinations receive traffic but serve nothing: 255.255.255.255, IPv4
@@ -135,6 +139,14 @@ pub fn is_group_address(a: Addr) -> bool {
 }
 
 impl HostTable {
+    /// The table of one of several workers: its share of each cap.
+    pub fn with_share(workers: Workers) -> HostTable {
+        HostTable {
+            workers,
+            ..HostTable::default()
+        }
+    }
+
     pub fn add(&mut self, f: &Flow) {
         let offer = Offer::of(f);
         let (client, server) = (f.client().0, f.server().0);
@@ -142,7 +154,13 @@ impl HostTable {
             let n = self.served.len();
             match self.served.get_mut(&(server, offer)) {
                 Some(s) => s.add(f),
-                None if n < MAX_SERVED => self.served.entry((server, offer)).or_default().add(f),
+                None if n < self.workers.share(MAX_SERVED) => {
+                    let s = Served {
+                        clients: AddrSet::with_cap(self.workers.share(MAX_DISTINCT_ADDRS)),
+                        ..Served::default()
+                    };
+                    self.served.entry((server, offer)).or_insert(s).add(f)
+                }
                 None => self.overflow += 1,
             }
         }
@@ -153,7 +171,7 @@ impl HostTable {
         let key = (client, server, offer);
         let u = match self.used.get_mut(&key) {
             Some(u) => u,
-            None if n < MAX_USED => self.used.entry(key).or_default(),
+            None if n < self.workers.share(MAX_USED) => self.used.entry(key).or_default(),
             None => {
                 self.overflow += 1;
                 return;

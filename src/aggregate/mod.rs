@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::bounded::Workers;
 use crate::catalog::{LabelId, Uuid};
 use crate::classify::inspect::InspectCounters;
 use crate::decode::{Addr, Malformed};
@@ -23,18 +24,35 @@ use crate::flow::{Flow, FlowCounters, Ts, C2S, S2C};
 
 /// Distinct client and server addresses are counted exactly up to this many per statistic; beyond it
 /// the count is reported as a lower bound, keeping memory bounded on floods of spoofed addresses.
+/// With several workers, each counts its share (see [`crate::bounded::share`]) and the merge up to
+/// this many.
 pub const MAX_DISTINCT_ADDRS: usize = 100_000;
 
 /// A set of addresses with a size cap.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct AddrSet {
     set: FxHashSet<Addr>,
     pub capped: bool,
+    cap: usize,
+}
+
+impl Default for AddrSet {
+    fn default() -> Self {
+        AddrSet::with_cap(MAX_DISTINCT_ADDRS)
+    }
 }
 
 impl AddrSet {
+    pub fn with_cap(cap: usize) -> AddrSet {
+        AddrSet {
+            set: FxHashSet::default(),
+            capped: false,
+            cap,
+        }
+    }
+
     pub fn insert(&mut self, a: Addr) {
-        if self.set.len() < MAX_DISTINCT_ADDRS {
+        if self.set.len() < self.cap {
             self.set.insert(a);
         } else if !self.set.contains(&a) {
             self.capped = true;
@@ -104,6 +122,15 @@ impl Default for Stats {
 }
 
 impl Stats {
+    /// Statistics whose address sets hold at most `addr_cap` addresses each.
+    pub fn with_addr_cap(addr_cap: usize) -> Stats {
+        Stats {
+            clients: AddrSet::with_cap(addr_cap),
+            servers: AddrSet::with_cap(addr_cap),
+            ..Stats::default()
+        }
+    }
+
     pub fn add_flow(&mut self, f: &Flow) {
         self.flows += 1;
         for d in [C2S, S2C] {
@@ -214,18 +241,34 @@ pub struct Aggregate {
     /// Flows per DCE/RPC interface seen (bind, connectionless header or endpoint-mapper answer).
     pub rpc_interfaces: FxHashMap<Uuid, PortCounts>,
     pub inspect: InspectCounters,
+    /// The workers sharing the process-wide caps; a merged aggregate has the whole caps.
+    pub workers: Workers,
 }
 
 /// At most this many distinct DCE/RPC interfaces are counted.
 pub const MAX_INTERFACES: usize = 4096;
 
 impl Aggregate {
+    /// The aggregate of one of `workers` workers: its tables hold their share of each cap.
+    pub fn with_share(workers: usize) -> Aggregate {
+        let workers = Workers(workers.max(1));
+        let addr_cap = workers.share(MAX_DISTINCT_ADDRS);
+        Aggregate {
+            unclassified: Stats::with_addr_cap(addr_cap),
+            unanswered: Stats::with_addr_cap(addr_cap),
+            hosts: hosts::HostTable::with_share(workers),
+            workers,
+            ..Aggregate::default()
+        }
+    }
+
     fn label_stats(&mut self, label: LabelId) -> &mut Stats {
         let i = usize::from(label);
         if self.by_label.len() <= i {
             self.by_label.resize_with(i + 1, || None);
         }
-        self.by_label[i].get_or_insert_with(Default::default)
+        let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
+        self.by_label[i].get_or_insert_with(|| Box::new(Stats::with_addr_cap(addr_cap)))
     }
 
     /// Records the frame length of one packet of a flow (see [`crate::flow::update`]).
@@ -247,7 +290,7 @@ impl Aggregate {
         let label = f.class.label;
         if let Some(u) = interface {
             let n = self.rpc_interfaces.len();
-            if n < MAX_INTERFACES || self.rpc_interfaces.contains_key(&u) {
+            if n < self.workers.share(MAX_INTERFACES) || self.rpc_interfaces.contains_key(&u) {
                 let c = self.rpc_interfaces.entry(u).or_default();
                 c.add_flow(f);
             }
@@ -307,6 +350,7 @@ impl Aggregate {
         a.flows_evicted += b.flows_evicted;
         a.fragments_attributed += b.fragments_attributed;
         a.fragments_unmatched += b.fragments_unmatched;
+        a.fragments_evicted += b.fragments_evicted;
         a.peak_flows += b.peak_flows;
     }
 

@@ -68,12 +68,18 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Pcap)]
         format: Format,
     },
-    /// A flood of distinct flows (one TCP SYN each, spoofed sources) for memory tests.
+    /// A flood that fills one of svcscope's caps (by default distinct flows, one TCP SYN each, from
+    /// spoofed sources), for memory tests and scripts/bench-flood.
     Flood {
+        /// Number of packets (about: whole contacts, answers or flows).
         #[arg(long)]
         packets: u64,
         #[arg(long)]
         out: PathBuf,
+        /// What the flood fills: the flow table, the fragment table, the endpoint-mapper contacts,
+        /// the announcements, or the inspector's partial PDUs.
+        #[arg(long, value_enum, default_value = "syn")]
+        kind: flood::Kind,
     },
 }
 
@@ -87,11 +93,12 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Fixtures { dir } => write_fixtures(&dir),
-        Cmd::Flood { packets, out } => {
+        Cmd::Flood { packets, out, kind } => {
             let start = Instant::now();
-            flood::run(packets, &out).with_context(|| format!("writing {}", out.display()))?;
+            let written = flood::run(kind, packets, &out)
+                .with_context(|| format!("writing {}", out.display()))?;
             println!(
-                "wrote {}: {packets} packets, each a new flow; {:.2} s",
+                "wrote {}: {written} packets of a {kind:?} flood; {:.2} s",
                 out.display(),
                 start.elapsed().as_secs_f64()
             );

@@ -420,6 +420,11 @@ impl PduStream {
         } else {
             self.buf.clear();
         }
+        // What is held is counted against the inspector's budget by length: keep the allocation near
+        // it, not at the size of the largest PDU the stream ever carried.
+        if self.buf.capacity() > 2 * self.buf.len() + 4096 {
+            self.buf.shrink_to(self.buf.len());
+        }
         ok
     }
 }
@@ -607,6 +612,25 @@ pub(crate) mod tests {
         short[8..10].copy_from_slice(&8u16.to_le_bytes());
         assert!(co_header(&short).is_none());
         assert!(!PduStream::default().push(1, &short, |_, _| {}));
+    }
+
+    /// Regression: a stream kept the allocation of the largest PDU it ever reassembled (64 KiB per
+    /// direction of every inspected flow) while the budget counted only the bytes still held.
+    #[test]
+    fn a_completed_big_pdu_gives_its_memory_back() {
+        let mut pdu = bind(1, netlogon(), 1);
+        let len = 60_000u16;
+        pdu.resize(usize::from(len), 0);
+        pdu[8..10].copy_from_slice(&len.to_le_bytes());
+        let mut s = PduStream::default();
+        let mut seq = 1u32;
+        let mut done = 0;
+        for chunk in pdu.chunks(1400) {
+            assert!(s.push(seq, chunk, |_, _| done += 1));
+            seq = seq.wrapping_add(chunk.len() as u32);
+        }
+        assert_eq!((done, s.buffered()), (1, 0));
+        assert!(s.buf.capacity() <= 4096, "{}", s.buf.capacity());
     }
 
     #[test]

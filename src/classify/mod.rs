@@ -33,8 +33,7 @@ pub mod inspect;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
-
+use crate::bounded::{share, BoundedMap};
 use crate::catalog::{Catalog, LabelId, Transport, Uuid};
 use crate::decode::{proto, tcp_flags, Addr, Decoded};
 use crate::flow::{nanos, Class, Flow, FlowKey, Provenance, ServerRule, Ts};
@@ -49,9 +48,11 @@ pub const FTP_CONTROL_PORT: u16 = 21;
 pub const TFTP_PORT: u16 = 69;
 /// How long after a client's endpoint-mapper contact its flows to dynamic ports are labelled RPC.
 pub const DEFAULT_EPM_WINDOW: Duration = Duration::from_secs(600);
-const MAX_EPM_CONTACTS: usize = 100_000;
-/// Endpoints remembered for the `known-server` and `repeated-endpoint` rules, and for how long.
-const MAX_ENDPOINTS: usize = 200_000;
+/// Endpoint-mapper contacts remembered (for the whole process: see [`crate::bounded::share`]).
+pub const MAX_EPM_CONTACTS: usize = 100_000;
+/// Endpoints remembered for the `known-server` and `repeated-endpoint` rules (each table), and for
+/// how long.
+pub const MAX_ENDPOINTS: usize = 200_000;
 const ENDPOINT_MEMORY: i64 = 3600 * 1_000_000_000;
 
 /// A transport endpoint: (address, port, IP protocol).
@@ -60,28 +61,34 @@ type Endpoint = (Addr, u16, u8);
 pub struct Classifier {
     catalog: Arc<Catalog>,
     /// (client, server) → last time the client opened a flow to the server's TCP 135.
-    epm_contacts: FxHashMap<(Addr, Addr), Ts>,
+    epm_contacts: BoundedMap<(Addr, Addr), Ts>,
     epm_window: i64,
     /// Server endpoints of flows whose side a handshake decided.
-    known_servers: FxHashMap<Endpoint, Ts>,
+    known_servers: BoundedMap<Endpoint, Ts>,
     /// Endpoints of recent flows, with the peer address they were seen with.
-    recent_endpoints: FxHashMap<Endpoint, (Addr, Ts)>,
+    recent_endpoints: BoundedMap<Endpoint, (Addr, Ts)>,
     /// Addresses that served a TCP or UDP flow (handshake or catalog port), for port-less protocols:
     /// the PPTP server is the GRE tunnel's server, the IKE responder the ESP one's.
-    server_addrs: FxHashMap<Addr, Ts>,
+    server_addrs: BoundedMap<Addr, Ts>,
     inspector: Inspector,
 }
 
 impl Classifier {
     pub fn new(catalog: Arc<Catalog>, epm_window: Duration) -> Classifier {
+        Classifier::with_share(catalog, epm_window, 1)
+    }
+
+    /// A classifier for one of `workers` workers: each of its tables (and the inspector's) holds
+    /// that share of the process-wide cap.
+    pub fn with_share(catalog: Arc<Catalog>, epm_window: Duration, workers: usize) -> Classifier {
         Classifier {
             catalog,
-            epm_contacts: FxHashMap::default(),
+            epm_contacts: BoundedMap::new(share(MAX_EPM_CONTACTS, workers)),
             epm_window: nanos(epm_window),
-            known_servers: FxHashMap::default(),
-            recent_endpoints: FxHashMap::default(),
-            server_addrs: FxHashMap::default(),
-            inspector: Inspector::default(),
+            known_servers: BoundedMap::new(share(MAX_ENDPOINTS, workers)),
+            recent_endpoints: BoundedMap::new(share(MAX_ENDPOINTS, workers)),
+            server_addrs: BoundedMap::new(share(MAX_ENDPOINTS, workers)),
+            inspector: Inspector::with_share(workers),
         }
     }
 
@@ -279,8 +286,13 @@ impl Classifier {
         }
     }
 
+    /// The inspector's counters, with what the classifier's own tables forgot when full.
     pub fn inspect_counters(&self) -> inspect::InspectCounters {
-        self.inspector.counters
+        let mut c = self.inspector.counters;
+        c.epm_contacts_evicted = self.epm_contacts.evicted;
+        c.endpoints_evicted =
+            self.known_servers.evicted + self.recent_endpoints.evicted + self.server_addrs.evicted;
+        c
     }
 
     /// Returns (the packet's source is the client, the rule that decided).
@@ -401,15 +413,9 @@ impl Classifier {
             rule,
             ServerRule::Syn | ServerRule::SynAck | ServerRule::CatalogPort
         ) {
-            if self.server_addrs.len() >= MAX_ENDPOINTS {
-                self.server_addrs.clear();
-            }
             self.server_addrs.insert(server.0, ts);
         }
         if matches!(rule, ServerRule::Syn | ServerRule::SynAck) {
-            if self.known_servers.len() >= MAX_ENDPOINTS {
-                self.known_servers.clear();
-            }
             self.known_servers
                 .insert((server.0, server.1, protocol), ts);
         }
@@ -422,35 +428,29 @@ impl Classifier {
         server: (Addr, u16),
         ts: Ts,
     ) {
-        if self.recent_endpoints.len() >= MAX_ENDPOINTS {
-            self.recent_endpoints.clear();
-        }
         self.recent_endpoints
             .insert((client.0, client.1, protocol), (server.0, ts));
         self.recent_endpoints
             .insert((server.0, server.1, protocol), (client.0, ts));
     }
 
+    /// Remembers a contact; when the table is full, the oldest is forgotten (O(1), whatever the
+    /// contacts' timing: a flood of young contacts used to clear or scan the whole table each).
     fn remember_epm(&mut self, client: Addr, server: Addr, ts: Ts) {
-        if self.epm_contacts.len() >= MAX_EPM_CONTACTS {
-            self.expire(ts);
-            if self.epm_contacts.len() >= MAX_EPM_CONTACTS {
-                self.epm_contacts.clear();
-            }
-        }
         self.epm_contacts.insert((client, server), ts);
     }
 
     /// Forgets endpoint-mapper contacts and announcements older than the window, and old endpoints.
+    /// Each table is in insertion order, so only the entries forgotten (and one more) are looked at.
     pub fn expire(&mut self, now: Ts) {
         self.inspector.expire(now, self.epm_window);
-        self.known_servers
-            .retain(|_, t| now.saturating_sub(*t) <= ENDPOINT_MEMORY);
-        self.recent_endpoints
-            .retain(|_, (_, t)| now.saturating_sub(*t) <= ENDPOINT_MEMORY);
+        let old = |t: Ts| now.saturating_sub(t) > ENDPOINT_MEMORY;
+        self.known_servers.expire(|&t| old(t));
+        self.recent_endpoints.expire(|&(_, t)| old(t));
+        self.server_addrs.expire(|&t| old(t));
         let window = self.epm_window;
         self.epm_contacts
-            .retain(|_, t| now.saturating_sub(*t) <= window);
+            .expire(|&t| now.saturating_sub(t) > window);
     }
 }
 
@@ -674,6 +674,92 @@ mod tests {
             c.server_side(&tcp(167, 1075, 105, 2002, ACK), 4),
             (true, ServerRule::RepeatedEndpoint)
         );
+    }
+
+    fn v4(i: u32) -> Addr {
+        Addr::from_v4([198, 51, (i >> 8) as u8, i as u8])
+    }
+
+    /// Regression: with the contact table full of contacts younger than the window (crafted timing),
+    /// each new contact expired every table (a full scan of each), then cleared the contacts: 84.6 s
+    /// instead of 0.70 s for a flood, and the contacts just made were forgotten.
+    #[test]
+    fn a_flood_of_endpoint_mapper_contacts_forgets_the_oldest_in_constant_work_each() {
+        let mut c = Classifier::with_share(Arc::new(Catalog::builtin()), DEFAULT_EPM_WINDOW, 100);
+        let cap = MAX_EPM_CONTACTS / 100;
+        let n = 100_000u32;
+        let server = a(10);
+        for i in 0..n {
+            c.server_answered(
+                proto::TCP,
+                (v4(i), 50_000),
+                (server, EPM_PORT),
+                ServerRule::Syn,
+                i64::from(i),
+            );
+        }
+        assert_eq!(c.epm_contacts.len(), cap);
+        assert_eq!(
+            c.inspect_counters().epm_contacts_evicted,
+            u64::from(n) - cap as u64
+        );
+        assert!(c.epm_contacts.examined <= 3 * u64::from(n));
+        // Every one of the most recent contacts still labels its dynamic-port flow.
+        let cat = c.catalog().clone();
+        for i in n - cap as u32..n {
+            assert!(c.spoke_to_epm(v4(i), server, i64::from(n)), "{i}");
+        }
+        let d = Decoded {
+            src: v4(n - 1),
+            dst: server,
+            ..tcp(0, 50_001, 0, 49_700, SYN)
+        };
+        let class = c.classify(key_of(&d), &d, true, i64::from(n));
+        assert_eq!(
+            cat.label(class.label.unwrap()).name,
+            "RPC dynamic (unconfirmed)"
+        );
+        assert!(!c.spoke_to_epm(v4(0), server, i64::from(n)));
+    }
+
+    #[test]
+    fn a_flood_of_new_endpoints_forgets_the_oldest_in_constant_work_each() {
+        let mut c = Classifier::with_share(Arc::new(Catalog::builtin()), DEFAULT_EPM_WINDOW, 100);
+        let cap = MAX_ENDPOINTS / 100;
+        let n = 100_000u32;
+        for i in 0..n {
+            // A handshake with a new server each time: known server, server address, two endpoints.
+            let d = Decoded {
+                src: v4(i),
+                dst: v4(i + 1_000_000),
+                ..tcp(0, 50_000, 0, 5999, SYN)
+            };
+            c.classify(key_of(&d), &d, true, 0);
+            c.server_answered(
+                proto::TCP,
+                (d.src, 50_000),
+                (d.dst, 5999),
+                ServerRule::Syn,
+                0,
+            );
+        }
+        for (len, examined) in [
+            (c.known_servers.len(), c.known_servers.examined),
+            (c.server_addrs.len(), c.server_addrs.examined),
+        ] {
+            assert_eq!(len, cap);
+            assert!(examined <= 3 * u64::from(n));
+        }
+        assert_eq!(c.recent_endpoints.len(), cap);
+        assert!(c.recent_endpoints.examined <= 6 * u64::from(n));
+        // Two endpoints per flow in the recent table, one in each other.
+        assert_eq!(
+            c.inspect_counters().endpoints_evicted,
+            4 * u64::from(n) - 3 * cap as u64
+        );
+        // The newest server is known.
+        let newest = (v4(n - 1 + 1_000_000), 5999, proto::TCP);
+        assert!(c.known_servers.get(&newest).is_some());
     }
 
     #[test]

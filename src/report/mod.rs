@@ -206,6 +206,8 @@ pub struct Health {
     pub packets_truncated: u64,
     pub fragments_attributed: u64,
     pub fragments_unmatched: u64,
+    /// First fragments forgotten (oldest first) because the fragment table was full.
+    pub fragments_evicted: u64,
     pub flows_created: u64,
     pub flows_evicted: u64,
     pub peak_flows: u64,
@@ -464,6 +466,7 @@ impl Report {
             packets_truncated: d.truncated,
             fragments_attributed: fc.fragments_attributed,
             fragments_unmatched: fc.fragments_unmatched,
+            fragments_evicted: fc.fragments_evicted,
             flows_created: fc.flows_created,
             flows_evicted: fc.flows_evicted,
             peak_flows: fc.peak_flows,
