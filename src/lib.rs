@@ -20,3 +20,4 @@ pub mod flow;
 pub mod pipeline;
 pub mod report;
 pub mod tracker;
+pub mod wire;
