@@ -8,7 +8,8 @@
 //! ```
 //!
 //! `pipeline` owns the threads and channels; `catalog` is the data classification consults;
-//! `cli` is the command line over all of it.
+//! `cli` is the command line over all of it; `wire` holds pure protocol parsers (SMB and its
+//! security blobs) for the inspectors.
 
 pub mod aggregate;
 pub mod capture;
