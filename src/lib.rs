@@ -8,8 +8,8 @@
 //! ```
 //!
 //! `pipeline` owns the threads and channels; `catalog` is the data classification consults;
-//! `bounded` holds the capped tables the stages learn into;
-//! `cli` is the command line over all of it.
+//! `bounded` holds the capped tables the stages learn into; `wire` holds pure protocol parsers (SMB
+//! and its security blobs) for the inspectors; `cli` is the command line over all of it.
 
 pub mod aggregate;
 pub mod bounded;
@@ -22,6 +22,7 @@ pub mod flow;
 pub mod pipeline;
 pub mod report;
 pub mod tracker;
+pub mod wire;
 
 #[cfg(test)]
 mod testing;
