@@ -7,7 +7,7 @@
 //! here only after checking the captured length. Nothing is copied: [`Decoded::payload`] borrows the
 //! frame. An IP header's length field is held against the captured bytes by one rule on both paths
 //! (`ip_extent`): beyond them, the snapshot length cut the frame; short of them, the rest is
-//! padding; unknown (an IPv6 payload length of 0), the packet runs to the frame's end and may be
+//! padding; unknown (an IPv4 total length or IPv6 payload length of 0), the packet runs to the frame's end and may be
 //! cut. A frame that cannot be attributed to a flow is a [`Malformed`] value with a layer and a
 //! reason, for capture health — never a panic and never fatal.
 //!
@@ -392,8 +392,9 @@ fn fast_path(link: LinkType, frame: &[u8]) -> Option<Outcome<'_>> {
 /// the full path, [`fast_path`] calls this; a property test holds them together).
 ///
 /// `declared` is the packet's length from its own header (IPv4 total length; 40 + the IPv6 payload
-/// length), `None` where the header leaves it unknown (an IPv6 payload length of 0 with bytes after
-/// the header: jumbograms and large segmentation offload). A declared length beyond the captured bytes means the snapshot
+/// length), `None` where the header leaves it unknown: an IPv4 total length of 0 (frames captured
+/// before segmentation offload split them) or an IPv6 payload length of 0 with bytes after the
+/// header (jumbograms, large segmentation offload). A declared length beyond the captured bytes means the snapshot
 /// length cut the frame; bytes past a shorter one are link-layer padding. An unknown length runs to
 /// the end of the frame, which then counts as possibly cut: a transport header too short for its
 /// protocol is "cut by snaplen", never "truncated", because nothing in the packet says otherwise.
@@ -504,7 +505,9 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<
     let (ip_version, src, dst, has_ah, fragment, payload) = match net {
         LaxNetSlice::Ipv4(v4) => {
             let h = v4.header();
-            if usize::from(h.total_len()) < usize::from(h.ihl()) * 4 {
+            // A total length of 0 is unknown (captured before segmentation offload): etherparse
+            // takes the packet to the frame's end, as `ip_extent` does.
+            if h.total_len() != 0 && usize::from(h.total_len()) < usize::from(h.ihl()) * 4 {
                 return bad("ipv4", "total length below header length");
             }
             let pl = v4.payload();
@@ -1036,6 +1039,27 @@ mod tests {
         assert_eq!(
             malformed(decode_sliced(LinkType::Ethernet, header_only)),
             want
+        );
+    }
+
+    /// Frames captured before segmentation offload split them carry an IPv4 total length of 0: the
+    /// packet runs to the end of the frame (they were "total length below header length").
+    #[test]
+    fn ipv4_total_length_zero_is_a_segmentation_offload_frame() {
+        let mut f = tcp_v4(49152, 445, false, &[7u8; 3000]);
+        f[16] = 0;
+        f[17] = 0;
+        let d = ip(decode(LinkType::Ethernet, &f));
+        assert_eq!(d.ports, Some((49152, 445)));
+        assert_eq!(d.payload.len(), 3000);
+        // Below the header length but not 0 still lies.
+        f[17] = 10;
+        assert_eq!(
+            malformed(decode(LinkType::Ethernet, &f)),
+            Malformed {
+                layer: "ipv4",
+                reason: "total length below header length"
+            }
         );
     }
 

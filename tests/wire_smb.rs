@@ -462,19 +462,10 @@ fn run(path: &Path) -> BTreeMap<(String, String), Seen> {
         let link = batch.link;
         for (_, frame) in batch.frames() {
             let link = link.unwrap();
-            let patched;
+            // Frames captured before segmentation offload (zeek__krb_kerberos_tso.pcapng, IPv4
+            // total length 0) decode to the frame's end.
             let d = match decode(link, frame) {
                 Outcome::Ip(d) => d,
-                Outcome::Malformed(m) if m.reason == "total length below header length" => {
-                    // Captured before segmentation offload (zeek__krb_kerberos_tso.pcapng): the
-                    // IPv4 total length is 0. svcscope's decoder refuses such frames; here the
-                    // length is taken from the frame so that the SMB inside can be compared.
-                    patched = tso_fixed(frame);
-                    match decode(link, &patched) {
-                        Outcome::Ip(d) => d,
-                        _ => continue,
-                    }
-                }
                 _ => continue,
             };
             let Some((sport, dport)) = d.ports else {
@@ -500,16 +491,6 @@ fn run(path: &Path) -> BTreeMap<(String, String), Seen> {
         }
     }
     convs
-}
-
-/// An Ethernet IPv4 frame whose total length is 0 with the length the frame holds.
-fn tso_fixed(frame: &[u8]) -> Vec<u8> {
-    let mut f = frame.to_vec();
-    if f.len() >= 34 && f[12..14] == [0x08, 0x00] && f[16..18] == [0, 0] {
-        let len = u16::try_from(f.len() - 14).unwrap_or(u16::MAX);
-        f[16..18].copy_from_slice(&len.to_be_bytes());
-    }
-    f
 }
 
 /// What the captures' README says beyond truth-rpc, per capture: shares tree-connected (by
