@@ -29,13 +29,7 @@ use crate::bounded::BoundedMap;
 
 use crate::catalog::LabelId;
 use crate::decode::{proto, tcp_flags, Addr, Decoded, Fragment};
-
-/// Trace time: nanoseconds since the Unix epoch.
-pub type Ts = i64;
-
-pub fn nanos(d: Duration) -> i64 {
-    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
-}
+use crate::time::{nanos, Ts};
 
 /// The key of a bidirectional flow: endpoints in canonical order (lower address/port first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -21,6 +21,7 @@ pub mod decode;
 pub mod flow;
 pub mod pipeline;
 pub mod report;
+pub mod time;
 pub mod tracker;
 pub mod wire;
 

@@ -19,8 +19,9 @@ use crate::catalog::LabelId;
 use crate::classify::Classifier;
 use crate::decode::Addr;
 use crate::decode::{decode, proto, LinkType, Outcome};
-use crate::flow::{update, EndReason, Flow, FlowTable, Lookup, Placed, ServerRule, Timeouts, Ts};
+use crate::flow::{update, EndReason, Flow, FlowTable, Lookup, Placed, ServerRule, Timeouts};
 use crate::report::flows::FlowRecord;
+use crate::time::Ts;
 
 /// Settings of the classification stages.
 #[derive(Clone, Debug)]
@@ -391,8 +392,8 @@ impl Write for SharedSink {
 mod tests {
     use super::*;
     use crate::catalog::Uuid;
-    use crate::classify::dcerpc::tests::bind;
     use crate::decode::tcp_flags::{ACK, PSH, RST, SYN};
+    use crate::wire::dcerpc::tests::bind;
     use etherparse::PacketBuilder;
 
     /// A TCP frame between 192.0.2.101:50000 (client) and 192.0.2.10:49700.

@@ -11,7 +11,8 @@ use super::{AddrSet, MAX_DISTINCT_ADDRS};
 use crate::bounded::Workers;
 use crate::catalog::LabelId;
 use crate::decode::Addr;
-use crate::flow::{Flow, Ts, C2S, S2C};
+use crate::flow::{Flow, C2S, S2C};
+use crate::time::Ts;
 
 /// For the whole process: with several workers, each holds its share (see [`crate::bounded::share`]).
 pub const MAX_SERVED: usize = 200_000;

@@ -20,7 +20,8 @@ use crate::bounded::Workers;
 use crate::catalog::{LabelId, Uuid};
 use crate::classify::inspect::InspectCounters;
 use crate::decode::{Addr, Malformed};
-use crate::flow::{Flow, FlowCounters, Ts, C2S, S2C};
+use crate::flow::{Flow, FlowCounters, C2S, S2C};
+use crate::time::Ts;
 
 /// Distinct client and server addresses are counted exactly up to this many per statistic; beyond it
 /// the count is reported as a lower bound, keeping memory bounded on floods of spoofed addresses.

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use super::{compile_filter, Batch, CaptureError, PacketSource, SourceCounters};
 use crate::decode::LinkType;
-use crate::flow::Ts;
+use crate::time::Ts;
 
 /// The largest frame accepted in a capture file; a record claiming more is corrupt.
 pub const MAX_FRAME: u32 = 16 << 20;

@@ -16,7 +16,7 @@ pub mod live;
 use std::fmt;
 
 use crate::decode::{decode, LinkType, Parsed};
-use crate::flow::Ts;
+use crate::time::Ts;
 
 pub use file::FileSource;
 pub use live::{interfaces, InterfaceInfo, LiveCounters, LiveOptions, LiveSource};

@@ -16,11 +16,12 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::dcerpc::{self, ptype, PduStream, TowerTransport};
 use crate::bounded::{share, BoundedMap};
 use crate::catalog::{Catalog, LabelId, Uuid};
 use crate::decode::{proto, Addr};
-use crate::flow::{FlowKey, Provenance, Ts};
+use crate::flow::{FlowKey, Provenance};
+use crate::time::Ts;
+use crate::wire::dcerpc::{self, ptype, PduStream, TowerTransport};
 
 pub const MAX_INSPECTED: usize = 50_000;
 pub const MAX_INSPECT_BYTES: u64 = 256 * 1024;
@@ -489,9 +490,12 @@ impl Inspector {
                     if b == b'\n' {
                         let line = String::from_utf8_lossy(line_buf).trim().to_string();
                         line_buf.clear();
-                        if let Some((addr, port)) =
-                            super::ftp::data_endpoint(&line, p.from_client, p.server.0, p.client.0)
-                        {
+                        if let Some((addr, port)) = crate::wire::ftp::data_endpoint(
+                            &line,
+                            p.from_client,
+                            p.server.0,
+                            p.client.0,
+                        ) {
                             if let Some(label) = catalog.ftp_data_label() {
                                 self.counters.ftp_data_announced += 1;
                                 announcements.push((
@@ -602,7 +606,7 @@ mod tests {
         // The newest flow binds to netlogon: seen.
         let (key, client, server) = flow(n - 1);
         let uuid = Uuid::parse("12345678-1234-abcd-ef00-01234567cffb").unwrap();
-        let bind = crate::classify::dcerpc::tests::bind(1, uuid, 1);
+        let bind = crate::wire::dcerpc::tests::bind(1, uuid, 1);
         let p = Packet {
             key,
             from_client: true,

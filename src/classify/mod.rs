@@ -26,8 +26,6 @@
 //! endpoint-mapper window. Payload inspection may relabel a flow later (a DCE/RPC bind, a
 //! connectionless RPC header) and, for a bind sent by the side taken for the server, swap its sides.
 
-pub mod dcerpc;
-pub mod ftp;
 pub mod inspect;
 
 use std::sync::Arc;
@@ -36,7 +34,8 @@ use std::time::Duration;
 use crate::bounded::{share, BoundedMap};
 use crate::catalog::{Catalog, LabelId, Transport, Uuid};
 use crate::decode::{proto, tcp_flags, Addr, Decoded};
-use crate::flow::{nanos, Class, Flow, FlowKey, Provenance, ServerRule, Ts};
+use crate::flow::{Class, Flow, FlowKey, Provenance, ServerRule};
+use crate::time::{nanos, Ts};
 
 use inspect::{Inspector, Kind};
 

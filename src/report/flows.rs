@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, Uuid};
 use crate::decode::{proto, tcp_flags, Addr};
-use crate::flow::{EndReason, Flow, Ts, C2S, S2C};
+use crate::flow::{EndReason, Flow, C2S, S2C};
+use crate::time::Ts;
 
 use super::transport_name;
 

@@ -24,7 +24,8 @@ use serde::Serialize;
 use crate::aggregate::{Aggregate, Stats};
 use crate::catalog::{Catalog, LabelId, Origin, PortSpec, Transport};
 use crate::classify::inspect::InspectCounters;
-use crate::flow::{Ts, C2S, S2C};
+use crate::flow::{C2S, S2C};
+use crate::time::Ts;
 
 pub use flows::rfc3339;
 

@@ -1,5 +1,5 @@
 //! Wire: pure protocol parsers. Bytes in, typed structs that borrow those bytes out; no flow state,
-//! no catalog, no classification (the inspectors in `classify` drive these).
+//! no catalog, no classification (the inspectors in `inspect` drive these).
 //!
 //! - [`netbios`]: the NetBIOS session service / direct-TCP framing of TCP 139 and 445, and finding
 //!   a frame start in the middle of a stream;
@@ -8,7 +8,10 @@
 //!   transactions), the SMB3 transform and compression headers;
 //! - [`spnego`], [`ntlmssp`]: the security blobs of session setup: SPNEGO's mechanism list and inner
 //!   token, NTLMSSP messages (who logs on, how);
-//! - [`dfs`]: DFS referral requests and responses (SMB1 TRANSACTION2, SMB2 IOCTL).
+//! - [`dfs`]: DFS referral requests and responses (SMB1 TRANSACTION2, SMB2 IOCTL);
+//! - [`dcerpc`]: DCE/RPC PDU headers, binds, endpoint-mapper towers, connectionless headers, and a
+//!   bounded reassembler of connection-oriented PDUs;
+//! - [`ftp`]: FTP control lines that announce a data connection.
 //!
 //! The validity rule: **every length, offset and count read from the wire is checked against the
 //! bytes that carry it** before anything is sliced, with overflow-checked arithmetic, and nothing
@@ -20,7 +23,9 @@
 //! message says it holds (a streaming caller waits for more), [`Error::Malformed`] when the message
 //! contradicts itself, and [`Error::NotSmb`] when the bytes are not the protocol at all.
 
+pub mod dcerpc;
 pub mod dfs;
+pub mod ftp;
 pub mod netbios;
 pub mod ntlmssp;
 pub mod smb1;

@@ -1,4 +1,4 @@
-//! DCE/RPC (C706, MS-RPCE): what classification needs from it — the interface a connection binds to,
+//! DCE/RPC (C706, MS-RPCE): what inspection needs from it — the interface a connection binds to,
 //! the endpoints the endpoint mapper hands out, and the interface in a connectionless PDU header.
 //!
 //! Validity rule: every function takes untrusted bytes and checks each length against the slice
