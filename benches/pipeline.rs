@@ -17,7 +17,8 @@ use svcscope::capture::Batch;
 use svcscope::catalog::Catalog;
 use svcscope::classify::{Classifier, DEFAULT_EPM_WINDOW};
 use svcscope::decode::{decode, LinkType, Outcome};
-use svcscope::flow::{update, Class, FlowTable, Placed, Provenance, ServerRule, Timeouts};
+use svcscope::flow::{update, Class, FlowTable, Placed, ServerRule, Timeouts};
+use svcscope::inspect::Provenance;
 use svcscope::pipeline::{analyze_files, AnalyzeOptions};
 use svcscope::tracker::{Tracker, TrackerConfig};
 
@@ -117,7 +118,7 @@ fn bench(c: &mut Criterion) {
             server_rule: ServerRule::FirstPacket,
             label: None,
             provenance: Provenance::Unknown,
-            inspect: false,
+            inspector: None,
         };
         b.iter(|| {
             let mut t = FlowTable::new(Timeouts::default(), 1 << 20);
@@ -142,9 +143,9 @@ fn bench(c: &mut Criterion) {
             let mut c = Classifier::new(catalog.clone(), DEFAULT_EPM_WINDOW);
             let mut n = 0usize;
             for (i, d) in firsts.iter().enumerate() {
-                let (key, src_is_lo) =
-                    svcscope::flow::FlowKey::of(d.protocol, d.src, d.dst, d.ports);
-                n += usize::from(c.classify(key, d, src_is_lo, i as i64).label.is_some());
+                let (_, src_is_lo) =
+                    svcscope::decode::FlowKey::of(d.protocol, d.src, d.dst, d.ports);
+                n += usize::from(c.classify(d, src_is_lo, i as i64).0.label.is_some());
             }
             black_box(n)
         })

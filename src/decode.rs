@@ -180,6 +180,42 @@ impl LinkType {
     }
 }
 
+/// The key of a bidirectional flow: endpoints in canonical order (lower address/port first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    pub lo: Addr,
+    pub hi: Addr,
+    pub lo_port: u16,
+    pub hi_port: u16,
+    pub protocol: u8,
+}
+
+impl FlowKey {
+    /// The key of a packet and whether its source is the key's `lo` side.
+    pub fn of(protocol: u8, src: Addr, dst: Addr, ports: Option<(u16, u16)>) -> (FlowKey, bool) {
+        let (sp, dp) = ports.unwrap_or((0, 0));
+        let src_is_lo = (src, sp) <= (dst, dp);
+        let key = if src_is_lo {
+            FlowKey {
+                lo: src,
+                hi: dst,
+                lo_port: sp,
+                hi_port: dp,
+                protocol,
+            }
+        } else {
+            FlowKey {
+                lo: dst,
+                hi: src,
+                lo_port: dp,
+                hi_port: sp,
+                protocol,
+            }
+        };
+        (key, src_is_lo)
+    }
+}
+
 /// IP fragment position of a packet, for attributing fragments without transport headers to flows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fragment {

@@ -28,44 +28,9 @@ use hashbrown::HashTable;
 use crate::bounded::BoundedMap;
 
 use crate::catalog::LabelId;
-use crate::decode::{proto, tcp_flags, Addr, Decoded, Fragment};
+use crate::decode::{proto, tcp_flags, Addr, Decoded, FlowKey, Fragment};
+use crate::inspect::{EntryId, Provenance, Slot};
 use crate::time::{nanos, Ts};
-
-/// The key of a bidirectional flow: endpoints in canonical order (lower address/port first).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FlowKey {
-    pub lo: Addr,
-    pub hi: Addr,
-    pub lo_port: u16,
-    pub hi_port: u16,
-    pub protocol: u8,
-}
-
-impl FlowKey {
-    /// The key of a packet and whether its source is the key's `lo` side.
-    pub fn of(protocol: u8, src: Addr, dst: Addr, ports: Option<(u16, u16)>) -> (FlowKey, bool) {
-        let (sp, dp) = ports.unwrap_or((0, 0));
-        let src_is_lo = (src, sp) <= (dst, dp);
-        let key = if src_is_lo {
-            FlowKey {
-                lo: src,
-                hi: dst,
-                lo_port: sp,
-                hi_port: dp,
-                protocol,
-            }
-        } else {
-            FlowKey {
-                lo: dst,
-                hi: src,
-                lo_port: dp,
-                hi_port: sp,
-                protocol,
-            }
-        };
-        (key, src_is_lo)
-    }
-}
 
 /// Which rule decided the server side of a flow (recorded in flow records).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -116,46 +81,6 @@ impl ServerRule {
     }
 }
 
-/// How a flow got its label.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Provenance {
-    /// The server's (transport, port) is a catalog row.
-    Port,
-    /// The IP protocol number is a catalog row (GRE, ESP, AH).
-    IpProtocol,
-    /// A dynamic RPC port after the client spoke to the server's endpoint mapper.
-    DynamicRange,
-    /// The endpoint mapper announced this endpoint for an interface.
-    EndpointMapper,
-    /// A DCE/RPC bind on the flow named the interface.
-    RpcBind,
-    /// A connectionless DCE/RPC header named the interface.
-    RpcHeader,
-    /// An FTP control connection announced this data connection.
-    FtpControl,
-    /// The answer of a TFTP server from a new port to a request on UDP 69.
-    Tftp,
-    /// No catalog row applies.
-    Unknown,
-}
-
-impl Provenance {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provenance::Port => "port",
-            Provenance::IpProtocol => "ip-protocol",
-            Provenance::DynamicRange => "dynamic-range",
-            Provenance::EndpointMapper => "endpoint-mapper",
-            Provenance::RpcBind => "rpc-bind",
-            Provenance::RpcHeader => "rpc-header",
-            Provenance::FtpControl => "ftp-control",
-            Provenance::Tftp => "tftp",
-            Provenance::Unknown => "unknown",
-        }
-    }
-}
-
 /// What classification decided for a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Class {
@@ -164,8 +89,8 @@ pub struct Class {
     pub server_rule: ServerRule,
     pub label: Option<LabelId>,
     pub provenance: Provenance,
-    /// The classifier looks into this flow's payload (DCE/RPC, FTP control, …).
-    pub inspect: bool,
+    /// The inspector that reads this flow's payload (DCE/RPC, FTP control, …), if any.
+    pub inspector: Option<EntryId>,
 }
 
 /// Why a flow ended.
@@ -187,7 +112,7 @@ pub const S2C: usize = 1;
 pub const PENDING_SIZES: usize = 4;
 
 /// One bidirectional flow.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Flow {
     pub key: FlowKey,
     pub class: Class,
@@ -202,8 +127,10 @@ pub struct Flow {
     pub n_pending: u8,
     /// True once the server side has answered (always true for flows not opened by a seen SYN).
     pub answered: bool,
-    /// Inspection of the payload is over (see [`Class::inspect`]): later packets skip it.
+    /// Inspection of the payload is over (see [`Class::inspector`]): later packets skip it.
     pub inspect_done: bool,
+    /// The flow's inspection state and evidence, once it has any (see `inspect::Slot`).
+    pub slot: Option<Box<Slot>>,
     fin: [bool; 2],
     closed: bool,
 }
@@ -223,6 +150,7 @@ impl Flow {
             n_pending: 0,
             answered: true,
             inspect_done: false,
+            slot: None,
             fin: [false; 2],
             closed: false,
         }
@@ -527,6 +455,11 @@ impl FlowTable {
     /// several packets overlap, and returns the key and hash for `place` (not for fragments, whose
     /// ports may depend on packets placed in between). Has no effect on the table.
     #[inline]
+    /// The flow with this key, if it is in the table.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
+        self.flows.find_mut(key.hash(), |f| f.key == *key)
+    }
+
     pub fn warm(&self, d: &Decoded<'_>) -> Option<Lookup> {
         if d.fragment != Fragment::None {
             return None;
@@ -749,7 +682,7 @@ mod tests {
             server_rule: ServerRule::Syn,
             label: None,
             provenance: Provenance::Unknown,
-            inspect: false,
+            inspector: None,
         }
     }
 
@@ -835,7 +768,7 @@ mod tests {
         // The table's memory per flow and its cache misses per packet follow this size (see the
         // README's memory section).
         assert!(
-            std::mem::size_of::<Flow>() <= 112,
+            std::mem::size_of::<Flow>() <= 120,
             "{}",
             std::mem::size_of::<Flow>()
         );

@@ -19,6 +19,7 @@ pub mod classify;
 pub mod cli;
 pub mod decode;
 pub mod flow;
+pub mod inspect;
 pub mod pipeline;
 pub mod report;
 pub mod time;

@@ -20,6 +20,7 @@ use crate::classify::Classifier;
 use crate::decode::Addr;
 use crate::decode::{decode, proto, LinkType, Outcome};
 use crate::flow::{update, EndReason, Flow, FlowTable, Lookup, Placed, ServerRule, Timeouts};
+use crate::inspect::Slot;
 use crate::report::flows::FlowRecord;
 use crate::time::Ts;
 
@@ -246,7 +247,7 @@ impl Tracker {
                 if !was_closed && flow.is_closed() {
                     closed = Some(flow.key);
                 }
-                if flow.class.inspect && !flow.inspect_done {
+                if flow.class.inspector.is_some() && !flow.inspect_done {
                     self.classifier.inspect(flow, &d, from_client, ts);
                 }
                 if record_now {
@@ -270,22 +271,18 @@ impl Tracker {
                 flow.class.label
             }
             Placed::New { key, src_is_lo } => {
-                // A flow with this key has ended (its ports reused) and still holds inspection
-                // state: finish it now, so that its state is not taken for the new flow's, nor the
-                // new one's dropped when it is finished. One hash lookup, not a scan of `ended`
-                // (which holds a sixteenth of the table after an eviction).
-                if !self.ended.is_empty() && self.classifier.holds_state(&key) {
-                    self.end_flows();
-                }
-                let class = self.classifier.classify(key, &d, src_is_lo, ts);
+                let (class, announced) = self.classifier.classify(&d, src_is_lo, ts);
                 let flow = self.flows.insert(key, class, ts, &mut self.ended);
                 flow.answered = class.server_rule != ServerRule::Syn;
+                if let Some(a) = announced {
+                    flow.slot = Some(Box::new(Slot::with(a.evidence(), a.interface)));
+                }
                 let from_client = src_is_lo == class.client_is_lo;
                 let record_now = update(flow, from_client, ts, wire_len, tcp);
                 if flow.is_closed() {
                     closed = Some(key);
                 }
-                if class.inspect {
+                if class.inspector.is_some() {
                     self.classifier.inspect(flow, &d, from_client, ts);
                 }
                 if record_now {
@@ -297,6 +294,15 @@ impl Tracker {
         };
         if let Some(key) = closed {
             self.flows.closed(key, ts);
+        }
+        if self.classifier.has_given_up() {
+            // Inspections the budgets gave up for newer ones: end them in their flows (a flow
+            // that has ended since, or whose key a new flow took, is passed over).
+            for (key, stamp) in self.classifier.take_given_up() {
+                if let Some(f) = self.flows.get_mut(&key) {
+                    Classifier::give_up(f, stamp);
+                }
+            }
         }
         if let Some(i) = &mut self.interval {
             i.add(label, d.src, d.dst, size);
@@ -321,12 +327,12 @@ impl Tracker {
                 )
             });
         }
-        for (f, why) in self.ended.drain(..) {
-            let interface = self.classifier.flow_ended(&f);
-            self.agg.end_flow(&f, interface);
+        for (mut f, why) in self.ended.drain(..) {
+            self.classifier.flow_ended(&mut f);
+            self.agg.end_flow(&f);
             if let Some(sink) = &mut self.sink {
                 if self.sink_error.is_none() {
-                    let record = FlowRecord::new(self.classifier.catalog(), &f, why, interface);
+                    let record = FlowRecord::new(self.classifier.catalog(), &f, why);
                     let mut line = serde_json::to_string(&record).expect("flow records serialize");
                     line.push('\n');
                     // One write per record, so that workers sharing a sink never interleave lines.
@@ -343,7 +349,7 @@ impl Tracker {
     pub fn snapshot(&self) -> Aggregate {
         let mut agg = self.agg.clone();
         for f in self.flows.iter() {
-            agg.end_flow(f, None);
+            agg.end_flow(f);
         }
         agg.flow_counters = self.flows.counters;
         agg.inspect = self.classifier.inspect_counters();

@@ -18,9 +18,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::bounded::Workers;
 use crate::catalog::{LabelId, Uuid};
-use crate::classify::inspect::InspectCounters;
 use crate::decode::{Addr, Malformed};
 use crate::flow::{Flow, FlowCounters, C2S, S2C};
+use crate::inspect::Counters;
 use crate::time::Ts;
 
 /// Distinct client and server addresses are counted exactly up to this many per statistic; beyond it
@@ -241,7 +241,7 @@ pub struct Aggregate {
     pub hosts: hosts::HostTable,
     /// Flows per DCE/RPC interface seen (bind, connectionless header or endpoint-mapper answer).
     pub rpc_interfaces: FxHashMap<Uuid, PortCounts>,
-    pub inspect: InspectCounters,
+    pub inspect: Counters,
     /// The workers sharing the process-wide caps; a merged aggregate has the whole caps.
     pub workers: Workers,
 }
@@ -287,8 +287,9 @@ impl Aggregate {
     }
 
     /// Folds an ended flow into the statistics.
-    pub fn end_flow(&mut self, f: &Flow, interface: Option<Uuid>) {
+    pub fn end_flow(&mut self, f: &Flow) {
         let label = f.class.label;
+        let interface = f.slot.as_ref().and_then(|s| s.interface);
         if let Some(u) = interface {
             let n = self.rpc_interfaces.len();
             if n < self.workers.share(MAX_INTERFACES) || self.rpc_interfaces.contains_key(&u) {
@@ -367,7 +368,9 @@ impl Aggregate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::{Class, FlowKey, Provenance, ServerRule};
+    use crate::decode::FlowKey;
+    use crate::flow::{Class, ServerRule};
+    use crate::inspect::Provenance;
 
     fn flow(label: Option<LabelId>, client: u8, bytes: [u64; 2], answered: bool) -> Flow {
         let (key, _) = FlowKey::of(
@@ -382,7 +385,7 @@ mod tests {
             server_rule: ServerRule::Syn,
             label,
             provenance: Provenance::Port,
-            inspect: false,
+            inspector: None,
         };
         let mut f = Flow::new(key, class, 0);
         f.last_ts = 2_000_000_000;
@@ -395,10 +398,10 @@ mod tests {
     #[test]
     fn flows_fold_into_their_label_and_merge() {
         let mut a = Aggregate::default();
-        a.end_flow(&flow(Some(3), 101, [100, 200], true), None);
-        a.end_flow(&flow(Some(3), 102, [10, 20], true), None);
-        a.end_flow(&flow(None, 103, [1, 2], true), None);
-        a.end_flow(&flow(Some(3), 104, [60, 0], false), None);
+        a.end_flow(&flow(Some(3), 101, [100, 200], true));
+        a.end_flow(&flow(Some(3), 102, [10, 20], true));
+        a.end_flow(&flow(None, 103, [1, 2], true));
+        a.end_flow(&flow(Some(3), 104, [60, 0], false));
         let s = a.by_label[3].as_ref().unwrap();
         assert_eq!(
             (s.flows, s.bytes, s.clients.len(), s.servers.len()),
@@ -414,7 +417,7 @@ mod tests {
         );
 
         let mut b = Aggregate::default();
-        b.end_flow(&flow(Some(3), 101, [1, 1], true), None);
+        b.end_flow(&flow(Some(3), 101, [1, 1], true));
         b.merge(&a);
         let s = b.by_label[3].as_ref().unwrap();
         assert_eq!((s.flows, s.clients.len()), (3, 2));

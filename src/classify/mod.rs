@@ -26,25 +26,20 @@
 //! endpoint-mapper window. Payload inspection may relabel a flow later (a DCE/RPC bind, a
 //! connectionless RPC header) and, for a bind sent by the side taken for the server, swap its sides.
 
-pub mod inspect;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::bounded::{share, BoundedMap};
-use crate::catalog::{Catalog, LabelId, Transport, Uuid};
+use crate::catalog::{Catalog, Transport, Uuid};
 use crate::decode::{proto, tcp_flags, Addr, Decoded};
-use crate::flow::{Class, Flow, FlowKey, Provenance, ServerRule};
+use crate::flow::{Class, Flow, ServerRule};
+use crate::inspect::{
+    self, Counter, EntryId, EvidenceKind, Expected, Provenance, Registry, Seen, Segment,
+};
 use crate::time::{nanos, Ts};
 
-use inspect::{Inspector, Kind};
-
 /// The RPC endpoint mapper's port.
-pub const EPM_PORT: u16 = 135;
-/// RPC over HTTP (ncacn_http) and the ports inspected for announcements.
-pub const RPC_OVER_HTTP_PORT: u16 = 593;
-pub const FTP_CONTROL_PORT: u16 = 21;
-pub const TFTP_PORT: u16 = 69;
+pub const EPM_PORT: u16 = crate::inspect::dcerpc::EPM_PORT;
 /// How long after a client's endpoint-mapper contact its flows to dynamic ports are labelled RPC.
 pub const DEFAULT_EPM_WINDOW: Duration = Duration::from_secs(600);
 /// Endpoint-mapper contacts remembered (for the whole process: see [`crate::bounded::share`]).
@@ -56,6 +51,17 @@ const ENDPOINT_MEMORY: i64 = 3600 * 1_000_000_000;
 
 /// A transport endpoint: (address, port, IP protocol).
 type Endpoint = (Addr, u16, u8);
+
+/// Endpoint-mapper contacts forgotten, oldest first, when the table was full.
+pub static EPM_CONTACTS_EVICTED: Counter = Counter {
+    key: "epm_contacts_evicted",
+    text: "endpoint-mapper contacts forgotten (table full)",
+};
+/// Known-server, recent and server-address endpoints forgotten, oldest first, when full.
+pub static ENDPOINTS_EVICTED: Counter = Counter {
+    key: "endpoints_evicted",
+    text: "endpoints forgotten (table full)",
+};
 
 pub struct Classifier {
     catalog: Arc<Catalog>,
@@ -69,7 +75,7 @@ pub struct Classifier {
     /// Addresses that served a TCP or UDP flow (handshake or catalog port), for port-less protocols:
     /// the PPTP server is the GRE tunnel's server, the IKE responder the ESP one's.
     server_addrs: BoundedMap<Addr, Ts>,
-    inspector: Inspector,
+    inspect: Registry,
 }
 
 impl Classifier {
@@ -87,7 +93,7 @@ impl Classifier {
             known_servers: BoundedMap::new(share(MAX_ENDPOINTS, workers)),
             recent_endpoints: BoundedMap::new(share(MAX_ENDPOINTS, workers)),
             server_addrs: BoundedMap::new(share(MAX_ENDPOINTS, workers)),
-            inspector: Inspector::with_share(workers),
+            inspect: Registry::with_share(workers),
         }
     }
 
@@ -110,16 +116,22 @@ impl Classifier {
     }
 
     /// Decides the server side and label of a new flow from its first packet (`d`), whose source is
-    /// the key's `lo` side when `src_is_lo`, and whether its payload is to be inspected.
-    pub fn classify(&mut self, key: FlowKey, d: &Decoded<'_>, src_is_lo: bool, ts: Ts) -> Class {
+    /// the key's `lo` side when `src_is_lo`, and which inspector reads its payload. The announcement
+    /// that labelled it, if any, is returned too: it is the flow's first evidence.
+    pub fn classify(
+        &mut self,
+        d: &Decoded<'_>,
+        src_is_lo: bool,
+        ts: Ts,
+    ) -> (Class, Option<Expected>) {
         let (src_is_client, server_rule) = self.server_side(d, ts);
         let (client, server) = if src_is_client {
             (d.src, d.dst)
         } else {
             (d.dst, d.src)
         };
-        let mut inspect = None;
-        let mut interface = None;
+        let mut inspector = None;
+        let mut used = None;
         let (label, provenance) = match (Self::transport(d.protocol), d.ports) {
             (Some(t), Some((sp, dp))) => {
                 let server_port = if src_is_client { dp } else { sp };
@@ -141,23 +153,21 @@ impl Classifier {
                     (server, server_port),
                     ts,
                 );
-                let announced =
-                    self.inspector
-                        .announced(server, server_port, d.protocol, ts, self.epm_window);
+                let announced = self.expected((server, server_port, d.protocol), ts);
                 let tftp = self
-                    .inspector
-                    .announced(client, client_port, d.protocol, ts, self.epm_window)
-                    .filter(|a| a.provenance == Provenance::Tftp);
+                    .expected((client, client_port, d.protocol), ts)
+                    .filter(|a| a.kind == EvidenceKind::Tftp);
                 let (label, provenance) =
                     match (self.catalog.lookup_port(t, server_port), announced, tftp) {
-                        (_, Some(a), _) if a.provenance != Provenance::Tftp => {
-                            interface = a.interface;
-                            (Some(a.label), a.provenance)
+                        (_, Some(a), _) if a.kind != EvidenceKind::Tftp => {
+                            used = Some(a);
+                            (Some(a.label), Provenance::Evidence(a.kind))
                         }
                         (Some(l), _, _) => (Some(l), Provenance::Port),
                         (None, _, Some(a)) if t == Transport::Udp => {
-                            self.inspector.count_tftp();
-                            (Some(a.label), Provenance::Tftp)
+                            self.inspect.counters.add(&inspect::tftp::TRANSFERS, 1);
+                            used = Some(a);
+                            (Some(a.label), Provenance::Evidence(a.kind))
                         }
                         // Active-mode FTP data comes from the server's port 20.
                         (None, _, _) if t == Transport::Tcp && client_port == 20 => {
@@ -178,12 +188,13 @@ impl Classifier {
                         }
                         (None, _, _) => (None, Provenance::Unknown),
                     };
-                if t == Transport::Udp && server_port == TFTP_PORT {
-                    if let Some(l) = label {
-                        self.inspector.tftp_request((client, client_port), l, ts);
-                    }
-                }
-                inspect = self.inspection(t, server_port, label, provenance);
+                inspector = self.inspect.pick(&inspect::Offer {
+                    protocol: d.protocol,
+                    server_port,
+                    client_port,
+                    label,
+                    provenance,
+                });
                 (label, provenance)
             }
             (Some(_), None) => (None, Provenance::Unknown),
@@ -192,70 +203,45 @@ impl Classifier {
                 None => (None, Provenance::Unknown),
             },
         };
-        let inspect = match inspect {
-            Some(kind) => self.inspector.start(key, kind),
-            None => false,
-        };
-        if let (true, Some(uuid)) = (inspect, interface) {
-            self.inspector.note_interface(key, uuid);
-        }
-        Class {
+        let class = Class {
             client_is_lo: src_is_client == src_is_lo,
             server_rule,
             label,
             provenance,
-            inspect,
-        }
+            inspector,
+        };
+        (class, used)
     }
 
-    /// Which flows are worth looking into: the endpoint mapper and RPC over HTTP, FTP control, TCP flows
-    /// that may be DCE/RPC on a dynamic or unknown port, and unknown UDP (connectionless DCE/RPC).
-    fn inspection(
-        &self,
-        t: Transport,
-        server_port: u16,
-        label: Option<LabelId>,
-        provenance: Provenance,
-    ) -> Option<Kind> {
-        match t {
-            Transport::Tcp if server_port == EPM_PORT || server_port == RPC_OVER_HTTP_PORT => {
-                Some(Kind::EndpointMapper)
-            }
-            Transport::Tcp if server_port == FTP_CONTROL_PORT => Some(Kind::FtpControl),
-            Transport::Tcp
-                if label.is_none()
-                    || matches!(
-                        provenance,
-                        Provenance::DynamicRange | Provenance::EndpointMapper
-                    ) =>
-            {
-                Some(Kind::RpcProbe)
-            }
-            Transport::Udp if label.is_none() => Some(Kind::RpcDatagram),
-            _ => None,
-        }
+    /// What an announced endpoint's flows are, within the endpoint-mapper window.
+    fn expected(&self, at: inspect::Endpoint, ts: Ts) -> Option<Expected> {
+        self.inspect.expected.get(at, ts, self.epm_window)
     }
 
-    /// Looks into a packet of an inspected flow and relabels the flow (or swaps its sides) when the
-    /// payload says so: a DCE/RPC bind, a connectionless RPC header; endpoint-mapper answers and FTP
-    /// commands announce later flows.
+    /// Shows a packet of an inspected flow to its inspector and relabels the flow (or swaps its
+    /// sides) when the payload says so: a DCE/RPC bind, a connectionless RPC header.
     pub fn inspect(&mut self, flow: &mut Flow, d: &Decoded<'_>, from_client: bool, ts: Ts) {
+        let Some(entry) = flow.class.inspector else {
+            return;
+        };
         if d.payload.is_empty() {
             return;
         }
-        let p = inspect::Packet {
-            key: flow.key,
+        let seg = Segment {
             from_client,
-            client: flow.client(),
-            server: flow.server(),
-            protocol: d.protocol,
             seq: d.tcp_seq,
             payload: d.payload,
             ts,
+            client: flow.client(),
+            server: flow.server(),
+            protocol: d.protocol,
+            label: flow.class.label,
         };
-        let seen = self.inspector.packet(&self.catalog, &p);
-        flow.inspect_done = seen.done;
-        if let Some(found) = seen.finding {
+        let Seen { relabel, done } =
+            self.inspect
+                .segment(&self.catalog, flow.key, entry, &mut flow.slot, &seg);
+        flow.inspect_done = done;
+        if let Some(found) = relabel {
             if found.weak && flow.class.label.is_some() {
                 return;
             }
@@ -270,27 +256,47 @@ impl Classifier {
         }
     }
 
-    /// Whether inspection state is held for this key: a new flow with it must wait until the
-    /// ended flow that had the key is forgotten ([`Classifier::flow_ended`]).
-    pub fn holds_state(&self, key: &FlowKey) -> bool {
-        self.inspector.has(key)
+    /// The inspector a flow has, for [`Classifier::inspect`].
+    pub fn inspector_of(flow: &Flow) -> Option<EntryId> {
+        flow.class.inspector
     }
 
-    /// Forgets an ended flow's inspection state; returns the DCE/RPC interface it used, if seen.
-    pub fn flow_ended(&mut self, flow: &Flow) -> Option<Uuid> {
-        if flow.class.inspect {
-            self.inspector.end(&flow.key)
-        } else {
-            None
+    /// Inspections given up for the budgets: (flow key, stamp) to end with
+    /// [`Classifier::give_up`] in the flow that has the key.
+    pub fn take_given_up(&mut self) -> Vec<(crate::decode::FlowKey, u64)> {
+        self.inspect.take_given_up()
+    }
+
+    /// Whether inspections were given up since the last [`Classifier::take_given_up`].
+    pub fn has_given_up(&self) -> bool {
+        self.inspect.has_given_up()
+    }
+
+    /// Ends inspection `stamp` in this flow, if the flow still runs it.
+    pub fn give_up(flow: &mut Flow, stamp: u64) {
+        if let Some(slot) = &mut flow.slot {
+            if Registry::give_up(slot, stamp) {
+                flow.inspect_done = true;
+            }
         }
     }
 
-    /// The inspector's counters, with what the classifier's own tables forgot when full.
-    pub fn inspect_counters(&self) -> inspect::InspectCounters {
-        let mut c = self.inspector.counters;
-        c.epm_contacts_evicted = self.epm_contacts.evicted;
-        c.endpoints_evicted =
-            self.known_servers.evicted + self.recent_endpoints.evicted + self.server_addrs.evicted;
+    /// An ended flow's inspection no longer counts against the budgets; returns the DCE/RPC
+    /// interface its label came from, if seen.
+    pub fn flow_ended(&mut self, flow: &mut Flow) -> Option<Uuid> {
+        let slot = flow.slot.as_mut()?;
+        self.inspect.flow_ended(slot);
+        slot.interface
+    }
+
+    /// The inspectors' counters, with what the classifier's own tables forgot when full.
+    pub fn inspect_counters(&self) -> inspect::Counters {
+        let mut c = self.inspect.counters.clone();
+        c.set(&EPM_CONTACTS_EVICTED, self.epm_contacts.evicted);
+        c.set(
+            &ENDPOINTS_EVICTED,
+            self.known_servers.evicted + self.recent_endpoints.evicted + self.server_addrs.evicted,
+        );
         c
     }
 
@@ -308,15 +314,12 @@ impl Classifier {
         if let (Some(t), Some((sp, dp))) = (Self::transport(d.protocol), d.ports) {
             // An endpoint a control connection announced: the endpoint mapper's or FTP's are servers,
             // TFTP's is the client the server answers from a new port.
-            let announced = |a: Addr, p: u16| {
-                self.inspector
-                    .announced(a, p, d.protocol, ts, self.epm_window)
-            };
+            let announced = |a: Addr, p: u16| self.expected((a, p, d.protocol), ts);
             match (announced(d.dst, dp), announced(d.src, sp)) {
-                (Some(a), _) if a.provenance == Provenance::Tftp => {
+                (Some(a), _) if a.kind == EvidenceKind::Tftp => {
                     return (false, ServerRule::Announced)
                 }
-                (_, Some(a)) if a.provenance == Provenance::Tftp => {
+                (_, Some(a)) if a.kind == EvidenceKind::Tftp => {
                     return (true, ServerRule::Announced)
                 }
                 (Some(_), None) => return (true, ServerRule::Announced),
@@ -442,7 +445,7 @@ impl Classifier {
     /// Forgets endpoint-mapper contacts and announcements older than the window, and old endpoints.
     /// Each table is in insertion order, so only the entries forgotten (and one more) are looked at.
     pub fn expire(&mut self, now: Ts) {
-        self.inspector.expire(now, self.epm_window);
+        self.inspect.expire(now, self.epm_window);
         let old = |t: Ts| now.saturating_sub(t) > ENDPOINT_MEMORY;
         self.known_servers.expire(|&t| old(t));
         self.recent_endpoints.expire(|&(_, t)| old(t));
@@ -456,9 +459,22 @@ impl Classifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::FlowKey;
 
     fn key_of(d: &Decoded<'_>) -> FlowKey {
         FlowKey::of(d.protocol, d.src, d.dst, d.ports).0
+    }
+
+    /// The class of a new flow with this key (the key checks the test's packet is the flow's).
+    fn classify(
+        c: &mut Classifier,
+        key: FlowKey,
+        d: &Decoded<'_>,
+        src_is_lo: bool,
+        ts: Ts,
+    ) -> Class {
+        assert_eq!(key, key_of(d));
+        c.classify(d, src_is_lo, ts).0
     }
 
     fn classifier() -> Classifier {
@@ -534,7 +550,8 @@ mod tests {
     #[test]
     fn labels_by_port_and_ip_protocol() {
         let mut c = classifier();
-        let class = c.classify(
+        let class = classify(
+            &mut c,
             key_of(&tcp(101, 50000, 10, 88, SYN)),
             &tcp(101, 50000, 10, 88, SYN),
             true,
@@ -546,10 +563,11 @@ mod tests {
         let mut gre = tcp(101, 0, 10, 0, 0);
         gre.protocol = proto::GRE;
         gre.ports = None;
-        let class = c.classify(key_of(&gre), &gre, true, 0);
+        let class = classify(&mut c, key_of(&gre), &gre, true, 0);
         assert_eq!(cat.label(class.label.unwrap()).name, "GRE (IP protocol 47)");
         assert_eq!(class.provenance, Provenance::IpProtocol);
-        let class = c.classify(
+        let class = classify(
+            &mut c,
             key_of(&tcp(101, 50000, 10, 8443, SYN)),
             &tcp(101, 50000, 10, 8443, SYN),
             true,
@@ -564,7 +582,8 @@ mod tests {
         let cat = c.catalog().clone();
         let second = 1_000_000_000;
         // Client .102 never spoke to 135: a dynamic port stays unclassified.
-        let class = c.classify(
+        let class = classify(
+            &mut c,
             key_of(&tcp(102, 50001, 10, 49701, SYN)),
             &tcp(102, 50001, 10, 49701, SYN),
             true,
@@ -572,14 +591,16 @@ mod tests {
         );
         assert_eq!(class.label, None);
         // Client .101 sends a SYN to the endpoint mapper: not a contact until the server answers.
-        let epm = c.classify(
+        let epm = classify(
+            &mut c,
             key_of(&tcp(101, 50000, 10, 135, SYN)),
             &tcp(101, 50000, 10, 135, SYN),
             true,
             second,
         );
         assert_eq!(
-            c.classify(
+            classify(
+                &mut c,
                 key_of(&tcp(101, 50001, 10, 49699, SYN)),
                 &tcp(101, 50001, 10, 49699, SYN),
                 true,
@@ -596,7 +617,8 @@ mod tests {
             second,
         );
         // Then it connects to a dynamic port.
-        let class = c.classify(
+        let class = classify(
+            &mut c,
             key_of(&tcp(101, 50002, 10, 49700, SYN)),
             &tcp(101, 50002, 10, 49700, SYN),
             true,
@@ -608,7 +630,8 @@ mod tests {
         );
         assert_eq!(class.provenance, Provenance::DynamicRange);
         // The other direction (server → client port) does not count.
-        let class = c.classify(
+        let class = classify(
+            &mut c,
             key_of(&tcp(10, 50003, 101, 49702, SYN)),
             &tcp(10, 50003, 101, 49702, SYN),
             false,
@@ -623,7 +646,8 @@ mod tests {
         // After the window, the contact is forgotten.
         let late = 2 * second + nanos(DEFAULT_EPM_WINDOW) + second;
         assert_eq!(
-            c.classify(
+            classify(
+                &mut c,
                 key_of(&tcp(101, 50004, 10, 49704, SYN)),
                 &tcp(101, 50004, 10, 49704, SYN),
                 true,
@@ -645,7 +669,8 @@ mod tests {
     fn earlier_flows_teach_the_server_side_of_mid_stream_ones() {
         let mut c = classifier();
         // A handshake showed .10:5999 serving; a later mid-stream flow from it is decided by that.
-        let class = c.classify(
+        let class = classify(
+            &mut c,
             key_of(&tcp(101, 40000, 10, 5999, SYN)),
             &tcp(101, 40000, 10, 5999, SYN),
             true,
@@ -663,7 +688,8 @@ mod tests {
             (false, ServerRule::KnownServer)
         );
         // Without a handshake: an endpoint seen with another peer before is the server (fan-in).
-        c.classify(
+        classify(
+            &mut c,
             key_of(&tcp(105, 2002, 147, 1050, ACK)),
             &tcp(105, 2002, 147, 1050, ACK),
             true,
@@ -699,7 +725,7 @@ mod tests {
         }
         assert_eq!(c.epm_contacts.len(), cap);
         assert_eq!(
-            c.inspect_counters().epm_contacts_evicted,
+            c.inspect_counters().get("epm_contacts_evicted"),
             u64::from(n) - cap as u64
         );
         assert!(c.epm_contacts.examined <= 3 * u64::from(n));
@@ -713,7 +739,7 @@ mod tests {
             dst: server,
             ..tcp(0, 50_001, 0, 49_700, SYN)
         };
-        let class = c.classify(key_of(&d), &d, true, i64::from(n));
+        let class = classify(&mut c, key_of(&d), &d, true, i64::from(n));
         assert_eq!(
             cat.label(class.label.unwrap()).name,
             "RPC dynamic (unconfirmed)"
@@ -733,7 +759,7 @@ mod tests {
                 dst: v4(i + 1_000_000),
                 ..tcp(0, 50_000, 0, 5999, SYN)
             };
-            c.classify(key_of(&d), &d, true, 0);
+            classify(&mut c, key_of(&d), &d, true, 0);
             c.server_answered(
                 proto::TCP,
                 (d.src, 50_000),
@@ -753,7 +779,7 @@ mod tests {
         assert!(c.recent_endpoints.examined <= 6 * u64::from(n));
         // Two endpoints per flow in the recent table, one in each other.
         assert_eq!(
-            c.inspect_counters().endpoints_evicted,
+            c.inspect_counters().get("endpoints_evicted"),
             4 * u64::from(n) - 3 * cap as u64
         );
         // The newest server is known.

@@ -2,9 +2,10 @@
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Uuid};
+use crate::catalog::{Catalog, LabelId};
 use crate::decode::{proto, tcp_flags, Addr};
 use crate::flow::{EndReason, Flow, C2S, S2C};
+use crate::inspect::Evidence;
 use crate::time::Ts;
 
 use super::transport_name;
@@ -37,15 +38,44 @@ pub struct FlowRecord<'a> {
     pub end_reason: &'static str,
     /// The DCE/RPC interface UUID seen on or announced for the flow, else null.
     pub rpc_interface: Option<String>,
+    /// What the payload (or the flow that announced this one) showed, in the order found.
+    pub evidence: Vec<EvidenceRecord<'a>>,
+}
+
+/// One evidence item of a flow record.
+#[derive(Serialize)]
+pub struct EvidenceRecord<'a> {
+    /// `rpc-bind`, `rpc-header`, `endpoint-mapper`, `ftp-control`, `tftp`.
+    pub kind: &'static str,
+    /// What it names (an interface UUID, …), or null.
+    pub value: Option<String>,
+    /// The catalog services it backs (those of the application protocol it implies).
+    pub services: Vec<&'a str>,
+}
+
+impl<'a> EvidenceRecord<'a> {
+    pub fn new(catalog: &'a Catalog, e: &Evidence) -> EvidenceRecord<'a> {
+        EvidenceRecord {
+            kind: e.kind.as_str(),
+            value: e.value.text(),
+            services: e.label.map_or_else(Vec::new, |l| service_names(catalog, l)),
+        }
+    }
+}
+
+/// The names of a label's candidate services.
+fn service_names(catalog: &Catalog, l: LabelId) -> Vec<&str> {
+    catalog
+        .label(l)
+        .services
+        .iter()
+        .map(|&s| catalog.service(s).name.as_str())
+        .collect()
 }
 
 impl<'a> FlowRecord<'a> {
-    pub fn new(
-        catalog: &'a Catalog,
-        f: &Flow,
-        why: EndReason,
-        interface: Option<Uuid>,
-    ) -> FlowRecord<'a> {
+    pub fn new(catalog: &'a Catalog, f: &Flow, why: EndReason) -> FlowRecord<'a> {
+        let interface = f.slot.as_ref().and_then(|s| s.interface);
         let (client, cport) = f.client();
         let (server, sport) = f.server();
         let ports = f.has_ports();
@@ -63,14 +93,10 @@ impl<'a> FlowRecord<'a> {
             server_port: ports.then_some(sport),
             server_rule: f.class.server_rule.as_str(),
             app_protocol: label.map(|l| l.name.as_str()),
-            services: label
-                .map(|l| {
-                    l.services
-                        .iter()
-                        .map(|&s| catalog.service(s).name.as_str())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            services: f
+                .class
+                .label
+                .map_or_else(Vec::new, |l| service_names(catalog, l)),
             provenance: f.class.provenance.as_str(),
             packets_c2s: f.packets[C2S],
             packets_s2c: f.packets[S2C],
@@ -88,6 +114,12 @@ impl<'a> FlowRecord<'a> {
                 EndReason::EndOfInput => "end-of-input",
             },
             rpc_interface: interface.map(|u| u.to_string()),
+            evidence: f
+                .slot
+                .iter()
+                .flat_map(|s| s.evidence.iter())
+                .map(|e| EvidenceRecord::new(catalog, e))
+                .collect(),
         }
     }
 }

@@ -23,8 +23,8 @@ use serde::Serialize;
 
 use crate::aggregate::{Aggregate, Stats};
 use crate::catalog::{Catalog, LabelId, Origin, PortSpec, Transport};
-use crate::classify::inspect::InspectCounters;
 use crate::flow::{C2S, S2C};
+use crate::inspect::Counters;
 use crate::time::Ts;
 
 pub use flows::rfc3339;
@@ -213,7 +213,7 @@ pub struct Health {
     pub flows_evicted: u64,
     pub peak_flows: u64,
     /// Payload inspection: DCE/RPC binds and endpoint-mapper answers, FTP and TFTP announcements.
-    pub inspection: InspectCounters,
+    pub inspection: Counters,
     /// Live capture only: libpcap's and svcscope's own counters.
     pub live: Option<LiveHealth>,
 }
@@ -471,7 +471,7 @@ impl Report {
             flows_created: fc.flows_created,
             flows_evicted: fc.flows_evicted,
             peak_flows: fc.peak_flows,
-            inspection: agg.inspect,
+            inspection: agg.inspect.clone(),
             live: None,
         };
         let mut interfaces: Vec<RpcInterfaceRow> = agg

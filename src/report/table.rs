@@ -409,19 +409,24 @@ pub fn render(r: &Report) -> String {
         count(h.flows_evicted),
         count(h.peak_flows)
     );
-    let i = &h.inspection;
-    if i.flows_inspected > 0 {
+    // What the inspectors found, generically: every counter of theirs that is not zero.
+    let inspected = h.inspection.get("flows_inspected");
+    if inspected > 0 {
+        let found: Vec<String> = h
+            .inspection
+            .iter()
+            .filter(|(c, v)| *v > 0 && c.key != "flows_inspected")
+            .map(|(c, v)| format!("{} {}", count(v), c.text))
+            .collect();
         let _ = writeln!(
             out,
-            "  inspected {} flows: {} DCE/RPC binds, {} connectionless RPC, {} endpoint-mapper answers announcing {} endpoints, {} FTP data announcements, {} TFTP transfers{}",
-            count(i.flows_inspected),
-            count(i.rpc_binds),
-            count(i.rpc_connectionless),
-            count(i.epm_answers),
-            count(i.endpoints_announced),
-            count(i.ftp_data_announced),
-            count(i.tftp_transfers),
-            if i.flows_not_inspected > 0 { format!(", {} not inspected (table full)", count(i.flows_not_inspected)) } else { String::new() }
+            "  inspected {} flows: {}",
+            count(inspected),
+            if found.is_empty() {
+                "nothing found".to_string()
+            } else {
+                found.join(", ")
+            }
         );
     }
     if let Some(l) = &h.live {

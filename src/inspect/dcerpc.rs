@@ -1,0 +1,279 @@
+//! DCE/RPC inspectors (C706, MS-RPCE; parsing in `wire::dcerpc`):
+//!
+//! - `epm`: the endpoint mapper (TCP 135) and RPC over HTTP (593): binds, and the towers of
+//!   `ept_map` / `ept_lookup` answers, which announce (server, port) → interface for later flows;
+//! - `dcerpc`: any other TCP flow that may be DCE/RPC (an unknown port, a dynamic port after an
+//!   endpoint-mapper contact or announcement): the interface of its first bind labels it, and a bind
+//!   sent by the side taken for the server swaps the sides; requests without a captured bind show
+//!   RPC with the interface unknown;
+//! - `dcerpc-cl`: the first datagram of an unknown UDP flow, whose connectionless header names the
+//!   interface.
+//!
+//! PDUs split across segments and several PDUs in one segment are reassembled (one PDU buffered per
+//! direction, counted against the registry's budget).
+
+use super::{
+    Budget, Counter, Endpoint, Evidence, EvidenceKind, Expected, Inspector, Offer, Out, Provenance,
+    Registration, Relabel, Segment, Step, Value,
+};
+use crate::catalog::Uuid;
+use crate::decode::{proto, Addr};
+use crate::wire::dcerpc::{self as wire, ptype, CoHeader, PduStream, TowerTransport};
+
+/// Payload read from an endpoint-mapper flow at most.
+pub const MAX_EPM_BYTES: u64 = 256 * 1024;
+/// Payload segments read from other flows without a bind.
+pub const MAX_PROBE_SEGMENTS: u32 = 8;
+/// `ept_map` / `ept_lookup` calls awaiting their answer, per flow.
+const MAX_CALLS: usize = 16;
+
+pub static RPC_BINDS: Counter = Counter {
+    key: "rpc_binds",
+    text: "DCE/RPC binds",
+};
+pub static RPC_CONNECTIONLESS: Counter = Counter {
+    key: "rpc_connectionless",
+    text: "connectionless RPC",
+};
+pub static EPM_ANSWERS: Counter = Counter {
+    key: "epm_answers",
+    text: "endpoint-mapper answers",
+};
+pub static ENDPOINTS_ANNOUNCED: Counter = Counter {
+    key: "endpoints_announced",
+    text: "endpoints announced",
+};
+/// Streams that stopped parsing as DCE/RPC where it was expected (lost segments, not RPC).
+pub static RPC_STREAMS_ABANDONED: Counter = Counter {
+    key: "rpc_streams_abandoned",
+    text: "DCE/RPC streams given up",
+};
+
+pub const ENDPOINT_MAPPER: Registration = Registration {
+    name: "epm",
+    wants: |o: &Offer| {
+        o.protocol == proto::TCP && matches!(o.server_port, EPM_PORT | RPC_OVER_HTTP_PORT)
+    },
+    budget: Budget {
+        bytes: MAX_EPM_BYTES,
+        segments: u32::MAX,
+    },
+    start: || Box::new(Connection::new(true)),
+    counters: &[
+        &RPC_BINDS,
+        &EPM_ANSWERS,
+        &ENDPOINTS_ANNOUNCED,
+        &RPC_STREAMS_ABANDONED,
+    ],
+};
+
+pub const PROBE: Registration = Registration {
+    name: "dcerpc",
+    wants: |o: &Offer| {
+        o.protocol == proto::TCP
+            && (o.label.is_none()
+                || matches!(
+                    o.provenance,
+                    Provenance::DynamicRange | Provenance::Evidence(EvidenceKind::EndpointMapper)
+                ))
+    },
+    budget: Budget {
+        bytes: MAX_EPM_BYTES,
+        segments: MAX_PROBE_SEGMENTS,
+    },
+    start: || Box::new(Connection::new(false)),
+    counters: &[&RPC_BINDS, &RPC_STREAMS_ABANDONED],
+};
+
+pub const DATAGRAM: Registration = Registration {
+    name: "dcerpc-cl",
+    wants: |o: &Offer| o.protocol == proto::UDP && o.label.is_none(),
+    budget: Budget {
+        bytes: u64::MAX,
+        segments: 1,
+    },
+    start: || Box::new(Datagram),
+    counters: &[&RPC_CONNECTIONLESS],
+};
+
+/// The RPC endpoint mapper's port.
+pub const EPM_PORT: u16 = 135;
+/// RPC over HTTP (ncacn_http).
+pub const RPC_OVER_HTTP_PORT: u16 = 593;
+
+/// A connection-oriented DCE/RPC flow.
+struct Connection {
+    /// The endpoint mapper's own port (answers announce endpoints; its own bind is no news).
+    epm: bool,
+    streams: [PduStream; 2],
+    /// Request call ids of `ept_map`/`ept_lookup` awaiting their answer.
+    calls: Vec<u32>,
+    /// An interface bound so far.
+    bound: bool,
+}
+
+impl Connection {
+    fn new(epm: bool) -> Connection {
+        Connection {
+            epm,
+            streams: Default::default(),
+            calls: Vec::new(),
+            bound: false,
+        }
+    }
+}
+
+impl Inspector for Connection {
+    fn segment(&mut self, seg: &Segment<'_>, out: &mut Out<'_>) -> Step {
+        let dir = usize::from(!seg.from_client);
+        let mut pdus: Vec<(CoHeader, Vec<u8>)> = Vec::new();
+        let ok = self.streams[dir].push(seg.seq, seg.payload, |h, pdu| {
+            if matches!(
+                h.ptype,
+                ptype::BIND | ptype::ALTER_CONTEXT | ptype::REQUEST | ptype::RESPONSE
+            ) {
+                pdus.push((*h, pdu.to_vec()));
+            }
+        });
+        let mut step = Step::More;
+        if !ok {
+            step = Step::Done;
+            if self.epm || self.bound {
+                out.count(&RPC_STREAMS_ABANDONED);
+            }
+        }
+        for (h, pdu) in &pdus {
+            match h.ptype {
+                ptype::BIND | ptype::ALTER_CONTEXT => {
+                    let Some(&(uuid, _)) = wire::bind_interfaces(pdu).first() else {
+                        continue;
+                    };
+                    out.count(&RPC_BINDS);
+                    let label = out.catalog.interface_label(uuid, false);
+                    out.evidence(Evidence {
+                        kind: EvidenceKind::RpcBind,
+                        value: Value::Interface(uuid),
+                        label,
+                    });
+                    if uuid == wire::EPM_UUID && self.epm {
+                        // Binding to the endpoint mapper on its own port: the port label stands.
+                        continue;
+                    }
+                    if !self.bound || h.ptype == ptype::BIND {
+                        self.bound = true;
+                        out.relabel(Relabel {
+                            label,
+                            provenance: Provenance::Evidence(EvidenceKind::RpcBind),
+                            flip: !seg.from_client,
+                            weak: false,
+                            interface: Some(uuid),
+                        });
+                    }
+                    if !self.epm {
+                        step = Step::Done;
+                    }
+                }
+                ptype::REQUEST if seg.from_client && self.epm => {
+                    // ept_lookup (2) and ept_map (3) answer with towers.
+                    if let Some((opnum, _)) = wire::stub(pdu, h) {
+                        if matches!(opnum, 2 | 3) && self.calls.len() < MAX_CALLS {
+                            self.calls.push(h.call_id);
+                        }
+                    }
+                }
+                ptype::RESPONSE if !seg.from_client && self.epm => {
+                    if let Some(i) = self.calls.iter().position(|&c| c == h.call_id) {
+                        self.calls.swap_remove(i);
+                    }
+                    // An answer to a call we did not see asked still carries towers.
+                    let Some((_, stub)) = wire::stub(pdu, h) else {
+                        continue;
+                    };
+                    announce_towers(stub, h.little, seg, out);
+                }
+                // Requests and responses without a bind: DCE/RPC whose bind was not captured.
+                ptype::REQUEST | ptype::RESPONSE if !self.epm && !out.relabelled() => {
+                    let from_server = h.ptype == ptype::REQUEST && !seg.from_client
+                        || h.ptype == ptype::RESPONSE && seg.from_client;
+                    let label = out.catalog.interface_label(Uuid::default(), false);
+                    // Evidence of DCE/RPC, not of any service: the interface is not known.
+                    out.evidence(Evidence {
+                        kind: EvidenceKind::RpcHeader,
+                        value: Value::None,
+                        label: None,
+                    });
+                    out.relabel(Relabel {
+                        label,
+                        provenance: Provenance::Evidence(EvidenceKind::RpcHeader),
+                        flip: from_server,
+                        weak: true,
+                        interface: None,
+                    });
+                }
+                _ => {}
+            }
+        }
+        step
+    }
+
+    fn held(&self) -> usize {
+        self.streams.iter().map(PduStream::buffered).sum()
+    }
+}
+
+/// The towers of an endpoint-mapper answer: each endpoint is announced for its interface.
+fn announce_towers(stub: &[u8], little: bool, seg: &Segment<'_>, out: &mut Out<'_>) {
+    let towers = wire::ept_map_towers(stub, little);
+    if towers.is_empty() {
+        return;
+    }
+    out.count(&EPM_ANSWERS);
+    for t in towers {
+        let addr = match t.addr {
+            Some(a) if a != [0, 0, 0, 0] => Addr::from_v4(a),
+            _ => seg.server.0,
+        };
+        let (protocol, udp) = match t.transport {
+            TowerTransport::Tcp | TowerTransport::Http => (proto::TCP, false),
+            TowerTransport::Udp => (proto::UDP, true),
+        };
+        if let Some(label) = out.catalog.interface_label(t.interface, udp) {
+            let at: Endpoint = (addr, t.port, protocol);
+            out.count(&ENDPOINTS_ANNOUNCED);
+            out.announce(
+                at,
+                Expected {
+                    label,
+                    kind: EvidenceKind::EndpointMapper,
+                    interface: Some(t.interface),
+                    ts: seg.ts,
+                },
+            );
+        }
+    }
+}
+
+/// A UDP flow's first datagram, which may be connectionless DCE/RPC.
+struct Datagram;
+
+impl Inspector for Datagram {
+    fn segment(&mut self, seg: &Segment<'_>, out: &mut Out<'_>) -> Step {
+        if let Some(uuid) = wire::cl_interface(seg.payload) {
+            out.count(&RPC_CONNECTIONLESS);
+            let label = out.catalog.interface_label(uuid, true);
+            out.evidence(Evidence {
+                kind: EvidenceKind::RpcHeader,
+                value: Value::Interface(uuid),
+                label,
+            });
+            out.relabel(Relabel {
+                label,
+                provenance: Provenance::Evidence(EvidenceKind::RpcHeader),
+                flip: false,
+                weak: false,
+                interface: Some(uuid),
+            });
+        }
+        Step::Done
+    }
+}
