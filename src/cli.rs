@@ -12,14 +12,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use std::sync::atomic::AtomicBool;
 
-use crate::capture::{drop_privileges, interfaces, LiveOptions, LiveSource};
+use crate::capture::privileges::drop_privileges;
+use crate::capture::savefile::{SaveReport, WriteOptions};
+use crate::capture::{interfaces, LiveOptions, LiveSource};
 use crate::catalog::{Catalog, RowFilter, Transport};
 use crate::flow::{Timeouts, DEFAULT_MAX_FLOWS};
-use crate::pipeline::{analyze_files, capture_live, AnalyzeOptions, LiveRunOptions, WriteOptions};
+use crate::pipeline::{analyze_files, capture_live, AnalyzeOptions, LiveRunOptions};
 use crate::report::hosts::{HostsReport, Net};
 use crate::report::live::TickReport;
 use crate::report::rules::RuleFormat;
-use crate::report::{self, Report};
+use crate::report::{self, LiveHealth, Report, SavefileHealth};
 use crate::tracker::{FlowSink, TrackerConfig};
 
 /// One line on standard error after `svcscope: `, with the control characters of names and paths in
@@ -266,7 +268,8 @@ pub struct CaptureArgs {
     /// With --write: start a new file every DURATION.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "write")]
     pub rotate_time: Option<Duration>,
-    /// After opening the interface, run as this user (default when root: nobody; "root" keeps root).
+    /// After opening the interface, run as this user with no capabilities (default when root:
+    /// nobody, else uid 65534; "root" keeps root). Without root it needs CAP_SETUID and CAP_SETGID.
     #[arg(long, short = 'Z', value_name = "USER")]
     pub user: Option<String>,
     /// Also write one JSON object per flow (JSON Lines) to FILE.
@@ -432,15 +435,15 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
         immediate: args.immediate,
         filter: args.filter.clone(),
     };
-    let source = LiveSource::open(&live)?;
+    // Handlers first: a signal during start-up ends the run cleanly too.
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second Ctrl-C ends at once; the first one ends cleanly with the report.
-        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
-            .context("installing the signal handler")?;
+    for signal in STOP_SIGNALS {
+        // Every one of them, the first or a later one, ends the run with the report and whole
+        // savefiles (`timeout` sends two; a second Ctrl-C must not throw the report away).
         signal_hook::flag::register(signal, stop.clone())
             .context("installing the signal handler")?;
     }
+    let source = LiveSource::open(&live)?;
     let opts = LiveRunOptions {
         tracker: args.tracking.config(),
         flows: flow_sink(&args.flows)?,
@@ -459,12 +462,10 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let iface = args.interface.clone();
     let snaplen = args.snaplen;
     let before_read = move || {
-        let dropped = drop_privileges(user.as_deref())?;
+        let running = drop_privileges(user.as_deref())?;
         warn!(
-            "listening on {iface} ({link}, snaplen {snaplen}){}; Ctrl-C to stop",
-            dropped
-                .map(|u| format!(", running as {u}"))
-                .unwrap_or_default()
+            "listening on {iface} ({link}, snaplen {snaplen}), running as {running}; \
+             Ctrl-C to stop"
         );
         Ok(())
     };
@@ -480,8 +481,10 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
         };
         let _ = write_stdout(&text);
     })?;
+    let mut live = result.live;
+    live.savefile = result.saved.as_ref().map(savefile_health);
     let mut report = Report::build(&catalog, &result.aggregate, vec![result.input], args.top);
-    report.health.live = Some(result.live);
+    report.health.live = Some(live.clone());
     let text = match args.view {
         View::Hosts => {
             let hosts = HostsReport::build(
@@ -512,19 +515,64 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
         warn!("writing flow records failed: {e}");
         failed = true;
     }
-    if !result.written.is_empty() {
-        let names: Vec<String> = result
-            .written
+    if let Some(saved) = &result.saved {
+        let names: Vec<String> = saved
+            .files
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        warn!("wrote {}", names.join(", "));
+        match &saved.error {
+            None => warn!("wrote {}", names.join(", ")),
+            Some(e) => {
+                warn!(
+                    "{e}; {} packets not saved ({} saved in {})",
+                    saved.not_saved,
+                    saved.saved,
+                    names.join(", ")
+                );
+                failed = true;
+            }
+        }
     }
-    Ok(if failed {
-        ExitCode::from(1)
+    if live.packets_dropped > 0 {
+        eprintln!(
+            "svcscope: {} packets dropped ({} by the kernel, {} by the interface, {} by svcscope): \
+             the report is incomplete",
+            live.packets_dropped,
+            live.dropped_by_kernel,
+            live.dropped_by_interface,
+            live.dropped_by_svcscope
+        );
+    }
+    Ok(ExitCode::from(capture_status(failed, &live)))
+}
+
+/// The signals that end a capture cleanly: Ctrl-C, `kill`, a closed terminal.
+pub const STOP_SIGNALS: [i32; 3] = [
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+];
+
+/// Exit status of a capture that ran: 1 when something failed (the capture, a savefile, the flow
+/// records), else 3 when packets were dropped (the report is incomplete), else 0.
+pub fn capture_status(failed: bool, live: &LiveHealth) -> u8 {
+    if failed {
+        1
+    } else if live.packets_dropped > 0 {
+        3
     } else {
-        ExitCode::SUCCESS
-    })
+        0
+    }
+}
+
+fn savefile_health(s: &SaveReport) -> SavefileHealth {
+    SavefileHealth {
+        files: s.files.iter().map(|p| p.display().to_string()).collect(),
+        packets_saved: s.saved,
+        packets_not_saved: s.not_saved,
+        error: s.error.clone(),
+    }
 }
 
 fn interfaces_command(args: &InterfacesArgs) -> Result<ExitCode> {
@@ -702,4 +750,30 @@ fn rules_command(catalog: Arc<Catalog>, args: RulesArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a capture that dropped packets exited 0. Errors come first (1), then drops (3).
+    #[test]
+    fn capture_exit_status() {
+        let mut live = LiveHealth::default();
+        assert_eq!(capture_status(false, &live), 0);
+        assert_eq!(capture_status(true, &live), 1);
+        for drops in [(1, 0, 0), (0, 1, 0), (0, 0, 1)] {
+            live.set_drops(drops.0, drops.1, drops.2);
+            assert_eq!(capture_status(false, &live), 3, "{drops:?}");
+            assert_eq!(capture_status(true, &live), 1, "{drops:?}");
+        }
+    }
+
+    #[test]
+    fn every_stop_signal_is_handled() {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        for s in [SIGINT, SIGTERM, SIGHUP] {
+            assert!(STOP_SIGNALS.contains(&s));
+        }
+    }
 }

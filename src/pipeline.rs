@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::aggregate::Aggregate;
+use crate::capture::savefile::{Recorder, SaveReport, WriteOptions};
 use crate::capture::{
-    strip_libpcap, Batch, CaptureError, FileSource, LiveCounters, LiveSource, PacketSource,
-    SourceCounters,
+    Batch, CaptureError, FileSource, LiveCounters, LiveSource, PacketSource, SourceCounters,
 };
 use crate::catalog::Catalog;
 use crate::report::{InputReport, LiveHealth};
@@ -301,17 +301,6 @@ fn progress_bar(paths: &[PathBuf]) -> indicatif::ProgressBar {
 
 // ---- live capture ------------------------------------------------------------------------------------
 
-/// Saving captured packets (`--write`), with tcpdump-style rotation: the first file is the name given,
-/// the next ones the name followed by 1, 2, 3…
-#[derive(Clone, Debug)]
-pub struct WriteOptions {
-    pub path: PathBuf,
-    /// Start a new file before this many bytes would be exceeded.
-    pub rotate_size: Option<u64>,
-    /// Start a new file after this long.
-    pub rotate_time: Option<Duration>,
-}
-
 /// Options of a live capture run.
 pub struct LiveRunOptions {
     pub tracker: TrackerConfig,
@@ -333,8 +322,8 @@ pub struct LiveResult {
     pub input: InputReport,
     pub live: LiveHealth,
     pub flow_log_error: Option<String>,
-    /// Files written by `--write`.
-    pub written: Vec<PathBuf>,
+    /// What `--write` saved and lost.
+    pub saved: Option<SaveReport>,
 }
 
 /// One periodic report of a live capture.
@@ -355,114 +344,13 @@ enum LiveEvent {
         counters: SourceCounters,
         live: LiveCounters,
         dropped: u64,
-        written: Vec<PathBuf>,
+        saved: Option<SaveReport>,
         error: Option<CaptureError>,
     },
 }
 
 /// How often the capture thread sends a partly filled batch (latency bound of live reports).
 const LIVE_FLUSH: Duration = Duration::from_millis(100);
-
-struct Writer {
-    opts: WriteOptions,
-    /// Opens savefiles with the live capture's link type and timestamp precision.
-    dead: pcap::Capture<pcap::Dead>,
-    /// `None` once a rotation failed: nothing more is written (the last file never grows past its
-    /// limit), and the packets not saved are counted.
-    current: Option<pcap::Savefile>,
-    written: Vec<PathBuf>,
-    bytes: u64,
-    opened: Instant,
-    error: Option<CaptureError>,
-    unwritten: u64,
-}
-
-impl Writer {
-    fn open(source: &LiveSource, opts: WriteOptions) -> Result<Writer, CaptureError> {
-        let dead = source.dead_capture()?;
-        let current = savefile(&dead, &opts.path)?;
-        Ok(Writer {
-            written: vec![opts.path.clone()],
-            opts,
-            dead,
-            current: Some(current),
-            bytes: 24,
-            opened: Instant::now(),
-            error: None,
-            unwritten: 0,
-        })
-    }
-
-    fn write(&mut self, h: &pcap::PacketHeader, data: &[u8]) {
-        let size = 16 + u64::from(h.caplen);
-        let by_size = self
-            .opts
-            .rotate_size
-            .is_some_and(|max| self.bytes + size > max && self.bytes > 24);
-        let by_time = self
-            .opts
-            .rotate_time
-            .is_some_and(|t| self.opened.elapsed() >= t);
-        if (by_size || by_time) && self.current.is_some() {
-            let mut name = self.opts.path.clone().into_os_string();
-            name.push(self.written.len().to_string());
-            let path = PathBuf::from(name);
-            match savefile(&self.dead, &path) {
-                Ok(next) => {
-                    // Dropping the old savefile flushes and closes it.
-                    self.current = Some(next);
-                    self.written.push(path);
-                    self.bytes = 24;
-                    self.opened = Instant::now();
-                }
-                Err(e) => {
-                    self.current = None;
-                    self.error = Some(e);
-                }
-            }
-        }
-        match &mut self.current {
-            Some(f) => {
-                f.write(&pcap::Packet::new(h, data));
-                self.bytes += size;
-            }
-            None => self.unwritten += 1,
-        }
-    }
-
-    fn finish(mut self) -> (Vec<PathBuf>, Option<CaptureError>) {
-        if let Some(f) = &mut self.current {
-            if let Err(e) = f.flush() {
-                self.error.get_or_insert(CaptureError {
-                    input: self.opts.path.display().to_string(),
-                    message: format!("writing failed: {}", strip_libpcap(&e.to_string())),
-                });
-            }
-        }
-        if let Some(e) = &mut self.error {
-            if self.unwritten > 0 {
-                e.message.push_str(&format!(
-                    "; {} later packets were not saved",
-                    self.unwritten
-                ));
-            }
-        }
-        (self.written, self.error)
-    }
-}
-
-fn savefile(
-    dead: &pcap::Capture<pcap::Dead>,
-    path: &std::path::Path,
-) -> Result<pcap::Savefile, CaptureError> {
-    dead.savefile(path).map_err(|e| CaptureError {
-        input: path.display().to_string(),
-        message: format!(
-            "cannot write capture file: {} (with --user, its directory must be writable by that user)",
-            strip_libpcap(&e.to_string())
-        ),
-    })
-}
 
 /// Runs a live capture on an opened source until `count`, `duration`, `stop` or an error; calls
 /// `tick` every `interval`. The capture thread never blocks on the classifier: when the channel is
@@ -478,7 +366,15 @@ pub fn capture_live(
     mut tick: impl FnMut(&Tick<'_>),
 ) -> Result<LiveResult, CaptureError> {
     let writer = match opts.write.take() {
-        Some(w) => Some(Writer::open(&source, w)?),
+        Some(w) => {
+            let path = w.path.display().to_string();
+            Some(
+                Recorder::create(w, source.save_format()).map_err(|e| CaptureError {
+                    input: path,
+                    message: format!("cannot write capture file: {e}"),
+                })?,
+            )
+        }
         None => None,
     };
     before_read().map_err(|message| CaptureError {
@@ -559,19 +455,19 @@ pub fn capture_live(
         filtered: 0,
         error: None,
     };
-    let mut written = Vec::new();
+    let mut saved = None;
     if let Some(LiveEvent::End {
         counters,
         live: c,
         dropped,
-        written: w,
+        saved: s,
         error,
     }) = end
     {
         set_live(&mut live, c, dropped);
         input.packets = counters.packets;
         input.error = error.map(|e| e.to_string());
-        written = w;
+        saved = s;
     }
     let (aggregate, flow_log_error) = tracker.finish();
     Ok(LiveResult {
@@ -579,21 +475,19 @@ pub fn capture_live(
         input,
         live,
         flow_log_error,
-        written,
+        saved,
     })
 }
 
 fn set_live(live: &mut LiveHealth, c: LiveCounters, dropped: u64) {
     live.received = c.received;
-    live.dropped_by_kernel = c.dropped;
-    live.dropped_by_interface = c.if_dropped;
-    live.dropped_by_svcscope = dropped;
+    live.set_drops(c.dropped, c.if_dropped, dropped);
 }
 
 #[allow(clippy::too_many_arguments)]
 fn live_reader(
     source: &mut LiveSource,
-    mut writer: Option<Writer>,
+    mut writer: Option<Recorder>,
     tx: &Sender<LiveEvent>,
     recycle: &Receiver<Batch>,
     stop: &AtomicBool,
@@ -613,6 +507,8 @@ fn live_reader(
     let mut last_flush = Instant::now();
     let mut last_stats = Instant::now();
     let mut error = None;
+    // Set when the classifier is gone (it panicked): the savefile is still finished.
+    let mut gone = false;
     loop {
         if stop.load(Ordering::Relaxed)
             || count.is_some_and(|n| source.counters().packets >= n)
@@ -622,8 +518,8 @@ fn live_reader(
         }
         // The savefile sees every packet before it is counted, so a run can be re-analysed.
         let read = match &mut writer {
-            Some(w) => source.read_one(&mut batch, &mut |h, data| w.write(h, data)),
-            None => source.read_one(&mut batch, &mut |_, _| {}),
+            Some(w) => source.read_one(&mut batch, &mut |ts, len, data| w.write(ts, len, data)),
+            None => source.read_one(&mut batch, &mut |_, _, _| {}),
         };
         if let Err(e) = read {
             error = Some(e);
@@ -639,7 +535,11 @@ fn live_reader(
                     b.clear();
                     batch = b;
                 }
-                Err(_) => return,
+                Err(_) => {
+                    gone = true;
+                    batch = Batch::default();
+                    break;
+                }
             }
         }
         if last_stats.elapsed() >= Duration::from_secs(1) {
@@ -647,18 +547,18 @@ fn live_reader(
             let _ = tx.try_send(LiveEvent::Stats(source.live_counters(), dropped));
         }
     }
-    if !batch.packets.is_empty() && tx.send(LiveEvent::Batch(batch)).is_err() {
+    if !gone && !batch.packets.is_empty() {
+        gone = tx.send(LiveEvent::Batch(batch)).is_err();
+    }
+    let saved = writer.map(Recorder::finish);
+    if gone {
         return;
     }
-    let (written, write_error) = match writer {
-        Some(w) => w.finish(),
-        None => (Vec::new(), None),
-    };
     let _ = tx.send(LiveEvent::End {
         counters: source.counters(),
         live: source.live_counters(),
         dropped,
-        written,
-        error: error.or(write_error),
+        saved,
+        error,
     });
 }

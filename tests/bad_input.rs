@@ -147,39 +147,69 @@ fn pcap(link: u32, records: &[Rec]) -> Vec<u8> {
     f
 }
 
-fn pcapng_block(f: &mut Vec<u8>, kind: u32, body: &[u8]) {
-    let padded = (body.len() + 3) & !3;
-    let total = 12 + padded as u32;
-    f.extend_from_slice(&kind.to_le_bytes());
-    f.extend_from_slice(&total.to_le_bytes());
-    f.extend_from_slice(body);
-    f.resize(f.len() + padded - body.len(), 0);
-    f.extend_from_slice(&total.to_le_bytes());
+/// A 32-bit value in a pcapng section's byte order.
+fn ne32(big_endian: bool, x: u32) -> [u8; 4] {
+    if big_endian {
+        x.to_be_bytes()
+    } else {
+        x.to_le_bytes()
+    }
 }
 
-/// A little-endian pcapng file: interfaces of (link type, options), then enhanced packet blocks of
-/// (interface, timestamp in the interface's units, frame).
-fn pcapng(interfaces: &[(u16, Vec<u8>)], packets: &[(u32, u64, Vec<u8>)]) -> Vec<u8> {
+fn pcapng_block(f: &mut Vec<u8>, big_endian: bool, kind: u32, body: &[u8]) {
+    let padded = (body.len() + 3) & !3;
+    let total = 12 + padded as u32;
+    f.extend_from_slice(&ne32(big_endian, kind));
+    f.extend_from_slice(&ne32(big_endian, total));
+    f.extend_from_slice(body);
+    f.resize(f.len() + padded - body.len(), 0);
+    f.extend_from_slice(&ne32(big_endian, total));
+}
+
+/// One pcapng section in either byte order: interfaces of (link type, options), then enhanced
+/// packet blocks of (interface, timestamp in the interface's units, frame).
+fn pcapng_section(
+    big_endian: bool,
+    interfaces: &[(u16, Vec<u8>)],
+    packets: &[(u32, u64, Vec<u8>)],
+) -> Vec<u8> {
     let mut f = Vec::new();
-    let mut shb = vec![0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0];
-    shb.extend_from_slice(&(-1i64).to_le_bytes());
-    pcapng_block(&mut f, 0x0a0d_0d0a, &shb);
+    let mut shb = ne32(big_endian, 0x1a2b_3c4d).to_vec();
+    let version: [u16; 2] = [1, 0];
+    for v in version {
+        shb.extend_from_slice(&if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        });
+    }
+    shb.extend_from_slice(&[0xff; 8]);
+    pcapng_block(&mut f, big_endian, 0x0a0d_0d0a, &shb);
     for (dlt, options) in interfaces {
-        let mut body = dlt.to_le_bytes().to_vec();
+        let mut body = if big_endian {
+            dlt.to_be_bytes().to_vec()
+        } else {
+            dlt.to_le_bytes().to_vec()
+        };
         body.extend_from_slice(&[0; 6]);
         body.extend_from_slice(options);
-        pcapng_block(&mut f, 1, &body);
+        pcapng_block(&mut f, big_endian, 1, &body);
     }
     for (iface, units, frame) in packets {
-        let mut body = iface.to_le_bytes().to_vec();
-        body.extend_from_slice(&((units >> 32) as u32).to_le_bytes());
-        body.extend_from_slice(&(*units as u32).to_le_bytes());
-        body.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        body.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        let mut body = ne32(big_endian, *iface).to_vec();
+        body.extend_from_slice(&ne32(big_endian, (units >> 32) as u32));
+        body.extend_from_slice(&ne32(big_endian, *units as u32));
+        body.extend_from_slice(&ne32(big_endian, frame.len() as u32));
+        body.extend_from_slice(&ne32(big_endian, frame.len() as u32));
         body.extend_from_slice(frame);
-        pcapng_block(&mut f, 6, &body);
+        pcapng_block(&mut f, big_endian, 6, &body);
     }
     f
+}
+
+/// A little-endian pcapng file of one section.
+fn pcapng(interfaces: &[(u16, Vec<u8>)], packets: &[(u32, u64, Vec<u8>)]) -> Vec<u8> {
+    pcapng_section(false, interfaces, packets)
 }
 
 /// An interface option: code, value (padded to 4 bytes).
@@ -532,7 +562,15 @@ fn pcapng_interfaces_of_different_link_types() {
     );
     dir.write("multi.pcapng", &f);
     let r = analyze(&dir, &["multi.pcapng"]);
-    r.check(0, &[]);
+    // The packet on the interface of a link type svcscope does not decode fails the file, and the
+    // rest of it is still read and reported.
+    r.check(
+        1,
+        &[&format!(
+            "svcscope: multi.pcapng: unsupported link type 147 on interface 4: 1 packet not decoded \
+             (the first is record 6); svcscope decodes {SUPPORTED}; the other packets are reported"
+        )],
+    );
     let report = r.json();
     assert_eq!(
         report["inputs"][0]["link_types"],
@@ -551,7 +589,7 @@ fn pcapng_interfaces_of_different_link_types() {
     for app in ["SMB", "LDAP Server", "DNS"] {
         assert!(apps.contains(&app), "{app} missing from {apps:?}");
     }
-    // The interface of a link type svcscope does not decode: its packets are counted, not fatal.
+    // The packet svcscope could not decode is counted too.
     assert_eq!(malformed(&report, "link", "unsupported link type"), 1);
 }
 
@@ -575,6 +613,103 @@ fn unknown_link_type() {
             "svcscope: wifi.pcap: unsupported link type IEEE802_11 (105); svcscope decodes {SUPPORTED}"
         )],
     );
+}
+
+/// Regression: packets on a pcapng interface of a link type svcscope does not decode were counted
+/// as malformed and the run exited 0, though "another link type is a clear error for that file".
+#[test]
+fn pcapng_unknown_link_type_is_an_error() {
+    let dir = Dir::new("ng-dlt");
+    let us = u64::from(T) * 1_000_000;
+    // IEEE 802.11 only: nothing is decoded, the file fails.
+    let wifi = pcapng(
+        &[(105, Vec::new())],
+        &[(0, us, vec![0; 40]), (0, us + 1, vec![0; 40])],
+    );
+    dir.write("wifi.pcapng", &wifi);
+    let r = analyze(&dir, &["wifi.pcapng"]);
+    r.check(
+        1,
+        &[&format!(
+            "svcscope: wifi.pcapng: unsupported link type IEEE802_11 (105) on interface 0: 2 packets \
+             not decoded (the first is record 1); svcscope decodes {SUPPORTED}"
+        )],
+    );
+    assert_eq!(u64_at(&r.json(), "/totals/packets"), 0);
+    assert_eq!(u64_at(&r.json(), "/inputs/0/packets"), 2);
+    // An interface of that type described but never used loses nothing: not an error.
+    let unused = pcapng(
+        &[(1, Vec::new()), (105, Vec::new())],
+        &[(0, us, tcp_frame(true, "S", b""))],
+    );
+    dir.write("unused.pcapng", &unused);
+    let r = analyze(&dir, &["unused.pcapng"]);
+    r.check(0, &[]);
+    assert_eq!(u64_at(&r.json(), "/totals/packets"), 1);
+    // A fault after such packets names both.
+    let mut cut = wifi.clone();
+    cut.truncate(cut.len() - 10);
+    dir.write("cut.pcapng", &cut);
+    analyze(&dir, &["cut.pcapng"]).check(
+        1,
+        &[&format!(
+            "svcscope: cut.pcapng: truncated capture: record 2 is cut short (34 of 40 bytes); the \
+             packets before it are reported; also unsupported link type IEEE802_11 (105) on interface 0: 1 packet before it not decoded \
+             (the first is record 1); svcscope decodes {SUPPORTED}"
+        )],
+    );
+}
+
+/// Regression: a pcapng file whose second section is in the other byte order was read with the
+/// first section's byte order (its blocks misread as corrupt, or its packets as garbage).
+#[test]
+fn pcapng_sections_in_both_byte_orders() {
+    let dir = Dir::new("ng-bom");
+    let us = u64::from(T) * 1_000_000;
+    let mut f = pcapng_section(
+        false,
+        &[(1, Vec::new())],
+        &[(0, us, tcp_frame(true, "S", b""))],
+    );
+    f.extend(pcapng_section(
+        true,
+        &[(1, Vec::new())],
+        &[
+            (0, us + 1000, tcp_frame(false, "SA", b"")),
+            (0, us + 2000, tcp_frame(true, "AP", b"hello")),
+        ],
+    ));
+    // And back again, with microsecond timestamps past 2^32 units in both halves.
+    f.extend(pcapng_section(
+        false,
+        &[(1, Vec::new())],
+        &[(0, us + 3000, tcp_frame(false, "AP", b"world"))],
+    ));
+    dir.write("both.pcapng", &f);
+    let r = analyze(&dir, &["both.pcapng"]);
+    r.check(0, &[]);
+    let report = r.json();
+    assert_eq!(u64_at(&report, "/inputs/0/packets"), 4);
+    assert_eq!(u64_at(&report, "/totals/packets"), 4);
+    assert_eq!(u64_at(&report, "/totals/flows"), 1, "one SMB connection");
+    assert_eq!(u64_at(&report, "/totals/classified_flows"), 1);
+    assert_eq!(report["first_seen"], "2024-03-04T09:00:00.000000Z");
+    assert_eq!(report["last_seen"], "2024-03-04T09:00:00.003000Z");
+    // The same packets all big-endian read the same.
+    let mut be = pcapng_section(
+        true,
+        &[(1, Vec::new())],
+        &[(0, us, tcp_frame(true, "S", b""))],
+    );
+    be.extend(pcapng_section(
+        false,
+        &[(1, Vec::new())],
+        &[(0, us + 1000, tcp_frame(false, "SA", b""))],
+    ));
+    dir.write("be-first.pcapng", &be);
+    let r = analyze(&dir, &["be-first.pcapng"]);
+    r.check(0, &[]);
+    assert_eq!(u64_at(&r.json(), "/totals/packets"), 2);
 }
 
 #[test]

@@ -97,6 +97,9 @@ pub struct FileSource {
     /// Classic pcap: the start of a record cut by the end of the last chunk.
     partial: Vec<u8>,
     seen_links: Vec<String>,
+    /// Packets read on an interface whose link type svcscope does not decode: the file fails with
+    /// them once it is read to the end.
+    undecodable: Option<Undecodable>,
 }
 
 enum Next {
@@ -153,6 +156,7 @@ impl FileSource {
             scratch_skip: 0,
             partial: Vec::new(),
             seen_links: Vec::new(),
+            undecodable: None,
         };
         match magic {
             [0xd4, 0xc3, 0xb2, 0xa1]
@@ -713,13 +717,18 @@ fn io_message(e: &io::Error) -> String {
     }
 }
 
-fn unsupported(dlt: i32) -> String {
-    let name = match pcap::Linktype(dlt).get_name() {
+/// A link type by libpcap's name and number, or its number alone.
+fn link_name(dlt: i32) -> String {
+    match pcap::Linktype(dlt).get_name() {
         Ok(name) => format!("{name} ({dlt})"),
         Err(_) => dlt.to_string(),
-    };
+    }
+}
+
+fn unsupported(dlt: i32) -> String {
     format!(
-        "unsupported link type {name}; svcscope decodes {}",
+        "unsupported link type {}; svcscope decodes {}",
+        link_name(dlt),
         super::SUPPORTED
     )
 }
@@ -730,10 +739,41 @@ impl PacketSource for FileSource {
     }
 
     fn fill(&mut self, batch: &mut Batch) -> Result<bool, CaptureError> {
-        let big_endian = match self.format {
-            Format::Pcap { big_endian, nanos } => return self.fill_pcap(batch, big_endian, nanos),
-            Format::Pcapng { big_endian } => big_endian,
-        };
+        if let Format::Pcap { big_endian, nanos } = self.format {
+            return self.fill_pcap(batch, big_endian, nanos);
+        }
+        match self.fill_pcapng(batch) {
+            // Packets on an interface of a link type svcscope does not decode: the rest of the file
+            // was read, and the file fails with what was lost.
+            Ok(false) => match self.undecodable.take() {
+                Some(u) => {
+                    let others = self.counters.packets > u.packets;
+                    Err(self.fail(u.message("", others)))
+                }
+                None => Ok(false),
+            },
+            Ok(true) => Ok(true),
+            Err(mut e) => {
+                if let Some(u) = self.undecodable.take() {
+                    e.message = format!("{}; also {}", e.message, u.message(" before it", false));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn counters(&self) -> SourceCounters {
+        self.counters.clone()
+    }
+
+    fn link_types(&self) -> Vec<String> {
+        self.seen_links.clone()
+    }
+}
+
+impl FileSource {
+    /// pcapng: blocks until the batch is full, the link type changes or the file ends.
+    fn fill_pcapng(&mut self, batch: &mut Batch) -> Result<bool, CaptureError> {
         if let Some(c) = self.carry.take() {
             batch.link = Some(self.interfaces[c.iface].link);
             batch.push(c.ts, c.wire_len, &c.data);
@@ -742,6 +782,10 @@ impl PacketSource for FileSource {
             if batch.is_full() {
                 return Ok(true);
             }
+            // Read on every block: a new section (a block of this loop) may change the byte order.
+            let Format::Pcapng { big_endian } = self.format else {
+                unreachable!("fill_pcapng on a classic pcap file");
+            };
             let (iface, ts, caplen, wire_len) = match self.next_block(big_endian)? {
                 Next::End => return Ok(false),
                 Next::Skip => continue,
@@ -791,6 +835,16 @@ impl PacketSource for FileSource {
                     continue;
                 }
             }
+            if !i.link.is_supported() {
+                self.undecodable
+                    .get_or_insert(Undecodable {
+                        dlt: i.dlt,
+                        iface,
+                        first: record,
+                        packets: 0,
+                    })
+                    .packets += 1;
+            }
             // A record whose capture length exceeds its wire length: trust what was captured.
             let wire_len = wire_len.max(caplen);
             match batch.link {
@@ -811,13 +865,32 @@ impl PacketSource for FileSource {
             batch.push_at(ts, wire_len, start as u32, caplen);
         }
     }
+}
 
-    fn counters(&self) -> SourceCounters {
-        self.counters.clone()
-    }
+/// Packets on pcapng interfaces of link types svcscope does not decode (the first such type).
+#[derive(Clone, Copy, Debug)]
+struct Undecodable {
+    dlt: i32,
+    /// The interface of the first such packet, in its section.
+    iface: usize,
+    /// The record of the first such packet.
+    first: u64,
+    packets: u64,
+}
 
-    fn link_types(&self) -> Vec<String> {
-        self.seen_links.clone()
+impl Undecodable {
+    /// `when`: where the packets are relative to the fault being reported ("" at the end of file).
+    fn message(&self, when: &str, others: bool) -> String {
+        let n = self.packets;
+        format!(
+            "unsupported link type {} on interface {}: {n} packet{}{when} not decoded (the first is record {}); svcscope decodes {}{}",
+            link_name(self.dlt),
+            self.iface,
+            if n == 1 { "" } else { "s" },
+            self.first,
+            super::SUPPORTED,
+            if others { "; the other packets are reported" } else { "" }
+        )
     }
 }
 

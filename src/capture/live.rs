@@ -1,7 +1,9 @@
 //! Live capture on a network interface through libpcap.
 
+use super::savefile::SaveFormat;
 use super::{strip_libpcap, Batch, CaptureError, SourceCounters, SUPPORTED};
 use crate::decode::LinkType;
+use crate::time::Ts;
 
 /// Settings of a live capture, as a tcpdump user knows them.
 #[derive(Clone, Debug)]
@@ -35,6 +37,7 @@ pub struct LiveSource {
     totals: [u64; 3],
     /// Nanoseconds per unit of the timestamps' sub-second field (1, or 1000 for microseconds).
     ts_scale: i64,
+    snaplen: i32,
 }
 
 /// Read timeout: how often a quiet capture wakes to flush its batch and check for a stop.
@@ -109,27 +112,29 @@ impl LiveSource {
             link,
             counters: SourceCounters::default(),
             ts_scale,
+            snaplen: opts.snaplen,
             last_raw: [0; 3],
             totals: [0; 3],
         })
     }
 
     /// Reads one packet into `batch`; Ok(false) when the read timeout expired with nothing to read.
-    /// The frame is also handed to `also` (the savefile writer) before it is counted.
+    /// The frame is also handed to `also` (the savefile writer: time, length on the wire, frame)
+    /// before it is counted.
     pub fn read_one(
         &mut self,
         batch: &mut Batch,
-        also: &mut dyn FnMut(&pcap::PacketHeader, &[u8]),
+        also: &mut dyn FnMut(Ts, u32, &[u8]),
     ) -> Result<bool, CaptureError> {
         match self.cap.next_packet() {
             Ok(p) => {
                 let h = *p.header;
-                also(&h, p.data);
-                self.counters.packets += 1;
                 #[allow(clippy::useless_conversion)]
                 let ts = i64::from(h.ts.tv_sec)
                     .saturating_mul(1_000_000_000)
                     .saturating_add(i64::from(h.ts.tv_usec) * self.ts_scale);
+                also(ts, h.len, p.data);
+                self.counters.packets += 1;
                 batch.push(ts, h.len, p.data);
                 Ok(true)
             }
@@ -185,22 +190,14 @@ impl LiveSource {
         self.counters.clone()
     }
 
-    /// A handle with this capture's link type and timestamp precision, for writing savefiles.
-    pub fn dead_capture(&self) -> Result<pcap::Capture<pcap::Dead>, CaptureError> {
-        let precision = if self.ts_scale == 1 {
-            pcap::Precision::Nano
-        } else {
-            pcap::Precision::Micro
-        };
-        pcap::Capture::dead_with_precision(self.cap.get_datalink(), precision).map_err(|e| {
-            CaptureError {
-                input: self.name.clone(),
-                message: format!(
-                    "cannot prepare a capture file: {}",
-                    strip_libpcap(&e.to_string())
-                ),
-            }
-        })
+    /// The header of savefiles of this capture: its link type, snapshot length and timestamp
+    /// precision.
+    pub fn save_format(&self) -> SaveFormat {
+        SaveFormat {
+            dlt: self.cap.get_datalink().0,
+            snaplen: u32::try_from(self.snaplen).unwrap_or(262_144).max(1),
+            nanos: self.ts_scale == 1,
+        }
     }
 }
 

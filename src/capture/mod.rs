@@ -9,9 +9,13 @@
 //!   parser; a BPF filter is compiled by libpcap per link type and run on each frame, so filtered
 //!   packets are counted.
 //! - [`live`]: network interfaces through libpcap.
+//! - [`savefile`]: svcscope's own pcap writer for `capture --write`, every write checked.
+//! - [`privileges`]: giving up root and capabilities once the interface is open.
 
 pub mod file;
 pub mod live;
+pub mod privileges;
+pub mod savefile;
 
 use std::fmt;
 
@@ -170,32 +174,4 @@ pub fn compile_filter(dlt: pcap::Linktype, expr: &str) -> Result<pcap::BpfProgra
 
 pub(crate) fn strip_libpcap(s: &str) -> String {
     s.trim_start_matches("libpcap error: ").to_string()
-}
-
-/// Drops root after the capture is open, so that packet parsing never runs as root (like tcpdump -Z).
-/// `user`: the account to become; `None` picks "nobody" when running as root and it exists. "root"
-/// keeps root. Returns the account dropped to, if any.
-pub fn drop_privileges(user: Option<&str>) -> Result<Option<String>, String> {
-    use nix::unistd::{geteuid, setgid, setgroups, setuid, User};
-    if !geteuid().is_root() {
-        return Ok(None);
-    }
-    let name = match user {
-        Some("root") => return Ok(None),
-        Some(u) => u.to_string(),
-        None => match User::from_name("nobody") {
-            Ok(Some(_)) => "nobody".to_string(),
-            _ => return Ok(None),
-        },
-    };
-    let account = User::from_name(&name)
-        .map_err(|e| format!("cannot look up user {name}: {e}"))?
-        .ok_or_else(|| format!("no such user: {name}"))?;
-    setgroups(&[account.gid]).map_err(|e| format!("cannot drop supplementary groups: {e}"))?;
-    setgid(account.gid).map_err(|e| format!("cannot switch to group of {name}: {e}"))?;
-    setuid(account.uid).map_err(|e| format!("cannot switch to user {name}: {e}"))?;
-    if setuid(nix::unistd::Uid::from_raw(0)).is_ok() {
-        return Err(format!("dropping root to {name} did not stick"));
-    }
-    Ok(Some(name))
 }

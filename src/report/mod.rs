@@ -226,6 +226,32 @@ pub struct LiveHealth {
     pub dropped_by_interface: u64,
     /// Packets dropped because the classifier fell behind.
     pub dropped_by_svcscope: u64,
+    /// All three: packets this report is missing.
+    pub packets_dropped: u64,
+    /// `--write`: what was saved; `None` without it.
+    pub savefile: Option<SavefileHealth>,
+}
+
+impl LiveHealth {
+    /// Sets the drop counters and their total.
+    pub fn set_drops(&mut self, kernel: u64, interface: u64, svcscope: u64) {
+        self.dropped_by_kernel = kernel;
+        self.dropped_by_interface = interface;
+        self.dropped_by_svcscope = svcscope;
+        self.packets_dropped = kernel.saturating_add(interface).saturating_add(svcscope);
+    }
+}
+
+/// The savefiles of a live capture (`--write`).
+#[derive(Clone, Debug, Serialize, Default, PartialEq, Eq)]
+pub struct SavefileHealth {
+    /// Files written, in order; each holds whole records.
+    pub files: Vec<String>,
+    pub packets_saved: u64,
+    /// Captured (and in this report) but in no file: writing failed, and nothing more was written.
+    pub packets_not_saved: u64,
+    /// The failure: the file and what went wrong; `None` when every packet was saved.
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -355,9 +355,13 @@ pub fn render(r: &Report) -> String {
     let h = &r.health;
     out.push_str("\nCapture health\n");
     for i in &r.inputs {
-        let status = match &i.error {
-            Some(e) => format!("ERROR: {}", terminal(e)),
-            None => "ok".into(),
+        let status = match (&i.error, &h.live) {
+            (Some(e), _) => format!("ERROR: {}", terminal(e)),
+            (None, Some(l)) if l.packets_dropped > 0 && l.interface == i.path => format!(
+                "INCOMPLETE: {} packets dropped, not in this report",
+                count(l.packets_dropped)
+            ),
+            (None, _) => "ok".into(),
         };
         let _ = writeln!(
             out,
@@ -439,6 +443,18 @@ pub fn render(r: &Report) -> String {
             count(l.dropped_by_interface),
             count(l.dropped_by_svcscope)
         );
+        if let Some(f) = &l.savefile {
+            let status = match &f.error {
+                Some(e) => format!("{} NOT SAVED — ERROR: {e}", count(f.packets_not_saved)),
+                None => "ok".into(),
+            };
+            let _ = writeln!(
+                out,
+                "  saved {} packets in {} — {status}",
+                count(f.packets_saved),
+                f.files.join(", "),
+            );
+        }
     }
     out
 }
@@ -456,6 +472,83 @@ mod tests {
         assert_eq!(bytes(4_718_592), "4.5 MiB");
         assert_eq!(duration_ms(850), "850 ms");
         assert_eq!(duration_ms(200_000), "3m 20s");
+    }
+
+    /// A live report with the given drops and savefile, rendered: its capture-health lines.
+    fn live_health_lines(
+        drops: (u64, u64, u64),
+        savefile: Option<super::super::SavefileHealth>,
+    ) -> Vec<String> {
+        let catalog = crate::catalog::Catalog::load(&[]).unwrap();
+        let input = super::super::InputReport {
+            path: "eth0".into(),
+            link_types: vec!["EN10MB".into()],
+            packets: 1000,
+            filtered: 0,
+            error: None,
+        };
+        let agg = crate::aggregate::Aggregate::default();
+        let mut report = Report::build(&catalog, &agg, vec![input], 10);
+        let mut live = super::super::LiveHealth {
+            interface: "eth0".into(),
+            received: 2000,
+            savefile,
+            ..Default::default()
+        };
+        live.set_drops(drops.0, drops.1, drops.2);
+        report.health.live = Some(live);
+        let text = render(&report);
+        let health = text.split("Capture health\n").nth(1).unwrap();
+        health
+            .lines()
+            .filter(|l| {
+                l.starts_with("  eth0") || l.starts_with("  live") || l.starts_with("  saved")
+            })
+            .map(String::from)
+            .collect()
+    }
+
+    /// Regression: live health said "ok" while the kernel dropped half the packets.
+    #[test]
+    fn live_drops_make_the_health_incomplete() {
+        assert_eq!(
+            live_health_lines((0, 0, 0), None),
+            [
+                "  eth0: EN10MB, 1,000 packets — ok",
+                "  live eth0: 2,000 received, 0 dropped by the kernel, 0 by the interface, 0 by svcscope",
+            ]
+        );
+        for (drops, total) in [
+            ((1000, 0, 0), "1,000"),
+            ((0, 3, 0), "3"),
+            ((0, 0, 1024), "1,024"),
+        ] {
+            let lines = live_health_lines(drops, None);
+            assert_eq!(
+                lines[0],
+                format!("  eth0: EN10MB, 1,000 packets — INCOMPLETE: {total} packets dropped, not in this report"),
+                "{drops:?}"
+            );
+        }
+    }
+
+    /// Regression: a savefile on a full disk was reported as written.
+    #[test]
+    fn savefile_losses_are_in_the_health() {
+        let saved = |error: Option<&str>, not_saved| super::super::SavefileHealth {
+            files: vec!["a.pcap".into(), "a.pcap1".into()],
+            packets_saved: 600,
+            packets_not_saved: not_saved,
+            error: error.map(String::from),
+        };
+        assert_eq!(
+            live_health_lines((0, 0, 0), Some(saved(None, 0)))[2],
+            "  saved 600 packets in a.pcap, a.pcap1 — ok"
+        );
+        assert_eq!(
+            live_health_lines((0, 0, 0), Some(saved(Some("a.pcap1: writing failed: No space left on device (os error 28)"), 400)))[2],
+            "  saved 600 packets in a.pcap, a.pcap1 — 400 NOT SAVED — ERROR: a.pcap1: writing failed: No space left on device (os error 28)"
+        );
     }
 
     #[test]
