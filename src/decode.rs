@@ -192,6 +192,7 @@ pub struct FlowKey {
 
 impl FlowKey {
     /// The key of a packet and whether its source is the key's `lo` side.
+    #[inline]
     pub fn of(protocol: u8, src: Addr, dst: Addr, ports: Option<(u16, u16)>) -> (FlowKey, bool) {
         let (sp, dp) = ports.unwrap_or((0, 0));
         let src_is_lo = (src, sp) <= (dst, dp);

@@ -460,6 +460,7 @@ impl FlowTable {
         self.flows.find_mut(key.hash(), |f| f.key == *key)
     }
 
+    #[inline]
     pub fn warm(&self, d: &Decoded<'_>) -> Option<Lookup> {
         if d.fragment != Fragment::None {
             return None;

@@ -291,7 +291,7 @@ impl Classifier {
 
     /// The inspectors' counters, with what the classifier's own tables forgot when full.
     pub fn inspect_counters(&self) -> inspect::Counters {
-        let mut c = self.inspect.counters.clone();
+        let mut c = self.inspect.counters();
         c.set(&EPM_CONTACTS_EVICTED, self.epm_contacts.evicted);
         c.set(
             &ENDPOINTS_EVICTED,

@@ -247,7 +247,11 @@ impl Counters {
     }
 
     pub fn add(&mut self, c: &'static Counter, n: u64) {
-        match self.values.iter_mut().find(|(k, _)| k.key == c.key) {
+        match self
+            .values
+            .iter_mut()
+            .find(|(k, _)| std::ptr::eq(*k, c) || k.key == c.key)
+        {
             Some((_, v)) => *v += n,
             None => self.values.push((c, n)),
         }
@@ -467,8 +471,6 @@ impl Registry {
         if self.holding.len() >= 4 * self.max_inspected.max(16) {
             self.compact_holding();
         }
-        self.counters
-            .set(&ANNOUNCEMENTS_EVICTED, self.expected.evicted());
         Seen { relabel, done }
     }
 
@@ -595,6 +597,13 @@ impl Registry {
     /// A flow ended: its running inspection, if any, no longer counts against the budgets.
     pub fn flow_ended(&mut self, slot: &mut Slot) {
         self.finish(slot);
+    }
+
+    /// The counters, with what the announcement table forgot.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.counters.clone();
+        c.set(&ANNOUNCEMENTS_EVICTED, self.expected.evicted());
+        c
     }
 
     /// Forgets announcements older than the window.
