@@ -4,12 +4,15 @@
 //!
 //! ```text
 //!  capture ──batches──▶ decode ─▶ flow ─▶ classify ─▶ aggregate ─▶ report
-//!  (own thread)         └──────── tracker (one classifier worker) ─┘
+//!  (own thread)           │         │ slot    │ picks, relabels
+//!                         │      inspect (registry of per-flow inspectors) ─▶ wire (parsers)
+//!                         └──────── tracker (one classifier worker) ─┘
 //! ```
 //!
-//! `pipeline` owns the threads and channels; `catalog` is the data classification consults;
-//! `bounded` holds the capped tables the stages learn into; `wire` holds pure protocol parsers (SMB
-//! and its security blobs) for the inspectors; `cli` is the command line over all of it.
+//! Each module imports only those below it: `cli` → `pipeline` → `tracker` → `report` →
+//! `aggregate`, `classify` → `flow` → `inspect` → `wire`, `capture` → `decode`, `catalog`, and the
+//! ground floor, `bounded` (capped tables) and `time` (trace time). `pipeline` owns the threads and
+//! channels; `catalog` is the data classification consults.
 
 pub mod aggregate;
 pub mod bounded;
