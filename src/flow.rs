@@ -229,8 +229,8 @@ impl Default for Timeouts {
 }
 
 /// Default cap on concurrent flows (7/8 of 2^19, what a hash table of 2^19 buckets holds). A bucket
-/// is a 112-byte flow and a control byte; with the table's growth and everything else, peak memory
-/// at the cap is about 230 MiB (measured: see the README's memory section).
+/// is a 120-byte flow and a control byte; with the table's growth and everything else, peak memory
+/// at the cap is about 260 MiB (measured: see the README's memory section).
 pub const DEFAULT_MAX_FLOWS: usize = 458_752;
 /// First fragments remembered for their later fragments (for the whole process: see
 /// [`crate::bounded::share`]).
