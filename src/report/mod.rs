@@ -13,6 +13,7 @@ pub mod escape;
 pub mod flows;
 pub mod hosts;
 pub mod live;
+pub mod roles;
 pub mod rules;
 pub mod table;
 
