@@ -61,19 +61,20 @@ impl Catalog {
             .map(|r| (r.service, r.spec))
             .collect();
         let has = |sid: ServiceId, spec: PortSpec| tcp_specs.contains(&(sid, spec));
-        let rpc_services: Vec<ServiceId> = (0..services.len() as ServiceId)
-            .filter(|&s| has(s, PortSpec::Dynamic) && has(s, PortSpec::Port(135)))
-            .collect();
+        // The services with a random-port row and a row for this TCP port.
+        let random_ports_and = |port: u16| -> Vec<ServiceId> {
+            (0..services.len() as ServiceId)
+                .filter(|&s| has(s, PortSpec::Dynamic) && has(s, PortSpec::Port(port)))
+                .collect()
+        };
+        let rpc_services = random_ports_and(135);
         let rpc_dynamic = (!rpc_services.is_empty()).then(|| {
-            labels.push(make_label(
+            push_dynamic(
+                &mut labels,
                 Transport::Tcp,
-                PortSpec::Dynamic,
-                vec![LabelGroup {
-                    app: RPC_DYNAMIC_APP.to_string(),
-                    services: rpc_services.clone(),
-                }],
-            ));
-            (labels.len() - 1) as LabelId
+                RPC_DYNAMIC_APP.to_string(),
+                rpc_services.clone(),
+            )
         });
         // One label per interface and transport (connection-oriented over TCP, connectionless over UDP),
         // and one for interfaces the catalog does not list.
@@ -86,43 +87,27 @@ impl Catalog {
                 } else {
                     format!("RPC {} ({})", iface.name, iface.protocol)
                 };
-                let mut label = make_label(
-                    transport,
-                    PortSpec::Dynamic,
-                    vec![LabelGroup {
-                        app,
-                        services: iface.services.clone(),
-                    }],
-                );
-                label.interface = Some(i as u16);
-                labels.push(label);
-                interface_labels.insert((iface.uuid, udp), (labels.len() - 1) as LabelId);
+                let id = push_dynamic(&mut labels, transport, app, iface.services.clone());
+                labels[usize::from(id)].interface = Some(i as u16);
+                interface_labels.insert((iface.uuid, udp), id);
             }
-            labels.push(make_label(
+            rpc_unknown[usize::from(udp)] = Some(push_dynamic(
+                &mut labels,
                 transport,
-                PortSpec::Dynamic,
-                vec![LabelGroup {
-                    app: RPC_UNKNOWN_INTERFACE_APP.to_string(),
-                    services: rpc_services.clone(),
-                }],
+                RPC_UNKNOWN_INTERFACE_APP.to_string(),
+                rpc_services.clone(),
             ));
-            rpc_unknown[usize::from(udp)] = Some((labels.len() - 1) as LabelId);
         }
         // FTP data on ports the control connection announces: the services with an FTP control row on
         // TCP 21 and random high ports (FTP Publishing Service).
-        let ftp_services: Vec<ServiceId> = (0..services.len() as ServiceId)
-            .filter(|&s| has(s, PortSpec::Dynamic) && has(s, PortSpec::Port(21)))
-            .collect();
+        let ftp_services = random_ports_and(21);
         let ftp_data = (!ftp_services.is_empty()).then(|| {
-            labels.push(make_label(
+            push_dynamic(
+                &mut labels,
                 Transport::Tcp,
-                PortSpec::Dynamic,
-                vec![LabelGroup {
-                    app: FTP_DATA_APP.to_string(),
-                    services: ftp_services,
-                }],
-            ));
-            (labels.len() - 1) as LabelId
+                FTP_DATA_APP.to_string(),
+                ftp_services,
+            )
         });
         let mut dynamic_port = vec![false; 65536];
         for &(first, last) in &dynamic_ranges {
@@ -204,6 +189,22 @@ impl Catalog {
     pub fn service(&self, id: ServiceId) -> &Service {
         &self.services[id as usize]
     }
+}
+
+/// Adds the label of one application protocol on ports learnt from context (dynamic), and returns its
+/// id. The label count was checked against [`LabelId`] when the catalog was loaded.
+fn push_dynamic(
+    labels: &mut Vec<Label>,
+    transport: Transport,
+    app: String,
+    services: Vec<ServiceId>,
+) -> LabelId {
+    labels.push(make_label(
+        transport,
+        PortSpec::Dynamic,
+        vec![LabelGroup { app, services }],
+    ));
+    (labels.len() - 1) as LabelId
 }
 
 fn make_label(transport: Transport, spec: PortSpec, groups: Vec<LabelGroup>) -> Label {
