@@ -578,56 +578,9 @@ fn savefile_health(s: &SaveReport) -> SavefileHealth {
 fn interfaces_command(args: &InterfacesArgs) -> Result<ExitCode> {
     let list = interfaces().map_err(anyhow::Error::msg)?;
     let text = match args.format {
-        Format::Json => serde_json::to_string_pretty(&list).expect("interfaces serialize") + "\n",
-        Format::Csv => {
-            let mut out = report::csv::line(&[
-                "name",
-                "description",
-                "addresses",
-                "up",
-                "running",
-                "loopback",
-                "wireless",
-            ]);
-            for i in &list {
-                out.push_str(&report::csv::line(&[
-                    i.name.clone(),
-                    i.description.clone().unwrap_or_default(),
-                    i.addresses.join(" "),
-                    i.up.to_string(),
-                    i.running.to_string(),
-                    i.loopback.to_string(),
-                    i.wireless.to_string(),
-                ]));
-            }
-            out
-        }
-        Format::Table => {
-            let mut t =
-                report::table::Table::new(&["INTERFACE", "FLAGS", "ADDRESSES", "DESCRIPTION"]);
-            for i in &list {
-                let mut flags = Vec::new();
-                if i.up {
-                    flags.push("up");
-                }
-                if i.running {
-                    flags.push("running");
-                }
-                if i.loopback {
-                    flags.push("loopback");
-                }
-                if i.wireless {
-                    flags.push("wireless");
-                }
-                t.row(vec![
-                    i.name.clone(),
-                    flags.join(","),
-                    i.addresses.join(" "),
-                    i.description.clone().unwrap_or_default(),
-                ]);
-            }
-            t.render("")
-        }
+        Format::Json => report::interfaces::json(&list),
+        Format::Csv => report::interfaces::csv(&list),
+        Format::Table => report::interfaces::table(&list),
     };
     write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)

@@ -1,4 +1,5 @@
-//! `svcscope hosts`: per host, the services it serves and the ones it uses, and a likely role.
+//! `svcscope hosts`: per host, the services it serves and the ones it uses, and a likely role
+//! (inferred in `roles.rs`); building the report and rendering it as a table or CSV.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -7,6 +8,8 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::escape::terminal;
+use super::roles::infer_roles;
+pub use super::roles::Role;
 use super::table::{bytes, clip, count, Table};
 use super::{port_text, time, transport_name, InputReport, SCHEMA_VERSION};
 use crate::aggregate::hosts::{is_group_address, HostTable, Offer, Served};
@@ -101,16 +104,6 @@ pub struct UseRow {
     pub bytes_s2c: u64,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
-}
-
-/// A role the served services suggest, with the evidence.
-#[derive(Clone, Debug, Serialize)]
-pub struct Role {
-    pub role: String,
-    /// Served application protocols that support it.
-    pub evidence: Vec<String>,
-    /// Protocols of the role not seen served.
-    pub missing: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -296,166 +289,6 @@ impl HostsReport {
             flows_not_shown: t.overflow,
         }
     }
-}
-
-/// (role, protocols that make it (any), protocols that support it) as (transport, port) with names.
-struct RoleRule {
-    role: &'static str,
-    /// Every group must be served (each group: any of its entries).
-    required: &'static [&'static [(&'static str, u16)]],
-    supporting: &'static [(&'static str, u16)],
-}
-
-const ROLES: &[RoleRule] = &[
-    RoleRule {
-        role: "domain controller",
-        required: &[&[("tcp", 88), ("udp", 88)], &[("tcp", 389), ("udp", 389)]],
-        supporting: &[
-            ("udp", 53),
-            ("tcp", 53),
-            ("tcp", 445),
-            ("tcp", 135),
-            ("tcp", 3268),
-            ("tcp", 3269),
-            ("tcp", 636),
-            ("udp", 123),
-        ],
-    },
-    RoleRule {
-        role: "file server",
-        required: &[&[("tcp", 445), ("tcp", 139)]],
-        supporting: &[("udp", 137), ("udp", 138)],
-    },
-    RoleRule {
-        role: "mail server (Exchange, SMTP, POP3, IMAP)",
-        required: &[&[
-            ("tcp", 25),
-            ("tcp", 110),
-            ("tcp", 995),
-            ("tcp", 143),
-            ("tcp", 993),
-        ]],
-        supporting: &[("tcp", 135), ("tcp", 593), ("tcp", 102)],
-    },
-    RoleRule {
-        role: "SQL Server",
-        required: &[&[("tcp", 1433), ("udp", 1434), ("tcp", 2725)]],
-        supporting: &[],
-    },
-    RoleRule {
-        role: "terminal server",
-        required: &[&[("tcp", 3389)]],
-        supporting: &[],
-    },
-    RoleRule {
-        role: "VPN gateway",
-        required: &[&[
-            ("gre", 0),
-            ("esp", 0),
-            ("ah", 0),
-            ("udp", 1701),
-            ("tcp", 1723),
-            ("udp", 500),
-            ("udp", 4500),
-        ]],
-        supporting: &[],
-    },
-    RoleRule {
-        role: "DHCP server",
-        required: &[&[("udp", 67), ("udp", 2535)]],
-        supporting: &[],
-    },
-    RoleRule {
-        role: "WINS server",
-        required: &[&[("tcp", 42), ("udp", 42)]],
-        supporting: &[("udp", 137)],
-    },
-    RoleRule {
-        role: "DNS server",
-        required: &[&[("udp", 53), ("tcp", 53)]],
-        supporting: &[],
-    },
-    RoleRule {
-        role: "RADIUS server (IAS)",
-        required: &[&[("udp", 1812), ("udp", 1813), ("udp", 1645), ("udp", 1646)]],
-        supporting: &[],
-    },
-    RoleRule {
-        role: "web server",
-        required: &[&[("tcp", 80), ("tcp", 443)]],
-        supporting: &[],
-    },
-    RoleRule {
-        role: "time server (NTP)",
-        required: &[&[("udp", 123)]],
-        supporting: &[],
-    },
-];
-
-/// Roles a domain controller covers: on a DC, SMB (SYSVOL, NETLOGON), DNS and NTP are part of the role.
-const PART_OF_DC: [&str; 3] = ["file server", "DNS server", "time server (NTP)"];
-
-fn describe(t: &str, p: u16) -> String {
-    if p == 0 {
-        t.to_string()
-    } else {
-        format!("{t}/{p}")
-    }
-}
-
-/// Roles whose required protocols the host serves, with the evidence; DNS on a domain controller is
-/// part of that role rather than a role of its own.
-pub fn infer_roles(serves: &[ServeRow]) -> Vec<Role> {
-    let find = |t: &str, p: u16| {
-        serves
-            .iter()
-            .find(|s| s.app_protocol.is_some() && s.transport == t && (p == 0 || s.port == Some(p)))
-    };
-    let evidence = |s: &ServeRow| {
-        format!(
-            "{} {} ({} flow{}, {} client{})",
-            s.app_protocol.as_deref().unwrap_or("?"),
-            describe(&s.transport, s.port.unwrap_or(0)),
-            s.flows,
-            if s.flows == 1 { "" } else { "s" },
-            s.clients,
-            if s.clients == 1 { "" } else { "s" },
-        )
-    };
-    let mut roles: Vec<Role> = Vec::new();
-    for r in ROLES {
-        if !r
-            .required
-            .iter()
-            .all(|group| group.iter().any(|&(t, p)| find(t, p).is_some()))
-        {
-            continue;
-        }
-        if PART_OF_DC.contains(&r.role) && roles.iter().any(|x| x.role == "domain controller") {
-            continue;
-        }
-        let mut ev = Vec::new();
-        for &(t, p) in r.required.iter().flat_map(|g| g.iter()).chain(r.supporting) {
-            if let Some(s) = find(t, p) {
-                let e = evidence(s);
-                if !ev.contains(&e) {
-                    ev.push(e);
-                }
-            }
-        }
-        let missing = r
-            .supporting
-            .iter()
-            .filter(|&&(t, p)| find(t, p).is_none())
-            .map(|&(t, p)| describe(t, p))
-            .collect();
-        roles.push(Role {
-            role: r.role.to_string(),
-            evidence: ev,
-            missing,
-        });
-    }
-    roles
 }
 
 fn serve_port(s: &ServeRow) -> String {

@@ -12,7 +12,9 @@ pub mod csv;
 pub mod escape;
 pub mod flows;
 pub mod hosts;
+pub mod interfaces;
 pub mod live;
+pub mod roles;
 pub mod rules;
 pub mod table;
 

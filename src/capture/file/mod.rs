@@ -8,6 +8,10 @@
 //! each frame copied once into the batch. Validity rule: every length read
 //! from the file is checked against the block or record that holds it and against [`MAX_FRAME`] before
 //! anything is allocated or read.
+//!
+//! This file holds what both formats share: opening a file and telling the formats apart, the source
+//! with its counters and filters, bounded reads and skips, record-length checks and fault messages.
+//! `pcap.rs` reads classic pcap, `pcapng.rs` reads pcapng.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -18,6 +22,11 @@ use super::{compile_filter, Batch, CaptureError, PacketSource, SourceCounters};
 use crate::decode::LinkType;
 use crate::time::Ts;
 
+mod pcap;
+mod pcapng;
+
+use pcapng::{Interface, Undecodable};
+
 /// The largest frame accepted in a capture file; a record claiming more is corrupt.
 pub const MAX_FRAME: u32 = 16 << 20;
 /// The largest pcapng block accepted.
@@ -26,47 +35,6 @@ const MAX_BLOCK: u32 = 64 << 20;
 const READ_BUFFER: usize = 64 << 10;
 /// Bytes read into one batch by the classic-pcap path.
 const CHUNK: usize = 1 << 20;
-
-#[derive(Clone, Copy, Debug)]
-struct Interface {
-    dlt: i32,
-    link: LinkType,
-    /// Nanoseconds per timestamp unit as a fraction: ts_ns = units * mul / div.
-    mul: u64,
-    div: u64,
-    /// Seconds added to every timestamp (if_tsoffset).
-    offset_s: i64,
-    snaplen: u32,
-}
-
-impl Interface {
-    fn new(dlt: i32, snaplen: u32) -> Interface {
-        Interface {
-            dlt,
-            link: LinkType::from_dlt(dlt),
-            mul: 1000,
-            div: 1,
-            offset_s: 0,
-            snaplen,
-        }
-    }
-
-    fn ts(&self, units: u64) -> Ts {
-        // Past year 2262 in nanoseconds: saturate rather than wrap to a negative time. A negative
-        // if_tsoffset cannot go before 1970 either: every capture time is in 0..=i64::MAX, so the
-        // span of any two fits in a Ts.
-        let ns = match units.checked_mul(self.mul) {
-            // Microseconds and finer: no 128-bit division per packet.
-            Some(n) if self.div == 1 => i64::try_from(n).unwrap_or(i64::MAX),
-            _ => {
-                let ns = u128::from(units) * u128::from(self.mul) / u128::from(self.div);
-                i64::try_from(ns).unwrap_or(i64::MAX)
-            }
-        };
-        ns.saturating_add(self.offset_s.saturating_mul(1_000_000_000))
-            .max(0)
-    }
-}
 
 enum Format {
     Pcap { big_endian: bool, nanos: bool },
@@ -88,7 +56,7 @@ pub struct FileSource {
     format: Format,
     interfaces: Vec<Interface>,
     filter: Option<String>,
-    filters: HashMap<i32, pcap::BpfProgram>,
+    filters: HashMap<i32, ::pcap::BpfProgram>,
     counters: SourceCounters,
     records: u64,
     carry: Option<Carry>,
@@ -100,17 +68,6 @@ pub struct FileSource {
     /// Packets read on an interface whose link type svcscope does not decode: the file fails with
     /// them once it is read to the end.
     undecodable: Option<Undecodable>,
-}
-
-enum Next {
-    Frame {
-        iface: usize,
-        ts: Ts,
-        caplen: u32,
-        wire_len: u32,
-    },
-    Skip,
-    End,
 }
 
 impl FileSource {
@@ -181,7 +138,7 @@ impl FileSource {
             if let Some(i) = source.interfaces.first().copied() {
                 source.filter_for(i.dlt)?;
             } else {
-                compile_filter(pcap::Linktype(1), expr).map_err(fail)?;
+                compile_filter(::pcap::Linktype(1), expr).map_err(fail)?;
             }
         }
         Ok(source)
@@ -262,24 +219,6 @@ impl FileSource {
         Ok(())
     }
 
-    fn pcap_header(&mut self, big_endian: bool, nanos: bool) -> Result<(), CaptureError> {
-        let mut h = [0u8; 20];
-        self.read_exact(&mut h, &|| "the pcap file header".to_string())?;
-        let snaplen = u32_at(&h, 12, big_endian);
-        let network = u32_at(&h, 16, big_endian);
-        let dlt = (network & 0x03ff_ffff) as i32;
-        let mut iface = Interface::new(dlt, snaplen);
-        if nanos {
-            iface.mul = 1;
-        }
-        if !iface.link.is_supported() {
-            return Err(self.fail(unsupported(dlt)));
-        }
-        self.interfaces.push(iface);
-        self.note_link(iface.link);
-        Ok(())
-    }
-
     fn note_link(&mut self, link: LinkType) {
         let n = link.name();
         if !self.seen_links.contains(&n) {
@@ -287,37 +226,12 @@ impl FileSource {
         }
     }
 
-    /// Reads the rest of a section header block (its type was already read).
-    fn pcapng_section_header(&mut self) -> Result<(), CaptureError> {
-        let mut h = [0u8; 8];
-        self.read_exact(&mut h, &|| "the pcapng section header".to_string())?;
-        let big_endian = match [h[4], h[5], h[6], h[7]] {
-            [0x1a, 0x2b, 0x3c, 0x4d] => true,
-            [0x4d, 0x3c, 0x2b, 0x1a] => false,
-            _ => {
-                return Err(self.fail("corrupt pcapng section header (bad byte-order magic)".into()))
-            }
-        };
-        let total = u32_at(&h, 0, big_endian);
-        if total < 28 || !total.is_multiple_of(4) || total > MAX_BLOCK {
-            return Err(self.fail(format!(
-                "corrupt pcapng section header (block length {total})"
-            )));
-        }
-        self.format = Format::Pcapng { big_endian };
-        self.interfaces.clear();
-        self.read_vec(&mut Vec::new(), total as usize - 12, &|| {
-            "the pcapng section header".to_string()
-        })?;
-        Ok(())
-    }
-
-    fn filter_for(&mut self, dlt: i32) -> Result<Option<&pcap::BpfProgram>, CaptureError> {
+    fn filter_for(&mut self, dlt: i32) -> Result<Option<&::pcap::BpfProgram>, CaptureError> {
         let Some(expr) = &self.filter else {
             return Ok(None);
         };
         if !self.filters.contains_key(&dlt) {
-            let prog = compile_filter(pcap::Linktype(dlt), expr).map_err(|m| self.fail(m))?;
+            let prog = compile_filter(::pcap::Linktype(dlt), expr).map_err(|m| self.fail(m))?;
             self.filters.insert(dlt, prog);
         }
         Ok(self.filters.get(&dlt))
@@ -341,164 +255,6 @@ impl FileSource {
         Ok(())
     }
 
-    fn next_block(&mut self, big_endian: bool) -> Result<Next, CaptureError> {
-        let mut h = [0u8; 8];
-        let got = self.read_counted(&mut h)?;
-        if got == 0 {
-            return Ok(Next::End);
-        }
-        let record = self.records + 1;
-        if got < 8 {
-            return Err(self.fail(format!(
-                "truncated capture: the block header {} is cut short ({got} of 8 bytes){}",
-                self.after(),
-                self.kept()
-            )));
-        }
-        let kind = u32_at(&h, 0, big_endian);
-        if kind == 0x0a0d_0d0a {
-            // A new section: its byte order may differ. Re-read the length in its own byte order.
-            let mut bom = [0u8; 4];
-            self.read_exact(&mut bom, &|| "a pcapng section header".to_string())?;
-            let big = match bom {
-                [0x1a, 0x2b, 0x3c, 0x4d] => true,
-                [0x4d, 0x3c, 0x2b, 0x1a] => false,
-                _ => {
-                    return Err(self.fail(format!(
-                        "corrupt pcapng section header {} (bad byte-order magic){}",
-                        self.after(),
-                        self.kept()
-                    )))
-                }
-            };
-            let total = u32_at(&h, 4, big);
-            if total < 28 || !total.is_multiple_of(4) || total > MAX_BLOCK {
-                return Err(self.fail(format!(
-                    "corrupt pcapng section header (block length {total})"
-                )));
-            }
-            self.format = Format::Pcapng { big_endian: big };
-            self.interfaces.clear();
-            self.read_vec(&mut Vec::new(), total as usize - 12, &|| {
-                "a pcapng section header".to_string()
-            })?;
-            return Ok(Next::Skip);
-        }
-        let total = u32_at(&h, 4, big_endian);
-        if total < 12 || !total.is_multiple_of(4) || total > MAX_BLOCK {
-            return Err(self.fail(format!(
-                "corrupt pcapng block {} (block length {total}){}",
-                self.after(),
-                self.kept()
-            )));
-        }
-        let body_len = total as usize - 12;
-        match kind {
-            // Enhanced packet block: read its fixed part, leave the frame for the caller.
-            6 | 2 => {
-                if body_len < 20 {
-                    return Err(self.fail(format!("corrupt capture: packet block of record {record} is too short ({total} bytes)")));
-                }
-                let mut f = [0u8; 20];
-                self.read_exact(&mut f, &|| format!("record {record}"))?;
-                let (iface, hi, lo, caplen, wire_len) = if kind == 6 {
-                    (
-                        u32_at(&f, 0, big_endian) as usize,
-                        u32_at(&f, 4, big_endian),
-                        u32_at(&f, 8, big_endian),
-                        u32_at(&f, 12, big_endian),
-                        u32_at(&f, 16, big_endian),
-                    )
-                } else {
-                    let id = if big_endian {
-                        u16::from_be_bytes([f[0], f[1]])
-                    } else {
-                        u16::from_le_bytes([f[0], f[1]])
-                    };
-                    (
-                        usize::from(id),
-                        u32_at(&f, 4, big_endian),
-                        u32_at(&f, 8, big_endian),
-                        u32_at(&f, 12, big_endian),
-                        u32_at(&f, 16, big_endian),
-                    )
-                };
-                self.check_caplen(record, caplen)?;
-                if caplen as usize > body_len - 20 {
-                    return Err(self.fail(format!(
-                        "corrupt capture: record {record} claims {caplen} captured bytes in a {total}-byte block"
-                    )));
-                }
-                let Some(i) = self.interfaces.get(iface).copied() else {
-                    return Err(self.fail(format!("corrupt capture: record {record} names interface {iface}, which was not described")));
-                };
-                let ts = i.ts((u64::from(hi) << 32) | u64::from(lo));
-                // The caller reads the frame; the padding and options after it are skipped then.
-                self.scratch_skip = body_len - 20 - caplen as usize;
-                Ok(Next::Frame {
-                    iface,
-                    ts,
-                    caplen,
-                    wire_len,
-                })
-            }
-            // Simple packet block: interface 0, no timestamp.
-            3 => {
-                if body_len < 4 {
-                    return Err(self.fail(format!(
-                        "corrupt capture: simple packet block of record {record} is too short"
-                    )));
-                }
-                let mut f = [0u8; 4];
-                self.read_exact(&mut f, &|| format!("record {record}"))?;
-                let wire_len = u32_at(&f, 0, big_endian);
-                let Some(i) = self.interfaces.first().copied() else {
-                    return Err(self.fail(format!(
-                        "corrupt capture: record {record} comes before any interface description"
-                    )));
-                };
-                let mut caplen = wire_len.min((body_len - 4) as u32);
-                if i.snaplen > 0 {
-                    caplen = caplen.min(i.snaplen);
-                }
-                self.check_caplen(record, caplen)?;
-                self.scratch_skip = body_len - 4 - caplen as usize;
-                Ok(Next::Frame {
-                    iface: 0,
-                    ts: 0,
-                    caplen,
-                    wire_len,
-                })
-            }
-            // Interface description block.
-            1 => {
-                let mut body = Vec::new();
-                self.read_vec(&mut body, body_len, &|| {
-                    "an interface description block".to_string()
-                })?;
-                self.skip(4)?;
-                if body.len() < 8 {
-                    return Err(self.fail("corrupt pcapng interface description block".into()));
-                }
-                let dlt = i32::from(if big_endian {
-                    u16::from_be_bytes([body[0], body[1]])
-                } else {
-                    u16::from_le_bytes([body[0], body[1]])
-                });
-                let mut iface = Interface::new(dlt, u32_at(&body, 4, big_endian));
-                parse_idb_options(&body[8..], big_endian, &mut iface);
-                self.interfaces.push(iface);
-                self.note_link(iface.link);
-                Ok(Next::Skip)
-            }
-            // Anything else (name resolution, statistics, custom…): skip.
-            _ => {
-                self.skip(body_len + 4)?;
-                Ok(Next::Skip)
-            }
-        }
-    }
-
     fn skip(&mut self, n: usize) -> Result<(), CaptureError> {
         if self.reader.buffer().len() >= n {
             self.reader.consume(n);
@@ -517,172 +273,6 @@ impl FileSource {
         }
         Ok(())
     }
-}
-
-impl FileSource {
-    /// Classic pcap: reads the file in chunks of about [`CHUNK`] bytes straight into the batch buffer
-    /// (the kernel's copy is the only one) and takes the records where they lie, record headers and
-    /// all. The record cut by the chunk's end moves to the start of the next batch. Memory grows with
-    /// the bytes actually read, never with a length field's claim.
-    fn fill_pcap(
-        &mut self,
-        batch: &mut Batch,
-        big_endian: bool,
-        nanos: bool,
-    ) -> Result<bool, CaptureError> {
-        let iface = self.interfaces[0];
-        batch.link = Some(iface.link);
-        batch.data.append(&mut self.partial);
-        self.filter_for(iface.dlt)?;
-        let filter = self.filters.get(&iface.dlt);
-        let mut at = 0;
-        let (mut records, mut filtered) = (0u64, 0u64);
-        let stop = loop {
-            // Every whole record in the buffer; `need`: bytes missing for the next one.
-            let need = loop {
-                let rest = batch.data.len() - at;
-                if rest < 16 {
-                    break 16 - rest;
-                }
-                let h = &batch.data[at..at + 16];
-                let caplen = u32_at(h, 8, big_endian);
-                if caplen > MAX_FRAME {
-                    break 0;
-                }
-                let end = at + 16 + caplen as usize;
-                if end > batch.data.len() {
-                    break end - batch.data.len();
-                }
-                let ts = pcap_ts(h, big_endian, nanos);
-                let wire_len = u32_at(h, 12, big_endian).max(caplen);
-                if filter.is_none_or(|f| f.filter(&batch.data[at + 16..end])) {
-                    batch.push_at(ts, wire_len, (at + 16) as u32, caplen);
-                } else {
-                    filtered += 1;
-                }
-                records += 1;
-                at = end;
-            };
-            if need == 0 {
-                break Stop::Length;
-            }
-            if at > 0 && batch.data.len() >= CHUNK {
-                break Stop::Full;
-            }
-            let want = CHUNK.saturating_sub(batch.data.len()).max(need);
-            match (&mut self.reader)
-                .take(want as u64)
-                .read_to_end(&mut batch.data)
-            {
-                Ok(0) if batch.data.len() == at => break Stop::End,
-                Ok(0) => break Stop::Cut,
-                Ok(got) => self.counters.file_bytes += got as u64,
-                Err(e) => break Stop::Read(e),
-            }
-        };
-        self.counters.packets += records;
-        self.counters.filtered += filtered;
-        self.records += records;
-        if self.partial.capacity() > CHUNK {
-            // Do not keep a buffer the size of one huge record for the rest of the file.
-            self.partial = Vec::new();
-        }
-        self.partial.extend_from_slice(&batch.data[at..]);
-        batch.data.truncate(at);
-        let record = self.records + 1;
-        match stop {
-            Stop::Full => Ok(true),
-            Stop::End => Ok(false),
-            Stop::Read(e) => Err(self.fail(format!("read error: {e}"))),
-            Stop::Length => {
-                let caplen = u32_at(&self.partial, 8, big_endian);
-                self.check_caplen(record, caplen).map(|_| false)
-            }
-            Stop::Cut if self.partial.len() < 16 => Err(self.fail(format!(
-                "truncated capture: record {record}'s header is cut short ({} of 16 bytes){}",
-                self.partial.len(),
-                self.kept()
-            ))),
-            Stop::Cut => Err(self.fail(format!(
-                "truncated capture: record {record} is cut short ({} of {} bytes){}",
-                self.partial.len() - 16,
-                u32_at(&self.partial, 8, big_endian),
-                self.kept()
-            ))),
-        }
-    }
-}
-
-/// Why the classic-pcap path handed its batch over.
-enum Stop {
-    /// The chunk is full.
-    Full,
-    /// The file ended after a whole record.
-    End,
-    /// A record claims more than [`MAX_FRAME`].
-    Length,
-    /// The file ends inside a record.
-    Cut,
-    Read(io::Error),
-}
-
-fn parse_idb_options(mut opts: &[u8], big_endian: bool, iface: &mut Interface) {
-    while opts.len() >= 4 {
-        let code = if big_endian {
-            u16::from_be_bytes([opts[0], opts[1]])
-        } else {
-            u16::from_le_bytes([opts[0], opts[1]])
-        };
-        let len = usize::from(if big_endian {
-            u16::from_be_bytes([opts[2], opts[3]])
-        } else {
-            u16::from_le_bytes([opts[2], opts[3]])
-        });
-        let padded = (len + 3) & !3;
-        if code == 0 || opts.len() < 4 + padded {
-            break;
-        }
-        let value = &opts[4..4 + len];
-        match (code, value.len()) {
-            // if_tsresol: 10^-n or 2^-n seconds per unit.
-            (9, 1) => {
-                let v = value[0];
-                let n = u32::from(v & 0x7f);
-                if v & 0x80 == 0 {
-                    if n <= 9 {
-                        iface.mul = 10u64.pow(9 - n);
-                        iface.div = 1;
-                    } else if n <= 19 {
-                        iface.mul = 1;
-                        iface.div = 10u64.pow(n - 9);
-                    }
-                } else if n <= 63 {
-                    iface.mul = 1_000_000_000;
-                    iface.div = 1u64 << n;
-                }
-            }
-            // if_tsoffset: seconds.
-            (14, 8) => {
-                let b: [u8; 8] = value.try_into().expect("8 bytes");
-                iface.offset_s = if big_endian {
-                    i64::from_be_bytes(b)
-                } else {
-                    i64::from_le_bytes(b)
-                };
-            }
-            _ => {}
-        }
-        opts = &opts[4 + padded..];
-    }
-}
-
-/// The timestamp of a pcap record header (seconds, then micro- or nanoseconds), in nanoseconds.
-fn pcap_ts(h: &[u8], big_endian: bool, nanos: bool) -> Ts {
-    let secs = i64::from(u32_at(h, 0, big_endian));
-    let frac = u64::from(u32_at(h, 4, big_endian));
-    let frac_ns = if nanos { frac } else { frac * 1000 };
-    secs.saturating_mul(1_000_000_000)
-        .saturating_add(frac_ns as i64)
 }
 
 fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
@@ -719,7 +309,7 @@ fn io_message(e: &io::Error) -> String {
 
 /// A link type by libpcap's name and number, or its number alone.
 fn link_name(dlt: i32) -> String {
-    match pcap::Linktype(dlt).get_name() {
+    match ::pcap::Linktype(dlt).get_name() {
         Ok(name) => format!("{name} ({dlt})"),
         Err(_) => dlt.to_string(),
     }
@@ -768,129 +358,6 @@ impl PacketSource for FileSource {
 
     fn link_types(&self) -> Vec<String> {
         self.seen_links.clone()
-    }
-}
-
-impl FileSource {
-    /// pcapng: blocks until the batch is full, the link type changes or the file ends.
-    fn fill_pcapng(&mut self, batch: &mut Batch) -> Result<bool, CaptureError> {
-        if let Some(c) = self.carry.take() {
-            batch.link = Some(self.interfaces[c.iface].link);
-            batch.push(c.ts, c.wire_len, &c.data);
-        }
-        loop {
-            if batch.is_full() {
-                return Ok(true);
-            }
-            // Read on every block: a new section (a block of this loop) may change the byte order.
-            let Format::Pcapng { big_endian } = self.format else {
-                unreachable!("fill_pcapng on a classic pcap file");
-            };
-            let (iface, ts, caplen, wire_len) = match self.next_block(big_endian)? {
-                Next::End => return Ok(false),
-                Next::Skip => continue,
-                Next::Frame {
-                    iface,
-                    ts,
-                    caplen,
-                    wire_len,
-                } => (iface, ts, caplen, wire_len),
-            };
-            self.records += 1;
-            let record = self.records;
-            // Read the frame straight into the batch buffer (one copy).
-            let start = batch.data.len();
-            let read = self.read_vec(&mut batch.data, caplen as usize, &|| {
-                format!("record {record}")
-            });
-            if let Err(e) = read {
-                batch.data.truncate(start);
-                return Err(e);
-            }
-            if self.scratch_skip > 0 {
-                let n = std::mem::take(&mut self.scratch_skip);
-                if let Err(e) = self.skip(n) {
-                    batch.data.truncate(start);
-                    return Err(e);
-                }
-            }
-            // The block's trailing length.
-            if let Err(e) = self.skip(4) {
-                batch.data.truncate(start);
-                return Err(e);
-            }
-            self.counters.packets += 1;
-            let i = self.interfaces[iface];
-            let filter = match self.filter_for(i.dlt) {
-                Ok(f) => f,
-                Err(e) => {
-                    batch.data.truncate(start);
-                    return Err(e);
-                }
-            };
-            if let Some(f) = filter {
-                if !f.filter(&batch.data[start..]) {
-                    self.counters.filtered += 1;
-                    batch.data.truncate(start);
-                    continue;
-                }
-            }
-            if !i.link.is_supported() {
-                self.undecodable
-                    .get_or_insert(Undecodable {
-                        dlt: i.dlt,
-                        iface,
-                        first: record,
-                        packets: 0,
-                    })
-                    .packets += 1;
-            }
-            // A record whose capture length exceeds its wire length: trust what was captured.
-            let wire_len = wire_len.max(caplen);
-            match batch.link {
-                None => batch.link = Some(i.link),
-                Some(l) if l != i.link => {
-                    // Another interface's link type: carry the frame to the next batch.
-                    self.carry = Some(Carry {
-                        iface,
-                        ts,
-                        wire_len,
-                        data: batch.data[start..].to_vec(),
-                    });
-                    batch.data.truncate(start);
-                    return Ok(true);
-                }
-                Some(_) => {}
-            }
-            batch.push_at(ts, wire_len, start as u32, caplen);
-        }
-    }
-}
-
-/// Packets on pcapng interfaces of link types svcscope does not decode (the first such type).
-#[derive(Clone, Copy, Debug)]
-struct Undecodable {
-    dlt: i32,
-    /// The interface of the first such packet, in its section.
-    iface: usize,
-    /// The record of the first such packet.
-    first: u64,
-    packets: u64,
-}
-
-impl Undecodable {
-    /// `when`: where the packets are relative to the fault being reported ("" at the end of file).
-    fn message(&self, when: &str, others: bool) -> String {
-        let n = self.packets;
-        format!(
-            "unsupported link type {} on interface {}: {n} packet{}{when} not decoded (the first is record {}); svcscope decodes {}{}",
-            link_name(self.dlt),
-            self.iface,
-            if n == 1 { "" } else { "s" },
-            self.first,
-            super::SUPPORTED,
-            if others { "; the other packets are reported" } else { "" }
-        )
     }
 }
 
