@@ -36,7 +36,7 @@ fn analyze(file: &Path, extra: &[&str]) -> (Value, Vec<Value>) {
 #[test]
 fn a_flood_of_spoofed_flows_stays_within_the_cap_and_counts_every_flow() {
     let file = temp("flood.pcap");
-    let gen = Command::new(env!("CARGO_BIN_EXE_svcscope-gen"))
+    let gen = Command::new(svcscope_testkit::generator())
         .args(["flood", "--packets", "60000", "--out"])
         .arg(&file)
         .output()
@@ -67,7 +67,7 @@ fn a_flood_of_spoofed_flows_stays_within_the_cap_and_counts_every_flow() {
 
 fn flood(kind: &str, packets: u64) -> PathBuf {
     let file = temp(&format!("flood-{kind}.pcap"));
-    let gen = Command::new(env!("CARGO_BIN_EXE_svcscope-gen"))
+    let gen = Command::new(svcscope_testkit::generator())
         .args([
             "flood",
             "--kind",
