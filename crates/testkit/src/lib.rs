@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
+pub mod pcap;
+
 /// Path to the `svcscope-gen` binary, built once per test binary.
 ///
 /// The generator is a separate workspace package (it must not depend on the svcscope library), so
