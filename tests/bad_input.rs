@@ -9,6 +9,7 @@ use std::process::Command;
 
 use etherparse::PacketBuilder;
 use serde_json::Value;
+use svcscope_testkit::pcap::{option, pcap_header, pcap_record, pcapng, pcapng_section};
 
 const BIN: &str = env!("CARGO_BIN_EXE_svcscope");
 const SUPPORTED: &str = "Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback";
@@ -135,90 +136,11 @@ fn rec(secs: u32, usecs: u32, data: Vec<u8>) -> Rec {
 
 /// A little-endian microsecond pcap file.
 fn pcap(link: u32, records: &[Rec]) -> Vec<u8> {
-    let mut f = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    f.extend_from_slice(&65535u32.to_le_bytes());
-    f.extend_from_slice(&link.to_le_bytes());
+    let mut f = pcap_header(65535, link);
     for r in records {
-        for x in [r.secs, r.usecs, r.caplen, r.wire] {
-            f.extend_from_slice(&x.to_le_bytes());
-        }
-        f.extend_from_slice(&r.data);
+        pcap_record(&mut f, r.secs, r.usecs, r.caplen, r.wire, &r.data);
     }
     f
-}
-
-/// A 32-bit value in a pcapng section's byte order.
-fn ne32(big_endian: bool, x: u32) -> [u8; 4] {
-    if big_endian {
-        x.to_be_bytes()
-    } else {
-        x.to_le_bytes()
-    }
-}
-
-fn pcapng_block(f: &mut Vec<u8>, big_endian: bool, kind: u32, body: &[u8]) {
-    let padded = (body.len() + 3) & !3;
-    let total = 12 + padded as u32;
-    f.extend_from_slice(&ne32(big_endian, kind));
-    f.extend_from_slice(&ne32(big_endian, total));
-    f.extend_from_slice(body);
-    f.resize(f.len() + padded - body.len(), 0);
-    f.extend_from_slice(&ne32(big_endian, total));
-}
-
-/// One pcapng section in either byte order: interfaces of (link type, options), then enhanced
-/// packet blocks of (interface, timestamp in the interface's units, frame).
-fn pcapng_section(
-    big_endian: bool,
-    interfaces: &[(u16, Vec<u8>)],
-    packets: &[(u32, u64, Vec<u8>)],
-) -> Vec<u8> {
-    let mut f = Vec::new();
-    let mut shb = ne32(big_endian, 0x1a2b_3c4d).to_vec();
-    let version: [u16; 2] = [1, 0];
-    for v in version {
-        shb.extend_from_slice(&if big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        });
-    }
-    shb.extend_from_slice(&[0xff; 8]);
-    pcapng_block(&mut f, big_endian, 0x0a0d_0d0a, &shb);
-    for (dlt, options) in interfaces {
-        let mut body = if big_endian {
-            dlt.to_be_bytes().to_vec()
-        } else {
-            dlt.to_le_bytes().to_vec()
-        };
-        body.extend_from_slice(&[0; 6]);
-        body.extend_from_slice(options);
-        pcapng_block(&mut f, big_endian, 1, &body);
-    }
-    for (iface, units, frame) in packets {
-        let mut body = ne32(big_endian, *iface).to_vec();
-        body.extend_from_slice(&ne32(big_endian, (units >> 32) as u32));
-        body.extend_from_slice(&ne32(big_endian, *units as u32));
-        body.extend_from_slice(&ne32(big_endian, frame.len() as u32));
-        body.extend_from_slice(&ne32(big_endian, frame.len() as u32));
-        body.extend_from_slice(frame);
-        pcapng_block(&mut f, big_endian, 6, &body);
-    }
-    f
-}
-
-/// A little-endian pcapng file of one section.
-fn pcapng(interfaces: &[(u16, Vec<u8>)], packets: &[(u32, u64, Vec<u8>)]) -> Vec<u8> {
-    pcapng_section(false, interfaces, packets)
-}
-
-/// An interface option: code, value (padded to 4 bytes).
-fn option(code: u16, value: &[u8]) -> Vec<u8> {
-    let mut o = code.to_le_bytes().to_vec();
-    o.extend_from_slice(&(value.len() as u16).to_le_bytes());
-    o.extend_from_slice(value);
-    o.resize(4 + ((value.len() + 3) & !3), 0);
-    o
 }
 
 // ---- frames ----------------------------------------------------------------------------------------

@@ -634,7 +634,7 @@ fn bpf_filter_selects_packets_and_counts_the_rest() {
 #[test]
 fn fixtures_are_rebuilt_byte_for_byte_by_the_generator() {
     let dir = temp("regenerated");
-    let out = Command::new(env!("CARGO_BIN_EXE_svcscope-gen"))
+    let out = Command::new(svcscope_testkit::generator())
         .args(["fixtures", dir.to_str().unwrap()])
         .output()
         .expect("running svcscope-gen");

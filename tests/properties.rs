@@ -142,10 +142,7 @@ fn capture_prefix() -> impl Strategy<Value = Vec<u8>> {
         Just(Vec::new()),
         // pcap, little-endian, microseconds, any snaplen; mostly Ethernet, sometimes another link.
         (any::<u32>(), 0u32..300).prop_map(|(snap, dlt)| {
-            let mut h = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-            h.extend_from_slice(&snap.to_le_bytes());
-            h.extend_from_slice(&(if dlt < 150 { dlt } else { 1 }).to_le_bytes());
-            h
+            svcscope_testkit::pcap::pcap_header(snap, if dlt < 150 { dlt } else { 1 })
         }),
         // pcap, big-endian, nanoseconds, raw IP.
         Just(vec![
@@ -164,11 +161,18 @@ fn capture_prefix() -> impl Strategy<Value = Vec<u8>> {
 /// A pcap record header and frame with lengths that may lie.
 fn record() -> impl Strategy<Value = Vec<u8>> {
     (any::<u64>(), bytes(120), any::<bool>(), any::<u32>()).prop_map(|(ts, frame, lie, claim)| {
-        let mut r = ts.to_le_bytes().to_vec();
+        // The timestamp's 8 bytes are random: seconds and microseconds of any value.
+        let mut r = Vec::new();
         let caplen = if lie { claim } else { frame.len() as u32 };
-        r.extend_from_slice(&caplen.to_le_bytes());
-        r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        r.extend_from_slice(&frame);
+        let (secs, usecs) = (ts as u32, (ts >> 32) as u32);
+        svcscope_testkit::pcap::pcap_record(
+            &mut r,
+            secs,
+            usecs,
+            caplen,
+            frame.len() as u32,
+            &frame,
+        );
         r
     })
 }

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use etherparse::PacketBuilder;
 use serde_json::Value;
+use svcscope_testkit::pcap;
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("svcscope-robustness-{}", std::process::id()));
@@ -36,7 +37,7 @@ fn analyze(file: &Path, extra: &[&str]) -> (Value, Vec<Value>) {
 #[test]
 fn a_flood_of_spoofed_flows_stays_within_the_cap_and_counts_every_flow() {
     let file = temp("flood.pcap");
-    let gen = Command::new(env!("CARGO_BIN_EXE_svcscope-gen"))
+    let gen = Command::new(svcscope_testkit::generator())
         .args(["flood", "--packets", "60000", "--out"])
         .arg(&file)
         .output()
@@ -67,7 +68,7 @@ fn a_flood_of_spoofed_flows_stays_within_the_cap_and_counts_every_flow() {
 
 fn flood(kind: &str, packets: u64) -> PathBuf {
     let file = temp(&format!("flood-{kind}.pcap"));
-    let gen = Command::new(env!("CARGO_BIN_EXE_svcscope-gen"))
+    let gen = Command::new(svcscope_testkit::generator())
         .args([
             "flood",
             "--kind",
@@ -162,10 +163,7 @@ struct Pcap(Vec<u8>);
 
 impl Pcap {
     fn new() -> Pcap {
-        let mut h = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        h.extend_from_slice(&65535u32.to_le_bytes());
-        h.extend_from_slice(&1u32.to_le_bytes());
-        Pcap(h)
+        Pcap(pcap::pcap_header(65535, 1))
     }
 
     fn tcp(&mut self, secs: u64, client_to_server: bool, flags: &str, seq: u32, payload: &[u8]) {
@@ -190,13 +188,8 @@ impl Pcap {
         let mut frame = Vec::new();
         b.write(&mut frame, payload).unwrap();
         let ts = 1_709_542_800 + secs;
-        self.0.extend_from_slice(&(ts as u32).to_le_bytes());
-        self.0.extend_from_slice(&0u32.to_le_bytes());
-        self.0
-            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        self.0
-            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        self.0.extend_from_slice(&frame);
+        let n = frame.len() as u32;
+        pcap::pcap_record(&mut self.0, ts as u32, 0, n, n, &frame);
     }
 }
 

@@ -5,25 +5,15 @@
 //! 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) and locally administered MACs 02:00:00:xx:xx:xx.
 //! Self-contained on purpose: it does not use the svcscope library.
 
-#[path = "svcscope_gen/bench.rs"]
 mod bench;
-#[path = "svcscope_gen/capture.rs"]
 mod capture;
-#[path = "svcscope_gen/dcerpc.rs"]
 mod dcerpc;
-#[path = "svcscope_gen/domain.rs"]
 mod domain;
-#[path = "svcscope_gen/fixtures.rs"]
 mod fixtures;
-#[path = "svcscope_gen/flood.rs"]
 mod flood;
-#[path = "svcscope_gen/packet.rs"]
 mod packet;
-#[path = "svcscope_gen/payload.rs"]
 mod payload;
-#[path = "svcscope_gen/rng.rs"]
 mod rng;
-#[path = "svcscope_gen/writer.rs"]
 mod writer;
 
 use anyhow::{Context, Result};
@@ -201,8 +191,8 @@ fn readme(caps: &[Capture]) -> String {
     let mut s = String::new();
     s.push_str("# svcscope test fixtures\n\n");
     s.push_str(
-        "Written by `svcscope-gen fixtures` (`src/bin/svcscope-gen.rs`); regenerate with\n\
-         `cargo run --bin svcscope-gen -- fixtures fixtures` instead of editing. Every run writes byte-identical files.\n\
+        "Written by `svcscope-gen fixtures` (`crates/gen`); regenerate with\n\
+         `cargo run -p svcscope-gen -- fixtures fixtures` instead of editing. Every run writes byte-identical files.\n\
          Timestamps start at 2024-03-04T09:00:00Z (microsecond resolution). Only documentation addresses are used\n\
          (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) and MACs 02:00:00:xx:xx:xx; hosts on\n\
          192.0.2.0/24 have MAC 02:00:00:00:02:<last octet>, off-subnet addresses are behind the router 02:00:00:00:00:fe.\n\
