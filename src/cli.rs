@@ -593,8 +593,7 @@ fn analyze_inputs(
     flows: Option<FlowSink>,
 ) -> Result<(crate::pipeline::Analysis, bool)> {
     if let Some(expr) = &input.filter {
-        crate::capture::compile_filter(pcap::Linktype::ETHERNET, expr)
-            .map_err(anyhow::Error::msg)?;
+        crate::capture::check_filter(expr).map_err(anyhow::Error::msg)?;
     }
     let opts = AnalyzeOptions {
         workers: usize::from(input.workers),

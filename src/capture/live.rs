@@ -178,10 +178,6 @@ impl LiveSource {
         self.link
     }
 
-    pub fn datalink(&self) -> pcap::Linktype {
-        self.cap.get_datalink()
-    }
-
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -12,6 +12,9 @@
 //! - [`savefile`]: svcscope's own pcap writer for `capture --write`, every write checked.
 //! - [`privileges`]: giving up root and capabilities once the interface is open.
 
+// The one module allowed to use libpcap's types (see clippy.toml).
+#![allow(clippy::disallowed_types)]
+
 pub mod file;
 pub mod live;
 pub mod privileges;
@@ -162,7 +165,12 @@ pub trait PacketSource: Send {
 pub const SUPPORTED: &str = "Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback";
 
 /// Compiles a BPF expression for a link type.
-pub fn compile_filter(dlt: pcap::Linktype, expr: &str) -> Result<pcap::BpfProgram, String> {
+/// Checks that a BPF filter compiles (for Ethernet), for a clear error before any input is read.
+pub fn check_filter(expr: &str) -> Result<(), String> {
+    compile_filter(pcap::Linktype::ETHERNET, expr).map(|_| ())
+}
+
+pub(crate) fn compile_filter(dlt: pcap::Linktype, expr: &str) -> Result<pcap::BpfProgram, String> {
     let dead = pcap::Capture::dead(dlt).map_err(|e| format!("cannot compile filter: {e}"))?;
     dead.compile(expr, true).map_err(|e| {
         format!(
