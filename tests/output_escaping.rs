@@ -9,18 +9,7 @@ fn root() -> PathBuf {
 }
 
 fn svcscope(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_svcscope"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        stderr,
-    )
+    svcscope_testkit::run(env!("CARGO_BIN_EXE_svcscope"), &root(), args)
 }
 
 /// A temp dir of one test, removed when dropped.

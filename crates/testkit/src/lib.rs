@@ -54,3 +54,20 @@ pub fn generator() -> PathBuf {
     })
     .clone()
 }
+
+/// Runs a built binary (`env!("CARGO_BIN_EXE_svcscope")` in the calling test) in `dir`: (exit
+/// status, standard output, standard error); a panic message on standard error fails the test.
+pub fn run(exe: &str, dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(exe)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("running {exe}: {e}"));
+    let stderr = String::from_utf8(out.stderr).expect("standard error is UTF-8");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).expect("standard output is UTF-8"),
+        stderr,
+    )
+}
