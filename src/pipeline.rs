@@ -21,8 +21,9 @@ use crate::capture::{
     Batch, CaptureError, FileSource, LiveCounters, LiveSource, PacketSource, SourceCounters,
 };
 use crate::catalog::Catalog;
+use crate::report::live::Tick;
 use crate::report::{InputReport, LiveHealth};
-use crate::tracker::{shard_of, FlowSink, IntervalCounters, SharedSink, Tracker, TrackerConfig};
+use crate::tracker::{shard_of, FlowSink, SharedSink, Tracker, TrackerConfig};
 
 /// Batches in flight between the capture thread and the classifier.
 pub const CHANNEL_BATCHES: usize = 8;
@@ -326,17 +327,6 @@ pub struct LiveResult {
     pub saved: Option<SaveReport>,
 }
 
-/// One periodic report of a live capture.
-pub struct Tick<'a> {
-    /// Time since the capture started.
-    pub elapsed: Duration,
-    /// Length of this interval.
-    pub interval: Duration,
-    pub counters: &'a IntervalCounters,
-    pub tracker: &'a Tracker,
-    pub live: &'a LiveHealth,
-}
-
 enum LiveEvent {
     Batch(Batch),
     Stats(LiveCounters, u64),
@@ -437,11 +427,13 @@ pub fn capture_live(
                 let interval = last_tick.elapsed();
                 last_tick = Instant::now();
                 let counters = tracker.take_interval();
+                let snapshot = tracker.snapshot();
                 tick(&Tick {
                     elapsed: started.elapsed(),
                     interval,
                     counters: &counters,
-                    tracker: &tracker,
+                    snapshot: &snapshot,
+                    active_flows: tracker.active_flows(),
                     live: &live,
                 });
             }

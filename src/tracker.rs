@@ -9,15 +9,11 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
-
-use crate::aggregate::Aggregate;
+use crate::aggregate::{Aggregate, IntervalCounters};
 use crate::bounded::share;
 use crate::capture::Batch;
 use crate::catalog::Catalog;
-use crate::catalog::LabelId;
 use crate::classify::Classifier;
-use crate::decode::Addr;
 use crate::decode::{decode, proto, LinkType, Outcome};
 use crate::flow::{update, EndReason, Flow, FlowTable, Lookup, Placed, ServerRule, Timeouts};
 use crate::inspect::Slot;
@@ -38,35 +34,6 @@ impl Default for TrackerConfig {
             timeouts: Timeouts::default(),
             max_flows: crate::flow::DEFAULT_MAX_FLOWS,
             epm_window: crate::classify::DEFAULT_EPM_WINDOW,
-        }
-    }
-}
-
-/// Traffic of the current reporting interval (live capture): per label and per host.
-#[derive(Clone, Debug, Default)]
-pub struct IntervalCounters {
-    pub packets: u64,
-    pub bytes: u64,
-    /// (packets, bytes) per label; `None` = unclassified.
-    pub by_label: FxHashMap<Option<LabelId>, (u64, u64)>,
-    /// Bytes sent plus received per address.
-    pub by_host: FxHashMap<Addr, u64>,
-}
-
-/// At most this many hosts are counted per interval.
-pub const MAX_INTERVAL_HOSTS: usize = 65_536;
-
-impl IntervalCounters {
-    fn add(&mut self, label: Option<LabelId>, src: Addr, dst: Addr, bytes: u64) {
-        self.packets += 1;
-        self.bytes += bytes;
-        let e = self.by_label.entry(label).or_default();
-        e.0 += 1;
-        e.1 += bytes;
-        for a in [src, dst] {
-            if self.by_host.len() < MAX_INTERVAL_HOSTS || self.by_host.contains_key(&a) {
-                *self.by_host.entry(a).or_default() += bytes;
-            }
         }
     }
 }

@@ -23,6 +23,35 @@ use crate::flow::{Flow, FlowCounters, C2S, S2C};
 use crate::inspect::Counters;
 use crate::time::Ts;
 
+/// Traffic of the current reporting interval (live capture): per label and per host.
+#[derive(Clone, Debug, Default)]
+pub struct IntervalCounters {
+    pub packets: u64,
+    pub bytes: u64,
+    /// (packets, bytes) per label; `None` = unclassified.
+    pub by_label: FxHashMap<Option<LabelId>, (u64, u64)>,
+    /// Bytes sent plus received per address.
+    pub by_host: FxHashMap<Addr, u64>,
+}
+
+/// At most this many hosts are counted per interval.
+pub const MAX_INTERVAL_HOSTS: usize = 65_536;
+
+impl IntervalCounters {
+    pub fn add(&mut self, label: Option<LabelId>, src: Addr, dst: Addr, bytes: u64) {
+        self.packets += 1;
+        self.bytes += bytes;
+        let e = self.by_label.entry(label).or_default();
+        e.0 += 1;
+        e.1 += bytes;
+        for a in [src, dst] {
+            if self.by_host.len() < MAX_INTERVAL_HOSTS || self.by_host.contains_key(&a) {
+                *self.by_host.entry(a).or_default() += bytes;
+            }
+        }
+    }
+}
+
 /// Distinct client and server addresses are counted exactly up to this many per statistic; beyond it
 /// the count is reported as a lower bound, keeping memory bounded on floods of spoofed addresses.
 /// With several workers, each counts its share (see [`crate::bounded::share`]) and the merge up to

@@ -1,15 +1,29 @@
 //! Periodic reports of a live capture (`--interval`): one screenful of text, or one JSON line.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::aggregate::{Aggregate, IntervalCounters};
 use crate::catalog::Catalog;
 use crate::decode::Addr;
-use crate::pipeline::Tick;
 
 use super::table::{bytes, clip, count, Table};
-use super::{port_text, Report};
+use super::{port_text, LiveHealth, Report};
+
+/// What the pipeline hands the live report at each interval: plain data, gathered by the worker.
+pub struct Tick<'a> {
+    /// Time since the capture started.
+    pub elapsed: Duration,
+    /// Length of this interval.
+    pub interval: Duration,
+    pub counters: &'a IntervalCounters,
+    /// The statistics so far, active flows included.
+    pub snapshot: &'a Aggregate,
+    pub active_flows: usize,
+    pub live: &'a LiveHealth,
+}
 
 #[derive(Serialize)]
 pub struct TickReport {
@@ -85,7 +99,7 @@ impl TickReport {
             .collect();
         hosts.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.addr.cmp(&b.addr)));
         hosts.truncate(5);
-        let snapshot = Report::build(catalog, &t.tracker.snapshot(), Vec::new(), 0);
+        let snapshot = Report::build(catalog, t.snapshot, Vec::new(), 0);
         let top_services = snapshot
             .services
             .iter()
@@ -107,7 +121,7 @@ impl TickReport {
             interval_s: t.interval.as_secs_f64(),
             packets: t.counters.packets,
             bytes: t.counters.bytes,
-            active_flows: t.tracker.active_flows(),
+            active_flows: t.active_flows,
             received: t.live.received,
             dropped_by_kernel: t.live.dropped_by_kernel,
             dropped_by_interface: t.live.dropped_by_interface,
