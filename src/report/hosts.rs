@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::escape::terminal;
-use super::roles::infer_roles;
 pub use super::roles::Role;
+use super::roles::{infer_roles, ServedProtocol};
 use super::table::{bytes, clip, count, Table};
 use super::{port_text, time, transport_name, InputReport, SCHEMA_VERSION};
 use crate::aggregate::hosts::{is_group_address, HostTable, Offer, Served};
@@ -270,7 +270,18 @@ impl HostsReport {
                     .then_with(|| a.port.cmp(&b.port))
             });
             if roles {
-                h.roles = Some(infer_roles(&h.serves));
+                let served: Vec<ServedProtocol<'_>> = h
+                    .serves
+                    .iter()
+                    .map(|s| ServedProtocol {
+                        app_protocol: s.app_protocol.as_deref(),
+                        transport: &s.transport,
+                        port: s.port,
+                        flows: s.flows,
+                        clients: s.clients,
+                    })
+                    .collect();
+                h.roles = Some(infer_roles(&served));
             }
         }
         // Servers first, by bytes served; then clients by address.

@@ -3,13 +3,11 @@
 
 use serde::Serialize;
 
-use super::hosts::ServeRow;
-
 /// A role the served services suggest, with the evidence.
 #[derive(Clone, Debug, Serialize)]
 pub struct Role {
     pub role: String,
-    /// Served application protocols that support it.
+    /// ServedProtocol application protocols that support it.
     pub evidence: Vec<String>,
     /// Protocols of the role not seen served.
     pub missing: Vec<String>,
@@ -120,19 +118,31 @@ fn describe(t: &str, p: u16) -> String {
     }
 }
 
+/// What roles are inferred from: one service a host was seen serving.
+#[derive(Clone, Copy, Debug)]
+pub struct ServedProtocol<'a> {
+    /// The catalog application protocol, `None` for unclassified traffic.
+    pub app_protocol: Option<&'a str>,
+    /// "tcp", "udp", or an IP protocol name.
+    pub transport: &'a str,
+    pub port: Option<u16>,
+    pub flows: u64,
+    pub clients: usize,
+}
+
 /// Roles whose required protocols the host serves, with the evidence; DNS on a domain controller is
 /// part of that role rather than a role of its own.
-pub fn infer_roles(serves: &[ServeRow]) -> Vec<Role> {
+pub fn infer_roles(serves: &[ServedProtocol<'_>]) -> Vec<Role> {
     let find = |t: &str, p: u16| {
         serves
             .iter()
             .find(|s| s.app_protocol.is_some() && s.transport == t && (p == 0 || s.port == Some(p)))
     };
-    let evidence = |s: &ServeRow| {
+    let evidence = |s: &ServedProtocol<'_>| {
         format!(
             "{} {} ({} flow{}, {} client{})",
-            s.app_protocol.as_deref().unwrap_or("?"),
-            describe(&s.transport, s.port.unwrap_or(0)),
+            s.app_protocol.unwrap_or("?"),
+            describe(s.transport, s.port.unwrap_or(0)),
             s.flows,
             if s.flows == 1 { "" } else { "s" },
             s.clients,
@@ -179,25 +189,13 @@ pub fn infer_roles(serves: &[ServeRow]) -> Vec<Role> {
 mod tests {
     use super::*;
 
-    fn serves(app: &str, transport: &str, port: u16) -> ServeRow {
-        ServeRow {
-            app_protocol: Some(app.to_string()),
-            transport: transport.to_string(),
+    fn serves(app: &'static str, transport: &'static str, port: u16) -> ServedProtocol<'static> {
+        ServedProtocol {
+            app_protocol: Some(app),
+            transport,
             port: Some(port),
-            ports: vec![port],
-            ip_protocol: if transport == "udp" { 17 } else { 6 },
-            services: Vec::new(),
-            clients: 1,
-            client_addrs: Vec::new(),
-            clients_capped: false,
             flows: 2,
-            packets_c2s: 0,
-            packets_s2c: 0,
-            bytes_c2s: 0,
-            bytes_s2c: 0,
-            first_seen: None,
-            last_seen: None,
-            offer: None,
+            clients: 1,
         }
     }
 
