@@ -33,9 +33,7 @@ use crate::bounded::{share, BoundedMap};
 use crate::catalog::{Catalog, Transport, Uuid};
 use crate::decode::{proto, tcp_flags, Addr, Decoded};
 use crate::flow::{Class, Flow, ServerRule};
-use crate::inspect::{
-    self, Counter, EntryId, EvidenceKind, Expected, Provenance, Registry, Seen, Segment,
-};
+use crate::inspect::{self, Counter, EvidenceKind, Expected, Provenance, Registry, Seen, Segment};
 use crate::time::{nanos, Ts};
 
 /// The RPC endpoint mapper's port.
@@ -254,11 +252,6 @@ impl Classifier {
                 flow.class.provenance = found.provenance;
             }
         }
-    }
-
-    /// The inspector a flow has, for [`Classifier::inspect`].
-    pub fn inspector_of(flow: &Flow) -> Option<EntryId> {
-        flow.class.inspector
     }
 
     /// Inspections given up for the budgets: (flow key, stamp) to end with

@@ -247,21 +247,27 @@ impl Counters {
     }
 
     pub fn add(&mut self, c: &'static Counter, n: u64) {
-        match self
-            .values
-            .iter_mut()
-            .find(|(k, _)| std::ptr::eq(*k, c) || k.key == c.key)
-        {
-            Some((_, v)) => *v += n,
-            None => self.values.push((c, n)),
-        }
+        *self.value(c) += n;
     }
 
     pub fn set(&mut self, c: &'static Counter, n: u64) {
-        match self.values.iter_mut().find(|(k, _)| k.key == c.key) {
-            Some((_, v)) => *v = n,
-            None => self.values.push((c, n)),
-        }
+        *self.value(c) = n;
+    }
+
+    /// The value of `c` (by identity, else by key), added at zero if it is not there yet.
+    fn value(&mut self, c: &'static Counter) -> &mut u64 {
+        let i = match self
+            .values
+            .iter()
+            .position(|(k, _)| std::ptr::eq(*k, c) || k.key == c.key)
+        {
+            Some(i) => i,
+            None => {
+                self.values.push((c, 0));
+                self.values.len() - 1
+            }
+        };
+        &mut self.values[i].1
     }
 
     pub fn get(&self, key: &str) -> u64 {
