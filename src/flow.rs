@@ -27,9 +27,9 @@ use hashbrown::HashTable;
 
 use crate::bounded::BoundedMap;
 
-use crate::catalog::LabelId;
+use crate::catalog::{Catalog, LabelId};
 use crate::decode::{proto, tcp_flags, Addr, Decoded, FlowKey, Fragment};
-use crate::inspect::{EntryId, Provenance, Slot};
+use crate::inspect::{attribute, Attribution, EntryId, Provenance, Slot};
 use crate::time::{nanos, Ts};
 
 /// Which rule decided the server side of a flow (recorded in flow records).
@@ -170,6 +170,16 @@ impl Flow {
         } else {
             (self.key.lo, self.key.lo_port)
         }
+    }
+
+    /// The services the flow is credited with, and on what basis (see `inspect::attribute`).
+    pub fn attribution(&self, catalog: &Catalog) -> Attribution {
+        attribute(
+            catalog,
+            self.slot.as_ref().map(|s| &s.evidence),
+            self.class.label,
+            self.class.provenance,
+        )
     }
 
     pub fn has_ports(&self) -> bool {

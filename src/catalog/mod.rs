@@ -154,6 +154,70 @@ pub struct Interface {
     pub source: SourcePos,
 }
 
+/// Index of a name in [`Catalog::names`].
+pub type NameId = u16;
+
+/// What kind of thing read on the wire a catalog name is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NameKind {
+    /// An SMB named pipe (`\PIPE\spoolss` opened on IPC$), keyed by its bare lowercase name.
+    Pipe,
+    /// An SMB share (`\\server\SYSVOL`), keyed by its lowercase share name.
+    Share,
+    /// A protocol verified in the payload (an SMB negotiate, a DFS referral), keyed by a short
+    /// lowercase word (`smb`, `dfs-referral`).
+    Protocol,
+}
+
+impl NameKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NameKind::Pipe => "pipe",
+            NameKind::Share => "share",
+            NameKind::Protocol => "protocol",
+        }
+    }
+}
+
+/// A name seen on the wire that says which services are used: a pipe, a share, a verified
+/// protocol. Catalog data, each with the reference it comes from.
+#[derive(Clone, Debug)]
+pub struct Name {
+    pub kind: NameKind,
+    /// The lookup key ([`name_key`] of what the file says).
+    pub name: String,
+    pub services: Vec<ServiceId>,
+    /// Where the mapping is documented (an open specification and section, a KB article).
+    pub reference: String,
+    pub source: SourcePos,
+}
+
+/// The lookup key of a wire name of `kind`: lowercase; a pipe loses any leading `\`, `PIPE\`
+/// (`\PIPE\lsarpc` → `lsarpc`); a share keeps only its last path component
+/// (`\\dc1\SYSVOL` → `sysvol`).
+pub fn name_key(kind: NameKind, text: &str) -> String {
+    let t = text.trim_matches(char::from(0));
+    let t = match kind {
+        NameKind::Pipe => {
+            let t = t.trim_start_matches(['\\', '/']);
+            match t.get(..5) {
+                Some(p) if p.eq_ignore_ascii_case("pipe\\") || p.eq_ignore_ascii_case("pipe/") => {
+                    &t[5..]
+                }
+                _ => t,
+            }
+        }
+        NameKind::Share => t
+            .trim_end_matches(['\\', '/'])
+            .rsplit(['\\', '/'])
+            .next()
+            .unwrap_or(t),
+        NameKind::Protocol => t,
+    };
+    t.to_lowercase()
+}
+
 /// Index of a service in [`Catalog::services`].
 pub type ServiceId = u16;
 
@@ -244,6 +308,10 @@ pub struct Catalog {
     pub dynamic_source: SourcePos,
     pub labels: Vec<Label>,
     pub interfaces: Vec<Interface>,
+    /// Pipes, shares and verified protocols, with the services they show are used.
+    pub names: Vec<Name>,
+    /// (kind, [`name_key`]) → index in `names`.
+    name_index: FxHashMap<(NameKind, String), NameId>,
     /// (interface, is UDP) → label.
     interface_labels: FxHashMap<(Uuid, bool), LabelId>,
     rpc_unknown: [Option<LabelId>; 2],

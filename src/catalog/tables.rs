@@ -122,6 +122,8 @@ impl Catalog {
             dynamic_source,
             labels,
             interfaces,
+            names: Vec::new(),
+            name_index: FxHashMap::default(),
             interface_labels,
             rpc_unknown,
             ftp_data,
@@ -180,6 +182,16 @@ impl Catalog {
     /// The label given to confirmed-by-context dynamic RPC flows.
     pub fn rpc_dynamic_label(&self) -> Option<LabelId> {
         self.rpc_dynamic
+    }
+
+    /// The catalog's entry for a wire name (a pipe, a share, a verified protocol), looked up by
+    /// [`name_key`].
+    pub fn name_id(&self, kind: NameKind, text: &str) -> Option<NameId> {
+        self.name_index.get(&(kind, name_key(kind, text))).copied()
+    }
+
+    pub fn name(&self, id: NameId) -> &Name {
+        &self.names[usize::from(id)]
     }
 
     pub fn label(&self, id: LabelId) -> &Label {

@@ -150,11 +150,11 @@ impl Inspector for Connection {
                     };
                     out.count(&RPC_BINDS);
                     let label = out.catalog.interface_label(uuid, false);
-                    out.evidence(Evidence {
-                        kind: EvidenceKind::RpcBind,
-                        value: Value::Interface(uuid),
+                    out.evidence(Evidence::labelled(
+                        EvidenceKind::RpcBind,
+                        Value::Interface(uuid),
                         label,
-                    });
+                    ));
                     if uuid == wire::EPM_UUID && self.epm {
                         // Binding to the endpoint mapper on its own port: the port label stands.
                         continue;
@@ -197,11 +197,11 @@ impl Inspector for Connection {
                         || h.ptype == ptype::RESPONSE && seg.from_client;
                     let label = out.catalog.interface_label(Uuid::default(), false);
                     // Evidence of DCE/RPC, not of any service: the interface is not known.
-                    out.evidence(Evidence {
-                        kind: EvidenceKind::RpcHeader,
-                        value: Value::None,
-                        label: None,
-                    });
+                    out.evidence(Evidence::labelled(
+                        EvidenceKind::RpcHeader,
+                        Value::None,
+                        None,
+                    ));
                     out.relabel(Relabel {
                         label,
                         provenance: Provenance::Evidence(EvidenceKind::RpcHeader),
@@ -261,11 +261,11 @@ impl Inspector for Datagram {
         if let Some(uuid) = wire::cl_interface(seg.payload) {
             out.count(&RPC_CONNECTIONLESS);
             let label = out.catalog.interface_label(uuid, true);
-            out.evidence(Evidence {
-                kind: EvidenceKind::RpcHeader,
-                value: Value::Interface(uuid),
+            out.evidence(Evidence::labelled(
+                EvidenceKind::RpcHeader,
+                Value::Interface(uuid),
                 label,
-            });
+            ));
             out.relabel(Relabel {
                 label,
                 provenance: Provenance::Evidence(EvidenceKind::RpcHeader),

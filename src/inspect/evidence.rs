@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::catalog::{LabelId, Uuid};
+use crate::catalog::{Catalog, LabelId, NameId, ServiceId, Uuid};
 
 /// The kinds of evidence, named as they appear in flow records and reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -26,6 +26,20 @@ pub enum EvidenceKind {
     FtpControl,
     /// The answer of a TFTP server from a new port to a request on UDP 69.
     Tftp,
+    /// An SMB negotiate answered: the flow is SMB (value: the dialect, e.g. "3.1.1", "NT LM 0.12").
+    Smb,
+    /// An SMB tree connect (value: the share name, e.g. "SYSVOL", "IPC$").
+    SmbShare,
+    /// A named pipe opened on IPC$ (value: the bare pipe name, e.g. "lsarpc").
+    SmbPipe,
+    /// A DCE/RPC bind or alter_context carried over an SMB named pipe (value: the interface).
+    PipeBind,
+    /// A DFS referral request (value: the path asked for).
+    DfsReferral,
+    /// How an SMB session authenticated (value: e.g. "NTLMv2 CORP\\alice", "Kerberos").
+    SmbAuth,
+    /// SMB3 encryption: what follows is not readable (value: what was encrypted, e.g. "session").
+    SmbEncrypted,
 }
 
 impl EvidenceKind {
@@ -36,6 +50,13 @@ impl EvidenceKind {
             EvidenceKind::RpcHeader => "rpc-header",
             EvidenceKind::FtpControl => "ftp-control",
             EvidenceKind::Tftp => "tftp",
+            EvidenceKind::Smb => "smb",
+            EvidenceKind::SmbShare => "smb-share",
+            EvidenceKind::SmbPipe => "smb-pipe",
+            EvidenceKind::PipeBind => "pipe-bind",
+            EvidenceKind::DfsReferral => "dfs-referral",
+            EvidenceKind::SmbAuth => "smb-auth",
+            EvidenceKind::SmbEncrypted => "smb-encrypted",
         }
     }
 }
@@ -77,6 +98,30 @@ pub struct Evidence {
     /// The catalog label the evidence implies (an interface's application protocol, FTP data, …),
     /// whose services it backs; `None` when the catalog has nothing for it.
     pub label: Option<LabelId>,
+    /// The catalog name the evidence matched (a pipe, a share, a verified protocol), whose services
+    /// it backs instead of the label's; `None` when the catalog has nothing for it.
+    pub name: Option<NameId>,
+}
+
+impl Evidence {
+    /// Evidence of `kind` naming `value`, backing the services of `label`.
+    pub fn labelled(kind: EvidenceKind, value: Value, label: Option<LabelId>) -> Evidence {
+        Evidence {
+            kind,
+            value,
+            label,
+            name: None,
+        }
+    }
+
+    /// The services this evidence shows are used: its catalog name's, else its label's.
+    pub fn services<'c>(&self, catalog: &'c Catalog) -> &'c [ServiceId] {
+        match (self.name, self.label) {
+            (Some(n), _) => &catalog.name(n).services,
+            (None, Some(l)) => &catalog.label(l).services,
+            (None, None) => &[],
+        }
+    }
 }
 
 /// How a flow got its label (recorded in flow records).
@@ -115,6 +160,81 @@ impl Serialize for Provenance {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }
+}
+
+/// How a flow's services are known, strongest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    /// Evidence on the flow (or from the flow that announced it) names the services.
+    Evidence,
+    /// The port or IP protocol has one candidate service, and nothing in the payload said more.
+    Port,
+    /// The port is shared and nothing said which of its candidates was used: not determined.
+    Candidates,
+    /// No catalog row applies.
+    Unclassified,
+}
+
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Evidence => "evidence",
+            Basis::Port => "port",
+            Basis::Candidates => "candidates",
+            Basis::Unclassified => "unclassified",
+        }
+    }
+}
+
+/// The services a flow is credited with, and on what basis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribution {
+    pub basis: Basis,
+    /// With [`Basis::Evidence`]: every service some evidence item backs, in the order found; else
+    /// the label's candidates, in catalog order (empty when the catalog names none).
+    pub services: Vec<ServiceId>,
+}
+
+/// The attribution of a flow with this evidence, label and provenance: the evidence-backed services
+/// where any evidence backs one, else the label's candidates (one candidate: by port; several: not
+/// determined). Evidence that backs no service (encryption, an authentication) leaves the port's
+/// candidates standing: it is never a guess.
+pub fn attribute(
+    catalog: &Catalog,
+    evidence: Option<&EvidenceList>,
+    label: Option<LabelId>,
+    provenance: Provenance,
+) -> Attribution {
+    let mut services: Vec<ServiceId> = Vec::new();
+    for e in evidence.into_iter().flat_map(EvidenceList::iter) {
+        for &s in e.services(catalog) {
+            if !services.contains(&s) {
+                services.push(s);
+            }
+        }
+    }
+    if !services.is_empty() {
+        return Attribution {
+            basis: Basis::Evidence,
+            services,
+        };
+    }
+    let Some(label) = label else {
+        return Attribution {
+            basis: Basis::Unclassified,
+            services,
+        };
+    };
+    let services = catalog.label(label).services.clone();
+    let basis = if provenance.is_evidence() && !services.is_empty() {
+        Basis::Evidence
+    } else if services.len() > 1 {
+        Basis::Candidates
+    } else {
+        Basis::Port
+    };
+    Attribution { basis, services }
 }
 
 /// At most this many evidence items are kept per flow; later ones are counted, not kept.
@@ -159,10 +279,8 @@ mod tests {
     #[test]
     fn the_list_keeps_distinct_items_up_to_its_cap() {
         let mut list = EvidenceList::default();
-        let item = |n: u8| Evidence {
-            kind: EvidenceKind::RpcBind,
-            value: Value::Interface(Uuid([n; 16])),
-            label: None,
+        let item = |n: u8| {
+            Evidence::labelled(EvidenceKind::RpcBind, Value::Interface(Uuid([n; 16])), None)
         };
         assert!(list.add(item(1)));
         assert!(list.add(item(1)));

@@ -30,11 +30,11 @@ pub struct Expected {
 impl Expected {
     /// The evidence a flow labelled by this announcement carries.
     pub fn evidence(&self) -> Evidence {
-        Evidence {
-            kind: self.kind,
-            value: self.interface.map_or(Value::None, Value::Interface),
-            label: Some(self.label),
-        }
+        Evidence::labelled(
+            self.kind,
+            self.interface.map_or(Value::None, Value::Interface),
+            Some(self.label),
+        )
     }
 }
 

@@ -34,7 +34,9 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-pub use evidence::{Evidence, EvidenceKind, EvidenceList, Provenance, Value};
+pub use evidence::{
+    attribute, Attribution, Basis, Evidence, EvidenceKind, EvidenceList, Provenance, Value,
+};
 pub use expect::{Endpoint, Expectations, Expected};
 
 use crate::bounded::share;
