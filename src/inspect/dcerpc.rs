@@ -22,8 +22,10 @@ use crate::wire::dcerpc::{self as wire, ptype, CoHeader, PduStream, TowerTranspo
 
 /// Payload read from an endpoint-mapper flow at most.
 pub const MAX_EPM_BYTES: u64 = 256 * 1024;
-/// Payload segments read from other flows without a bind.
-pub const MAX_PROBE_SEGMENTS: u32 = 8;
+/// Payload segments read from other flows (binds and later alter_contexts).
+pub const MAX_PROBE_SEGMENTS: u32 = 64;
+/// Segments that do not parse, before any did, after which a flow is taken not to be DCE/RPC.
+const MAX_MISSES: u8 = 4;
 /// `ept_map` / `ept_lookup` calls awaiting their answer, per flow.
 const MAX_CALLS: usize = 16;
 
@@ -110,6 +112,10 @@ struct Connection {
     calls: Vec<u32>,
     /// An interface bound so far.
     bound: bool,
+    /// Some PDU was read.
+    parsed: bool,
+    /// Segments at which the stream did not parse.
+    misses: u8,
 }
 
 impl Connection {
@@ -119,6 +125,8 @@ impl Connection {
             streams: Default::default(),
             calls: Vec::new(),
             bound: false,
+            parsed: false,
+            misses: 0,
         }
     }
 }
@@ -127,7 +135,9 @@ impl Inspector for Connection {
     fn segment(&mut self, seg: &Segment<'_>, out: &mut Out<'_>) -> Step {
         let dir = usize::from(!seg.from_client);
         let mut pdus: Vec<(CoHeader, Vec<u8>)> = Vec::new();
+        let mut any = false;
         let ok = self.streams[dir].push(seg.seq, seg.payload, |h, pdu| {
+            any = true;
             if matches!(
                 h.ptype,
                 ptype::BIND | ptype::ALTER_CONTEXT | ptype::REQUEST | ptype::RESPONSE
@@ -137,24 +147,35 @@ impl Inspector for Connection {
         });
         let mut step = Step::More;
         if !ok {
-            step = Step::Done;
+            self.misses += 1;
             if self.epm || self.bound {
                 out.count(&RPC_STREAMS_ABANDONED);
             }
+            // A stream that never parsed is not DCE/RPC (or starts mid-PDU: the next segments may
+            // begin one, see MAX_MISSES); one that did resynchronises on the next PDU header.
+            if !self.parsed && self.misses > MAX_MISSES {
+                step = Step::Done;
+            }
         }
+        self.parsed |= any;
         for (h, pdu) in &pdus {
             match h.ptype {
                 ptype::BIND | ptype::ALTER_CONTEXT => {
-                    let Some(&(uuid, _)) = wire::bind_interfaces(pdu).first() else {
+                    // Every interface presented is evidence (a connection may alter to several:
+                    // IRemUnknown2, then IWbemServices); the first names the flow.
+                    let interfaces = wire::bind_interfaces(pdu);
+                    let Some(&(uuid, _)) = interfaces.first() else {
                         continue;
                     };
                     out.count(&RPC_BINDS);
-                    let label = out.catalog.interface_label(uuid, false);
-                    out.evidence(Evidence::labelled(
-                        EvidenceKind::RpcBind,
-                        Value::Interface(uuid),
-                        label,
-                    ));
+                    for &(u, _) in &interfaces {
+                        let label = out.catalog.interface_label(u, false);
+                        out.evidence(Evidence::labelled(
+                            EvidenceKind::RpcBind,
+                            Value::Interface(u),
+                            label,
+                        ));
+                    }
                     if uuid == wire::EPM_UUID && self.epm {
                         // Binding to the endpoint mapper on its own port: the port label stands.
                         continue;
@@ -162,15 +183,12 @@ impl Inspector for Connection {
                     if !self.bound || h.ptype == ptype::BIND {
                         self.bound = true;
                         out.relabel(Relabel {
-                            label,
+                            label: out.catalog.interface_label(uuid, false),
                             provenance: Provenance::Evidence(EvidenceKind::RpcBind),
                             flip: !seg.from_client,
                             weak: false,
                             interface: Some(uuid),
                         });
-                    }
-                    if !self.epm {
-                        step = Step::Done;
                     }
                 }
                 ptype::REQUEST if seg.from_client && self.epm => {
@@ -192,7 +210,9 @@ impl Inspector for Connection {
                     announce_towers(stub, h.little, seg, out);
                 }
                 // Requests and responses without a bind: DCE/RPC whose bind was not captured.
-                ptype::REQUEST | ptype::RESPONSE if !self.epm && !out.relabelled() => {
+                ptype::REQUEST | ptype::RESPONSE
+                    if !self.epm && !self.bound && !out.relabelled() =>
+                {
                     let from_server = h.ptype == ptype::REQUEST && !seg.from_client
                         || h.ptype == ptype::RESPONSE && seg.from_client;
                     let label = out.catalog.interface_label(Uuid::default(), false);

@@ -238,7 +238,7 @@ pub fn attribute(
 }
 
 /// At most this many evidence items are kept per flow; later ones are counted, not kept.
-pub const MAX_EVIDENCE: usize = 16;
+pub const MAX_EVIDENCE: usize = 32;
 
 /// A flow's evidence list: distinct items in the order found, at most [`MAX_EVIDENCE`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
