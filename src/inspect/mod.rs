@@ -37,6 +37,7 @@ use rustc_hash::FxHashMap;
 
 pub use evidence::{
     attribute, Attribution, Basis, Evidence, EvidenceKind, EvidenceList, Provenance, Value,
+    MAX_EVIDENCE,
 };
 pub use expect::{Endpoint, Expectations, Expected};
 

@@ -1115,4 +1115,50 @@ mod tests {
         assert_eq!(bounded(&long).chars().count(), MAX_VALUE_CHARS + 1);
         assert_eq!(&*bounded("IPC$"), "IPC$");
     }
+
+    /// A piece of an SMB connection for the property below: a valid message, or noise.
+    fn piece() -> impl proptest::strategy::Strategy<Value = (bool, Vec<u8>, u8)> {
+        use proptest::prelude::*;
+        let valid = prop_oneof![
+            (0u64..4).prop_map(|m| frame(&[tree_connect(m, "\\\\dc\\IPC$")])),
+            (0u64..4, 0u32..3).prop_map(|(m, t)| frame(&[tree_connected(m, t, 0)])),
+            (0u64..4, 0u32..3).prop_map(|(m, t)| frame(&[create(m, t, "lsarpc", 0)])),
+            (0u64..4, 0u64..3).prop_map(|(m, f)| frame(&[created(m, 1, f)])),
+            (0u64..4, 0u64..3, 0usize..80).prop_map(|(m, f, cut)| {
+                let b = bind(SAMR);
+                frame(&[write(m, 1, f, 0, &b[..cut.min(b.len())])])
+            }),
+        ];
+        let bytes = prop_oneof![valid, proptest::collection::vec(any::<u8>(), 0..300)];
+        (any::<bool>(), bytes, any::<u8>())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::testing::proptest_config(64))]
+
+        /// Any mix of messages, noise, gaps and retransmissions: no panic, and every table and
+        /// buffer within its bound.
+        #[test]
+        fn any_segments_keep_the_bounds(pieces in proptest::collection::vec(piece(), 1..40)) {
+            let mut r = Run::new();
+            for (from_client, bytes, jump) in pieces {
+                let d = usize::from(!from_client);
+                // Sometimes skip ahead (a gap) or step back (a retransmission).
+                match jump % 8 {
+                    0 => r.seq[d] = r.seq[d].wrapping_add(u32::from(jump)),
+                    1 => r.seq[d] = r.seq[d].wrapping_sub(u32::from(jump)),
+                    _ => {}
+                }
+                if bytes.is_empty() {
+                    continue;
+                }
+                r.send(from_client, &bytes, 1 + usize::from(jump) * 7);
+                let st = &r.conn.state;
+                proptest::prop_assert!(st.pipes.len() <= MAX_FILES);
+                proptest::prop_assert!(st.trees.len() <= MAX_TREES);
+                proptest::prop_assert!(st.pending.len() <= MAX_PENDING);
+                proptest::prop_assert!(r.evidence.len() <= crate::inspect::MAX_EVIDENCE);
+            }
+        }
+    }
 }
