@@ -8,6 +8,7 @@
 //!
 //! - every interface tshark saw bound over a pipe is a `pipe-bind` item, every interface bound over
 //!   TCP an `rpc-bind` item, and svcscope names no interface tshark did not see (0 wrong);
+//! - the interfaces an `ept_map` request asked for (`epm_requested`) are the `epm-request` items;
 //! - every `smb-pipe` item is a pipe tshark saw opened (svcscope records a pipe when its create
 //!   succeeded; tshark lists requests, so a failed create is tshark's alone).
 //!
@@ -63,6 +64,7 @@ struct Evidence {
     rpc_binds: BTreeSet<String>,
     pipe_binds: BTreeSet<String>,
     pipes: BTreeSet<String>,
+    epm_requests: BTreeSet<String>,
 }
 
 fn flows(capture: &Path, out: &Path) -> BTreeMap<Pair, Evidence> {
@@ -97,6 +99,9 @@ fn flows(capture: &Path, out: &Path) -> BTreeMap<Pair, Evidence> {
                 "smb-pipe" => {
                     e.pipes.insert(value);
                 }
+                "epm-request" => {
+                    e.epm_requests.insert(value);
+                }
                 _ => {}
             }
         }
@@ -114,7 +119,7 @@ fn rpc_and_pipe_evidence_agrees_with_tshark() {
     let tmp = std::env::temp_dir().join(format!("svcscope-rpc-evidence-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let mut failures = Vec::new();
-    let (mut with_binds, mut agreed, mut pipes_seen) = (0, 0, 0);
+    let (mut with_binds, mut agreed, mut pipes_seen, mut lookups) = (0, 0, 0, 0);
     let mut truths: Vec<PathBuf> = std::fs::read_dir(dir.join("truth-rpc"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -169,6 +174,16 @@ fn rpc_and_pipe_evidence_agrees_with_tshark() {
                     failures.push(format!("{at}: interface {extra} that tshark did not see"));
                 }
             }
+            let requested = uuids(col("epm_requested"));
+            if !requested.is_empty() || !e.epm_requests.is_empty() {
+                lookups += 1;
+                if requested != e.epm_requests {
+                    failures.push(format!(
+                        "{at}: epm-request {:?}, tshark {requested:?}",
+                        e.epm_requests
+                    ));
+                }
+            }
             for p in &e.pipes {
                 pipes_seen += 1;
                 if !truth_pipes.contains(p) {
@@ -180,7 +195,7 @@ fn rpc_and_pipe_evidence_agrees_with_tshark() {
     let _ = std::fs::remove_dir_all(&tmp);
     eprintln!(
         "{agreed} of {with_binds} conversations with binds agree with tshark; {pipes_seen} pipes \
-         recorded"
+         recorded; {lookups} conversations with endpoint-mapper lookups"
     );
     assert!(with_binds >= 20, "too few conversations with binds");
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -37,6 +37,10 @@ pub static RPC_CONNECTIONLESS: Counter = Counter {
     key: "rpc_connectionless",
     text: "connectionless RPC",
 };
+pub static EPM_REQUESTS: Counter = Counter {
+    key: "epm_requests",
+    text: "endpoint-mapper lookups",
+};
 pub static EPM_ANSWERS: Counter = Counter {
     key: "epm_answers",
     text: "endpoint-mapper answers",
@@ -63,6 +67,7 @@ pub const ENDPOINT_MAPPER: Registration = Registration {
     start: || Box::new(Connection::new(true)),
     counters: &[
         &RPC_BINDS,
+        &EPM_REQUESTS,
         &EPM_ANSWERS,
         &ENDPOINTS_ANNOUNCED,
         &RPC_STREAMS_ABANDONED,
@@ -193,9 +198,21 @@ impl Inspector for Connection {
                 }
                 ptype::REQUEST if seg.from_client && self.epm => {
                     // ept_lookup (2) and ept_map (3) answer with towers.
-                    if let Some((opnum, _)) = wire::stub(pdu, h) {
+                    if let Some((opnum, stub)) = wire::stub(pdu, h) {
                         if matches!(opnum, 2 | 3) && self.calls.len() < MAX_CALLS {
                             self.calls.push(h.call_id);
+                        }
+                        // What the client looks up is what it uses, answered or not.
+                        if opnum == 3 {
+                            if let Some(u) = wire::ept_map_request_interface(stub, h.little) {
+                                out.count(&EPM_REQUESTS);
+                                let label = out.catalog.interface_label(u, false);
+                                out.evidence(Evidence::labelled(
+                                    EvidenceKind::EpmRequest,
+                                    Value::Interface(u),
+                                    label,
+                                ));
+                            }
                         }
                     }
                 }

@@ -17,6 +17,9 @@ use crate::catalog::{Catalog, LabelId, NameId, ServiceId, Uuid};
 pub enum EvidenceKind {
     /// The endpoint mapper announced this endpoint for an interface (`ept_map` / `ept_lookup`).
     EndpointMapper,
+    /// An `ept_map` request on this endpoint-mapper flow asked for the interface: the client uses
+    /// it (whether or not the answer or the later connection was captured).
+    EpmRequest,
     /// A DCE/RPC `bind` or `alter_context` on the flow named the interface.
     RpcBind,
     /// DCE/RPC PDU headers: a connectionless header names its interface; connection-oriented
@@ -46,6 +49,7 @@ impl EvidenceKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EvidenceKind::EndpointMapper => "endpoint-mapper",
+            EvidenceKind::EpmRequest => "epm-request",
             EvidenceKind::RpcBind => "rpc-bind",
             EvidenceKind::RpcHeader => "rpc-header",
             EvidenceKind::FtpControl => "ftp-control",

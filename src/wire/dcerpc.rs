@@ -292,12 +292,7 @@ fn scan_towers(stub: &[u8]) -> Vec<Tower> {
     let mut i = 0;
     // A tower starts with its floor count (u16) and a 19-byte first floor beginning with 0x0d.
     while i + 5 <= stub.len() && out.len() < MAX_TOWERS {
-        if stub[i + 1] == 0
-            && (3..=8).contains(&stub[i])
-            && stub[i + 2] == 19
-            && stub[i + 3] == 0
-            && stub[i + 4] == 0x0d
-        {
+        if tower_start(&stub[i..]) {
             if let Some(t) = parse_tower(&stub[i..]) {
                 out.push(t);
                 i += 5;
@@ -307,6 +302,46 @@ fn scan_towers(stub: &[u8]) -> Vec<Tower> {
         i += 1;
     }
     out
+}
+
+/// The interface an `ept_map` request (opnum 3) asks for: the first floor of its map tower. The NDR
+/// layout (object pointer and UUID, tower pointer, conformance, length, octets) is walked; where it
+/// does not fit, the first tower start found is read instead.
+pub fn ept_map_request_interface(stub: &[u8], little: bool) -> Option<Uuid> {
+    let walked = (|| {
+        let mut r = Reader {
+            b: stub,
+            at: 0,
+            little,
+        };
+        if r.u32()? != 0 {
+            r.skip(16)?; // the object UUID
+        }
+        if r.u32()? == 0 {
+            return None; // no tower
+        }
+        let _conformance = r.u32()?;
+        let len = r.u32()? as usize;
+        first_floor_interface(r.bytes(len)?)
+    })();
+    walked.or_else(|| {
+        (0..stub.len().saturating_sub(4))
+            .filter(|&i| tower_start(&stub[i..]))
+            .find_map(|i| first_floor_interface(&stub[i..]))
+    })
+}
+
+/// A tower's floor count (u16) then a 19-byte first floor beginning with 0x0d.
+fn tower_start(b: &[u8]) -> bool {
+    b.len() >= 5 && b[1] == 0 && (3..=8).contains(&b[0]) && b[2] == 19 && b[3] == 0 && b[4] == 0x0d
+}
+
+/// The interface UUID of a tower's first floor.
+fn first_floor_interface(t: &[u8]) -> Option<Uuid> {
+    if !tower_start(t) || t.len() < 2 + 2 + 19 {
+        return None;
+    }
+    uuid_from_wire(&t[5..21], true)
 }
 
 /// The stub data of a request or response PDU (after the header, the 8-byte request/response header
@@ -483,6 +518,34 @@ pub(crate) mod tests {
         t.extend_from_slice(&[1, 0, 0x09, 4, 0]);
         t.extend_from_slice(&addr);
         t
+    }
+
+    #[test]
+    fn an_ept_map_request_names_the_interface_asked_for() {
+        let netlogon = Uuid::parse("12345678-1234-abcd-ef00-01234567cffb").unwrap();
+        let t = tower(netlogon, 0, [0; 4]);
+        for object in [true, false] {
+            let mut s = Vec::new();
+            if object {
+                s.extend_from_slice(&1u32.to_le_bytes());
+                s.extend_from_slice(&[0u8; 16]);
+            } else {
+                s.extend_from_slice(&0u32.to_le_bytes());
+            }
+            s.extend_from_slice(&2u32.to_le_bytes());
+            s.extend_from_slice(&(t.len() as u32).to_le_bytes());
+            s.extend_from_slice(&(t.len() as u32).to_le_bytes());
+            s.extend_from_slice(&t);
+            s.extend_from_slice(&[0u8; 24]);
+            assert_eq!(ept_map_request_interface(&s, true), Some(netlogon));
+            // A length that lies: the walk fails, the scan still finds the tower.
+            s[if object { 24 } else { 8 }] = 0xff;
+            assert_eq!(ept_map_request_interface(&s, true), Some(netlogon));
+            // Cut inside the first floor: nothing.
+            let cut = if object { 28 } else { 12 } + 10;
+            assert_eq!(ept_map_request_interface(&s[..cut], true), None);
+        }
+        assert_eq!(ept_map_request_interface(&[], true), None);
     }
 
     /// An ept_map response stub with these towers (NDR, little-endian).
