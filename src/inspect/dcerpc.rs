@@ -81,7 +81,10 @@ pub const PROBE: Registration = Registration {
             && (o.label.is_none()
                 || matches!(
                     o.provenance,
-                    Provenance::DynamicRange | Provenance::Evidence(EvidenceKind::EndpointMapper)
+                    Provenance::DynamicRange
+                        | Provenance::Evidence(
+                            EvidenceKind::EndpointMapper | EvidenceKind::LearntEndpoint
+                        )
                 ))
     },
     budget: Budget {
@@ -283,6 +286,7 @@ fn announce_towers(stub: &[u8], little: bool, seg: &Segment<'_>, out: &mut Out<'
                     label,
                     kind: EvidenceKind::EndpointMapper,
                     interface: Some(t.interface),
+                    client: Some(seg.client.0),
                     ts: seg.ts,
                 },
             );
