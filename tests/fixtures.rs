@@ -658,7 +658,7 @@ fn catalog_command_lists_every_row() {
     let run = svcscope(&["catalog", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 171);
+    assert_eq!(rows.len(), 189);
     for key in [
         "service",
         "system_service",
@@ -668,9 +668,21 @@ fn catalog_command_lists_every_row() {
         "port_range",
         "ip_protocol",
         "note",
+        "origin",
+        "candidate",
     ] {
         assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
     }
+    // Services beyond the article document the ports they are reached on, as no candidate.
+    let winreg: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["service"] == "Remote Registry")
+        .collect();
+    assert_eq!(winreg.len(), 2);
+    assert!(winreg
+        .iter()
+        .all(|r| r["origin"] == "beyond-article" && r["candidate"] == false));
+    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 18);
     let gre = rows.iter().find(|r| r["ip_protocol"] == 47).unwrap();
     assert_eq!(
         (&gre["transport"], &gre["port"]),
@@ -883,7 +895,7 @@ fn catalog_lists_the_rpc_interfaces() {
     let run = svcscope(&["catalog", "--interfaces", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 74);
+    assert_eq!(rows.len(), 85);
     let drsuapi = rows
         .iter()
         .find(|r| r["uuid"] == "e3514235-4b06-11d1-ab04-00c04fc2dcd2")

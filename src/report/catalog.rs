@@ -25,6 +25,9 @@ pub struct CatalogRow<'a> {
     /// The row's note (a correction of the article, say), else the service's note.
     pub note: Option<&'a str>,
     pub origin: Origin,
+    /// False for a row that documents a port the service is reached on without making it a
+    /// candidate of the port (only evidence names the service).
+    pub candidate: bool,
     /// Where the row is defined: "file:line".
     pub source: String,
 }
@@ -49,6 +52,7 @@ impl<'a> CatalogRow<'a> {
             ip_protocol,
             note: r.note.as_deref().or(s.note.as_deref()),
             origin: s.origin,
+            candidate: r.candidate,
             source: r.source.to_string(),
         }
     }
@@ -83,6 +87,7 @@ pub fn csv(c: &Catalog, rows: &[&Row]) -> String {
         "ip_protocol",
         "note",
         "origin",
+        "candidate",
     ]);
     for r in rows {
         let row = CatalogRow::new(c, r);
@@ -102,6 +107,7 @@ pub fn csv(c: &Catalog, rows: &[&Row]) -> String {
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default(),
+            row.candidate.to_string(),
         ]));
     }
     out
@@ -137,6 +143,8 @@ pub fn table(c: &Catalog, rows: &[&Row]) -> String {
         let mut name = row.service.to_string();
         if first && row.origin == Origin::LaterEdition {
             name.push_str(" (later edition)");
+        } else if first && row.origin == Origin::BeyondArticle {
+            name.push_str(" (beyond the article)");
         } else if first && row.origin == Origin::User {
             name.push_str(" (user catalog)");
         }
@@ -149,7 +157,12 @@ pub fn table(c: &Catalog, rows: &[&Row]) -> String {
             },
             row.app_protocol.to_string(),
             row.transport.to_string(),
-            row.port_text(),
+            if row.candidate {
+                row.port_text()
+            } else {
+                // Reached on this port, but only evidence names the service there.
+                format!("{} (evidence)", row.port_text())
+            },
             note,
         ]);
     }
@@ -160,6 +173,12 @@ pub fn table(c: &Catalog, rows: &[&Row]) -> String {
         s.len()
     };
     let _ = writeln!(out, "\n{} rows of {} services.", rows.len(), services);
+    if rows.iter().any(|r| !r.candidate) {
+        let _ = writeln!(
+            out,
+            "(evidence): the service is reached on that port, but only evidence (a named pipe, an interface bound) makes it a candidate there."
+        );
+    }
     for (i, n) in notes.iter().enumerate() {
         let _ = writeln!(out, "[{}] {}", i + 1, terminal(n));
     }
