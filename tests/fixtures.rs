@@ -891,6 +891,41 @@ fn tftp_answers_from_a_new_port_are_tftp() {
 }
 
 #[test]
+fn catalog_lists_the_pipes_shares_and_protocols() {
+    let run = svcscope(&["catalog", "--names", "--format", "json"]);
+    assert_eq!(run.code, 0);
+    let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(rows.len(), 31);
+    for key in ["kind", "name", "services", "reference", "note", "source"] {
+        assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
+    }
+    let sysvol = rows
+        .iter()
+        .find(|r| r["kind"] == "share" && r["name"] == "sysvol")
+        .unwrap();
+    assert_eq!(
+        sysvol["services"],
+        serde_json::json!(["Server", "Net Logon"])
+    );
+    assert!(sysvol["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("<built-in catalog/smb-names.toml>:"));
+    let run = svcscope(&["catalog", "--names", "--service", "remote registry"]);
+    assert!(run.stdout.contains("winreg") && run.stdout.contains("[MS-RRP] 2.1"));
+    assert!(run.stdout.contains("1 pipes, shares and protocols."));
+    let run = svcscope(&["catalog", "--names", "--protocol", "smb", "--format", "csv"]);
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        [
+            "kind,name,services,reference,note",
+            "protocol,smb,Server,\"KB article, Server: file, print and named pipe sharing over SMB (TCP 445); [MS-SMB2], [MS-CIFS]\",",
+        ]
+    );
+    assert_eq!(svcscope(&["catalog", "--names", "--interfaces"]).code, 2);
+}
+
+#[test]
 fn catalog_lists_the_rpc_interfaces() {
     let run = svcscope(&["catalog", "--interfaces", "--format", "json"]);
     assert_eq!(run.code, 0);
