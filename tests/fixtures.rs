@@ -658,7 +658,7 @@ fn catalog_command_lists_every_row() {
     let run = svcscope(&["catalog", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 171);
+    assert_eq!(rows.len(), 189);
     for key in [
         "service",
         "system_service",
@@ -668,9 +668,21 @@ fn catalog_command_lists_every_row() {
         "port_range",
         "ip_protocol",
         "note",
+        "origin",
+        "candidate",
     ] {
         assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
     }
+    // Services beyond the article document the ports they are reached on, as no candidate.
+    let winreg: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["service"] == "Remote Registry")
+        .collect();
+    assert_eq!(winreg.len(), 2);
+    assert!(winreg
+        .iter()
+        .all(|r| r["origin"] == "beyond-article" && r["candidate"] == false));
+    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 18);
     let gre = rows.iter().find(|r| r["ip_protocol"] == 47).unwrap();
     assert_eq!(
         (&gre["transport"], &gre["port"]),
@@ -881,11 +893,46 @@ fn tftp_answers_from_a_new_port_are_tftp() {
 }
 
 #[test]
+fn catalog_lists_the_pipes_shares_and_protocols() {
+    let run = svcscope(&["catalog", "--names", "--format", "json"]);
+    assert_eq!(run.code, 0);
+    let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(rows.len(), 31);
+    for key in ["kind", "name", "services", "reference", "note", "source"] {
+        assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
+    }
+    let sysvol = rows
+        .iter()
+        .find(|r| r["kind"] == "share" && r["name"] == "sysvol")
+        .unwrap();
+    assert_eq!(
+        sysvol["services"],
+        serde_json::json!(["Server", "Net Logon"])
+    );
+    assert!(sysvol["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("<built-in catalog/smb-names.toml>:"));
+    let run = svcscope(&["catalog", "--names", "--service", "remote registry"]);
+    assert!(run.stdout.contains("winreg") && run.stdout.contains("[MS-RRP] 2.1"));
+    assert!(run.stdout.contains("1 pipes, shares and protocols."));
+    let run = svcscope(&["catalog", "--names", "--protocol", "smb", "--format", "csv"]);
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        [
+            "kind,name,services,reference,note",
+            "protocol,smb,Server,\"KB article, Server: file, print and named pipe sharing over SMB (TCP 445); [MS-SMB2], [MS-CIFS]\",",
+        ]
+    );
+    assert_eq!(svcscope(&["catalog", "--names", "--interfaces"]).code, 2);
+}
+
+#[test]
 fn catalog_lists_the_rpc_interfaces() {
     let run = svcscope(&["catalog", "--interfaces", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 74);
+    assert_eq!(rows.len(), 85);
     let drsuapi = rows
         .iter()
         .find(|r| r["uuid"] == "e3514235-4b06-11d1-ab04-00c04fc2dcd2")
