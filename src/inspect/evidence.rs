@@ -17,6 +17,9 @@ use crate::catalog::{Catalog, LabelId, NameId, ServiceId, Uuid};
 pub enum EvidenceKind {
     /// The endpoint mapper announced this endpoint for an interface (`ept_map` / `ept_lookup`).
     EndpointMapper,
+    /// A DCOM activation or OXID-resolution answer (on TCP 135) gave this endpoint to the client
+    /// as an object exporter's string binding.
+    DcomActivation,
     /// A bind on another connection to the same server endpoint named the interface (the flow
     /// showed none of its own).
     LearntEndpoint,
@@ -56,6 +59,7 @@ impl EvidenceKind {
             self,
             EvidenceKind::EndpointMapper
                 | EvidenceKind::LearntEndpoint
+                | EvidenceKind::DcomActivation
                 | EvidenceKind::FtpControl
                 | EvidenceKind::Tftp
         )
@@ -66,6 +70,7 @@ impl EvidenceKind {
             EvidenceKind::EndpointMapper => "endpoint-mapper",
             EvidenceKind::EpmRequest => "epm-request",
             EvidenceKind::LearntEndpoint => "learnt-endpoint",
+            EvidenceKind::DcomActivation => "dcom-activation",
             EvidenceKind::RpcBind => "rpc-bind",
             EvidenceKind::RpcHeader => "rpc-header",
             EvidenceKind::FtpControl => "ftp-control",
