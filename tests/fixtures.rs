@@ -897,7 +897,7 @@ fn catalog_lists_the_pipes_shares_and_protocols() {
     let run = svcscope(&["catalog", "--names", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 31);
+    assert_eq!(rows.len(), 30);
     for key in ["kind", "name", "services", "reference", "note", "source"] {
         assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
     }
@@ -914,7 +914,7 @@ fn catalog_lists_the_pipes_shares_and_protocols() {
         .unwrap()
         .starts_with("<built-in catalog/smb-names.toml>:"));
     let run = svcscope(&["catalog", "--names", "--service", "remote registry"]);
-    assert!(run.stdout.contains("winreg") && run.stdout.contains("[MS-RRP] 2.1"));
+    assert!(run.stdout.contains("winreg") && run.stdout.contains("[MS-RSP] 2.1: \\PIPE\\winreg"));
     assert!(run.stdout.contains("1 pipes, shares and protocols."));
     let run = svcscope(&["catalog", "--names", "--protocol", "smb", "--format", "csv"]);
     assert_eq!(

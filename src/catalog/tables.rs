@@ -505,7 +505,7 @@ mod tests {
                 count(NameKind::Share),
                 count(NameKind::Protocol)
             ),
-            (24, 5, 2)
+            (23, 5, 2)
         );
         for n in &c.names {
             assert!(!n.reference.is_empty(), "{:?}", n.source);
