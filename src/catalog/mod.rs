@@ -1,9 +1,11 @@
 //! The service catalog: Windows server services and the ports and protocols each one needs.
 //!
 //! The default catalog (`catalog/windows-server.toml`, taken from Microsoft's knowledge-base article on
-//! the ports of the Windows server system) is embedded in the binary. Users add to it or override it with
-//! their own files of the same format; every file is validated strictly and a bad one is an error with
-//! `file:line`, never a silently skipped row.
+//! the ports of the Windows server system, with the services beyond it that administration traffic
+//! shows), its DCE/RPC interfaces (`catalog/rpc-interfaces.toml`) and the SMB pipes, shares and
+//! verified protocols that name services (`catalog/smb-names.toml`) are embedded in the binary. Users
+//! add to them or override them with their own files of the same format; every file is validated
+//! strictly and a bad one is an error with `file:line`, never a silently skipped row.
 //!
 //! Classification looks up every flow, so the catalog compiles its rows into [`Label`]s — one per
 //! distinct (transport, port) or IP protocol — and flat tables indexed by port or protocol number, so
