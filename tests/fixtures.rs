@@ -658,7 +658,7 @@ fn catalog_command_lists_every_row() {
     let run = svcscope(&["catalog", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 189);
+    assert_eq!(rows.len(), 191);
     for key in [
         "service",
         "system_service",
@@ -682,7 +682,7 @@ fn catalog_command_lists_every_row() {
     assert!(winreg
         .iter()
         .all(|r| r["origin"] == "beyond-article" && r["candidate"] == false));
-    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 18);
+    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 20);
     let gre = rows.iter().find(|r| r["ip_protocol"] == 47).unwrap();
     assert_eq!(
         (&gre["transport"], &gre["port"]),
@@ -932,7 +932,7 @@ fn catalog_lists_the_rpc_interfaces() {
     let run = svcscope(&["catalog", "--interfaces", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 85);
+    assert_eq!(rows.len(), 86);
     let drsuapi = rows
         .iter()
         .find(|r| r["uuid"] == "e3514235-4b06-11d1-ab04-00c04fc2dcd2")
