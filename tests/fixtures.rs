@@ -899,3 +899,49 @@ fn catalog_lists_the_rpc_interfaces() {
     let run = svcscope(&["catalog", "--interfaces", "--service", "event log"]);
     assert!(run.stdout.contains("eventlog6") && run.stdout.contains("MS-EVEN6"));
 }
+
+#[test]
+fn flow_records_credit_services_from_evidence_and_keep_the_candidates_apart() {
+    let (_, records, code, _) = analyze(&["fixtures/rpc.pcap"], &[]);
+    assert_eq!(code, 0);
+    // The endpoint mapper's port is shared by many services; the bind names the mapper's own.
+    let epm = records
+        .iter()
+        .find(|r| r["server_port"] == 135)
+        .expect("a flow to TCP 135");
+    assert_eq!(epm["service_basis"], "evidence");
+    assert_eq!(
+        epm["services"],
+        serde_json::json!(["Remote Procedure Call (RPC)"])
+    );
+    let candidates = epm["candidate_services"].as_array().unwrap();
+    assert!(candidates.len() > 1, "{candidates:?}");
+    assert!(candidates.contains(&"Remote Procedure Call (RPC)".into()));
+
+    let (_, records, _, _) = analyze(&["fixtures/domain.pcapng"], &[]);
+    let basis = |app: &str| -> Vec<(String, usize, usize)> {
+        let mut v: Vec<(String, usize, usize)> = records
+            .iter()
+            .filter(|r| r["app_protocol"] == app)
+            .map(|r| {
+                (
+                    r["service_basis"].as_str().unwrap().to_string(),
+                    r["services"].as_array().unwrap().len(),
+                    r["candidate_services"].as_array().unwrap().len(),
+                )
+            })
+            .collect();
+        v.dedup();
+        v
+    };
+    // SMB with no evidence: not determined, its services are its seven candidates.
+    assert_eq!(basis("SMB"), vec![("candidates".to_string(), 7, 7)]);
+    // Kerberos has one candidate: by port.
+    assert_eq!(basis("Kerberos"), vec![("port".to_string(), 1, 1)]);
+    let unclassified = records
+        .iter()
+        .find(|r| r["app_protocol"].is_null())
+        .expect("an unclassified flow");
+    assert_eq!(unclassified["service_basis"], "unclassified");
+    assert_eq!(unclassified["candidate_services"], serde_json::json!([]));
+}

@@ -269,9 +269,9 @@ impl FlowRec {
                 port: port("server_port"),
             },
             app_protocol: v["app_protocol"].as_str().map(str::to_string),
-            services: v["services"]
+            services: v["candidate_services"]
                 .as_array()
-                .expect("services")
+                .expect("candidate_services")
                 .iter()
                 .map(|s| s.as_str().expect("service name").to_string())
                 .collect(),
