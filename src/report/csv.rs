@@ -95,7 +95,7 @@ pub fn render(r: &Report) -> String {
             String::new(),
             String::new(),
             s.traffic.flows.to_string(),
-            s.shared_flows.to_string(),
+            s.candidate_flows.to_string(),
         ];
         f.extend(traffic_fields(&s.traffic));
         f.push(s.app_protocols.join("; "));

@@ -201,7 +201,7 @@ pub fn render(r: &Report) -> String {
         "VIA",
     ]);
     for s in &r.services {
-        let flows = if s.shared_flows > 0 {
+        let flows = if s.candidate_flows > 0 {
             format!("{}*", count(s.traffic.flows))
         } else {
             count(s.traffic.flows)
@@ -242,7 +242,7 @@ pub fn render(r: &Report) -> String {
         let port = match (a.port, a.ip_protocol) {
             (Some(p), _) => format!("{}/{p}", a.transport),
             (None, Some(n)) => format!("ip/{n}"),
-            (None, None) => "tcp/dynamic".into(),
+            (None, None) => format!("{}/dynamic", a.transport),
         };
         let services = if a.services.len() > 3 {
             format!(
