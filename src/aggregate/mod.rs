@@ -405,38 +405,45 @@ impl Aggregate {
     }
 }
 
+/// A flow for unit tests: TCP from 192.0.2.`client`:50000 to 192.0.2.10:445 with this label, 3 and
+/// 2 packets and these bytes each way over 2 s; `answered` false makes it an unanswered attempt.
+#[cfg(test)]
+pub(crate) fn test_flow(
+    label: Option<LabelId>,
+    client: u8,
+    bytes: [u64; 2],
+    answered: bool,
+) -> Flow {
+    let (key, _) = crate::decode::FlowKey::of(
+        6,
+        Addr::from_v4([192, 0, 2, client]),
+        Addr::from_v4([192, 0, 2, 10]),
+        Some((50000, 445)),
+    );
+    let server = Addr::from_v4([192, 0, 2, 10]);
+    let class = crate::flow::Class {
+        client_is_lo: key.lo != server,
+        server_rule: crate::flow::ServerRule::Syn,
+        label,
+        provenance: crate::inspect::Provenance::Port,
+        inspector: None,
+    };
+    let mut f = Flow::new(key, class, 0);
+    f.last_ts = 2_000_000_000;
+    f.packets = [3, 2];
+    f.bytes = bytes;
+    f.answered = answered;
+    f
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_flow as flow;
     use super::*;
     use crate::catalog::{Catalog, Transport};
-    use crate::decode::FlowKey;
-    use crate::flow::{Class, ServerRule};
     use crate::inspect::{Basis, Evidence, EvidenceKind, Provenance, Slot, Value};
 
     const NETLOGON: &str = "12345678-1234-abcd-ef00-01234567cffb";
-
-    fn flow(label: Option<LabelId>, client: u8, bytes: [u64; 2], answered: bool) -> Flow {
-        let (key, _) = FlowKey::of(
-            6,
-            Addr::from_v4([192, 0, 2, client]),
-            Addr::from_v4([192, 0, 2, 10]),
-            Some((50000, 445)),
-        );
-        let server = Addr::from_v4([192, 0, 2, 10]);
-        let class = Class {
-            client_is_lo: key.lo != server,
-            server_rule: ServerRule::Syn,
-            label,
-            provenance: Provenance::Port,
-            inspector: None,
-        };
-        let mut f = Flow::new(key, class, 0);
-        f.last_ts = 2_000_000_000;
-        f.packets = [3, 2];
-        f.bytes = bytes;
-        f.answered = answered;
-        f
-    }
 
     #[test]
     fn flows_fold_into_their_label_and_merge() {

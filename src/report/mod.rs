@@ -174,17 +174,24 @@ pub struct EvidenceRow {
     pub kind: &'static str,
     /// What it names (an interface UUID, a pipe or share name from the wire), or null.
     pub value: Option<String>,
+    /// The catalog's name for the value (a DCE/RPC interface's, e.g. "netlogon"), or null.
+    pub name: Option<String>,
     pub flows: u64,
 }
 
 impl EvidenceRow {
-    pub fn rows(s: &EvidenceSummary) -> Vec<EvidenceRow> {
+    pub fn rows(catalog: &Catalog, s: &EvidenceSummary) -> Vec<EvidenceRow> {
         let mut rows: Vec<EvidenceRow> = s
             .items
             .iter()
             .map(|c| EvidenceRow {
                 kind: c.kind.as_str(),
                 value: c.value.text(),
+                name: c
+                    .value
+                    .interface()
+                    .and_then(|u| catalog.interface(u))
+                    .map(|i| i.name.clone()),
                 flows: c.flows,
             })
             .collect();
@@ -195,6 +202,17 @@ impl EvidenceRow {
                 .then_with(|| a.value.cmp(&b.value))
         });
         rows
+    }
+
+    /// A few words for a table cell: "spoolss pipe", "SYSVOL share", "rpc-bind netlogon".
+    pub fn short(&self) -> String {
+        let what = self.name.as_deref().or(self.value.as_deref());
+        match (self.kind, what) {
+            ("smb-pipe", Some(v)) => format!("{v} pipe"),
+            ("smb-share", Some(v)) => format!("{v} share"),
+            (kind, Some(v)) => format!("{kind} {v}"),
+            (kind, None) => kind.to_string(),
+        }
     }
 }
 
@@ -494,7 +512,7 @@ impl Report {
                         .collect(),
                     evidence_flows: s.evidence_flows,
                     evidence_bytes: s.evidence_bytes,
-                    evidence: EvidenceRow::rows(&s.evidence),
+                    evidence: EvidenceRow::rows(catalog, &s.evidence),
                     evidence_other_flows: s.evidence.other_flows,
                     candidate_flows: s.candidate_flows,
                     candidate_bytes: s.candidate_bytes,
