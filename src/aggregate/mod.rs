@@ -340,8 +340,8 @@ impl Aggregate {
             *self.unanswered_by_label.entry(label).or_default() += 1;
             return;
         }
-        self.hosts.add(f);
         let attribution = f.attribution(catalog);
+        self.hosts.add(catalog, f, &attribution);
         let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
         self.by_basis.add(catalog, f, &attribution, addr_cap);
         match label {
@@ -657,6 +657,21 @@ mod tests {
         t.add(EvidenceKind::SmbPipe, &Value::Text("other".into()), 4);
         s.merge(&t);
         assert_eq!(s.other_flows, 10);
+        // Wire text is kept cut short: names differing past the cut are one item.
+        let mut s = services::EvidenceSummary::with_cap(2);
+        let long = |tail: &str| Value::Text(format!("{}{tail}", "é".repeat(200)).into());
+        s.add(EvidenceKind::SmbShare, &long("a"), 1);
+        s.add(EvidenceKind::SmbShare, &long("b"), 1);
+        assert_eq!((s.items.len(), s.items[0].flows), (1, 2));
+        let Value::Text(kept) = &s.items[0].value else {
+            panic!("{:?}", s.items[0].value)
+        };
+        assert!(
+            kept.len() <= services::MAX_SUMMARY_TEXT + '…'.len_utf8(),
+            "{}",
+            kept.len()
+        );
+        assert!(kept.ends_with('…'));
     }
 
     #[test]

@@ -31,28 +31,63 @@ pub struct EvidenceCount {
     pub flows: u64,
 }
 
+/// Wire text kept in a summary is cut to this many bytes (on a character boundary): pipe and
+/// share names are short, and a summary must stay small whatever a packet claims.
+pub const MAX_SUMMARY_TEXT: usize = 128;
+
 /// The distinct evidence items behind a service (or a host's service), with flow counts: at most
-/// [`MAX_SUMMARY_ITEMS`], in the order first seen.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// `cap` ([`MAX_SUMMARY_ITEMS`] unless made smaller), in the order first seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvidenceSummary {
     pub items: Vec<EvidenceCount>,
     /// Flow counts of items that found the summary full (one per item and flow).
     pub other_flows: u64,
+    cap: usize,
+}
+
+impl Default for EvidenceSummary {
+    fn default() -> Self {
+        EvidenceSummary::with_cap(MAX_SUMMARY_ITEMS)
+    }
+}
+
+/// The value as a summary keeps it: wire text cut to [`MAX_SUMMARY_TEXT`] bytes.
+fn summary_value(value: &Value) -> std::borrow::Cow<'_, Value> {
+    match value {
+        Value::Text(t) if t.len() > MAX_SUMMARY_TEXT => {
+            let mut end = MAX_SUMMARY_TEXT;
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            std::borrow::Cow::Owned(Value::Text(format!("{}…", &t[..end]).into()))
+        }
+        v => std::borrow::Cow::Borrowed(v),
+    }
 }
 
 impl EvidenceSummary {
+    /// A summary of at most `cap` distinct items.
+    pub fn with_cap(cap: usize) -> EvidenceSummary {
+        EvidenceSummary {
+            items: Vec::new(),
+            other_flows: 0,
+            cap,
+        }
+    }
+
     /// Counts `flows` flows on which (kind, value) was found.
     pub fn add(&mut self, kind: EvidenceKind, value: &Value, flows: u64) {
+        let value = summary_value(value);
         if let Some(c) = self
             .items
             .iter_mut()
             .find(|c| c.kind == kind && c.value == *value)
         {
             c.flows += flows;
-        } else if self.items.len() < MAX_SUMMARY_ITEMS {
+        } else if self.items.len() < self.cap {
             self.items.push(EvidenceCount {
                 kind,
-                value: value.clone(),
+                value: value.into_owned(),
                 flows,
             });
         } else {
