@@ -964,6 +964,24 @@ fn hosts_and_rules_lead_with_the_services_evidence_showed() {
     assert!(!ps.contains("not determined"), "{ps}");
     assert!(!ps.contains("shared by"), "{ps}");
 
+    // Connectionless RPC (Event Log over UDP) gets a UDP rule on the dynamic ranges, not the TCP
+    // `RPC` keyword.
+    assert!(
+        ps.contains("-Protocol UDP -LocalPort 49152-65535,1025-5000 "),
+        "{ps}"
+    );
+    let (_, nft, _) = svcscope(&[
+        "rules",
+        "--host",
+        "192.0.2.10",
+        "--format",
+        "nftables",
+        "-q",
+        "fixtures/rpc.pcap",
+    ]);
+    assert!(nft.contains("    udp dport { 49152-65535, 1025-5000 } accept comment \"RPC eventlog6 (MS-EVEN6) (dynamic UDP ports)\"\n"), "{nft}");
+    nft_check(&nft);
+
     let (_, dc, _) = svcscope(&[
         "rules",
         "--host",

@@ -45,6 +45,8 @@ enum Match {
     EndpointMapper,
     /// The dynamic RPC range.
     DynamicRpc,
+    /// Connectionless DCE/RPC (UDP) on the dynamic ranges: the firewall's `RPC` keyword is TCP only.
+    UdpDynamic(Vec<(u16, u16)>),
     IpProtocol(u8),
 }
 
@@ -69,13 +71,15 @@ fn matcher(catalog: &Catalog, l: LabelId) -> (Match, String) {
     let m = match label.spec {
         PortSpec::Port(135) if tcp => Match::EndpointMapper,
         PortSpec::Port(p) => Match::Port { tcp, port: p },
-        PortSpec::Dynamic => Match::DynamicRpc,
+        PortSpec::Dynamic if tcp => Match::DynamicRpc,
+        PortSpec::Dynamic => Match::UdpDynamic(catalog.dynamic_ranges.clone()),
         PortSpec::IpProtocol(n) => Match::IpProtocol(n),
     };
     let what = match &m {
         Match::Port { tcp, port } => format!("{} {port}", if *tcp { "TCP" } else { "UDP" }),
         Match::EndpointMapper => "TCP 135".to_string(),
         Match::DynamicRpc => "dynamic RPC ports".to_string(),
+        Match::UdpDynamic(_) => "dynamic UDP ports".to_string(),
         Match::IpProtocol(n) => format!("IP protocol {n}"),
     };
     (m, what)
@@ -350,13 +354,23 @@ fn windows(
         if let Some(n) = &r.remote_note {
             comment_line(out, format, "", n);
         }
-        let (protocol, port) = match r.m {
+        let (protocol, port) = match &r.m {
             Match::Port { tcp, port } => (
-                if tcp { "TCP" } else { "UDP" }.to_string(),
+                if *tcp { "TCP" } else { "UDP" }.to_string(),
                 Some(port.to_string()),
             ),
             Match::EndpointMapper => ("TCP".into(), Some(epmap.to_string())),
             Match::DynamicRpc => ("TCP".into(), Some("RPC".into())),
+            Match::UdpDynamic(ranges) => (
+                "UDP".into(),
+                Some(
+                    ranges
+                        .iter()
+                        .map(|(a, b)| format!("{a}-{b}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+            ),
             Match::IpProtocol(n) => (n.to_string(), None),
         };
         let _ = writeln!(out, "{}", line(r, &protocol, port.as_deref()));
@@ -437,12 +451,13 @@ fn nftables(out: &mut String, rules: &[Rule], catalog: &Catalog) {
         if let Some(n) = &r.remote_note {
             comment_line(out, RuleFormat::Nftables, "    ", n);
         }
-        let matcher = match r.m {
+        let matcher = match &r.m {
             Match::Port { tcp, port } => {
-                format!("{} dport {port}", if tcp { "tcp" } else { "udp" })
+                format!("{} dport {port}", if *tcp { "tcp" } else { "udp" })
             }
             Match::EndpointMapper => "tcp dport 135".to_string(),
             Match::DynamicRpc => format!("tcp dport {{ {} }}", dynamic.join(", ")),
+            Match::UdpDynamic(_) => format!("udp dport {{ {} }}", dynamic.join(", ")),
             Match::IpProtocol(n) => format!("meta l4proto {n}"),
         };
         let comment = nft_string(r.name.trim_start_matches("svcscope: "), NFT_COMMENT_BYTES);
