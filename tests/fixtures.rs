@@ -699,7 +699,7 @@ fn catalog_command_lists_every_row() {
     let run = svcscope(&["catalog", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 171);
+    assert_eq!(rows.len(), 189);
     for key in [
         "service",
         "system_service",
@@ -709,9 +709,21 @@ fn catalog_command_lists_every_row() {
         "port_range",
         "ip_protocol",
         "note",
+        "origin",
+        "candidate",
     ] {
         assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
     }
+    // Services beyond the article document the ports they are reached on, as no candidate.
+    let winreg: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["service"] == "Remote Registry")
+        .collect();
+    assert_eq!(winreg.len(), 2);
+    assert!(winreg
+        .iter()
+        .all(|r| r["origin"] == "beyond-article" && r["candidate"] == false));
+    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 18);
     let gre = rows.iter().find(|r| r["ip_protocol"] == 47).unwrap();
     assert_eq!(
         (&gre["transport"], &gre["port"]),
@@ -841,9 +853,11 @@ fn dce_rpc_flows_on_dynamic_ports_are_labelled_by_interface() {
         .iter()
         .find(|r| r["client_addr"] == "192.0.2.103")
         .unwrap();
+    // It never asked the endpoint mapper (192.0.2.101 did); the newest word on the endpoint is the
+    // bind 192.0.2.101 sent over its own connection to it.
     assert_eq!(
         (&mid["provenance"], &mid["server_rule"]),
-        (&"endpoint-mapper".into(), &"announced".into())
+        (&"learnt-endpoint".into(), &"announced".into())
     );
     let bound = netlogon
         .iter()
@@ -872,11 +886,15 @@ fn dce_rpc_flows_on_dynamic_ports_are_labelled_by_interface() {
             )
         })
         .collect();
+    // The request on 135, the announcement and what the mid-stream flow learnt from it, the bind.
+    let netlogon_uuid = "12345678-1234-abcd-ef00-01234567cffb";
     assert_eq!(
         items,
         [
-            ("endpoint-mapper", "12345678-1234-abcd-ef00-01234567cffb", 2),
-            ("rpc-bind", "12345678-1234-abcd-ef00-01234567cffb", 1)
+            ("endpoint-mapper", netlogon_uuid, 1),
+            ("epm-request", netlogon_uuid, 1),
+            ("learnt-endpoint", netlogon_uuid, 1),
+            ("rpc-bind", netlogon_uuid, 1)
         ]
     );
     // The endpoint mapper's bind names RPC itself; the other services of TCP 135 were only
@@ -961,11 +979,46 @@ fn tftp_answers_from_a_new_port_are_tftp() {
 }
 
 #[test]
+fn catalog_lists_the_pipes_shares_and_protocols() {
+    let run = svcscope(&["catalog", "--names", "--format", "json"]);
+    assert_eq!(run.code, 0);
+    let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(rows.len(), 31);
+    for key in ["kind", "name", "services", "reference", "note", "source"] {
+        assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
+    }
+    let sysvol = rows
+        .iter()
+        .find(|r| r["kind"] == "share" && r["name"] == "sysvol")
+        .unwrap();
+    assert_eq!(
+        sysvol["services"],
+        serde_json::json!(["Server", "Net Logon"])
+    );
+    assert!(sysvol["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("<built-in catalog/smb-names.toml>:"));
+    let run = svcscope(&["catalog", "--names", "--service", "remote registry"]);
+    assert!(run.stdout.contains("winreg") && run.stdout.contains("[MS-RRP] 2.1"));
+    assert!(run.stdout.contains("1 pipes, shares and protocols."));
+    let run = svcscope(&["catalog", "--names", "--protocol", "smb", "--format", "csv"]);
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        [
+            "kind,name,services,reference,note",
+            "protocol,smb,Server,\"KB article, Server: file, print and named pipe sharing over SMB (TCP 445); [MS-SMB2], [MS-CIFS]\",",
+        ]
+    );
+    assert_eq!(svcscope(&["catalog", "--names", "--interfaces"]).code, 2);
+}
+
+#[test]
 fn catalog_lists_the_rpc_interfaces() {
     let run = svcscope(&["catalog", "--interfaces", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 74);
+    assert_eq!(rows.len(), 85);
     let drsuapi = rows
         .iter()
         .find(|r| r["uuid"] == "e3514235-4b06-11d1-ab04-00c04fc2dcd2")
@@ -986,7 +1039,8 @@ fn catalog_lists_the_rpc_interfaces() {
 fn flow_records_credit_services_from_evidence_and_keep_the_candidates_apart() {
     let (_, records, code, _) = analyze(&["fixtures/rpc.pcap"], &[]);
     assert_eq!(code, 0);
-    // The endpoint mapper's port is shared by many services; the bind names the mapper's own.
+    // The endpoint mapper's port is shared by many services; the bind names the mapper's own, and
+    // the client's ept_map request the interface it asked for.
     let epm = records
         .iter()
         .find(|r| r["server_port"] == 135)
@@ -994,7 +1048,7 @@ fn flow_records_credit_services_from_evidence_and_keep_the_candidates_apart() {
     assert_eq!(epm["service_basis"], "evidence");
     assert_eq!(
         epm["services"],
-        serde_json::json!(["Remote Procedure Call (RPC)"])
+        serde_json::json!(["Remote Procedure Call (RPC)", "Net Logon"])
     );
     let candidates = epm["candidate_services"].as_array().unwrap();
     assert!(candidates.len() > 1, "{candidates:?}");

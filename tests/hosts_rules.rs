@@ -904,7 +904,8 @@ fn hosts_and_rules_lead_with_the_services_evidence_showed() {
         .map(|s| (s["service"].as_str().unwrap(), s["flows"].as_u64().unwrap()))
         .collect();
     for want in [
-        ("Net Logon", 2),
+        // Its two flows on 49668, and the endpoint-mapper flow whose request asked for it.
+        ("Net Logon", 3),
         ("Event Log", 2),
         ("Local Security Authority", 2),
         ("Remote Procedure Call (RPC)", 1),
@@ -921,7 +922,7 @@ fn hosts_and_rules_lead_with_the_services_evidence_showed() {
         .iter()
         .find(|s| s["service"] == "Net Logon")
         .unwrap();
-    assert_eq!(netlogon["ports"], serde_json::json!([49668]));
+    assert_eq!(netlogon["ports"], serde_json::json!([135, 49668]));
     assert_eq!(netlogon["evidence"][0]["name"], "netlogon");
     let client = host(&report, "192.0.2.101");
     assert!(client["services_used"]
@@ -948,7 +949,7 @@ fn hosts_and_rules_lead_with_the_services_evidence_showed() {
     assert!(first_serves < port_table, "{table}");
     assert!(
         table.contains(
-            "  serves Net Logon (endpoint-mapper netlogon, rpc-bind netlogon; 2 clients, 2 flows)"
+            "  serves Net Logon (endpoint-mapper netlogon, epm-request netlogon, learnt-endpoint netlogon, rpc-b…; 2 clients, 3 flows) via RPC tcp/135, RPC netlogon (MS-NRPC) tcp/dynamic\n"
         ),
         "{table}"
     );
@@ -956,7 +957,7 @@ fn hosts_and_rules_lead_with_the_services_evidence_showed() {
     let (code, ps, err) = svcscope(&["rules", "--host", "192.0.2.10", "-q", "fixtures/rpc.pcap"]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        ps.contains("# Net Logon — from evidence: endpoint-mapper netlogon, rpc-bind netlogon\n"),
+        ps.contains("# Net Logon — from evidence: endpoint-mapper netlogon, epm-request netlogon, learnt-endpoint netlogon, rpc-bind netlogon\n"),
         "{ps}"
     );
     assert!(ps.contains("-Group 'svcscope: Net Logon' -Direction Inbound -Action Allow -Protocol TCP -LocalPort RPC "));
