@@ -322,6 +322,8 @@ struct Run {
     stamp: u64,
     bytes: u64,
     segments: u32,
+    /// What the inspector held after its last segment (the budgets are told only of changes).
+    held: usize,
     state: Box<dyn Inspector>,
 }
 
@@ -461,12 +463,14 @@ impl Registry {
         }
         let stamp = run.stamp;
         let held = run.state.held();
+        let held_changed = held != run.held;
+        run.held = held;
         let mut done = step == Step::Done
             || run.bytes >= reg.budget.bytes
             || run.segments >= reg.budget.segments;
         if done {
             self.finish(slot);
-        } else {
+        } else if held_changed {
             self.hold(stamp, held);
             if self.buffered > self.max_buffered {
                 self.shed_buffers();
@@ -518,6 +522,7 @@ impl Registry {
             stamp,
             bytes: 0,
             segments: 0,
+            held: 0,
             state: (entry.registration().start)(),
         }
     }

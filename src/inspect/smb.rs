@@ -50,6 +50,10 @@ pub const MAX_SMB_BYTES: u64 = 64 << 20;
 /// Bytes of one NetBIOS frame kept for parsing: enough for every message an inspector reads (a
 /// DCE/RPC PDU is at most 64 KiB); the rest of a longer frame is skipped.
 pub const MAX_FRAME_KEEP: usize = netbios::HEADER_LEN + 64 + 48 + rpc::MAX_BUFFER;
+/// Payload read from a connection on an SMB port before giving up when none of it is SMB.
+pub const MAX_BYTES_BEFORE_SMB: u64 = 1 << 20;
+/// NetBIOS frames read from a connection on an SMB port before giving up when none holds SMB.
+pub const MAX_FRAMES_BEFORE_SMB: u32 = 16;
 /// Trees (tree connects) tracked per connection.
 pub const MAX_TREES: usize = 64;
 /// Named pipes tracked per connection.
@@ -79,6 +83,10 @@ pub static SMB_RESYNCS: Counter = Counter {
     key: "smb_resyncs",
     text: "SMB streams resynchronised",
 };
+pub static SMB_NOT_SMB: Counter = Counter {
+    key: "smb_ports_not_smb",
+    text: "connections on SMB ports that carried no SMB",
+};
 pub static SMB_UNTRACKED: Counter = Counter {
     key: "smb_untracked",
     text: "SMB trees, pipes or requests not tracked (table full)",
@@ -100,6 +108,7 @@ pub const SESSION: Registration = Registration {
         &SMB_PIPE_BINDS,
         &SMB_ENCRYPTED,
         &SMB_RESYNCS,
+        &SMB_NOT_SMB,
         &SMB_UNTRACKED,
     ],
 };
@@ -188,8 +197,45 @@ impl Framer {
         if data.is_empty() {
             return;
         }
+        if !self.synced {
+            self.search(data, on);
+            return;
+        }
         self.buf.extend_from_slice(data);
         self.frames(on);
+    }
+
+    /// Looks for a frame start in a segment while out of sync, without copying it: only the last
+    /// few bytes are kept, for a start that straddles two segments.
+    fn search(&mut self, data: &[u8], on: &mut impl FnMut(Part<'_>) -> bool) {
+        if !self.buf.is_empty() {
+            let kept = self.buf.len();
+            self.buf
+                .extend_from_slice(&data[..data.len().min(netbios::RESYNC_KEEP + 1)]);
+            if let Some(i) = netbios::find_frame_start(&self.buf).filter(|&i| i < kept) {
+                self.buf.truncate(kept);
+                self.buf.drain(..i);
+                self.synced = true;
+                self.buf.extend_from_slice(data);
+                self.frames(on);
+                return;
+            }
+            self.buf.clear();
+        }
+        match netbios::find_frame_start(data) {
+            Some(i) => {
+                self.synced = true;
+                let rest = self.direct(&data[i..], on);
+                if !rest.is_empty() {
+                    self.buf.extend_from_slice(rest);
+                    self.frames(on);
+                }
+            }
+            None => {
+                let keep = data.len().min(netbios::RESYNC_KEEP);
+                self.buf.extend_from_slice(&data[data.len() - keep..]);
+            }
+        }
     }
 
     fn lose_sync(&mut self) {
@@ -364,6 +410,12 @@ struct Connection {
 #[derive(Debug, Default)]
 struct State {
     counted: bool,
+    /// Payload bytes seen, both directions.
+    bytes: u64,
+    /// Some SMB message was read.
+    smb: bool,
+    /// NetBIOS frames seen (whole, or the start of a long one).
+    frames: u32,
     /// The `smb` evidence was recorded.
     noted: bool,
     trees: Vec<Tree>,
@@ -384,17 +436,29 @@ impl Inspector for Connection {
             state.counted = true;
             out.count(&SMB_CONNECTIONS);
         }
+        state.bytes += seg.payload.len() as u64;
         let framer = &mut framers[usize::from(!seg.from_client)];
         let before = framer.resyncs;
         framer.push(seg.seq, seg.payload, &mut |part| match part {
             Part::Frame(payload) => {
+                state.frames += 1;
                 state.message(payload, seg.from_client, out);
                 true
             }
-            Part::Start(prefix, len) => state.wants(prefix, len, seg.from_client, out),
+            Part::Start(prefix, len) => {
+                state.frames += 1;
+                state.wants(prefix, len, seg.from_client, out)
+            }
         });
         for _ in before..framer.resyncs {
             out.count(&SMB_RESYNCS);
+        }
+        if !state.smb
+            && (state.bytes > MAX_BYTES_BEFORE_SMB || state.frames > MAX_FRAMES_BEFORE_SMB)
+        {
+            // Something else on an SMB port: not read further.
+            out.count(&SMB_NOT_SMB);
+            return Step::Done;
         }
         Step::More
     }
@@ -419,19 +483,22 @@ fn bounded(text: &str) -> Box<str> {
 }
 
 impl State {
-    /// Whether a long frame, of which `prefix` is the start, is worth gathering whole: not a READ
-    /// answer (the server's data is not read) nor a WRITE of file data, and a transform frame is
+    /// Whether a long frame, of which `prefix` is the start, is worth gathering whole: SMB, and not
+    /// a READ answer (the server's data is not read) nor a WRITE of file data; a transform frame is
     /// counted from its header alone.
     fn wants(&mut self, prefix: &[u8], len: usize, from_client: bool, out: &mut Out<'_>) -> bool {
         match wire::Magic::of(prefix) {
             Some(wire::Magic::Transform) => {
+                self.smb = true;
                 self.transform(out);
                 false
             }
             Some(wire::Magic::Smb2) => {
+                // A header that does not parse is not SMB2, whatever its first bytes.
                 let Ok(h) = smb2::Header::parse(prefix) else {
-                    return true;
+                    return false;
                 };
+                self.smb = true;
                 if h.next_command != 0 || h.is_response() == from_client {
                     return true;
                 }
@@ -460,6 +527,10 @@ impl State {
                 }
             }
             Some(wire::Magic::Smb1) if prefix.len() >= smb1::HEADER_LEN + 7 => {
+                if smb1::Header::parse(prefix).is_err() {
+                    return false;
+                }
+                self.smb = true;
                 let command = prefix[4];
                 let response = prefix[9] & 0x80 != 0;
                 match (command, response) {
@@ -477,7 +548,10 @@ impl State {
                     _ => true,
                 }
             }
-            _ => true,
+            Some(wire::Magic::Smb1) => true,
+            Some(wire::Magic::Compressed) => smb2::Compression::parse(prefix).is_ok(),
+            // Not SMB inside the NetBIOS frame: nothing to read.
+            None => false,
         }
     }
 
@@ -496,7 +570,9 @@ impl State {
 
     /// One session message (an SMB message, an SMB2 compound, a transform).
     fn message(&mut self, payload: &[u8], from_client: bool, out: &mut Out<'_>) {
-        match parse_smb(payload) {
+        let parsed = parse_smb(payload);
+        self.smb |= parsed.is_ok();
+        match parsed {
             Ok(Smb::V1(m)) => self.smb1(m, from_client, out),
             Ok(Smb::V2(compound)) => {
                 self.compound_file = None;
@@ -1035,6 +1111,7 @@ mod tests {
         expected: Expectations,
         evidence: EvidenceList,
         seq: [u32; 2],
+        step: Step,
     }
 
     impl Run {
@@ -1046,6 +1123,7 @@ mod tests {
                 expected: Expectations::new(16),
                 evidence: EvidenceList::default(),
                 seq: [1000, 5000],
+                step: Step::More,
             }
         }
 
@@ -1078,7 +1156,7 @@ mod tests {
                 evidence: &mut self.evidence,
                 relabel: None,
             };
-            assert_eq!(self.conn.segment(&seg, &mut out), Step::More);
+            self.step = self.conn.segment(&seg, &mut out);
             assert!(self.conn.held() <= 2 * (MAX_FRAME_KEEP + 65_536) + 2 * rpc::MAX_BUFFER);
         }
 
@@ -1240,13 +1318,21 @@ mod tests {
             for chunk in read.chunks(mss) {
                 r.segment(false, r.seq[d], chunk);
                 r.seq[d] = r.seq[d].wrapping_add(chunk.len() as u32);
-                assert!(r.conn.held() <= mss.max(PEEK_LEN), "{mss}: {}", r.conn.held());
+                assert!(
+                    r.conn.held() <= mss.max(PEEK_LEN),
+                    "{mss}: {}",
+                    r.conn.held()
+                );
             }
             let data = frame(&[write(2, 7, 0x99, 0, &vec![0x43; 50_000])]);
             for chunk in data.chunks(mss) {
                 r.segment(true, r.seq[0], chunk);
                 r.seq[0] = r.seq[0].wrapping_add(chunk.len() as u32);
-                assert!(r.conn.held() <= mss.max(PEEK_LEN), "{mss}: {}", r.conn.held());
+                assert!(
+                    r.conn.held() <= mss.max(PEEK_LEN),
+                    "{mss}: {}",
+                    r.conn.held()
+                );
             }
             // Still in step: the next messages are read.
             r.send(true, &frame(&[tree_connect(3, "\\\\fs\\Projects")]), mss);
@@ -1257,6 +1343,32 @@ mod tests {
             assert!(r.found().contains(&ev("pipe-bind", SAMR)), "{mss}");
             assert_eq!(r.counters.get("smb_resyncs"), 0);
         }
+    }
+
+    /// Something that is not SMB on port 445 (a tunnel, a scanner's noise) is scanned for a frame
+    /// start without being copied, and given up after a bound.
+    #[test]
+    fn a_connection_that_never_carries_smb_is_given_up() {
+        let mut r = Run::new();
+        let mut x = 0x1234_5678u32;
+        let noise: Vec<u8> = (0..1460 * 800)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        for chunk in noise.chunks(1460) {
+            r.send(true, chunk, 1460);
+            assert!(r.conn.held() <= netbios::RESYNC_KEEP);
+            if r.step == Step::Done {
+                break;
+            }
+        }
+        assert_eq!(r.step, Step::Done);
+        assert_eq!(r.counters.get("smb_ports_not_smb"), 1);
+        assert!(r.evidence.is_empty());
     }
 
     #[test]
