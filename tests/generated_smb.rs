@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use smb_walk::{run, Seen};
-use svcscope::wire::pipe_key;
+use svcscope::wire::{pipe_key, smb2::ShareType};
 
 const LSARPC: &str = "12345778-1234-abcd-ef00-0123456789ab";
 const SAMR: &str = "12345778-1234-abcd-ef00-0123456789ac";
@@ -88,7 +88,7 @@ const SCENARIOS: &[Want] = &[
     Want {
         client: "192.0.2.102:49802",
         server: "192.0.2.20:445",
-        shares: &["IPC$", "print$"],
+        shares: &["IPC$", "print$", "HP-Floor2"],
         pipes: &["spoolss"],
         files: &[],
         binds: &[("spoolss", SPOOLSS)],
@@ -254,6 +254,16 @@ fn every_generated_smb_scenario_parses_and_shows_what_it_carries() {
             ],
     );
     check("DC: no transform", dc.transforms == 0);
+    let print = get(1);
+    check(
+        "printing: share types",
+        print.share_types
+            == [
+                ("IPC$".to_string(), ShareType::Pipe),
+                ("print$".to_string(), ShareType::Disk),
+                ("HP-Floor2".to_string(), ShareType::Print),
+            ],
+    );
     // net view: the NetrShareEnum answer spans two TCP segments and still arrives whole.
     let fs = get(2);
     check(

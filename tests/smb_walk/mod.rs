@@ -112,6 +112,8 @@ impl Direction {
 pub struct Seen {
     /// Shares of the tree connect requests, in order, as sent.
     pub shares: Vec<String>,
+    /// (share, type) of the SMB2 tree connect responses, in order.
+    pub share_types: Vec<(String, smb2::ShareType)>,
     /// Names created on IPC$ trees, and elsewhere.
     pub pipes: Vec<String>,
     pub files: Vec<String>,
@@ -321,6 +323,8 @@ impl Seen {
                     if t.encrypts() {
                         self.share_encrypt.insert(share_name(&path).to_string());
                     }
+                    self.share_types
+                        .push((share_name(&path).to_string(), t.share_type));
                     self.trees.insert(tid, path);
                 }
             }

@@ -328,6 +328,7 @@ pub fn session_setup_response(session_flags: u16, blob: &[u8]) -> Vec<u8> {
 
 pub const SHARE_TYPE_DISK: u8 = 1;
 pub const SHARE_TYPE_PIPE: u8 = 2;
+pub const SHARE_TYPE_PRINT: u8 = 3;
 
 pub const SHAREFLAG_DFS: u32 = 0x0001;
 pub const SHAREFLAG_ENCRYPT_DATA: u32 = 0x8000;

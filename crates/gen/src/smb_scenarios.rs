@@ -826,7 +826,7 @@ pub fn dc_group_policy(
 }
 
 /// Printing: SMB 3.0.2 to the print server, NTLMv2 as CORP\<user>, spoolss bound over IPC$,
-/// then print$ for the drivers.
+/// then print$ for the drivers and the printer's own share (a print queue).
 pub fn print(
     cap: &mut Capture,
     c: SocketAddr,
@@ -856,6 +856,7 @@ pub fn print(
     m.pipe_write_read(cap, ipc, sp, &b, &ba);
     m.pause(cap, 40 * MS);
     let _drivers = m.tree_connect(cap, "print$", s::SHARE_TYPE_DISK, 0);
+    let _queue = m.tree_connect(cap, "HP-Floor2", s::SHARE_TYPE_PRINT, 0);
     m.close(cap, ipc, sp);
     m.finish(cap, SEC)
 }
@@ -1308,7 +1309,7 @@ pub fn smb_fixture() -> Capture {
          tree IPC$ (pipe share); CREATE lsarpc, bind lsarpc 12345778-1234-abcd-ef00-0123456789ab v0.0 by WRITE + READ, LsarOpenPolicy2 (opnum 44); CREATE samr, bind samr by IOCTL FSCTL_PIPE_TRANSCEIVE, SamrConnect; \
          a compound CREATE netlogon + related WRITE (file id all ones) of the bind to netlogon 12345678-1234-abcd-ef00-01234567cffb v1.0, READ of the bind_ack, NetrServerReqChallenge; \
          IOCTL FSCTL_DFS_GET_REFERRALS for \\corp.example\\SYSVOL (V4 referral, two targets); tree SYSVOL, CREATE/READ/CLOSE of corp.example\\Policies\\{31B2F340-016D-11D2-945F-00C04FB984F9}\\GPT.INI and of Machine\\Registry.pol (2808 bytes, two segments); tree NETLOGON.\n\n\
-         2. 192.0.2.102 -> FS 445, SMB 3.0.2, NTLMSSP (NEGOTIATE, CHALLENGE, AUTHENTICATE with an NTLMv2 response for CORP\\alice from WS102); tree IPC$; CREATE spoolss, bind spoolss 12345678-1234-abcd-ef00-0123456789ab v1.0; tree print$.\n\n\
+         2. 192.0.2.102 -> FS 445, SMB 3.0.2, NTLMSSP (NEGOTIATE, CHALLENGE, AUTHENTICATE with an NTLMv2 response for CORP\\alice from WS102); tree IPC$; CREATE spoolss, bind spoolss 12345678-1234-abcd-ef00-0123456789ab v1.0; tree print$ (a disk share) and tree HP-Floor2 (share type print).\n\n\
          3. 192.0.2.103 -> FS 445, SMB 3.1.1, Kerberos for cifs/fs01.corp.example; tree Projects (disk); Apollo\\plan.docx read in three READs (16384, 16384, 7232 bytes; each response spans several segments), Apollo\\notes.txt written (3100 bytes); \
          tree IPC$, CREATE srvsvc, bind srvsvc 4b324fc8-1670-01d3-1278-5a47bf6ee188 v3.0, NetrShareEnum level 1 by IOCTL (17 shares; the response PDU spans two segments).\n\n\
          4. 192.0.2.104 -> FS 445, SMB 3.1.1 with AES-128-GCM chosen, Kerberos; the session setup response sets SMB2_SESSION_FLAG_ENCRYPT_DATA; everything after it is an SMB3 transform (0xFD 'SMB', 52-byte header, session id of the session) around random ciphertext of the plain message's length.\n\n\
