@@ -718,7 +718,7 @@ pub fn domain() -> Capture {
         smb::dc_replication(
             cap,
             c,
-            sa(DC, 49667),
+            sa(DC, 49669),
             560 * SEC,
             &lan(),
             smb::RPC_DRSR_LEARNT,
@@ -765,7 +765,13 @@ pub fn domain() -> Capture {
     d.mdns("192.0.2.115", 412 * SEC);
 
     d.cap.expect.push(
-        "SMB (the conversations of smb.pcap, built by the same code): every logon includes the group-policy sequence on the DC (SMB 3.1.1, Kerberos, IPC$ with lsarpc, samr and netlogon bound over pipes,          a CREATE + WRITE compound, the DFS referral for \\corp.example\\SYSVOL, GPT.INI and Registry.pol from SYSVOL, NETLOGON); 12 clients use the Projects share on the file server and list its shares over srvsvc (net view);          4 print through it (SMB 3.0.2, NTLMv2, spoolss, print$, the print queue HP-Floor2); 192.0.2.104 holds an SMB 3.1.1 session encrypted from its session setup on, 192.0.2.106 and 192.0.2.113 connect to the encrypting share Finance over SMB 3.0;          192.0.2.111 and 192.0.2.116 use SMB1 over NetBIOS 139 (srvsvc by TransactNmPipe); 192.0.2.117's pipe conversation with the DC started before the capture (no handshake, no create, an alter_context to drsuapi);          DC02 192.0.2.11 replicates from the DC on 49667, joined mid-stream (DCE/RPC over TCP, an alter_context to drsuapi)."
+        "SMB (the conversations of smb.pcap, built by the same code): every logon includes the group-policy sequence on the DC (SMB 3.1.1, Kerberos, \
+         IPC$ with lsarpc, samr and netlogon bound over pipes, a CREATE + WRITE compound, the DFS referral for \\corp.example\\SYSVOL, GPT.INI and Registry.pol from SYSVOL, NETLOGON); \
+         12 clients use the Projects share on the file server and list its shares over srvsvc (net view); 4 print through it (SMB 3.0.2, NTLMv2, spoolss, print$, the print queue HP-Floor2); \
+         192.0.2.104 holds an SMB 3.1.1 session encrypted from its session setup on, 192.0.2.106 and 192.0.2.113 connect to the encrypting share Finance over SMB 3.0; \
+         192.0.2.111 and 192.0.2.116 use SMB1 over NetBIOS 139 (srvsvc by TransactNmPipe); 192.0.2.117's pipe conversation with the DC started before the capture \
+         (no handshake, no create, an alter_context to drsuapi); DC02 192.0.2.11 replicates from the DC on its drsuapi port 49669, joined mid-stream \
+         (DCE/RPC over TCP, an alter_context to drsuapi)."
             .into(),
     );
     d.cap.expect.push(

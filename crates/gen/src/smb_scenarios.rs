@@ -1197,7 +1197,7 @@ pub fn mid_stream(cap: &mut Capture, c: SocketAddr, dc: SocketAddr, t: u64, w: &
     m.finish(cap, SEC)
 }
 
-/// Replication from the second DC joined mid-stream on the DC's dynamic port 49667: DCE/RPC
+/// Replication from the second DC joined mid-stream on a dynamic port of the DC: DCE/RPC
 /// over TCP (no SMB), request/response traffic on context 0, then an alter_context to drsuapi.
 pub fn dc_replication(
     cap: &mut Capture,
@@ -1297,10 +1297,10 @@ pub fn smb_fixture() -> Capture {
     dc_replication(
         &mut cap,
         sa("192.0.2.11", 49808),
-        sa(dc, 49667),
+        sa(dc, 49669),
         t,
         &w,
-        "RPC (interface unknown) until the alter_context names drsuapi (MS-DRSR)",
+        RPC_DRSR_LEARNT,
     );
     cap.expect.push(
         "One conversation per scenario, in this order, each on the servers DC01 (192.0.2.10, dc01.corp.example) and FS01 (192.0.2.20, fs01.corp.example) of the domain corp.example; \
@@ -1317,7 +1317,7 @@ pub fn smb_fixture() -> Capture {
          6. 192.0.2.106 -> FS 139: NetBIOS session request FS01 <- WS106 and positive response; SMB1 NEGOTIATE (six dialects, NT LM 0.12 chosen, extended security), SESSION_SETUP_ANDX twice (NTLMSSP, CORP\\carol), TREE_CONNECT_ANDX \\\\FS01\\IPC$ service ?????, \
          NT_CREATE_ANDX \\srvsvc, TRANSACTION TransactNmPipe (0x26) with the srvsvc bind and the bind_ack, NetrShareEnum by WRITE_ANDX and READ_ANDX, CLOSE, TREE_DISCONNECT.\n\n\
          7. 192.0.2.107 -> DC 445 mid-stream: no handshake; the first segment is the last 300 bytes of a READ response (no NetBIOS header); then pipe WRITE/READ pairs on an lsarpc pipe opened before the capture: LsarOpenPolicy2 (call 7) and an alter_context adding drsuapi e3514235-4b06-11d1-ab04-00c04fc2dcd2 v4.0 (context 1); FIN close.\n\n\
-         8. 192.0.2.11 (DC02) -> DC 49667 mid-stream, DCE/RPC over TCP: a request/response on context 0 (the response spans two segments), then an alter_context to drsuapi v4.0, its response and IDL_DRSUnbind (opnum 1) on context 1."
+         8. 192.0.2.11 (DC02) -> DC 49669 (drsuapi's dynamic port) mid-stream, DCE/RPC over TCP: a request/response on context 0 (the response spans two segments), then an alter_context to drsuapi v4.0, its response and IDL_DRSUnbind (opnum 1) on context 1."
             .into(),
     );
     cap
