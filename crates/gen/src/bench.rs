@@ -1016,6 +1016,50 @@ pub fn run(packets: u64, seed: u64, out: &Path, pcapng: bool) -> io::Result<Stat
 mod tests {
     use super::*;
 
+    /// Every SMB pipe flow's budget is exactly its script: the last packet is the close's final
+    /// ACK, every message went out once and in order, and the bytes sent are the script's.
+    #[test]
+    fn smb_pipe_flows_send_their_script_exactly() {
+        let sink: Box<dyn PacketSink> =
+            Box::new(PcapWriter::new(io::sink(), 65535, Link::Ethernet.linktype()).unwrap());
+        let mut rng = Rng::new(7);
+        let mut pool = vec![0u8; POOL];
+        rng.fill(&mut pool);
+        let mut g = Gen {
+            rng,
+            sink,
+            pool,
+            payload: Vec::new(),
+            l4: Vec::new(),
+            frame: Vec::new(),
+            t: 0,
+            ipid: 1,
+            serial: 0,
+            weight_total: SPECS.iter().map(|s| s.weight).sum(),
+            stats: Stats::default(),
+            scripts: smb_scripts(),
+        };
+        let si = SPECS.iter().position(|s| s.k == K::SmbPipe).unwrap();
+        let mut seen = vec![false; g.scripts.len()];
+        for _ in 0..40 {
+            let mut f = g.flow_of(si);
+            let script = usize::from(f.script);
+            seen[script] = true;
+            let msgs = g.scripts[script].msgs.len();
+            let data: usize = g.scripts[script].msgs.iter().map(|m| m.1.len()).sum();
+            let (c0, s0) = (f.cseq, f.sseq);
+            while f.left > 0 {
+                g.step(&mut f).unwrap();
+            }
+            assert_eq!(f.phase, PHASE_DONE, "script {script}");
+            assert_eq!(usize::from(f.msg), msgs, "script {script}");
+            // SYN and FIN take one sequence number each way.
+            let sent = f.cseq.wrapping_sub(c0) as usize + f.sseq.wrapping_sub(s0) as usize;
+            assert_eq!(sent, data + 4, "script {script}");
+        }
+        assert!(seen.iter().all(|&s| s), "every script drawn");
+    }
+
     #[test]
     fn fenwick_draws_by_weight() {
         let mut f = Fenwick::with_weights([3u64, 0, 2, 5].into_iter());
