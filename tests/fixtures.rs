@@ -177,7 +177,7 @@ fn undetermined<'a>(report: &'a Value, app: &str, port: u64) -> &'a Value {
         .unwrap_or_else(|| panic!("no undetermined row {app} {port}"))
 }
 
-const FIXTURES: [&str; 20] = [
+const FIXTURES: [&str; 21] = [
     "catalog-rows.pcap",
     "domain.pcapng",
     "ipv4-fragments.pcap",
@@ -198,6 +198,7 @@ const FIXTURES: [&str; 20] = [
     "rpc.pcap",
     "ftp.pcap",
     "tftp.pcap",
+    "smb.pcap",
 ];
 
 #[test]
@@ -237,18 +238,20 @@ fn the_bundled_domain_capture_reads_well_in_a_terminal_and_as_csv() {
 fn domain_capture_has_the_services_of_a_windows_domain() {
     let (report, records, code, _) = analyze(&["fixtures/domain.pcapng"], &[]);
     assert_eq!(code, 0);
-    assert_eq!(report["totals"]["flows"], 293);
-    assert_eq!(report["totals"]["packets"], 3597);
+    assert_eq!(report["totals"]["flows"], 302);
+    assert_eq!(report["totals"]["packets"], 4625);
     // Per the generator: (app, port, flows, packets c→s, packets s→c).
     for (app, port, flows, c2s, s2c) in [
         ("Kerberos", 88, 42, 276, 168),
         ("LDAP Server", 389, 18, 144, 108),
         ("Global Catalog Server", 3268, 6, 48, 36),
-        ("RPC", 135, 18, 126, 72),
-        ("Terminal Services", 3389, 3, 411, 287),
-        ("SQL over TCP", 1433, 2, 35, 32),
+        // 18 endpoint-mapper flows, one of whose filler binds reads as a bind to an interface
+        // the catalog does not know (RPC (interface unknown)).
+        ("RPC", 135, 17, 119, 68),
+        ("Terminal Services", 3389, 3, 395, 258),
+        ("SQL over TCP", 1433, 2, 38, 32),
         ("PPTP", 1723, 1, 13, 9),
-        ("HTTPS", 443, 4, 49, 50),
+        ("HTTPS", 443, 4, 46, 45),
     ] {
         let row = report["app_protocols"]
             .as_array()
@@ -262,9 +265,9 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
             "{app}"
         );
     }
-    // SMB on the DC and the file server: one label, 30 flows.
+    // SMB on the DC and the file server: one label, 38 flows (19 each).
     let smb = app_row(&report, "SMB", Some(445));
-    assert_eq!(smb["flows"], 30);
+    assert_eq!(smb["flows"], 38);
     assert_eq!(smb["servers"], 2);
     assert_eq!(smb["shared"], true);
     // Dynamic RPC after the endpoint mapper: every flow to 49667.
@@ -279,14 +282,24 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
         .filter(|r| r["server_port"] == 49667)
         .all(|r| r["app_protocol"] == "RPC dynamic (unconfirmed)"
             && r["provenance"] == "dynamic-range"));
+    // Replication from DC02, joined mid-stream: its alter_context names drsuapi.
+    let drs: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["server_port"] == 49669 && r["client_addr"] == "192.0.2.11")
+        .collect();
+    assert_eq!(drs.len(), 1);
+    assert_eq!(
+        (&drs[0]["app_protocol"], &drs[0]["provenance"]),
+        (&"RPC drsuapi (MS-DRSR)".into(), &"rpc-bind".into())
+    );
     // The VPN gateway's IP protocols and IKE.
     assert_eq!(
         app_row(&report, "GRE (IP protocol 47)", None)["packets_c2s"],
-        40
+        38
     );
     assert_eq!(
         app_row(&report, "IPSec ESP (IP protocol 50)", None)["packets_s2c"],
-        40
+        36
     );
     assert_eq!(app_row(&report, "NAT-T", Some(4500))["flows"], 1);
     // Per service: a port one service owns credits it; shared ports with no evidence credit no
@@ -301,15 +314,35 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
         ),
         (&"port".into(), &0.into(), &0.into())
     );
-    for name in ["Server", "Fax Service", "Print Spooler"] {
+    // SMB flows are credited from what they carry: the dialect (Server), the shares, the pipes and
+    // the interfaces bound over them, the DFS referral; the port's other candidates get nothing.
+    for name in ["Fax Service", "License Logging"] {
         assert!(
             !has_service(&report, name),
             "{name}: a candidate of shared ports only, credited with traffic"
         );
     }
-    let smb = undetermined(&report, "SMB", 445);
-    assert_eq!((&smb["flows"], &smb["servers"]), (&30.into(), &2.into()));
-    assert_eq!(smb["services"].as_array().unwrap().len(), 7);
+    for (name, flows) in [
+        ("Server", 40),
+        ("Print Spooler", 4),
+        ("Net Logon", 18),
+        ("Distributed File System", 18),
+    ] {
+        let row = service(&report, name);
+        assert_eq!(
+            (&row["basis"], &row["flows"], &row["evidence_flows"]),
+            (&"evidence".into(), &flows.into(), &flows.into()),
+            "{name}"
+        );
+    }
+    assert!(
+        !report["undetermined"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["app_protocol"] == "SMB"),
+        "every SMB flow carries evidence"
+    );
     let t = &report["totals"];
     let undetermined_flows: u64 = report["undetermined"]
         .as_array()
@@ -318,7 +351,7 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
         .map(|r| r["flows"].as_u64().unwrap())
         .sum();
     assert_eq!(t["undetermined_flows"], undetermined_flows);
-    assert_eq!(t["evidence_flows"], 0);
+    assert!(t["evidence_flows"].as_u64().unwrap() >= 40);
     let sum_app: u64 = report["app_protocols"]
         .as_array()
         .unwrap()
@@ -327,7 +360,7 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
         .sum();
     assert_eq!(
         sum_app + report["unclassified"]["flows"].as_u64().unwrap(),
-        293
+        302
     );
     // Unclassified: the generator's unknown ports.
     let ports: Vec<String> = report["unclassified"]["top_ports"]
@@ -663,7 +696,7 @@ fn bpf_filter_selects_packets_and_counts_the_rest() {
     let (report, _, code, _) = analyze(&["fixtures/domain.pcapng"], &["--filter", "tcp port 88"]);
     assert_eq!(code, 0);
     assert_eq!(report["app_protocols"].as_array().unwrap().len(), 1);
-    assert_eq!(report["health"]["packets_filtered"], 3597 - 444);
+    assert_eq!(report["health"]["packets_filtered"], 4625 - 444);
     let run = svcscope(&["analyze", "--filter", "tcp port", "fixtures/domain.pcapng"]);
     assert_eq!(run.code, 2);
     assert_eq!(
@@ -1070,8 +1103,21 @@ fn flow_records_credit_services_from_evidence_and_keep_the_candidates_apart() {
         v.dedup();
         v
     };
-    // SMB with no evidence: not determined, its services are its seven candidates.
-    assert_eq!(basis("SMB"), vec![("candidates".to_string(), 7, 7)]);
+    // SMB: every flow's services come from its evidence (Server at least), its seven candidates
+    // kept apart.
+    for (b, _, candidates) in basis("SMB") {
+        assert_eq!((b.as_str(), candidates), ("evidence", 7));
+    }
+    for r in records.iter().filter(|r| r["app_protocol"] == "SMB") {
+        assert!(
+            r["services"].as_array().unwrap().contains(&"Server".into()),
+            "{r}"
+        );
+        assert!(!r["services"]
+            .as_array()
+            .unwrap()
+            .contains(&"Fax Service".into()));
+    }
     // Kerberos has one candidate: by port.
     assert_eq!(basis("Kerberos"), vec![("port".to_string(), 1, 1)]);
     let unclassified = records

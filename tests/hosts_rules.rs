@@ -103,7 +103,8 @@ fn the_domain_controller_is_recognised_with_its_services_and_counts() {
             .map(|r| r["role"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(role_of("192.0.2.20"), ["file server"]);
+    // The file server also shares a printer (spoolss over a pipe, print$).
+    assert_eq!(role_of("192.0.2.20"), ["file server", "print server"]);
     assert_eq!(role_of("192.0.2.30"), ["SQL Server"]);
     assert_eq!(role_of("192.0.2.40"), ["terminal server"]);
     assert_eq!(role_of("192.0.2.1"), ["VPN gateway"]);
@@ -990,5 +991,17 @@ fn hosts_and_rules_lead_with_the_services_evidence_showed() {
         "-q",
         "fixtures/domain.pcapng",
     ]);
-    assert!(dc.contains("# SMB — service not determined (no evidence of which was used); candidates: Distributed File System, Fax Service"), "{dc}");
+    // The DC's SMB is determined by what it carried: no "SMB not determined" group, and the
+    // services the pipes, shares and referrals showed each get theirs.
+    assert!(!dc.contains("# SMB — service not determined"), "{dc}");
+    for group in [
+        "# Server — from evidence: smb 3.1.1, IPC$ share",
+        "# Net Logon — from evidence: pipe-bind netlogon, netlogon pipe",
+        "# Local Security Authority — from evidence: pipe-bind lsarpc",
+        "# Distributed File System — from evidence: dfs-referral \\corp.example\\SYSVOL",
+    ] {
+        assert!(dc.contains(group), "{group}\n{dc}");
+    }
+    // A shared port nothing determined stays one group that says so.
+    assert!(dc.contains("# LDAP Server — service not determined (no evidence of which was used); candidates: Distributed File System, Local Security Authority"), "{dc}");
 }

@@ -38,6 +38,11 @@ const TIMEOUTS: [&str; 6] = [
 ];
 
 /// How long a capture may take to say it is listening, and to end once told to.
+/// Packets in fixtures/domain.pcapng (fixtures/README.md).
+const DOMAIN_PACKETS: u64 = 4625;
+/// The same, as `--count` takes it.
+const DOMAIN_PACKETS_ARG: &str = "4625";
+
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 const END_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -646,7 +651,7 @@ fn shared_ports_live_equals_offline() {
 
 #[test]
 fn domain_live_equals_offline() {
-    // 3,597 frames (1.4 MB) at top speed: a kernel buffer with room for all of them, so that a slow
+    // 4,625 frames (1.7 MB) at top speed: a kernel buffer with room for all of them, so that a slow
     // start of the (debug) reader thread on a busy machine cannot drop any.
     live_equals_offline("domain.pcapng", &["--buffer-size", "8MiB"]);
 }
@@ -756,7 +761,7 @@ fn write_rotate_size_makes_several_files() {
         "--format",
         "json",
         "--count",
-        "3597",
+        DOMAIN_PACKETS_ARG,
         "--buffer-size",
         "8MiB",
         "--write",
@@ -778,7 +783,7 @@ fn write_rotate_size_makes_several_files() {
         }
         files.push(p);
     }
-    // 1.4 MB of frames plus 16-byte record headers in files of at most 256 KiB.
+    // 1.7 MB of frames plus 16-byte record headers in files of at most 256 KiB.
     assert!(
         files.len() >= 6,
         "expected at least 6 files, got {files:?}; stderr:\n{}",
@@ -834,7 +839,7 @@ fn bpf_filter_applies_live() {
     let file = fixture("domain.pcapng");
     let offline = analyze(&[&file], &["--filter", "udp"]);
     let udp_packets = totals(&offline)[1];
-    assert!(udp_packets > 0 && udp_packets < 3597);
+    assert!(udp_packets > 0 && udp_packets < DOMAIN_PACKETS);
     let count = udp_packets.to_string();
     let mut args = vec![
         "--format",
@@ -1272,7 +1277,7 @@ fn full_disk_is_reported_and_savefiles_stay_whole() {
             "--format",
             "json",
             "--count",
-            "3597",
+            DOMAIN_PACKETS_ARG,
             "--buffer-size",
             "8MiB",
             "--user",
@@ -1303,7 +1308,11 @@ fn full_disk_is_reported_and_savefiles_stay_whole() {
         let what = format!("rotate {rotate:?}; stderr:\n{}", done.stderr);
         assert_eq!(done.status.code(), Some(1), "{what}");
         let r = done.json();
-        assert_eq!(totals(&r)[1], 3597, "every packet classified: {what}");
+        assert_eq!(
+            totals(&r)[1],
+            DOMAIN_PACKETS,
+            "every packet classified: {what}"
+        );
         assert!(
             r["inputs"][0]["error"].is_null(),
             "the capture itself is fine"
@@ -1311,7 +1320,7 @@ fn full_disk_is_reported_and_savefiles_stay_whole() {
         let saved = &r["health"]["live"]["savefile"];
         let (ok, lost) = (u(saved, "packets_saved"), u(saved, "packets_not_saved"));
         assert!(ok > 0 && lost > 0, "{saved}");
-        assert_eq!(ok + lost, 3597, "{saved}");
+        assert_eq!(ok + lost, DOMAIN_PACKETS, "{saved}");
         let error = saved["error"].as_str().expect("a savefile error");
         assert!(error.contains("No space left on device"), "{error}");
         assert!(
@@ -1394,7 +1403,7 @@ fn two_signals_still_give_the_report_and_a_whole_savefile() {
         let cap = ns.capture(&args);
         let before = ns.b_rx_packets();
         thread::scope(|s| {
-            // 3,597 packets at 5,000 a second: the signals come in the middle of them, once the
+            // 4,625 packets at 5,000 a second: the signals come in the middle of them, once the
             // first have arrived.
             let replay = s.spawn(|| ns.replay_at(&fixture("domain.pcapng"), 5_000).status());
             let deadline = Instant::now() + START_TIMEOUT;

@@ -36,6 +36,8 @@ enum K {
     Nbss,
     Ldap,
     Smb,
+    /// A scripted SMB conversation with DCE/RPC over pipes ([`smb_scripts`]).
+    SmbPipe,
     Gc,
     Rdp,
     Sql,
@@ -81,6 +83,8 @@ const SPECS: &[Spec] = &[
     Spec { k: K::Nbss, tr: Tr::Tcp, port: 139, weight: 8, budget: Log(20, 300), servers: &[20, 21] },
     Spec { k: K::Ldap, tr: Tr::Tcp, port: 389, weight: 60, budget: Uni(20, 160), servers: &[10, 11] },
     Spec { k: K::Smb, tr: Tr::Tcp, port: 445, weight: 80, budget: Log(30, 1500), servers: &[20, 21, 10, 11] },
+    // About 5% of the flows; the budget is the script's own packet count.
+    Spec { k: K::SmbPipe, tr: Tr::Tcp, port: 445, weight: 43, budget: Uni(0, 0), servers: &[10, 11, 20, 21] },
     Spec { k: K::Gc, tr: Tr::Tcp, port: 3268, weight: 15, budget: Uni(20, 160), servers: &[10, 11] },
     Spec { k: K::Rdp, tr: Tr::Tcp, port: 3389, weight: 18, budget: Log(100, 2000), servers: &[40, 41] },
     Spec { k: K::Sql, tr: Tr::Tcp, port: 1433, weight: 15, budget: Log(20, 400), servers: &[30] },
@@ -137,6 +141,9 @@ struct Flow {
     frag_resp: u8,
     nc: u32,
     ns: u32,
+    /// SmbPipe: which script, and the index of the next message to start.
+    script: u8,
+    msg: u16,
 }
 
 #[derive(Default, Debug)]
@@ -210,6 +217,97 @@ struct Gen {
     serial: u64,
     weight_total: u32,
     stats: Stats,
+    scripts: Vec<Script>,
+}
+
+/// One SMB conversation's TCP payload, message by message, client and server in turn (the
+/// first from the client).
+struct Script {
+    msgs: Vec<(bool, Vec<u8>)>,
+}
+
+impl Script {
+    /// Packets [`Gen::step_tcp`] sends for the script at `mss`: handshake, each message in
+    /// MSS-sized segments with an ACK after every second one that is not the last and the
+    /// client's ACK of each server message, the close.
+    fn packets(&self, mss: usize) -> u32 {
+        let data: usize = self
+            .msgs
+            .iter()
+            .map(|(client, m)| {
+                let n = m.len().div_ceil(mss);
+                n + (n - 1) / 2 + usize::from(!client)
+            })
+            .sum();
+        (3 + data + 3) as u32
+    }
+}
+
+/// The SMB conversations of the bench mix, from the fixture scenarios (so they are
+/// protocol-correct): the DC's group-policy sequence (binds over WRITE/READ, IOCTL and a
+/// compound, a DFS referral, SYSVOL reads), printing (NTLMv2, spoolss), two file-share sessions
+/// with `net view` (srvsvc), and a session encrypted from its setup on.
+fn smb_scripts() -> Vec<Script> {
+    use crate::capture::{sa, Capture, SEC};
+    use crate::smb_scenarios as sc;
+    let (c, dc, fs) = (
+        sa("192.0.2.101", 49801),
+        sa("192.0.2.10", 445),
+        sa("192.0.2.20", 445),
+    );
+    let w = crate::fixtures::lan();
+    let runs: [&dyn Fn(&mut Capture); 5] = [
+        &|cap| {
+            sc::dc_group_policy(cap, c, dc, SEC, &w, "WS101");
+        },
+        &|cap| {
+            sc::print(cap, c, fs, SEC, &w, "alice", "WS101");
+        },
+        &|cap| {
+            sc::file_share(cap, c, fs, SEC, &w, 12_000);
+        },
+        &|cap| {
+            sc::file_share(cap, c, fs, SEC, &w, 96_000);
+        },
+        &|cap| {
+            sc::encrypted_session(cap, c, fs, SEC, &w);
+        },
+    ];
+    runs.iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let mut cap = Capture::new("bench-smb", Link::Ethernet, 900 + i as u64, "");
+            run(&mut cap);
+            cap.recs.sort_by_key(|r| r.t);
+            let mut msgs: Vec<(bool, Vec<u8>)> = Vec::new();
+            for r in &cap.recs {
+                let (from_client, payload) = tcp_payload(&r.data, c.ip());
+                if payload.is_empty() {
+                    continue;
+                }
+                match msgs.last_mut() {
+                    Some((dir, m)) if *dir == from_client => m.extend_from_slice(payload),
+                    _ => msgs.push((from_client, payload.to_vec())),
+                }
+            }
+            assert!(
+                msgs.first().is_some_and(|m| m.0),
+                "a script starts with the client"
+            );
+            Script { msgs }
+        })
+        .collect()
+}
+
+/// The TCP payload of an Ethernet/IPv4 frame the fixture code wrote, and whether `client` sent it.
+fn tcp_payload(frame: &[u8], client: IpAddr) -> (bool, &[u8]) {
+    let ip = &frame[14..];
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
+    let tcp = &ip[ihl..total];
+    let off = usize::from(tcp[12] >> 4) * 4;
+    (src == client, &tcp[off..])
 }
 
 const POOL: usize = 1 << 16;
@@ -314,7 +412,16 @@ impl Gen {
         if matches!(k, K::UnkTcp | K::UnkUdp) {
             self.stats.unknown_flows += 1;
         }
-        let mut left = self.budget(spec.budget).max(1);
+        let script = if k == K::SmbPipe {
+            self.rng.below(self.scripts.len() as u64) as u8
+        } else {
+            0
+        };
+        let mut left = if k == K::SmbPipe {
+            self.scripts[usize::from(script)].packets(if six { 1440 } else { 1460 })
+        } else {
+            self.budget(spec.budget).max(1)
+        };
         if spec.tr == Tr::Tcp {
             left = left.max(TCP_MIN);
         }
@@ -357,6 +464,8 @@ impl Gen {
             frag_resp,
             nc: 0,
             ns: 0,
+            script,
+            msg: 0,
         }
     }
 
@@ -374,6 +483,20 @@ impl Gen {
         f.frag_resp = 0;
         f.left = r;
         f
+    }
+
+    /// The length of the next message of a TCP flow: the script's next one for an SMB pipe
+    /// session (whose messages alternate as requests and responses do), else a drawn size.
+    fn next_message(&mut self, f: &mut Flow, request: bool) -> u32 {
+        let k = SPECS[f.spec as usize].k;
+        if k != K::SmbPipe {
+            return self.msg_size(k, request);
+        }
+        let msgs = &self.scripts[usize::from(f.script)].msgs;
+        let (client, m) = &msgs[usize::from(f.msg) % msgs.len()];
+        debug_assert_eq!(*client, request, "scripts alternate");
+        f.msg = f.msg.wrapping_add(1);
+        m.len() as u32
     }
 
     fn msg_size(&mut self, k: K, request: bool) -> u32 {
@@ -603,7 +726,14 @@ impl Gen {
         msg_len: u32,
     ) -> io::Result<u32> {
         let k = SPECS[f.spec as usize].k;
-        if len > 0 {
+        if len > 0 && k == K::SmbPipe {
+            // The current message is the one before `f.msg`; `cur_left` of it is still to send.
+            let msgs = &self.scripts[usize::from(f.script)].msgs;
+            let m = &msgs[(usize::from(f.msg) + msgs.len() - 1) % msgs.len()].1;
+            let off = m.len() - f.cur_left as usize;
+            self.payload.clear();
+            self.payload.extend_from_slice(&m[off..off + len]);
+        } else if len > 0 {
             self.fill_payload(k, len, f.first_seg, from_client, msg_len);
         } else {
             self.payload.clear();
@@ -638,7 +768,6 @@ impl Gen {
 
     /// Emits the next packet of a TCP flow.
     fn step_tcp(&mut self, f: &mut Flow) -> io::Result<u32> {
-        let k = SPECS[f.spec as usize].k;
         match f.phase {
             PHASE_SYN => {
                 f.phase = PHASE_SYNACK;
@@ -651,7 +780,7 @@ impl Gen {
             PHASE_ACK => {
                 f.phase = PHASE_DATA;
                 f.cur_client = true;
-                f.cur_left = self.msg_size(k, true);
+                f.cur_left = self.next_message(f, true);
                 f.first_seg = true;
                 self.tcp_seg(f, true, pk::ACK, 0, 0)
             }
@@ -668,7 +797,7 @@ impl Gen {
                 }
                 if f.cur_left == 0 {
                     f.cur_client = true;
-                    f.cur_left = self.msg_size(k, true);
+                    f.cur_left = self.next_message(f, true);
                     f.first_seg = true;
                 }
                 let mss = if f.c.is_ipv6() { 1440 } else { 1460 };
@@ -690,7 +819,7 @@ impl Gen {
                     f.segs = 0;
                     if from_client {
                         f.cur_client = false;
-                        f.cur_left = self.msg_size(k, false);
+                        f.cur_left = self.next_message(f, false);
                         f.first_seg = true;
                     } else {
                         f.ack_due = 1;
@@ -850,6 +979,7 @@ pub fn run(packets: u64, seed: u64, out: &Path, pcapng: bool) -> io::Result<Stat
         serial: 0,
         weight_total: SPECS.iter().map(|s| s.weight).sum(),
         stats: Stats::default(),
+        scripts: smb_scripts(),
     };
     let mut flows: Vec<Flow> = Vec::new();
     let mut remaining = packets;
@@ -885,6 +1015,50 @@ pub fn run(packets: u64, seed: u64, out: &Path, pcapng: bool) -> io::Result<Stat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every SMB pipe flow's budget is exactly its script: the last packet is the close's final
+    /// ACK, every message went out once and in order, and the bytes sent are the script's.
+    #[test]
+    fn smb_pipe_flows_send_their_script_exactly() {
+        let sink: Box<dyn PacketSink> =
+            Box::new(PcapWriter::new(io::sink(), 65535, Link::Ethernet.linktype()).unwrap());
+        let mut rng = Rng::new(7);
+        let mut pool = vec![0u8; POOL];
+        rng.fill(&mut pool);
+        let mut g = Gen {
+            rng,
+            sink,
+            pool,
+            payload: Vec::new(),
+            l4: Vec::new(),
+            frame: Vec::new(),
+            t: 0,
+            ipid: 1,
+            serial: 0,
+            weight_total: SPECS.iter().map(|s| s.weight).sum(),
+            stats: Stats::default(),
+            scripts: smb_scripts(),
+        };
+        let si = SPECS.iter().position(|s| s.k == K::SmbPipe).unwrap();
+        let mut seen = vec![false; g.scripts.len()];
+        for _ in 0..40 {
+            let mut f = g.flow_of(si);
+            let script = usize::from(f.script);
+            seen[script] = true;
+            let msgs = g.scripts[script].msgs.len();
+            let data: usize = g.scripts[script].msgs.iter().map(|m| m.1.len()).sum();
+            let (c0, s0) = (f.cseq, f.sseq);
+            while f.left > 0 {
+                g.step(&mut f).unwrap();
+            }
+            assert_eq!(f.phase, PHASE_DONE, "script {script}");
+            assert_eq!(usize::from(f.msg), msgs, "script {script}");
+            // SYN and FIN take one sequence number each way.
+            let sent = f.cseq.wrapping_sub(c0) as usize + f.sseq.wrapping_sub(s0) as usize;
+            assert_eq!(sent, data + 4, "script {script}");
+        }
+        assert!(seen.iter().all(|&s| s), "every script drawn");
+    }
 
     #[test]
     fn fenwick_draws_by_weight() {

@@ -151,6 +151,16 @@ impl Capture {
         self.flows.len() - 1
     }
 
+    /// Runs `f` with a random stream of its own, seeded by `seed`, and then restores the
+    /// capture's: what `f` draws does not shift what the rest of the capture draws, so a
+    /// conversation can change without changing every conversation after it.
+    pub fn with_rng<T>(&mut self, seed: u64, f: impl FnOnce(&mut Capture) -> T) -> T {
+        let saved = std::mem::replace(&mut self.rng, Rng::new(seed));
+        let out = f(self);
+        self.rng = saved;
+        out
+    }
+
     pub fn next_ipid(&mut self) -> u16 {
         self.ipid = self.ipid.wrapping_add(1);
         self.ipid

@@ -4,6 +4,7 @@ use crate::capture::{ip, sa, Capture, FlowId, Iface, IpConv, Tcp, Udp, Wire, MS,
 use crate::fixtures::*;
 use crate::packet::{self as pk, Link};
 use crate::payload::{self as pl, Rr};
+use crate::smb_scenarios as smb;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -17,6 +18,26 @@ const WEB: &str = "192.0.2.50";
 const PPTP_CLIENT: &str = "203.0.113.50";
 const IKE_CLIENT: &str = "203.0.113.60";
 const EXT: &str = "198.51.100.7";
+
+/// A workstation's computer name from its address: 192.0.2.105 is WS105.
+fn workstation(host: &str) -> String {
+    format!("WS{}", host.rsplit('.').next().unwrap_or("0"))
+}
+
+/// The random seed of one SMB conversation, from its client endpoint: the SMB scenarios draw
+/// from streams of their own (see [`Capture::with_rng`]).
+fn conv_seed(c: SocketAddr) -> u64 {
+    let ip = match c.ip() {
+        std::net::IpAddr::V4(a) => u64::from(u32::from(a)),
+        std::net::IpAddr::V6(a) => u128::from(a) as u64,
+    };
+    (ip << 16 | u64::from(c.port())) ^ 0x5eed_5b00_0000_0000
+}
+
+/// Domain users, one per workstation in turn.
+const USERS: &[&str] = &[
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+];
 
 /// Ephemeral port allocation per client (Windows: 49152 upwards).
 struct Ports(BTreeMap<String, u16>);
@@ -115,9 +136,13 @@ impl Dom {
         t = k.t + 3 * MS;
         t = self.krb_tcp(client, t, pl::KRB_AS_REQ) + 2 * MS;
         t = self.krb_tcp(client, t, pl::KRB_TGS_REQ) + 2 * MS;
-        // SMB to the DC: SYSVOL (GPT.INI, Registry.pol, scripts.ini); runs while the rest goes on.
+        // SMB to the DC: IPC$ pipes, the SYSVOL referral and the group policy files; runs while
+        // the rest goes on.
         let c = self.port(client);
-        smb_tcp(&mut self.cap, c, sa(DC, 445), t, &w, &[1200, 3200, 800]);
+        let ws = workstation(client);
+        self.cap.with_rng(conv_seed(c), |cap| {
+            smb::dc_group_policy(cap, c, sa(DC, 445), t, &w, &ws)
+        });
         t += 60 * MS;
         // RPC endpoint mapper, then the dynamic port it handed out, within a second.
         let c = self.port(client);
@@ -199,39 +224,33 @@ impl Dom {
         );
     }
 
-    fn smb_fs(&mut self, client: &str, t: u64, reads: &[usize]) -> u64 {
+    /// A user's session on the file server: the Projects share and `net view`.
+    fn smb_fs(&mut self, client: &str, t: u64, size: usize) -> u64 {
         let c = self.port(client);
         let w = self.w.clone();
-        smb_tcp(&mut self.cap, c, sa(FS, 445), t, &w, reads)
+        self.cap.with_rng(conv_seed(c), |cap| {
+            smb::file_share(cap, c, sa(FS, 445), t, &w, size)
+        })
+    }
+
+    /// Printing through the print server (the file server host), NTLMv2.
+    fn smb_print(&mut self, client: &str, user: &str, t: u64) -> u64 {
+        let c = self.port(client);
+        let w = self.w.clone();
+        let ws = workstation(client);
+        self.cap.with_rng(conv_seed(c), |cap| {
+            smb::print(cap, c, sa(FS, 445), t, &w, user, &ws)
+        })
     }
 
     /// Legacy NetBIOS session (TCP 139) to the file server with SMB1.
-    fn nbss_fs(&mut self, client: &str, name: &str, t: u64) -> u64 {
+    fn nbss_fs(&mut self, client: &str, user: &str, t: u64) -> u64 {
         let c = self.port(client);
         let w = self.w.clone();
-        let mut n = Tcp::new(&mut self.cap, c, sa(FS, 139), t, &w, NBSS);
-        n.handshake(&mut self.cap);
-        n.exchange(
-            &mut self.cap,
-            &pl::nbss_request("FS01", name),
-            &pl::nbss_positive(),
-        );
-        for (cmd, q, a) in [
-            (0x72u8, 168, 200),
-            (0x73, 1200, 300),
-            (0x75, 110, 90),
-            (0xa2, 150, 140),
-            (0x2e, 90, 4200),
-            (0x04, 80, 70),
-        ] {
-            let req = pl::smb1(&mut self.cap.rng, cmd, false, q);
-            let resp = pl::smb1(&mut self.cap.rng, cmd, true, a);
-            n.exchange(&mut self.cap, &req, &resp);
-        }
-        n.ack(&mut self.cap, true);
-        n.wait(2 * SEC);
-        n.close(&mut self.cap);
-        n.t
+        let ws = workstation(client);
+        self.cap.with_rng(conv_seed(c), |cap| {
+            smb::smb1_netbios(cap, c, sa(FS, 139), t, &w, user, &ws)
+        })
     }
 
     fn rdp(&mut self, client: &str, t: u64, duration: u64) -> u64 {
@@ -627,11 +646,16 @@ pub fn domain() -> Capture {
     for (i, c) in clients.iter().enumerate() {
         let t0 = 8 * SEC + i as u64 * 20 * SEC + d.jitter(4 * SEC);
         let end = d.logon(c, t0, i % 3 == 0);
+        let user = USERS[i % USERS.len()];
         if i % 3 != 2 {
-            let reads: Vec<usize> = (0..2).map(|_| d.cap.rng.size(1500, 14000)).collect();
+            let size = d.cap.rng.size(6000, 40000);
             let ts = end + 5 * SEC + d.jitter(20 * SEC);
             d.dns_a(c, ts - 30 * MS, "fs01.corp.example", FS);
-            d.smb_fs(c, ts, &reads);
+            d.smb_fs(c, ts, size);
+        }
+        if i % 5 == 1 {
+            let tp = end + 40 * SEC + d.jitter(30 * SEC);
+            d.smb_print(c, user, tp);
         }
         if i % 4 == 1 {
             let th = end + 10 * SEC + d.jitter(30 * SEC);
@@ -667,8 +691,39 @@ pub fn domain() -> Capture {
     }
 
     // Legacy NetBIOS sessions to the file server.
-    d.nbss_fs("192.0.2.111", "WS111", 150 * SEC);
-    d.nbss_fs("192.0.2.116", "WS116", 410 * SEC);
+    d.nbss_fs("192.0.2.111", "grace", 150 * SEC);
+    d.nbss_fs("192.0.2.116", "dave", 410 * SEC);
+
+    // Encrypted SMB3: a session that encrypts everything, a share that requires encryption.
+    let c = d.port("192.0.2.104");
+    d.cap.with_rng(conv_seed(c), |cap| {
+        smb::encrypted_session(cap, c, sa(FS, 445), 236 * SEC, &lan())
+    });
+    for (k, host) in ["192.0.2.106", "192.0.2.113"].into_iter().enumerate() {
+        let c = d.port(host);
+        let t = 270 * SEC + k as u64 * 95 * SEC;
+        let ws = workstation(host);
+        d.cap.with_rng(conv_seed(c), |cap| {
+            smb::encrypted_share(cap, c, sa(FS, 445), t, &lan(), USERS[k + 4], &ws)
+        });
+    }
+    // A pipe conversation already under way when the capture started, and replication from the
+    // second DC joined mid-stream.
+    let c = d.port("192.0.2.117");
+    d.cap.with_rng(conv_seed(c), |cap| {
+        smb::mid_stream(cap, c, sa(DC, 445), 2 * SEC, &lan())
+    });
+    let c = d.port(DC2);
+    d.cap.with_rng(conv_seed(c), |cap| {
+        smb::dc_replication(
+            cap,
+            c,
+            sa(DC, 49669),
+            560 * SEC,
+            &lan(),
+            smb::RPC_DRSR_LEARNT,
+        )
+    });
 
     // SQL: a browser probe, then sessions.
     let c = d.port("192.0.2.105");
@@ -710,7 +765,17 @@ pub fn domain() -> Capture {
     d.mdns("192.0.2.115", 412 * SEC);
 
     d.cap.expect.push(
-        "Servers: DC 192.0.2.10 (Kerberos, LDAP/CLDAP, GC, DNS, SMB SYSVOL, RPC 135 + dynamic 49667, NTP, DHCP), file server 192.0.2.20 (SMB 445, NetBIOS 139), \
+        "SMB (the conversations of smb.pcap, built by the same code): every logon includes the group-policy sequence on the DC (SMB 3.1.1, Kerberos, \
+         IPC$ with lsarpc, samr and netlogon bound over pipes, a CREATE + WRITE compound, the DFS referral for \\corp.example\\SYSVOL, GPT.INI and Registry.pol from SYSVOL, NETLOGON); \
+         12 clients use the Projects share on the file server and list its shares over srvsvc (net view); 4 print through it (SMB 3.0.2, NTLMv2, spoolss, print$, the print queue HP-Floor2); \
+         192.0.2.104 holds an SMB 3.1.1 session encrypted from its session setup on, 192.0.2.106 and 192.0.2.113 connect to the encrypting share Finance over SMB 3.0; \
+         192.0.2.111 and 192.0.2.116 use SMB1 over NetBIOS 139 (srvsvc by TransactNmPipe); 192.0.2.117's pipe conversation with the DC started before the capture \
+         (no handshake, no create, an alter_context to drsuapi); DC02 192.0.2.11 replicates from the DC on its drsuapi port 49669, joined mid-stream \
+         (DCE/RPC over TCP, an alter_context to drsuapi)."
+            .into(),
+    );
+    d.cap.expect.push(
+        "Servers: DC 192.0.2.10 (Kerberos, LDAP/CLDAP, GC, DNS, SMB SYSVOL, RPC 135 + dynamic 49667, NTP, DHCP), file and print server 192.0.2.20 (SMB 445, NetBIOS 139), \
          SQL 192.0.2.30 (1433, browser 1434), terminal server 192.0.2.40 (3389), VPN gateway 192.0.2.1 (PPTP 1723 + GRE from 203.0.113.50; IKE 500, NAT-T 4500, ESP from 203.0.113.60), \
          web 192.0.2.50 (80, 443). Every flow to 192.0.2.10:49667 starts less than 1 s after the same client's TCP 135 flow to 192.0.2.10 ends. \
          Browser announcements (UDP 138 to 192.0.2.255) repeat every 120 s from 192.0.2.20 and 192.0.2.10 (5 each, one 5-tuple per host). \

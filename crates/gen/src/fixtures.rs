@@ -1199,7 +1199,7 @@ fn resume_at(c: &mut Tcp, t: u64) {
 }
 
 /// MS-NRPC NetrServerReqChallenge (opnum 4): request and response stubs.
-fn nrpc_req_challenge(cap: &mut Capture, computer: &str) -> (Vec<u8>, Vec<u8>) {
+pub fn nrpc_req_challenge(cap: &mut Capture, computer: &str) -> (Vec<u8>, Vec<u8>) {
     let mut q = Ndr::default();
     q.u32(0x0002_0000).wstring("\\\\DC01"); // PrimaryName: unique
     q.wstring(computer); // ComputerName: ref

@@ -11,9 +11,12 @@ mod dcerpc;
 mod domain;
 mod fixtures;
 mod flood;
+mod gss;
 mod packet;
 mod payload;
 mod rng;
+mod smb;
+mod smb_scenarios;
 mod writer;
 
 use anyhow::{Context, Result};
@@ -148,6 +151,7 @@ fn all_fixtures() -> Vec<Capture> {
         fixtures::rpc(),
         fixtures::ftp(),
         fixtures::tftp(),
+        smb_scenarios::smb_fixture(),
     ]
 }
 
