@@ -1,10 +1,14 @@
-//! Flow records (`--flows FILE`): one JSON object per ended flow, one per line.
+//! Flow records (`--flows FILE`): one JSON object per ended flow, one per line, written by the
+//! [`JsonLines`] flow sink that the command line hands to the pipeline.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
 use crate::catalog::{Catalog, LabelId};
 use crate::decode::{proto, tcp_flags, Addr};
-use crate::flow::{EndReason, Flow, C2S, S2C};
+use crate::flow::{EndReason, Flow, FlowSink, C2S, S2C};
 use crate::inspect::Evidence;
 use crate::time::Ts;
 
@@ -121,6 +125,85 @@ impl<'a> FlowRecord<'a> {
                 .map(|e| EvidenceRecord::new(catalog, e))
                 .collect(),
         }
+    }
+}
+
+/// The `--flows` writer: a [`FlowSink`] rendering each ended flow as one JSON line.
+///
+/// Every worker has its own fork, which renders records into its own buffer and writes whole lines,
+/// at least [`JsonLines::BLOCK`] bytes at a time, under the lock of the one destination: lines of
+/// different workers never interleave (their order across workers follows the workers' progress).
+/// After the first failed write nothing more is written, and every fork reports that error.
+pub struct JsonLines {
+    catalog: Arc<Catalog>,
+    out: Arc<Mutex<Destination>>,
+    buf: Vec<u8>,
+    failed: bool,
+}
+
+struct Destination {
+    out: Box<dyn Write + Send>,
+    error: Option<String>,
+}
+
+impl JsonLines {
+    /// Bytes of whole records a fork gathers before writing them out.
+    pub const BLOCK: usize = 32 << 10;
+
+    pub fn new(catalog: Arc<Catalog>, out: Box<dyn Write + Send>) -> JsonLines {
+        JsonLines {
+            catalog,
+            out: Arc::new(Mutex::new(Destination { out, error: None })),
+            buf: Vec::new(),
+            failed: false,
+        }
+    }
+
+    /// Writes the buffered lines, unless a write (of any fork) failed before.
+    fn write_out(&mut self, flush: bool) -> Result<(), String> {
+        // A fork that panicked while holding the lock left at worst a partial write behind, which
+        // the error of that run reports; the others still write whole lines.
+        let mut dest = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if dest.error.is_none() {
+            let mut result = dest.out.write_all(&self.buf);
+            if flush {
+                result = result.and_then(|()| dest.out.flush());
+            }
+            if let Err(e) = result {
+                dest.error = Some(e.to_string());
+            }
+        }
+        self.buf.clear();
+        self.failed = dest.error.is_some();
+        dest.error.clone().map_or(Ok(()), Err)
+    }
+}
+
+impl FlowSink for JsonLines {
+    fn ended(&mut self, f: &Flow, why: EndReason) {
+        if self.failed {
+            return;
+        }
+        let record = FlowRecord::new(&self.catalog, f, why);
+        serde_json::to_writer(&mut self.buf, &record).expect("flow records serialize");
+        self.buf.push(b'\n');
+        if self.buf.len() >= JsonLines::BLOCK {
+            // An error is kept for `finish`.
+            let _ = self.write_out(false);
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        self.write_out(true)
+    }
+
+    fn fork(&self) -> Box<dyn FlowSink> {
+        Box::new(JsonLines {
+            catalog: self.catalog.clone(),
+            out: self.out.clone(),
+            buf: Vec::new(),
+            failed: false,
+        })
     }
 }
 
