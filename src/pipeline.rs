@@ -216,11 +216,18 @@ fn gather(workers: &[Sender<Work>]) -> Gathered {
         .filter(|w| w.send(Work::Tick(tx.clone())).is_ok())
         .count();
     drop(tx);
-    let mut all = Gathered::default();
-    for part in rx.iter().take(asked) {
-        all.merge(&part);
+    let mut parts = rx.iter().take(asked);
+    match (workers.len(), parts.next()) {
+        // One worker's counters are the result as they are; several merge.
+        (1, Some(one)) => one,
+        (_, first) => {
+            let mut all = Gathered::default();
+            for part in first.into_iter().chain(parts) {
+                all.merge(&part);
+            }
+            all
+        }
     }
-    all
 }
 
 /// How [`drive`] runs the classifier side of the pipeline.
@@ -326,13 +333,24 @@ fn drive(
     drop(senders);
     // The reader only ends by finishing its inputs; a panic there is a bug worth surfacing.
     reader.join().expect("capture thread panicked");
-    let mut aggregate = Aggregate::default();
+    let mut aggregate = None;
     let mut flow_log_error = None;
     for h in handles {
         let (agg, e) = h.join().expect("classifier worker panicked");
-        aggregate.merge(&agg);
         flow_log_error = flow_log_error.or(e);
+        match &mut aggregate {
+            // One worker's aggregate is the result as it is; several merge into one with the
+            // process-wide caps.
+            None if workers == 1 => aggregate = Some(agg),
+            None => {
+                let mut all = Aggregate::default();
+                all.merge(&agg);
+                aggregate = Some(all);
+            }
+            Some(all) => all.merge(&agg),
+        }
     }
+    let aggregate = aggregate.unwrap_or_default();
     Ok(Driven {
         aggregate,
         ends,
@@ -695,4 +713,146 @@ fn live_reader(
         live: Some((source.live_counters(), feed.dropped)),
         saved,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{LinkType, Outcome};
+    use crate::tracker::shard_of;
+    use etherparse::PacketBuilder;
+
+    /// A batch of UDP frames from 192.0.2.`client` to 192.0.2.10:53, one per client.
+    fn batch(clients: std::ops::Range<u8>) -> Batch {
+        let mut b = Batch {
+            link: Some(LinkType::Ethernet),
+            ..Batch::default()
+        };
+        for (i, c) in clients.enumerate() {
+            let mut frame = Vec::new();
+            PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4([192, 0, 2, c], [192, 0, 2, 10], 64)
+                .udp(50000, 53)
+                .write(&mut frame, &[0; 12])
+                .unwrap();
+            b.push(i as i64 * 1_000_000, frame.len() as u32, &frame);
+        }
+        b
+    }
+
+    /// The packets of `b` each of `n` workers takes.
+    fn shares(b: &Batch, n: usize) -> Vec<u64> {
+        let mut counts = vec![0; n];
+        for (i, parsed) in b.parsed.iter().enumerate() {
+            let outcome = parsed.attach(b.frame(i).1);
+            assert!(matches!(outcome, Outcome::Ip(_)));
+            counts[shard_of(&outcome, n)] += 1;
+        }
+        counts
+    }
+
+    fn feed(workers: Vec<Sender<Work>>, when_full: WhenFull) -> (Feed, Receiver<Control>) {
+        let (control, control_rx) = bounded(4);
+        let (_, recycle) = bounded(1);
+        let feed = Feed {
+            workers,
+            control,
+            recycle,
+            when_full,
+            dropped: 0,
+        };
+        (feed, control_rx)
+    }
+
+    fn received(rx: &Receiver<Work>) -> Vec<Arc<Batch>> {
+        rx.try_iter()
+            .map(|w| match w {
+                Work::Batch(b) => b,
+                Work::Tick(_) => panic!("a tick"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn live_drops_and_counts_only_the_packets_of_a_worker_whose_queue_is_full() {
+        let (tx0, rx0) = bounded(1);
+        let (tx1, rx1) = bounded(1);
+        let (mut feed, _control) = feed(vec![tx0, tx1], WhenFull::Drop);
+        let first = batch(1..40);
+        let second = batch(40..90);
+        let share = shares(&second, 2);
+        assert!(
+            share.iter().all(|&n| n > 0),
+            "both workers get packets: {share:?}"
+        );
+        assert!(
+            feed.send(first).unwrap().is_none(),
+            "the workers hold the batch"
+        );
+        // Worker 1 keeps up, worker 0 does not.
+        assert_eq!(received(&rx1).len(), 1);
+        assert!(feed.send(second).unwrap().is_none());
+        assert_eq!(feed.dropped, share[0]);
+        let (got0, got1) = (received(&rx0), received(&rx1));
+        assert_eq!((got0.len(), got1.len()), (1, 1));
+        // Worker 1 has the second batch and knows its packets; worker 0 only the first.
+        assert_eq!(got1[0].packets.len(), 50);
+        let mine = got1[0].owners.iter().filter(|&&o| o == 1).count() as u64;
+        assert_eq!(mine, share[1]);
+        assert_eq!(got0[0].packets.len(), 39);
+    }
+
+    #[test]
+    fn a_batch_no_worker_kept_comes_back_to_be_refilled() {
+        let (tx, _rx) = bounded(1);
+        let (mut feed, _control) = feed(vec![tx], WhenFull::Drop);
+        assert!(feed.send(batch(1..3)).unwrap().is_none());
+        // The queue is full: the batch is dropped, counted and handed back.
+        let back = feed
+            .send(batch(3..8))
+            .unwrap()
+            .expect("the dropped batch back");
+        assert_eq!((back.packets.len(), feed.dropped), (5, 5));
+        assert!(feed.batch(Some(back)).packets.is_empty());
+    }
+
+    #[test]
+    fn capture_files_wait_for_a_full_worker_and_lose_nothing() {
+        let (tx, rx) = bounded(1);
+        let (mut feed, _control) = feed(vec![tx], WhenFull::Wait);
+        let slow = thread::spawn(move || {
+            let mut packets = 0;
+            for w in rx.iter() {
+                thread::sleep(Duration::from_millis(20));
+                if let Work::Batch(b) = w {
+                    packets += b.packets.len();
+                }
+            }
+            packets
+        });
+        for i in 0..5u8 {
+            feed.send(batch(i * 10 + 1..i * 10 + 11)).unwrap();
+        }
+        drop(feed);
+        assert_eq!(slow.join().unwrap(), 50);
+    }
+
+    #[test]
+    fn a_worker_that_is_gone_ends_the_feed() {
+        let (tx, rx) = bounded(1);
+        drop(rx);
+        for when_full in [WhenFull::Wait, WhenFull::Drop] {
+            let (mut feed, _control) = feed(vec![tx.clone()], when_full);
+            assert!(feed.send(batch(1..3)).is_err(), "{when_full:?}");
+        }
+    }
+
+    #[test]
+    fn queues_hold_about_the_batches_of_one_worker_however_many_there_are() {
+        assert_eq!(queue_per_worker(CHANNEL_BATCHES, 1), CHANNEL_BATCHES);
+        assert_eq!(queue_per_worker(CHANNEL_BATCHES, 2), CHANNEL_BATCHES);
+        assert_eq!(queue_per_worker(CHANNEL_BATCHES, 4), 4);
+        assert_eq!(queue_per_worker(CHANNEL_BATCHES, 64), 2);
+        assert_eq!(queue_per_worker(LIVE_BATCHES, 3), 21);
+    }
 }
