@@ -8,34 +8,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use svcscope_testkit::Run;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn svcscope(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_svcscope"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("running svcscope");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    };
-    assert!(
-        !run.stderr.contains("panicked"),
-        "svcscope panicked: {}",
-        run.stderr
-    );
-    run
+    Run::of(&mut svcscope_testkit::command(
+        env!("CARGO_BIN_EXE_svcscope"),
+        &root(),
+        args,
+    ))
 }
 
 fn temp(name: &str) -> PathBuf {

@@ -23,6 +23,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
+use svcscope_testkit::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_svcscope");
 
@@ -511,13 +512,20 @@ impl Finished {
 
 /// `svcscope analyze FILES --format json -q EXTRA` with the same flow timeouts as the captures.
 fn analyze(files: &[&Path], extra: &[&str]) -> Value {
-    let out = run(Command::new(BIN)
-        .arg("analyze")
-        .args(files)
-        .args(["--format", "json", "-q"])
-        .args(TIMEOUTS)
-        .args(extra));
-    serde_json::from_slice(&out.stdout).expect("analyze prints one JSON report")
+    let out = offline(&["analyze"], files, extra);
+    serde_json::from_str(&out).expect("analyze prints one JSON report")
+}
+
+/// `svcscope COMMAND FILES --format json -q EXTRA` with the captures' flow timeouts: its output.
+fn offline(command: &[&str], files: &[&Path], extra: &[&str]) -> String {
+    let mut args = command.to_vec();
+    args.extend(["--format", "json", "-q"]);
+    args.extend(TIMEOUTS);
+    args.extend(extra);
+    let mut cmd = svcscope_testkit::command(BIN, Path::new(env!("CARGO_MANIFEST_DIR")), &args);
+    let r = Run::of(cmd.args(files));
+    assert_eq!(r.code, 0, "svcscope {command:?} failed:\n{}", r.stderr);
+    r.stdout
 }
 
 fn u(v: &Value, key: &str) -> u64 {
@@ -1040,15 +1048,8 @@ fn view_hosts_live_equals_offline_hosts() {
     let cap = ns.capture(&args);
     ns.replay(&file);
     let live = cap.wait(&|| ns.b_stats()).report();
-    let mut offline_args: Vec<&str> = vec!["hosts", "--format", "json", "-q", "--role"];
-    offline_args.extend(TIMEOUTS);
-    let out = Command::new(env!("CARGO_BIN_EXE_svcscope"))
-        .args(&offline_args)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let offline: Value =
+        serde_json::from_str(&offline(&["hosts", "--role"], &[&file], &[])).unwrap();
     // Same hosts, same roles, same served traffic (times differ: live ones are the replay's).
     let summary = |r: &Value| -> Vec<String> {
         r["hosts"]
