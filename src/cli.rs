@@ -167,6 +167,11 @@ pub struct CatalogArgs {
     /// --service and --protocol filter them too.
     #[arg(long)]
     pub interfaces: bool,
+    /// List the SMB named pipes, shares and verified protocols (with the services they show are
+    /// used, and where that is documented) instead of the port rows; --service filters them by
+    /// service, --protocol by name.
+    #[arg(long, conflicts_with = "interfaces")]
+    pub names: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -360,6 +365,34 @@ fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
             Format::Json => report::catalog::interfaces_json(catalog, &list) + "\n",
             Format::Csv => report::catalog::interfaces_csv(catalog, &list),
             Format::Table => report::catalog::interfaces_table(catalog, &list),
+        };
+        write_stdout(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.names {
+        let contains = |text: &Option<String>, hay: &str| {
+            text.as_ref()
+                .is_none_or(|t| hay.to_lowercase().contains(&t.to_lowercase()))
+        };
+        let list: Vec<&crate::catalog::Name> = catalog
+            .names
+            .iter()
+            .filter(|n| {
+                contains(&args.protocol, &n.name)
+                    && (args.service.is_none()
+                        || n.services.iter().any(|&s| {
+                            let s = catalog.service(s);
+                            contains(&args.service, &s.name)
+                                || s.system
+                                    .as_ref()
+                                    .is_some_and(|x| contains(&args.service, x))
+                        }))
+            })
+            .collect();
+        let text = match args.format {
+            Format::Json => report::catalog::names_json(catalog, &list) + "\n",
+            Format::Csv => report::catalog::names_csv(catalog, &list),
+            Format::Table => report::catalog::names_table(catalog, &list),
         };
         write_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);

@@ -783,6 +783,54 @@ fn catalog_with_duplicate_and_contradictory_rows() {
     );
 }
 
+/// Pipe, share and protocol entries of a user catalog are checked like the rest, with the line.
+#[test]
+fn catalog_with_broken_pipes_shares_and_protocols() {
+    let dir = Dir::new("catalog-names");
+    dir.write("good.pcap", &pcap(1, &good_records()));
+    dir.write(
+        "unknown.toml",
+        b"[[pipe]]\nname = \"\\\\PIPE\\\\backup\"\nservices = [\n  \"Backup Agent\",\n]\nreference = \"vendor manual\"\n",
+    );
+    let r = run(
+        &dir,
+        &["--catalog", "unknown.toml", "analyze", "-q", "good.pcap"],
+    );
+    r.check(
+        2,
+        &["svcscope: unknown.toml:4: pipe \"backup\" names service \"Backup Agent\", which no catalog defines"],
+    );
+    assert_eq!(r.stdout, "");
+    dir.write(
+        "drives.toml",
+        b"[[share]]\nname = \"C$\"\nservices = []\nreference = \"site\"\n\n[[share]]\nname = \"\\\\\\\\fs1\\\\D$\"\nservices = []\nreference = \"site\"\n",
+    );
+    run(&dir, &["--catalog", "drives.toml", "catalog"]).check(
+        2,
+        &["svcscope: drives.toml:7: share \"\\\\\\\\fs1\\\\D$\" (key \"?$\") is defined twice in this file (first at line 1)"],
+    );
+    dir.write(
+        "protocol.toml",
+        b"[[protocol]]\nname = \"ldap\"\nservices = [\"Server\"]\nreference = \"KB\"\n",
+    );
+    run(&dir, &["--catalog", "protocol.toml", "catalog"]).check(
+        2,
+        &["svcscope: protocol.toml:2: protocol \"ldap\" is not one svcscope verifies (one of \"smb\", \"dfs-referral\")"],
+    );
+    dir.write(
+        "key.toml",
+        b"[[share]]\nname = \"SYSVOL\"\nservices = [\"Server\"]\nreference = \"site\"\nreplicated = true\n",
+    );
+    let r = run(&dir, &["--catalog", "key.toml", "catalog"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .starts_with("svcscope: key.toml:5: unknown field `replicated`"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn catalog_port_out_of_range() {
     let dir = Dir::new("catalog-port");

@@ -761,7 +761,7 @@ fn catalog_command_lists_every_row() {
     let run = svcscope(&["catalog", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 171);
+    assert_eq!(rows.len(), 191);
     for key in [
         "service",
         "system_service",
@@ -771,9 +771,21 @@ fn catalog_command_lists_every_row() {
         "port_range",
         "ip_protocol",
         "note",
+        "origin",
+        "candidate",
     ] {
         assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
     }
+    // Services beyond the article document the ports they are reached on, as no candidate.
+    let winreg: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["service"] == "Remote Registry")
+        .collect();
+    assert_eq!(winreg.len(), 2);
+    assert!(winreg
+        .iter()
+        .all(|r| r["origin"] == "beyond-article" && r["candidate"] == false));
+    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 20);
     let gre = rows.iter().find(|r| r["ip_protocol"] == 47).unwrap();
     assert_eq!(
         (&gre["transport"], &gre["port"]),
@@ -903,9 +915,11 @@ fn dce_rpc_flows_on_dynamic_ports_are_labelled_by_interface() {
         .iter()
         .find(|r| r["client_addr"] == "192.0.2.103")
         .unwrap();
+    // It never asked the endpoint mapper (192.0.2.101 did); the newest word on the endpoint is the
+    // bind 192.0.2.101 sent over its own connection to it.
     assert_eq!(
         (&mid["provenance"], &mid["server_rule"]),
-        (&"endpoint-mapper".into(), &"announced".into())
+        (&"learnt-endpoint".into(), &"announced".into())
     );
     let bound = netlogon
         .iter()
@@ -982,11 +996,46 @@ fn tftp_answers_from_a_new_port_are_tftp() {
 }
 
 #[test]
+fn catalog_lists_the_pipes_shares_and_protocols() {
+    let run = svcscope(&["catalog", "--names", "--format", "json"]);
+    assert_eq!(run.code, 0);
+    let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(rows.len(), 30);
+    for key in ["kind", "name", "services", "reference", "note", "source"] {
+        assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
+    }
+    let sysvol = rows
+        .iter()
+        .find(|r| r["kind"] == "share" && r["name"] == "sysvol")
+        .unwrap();
+    assert_eq!(
+        sysvol["services"],
+        serde_json::json!(["Server", "Net Logon"])
+    );
+    assert!(sysvol["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("<built-in catalog/smb-names.toml>:"));
+    let run = svcscope(&["catalog", "--names", "--service", "remote registry"]);
+    assert!(run.stdout.contains("winreg") && run.stdout.contains("[MS-RSP] 2.1: \\PIPE\\winreg"));
+    assert!(run.stdout.contains("1 pipes, shares and protocols."));
+    let run = svcscope(&["catalog", "--names", "--protocol", "smb", "--format", "csv"]);
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        [
+            "kind,name,services,reference,note",
+            "protocol,smb,Server,\"KB article, Server: file, print and named pipe sharing over SMB (TCP 445); [MS-SMB2], [MS-CIFS]\",",
+        ]
+    );
+    assert_eq!(svcscope(&["catalog", "--names", "--interfaces"]).code, 2);
+}
+
+#[test]
 fn catalog_lists_the_rpc_interfaces() {
     let run = svcscope(&["catalog", "--interfaces", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 74);
+    assert_eq!(rows.len(), 86);
     let drsuapi = rows
         .iter()
         .find(|r| r["uuid"] == "e3514235-4b06-11d1-ab04-00c04fc2dcd2")

@@ -46,6 +46,14 @@ fn check(catalog: Result<Catalog, svcscope::catalog::CatalogError>) {
             }
             let _ = c.rpc_dynamic_label();
             assert_eq!(c.query(&RowFilter::default()).count(), c.rows.len());
+            // Every pipe, share and protocol is found again by its key, and names real services.
+            for n in &c.names {
+                let id = c.name_id(n.kind, &n.name).expect("a name is found by its key");
+                assert_eq!(c.name(id).name, n.name);
+                for &s in &n.services {
+                    let _ = c.service(s);
+                }
+            }
             // Names reach terminals, CSV and firewall scripts: no control character gets in.
             let texts = c
                 .services
@@ -54,6 +62,9 @@ fn check(catalog: Result<Catalog, svcscope::catalog::CatalogError>) {
                 .chain(c.rows.iter().flat_map(|r| [Some(&r.app), r.note.as_ref()]))
                 .chain(c.interfaces.iter().flat_map(|i| {
                     [Some(&i.name), Some(&i.protocol), i.title.as_ref()]
+                }))
+                .chain(c.names.iter().flat_map(|n| {
+                    [Some(&n.name), Some(&n.reference), n.note.as_ref()]
                 }))
                 .flatten();
             for t in texts {

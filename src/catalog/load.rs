@@ -21,6 +21,32 @@ struct RawFile {
     service: Vec<Spanned<RawService>>,
     #[serde(default)]
     interface: Vec<Spanned<RawInterface>>,
+    #[serde(default)]
+    pipe: Vec<Spanned<RawName>>,
+    #[serde(default)]
+    share: Vec<Spanned<RawName>>,
+    #[serde(default)]
+    protocol: Vec<Spanned<RawName>>,
+}
+
+/// A `[[pipe]]`, `[[share]]` or `[[protocol]]` entry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawName {
+    name: Spanned<String>,
+    services: Vec<Spanned<String>>,
+    reference: Spanned<String>,
+    note: Option<Spanned<String>>,
+}
+
+/// A name as parsed, before its services are resolved against the merged catalog.
+struct ParsedName {
+    kind: NameKind,
+    key: String,
+    services: Vec<(String, usize)>,
+    reference: String,
+    note: Option<String>,
+    source: SourcePos,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +97,7 @@ struct RawRow {
     udp: Option<RawPort>,
     ip: Option<i64>,
     note: Option<Spanned<String>>,
+    candidate: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -84,18 +111,28 @@ enum RawPort {
 struct ParsedService {
     service: Service,
     extend: bool,
-    rows: Vec<(String, Transport, PortSpec, Option<String>, SourcePos)>,
+    rows: Vec<ParsedRow>,
+}
+
+struct ParsedRow {
+    app: String,
+    transport: Transport,
+    spec: PortSpec,
+    note: Option<String>,
+    candidate: bool,
+    source: SourcePos,
 }
 
 struct ParsedFile {
     dynamic: Option<(Vec<(u16, u16)>, SourcePos)>,
     services: Vec<ParsedService>,
     interfaces: Vec<ParsedInterface>,
+    names: Vec<ParsedName>,
 }
 
 /// The most a catalog file may hold. A catalog is configuration, not data: these are far above any
-/// real one (the built-in catalog is 41 KB: 62 services, 171 rows and 74 interfaces) and keep a
-/// hostile file from costing more than a few hundred MiB.
+/// real one (the built-in files are 58 KB: 69 services, 191 rows, 86 interfaces, 30 pipes, shares
+/// and protocols) and keep a hostile file from costing more than a few hundred MiB.
 pub mod limits {
     /// Bytes in one catalog file. The TOML parser holds a file as a tree of about a hundred times its
     /// size at worst (measured: 4 MiB of one-key tables peak at 405 MiB of memory, 16 MiB at 1.6 GiB).
@@ -115,6 +152,10 @@ pub mod limits {
     pub const INTERFACE_SERVICES: usize = 1_000;
     /// Dynamic RPC port ranges.
     pub const DYNAMIC_RANGES: usize = 64;
+    /// Pipes, shares and protocols in one file, all kinds together.
+    pub const NAMES: usize = 10_000;
+    /// Services one pipe, share or protocol lists.
+    pub const NAME_SERVICES: usize = 1_000;
 }
 
 /// Checks one text field of a catalog: at most `max` characters (found without counting past `max`)
@@ -267,11 +308,12 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
             Some(o) => match o.get_ref().as_str() {
                 "article" => Origin::Article,
                 "later-edition" => Origin::LaterEdition,
+                "beyond-article" => Origin::BeyondArticle,
                 other => {
                     return Err(invalid(
                         o.span().start,
                         format!(
-                            "origin {} is not one of \"article\", \"later-edition\"",
+                            "origin {} is not one of \"article\", \"later-edition\", \"beyond-article\"",
                             shown(other)
                         ),
                     ))
@@ -353,7 +395,14 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
                 file: file.to_string(),
                 line,
             };
-            rows.push((app, transport, spec, r.note.map(Spanned::into_inner), pos));
+            rows.push(ParsedRow {
+                app,
+                transport,
+                spec,
+                note: r.note.map(Spanned::into_inner),
+                candidate: r.candidate.unwrap_or(true),
+                source: pos,
+            });
         }
         services.push(ParsedService {
             service: Service {
@@ -441,11 +490,135 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
             },
         });
     }
+    let names = parse_names(
+        [
+            (NameKind::Pipe, raw.pipe),
+            (NameKind::Share, raw.share),
+            (NameKind::Protocol, raw.protocol),
+        ],
+        &invalid,
+        &|offset| lines.line(offset),
+        file,
+    )?;
     Ok(ParsedFile {
         dynamic,
         services,
         interfaces,
+        names,
     })
+}
+
+/// Checks the `[[pipe]]`, `[[share]]` and `[[protocol]]` entries of one file: text fields bounded
+/// and free of control characters, a non-empty key, protocols from [`PROTOCOL_NAMES`], a
+/// reference, bounded counts, and each (kind, key) at most once. Services are resolved later,
+/// against the merged catalog.
+fn parse_names(
+    kinds: [(NameKind, Vec<Spanned<RawName>>); 3],
+    invalid: &dyn Fn(usize, String) -> CatalogError,
+    line_of: &dyn Fn(usize) -> usize,
+    file: &str,
+) -> Result<Vec<ParsedName>, CatalogError> {
+    let field = |what: &str, t: &Spanned<String>, max: usize| {
+        check_text(what, t.get_ref(), max).map_err(|m| invalid(t.span().start, m))
+    };
+    let mut names = Vec::new();
+    let mut seen: FxHashMap<(NameKind, String), usize> = FxHashMap::default();
+    for (kind, entries) in kinds {
+        let what = kind.as_str();
+        for n in entries {
+            let line = line_of(n.span().start);
+            if names.len() == limits::NAMES {
+                return Err(invalid(
+                    n.span().start,
+                    format!(
+                        "more than {} pipes, shares and protocols in one file",
+                        limits::NAMES
+                    ),
+                ));
+            }
+            let n = n.into_inner();
+            let at = n.name.span().start;
+            field(&format!("{what} name"), &n.name, limits::NAME_CHARS)?;
+            field("reference", &n.reference, limits::NOTE_CHARS)?;
+            if let Some(note) = &n.note {
+                field("note", note, limits::NOTE_CHARS)?;
+            }
+            let written = n.name.get_ref().trim();
+            let key = name_key(kind, written);
+            if key.is_empty() {
+                return Err(invalid(
+                    at,
+                    format!("{what} name {} is empty", shown(written)),
+                ));
+            }
+            if kind == NameKind::Protocol && !PROTOCOL_NAMES.contains(&key.as_str()) {
+                return Err(invalid(
+                    at,
+                    format!(
+                        "protocol {} is not one svcscope verifies (one of {})",
+                        shown(written),
+                        PROTOCOL_NAMES
+                            .iter()
+                            .map(|p| format!("{p:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            if n.reference.get_ref().trim().is_empty() {
+                return Err(invalid(
+                    n.reference.span().start,
+                    format!(
+                        "{what} {} has an empty reference; say where the mapping is documented",
+                        shown(written)
+                    ),
+                ));
+            }
+            if let Some(extra) = n.services.get(limits::NAME_SERVICES) {
+                return Err(invalid(
+                    extra.span().start,
+                    format!(
+                        "{what} {} lists more than {} services",
+                        shown(written),
+                        limits::NAME_SERVICES
+                    ),
+                ));
+            }
+            for s in &n.services {
+                field("service name", s, limits::NAME_CHARS)?;
+            }
+            if let Some(prev) = seen.insert((kind, key.clone()), line) {
+                let same = if key == written.to_lowercase() {
+                    String::new()
+                } else {
+                    format!(" (key {key:?})")
+                };
+                return Err(invalid(
+                    at,
+                    format!(
+                        "{what} {}{same} is defined twice in this file (first at line {prev})",
+                        shown(written)
+                    ),
+                ));
+            }
+            names.push(ParsedName {
+                kind,
+                key,
+                services: n
+                    .services
+                    .into_iter()
+                    .map(|s| (s.get_ref().clone(), line_of(s.span().start)))
+                    .collect(),
+                reference: n.reference.get_ref().trim().to_string(),
+                note: n.note.map(Spanned::into_inner),
+                source: SourcePos {
+                    file: file.to_string(),
+                    line,
+                },
+            });
+        }
+    }
+    Ok(names)
 }
 
 fn port_number(n: i64) -> Result<u16, String> {
@@ -493,6 +666,9 @@ impl Catalog {
         // takes its place at the end.
         let mut parsed_interfaces: Vec<Option<ParsedInterface>> = Vec::new();
         let mut interface_at: FxHashMap<Uuid, usize> = FxHashMap::default();
+        // Pipes, shares and protocols likewise, by (kind, key).
+        let mut parsed_names: Vec<Option<ParsedName>> = Vec::new();
+        let mut name_at: FxHashMap<(NameKind, String), usize> = FxHashMap::default();
         for (i, (name, text)) in sources.iter().enumerate() {
             let builtin = name.starts_with("<built-in");
             let origin = if i == 0 || builtin {
@@ -510,6 +686,12 @@ impl Catalog {
                     parsed_interfaces[old] = None;
                 }
                 parsed_interfaces.push(Some(pi));
+            }
+            for pn in parsed.names {
+                if let Some(old) = name_at.insert((pn.kind, pn.key.clone()), parsed_names.len()) {
+                    parsed_names[old] = None;
+                }
+                parsed_names.push(Some(pn));
             }
             for p in parsed.services {
                 let existing = by_name.get(&p.service.name.to_ascii_lowercase()).copied();
@@ -552,17 +734,18 @@ impl Catalog {
                 // file are already unique). So a service has at most one row per port or protocol.
                 if p.extend {
                     let new: std::collections::HashSet<(Transport, PortSpec)> =
-                        p.rows.iter().map(|r| (r.1, r.2)).collect();
+                        p.rows.iter().map(|r| (r.transport, r.spec)).collect();
                     rows.retain(|r| !new.contains(&(r.transport, r.spec)));
                 }
-                for (app, transport, spec, note, source) in p.rows {
+                for r in p.rows {
                     rows.push(Row {
                         service: sid,
-                        app,
-                        transport,
-                        spec,
-                        note,
-                        source,
+                        app: r.app,
+                        transport: r.transport,
+                        spec: r.spec,
+                        note: r.note,
+                        candidate: r.candidate,
+                        source: r.source,
                     });
                 }
             }
@@ -616,10 +799,50 @@ impl Catalog {
                 source: pi.source,
             });
         }
+        let live_names = parsed_names.iter().flatten().count();
+        if live_names > usize::from(NameId::MAX) {
+            let (file, _) = sources.last().expect("at least one source");
+            return Err(CatalogError::Invalid {
+                file: file.clone(),
+                line: 1,
+                message: format!(
+                    "too many pipes, shares and protocols ({live_names}; at most {})",
+                    NameId::MAX
+                ),
+            });
+        }
+        let mut names = Vec::with_capacity(live_names);
+        for pn in parsed_names.into_iter().flatten() {
+            let mut ids = Vec::with_capacity(pn.services.len());
+            for (name, line) in &pn.services {
+                let id = by_name
+                    .get(&name.trim().to_ascii_lowercase())
+                    .copied()
+                    .ok_or_else(|| CatalogError::Invalid {
+                        file: pn.source.file.clone(),
+                        line: *line,
+                        message: format!(
+                            "{} {:?} names service {name:?}, which no catalog defines",
+                            pn.kind.as_str(),
+                            pn.key
+                        ),
+                    })?;
+                ids.push(id as ServiceId);
+            }
+            names.push(Name {
+                kind: pn.kind,
+                name: pn.key,
+                services: ids,
+                reference: pn.reference,
+                note: pn.note,
+                source: pn.source,
+            });
+        }
         Ok(Catalog::index(
             services,
             rows,
             interfaces,
+            names,
             dynamic_ranges,
             dynamic_source,
         ))
@@ -1033,6 +1256,201 @@ mod tests {
         assert_eq!(
             iface.services,
             vec![s9999 as ServiceId; limits::INTERFACE_SERVICES]
+        );
+    }
+
+    #[test]
+    fn user_names_add_to_and_replace_the_builtin_ones() {
+        let c = with_user(
+            "[[service]]\nname = \"Backup\"\nports = [ { app = \"SMB\", tcp = 445, candidate = false } ]\n\
+             [[pipe]]\nname = \"\\\\PIPE\\\\BackupAgent\"\nservices = [\"Backup\"]\nreference = \"vendor manual 4.2\"\n\
+             [[pipe]]\nname = \"LSARPC\"\nservices = [\"Backup\", \"Server\"]\nreference = \"site\"\nnote = \"ours\"\n\
+             [[share]]\nname = \"D$\"\nservices = []\nreference = \"site policy\"\n",
+        )
+        .unwrap();
+        let pipe = |text| {
+            let n = c.name(c.name_id(NameKind::Pipe, text).unwrap());
+            let services: Vec<&str> = n
+                .services
+                .iter()
+                .map(|&s| c.service(s).name.as_str())
+                .collect();
+            (services, n.reference.as_str(), n.source.to_string())
+        };
+        assert_eq!(
+            pipe("backupagent"),
+            (
+                vec!["Backup"],
+                "vendor manual 4.2",
+                "site.toml:4".to_string()
+            )
+        );
+        // A later definition of the same (kind, key) replaces the built-in one, once.
+        assert_eq!(
+            pipe("\\PIPE\\lsarpc"),
+            (vec!["Backup", "Server"], "site", "site.toml:8".to_string())
+        );
+        assert_eq!(
+            c.names
+                .iter()
+                .filter(|n| n.kind == NameKind::Pipe && n.name == "lsarpc")
+                .count(),
+            1
+        );
+        // "D$" replaces the built-in "C$": one entry for every drive share.
+        let drive = c.name(c.name_id(NameKind::Share, "\\\\fs1\\C$").unwrap());
+        assert!(drive.services.is_empty());
+        assert_eq!(drive.source.to_string(), "site.toml:13");
+        // The other built-in names are untouched; the user's row is a candidate of nothing.
+        assert!(c.name_id(NameKind::Pipe, "samr").is_some());
+        assert!(!names(&c, c.lookup_port(Transport::Tcp, 445).unwrap()).contains(&"Backup"));
+        let backup = c.services.iter().position(|s| s.name == "Backup").unwrap();
+        assert!(c
+            .rows
+            .iter()
+            .any(|r| usize::from(r.service) == backup && !r.candidate));
+    }
+
+    #[test]
+    fn beyond_article_origin_is_accepted_and_shown() {
+        let c = with_user("[[service]]\nname = \"X\"\norigin = \"beyond-article\"\nports = [ { app = \"A\", tcp = 1 } ]\n").unwrap();
+        let x = c.services.iter().find(|s| s.name == "X").unwrap();
+        assert_eq!(x.origin, Origin::BeyondArticle);
+        assert_eq!(
+            serde_json::to_value(Origin::BeyondArticle).unwrap(),
+            "beyond-article"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"X\"\norigin = \"later\"\nports = [ { app = \"A\", tcp = 1 } ]\n"),
+            "site.toml:3: origin \"later\" is not one of \"article\", \"later-edition\", \"beyond-article\""
+        );
+        assert!(err(
+            "[[service]]\nname = \"X\"\nports = [ { app = \"A\", tcp = 1, candidate = \"no\" } ]\n"
+        )
+        .starts_with("site.toml:3: "));
+    }
+
+    /// Every broken pipe, share or protocol entry is refused with the line of what is wrong.
+    #[test]
+    fn broken_names_report_file_and_line() {
+        let entry = |kind: &str, body: &str| format!("# site names\n[[{kind}]]\n{body}\n");
+        let cases = [
+            (
+                entry("pipe", "name = \"x\"\nservices = []\nreference = \"r\"\nservice = []"),
+                "site.toml:6: unknown field `service`",
+            ),
+            (
+                entry("pipe", "name = \"x\"\nreference = \"r\""),
+                "site.toml:2: missing field `services`",
+            ),
+            (
+                entry("share", "name = \"x\"\nservices = []"),
+                "site.toml:2: missing field `reference`",
+            ),
+            (
+                entry("pipe", "name = \"x\"\nservices = [\n  \"Server\",\n  \"Nope\",\n]\nreference = \"r\""),
+                "site.toml:6: pipe \"x\" names service \"Nope\", which no catalog defines",
+            ),
+            (
+                entry("pipe", "name = \"\\\\PIPE\\\\\"\nservices = []\nreference = \"r\""),
+                "site.toml:3: pipe name \"\\\\PIPE\\\\\" is empty",
+            ),
+            (
+                entry("protocol", "name = \"ldap\"\nservices = []\nreference = \"r\""),
+                "site.toml:3: protocol \"ldap\" is not one svcscope verifies (one of \"smb\", \"dfs-referral\")",
+            ),
+            (
+                entry("share", "name = \"s\"\nservices = []\nreference = \"  \""),
+                "site.toml:5: share \"s\" has an empty reference; say where the mapping is documented",
+            ),
+            (
+                entry("pipe", "name = \"a\\u001b[2J\"\nservices = []\nreference = \"r\""),
+                "site.toml:3: pipe name \"a\\u{1b}[2J\" contains a control character (U+001B)",
+            ),
+            (
+                entry("share", "name = \"s\"\nservices = [\"Server\\r\"]\nreference = \"r\""),
+                "site.toml:4: service name \"Server\\r\" contains a control character (U+000D)",
+            ),
+            (
+                entry("protocol", "name = \"smb\"\nservices = []\nreference = \"r\\n\""),
+                "site.toml:5: reference \"r\\n\" contains a control character (U+000A)",
+            ),
+            (
+                entry("pipe", "name = \"x\"\nservices = []\nreference = \"r\"\nnote = \"\\t\""),
+                "site.toml:6: note \"\\t\" contains a control character (U+0009)",
+            ),
+            (
+                format!(
+                    "[[pipe]]\nname = \"x\"\nservices = []\nreference = \"r\"\n{}",
+                    "[[pipe]]\nname = \"\\\\PIPE\\\\X\"\nservices = []\nreference = \"r\"\n"
+                ),
+                "site.toml:6: pipe \"\\\\PIPE\\\\X\" (key \"x\") is defined twice in this file (first at line 1)",
+            ),
+            (
+                "[[share]]\nname = \"C$\"\nservices = []\nreference = \"r\"\n[[share]]\nname = \"d$\"\nservices = []\nreference = \"r\"\n".to_string(),
+                "site.toml:6: share \"d$\" (key \"?$\") is defined twice in this file (first at line 1)",
+            ),
+        ];
+        for (text, expected) in cases {
+            let e = err(&text);
+            assert!(e.starts_with(expected), "{text}\n{e}\nexpected: {expected}");
+        }
+        // The same name as a pipe and as a share are two entries.
+        assert!(with_user("[[pipe]]\nname = \"x\"\nservices = []\nreference = \"r\"\n[[share]]\nname = \"x\"\nservices = []\nreference = \"r\"\n").is_ok());
+    }
+
+    #[test]
+    fn names_are_bounded() {
+        let long = "n".repeat(limits::NAME_CHARS + 1);
+        assert_eq!(
+            err(&format!(
+                "[[pipe]]\nname = \"{long}\"\nservices = []\nreference = \"r\"\n"
+            )),
+            "site.toml:2: pipe name is longer than 256 characters (257 bytes)"
+        );
+        let reference = "r".repeat(limits::NOTE_CHARS + 1);
+        assert_eq!(
+            err(&format!(
+                "[[share]]\nname = \"s\"\nservices = []\nreference = \"{reference}\"\n"
+            )),
+            "site.toml:4: reference is longer than 1024 characters (1025 bytes)"
+        );
+        let refs = vec!["\"Server\""; limits::NAME_SERVICES + 1].join(", ");
+        assert_eq!(
+            err(&format!(
+                "[[pipe]]\nname = \"p\"\nservices = [{refs}]\nreference = \"r\"\n"
+            )),
+            "site.toml:3: pipe \"p\" lists more than 1000 services"
+        );
+        let mut many = String::new();
+        for i in 0..=limits::NAMES {
+            many.push_str(&format!(
+                "[[pipe]]\nname = \"p{i}\"\nservices = []\nreference = \"r\"\n"
+            ));
+        }
+        assert_eq!(
+            err(&many),
+            format!(
+                "site.toml:{}: more than 10000 pipes, shares and protocols in one file",
+                4 * limits::NAMES + 1
+            )
+        );
+        // Entries listing 1,000 services each (as many as fit in a file) resolve them with one hash
+        // lookup each.
+        let list = vec!["\"Server\""; limits::NAME_SERVICES].join(",");
+        let mut full = String::new();
+        for i in 0..400 {
+            full.push_str(&format!(
+                "[[share]]\nname = \"s{i}\"\nservices = [{list}]\nreference = \"r\"\n"
+            ));
+        }
+        let c = with_user(&full).unwrap();
+        assert!(c.name_id(NameKind::Share, "s399").is_some());
+        assert_eq!(
+            c.name(c.name_id(NameKind::Share, "\\\\fs\\S0").unwrap())
+                .services
+                .len(),
+            limits::NAME_SERVICES
         );
     }
 }

@@ -1,9 +1,11 @@
 //! The service catalog: Windows server services and the ports and protocols each one needs.
 //!
 //! The default catalog (`catalog/windows-server.toml`, taken from Microsoft's knowledge-base article on
-//! the ports of the Windows server system) is embedded in the binary. Users add to it or override it with
-//! their own files of the same format; every file is validated strictly and a bad one is an error with
-//! `file:line`, never a silently skipped row.
+//! the ports of the Windows server system, with the services beyond it that administration traffic
+//! shows), its DCE/RPC interfaces (`catalog/rpc-interfaces.toml`) and the SMB pipes, shares and
+//! verified protocols that name services (`catalog/smb-names.toml`) are embedded in the binary. Users
+//! add to them or override them with their own files of the same format; every file is validated
+//! strictly and a bad one is an error with `file:line`, never a silently skipped row.
 //!
 //! Classification looks up every flow, so the catalog compiles its rows into [`Label`]s — one per
 //! distinct (transport, port) or IP protocol — and flat tables indexed by port or protocol number, so
@@ -28,6 +30,18 @@ pub const DEFAULT_CATALOG_NAME: &str = "<built-in catalog/windows-server.toml>";
 /// The embedded DCE/RPC interface list.
 pub const DEFAULT_INTERFACES: &str = include_str!("../../catalog/rpc-interfaces.toml");
 pub const DEFAULT_INTERFACES_NAME: &str = "<built-in catalog/rpc-interfaces.toml>";
+/// The embedded list of SMB named pipes, shares and verified protocols.
+pub const DEFAULT_NAMES: &str = include_str!("../../catalog/smb-names.toml");
+pub const DEFAULT_NAMES_NAME: &str = "<built-in catalog/smb-names.toml>";
+
+/// The words a `[[protocol]]` entry may name: the protocols an inspector verifies in the payload
+/// and looks up with [`Catalog::name_id`]. An inspector that verifies a new protocol adds its word
+/// here, so that a catalog file naming a protocol nothing looks up is an error, not a dead entry.
+pub const PROTOCOL_NAMES: &[&str] = &["smb", "dfs-referral"];
+
+/// The [`name_key`] every administrative drive share (`C$`, `D$`, … one letter and `$`) shares:
+/// `?` cannot be part of a share name, so no other share has this key.
+pub const DRIVE_SHARE_KEY: &str = "?$";
 
 /// The transport a catalog row names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -75,12 +89,15 @@ pub enum PortSpec {
     Dynamic,
 }
 
-/// Whether a service is in the article's text or added from a later edition.
+/// Whether a service is in the article's text, added from a later edition, or beyond the article.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Origin {
     Article,
     LaterEdition,
+    /// Not in any edition of the article, but seen in Windows administration traffic (Remote
+    /// Registry, the Service Control Manager, WMI, …), each row sourced from an open specification.
+    BeyondArticle,
     /// Loaded from a user's `--catalog` file.
     User,
 }
@@ -190,12 +207,14 @@ pub struct Name {
     pub services: Vec<ServiceId>,
     /// Where the mapping is documented (an open specification and section, a KB article).
     pub reference: String,
+    pub note: Option<String>,
     pub source: SourcePos,
 }
 
-/// The lookup key of a wire name of `kind`: lowercase; a pipe loses any leading `\`, `PIPE\`
-/// (`\PIPE\lsarpc` → `lsarpc`); a share keeps only its last path component
-/// (`\\dc1\SYSVOL` → `sysvol`).
+/// The lookup key of a wire name of `kind`: lowercase, trailing NULs dropped; a pipe loses any
+/// leading `\`, `PIPE\` (`\PIPE\lsarpc` → `lsarpc`); a share keeps only its last path component
+/// (`\\dc1\SYSVOL` → `sysvol`), and an administrative drive share (one ASCII letter and `$`:
+/// `C$`, `\\fs1\d$`) is [`DRIVE_SHARE_KEY`], one key for every drive letter.
 pub fn name_key(kind: NameKind, text: &str) -> String {
     let t = text.trim_matches(char::from(0));
     let t = match kind {
@@ -203,7 +222,7 @@ pub fn name_key(kind: NameKind, text: &str) -> String {
             let t = t.trim_start_matches(['\\', '/']);
             match t.get(..5) {
                 Some(p) if p.eq_ignore_ascii_case("pipe\\") || p.eq_ignore_ascii_case("pipe/") => {
-                    &t[5..]
+                    t[5..].trim_start_matches(['\\', '/'])
                 }
                 _ => t,
             }
@@ -215,6 +234,13 @@ pub fn name_key(kind: NameKind, text: &str) -> String {
             .unwrap_or(t),
         NameKind::Protocol => t,
     };
+    if kind == NameKind::Share {
+        if let [letter, b'$'] = t.as_bytes() {
+            if letter.is_ascii_alphabetic() {
+                return DRIVE_SHARE_KEY.to_string();
+            }
+        }
+    }
     t.to_lowercase()
 }
 
@@ -239,6 +265,10 @@ pub struct Row {
     pub transport: Transport,
     pub spec: PortSpec,
     pub note: Option<String>,
+    /// Whether traffic on the port alone makes the service a candidate (the default). A row with
+    /// `candidate = false` documents a port the service is reached on, but only evidence (a pipe, an
+    /// interface bound) names the service: it is in no port label.
+    pub candidate: bool,
     pub source: SourcePos,
 }
 
@@ -354,6 +384,7 @@ impl Catalog {
                 DEFAULT_INTERFACES_NAME.to_string(),
                 DEFAULT_INTERFACES.to_string(),
             ),
+            (DEFAULT_NAMES_NAME.to_string(), DEFAULT_NAMES.to_string()),
         ]
     }
 
@@ -438,7 +469,9 @@ mod tests {
             ..Default::default()
         };
         assert!(c.query(&f).all(|r| r.spec == PortSpec::Port(445)));
-        assert_eq!(c.query(&f).count(), 7);
+        // The article's seven, and six services beyond it reached through named pipes.
+        assert_eq!(c.query(&f).count(), 13);
+        assert_eq!(c.query(&f).filter(|r| r.candidate).count(), 7);
         let f = RowFilter {
             service: Some("lsass".into()),
             ..Default::default()
@@ -461,8 +494,51 @@ mod tests {
         };
         assert_eq!(
             c.query(&f).count(),
-            16,
+            20,
             "every random-port row matches a port in the dynamic range"
         );
+    }
+
+    #[test]
+    fn name_keys_are_lowercase_bare_names() {
+        for (text, key) in [
+            ("\\PIPE\\LsaRpc", "lsarpc"),
+            ("\\pipe\\lsarpc", "lsarpc"),
+            ("PIPE\\srvsvc", "srvsvc"),
+            ("/pipe/spoolss", "spoolss"),
+            ("\\netlogon", "netlogon"),
+            ("lsarpc", "lsarpc"),
+            ("lsarpc\0", "lsarpc"),
+            ("\\PIPE\\", ""),
+            ("\\PIPE\\\\samr", "samr"),
+            ("pipe", "pipe"),
+            ("\\PIPE\\InitShutdown", "initshutdown"),
+            // Not a char boundary at byte 5: no panic, no prefix removed.
+            ("pipe\u{e9}x", "pipe\u{e9}x"),
+        ] {
+            assert_eq!(name_key(NameKind::Pipe, text), key, "pipe {text:?}");
+        }
+        for (text, key) in [
+            ("\\\\DC1\\SYSVOL", "sysvol"),
+            ("\\\\dc1.example.com\\SysVol\\", "sysvol"),
+            ("sysvol", "sysvol"),
+            ("//fs1/Public", "public"),
+            ("IPC$", "ipc$"),
+            ("\\\\fs1\\ADMIN$", "admin$"),
+            // Every one-letter drive share is one key that no share name can be.
+            ("C$", DRIVE_SHARE_KEY),
+            ("\\\\fs1\\d$", DRIVE_SHARE_KEY),
+            ("z$", DRIVE_SHARE_KEY),
+            ("CD$", "cd$"),
+            ("1$", "1$"),
+            ("\u{e9}$", "\u{e9}$"),
+            ("print$\0\0", "print$"),
+        ] {
+            assert_eq!(name_key(NameKind::Share, text), key, "share {text:?}");
+        }
+        assert_eq!(name_key(NameKind::Protocol, "SMB"), "smb");
+        assert_eq!(name_key(NameKind::Protocol, "DFS-Referral"), "dfs-referral");
+        // A drive-share-like protocol or pipe is not folded.
+        assert_eq!(name_key(NameKind::Pipe, "C$"), "c$");
     }
 }

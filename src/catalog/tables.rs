@@ -13,15 +13,16 @@ impl Catalog {
         services: Vec<Service>,
         rows: Vec<Row>,
         interfaces: Vec<Interface>,
+        names: Vec<Name>,
         dynamic_ranges: Vec<(u16, u16)>,
         dynamic_source: SourcePos,
     ) -> Catalog {
         // Group rows by (transport, spec) keeping first-seen order of application protocols. A
         // service has at most one row per (transport, spec), so it is in at most one group of a key,
-        // once.
+        // once. Rows with `candidate = false` are in no label: only evidence names their service.
         let mut by_key: BTreeMap<(Transport, PortSpec), Vec<LabelGroup>> = BTreeMap::new();
         let mut group_of: FxHashMap<(Transport, PortSpec, &str), usize> = FxHashMap::default();
-        for row in &rows {
+        for row in rows.iter().filter(|r| r.candidate) {
             let groups = by_key.entry((row.transport, row.spec)).or_default();
             match group_of.entry((row.transport, row.spec, row.app.as_str())) {
                 std::collections::hash_map::Entry::Occupied(g) => {
@@ -57,7 +58,7 @@ impl Catalog {
         // (FTP Publishing's random ports are passive FTP data, announced on the FTP control channel.)
         let tcp_specs: std::collections::HashSet<(ServiceId, PortSpec)> = rows
             .iter()
-            .filter(|r| r.transport == Transport::Tcp)
+            .filter(|r| r.transport == Transport::Tcp && r.candidate)
             .map(|r| (r.service, r.spec))
             .collect();
         let has = |sid: ServiceId, spec: PortSpec| tcp_specs.contains(&(sid, spec));
@@ -122,8 +123,12 @@ impl Catalog {
             dynamic_source,
             labels,
             interfaces,
-            names: Vec::new(),
-            name_index: FxHashMap::default(),
+            name_index: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| ((n.kind, n.name.clone()), i as NameId))
+                .collect(),
+            names,
             interface_labels,
             rpc_unknown,
             ftp_data,
@@ -264,7 +269,31 @@ mod tests {
             .filter(|s| s.origin == Origin::Article)
             .count();
         assert_eq!(sections, 60);
-        assert_eq!(c.rows.len(), 171);
+        // 168 article rows, 3 of later editions, 20 of the services beyond the article.
+        assert_eq!(c.rows.len(), 191);
+        let beyond: Vec<&str> = c
+            .services
+            .iter()
+            .filter(|s| s.origin == Origin::BeyondArticle)
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            beyond,
+            [
+                "Plug and Play",
+                "Remote Registry",
+                "Remote Shutdown",
+                "Service Control Manager",
+                "Task Scheduler",
+                "Windows Management Instrumentation",
+                "Workstation",
+            ]
+        );
+        // Their rows document ports; they are candidates of none.
+        for r in &c.rows {
+            let beyond = c.service(r.service).origin == Origin::BeyondArticle;
+            assert_eq!(r.candidate, !beyond, "{} {:?}", r.app, r.source);
+        }
         assert_eq!(c.dynamic_ranges, vec![(49152, 65535), (1025, 5000)]);
     }
 
@@ -287,6 +316,13 @@ mod tests {
         ] {
             assert!(n.contains(&expected), "{expected} missing from {n:?}");
         }
+        // Services reached through named pipes but beyond the article are not candidates of the
+        // port: only a pipe or an interface bound names them.
+        assert_eq!(n.len(), 7, "{n:?}");
+        assert_eq!(
+            names(&c, c.lookup_port(Transport::Tcp, 135).unwrap()).len(),
+            17
+        );
     }
 
     #[test]
@@ -408,9 +444,139 @@ mod tests {
             c.label(c.interface_label(even6, true).unwrap()).transport,
             Transport::Udp
         );
+        // The interfaces of services beyond the article name them.
+        for (uuid, service) in [
+            ("338cd001-2244-31f1-aaaa-900038001003", "Remote Registry"),
+            (
+                "367abb81-9844-35f1-ad32-98f038001003",
+                "Service Control Manager",
+            ),
+            ("1ff70682-0a51-30e8-076d-740be8cee98b", "Task Scheduler"),
+            ("86d35949-83c9-4044-b424-db363231fd0c", "Task Scheduler"),
+            ("378e52b0-c0a9-11cf-822d-00aa0051e40f", "Task Scheduler"),
+            ("6bffd098-a112-3610-9833-46c3f87e345a", "Workstation"),
+            ("8d9f4e40-a03d-11ce-8f69-08003e30051b", "Plug and Play"),
+            ("894de0c0-0d55-11d3-a322-00c04fa321a1", "Remote Shutdown"),
+            ("d95afe70-a6d5-4259-822e-2c84da1ddb0d", "Remote Shutdown"),
+            // IWbemLevel1Login's interface ID, not the WbemLevel1Login class ID 8bc3f05e-….
+            (
+                "f309ad18-d86a-11d0-a075-00c04fb68820",
+                "Windows Management Instrumentation",
+            ),
+            (
+                "9556dc99-828c-11cf-a37e-00aa003240c7",
+                "Windows Management Instrumentation",
+            ),
+        ] {
+            let id = c
+                .interface_label(Uuid::parse(uuid).unwrap(), false)
+                .unwrap();
+            assert_eq!(names(&c, id), [service], "{uuid}");
+        }
+        assert!(c
+            .interface(Uuid::parse("8bc3f05e-d86b-11d0-a075-00c04fb68820").unwrap())
+            .is_none());
+        assert!(
+            c.interfaces.iter().all(|i| !i.services.is_empty()),
+            "every built-in interface has a service"
+        );
         // An interface the catalog does not list still gets the RPC label, with every RPC candidate.
         let unknown = c.interface_label(Uuid([7; 16]), false).unwrap();
         assert_eq!(c.label(unknown).name, RPC_UNKNOWN_INTERFACE_APP);
         assert!(c.interface(Uuid([7; 16])).is_none());
+    }
+
+    fn name_services<'a>(c: &'a Catalog, kind: NameKind, text: &str) -> Vec<&'a str> {
+        let id = c
+            .name_id(kind, text)
+            .unwrap_or_else(|| panic!("no {} {text:?}", kind.as_str()));
+        c.name(id)
+            .services
+            .iter()
+            .map(|&s| c.service(s).name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn builtin_names_map_pipes_shares_and_protocols_to_services() {
+        let c = Catalog::builtin();
+        let count = |kind| c.names.iter().filter(|n| n.kind == kind).count();
+        assert_eq!(
+            (
+                count(NameKind::Pipe),
+                count(NameKind::Share),
+                count(NameKind::Protocol)
+            ),
+            (23, 5, 2)
+        );
+        for n in &c.names {
+            assert!(!n.reference.is_empty(), "{:?}", n.source);
+            assert!(n
+                .services
+                .iter()
+                .all(|&s| usize::from(s) < c.services.len()));
+            assert_eq!(n.source.file, DEFAULT_NAMES_NAME);
+            // Keys are what lookups compute.
+            assert_eq!(name_key(n.kind, &n.name), n.name);
+            assert_eq!(c.name(c.name_id(n.kind, &n.name).unwrap()).name, n.name);
+        }
+        for text in ["\\PIPE\\LsaRpc", "lsarpc", "\\lsarpc", "LSARPC\0"] {
+            assert_eq!(
+                name_services(&c, NameKind::Pipe, text),
+                ["Local Security Authority"],
+                "{text:?}"
+            );
+        }
+        for text in ["\\\\DC1\\SYSVOL", "sysvol", "\\\\dc1.example.com\\SysVol"] {
+            assert_eq!(
+                name_services(&c, NameKind::Share, text),
+                ["Server", "Net Logon"],
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            name_services(&c, NameKind::Share, "NETLOGON"),
+            ["Server", "Net Logon"]
+        );
+        for text in ["IPC$", "\\\\fs1\\ADMIN$", "C$", "\\\\fs1\\e$"] {
+            assert_eq!(
+                name_services(&c, NameKind::Share, text),
+                ["Server"],
+                "{text:?}"
+            );
+        }
+        for (pipe, service) in [
+            ("netlogon", "Net Logon"),
+            ("spoolss", "Print Spooler"),
+            ("winreg", "Remote Registry"),
+            ("svcctl", "Service Control Manager"),
+            ("atsvc", "Task Scheduler"),
+            ("wkssvc", "Workstation"),
+            ("InitShutdown", "Remote Shutdown"),
+            ("netdfs", "Distributed File System"),
+            ("protected_storage", "Local Security Authority"),
+            ("epmapper", "Remote Procedure Call (RPC)"),
+        ] {
+            assert_eq!(name_services(&c, NameKind::Pipe, pipe), [service], "{pipe}");
+        }
+        // Pipes several services listen on, or that no catalog service owns, back none.
+        for pipe in ["ntsvcs", "trkwks", "efsrpc"] {
+            assert!(name_services(&c, NameKind::Pipe, pipe).is_empty(), "{pipe}");
+            assert!(c
+                .name(c.name_id(NameKind::Pipe, pipe).unwrap())
+                .note
+                .is_some());
+        }
+        assert_eq!(name_services(&c, NameKind::Protocol, "smb"), ["Server"]);
+        assert_eq!(
+            name_services(&c, NameKind::Protocol, "dfs-referral"),
+            ["Distributed File System"]
+        );
+        // A user share, an unknown pipe, a name of another kind: no entry.
+        assert!(c.name_id(NameKind::Share, "\\\\fs1\\Public").is_none());
+        assert!(c.name_id(NameKind::Pipe, "MsFteWds").is_none());
+        assert!(c.name_id(NameKind::Pipe, "sysvol").is_none());
+        assert!(c.name_id(NameKind::Share, "lsarpc").is_none());
+        assert!(c.name_id(NameKind::Protocol, "ipc$").is_none());
     }
 }

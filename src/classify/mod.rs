@@ -151,9 +151,9 @@ impl Classifier {
                     (server, server_port),
                     ts,
                 );
-                let announced = self.expected((server, server_port, d.protocol), ts);
+                let announced = self.expected((server, server_port, d.protocol), client, ts);
                 let tftp = self
-                    .expected((client, client_port, d.protocol), ts)
+                    .announced((client, client_port, d.protocol), ts)
                     .filter(|a| a.kind == EvidenceKind::Tftp);
                 let (label, provenance) =
                     match (self.catalog.lookup_port(t, server_port), announced, tftp) {
@@ -211,9 +211,15 @@ impl Classifier {
         (class, used)
     }
 
-    /// What an announced endpoint's flows are, within the endpoint-mapper window.
-    fn expected(&self, at: inspect::Endpoint, ts: Ts) -> Option<Expected> {
-        self.inspect.expected.get(at, ts, self.epm_window)
+    /// What a flow from `client` to an announced endpoint is, within the endpoint-mapper window.
+    fn expected(&self, at: inspect::Endpoint, client: Addr, ts: Ts) -> Option<Expected> {
+        self.inspect.expected.get(at, client, ts, self.epm_window)
+    }
+
+    /// The newest announcement of an endpoint, whatever it names (it is a server's, or a TFTP
+    /// client's).
+    fn announced(&self, at: inspect::Endpoint, ts: Ts) -> Option<Expected> {
+        self.inspect.expected.any(at, ts, self.epm_window)
     }
 
     /// Shows a packet of an inspected flow to its inspector and relabels the flow (or swaps its
@@ -251,6 +257,27 @@ impl Classifier {
                 flow.class.label = found.label;
                 flow.class.provenance = found.provenance;
             }
+            // A bind names what the server's endpoint serves: later flows to it (and flows to it
+            // that end without a bind of their own) learn it, as a set (see `inspect::expect`).
+            if let (Some(label), Some(interface), Provenance::Evidence(EvidenceKind::RpcBind)) =
+                (found.label, found.interface, found.provenance)
+            {
+                let (server, port) = flow.server();
+                if d.protocol == proto::TCP
+                    && self.catalog.lookup_port(Transport::Tcp, port).is_none()
+                {
+                    self.inspect.expected.announce(
+                        (server, port, proto::TCP),
+                        Expected {
+                            label,
+                            kind: EvidenceKind::LearntEndpoint,
+                            interface: Some(interface),
+                            client: None,
+                            ts,
+                        },
+                    );
+                }
+            }
         }
     }
 
@@ -276,10 +303,43 @@ impl Classifier {
 
     /// An ended flow's inspection no longer counts against the budgets; returns the DCE/RPC
     /// interface its label came from, if seen.
+    ///
+    /// A flow that was open before its endpoint was announced (the endpoint-mapper answer or a bind
+    /// on another connection came later) and showed nothing of its own takes the announcement now.
     pub fn flow_ended(&mut self, flow: &mut Flow) -> Option<Uuid> {
+        self.late_announcement(flow);
         let slot = flow.slot.as_mut()?;
         self.inspect.flow_ended(slot);
         slot.interface
+    }
+
+    fn late_announcement(&self, flow: &mut Flow) {
+        if !matches!(
+            flow.class.provenance,
+            Provenance::Unknown | Provenance::DynamicRange
+        ) || !flow.has_ports()
+            || flow.is_unanswered()
+        {
+            return;
+        }
+        let (server, port) = flow.server();
+        let Some(a) = self.expected(
+            (server, port, flow.key.protocol),
+            flow.client().0,
+            flow.last_ts,
+        ) else {
+            return;
+        };
+        if a.kind == EvidenceKind::Tftp || a.ts < flow.first_ts {
+            return;
+        }
+        flow.class.label = Some(a.label);
+        flow.class.provenance = Provenance::Evidence(a.kind);
+        let slot = flow.slot.get_or_insert_with(Box::default);
+        slot.evidence.add(a.evidence());
+        if slot.interface.is_none() {
+            slot.interface = a.interface;
+        }
     }
 
     /// The inspectors' counters, with what the classifier's own tables forgot when full.
@@ -307,7 +367,7 @@ impl Classifier {
         if let (Some(t), Some((sp, dp))) = (Self::transport(d.protocol), d.ports) {
             // An endpoint a control connection announced: the endpoint mapper's or FTP's are servers,
             // TFTP's is the client the server answers from a new port.
-            let announced = |a: Addr, p: u16| self.expected((a, p, d.protocol), ts);
+            let announced = |a: Addr, p: u16| self.announced((a, p, d.protocol), ts);
             match (announced(d.dst, dp), announced(d.src, sp)) {
                 (Some(a), _) if a.kind == EvidenceKind::Tftp => {
                     return (false, ServerRule::Announced)
@@ -490,6 +550,45 @@ mod tests {
 
     const ACK: u8 = tcp_flags::ACK;
     const SYN: u8 = tcp_flags::SYN;
+
+    /// A bind on one connection teaches the server's endpoint: a later flow to it is labelled at
+    /// once, and one already open when the bind was seen takes it when it ends.
+    #[test]
+    fn binds_teach_their_endpoint_to_later_and_to_open_flows() {
+        let mut c = classifier();
+        let netlogon = Uuid::parse("12345678-1234-abcd-ef00-01234567cffb").unwrap();
+        let bind = crate::wire::dcerpc::tests::bind(1, netlogon, 1);
+        let flow_to = |c: &mut Classifier, client: u8, port: u16, ts: Ts| {
+            let d = tcp(client, 50_000 + u16::from(client), 10, port, SYN);
+            let (class, used) = c.classify(&d, key_of(&d).lo == d.src, ts);
+            assert!(used.is_none());
+            let mut f = Flow::new(key_of(&d), class, ts);
+            f.last_ts = ts;
+            f
+        };
+        // Open before anything is known of 50300.
+        let mut early = flow_to(&mut c, 103, 50_300, 1_000);
+        assert_eq!(early.class.label, None);
+        // Another client binds on its own connection to 50300.
+        let mut first = flow_to(&mut c, 101, 50_300, 2_000);
+        let mut d = tcp(101, 50_101, 10, 50_300, ACK);
+        d.payload = &bind;
+        d.tcp_seq = 1;
+        c.inspect(&mut first, &d, true, 2_100);
+        assert_eq!(first.class.provenance.as_str(), "rpc-bind");
+        // A later flow from a third client is labelled from the start.
+        let later = c.classify(&tcp(102, 50_102, 10, 50_300, SYN), true, 3_000);
+        assert_eq!(
+            (later.0.label, later.0.provenance.as_str()),
+            (first.class.label, "learnt-endpoint")
+        );
+        assert_eq!(later.1.map(|e| e.interface), Some(Some(netlogon)));
+        // The early flow learns it when it ends.
+        early.last_ts = 4_000;
+        assert_eq!(c.flow_ended(&mut early), Some(netlogon));
+        assert_eq!(early.class.label, first.class.label);
+        assert_eq!(early.class.provenance.as_str(), "learnt-endpoint");
+    }
 
     #[test]
     fn syn_beats_every_port_heuristic() {

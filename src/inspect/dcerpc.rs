@@ -22,8 +22,10 @@ use crate::wire::dcerpc::{self as wire, ptype, CoHeader, PduStream, TowerTranspo
 
 /// Payload read from an endpoint-mapper flow at most.
 pub const MAX_EPM_BYTES: u64 = 256 * 1024;
-/// Payload segments read from other flows without a bind.
-pub const MAX_PROBE_SEGMENTS: u32 = 8;
+/// Payload segments read from other flows (binds and later alter_contexts).
+pub const MAX_PROBE_SEGMENTS: u32 = 64;
+/// Segments that do not parse, before any did, after which a flow is taken not to be DCE/RPC.
+const MAX_MISSES: u8 = 4;
 /// `ept_map` / `ept_lookup` calls awaiting their answer, per flow.
 const MAX_CALLS: usize = 16;
 
@@ -34,6 +36,14 @@ pub static RPC_BINDS: Counter = Counter {
 pub static RPC_CONNECTIONLESS: Counter = Counter {
     key: "rpc_connectionless",
     text: "connectionless RPC",
+};
+pub static EPM_REQUESTS: Counter = Counter {
+    key: "epm_requests",
+    text: "endpoint-mapper lookups",
+};
+pub static DCOM_ENDPOINTS: Counter = Counter {
+    key: "dcom_endpoints_announced",
+    text: "DCOM endpoints announced",
 };
 pub static EPM_ANSWERS: Counter = Counter {
     key: "epm_answers",
@@ -61,8 +71,10 @@ pub const ENDPOINT_MAPPER: Registration = Registration {
     start: || Box::new(Connection::new(true)),
     counters: &[
         &RPC_BINDS,
+        &EPM_REQUESTS,
         &EPM_ANSWERS,
         &ENDPOINTS_ANNOUNCED,
+        &DCOM_ENDPOINTS,
         &RPC_STREAMS_ABANDONED,
     ],
 };
@@ -74,7 +86,12 @@ pub const PROBE: Registration = Registration {
             && (o.label.is_none()
                 || matches!(
                     o.provenance,
-                    Provenance::DynamicRange | Provenance::Evidence(EvidenceKind::EndpointMapper)
+                    Provenance::DynamicRange
+                        | Provenance::Evidence(
+                            EvidenceKind::EndpointMapper
+                                | EvidenceKind::LearntEndpoint
+                                | EvidenceKind::DcomActivation
+                        )
                 ))
     },
     budget: Budget {
@@ -110,6 +127,12 @@ struct Connection {
     calls: Vec<u32>,
     /// An interface bound so far.
     bound: bool,
+    /// Some PDU was read.
+    parsed: bool,
+    /// A DCOM activation or OXID-resolution interface was bound: answers carry string bindings.
+    dcom: bool,
+    /// Segments at which the stream did not parse.
+    misses: u8,
 }
 
 impl Connection {
@@ -119,6 +142,9 @@ impl Connection {
             streams: Default::default(),
             calls: Vec::new(),
             bound: false,
+            parsed: false,
+            dcom: false,
+            misses: 0,
         }
     }
 }
@@ -127,7 +153,9 @@ impl Inspector for Connection {
     fn segment(&mut self, seg: &Segment<'_>, out: &mut Out<'_>) -> Step {
         let dir = usize::from(!seg.from_client);
         let mut pdus: Vec<(CoHeader, Vec<u8>)> = Vec::new();
+        let mut any = false;
         let ok = self.streams[dir].push(seg.seq, seg.payload, |h, pdu| {
+            any = true;
             if matches!(
                 h.ptype,
                 ptype::BIND | ptype::ALTER_CONTEXT | ptype::REQUEST | ptype::RESPONSE
@@ -137,24 +165,38 @@ impl Inspector for Connection {
         });
         let mut step = Step::More;
         if !ok {
-            step = Step::Done;
+            self.misses += 1;
             if self.epm || self.bound {
                 out.count(&RPC_STREAMS_ABANDONED);
             }
+            // A stream that never parsed is not DCE/RPC (or starts mid-PDU: the next segments may
+            // begin one, see MAX_MISSES); one that did resynchronises on the next PDU header.
+            if !self.parsed && self.misses > MAX_MISSES {
+                step = Step::Done;
+            }
         }
+        self.parsed |= any;
         for (h, pdu) in &pdus {
             match h.ptype {
                 ptype::BIND | ptype::ALTER_CONTEXT => {
-                    let Some(&(uuid, _)) = wire::bind_interfaces(pdu).first() else {
+                    // Every interface presented is evidence (a connection may alter to several:
+                    // IRemUnknown2, then IWbemServices); the first names the flow.
+                    let interfaces = wire::bind_interfaces(pdu);
+                    let Some(&(uuid, _)) = interfaces.first() else {
                         continue;
                     };
                     out.count(&RPC_BINDS);
-                    let label = out.catalog.interface_label(uuid, false);
-                    out.evidence(Evidence::labelled(
-                        EvidenceKind::RpcBind,
-                        Value::Interface(uuid),
-                        label,
-                    ));
+                    self.dcom |= interfaces
+                        .iter()
+                        .any(|(u, _)| wire::DCOM_ACTIVATION.contains(u));
+                    for &(u, _) in &interfaces {
+                        let label = out.catalog.interface_label(u, false);
+                        out.evidence(Evidence::labelled(
+                            EvidenceKind::RpcBind,
+                            Value::Interface(u),
+                            label,
+                        ));
+                    }
                     if uuid == wire::EPM_UUID && self.epm {
                         // Binding to the endpoint mapper on its own port: the port label stands.
                         continue;
@@ -162,22 +204,31 @@ impl Inspector for Connection {
                     if !self.bound || h.ptype == ptype::BIND {
                         self.bound = true;
                         out.relabel(Relabel {
-                            label,
+                            label: out.catalog.interface_label(uuid, false),
                             provenance: Provenance::Evidence(EvidenceKind::RpcBind),
                             flip: !seg.from_client,
                             weak: false,
                             interface: Some(uuid),
                         });
                     }
-                    if !self.epm {
-                        step = Step::Done;
-                    }
                 }
                 ptype::REQUEST if seg.from_client && self.epm => {
                     // ept_lookup (2) and ept_map (3) answer with towers.
-                    if let Some((opnum, _)) = wire::stub(pdu, h) {
+                    if let Some((opnum, stub)) = wire::stub(pdu, h) {
                         if matches!(opnum, 2 | 3) && self.calls.len() < MAX_CALLS {
                             self.calls.push(h.call_id);
+                        }
+                        // What the client looks up is what it uses, answered or not.
+                        if opnum == 3 {
+                            if let Some(u) = wire::ept_map_request_interface(stub, h.little) {
+                                out.count(&EPM_REQUESTS);
+                                let label = out.catalog.interface_label(u, false);
+                                out.evidence(Evidence::labelled(
+                                    EvidenceKind::EpmRequest,
+                                    Value::Interface(u),
+                                    label,
+                                ));
+                            }
                         }
                     }
                 }
@@ -190,9 +241,14 @@ impl Inspector for Connection {
                         continue;
                     };
                     announce_towers(stub, h.little, seg, out);
+                    if self.dcom {
+                        announce_bindings(stub, seg, out);
+                    }
                 }
                 // Requests and responses without a bind: DCE/RPC whose bind was not captured.
-                ptype::REQUEST | ptype::RESPONSE if !self.epm && !out.relabelled() => {
+                ptype::REQUEST | ptype::RESPONSE
+                    if !self.epm && !self.bound && !out.relabelled() =>
+                {
                     let from_server = h.ptype == ptype::REQUEST && !seg.from_client
                         || h.ptype == ptype::RESPONSE && seg.from_client;
                     let label = out.catalog.interface_label(Uuid::default(), false);
@@ -246,12 +302,45 @@ fn announce_towers(stub: &[u8], little: bool, seg: &Segment<'_>, out: &mut Out<'
                     label,
                     kind: EvidenceKind::EndpointMapper,
                     interface: Some(t.interface),
+                    client: Some(seg.client.0),
                     ts: seg.ts,
                 },
             );
         }
     }
 }
+
+/// The TCP string bindings of a DCOM activation or OXID-resolution answer: each endpoint is
+/// announced as DCOM (IRemUnknown2, the object exporter's interface) to the client that asked; the
+/// connection's own binds then name the object's interfaces.
+fn announce_bindings(stub: &[u8], seg: &Segment<'_>, out: &mut Out<'_>) {
+    let Some(label) = out.catalog.interface_label(REM_UNKNOWN2, false) else {
+        return;
+    };
+    for b in wire::tcp_string_bindings(stub) {
+        // A name (the server's NetBIOS or DNS name) is the answering server itself.
+        let addr = match b.host.parse::<std::net::Ipv4Addr>() {
+            Ok(a) if !a.is_unspecified() => Addr::from_v4(a.octets()),
+            _ => seg.server.0,
+        };
+        out.count(&DCOM_ENDPOINTS);
+        out.announce(
+            (addr, b.port, proto::TCP),
+            Expected {
+                label,
+                kind: EvidenceKind::DcomActivation,
+                interface: Some(REM_UNKNOWN2),
+                client: Some(seg.client.0),
+                ts: seg.ts,
+            },
+        );
+    }
+}
+
+/// IRemUnknown2, the interface every DCOM object exporter serves.
+const REM_UNKNOWN2: Uuid = Uuid([
+    0x00, 0x00, 0x01, 0x43, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46,
+]);
 
 /// A UDP flow's first datagram, which may be connectionless DCE/RPC.
 struct Datagram;

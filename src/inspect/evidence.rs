@@ -17,6 +17,15 @@ use crate::catalog::{Catalog, LabelId, NameId, ServiceId, Uuid};
 pub enum EvidenceKind {
     /// The endpoint mapper announced this endpoint for an interface (`ept_map` / `ept_lookup`).
     EndpointMapper,
+    /// A DCOM activation or OXID-resolution answer (on TCP 135) gave this endpoint to the client
+    /// as an object exporter's string binding.
+    DcomActivation,
+    /// A bind on another connection to the same server endpoint named the interface (the flow
+    /// showed none of its own).
+    LearntEndpoint,
+    /// An `ept_map` request on this endpoint-mapper flow asked for the interface: the client uses
+    /// it (whether or not the answer or the later connection was captured).
+    EpmRequest,
     /// A DCE/RPC `bind` or `alter_context` on the flow named the interface.
     RpcBind,
     /// DCE/RPC PDU headers: a connectionless header names its interface; connection-oriented
@@ -43,9 +52,25 @@ pub enum EvidenceKind {
 }
 
 impl EvidenceKind {
+    /// Learnt from another flow (an announcement), not from this flow's own payload: what a flow
+    /// shows itself outranks it.
+    pub fn is_indirect(self) -> bool {
+        matches!(
+            self,
+            EvidenceKind::EndpointMapper
+                | EvidenceKind::LearntEndpoint
+                | EvidenceKind::DcomActivation
+                | EvidenceKind::FtpControl
+                | EvidenceKind::Tftp
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EvidenceKind::EndpointMapper => "endpoint-mapper",
+            EvidenceKind::EpmRequest => "epm-request",
+            EvidenceKind::LearntEndpoint => "learnt-endpoint",
+            EvidenceKind::DcomActivation => "dcom-activation",
             EvidenceKind::RpcBind => "rpc-bind",
             EvidenceKind::RpcHeader => "rpc-header",
             EvidenceKind::FtpControl => "ftp-control",
@@ -197,7 +222,8 @@ pub struct Attribution {
 }
 
 /// The attribution of a flow with this evidence, label and provenance: the evidence-backed services
-/// where any evidence backs one, else the label's candidates (one candidate: by port; several: not
+/// where any evidence backs one (its own payload's where that backs any, else what other flows
+/// announced of it: a bind outranks the endpoint mapper's answer), else the label's candidates (one candidate: by port; several: not
 /// determined). Evidence that backs no service (encryption, an authentication) leaves the port's
 /// candidates standing: it is never a guess.
 pub fn attribute(
@@ -207,11 +233,20 @@ pub fn attribute(
     provenance: Provenance,
 ) -> Attribution {
     let mut services: Vec<ServiceId> = Vec::new();
-    for e in evidence.into_iter().flat_map(EvidenceList::iter) {
-        for &s in e.services(catalog) {
-            if !services.contains(&s) {
-                services.push(s);
+    // The flow's own evidence first; what other flows announced only where it has none.
+    for indirect in [false, true] {
+        for e in evidence.into_iter().flat_map(EvidenceList::iter) {
+            if e.kind.is_indirect() != indirect {
+                continue;
             }
+            for &s in e.services(catalog) {
+                if !services.contains(&s) {
+                    services.push(s);
+                }
+            }
+        }
+        if !services.is_empty() {
+            break;
         }
     }
     if !services.is_empty() {
@@ -238,7 +273,7 @@ pub fn attribute(
 }
 
 /// At most this many evidence items are kept per flow; later ones are counted, not kept.
-pub const MAX_EVIDENCE: usize = 16;
+pub const MAX_EVIDENCE: usize = 32;
 
 /// A flow's evidence list: distinct items in the order found, at most [`MAX_EVIDENCE`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -292,6 +327,55 @@ mod tests {
         // An item already there is not refused by a full list.
         assert!(list.add(item(3)));
         assert_eq!(list.len(), MAX_EVIDENCE);
+    }
+
+    #[test]
+    fn a_flows_own_evidence_outranks_what_others_announced_and_nothing_is_guessed() {
+        let c = Catalog::builtin();
+        let iface = |s: &str| Uuid::parse(s).unwrap();
+        let netlogon = iface("12345678-1234-abcd-ef00-01234567cffb");
+        let drsuapi = iface("e3514235-4b06-11d1-ab04-00c04fc2dcd2");
+        let item = |kind, u: Uuid| {
+            Evidence::labelled(kind, Value::Interface(u), c.interface_label(u, false))
+        };
+        let names = |a: &Attribution| -> Vec<&str> {
+            a.services
+                .iter()
+                .map(|&s| c.service(s).name.as_str())
+                .collect()
+        };
+        // Announced drsuapi, bound netlogon: the bind wins.
+        let mut list = EvidenceList::default();
+        list.add(item(EvidenceKind::EndpointMapper, drsuapi));
+        list.add(item(EvidenceKind::RpcBind, netlogon));
+        let a = attribute(&c, Some(&list), None, Provenance::Unknown);
+        assert_eq!((a.basis, names(&a)), (Basis::Evidence, vec!["Net Logon"]));
+        // Only the announcement: it stands.
+        let mut list = EvidenceList::default();
+        list.add(item(EvidenceKind::EndpointMapper, drsuapi));
+        let a = attribute(&c, Some(&list), None, Provenance::Unknown);
+        assert_eq!(names(&a), ["Local Security Authority"]);
+        // Evidence that backs nothing (encryption) leaves the port's candidates, not determined.
+        let smb = c.lookup_port(crate::catalog::Transport::Tcp, 445);
+        let mut list = EvidenceList::default();
+        list.add(Evidence::labelled(
+            EvidenceKind::SmbEncrypted,
+            Value::Text("session".into()),
+            None,
+        ));
+        let a = attribute(&c, Some(&list), smb, Provenance::Port);
+        assert_eq!(a.basis, Basis::Candidates);
+        assert!(a.services.len() > 1);
+        // One candidate by port; none at all.
+        let kdc = c.lookup_port(crate::catalog::Transport::Tcp, 88);
+        assert_eq!(
+            attribute(&c, None, kdc, Provenance::Port).basis,
+            Basis::Port
+        );
+        assert_eq!(
+            attribute(&c, None, None, Provenance::Unknown).basis,
+            Basis::Unclassified
+        );
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl Inspector for Control {
                         label,
                         kind: EvidenceKind::FtpControl,
                         interface: None,
+                        client: None,
                         ts: seg.ts,
                     },
                 );

@@ -28,6 +28,7 @@ pub mod dcerpc;
 pub mod evidence;
 pub mod expect;
 pub mod ftp;
+pub mod smb;
 pub mod tftp;
 
 use std::collections::VecDeque;
@@ -36,6 +37,7 @@ use rustc_hash::FxHashMap;
 
 pub use evidence::{
     attribute, Attribution, Basis, Evidence, EvidenceKind, EvidenceList, Provenance, Value,
+    MAX_EVIDENCE,
 };
 pub use expect::{Endpoint, Expectations, Expected};
 
@@ -118,6 +120,7 @@ pub struct Registration {
 pub static REGISTRY: &[Registration] = &[
     dcerpc::ENDPOINT_MAPPER,
     ftp::CONTROL,
+    smb::SESSION,
     tftp::REQUEST,
     dcerpc::PROBE,
     dcerpc::DATAGRAM,
@@ -739,7 +742,8 @@ mod tests {
             seen.relabel.map(|f| f.provenance),
             Some(Provenance::Evidence(EvidenceKind::RpcBind))
         );
-        assert!(seen.done);
+        // Read on: later alter_contexts on the connection are evidence too.
+        assert!(!seen.done);
         assert_eq!(slot.as_ref().unwrap().interface, Some(uuid));
     }
 

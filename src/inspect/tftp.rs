@@ -37,6 +37,7 @@ impl Inspector for Request {
                     label,
                     kind: EvidenceKind::Tftp,
                     interface: None,
+                    client: None,
                     ts: seg.ts,
                 },
             );

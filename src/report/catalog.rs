@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Interface, Origin, PortSpec, Row, Transport};
+use crate::catalog::{Catalog, Interface, Name, NameKind, Origin, PortSpec, Row, Transport};
 
 use super::escape::terminal;
 use super::table::Table;
@@ -25,6 +25,9 @@ pub struct CatalogRow<'a> {
     /// The row's note (a correction of the article, say), else the service's note.
     pub note: Option<&'a str>,
     pub origin: Origin,
+    /// False for a row that documents a port the service is reached on without making it a
+    /// candidate of the port (only evidence names the service).
+    pub candidate: bool,
     /// Where the row is defined: "file:line".
     pub source: String,
 }
@@ -49,6 +52,7 @@ impl<'a> CatalogRow<'a> {
             ip_protocol,
             note: r.note.as_deref().or(s.note.as_deref()),
             origin: s.origin,
+            candidate: r.candidate,
             source: r.source.to_string(),
         }
     }
@@ -83,6 +87,7 @@ pub fn csv(c: &Catalog, rows: &[&Row]) -> String {
         "ip_protocol",
         "note",
         "origin",
+        "candidate",
     ]);
     for r in rows {
         let row = CatalogRow::new(c, r);
@@ -102,6 +107,7 @@ pub fn csv(c: &Catalog, rows: &[&Row]) -> String {
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default(),
+            row.candidate.to_string(),
         ]));
     }
     out
@@ -137,6 +143,8 @@ pub fn table(c: &Catalog, rows: &[&Row]) -> String {
         let mut name = row.service.to_string();
         if first && row.origin == Origin::LaterEdition {
             name.push_str(" (later edition)");
+        } else if first && row.origin == Origin::BeyondArticle {
+            name.push_str(" (beyond the article)");
         } else if first && row.origin == Origin::User {
             name.push_str(" (user catalog)");
         }
@@ -149,7 +157,12 @@ pub fn table(c: &Catalog, rows: &[&Row]) -> String {
             },
             row.app_protocol.to_string(),
             row.transport.to_string(),
-            row.port_text(),
+            if row.candidate {
+                row.port_text()
+            } else {
+                // Reached on this port, but only evidence names the service there.
+                format!("{} (evidence)", row.port_text())
+            },
             note,
         ]);
     }
@@ -160,6 +173,12 @@ pub fn table(c: &Catalog, rows: &[&Row]) -> String {
         s.len()
     };
     let _ = writeln!(out, "\n{} rows of {} services.", rows.len(), services);
+    if rows.iter().any(|r| !r.candidate) {
+        let _ = writeln!(
+            out,
+            "(evidence): the service is reached on that port, but only evidence (a named pipe, an interface bound) makes it a candidate there."
+        );
+    }
     for (i, n) in notes.iter().enumerate() {
         let _ = writeln!(out, "[{}] {}", i + 1, terminal(n));
     }
@@ -229,5 +248,82 @@ pub fn interfaces_table(c: &Catalog, list: &[&Interface]) -> String {
     }
     let mut out = tab.render("");
     let _ = writeln!(out, "\n{} DCE/RPC interfaces.", list.len());
+    out
+}
+
+/// One pipe, share or protocol as `svcscope catalog --names --format json` prints it.
+#[derive(Serialize)]
+pub struct NameRow<'a> {
+    pub kind: NameKind,
+    /// The lookup key: lowercase, a pipe without `\PIPE\`, `?$` for the drive shares.
+    pub name: &'a str,
+    pub services: Vec<&'a str>,
+    pub reference: &'a str,
+    pub note: Option<&'a str>,
+    pub source: String,
+}
+
+fn name_row<'a>(c: &'a Catalog, n: &'a Name) -> NameRow<'a> {
+    NameRow {
+        kind: n.kind,
+        name: &n.name,
+        services: n
+            .services
+            .iter()
+            .map(|&s| c.service(s).name.as_str())
+            .collect(),
+        reference: &n.reference,
+        note: n.note.as_deref(),
+        source: n.source.to_string(),
+    }
+}
+
+pub fn names_json(c: &Catalog, list: &[&Name]) -> String {
+    let rows: Vec<NameRow> = list.iter().map(|n| name_row(c, n)).collect();
+    serde_json::to_string_pretty(&rows).expect("name rows serialize")
+}
+
+pub fn names_csv(c: &Catalog, list: &[&Name]) -> String {
+    let mut out = super::csv::line(&["kind", "name", "services", "reference", "note"]);
+    for n in list {
+        let r = name_row(c, n);
+        out.push_str(&super::csv::line(&[
+            r.kind.as_str().to_string(),
+            r.name.to_string(),
+            r.services.join("; "),
+            r.reference.to_string(),
+            r.note.unwrap_or("").to_string(),
+        ]));
+    }
+    out
+}
+
+/// Aligned table; notes become numbered footnotes.
+pub fn names_table(c: &Catalog, list: &[&Name]) -> String {
+    let mut tab = Table::new(&["KIND", "NAME", "SERVICES", "REFERENCE", "NOTE"]);
+    let mut notes: Vec<&str> = Vec::new();
+    for n in list {
+        let r = name_row(c, n);
+        let note = r.note.map_or_else(String::new, |text| {
+            notes.push(text);
+            format!("[{}]", notes.len())
+        });
+        tab.row(vec![
+            r.kind.as_str().to_string(),
+            r.name.to_string(),
+            if r.services.is_empty() {
+                "-".into()
+            } else {
+                r.services.join(", ")
+            },
+            r.reference.to_string(),
+            note,
+        ]);
+    }
+    let mut out = tab.render("");
+    let _ = writeln!(out, "\n{} pipes, shares and protocols.", list.len());
+    for (i, n) in notes.iter().enumerate() {
+        let _ = writeln!(out, "[{}] {}", i + 1, terminal(n));
+    }
     out
 }
