@@ -50,6 +50,9 @@ pub const CHANNEL_BATCHES: usize = 8;
 /// Batches a live capture may have in flight: more, to absorb bursts rather than drop them.
 pub const LIVE_BATCHES: usize = CHANNEL_BATCHES * 4;
 
+/// At most this many classifier workers (a batch names each packet's worker in a byte).
+pub const MAX_WORKERS: usize = 64;
+
 /// What the capture thread does when a worker's queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WhenFull {
@@ -260,7 +263,10 @@ fn drive(
     on_tick: &mut dyn FnMut(&Gathered, Duration, Option<LiveTotals>),
 ) -> std::io::Result<Driven> {
     // Each worker holds its share of every cap (`Tracker::with_share`): at least one flow each.
-    let workers = d.workers.max(1).min(d.config.max_flows.max(1));
+    let workers = d
+        .workers
+        .clamp(1, MAX_WORKERS)
+        .min(d.config.max_flows.max(1));
     let capacity = queue_per_worker(d.queue, workers);
     let (recycle_tx, recycle_rx) = bounded::<Batch>(d.queue + 2);
     let mut flows = d.flows;
