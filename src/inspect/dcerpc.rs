@@ -154,12 +154,17 @@ impl Inspector for Connection {
         let dir = usize::from(!seg.from_client);
         let mut pdus: Vec<(CoHeader, Vec<u8>)> = Vec::new();
         let mut any = false;
+        // Requests and responses matter on the endpoint mapper (lookups, answers) and before a
+        // bind (RPC whose bind was not captured); elsewhere only binds are copied out.
+        let calls = self.epm || !self.bound;
         let ok = self.streams[dir].push(seg.seq, seg.payload, |h, pdu| {
             any = true;
-            if matches!(
-                h.ptype,
-                ptype::BIND | ptype::ALTER_CONTEXT | ptype::REQUEST | ptype::RESPONSE
-            ) {
+            let wanted = match h.ptype {
+                ptype::BIND | ptype::ALTER_CONTEXT => true,
+                ptype::REQUEST | ptype::RESPONSE => calls,
+                _ => false,
+            };
+            if wanted {
                 pdus.push((*h, pdu.to_vec()));
             }
         });
