@@ -1240,13 +1240,21 @@ mod tests {
             for chunk in read.chunks(mss) {
                 r.segment(false, r.seq[d], chunk);
                 r.seq[d] = r.seq[d].wrapping_add(chunk.len() as u32);
-                assert!(r.conn.held() <= mss.max(PEEK_LEN), "{mss}: {}", r.conn.held());
+                assert!(
+                    r.conn.held() <= mss.max(PEEK_LEN),
+                    "{mss}: {}",
+                    r.conn.held()
+                );
             }
             let data = frame(&[write(2, 7, 0x99, 0, &vec![0x43; 50_000])]);
             for chunk in data.chunks(mss) {
                 r.segment(true, r.seq[0], chunk);
                 r.seq[0] = r.seq[0].wrapping_add(chunk.len() as u32);
-                assert!(r.conn.held() <= mss.max(PEEK_LEN), "{mss}: {}", r.conn.held());
+                assert!(
+                    r.conn.held() <= mss.max(PEEK_LEN),
+                    "{mss}: {}",
+                    r.conn.held()
+                );
             }
             // Still in step: the next messages are read.
             r.send(true, &frame(&[tree_connect(3, "\\\\fs\\Projects")]), mss);
