@@ -1,7 +1,7 @@
 //! Command line: argument definitions and the subcommands, each a thin layer over the library.
 
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,13 +16,15 @@ use crate::capture::privileges::drop_privileges;
 use crate::capture::savefile::{SaveReport, WriteOptions};
 use crate::capture::{interfaces, LiveOptions, LiveSource};
 use crate::catalog::{Catalog, RowFilter, Transport};
+use crate::flow::FlowSink;
 use crate::flow::{Timeouts, DEFAULT_MAX_FLOWS};
 use crate::pipeline::{analyze_files, capture_live, AnalyzeOptions, LiveRunOptions};
+use crate::report::flows::JsonLines;
 use crate::report::hosts::{HostsReport, Net};
 use crate::report::live::TickReport;
 use crate::report::rules::RuleFormat;
 use crate::report::{self, LiveHealth, Report, SavefileHealth};
-use crate::tracker::{FlowSink, TrackerConfig};
+use crate::tracker::TrackerConfig;
 
 /// One line on standard error after `svcscope: `, with the control characters of names and paths in
 /// it shown escaped (a file name must not send escape sequences to the terminal).
@@ -81,9 +83,6 @@ pub struct InputArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Classifier threads, sharded by address pair (see the README's performance section).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub workers: u16,
     #[command(flatten)]
     pub tracking: TrackingArgs,
 }
@@ -200,6 +199,9 @@ pub struct TrackingArgs {
     /// flows.
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
     pub epm_window: Duration,
+    /// Classifier threads, sharded by address pair (see the README's performance section).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
 }
 
 impl TrackingArgs {
@@ -406,14 +408,17 @@ fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn flow_sink(path: &Option<PathBuf>) -> Result<Option<FlowSink>> {
-    Ok(match path {
-        None => None,
-        Some(p) if p.as_os_str() == "-" => Some(Box::new(BufWriter::new(std::io::stdout()))),
-        Some(p) => Some(Box::new(BufWriter::new(File::create(p).with_context(
-            || format!("{}: cannot write flow records", p.display()),
-        )?))),
-    })
+/// The flow-record writer of `--flows` (JSON Lines; it writes whole lines in blocks of its own).
+fn flow_sink(catalog: &Arc<Catalog>, path: &Option<PathBuf>) -> Result<Option<Box<dyn FlowSink>>> {
+    let out: Box<dyn Write + Send> = match path {
+        None => return Ok(None),
+        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdout()),
+        Some(p) => Box::new(
+            File::create(p)
+                .with_context(|| format!("{}: cannot write flow records", p.display()))?,
+        ),
+    };
+    Ok(Some(Box::new(JsonLines::new(catalog.clone(), out))))
 }
 
 fn render(report: &Report, format: Format) -> String {
@@ -425,7 +430,7 @@ fn render(report: &Report, format: Format) -> String {
 }
 
 fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode> {
-    let flows = flow_sink(&args.flows)?;
+    let flows = flow_sink(&catalog, &args.flows)?;
     let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, flows)?;
     let report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
     write_stdout(&render(&report, args.format))?;
@@ -479,7 +484,8 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let source = LiveSource::open(&live)?;
     let opts = LiveRunOptions {
         tracker: args.tracking.config(),
-        flows: flow_sink(&args.flows)?,
+        workers: usize::from(args.tracking.workers),
+        flows: flow_sink(&catalog, &args.flows)?,
         count: args.count,
         duration: args.duration,
         interval: args.interval,
@@ -623,13 +629,13 @@ fn interfaces_command(args: &InterfacesArgs) -> Result<ExitCode> {
 fn analyze_inputs(
     catalog: &Arc<Catalog>,
     input: &InputArgs,
-    flows: Option<FlowSink>,
+    flows: Option<Box<dyn FlowSink>>,
 ) -> Result<(crate::pipeline::Analysis, bool)> {
     if let Some(expr) = &input.filter {
         crate::capture::check_filter(expr).map_err(anyhow::Error::msg)?;
     }
     let opts = AnalyzeOptions {
-        workers: usize::from(input.workers),
+        workers: usize::from(input.tracking.workers),
         tracker: input.tracking.config(),
         filter: input.filter.clone(),
         flows,

@@ -103,6 +103,21 @@ pub enum EndReason {
     EndOfInput,
 }
 
+/// Where ended flows go besides the statistics (the flow records of `--flows`, rendered by the
+/// report module). The tracker hands each ended flow over once it is classified and counted.
+///
+/// With several classifier workers, each holds its own sink made by [`FlowSink::fork`] from the
+/// first; all of them go to the same destination, each flow's record whole.
+pub trait FlowSink: Send {
+    /// A flow ended (in order of first packet within one batch of ended flows).
+    fn ended(&mut self, f: &Flow, why: EndReason);
+    /// Writes out whatever is buffered; the first error writing (of this sink or of any sink forked
+    /// from the same one), if any.
+    fn finish(&mut self) -> Result<(), String>;
+    /// Another sink to the same destination, for a worker on another thread.
+    fn fork(&self) -> Box<dyn FlowSink>;
+}
+
 /// Direction index: 0 = client to server, 1 = server to client.
 pub const C2S: usize = 0;
 pub const S2C: usize = 1;
@@ -300,6 +315,8 @@ pub struct FlowTable {
     /// How often (trace time) idle flows are looked for: a quarter of the shortest idle timeout, at
     /// least a second, so a flow ends at most a quarter of its timeout late while sweeps stay rare.
     sweep_every: i64,
+    /// The closed-TCP linger in nanoseconds.
+    linger: i64,
     pub counters: FlowCounters,
     /// Flows looked at by evictions (the work they do, for tests).
     evict_examined: u64,
@@ -347,6 +364,7 @@ impl FlowTable {
                 .min()
                 .unwrap_or(0)
                 .max(SWEEP_EVERY),
+            linger: nanos(timeouts.tcp_closed),
             counters: FlowCounters::default(),
             evict_examined: 0,
         }
@@ -368,6 +386,37 @@ impl FlowTable {
     /// Active flows, for periodic reports.
     pub fn iter(&self) -> impl Iterator<Item = &Flow> {
         self.flows.iter()
+    }
+
+    /// A time before which [`FlowTable::advance`] only moves the clock: no sweep for idle flows and
+    /// no closed flow's end is due before it (it may be early, never late). A caller following the
+    /// clock through many timestamps can skip those before it, as long as it then advances to the
+    /// latest of them.
+    #[inline]
+    pub fn next_due(&self) -> Ts {
+        let sweep = self.last_sweep.saturating_add(self.sweep_every);
+        let closed = self
+            .closing
+            .peek()
+            .map_or(Ts::MAX, |&Reverse((t, _))| t.saturating_add(self.linger));
+        sweep.min(closed)
+    }
+
+    /// A time before which nothing is due (see [`FlowTable::next_due`]) while only packets no
+    /// earlier than `earliest` arrive, whatever flows they close.
+    #[inline]
+    pub fn quiet_until(&self, earliest: Ts) -> Ts {
+        self.next_due().min(earliest.saturating_add(self.linger))
+    }
+
+    /// Moves trace time forward to `ts`, ending nothing: only for a time before
+    /// [`FlowTable::next_due`], where [`FlowTable::advance`] would do just that.
+    #[inline]
+    pub fn set_clock(&mut self, ts: Ts) {
+        debug_assert!(ts < self.next_due() || ts <= self.now);
+        if ts > self.now {
+            self.now = ts;
+        }
     }
 
     /// Advances trace time; ends closed flows whose linger is over, and idle flows once per sweep

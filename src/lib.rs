@@ -7,12 +7,14 @@
 //!  (own thread)           │         │ slot    │ picks, relabels
 //!                         │      inspect (registry of per-flow inspectors) ─▶ wire (parsers)
 //!                         └──────── tracker (one classifier worker) ─┘
+//!                                   ended flows ─▶ flow::FlowSink ─▶ report::flows (records)
 //! ```
 //!
-//! Each module imports only those below it: `cli` → `pipeline` → `tracker` → `report` →
-//! `aggregate`, `classify` → `flow` → `inspect` → `wire`, `capture` → `decode`, `catalog`, and the
-//! ground floor, `bounded` (capped tables) and `time` (trace time). `pipeline` owns the threads and
-//! channels; `catalog` is the data classification consults.
+//! Each module imports only those below it: `cli` → `pipeline` → `tracker` and `report` (side by
+//! side: ended flows reach the flow records through a `flow::FlowSink` the pipeline hands the
+//! tracker) → `aggregate`, `classify` → `flow` → `inspect` → `wire`, `capture` → `decode`,
+//! `catalog`, and the ground floor, `bounded` (capped tables) and `time` (trace time). `pipeline`
+//! owns the threads and channels; `catalog` is the data classification consults.
 
 pub mod aggregate;
 pub mod bounded;

@@ -1,10 +1,29 @@
-//! Pipeline: the threads and channels. A capture thread reads sources into batches, decoding each frame
-//! as it lands, and sends them over a bounded crossbeam channel to the classifier (a [`Tracker`], or
-//! several sharded by address pair); emptied batches go back on a second channel to be refilled, so
-//! buffers are recycled rather than allocated per batch.
+//! Pipeline: the threads and channels, one driver for capture files and live interfaces.
 //!
-//! Offline, the channel applies back-pressure: the reader waits for the classifier and nothing is ever
-//! dropped. Several files make one merged analysis: they share one flow table, in the order given.
+//! ```text
+//!  capture thread ──(shard by address pair)──▶ worker 0 (Tracker) ──┐
+//!  source → Batch  ├─────────────────────────▶ worker 1 (Tracker) ──┼─▶ merge ─▶ Aggregate
+//!  (decoded)       └─────────────────────────▶ worker N-1 (Tracker) ┘
+//!        │ input ends, live counters                     ▲ interval ticks (live)
+//!        └─────────────────────────────▶ driver (the calling thread)
+//! ```
+//!
+//! The capture thread reads a source (capture files in turn, or a live interface) into batches,
+//! decoding each frame as it lands, and hands each batch to its [`Feed`]: with one worker the whole
+//! batch goes to it; with several, the feed works out the worker of each packet by
+//! [`shard_batch`](crate::tracker::shard_batch) (a symmetric hash of its address pair) and sends every
+//! worker the shared batch (`Arc<Batch>`): each classifies its own packets, and its flow table's
+//! clock follows the others' so that flows end as they would with one worker. Each worker's
+//! queue is bounded; what happens when one is full is the source's policy, [`WhenFull`]: capture
+//! files wait (back-pressure: nothing is ever lost), a live capture drops that worker's packets of
+//! the batch and counts them (`dropped_by_svcscope`), so the capture thread never waits for a
+//! classifier. Emptied batches go back on a recycling channel to be refilled, so buffers are reused
+//! rather than allocated per batch.
+//!
+//! The driver collects the end of each input and the live counters, asks every worker for its
+//! interval counters and a snapshot at each live `--interval`, and at the end merges the workers'
+//! aggregates. Several files make one merged analysis: they share the workers' flow tables, in the
+//! order given.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,26 +34,345 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use crate::aggregate::Aggregate;
+use crate::aggregate::{Aggregate, IntervalCounters};
 use crate::capture::savefile::{Recorder, SaveReport, WriteOptions};
 use crate::capture::{
     Batch, CaptureError, FileSource, LiveCounters, LiveSource, PacketSource, SourceCounters,
 };
 use crate::catalog::Catalog;
+use crate::flow::FlowSink;
 use crate::report::live::Tick;
 use crate::report::{InputReport, LiveHealth};
-use crate::tracker::{shard_of, FlowSink, SharedSink, Tracker, TrackerConfig};
+use crate::tracker::{shard_batch, Tracker, TrackerConfig};
 
-/// Batches in flight between the capture thread and the classifier.
+/// Batches a capture file may have in flight towards the classifier (see [`queue_per_worker`]).
 pub const CHANNEL_BATCHES: usize = 8;
+/// Batches a live capture may have in flight: more, to absorb bursts rather than drop them.
+pub const LIVE_BATCHES: usize = CHANNEL_BATCHES * 4;
+
+/// At most this many classifier workers (a batch names each packet's worker in a byte).
+pub const MAX_WORKERS: usize = 64;
+
+/// What the capture thread does when a worker's queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Wait for the worker (capture files: back-pressure, nothing is lost).
+    Wait,
+    /// Drop the worker's packets of the batch and count them (live: the capture never waits).
+    Drop,
+}
+
+/// The capacity of each worker's queue for `total` batches in flight: `total` with one or two
+/// workers; with more, fewer each, so that about `2 × total` batches are in flight when traffic
+/// spreads over the workers (every batch then sits in every queue), and never more than
+/// `2 × max(total, workers)` however it is skewed.
+pub fn queue_per_worker(total: usize, workers: usize) -> usize {
+    (total * 2 / workers.max(1)).clamp(2, total.max(2))
+}
+
+/// Work for one classifier worker.
+enum Work {
+    /// A shared batch; with several workers, [`Batch::owners`] says which packets are this one's.
+    Batch(Arc<Batch>),
+    /// An interval report is due: the worker answers with its part.
+    Tick(Sender<Gathered>),
+}
+
+/// What the workers have at an interval tick (one worker's, or all of them merged).
+#[derive(Default)]
+struct Gathered {
+    counters: IntervalCounters,
+    snapshot: Aggregate,
+    active_flows: usize,
+}
+
+impl Gathered {
+    fn merge(&mut self, o: &Gathered) {
+        self.counters.merge(&o.counters);
+        self.snapshot.merge(&o.snapshot);
+        self.active_flows += o.active_flows;
+    }
+}
+
+/// Live: libpcap's counters and the packets dropped by svcscope.
+type LiveTotals = (LiveCounters, u64);
+
+/// What the capture thread tells the driver besides batches.
+enum Control {
+    /// Live: libpcap's counters and the packets dropped by svcscope so far.
+    Health(LiveCounters, u64),
+    /// An input ended.
+    End(InputEnd),
+}
+
+/// The end of one input.
+struct InputEnd {
+    input: usize,
+    counters: SourceCounters,
+    link_types: Vec<String>,
+    error: Option<CaptureError>,
+    /// Live: libpcap's counters at the end and the packets dropped by svcscope.
+    live: Option<LiveTotals>,
+    /// Live with `--write`: what was saved.
+    saved: Option<SaveReport>,
+}
+
+/// The workers are gone (one panicked): nothing more can be classified.
+#[derive(Debug)]
+struct WorkersGone;
+
+/// The capture thread's end of the pipeline: shards batches to the workers under the source's
+/// [`WhenFull`] policy, recycles emptied batches and reports input ends and live counters.
+struct Feed {
+    workers: Vec<Sender<Work>>,
+    control: Sender<Control>,
+    recycle: Receiver<Batch>,
+    when_full: WhenFull,
+    /// Packets left unclassified because a worker's queue was full (only with [`WhenFull::Drop`]).
+    dropped: u64,
+}
+
+impl Feed {
+    /// An empty batch to fill: `spare` (one no worker kept), else a recycled one, else a new one.
+    fn batch(&self, spare: Option<Batch>) -> Batch {
+        let mut b = spare
+            .or_else(|| self.recycle.try_recv().ok())
+            .unwrap_or_default();
+        b.clear();
+        b
+    }
+
+    /// Sends a batch to the workers, each its shard, under the feed's policy. Returns the batch when
+    /// no worker kept it (all its packets dropped, or the workers were done with it first), to be
+    /// refilled.
+    fn send(&mut self, batch: Batch) -> Result<Option<Batch>, WorkersGone> {
+        self.send_with(batch, self.when_full)
+    }
+
+    fn send_with(
+        &mut self,
+        mut batch: Batch,
+        when_full: WhenFull,
+    ) -> Result<Option<Batch>, WorkersGone> {
+        let n = self.workers.len();
+        // Every worker gets every sharded batch, its own packets or not: its flow table's clock
+        // follows all of them.
+        let counts = if n == 1 {
+            vec![batch.packets.len() as u64]
+        } else {
+            shard_batch(&mut batch, n)
+        };
+        let batch = Arc::new(batch);
+        for (tx, packets) in self.workers.iter().zip(counts) {
+            let work = Work::Batch(batch.clone());
+            match when_full {
+                WhenFull::Wait => tx.send(work).map_err(|_| WorkersGone)?,
+                WhenFull::Drop => match tx.try_send(work) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => self.dropped += packets,
+                    Err(TrySendError::Disconnected(_)) => return Err(WorkersGone),
+                },
+            }
+        }
+        // Whoever lets go of the batch last (this thread or a worker) has it refilled.
+        Ok(Arc::into_inner(batch))
+    }
+
+    /// Tells the driver an input ended.
+    fn end(&self, end: InputEnd) {
+        // The driver listens until this thread is done.
+        let _ = self.control.send(Control::End(end));
+    }
+
+    /// Tells the driver the live counters, unless it is busy (they are sent again soon).
+    fn health(&self, c: LiveCounters) {
+        let _ = self.control.try_send(Control::Health(c, self.dropped));
+    }
+}
+
+/// One worker: classifies its packets of each batch until the capture thread is done.
+fn work(tracker: &mut Tracker, me: usize, rx: &Receiver<Work>, recycle: &Sender<Batch>) {
+    for work in rx.iter() {
+        match work {
+            Work::Batch(b) => {
+                tracker.batch_shard(&b, me);
+                if let Some(b) = Arc::into_inner(b) {
+                    let _ = recycle.try_send(b);
+                }
+            }
+            Work::Tick(reply) => {
+                let _ = reply.send(Gathered {
+                    counters: tracker.take_interval(),
+                    snapshot: tracker.snapshot(),
+                    active_flows: tracker.active_flows(),
+                });
+            }
+        }
+    }
+}
+
+/// Every worker's interval counters and snapshot, merged (a worker that is gone adds nothing).
+fn gather(workers: &[Sender<Work>]) -> Gathered {
+    let (tx, rx) = bounded(workers.len());
+    let asked = workers
+        .iter()
+        .filter(|w| w.send(Work::Tick(tx.clone())).is_ok())
+        .count();
+    drop(tx);
+    let mut parts = rx.iter().take(asked);
+    match (workers.len(), parts.next()) {
+        // One worker's counters are the result as they are; several merge.
+        (1, Some(one)) => one,
+        (_, first) => {
+            let mut all = Gathered::default();
+            for part in first.into_iter().chain(parts) {
+                all.merge(&part);
+            }
+            all
+        }
+    }
+}
+
+/// How [`drive`] runs the classifier side of the pipeline.
+struct Drive<'a> {
+    catalog: Arc<Catalog>,
+    config: &'a TrackerConfig,
+    workers: usize,
+    flows: Option<Box<dyn FlowSink>>,
+    when_full: WhenFull,
+    /// Batches in flight (see [`queue_per_worker`]).
+    queue: usize,
+    /// Live: how often to call `on_tick`.
+    interval: Option<Duration>,
+}
+
+/// What [`drive`] produced.
+struct Driven {
+    aggregate: Aggregate,
+    ends: Vec<InputEnd>,
+    flow_log_error: Option<String>,
+}
+
+/// Runs the pipeline: `read` on the capture thread with the [`Feed`], the workers on theirs, and this
+/// thread collecting input ends and calling `on_tick` every interval (with the workers' counters
+/// merged, the length of the interval and the latest live counters), until `read` returns and the
+/// workers are done; then their aggregates merge.
+fn drive(
+    d: Drive<'_>,
+    read: impl FnOnce(&mut Feed) + Send + 'static,
+    on_tick: &mut dyn FnMut(&Gathered, Duration, Option<LiveTotals>),
+) -> std::io::Result<Driven> {
+    // Each worker holds its share of every cap (`Tracker::with_share`): at least one flow each.
+    let workers = d
+        .workers
+        .clamp(1, MAX_WORKERS)
+        .min(d.config.max_flows.max(1));
+    let capacity = queue_per_worker(d.queue, workers);
+    let (recycle_tx, recycle_rx) = bounded::<Batch>(d.queue + 2);
+    let mut flows = d.flows;
+    let mut senders = Vec::with_capacity(workers);
+    let mut handles = Vec::with_capacity(workers);
+    for shard in 0..workers {
+        let (tx, rx) = bounded::<Work>(capacity);
+        senders.push(tx);
+        let catalog = d.catalog.clone();
+        let config = d.config.clone();
+        // The last worker takes the sink itself, the others forks of it.
+        let sink = if shard + 1 < workers {
+            flows.as_ref().map(|s| s.fork())
+        } else {
+            flows.take()
+        };
+        let recycle = recycle_tx.clone();
+        let intervals = d.interval.is_some();
+        handles.push(
+            thread::Builder::new()
+                .name(format!("svcscope-worker-{shard}"))
+                .spawn(move || {
+                    let mut tracker = Tracker::with_share(catalog, &config, sink, workers);
+                    if intervals {
+                        tracker.count_intervals();
+                    }
+                    work(&mut tracker, shard, &rx, &recycle);
+                    tracker.finish()
+                })?,
+        );
+    }
+    drop(recycle_tx);
+    let (control_tx, control_rx) = bounded::<Control>(64);
+    let mut feed = Feed {
+        workers: senders.clone(),
+        control: control_tx,
+        recycle: recycle_rx,
+        when_full: d.when_full,
+        dropped: 0,
+    };
+    let reader = thread::Builder::new()
+        .name("svcscope-capture".into())
+        .spawn(move || read(&mut feed))?;
+
+    let mut ends = Vec::new();
+    let mut health = None;
+    let mut last_tick = Instant::now();
+    loop {
+        let wait = d.interval.map_or(Duration::from_secs(3600), |i| {
+            i.saturating_sub(last_tick.elapsed())
+        });
+        match control_rx.recv_timeout(wait) {
+            Ok(Control::Health(c, dropped)) => health = Some((c, dropped)),
+            Ok(Control::End(e)) => {
+                health = e.live.or(health);
+                ends.push(e);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if let Some(i) = d.interval {
+            if last_tick.elapsed() >= i {
+                let interval = last_tick.elapsed();
+                last_tick = Instant::now();
+                on_tick(&gather(&senders), interval, health);
+            }
+        }
+    }
+    // The capture thread is done and has dropped its senders: the workers end once these go too.
+    drop(senders);
+    // The reader only ends by finishing its inputs; a panic there is a bug worth surfacing.
+    reader.join().expect("capture thread panicked");
+    let mut aggregate = None;
+    let mut flow_log_error = None;
+    for h in handles {
+        let (agg, e) = h.join().expect("classifier worker panicked");
+        flow_log_error = flow_log_error.or(e);
+        match &mut aggregate {
+            // One worker's aggregate is the result as it is; several merge into one with the
+            // process-wide caps.
+            None if workers == 1 => aggregate = Some(agg),
+            None => {
+                let mut all = Aggregate::default();
+                all.merge(&agg);
+                aggregate = Some(all);
+            }
+            Some(all) => all.merge(&agg),
+        }
+    }
+    let aggregate = aggregate.unwrap_or_default();
+    Ok(Driven {
+        aggregate,
+        ends,
+        flow_log_error,
+    })
+}
+
+// ---- capture files ------------------------------------------------------------------------------------
 
 /// Options of an offline analysis.
 pub struct AnalyzeOptions {
     pub tracker: TrackerConfig,
-    /// Classifier workers (threads), sharded by address pair; 1 keeps everything on one thread.
+    /// Classifier workers (threads), sharded by address pair; 1 keeps them all on one thread.
     pub workers: usize,
     pub filter: Option<String>,
-    pub flows: Option<FlowSink>,
+    pub flows: Option<Box<dyn FlowSink>>,
     pub progress: bool,
 }
 
@@ -46,41 +384,25 @@ pub struct Analysis {
     pub flow_log_error: Option<String>,
 }
 
-enum Event {
-    Batch(Batch),
-    End {
-        input: usize,
-        counters: SourceCounters,
-        link_types: Vec<String>,
-        error: Option<CaptureError>,
-    },
-}
-
 /// Analyses capture files into one merged aggregate.
 pub fn analyze_files(catalog: Arc<Catalog>, paths: &[PathBuf], opts: AnalyzeOptions) -> Analysis {
-    let (tx, rx) = bounded::<Event>(CHANNEL_BATCHES);
-    let (recycle_tx, recycle_rx) = bounded::<Batch>(CHANNEL_BATCHES + 2);
     let progress = opts.progress.then(|| progress_bar(paths));
-    let reader = {
+    let read = {
         let paths = paths.to_vec();
         let filter = opts.filter.clone();
         let progress = progress.clone();
-        thread::Builder::new()
-            .name("svcscope-capture".into())
-            .spawn(move || {
-                read_files(
-                    &paths,
-                    filter.as_deref(),
-                    &tx,
-                    &recycle_rx,
-                    progress.as_ref(),
-                )
-            })
-            .expect("spawning the capture thread")
+        move |feed: &mut Feed| read_files(feed, &paths, filter.as_deref(), progress.as_ref())
     };
-
-    // Each worker holds its share of every cap (`Tracker::with_share`): at least one flow each.
-    let workers = opts.workers.max(1).min(opts.tracker.max_flows.max(1));
+    let drive_opts = Drive {
+        catalog,
+        config: &opts.tracker,
+        workers: opts.workers,
+        flows: opts.flows,
+        when_full: WhenFull::Wait,
+        queue: CHANNEL_BATCHES,
+        interval: None,
+    };
+    let driven = drive(drive_opts, read, &mut |_, _, _| {}).expect("starting the pipeline threads");
     let mut inputs: Vec<InputReport> = paths
         .iter()
         .map(|p| InputReport {
@@ -91,129 +413,27 @@ pub fn analyze_files(catalog: Arc<Catalog>, paths: &[PathBuf], opts: AnalyzeOpti
             error: None,
         })
         .collect();
-    let mut ends = Vec::new();
-    let (aggregate, flow_log_error) = if workers == 1 {
-        let mut tracker = Tracker::new(catalog, &opts.tracker, opts.flows);
-        for event in rx.iter() {
-            match event {
-                Event::Batch(b) => {
-                    tracker.batch(&b);
-                    let _ = recycle_tx.try_send(b);
-                }
-                end => ends.push(end),
-            }
-        }
-        tracker.finish()
-    } else {
-        run_workers(
-            catalog,
-            &opts.tracker,
-            opts.flows,
-            workers,
-            (&rx, &recycle_tx),
-            &mut ends,
-        )
-    };
-    for end in ends {
-        if let Event::End {
-            input,
-            counters,
-            link_types,
-            error,
-        } = end
-        {
-            inputs[input].link_types = link_types;
-            inputs[input].packets = counters.packets;
-            inputs[input].filtered = counters.filtered;
-            inputs[input].error = error.map(|e| e.message);
-        }
+    for end in driven.ends {
+        let i = &mut inputs[end.input];
+        i.link_types = end.link_types;
+        i.packets = end.counters.packets;
+        i.filtered = end.counters.filtered;
+        i.error = end.error.map(|e| e.message);
     }
-    // The reader only ends by finishing its inputs; a panic there is a bug worth surfacing.
-    reader.join().expect("capture thread panicked");
     if let Some(p) = progress {
         p.finish_and_clear();
     }
     Analysis {
-        aggregate,
+        aggregate: driven.aggregate,
         inputs,
-        flow_log_error,
+        flow_log_error: driven.flow_log_error,
     }
-}
-
-/// Runs `workers` trackers on their own threads. This thread shards each batch — the positions of
-/// each worker's packets, by [`shard_of`] — and sends every worker the shared batch with its
-/// positions. The workers' aggregates merge at the end.
-fn run_workers(
-    catalog: Arc<Catalog>,
-    config: &TrackerConfig,
-    flows: Option<FlowSink>,
-    workers: usize,
-    (rx, recycle): (&Receiver<Event>, &Sender<Batch>),
-    ends: &mut Vec<Event>,
-) -> (Aggregate, Option<String>) {
-    let shared = flows.map(|f| SharedSink(Arc::new(std::sync::Mutex::new(f))));
-    let mut senders = Vec::new();
-    let mut handles = Vec::new();
-    for shard in 0..workers {
-        let (tx, wrx) = bounded::<(Arc<Batch>, Vec<u32>)>(CHANNEL_BATCHES);
-        senders.push(tx);
-        let catalog = catalog.clone();
-        let config = config.clone();
-        let sink: Option<FlowSink> = shared.clone().map(|s| Box::new(s) as FlowSink);
-        let recycle = recycle.clone();
-        handles.push(
-            thread::Builder::new()
-                .name(format!("svcscope-worker-{shard}"))
-                .spawn(move || {
-                    let mut tracker = Tracker::with_share(catalog, &config, sink, workers);
-                    for (b, positions) in wrx.iter() {
-                        tracker.batch_part(&b, &positions);
-                        // The last worker done with a batch gives it back to be refilled.
-                        if let Some(b) = Arc::into_inner(b) {
-                            let _ = recycle.try_send(b);
-                        }
-                    }
-                    tracker.finish()
-                })
-                .expect("spawning a classifier worker"),
-        );
-    }
-    for event in rx.iter() {
-        match event {
-            Event::Batch(mut b) => {
-                // Sources decode as they fill; the shards below need every frame decoded.
-                b.decode();
-                let mut parts = vec![Vec::new(); workers];
-                for (i, parsed) in b.parsed.iter().enumerate() {
-                    let (_, frame) = b.frame(i);
-                    parts[shard_of(&parsed.attach(frame), workers)].push(i as u32);
-                }
-                let b = Arc::new(b);
-                for (tx, positions) in senders.iter().zip(parts) {
-                    if !positions.is_empty() {
-                        let _ = tx.send((b.clone(), positions));
-                    }
-                }
-            }
-            end => ends.push(end),
-        }
-    }
-    drop(senders);
-    let mut merged = Aggregate::default();
-    let mut error = None;
-    for h in handles {
-        let (agg, e) = h.join().expect("classifier worker panicked");
-        merged.merge(&agg);
-        error = error.or(e);
-    }
-    (merged, error)
 }
 
 fn read_files(
+    feed: &mut Feed,
     paths: &[PathBuf],
     filter: Option<&str>,
-    tx: &Sender<Event>,
-    recycle: &Receiver<Batch>,
     progress: Option<&indicatif::ProgressBar>,
 ) {
     let mut done_bytes = 0u64;
@@ -221,62 +441,63 @@ fn read_files(
         let mut source = match FileSource::open(path, filter) {
             Ok(s) => s,
             Err(e) => {
-                let _ = tx.send(Event::End {
+                feed.end(InputEnd {
                     input,
                     counters: SourceCounters::default(),
                     link_types: Vec::new(),
                     error: Some(e),
+                    live: None,
+                    saved: None,
                 });
                 continue;
             }
         };
-        let error = pump(&mut source, input, tx, recycle, |c| {
+        let Ok(error) = pump(feed, &mut source, input, |c| {
             if let Some(p) = progress {
                 p.set_position(done_bytes + c.file_bytes);
             }
-        });
+        }) else {
+            return;
+        };
         let counters = source.counters();
         done_bytes += std::fs::metadata(path)
             .map(|m| m.len())
             .unwrap_or(counters.file_bytes);
         let link_types = source.link_types();
-        if tx
-            .send(Event::End {
-                input,
-                counters,
-                link_types,
-                error,
-            })
-            .is_err()
-        {
-            return;
-        }
+        feed.end(InputEnd {
+            input,
+            counters,
+            link_types,
+            error,
+            live: None,
+            saved: None,
+        });
     }
 }
 
-/// Moves every batch of one source into the channel (blocking: back-pressure). Returns the source's
-/// error, if it ended with one.
+/// Feeds every batch of one source to the workers. Returns the source's error, if it ended with one.
 fn pump(
+    feed: &mut Feed,
     source: &mut dyn PacketSource,
     input: usize,
-    tx: &Sender<Event>,
-    recycle: &Receiver<Batch>,
     mut on_batch: impl FnMut(&SourceCounters),
-) -> Option<CaptureError> {
+) -> Result<Option<CaptureError>, WorkersGone> {
+    let mut spare = None;
     loop {
-        let mut batch = recycle.try_recv().unwrap_or_default();
-        batch.clear();
+        let mut batch = feed.batch(spare.take());
         batch.input = input;
         batch.link = None;
         let result = source.fill(&mut batch);
-        if !batch.packets.is_empty() && tx.send(Event::Batch(batch)).is_err() {
-            return None;
-        }
+        spare = if batch.packets.is_empty() {
+            Some(batch)
+        } else {
+            feed.send(batch)?
+        };
         on_batch(&source.counters());
         match result {
             Ok(true) => continue,
-            Ok(false) => return None,
-            Err(e) => return Some(e),
+            Ok(false) => return Ok(None),
+            Err(e) => return Ok(Some(e)),
         }
     }
 }
@@ -305,7 +526,9 @@ fn progress_bar(paths: &[PathBuf]) -> indicatif::ProgressBar {
 /// Options of a live capture run.
 pub struct LiveRunOptions {
     pub tracker: TrackerConfig,
-    pub flows: Option<FlowSink>,
+    /// Classifier workers (threads), sharded by address pair, as for capture files.
+    pub workers: usize,
+    pub flows: Option<Box<dyn FlowSink>>,
     /// Stop after this many packets (after the filter).
     pub count: Option<u64>,
     /// Stop after this long.
@@ -327,24 +550,12 @@ pub struct LiveResult {
     pub saved: Option<SaveReport>,
 }
 
-enum LiveEvent {
-    Batch(Batch),
-    Stats(LiveCounters, u64),
-    End {
-        counters: SourceCounters,
-        live: LiveCounters,
-        dropped: u64,
-        saved: Option<SaveReport>,
-        error: Option<CaptureError>,
-    },
-}
-
 /// How often the capture thread sends a partly filled batch (latency bound of live reports).
 const LIVE_FLUSH: Duration = Duration::from_millis(100);
 
 /// Runs a live capture on an opened source until `count`, `duration`, `stop` or an error; calls
-/// `tick` every `interval`. The capture thread never blocks on the classifier: when the channel is
-/// full, the batch is dropped and counted.
+/// `tick` every `interval`. The capture thread never blocks on the classifier: when a worker's queue
+/// is full, its packets of the batch are dropped and counted.
 ///
 /// `before_read` runs once everything that may need privileges is open (the interface, the first
 /// savefile) and before any packet is parsed: the place to drop root.
@@ -371,75 +582,44 @@ pub fn capture_live(
         input: source.name().to_string(),
         message,
     })?;
-    let (tx, rx) = bounded::<LiveEvent>(CHANNEL_BATCHES * 4);
-    let (recycle_tx, recycle_rx) = bounded::<Batch>(CHANNEL_BATCHES * 4 + 2);
     let interface = source.name().to_string();
     let link = source.link_type();
     let stop = opts.stop.clone();
     let (count, duration) = (opts.count, opts.duration);
     let started = Instant::now();
-    let reader = thread::Builder::new()
-        .name("svcscope-capture".into())
-        .spawn(move || {
-            live_reader(
-                &mut source,
-                writer,
-                &tx,
-                &recycle_rx,
-                &stop,
-                count,
-                duration,
-                started,
-            )
-        })
-        .map_err(|e| CaptureError {
-            input: interface.clone(),
-            message: format!("cannot start the capture thread: {e}"),
-        })?;
-
-    let mut tracker = Tracker::new(catalog, &opts.tracker, opts.flows.take());
-    if opts.interval.is_some() {
-        tracker.count_intervals();
-    }
+    let read = move |feed: &mut Feed| {
+        live_reader(feed, &mut source, writer, &stop, count, duration, started)
+    };
     let mut live = LiveHealth {
         interface: interface.clone(),
         ..LiveHealth::default()
     };
-    let mut last_tick = Instant::now();
-    let mut end = None;
-    while end.is_none() {
-        let wait = match opts.interval {
-            Some(i) => i.saturating_sub(last_tick.elapsed()),
-            None => Duration::from_secs(3600),
-        };
-        match rx.recv_timeout(wait) {
-            Ok(LiveEvent::Batch(b)) => {
-                tracker.batch(&b);
-                let _ = recycle_tx.try_send(b);
-            }
-            Ok(LiveEvent::Stats(c, dropped)) => set_live(&mut live, c, dropped),
-            Ok(e @ LiveEvent::End { .. }) => end = Some(e),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+    let mut on_tick = |g: &Gathered, interval: Duration, health: Option<LiveTotals>| {
+        if let Some((c, dropped)) = health {
+            set_live(&mut live, c, dropped);
         }
-        if let Some(i) = opts.interval {
-            if last_tick.elapsed() >= i {
-                let interval = last_tick.elapsed();
-                last_tick = Instant::now();
-                let counters = tracker.take_interval();
-                let snapshot = tracker.snapshot();
-                tick(&Tick {
-                    elapsed: started.elapsed(),
-                    interval,
-                    counters: &counters,
-                    snapshot: &snapshot,
-                    active_flows: tracker.active_flows(),
-                    live: &live,
-                });
-            }
-        }
-    }
-    reader.join().expect("capture thread panicked");
+        tick(&Tick {
+            elapsed: started.elapsed(),
+            interval,
+            counters: &g.counters,
+            snapshot: &g.snapshot,
+            active_flows: g.active_flows,
+            live: &live,
+        });
+    };
+    let drive_opts = Drive {
+        catalog,
+        config: &opts.tracker,
+        workers: opts.workers,
+        flows: opts.flows.take(),
+        when_full: WhenFull::Drop,
+        queue: LIVE_BATCHES,
+        interval: opts.interval,
+    };
+    let driven = drive(drive_opts, read, &mut on_tick).map_err(|e| CaptureError {
+        input: interface.clone(),
+        message: format!("cannot start the capture threads: {e}"),
+    })?;
     let mut input = InputReport {
         path: interface,
         link_types: vec![link.name()],
@@ -448,25 +628,19 @@ pub fn capture_live(
         error: None,
     };
     let mut saved = None;
-    if let Some(LiveEvent::End {
-        counters,
-        live: c,
-        dropped,
-        saved: s,
-        error,
-    }) = end
-    {
-        set_live(&mut live, c, dropped);
-        input.packets = counters.packets;
-        input.error = error.map(|e| e.to_string());
-        saved = s;
+    if let Some(end) = driven.ends.into_iter().next() {
+        if let Some((c, dropped)) = end.live {
+            set_live(&mut live, c, dropped);
+        }
+        input.packets = end.counters.packets;
+        input.error = end.error.map(|e| e.to_string());
+        saved = end.saved;
     }
-    let (aggregate, flow_log_error) = tracker.finish();
     Ok(LiveResult {
-        aggregate,
+        aggregate: driven.aggregate,
         input,
         live,
-        flow_log_error,
+        flow_log_error: driven.flow_log_error,
         saved,
     })
 }
@@ -476,30 +650,26 @@ fn set_live(live: &mut LiveHealth, c: LiveCounters, dropped: u64) {
     live.set_drops(c.dropped, c.if_dropped, dropped);
 }
 
-#[allow(clippy::too_many_arguments)]
 fn live_reader(
+    feed: &mut Feed,
     source: &mut LiveSource,
     mut writer: Option<Recorder>,
-    tx: &Sender<LiveEvent>,
-    recycle: &Receiver<Batch>,
     stop: &AtomicBool,
     count: Option<u64>,
     duration: Option<Duration>,
     started: Instant,
 ) {
     let link = source.link_type();
-    let fresh = |recycle: &Receiver<Batch>| {
-        let mut b = recycle.try_recv().unwrap_or_default();
-        b.clear();
+    let fresh = |feed: &Feed, spare: Option<Batch>| {
+        let mut b = feed.batch(spare);
         b.link = Some(link);
         b
     };
-    let mut batch = fresh(recycle);
-    let mut dropped = 0u64;
+    let mut batch = fresh(feed, None);
     let mut last_flush = Instant::now();
     let mut last_stats = Instant::now();
     let mut error = None;
-    // Set when the classifier is gone (it panicked): the savefile is still finished.
+    // Set when the classifier is gone (a worker panicked): the savefile is still finished.
     let mut gone = false;
     loop {
         if stop.load(Ordering::Relaxed)
@@ -519,15 +689,9 @@ fn live_reader(
         }
         if batch.is_full() || (!batch.packets.is_empty() && last_flush.elapsed() >= LIVE_FLUSH) {
             last_flush = Instant::now();
-            let n = batch.packets.len() as u64;
-            match tx.try_send(LiveEvent::Batch(batch)) {
-                Ok(()) => batch = fresh(recycle),
-                Err(TrySendError::Full(LiveEvent::Batch(mut b))) => {
-                    dropped += n;
-                    b.clear();
-                    batch = b;
-                }
-                Err(_) => {
+            match feed.send(batch) {
+                Ok(spare) => batch = fresh(feed, spare),
+                Err(WorkersGone) => {
                     gone = true;
                     batch = Batch::default();
                     break;
@@ -536,21 +700,165 @@ fn live_reader(
         }
         if last_stats.elapsed() >= Duration::from_secs(1) {
             last_stats = Instant::now();
-            let _ = tx.try_send(LiveEvent::Stats(source.live_counters(), dropped));
+            feed.health(source.live_counters());
         }
     }
+    // The last batch waits for room: the capture is over, nothing is lost by waiting.
     if !gone && !batch.packets.is_empty() {
-        gone = tx.send(LiveEvent::Batch(batch)).is_err();
+        gone = feed.send_with(batch, WhenFull::Wait).is_err();
     }
     let saved = writer.map(Recorder::finish);
     if gone {
         return;
     }
-    let _ = tx.send(LiveEvent::End {
+    feed.end(InputEnd {
+        input: 0,
         counters: source.counters(),
-        live: source.live_counters(),
-        dropped,
-        saved,
+        link_types: Vec::new(),
         error,
+        live: Some((source.live_counters(), feed.dropped)),
+        saved,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{LinkType, Outcome};
+    use crate::tracker::shard_of;
+    use etherparse::PacketBuilder;
+
+    /// A batch of UDP frames from 192.0.2.`client` to 192.0.2.10:53, one per client.
+    fn batch(clients: std::ops::Range<u8>) -> Batch {
+        let mut b = Batch {
+            link: Some(LinkType::Ethernet),
+            ..Batch::default()
+        };
+        for (i, c) in clients.enumerate() {
+            let mut frame = Vec::new();
+            PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4([192, 0, 2, c], [192, 0, 2, 10], 64)
+                .udp(50000, 53)
+                .write(&mut frame, &[0; 12])
+                .unwrap();
+            b.push(i as i64 * 1_000_000, frame.len() as u32, &frame);
+        }
+        b
+    }
+
+    /// The packets of `b` each of `n` workers takes.
+    fn shares(b: &Batch, n: usize) -> Vec<u64> {
+        let mut counts = vec![0; n];
+        for (i, parsed) in b.parsed.iter().enumerate() {
+            let outcome = parsed.attach(b.frame(i).1);
+            assert!(matches!(outcome, Outcome::Ip(_)));
+            counts[shard_of(&outcome, n)] += 1;
+        }
+        counts
+    }
+
+    fn feed(workers: Vec<Sender<Work>>, when_full: WhenFull) -> (Feed, Receiver<Control>) {
+        let (control, control_rx) = bounded(4);
+        let (_, recycle) = bounded(1);
+        let feed = Feed {
+            workers,
+            control,
+            recycle,
+            when_full,
+            dropped: 0,
+        };
+        (feed, control_rx)
+    }
+
+    fn received(rx: &Receiver<Work>) -> Vec<Arc<Batch>> {
+        rx.try_iter()
+            .map(|w| match w {
+                Work::Batch(b) => b,
+                Work::Tick(_) => panic!("a tick"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn live_drops_and_counts_only_the_packets_of_a_worker_whose_queue_is_full() {
+        let (tx0, rx0) = bounded(1);
+        let (tx1, rx1) = bounded(1);
+        let (mut feed, _control) = feed(vec![tx0, tx1], WhenFull::Drop);
+        let first = batch(1..40);
+        let second = batch(40..90);
+        let share = shares(&second, 2);
+        assert!(
+            share.iter().all(|&n| n > 0),
+            "both workers get packets: {share:?}"
+        );
+        assert!(
+            feed.send(first).unwrap().is_none(),
+            "the workers hold the batch"
+        );
+        // Worker 1 keeps up, worker 0 does not.
+        assert_eq!(received(&rx1).len(), 1);
+        assert!(feed.send(second).unwrap().is_none());
+        assert_eq!(feed.dropped, share[0]);
+        let (got0, got1) = (received(&rx0), received(&rx1));
+        assert_eq!((got0.len(), got1.len()), (1, 1));
+        // Worker 1 has the second batch and knows its packets; worker 0 only the first.
+        assert_eq!(got1[0].packets.len(), 50);
+        let mine = got1[0].owners.iter().filter(|&&o| o == 1).count() as u64;
+        assert_eq!(mine, share[1]);
+        assert_eq!(got0[0].packets.len(), 39);
+    }
+
+    #[test]
+    fn a_batch_no_worker_kept_comes_back_to_be_refilled() {
+        let (tx, _rx) = bounded(1);
+        let (mut feed, _control) = feed(vec![tx], WhenFull::Drop);
+        assert!(feed.send(batch(1..3)).unwrap().is_none());
+        // The queue is full: the batch is dropped, counted and handed back.
+        let back = feed
+            .send(batch(3..8))
+            .unwrap()
+            .expect("the dropped batch back");
+        assert_eq!((back.packets.len(), feed.dropped), (5, 5));
+        assert!(feed.batch(Some(back)).packets.is_empty());
+    }
+
+    #[test]
+    fn capture_files_wait_for_a_full_worker_and_lose_nothing() {
+        let (tx, rx) = bounded(1);
+        let (mut feed, _control) = feed(vec![tx], WhenFull::Wait);
+        let slow = thread::spawn(move || {
+            let mut packets = 0;
+            for w in rx.iter() {
+                thread::sleep(Duration::from_millis(20));
+                if let Work::Batch(b) = w {
+                    packets += b.packets.len();
+                }
+            }
+            packets
+        });
+        for i in 0..5u8 {
+            feed.send(batch(i * 10 + 1..i * 10 + 11)).unwrap();
+        }
+        drop(feed);
+        assert_eq!(slow.join().unwrap(), 50);
+    }
+
+    #[test]
+    fn a_worker_that_is_gone_ends_the_feed() {
+        let (tx, rx) = bounded(1);
+        drop(rx);
+        for when_full in [WhenFull::Wait, WhenFull::Drop] {
+            let (mut feed, _control) = feed(vec![tx.clone()], when_full);
+            assert!(feed.send(batch(1..3)).is_err(), "{when_full:?}");
+        }
+    }
+
+    #[test]
+    fn queues_hold_about_the_batches_of_one_worker_however_many_there_are() {
+        assert_eq!(queue_per_worker(CHANNEL_BATCHES, 1), CHANNEL_BATCHES);
+        assert_eq!(queue_per_worker(CHANNEL_BATCHES, 2), CHANNEL_BATCHES);
+        assert_eq!(queue_per_worker(CHANNEL_BATCHES, 4), 4);
+        assert_eq!(queue_per_worker(CHANNEL_BATCHES, 64), 2);
+        assert_eq!(queue_per_worker(LIVE_BATCHES, 3), 21);
+    }
 }

@@ -1,23 +1,24 @@
 //! Tracker: one classifier worker — each decoded frame through flow table → classify → aggregate.
 //!
 //! The tracker owns the state of those stages for the flows it sees and has no threads or I/O of its
-//! own besides the optional flow-record writer; the pipeline feeds it batches, decoded by the capture
-//! thread (a batch not decoded yet is decoded here). Several trackers can run side by side on disjoint
-//! flows and their [`Aggregate`]s merge.
+//! own; ended flows also go to an optional [`FlowSink`] (the flow records, which the pipeline hands
+//! in). The pipeline feeds it batches, decoded by the capture thread (a batch not decoded yet is
+//! decoded here). Several trackers can run side by side on disjoint flows and their [`Aggregate`]s
+//! merge.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::aggregate::{Aggregate, IntervalCounters};
 use crate::bounded::share;
-use crate::capture::Batch;
+use crate::capture::{Batch, TimeSpan};
 use crate::catalog::Catalog;
 use crate::classify::Classifier;
 use crate::decode::{decode, proto, LinkType, Outcome};
-use crate::flow::{update, EndReason, Flow, FlowTable, Lookup, Placed, ServerRule, Timeouts};
+use crate::flow::{
+    update, EndReason, Flow, FlowSink, FlowTable, Lookup, Placed, ServerRule, Timeouts,
+};
 use crate::inspect::Slot;
-use crate::report::flows::FlowRecord;
 use crate::time::Ts;
 
 /// Settings of the classification stages.
@@ -58,16 +59,57 @@ pub fn shard_of(outcome: &Outcome<'_>, shards: usize) -> usize {
     }
 }
 
-/// Where ended flows go besides the statistics: a JSON Lines writer.
-pub type FlowSink = Box<dyn Write + Send>;
+/// The positions of worker `me`'s frames in a sharded batch (worker 0 also takes those not IP).
+fn own_frames(owners: &[u8], me: u8) -> impl Iterator<Item = usize> + '_ {
+    owners
+        .iter()
+        .enumerate()
+        .filter(move |&(_, &o)| o == me || (me == 0 && o == NOT_IP))
+        .map(|(i, _)| i)
+}
+
+/// In [`Batch::owners`]: a frame that is not IP, which worker 0 counts and which moves no worker's
+/// clock.
+pub const NOT_IP: u8 = u8::MAX;
+
+/// Sets [`Batch::owners`] for `shards` workers (at most 64; decoding every frame first) and returns
+/// how many frames each worker takes.
+pub fn shard_batch(batch: &mut Batch, shards: usize) -> Vec<u64> {
+    batch.decode();
+    let mut counts = vec![0u64; shards.max(1)];
+    let mut owners = std::mem::take(&mut batch.owners);
+    owners.clear();
+    let (mut earliest, mut latest, mut in_order) = (Ts::MAX, Ts::MIN, true);
+    for (p, parsed) in batch.packets.iter().zip(&batch.parsed) {
+        let frame = &batch.data[p.offset as usize..][..p.caplen as usize];
+        let (owner, shard) = match parsed.attach(frame) {
+            outcome @ Outcome::Ip(_) => {
+                in_order &= p.ts >= latest;
+                earliest = earliest.min(p.ts);
+                latest = latest.max(p.ts);
+                let shard = shard_of(&outcome, shards);
+                (shard as u8, shard)
+            }
+            _ => (NOT_IP, 0),
+        };
+        counts[shard] += 1;
+        owners.push(owner);
+    }
+    batch.owners = owners;
+    batch.ip_times = (latest >= earliest).then_some(TimeSpan {
+        earliest,
+        latest,
+        in_order,
+    });
+    counts
+}
 
 pub struct Tracker {
     classifier: Classifier,
     flows: FlowTable,
     agg: Aggregate,
     ended: Vec<(Flow, EndReason)>,
-    sink: Option<FlowSink>,
-    sink_error: Option<String>,
+    sink: Option<Box<dyn FlowSink>>,
     last_expire: Ts,
     interval: Option<IntervalCounters>,
 }
@@ -77,7 +119,11 @@ const EPM_EXPIRE_EVERY: i64 = 60_000_000_000;
 const WARM_GROUP: usize = 16;
 
 impl Tracker {
-    pub fn new(catalog: Arc<Catalog>, config: &TrackerConfig, sink: Option<FlowSink>) -> Tracker {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        config: &TrackerConfig,
+        sink: Option<Box<dyn FlowSink>>,
+    ) -> Tracker {
         Tracker::with_share(catalog, config, sink, 1)
     }
 
@@ -87,7 +133,7 @@ impl Tracker {
     pub fn with_share(
         catalog: Arc<Catalog>,
         config: &TrackerConfig,
-        sink: Option<FlowSink>,
+        sink: Option<Box<dyn FlowSink>>,
         workers: usize,
     ) -> Tracker {
         let workers = workers.max(1);
@@ -101,7 +147,6 @@ impl Tracker {
             agg: Aggregate::with_share(workers),
             ended: Vec::new(),
             sink,
-            sink_error: None,
             last_expire: i64::MIN,
             interval: None,
         }
@@ -125,12 +170,29 @@ impl Tracker {
 
     /// Processes every frame of a batch.
     pub fn batch(&mut self, batch: &Batch) {
-        self.frames_of(batch, 0..batch.packets.len());
+        self.frames_of(batch, 0..batch.packets.len(), None);
     }
 
-    /// Processes the frames of a batch at the given positions (a worker's shard: see [`shard_of`]).
-    pub fn batch_part(&mut self, batch: &Batch, positions: &[u32]) {
-        self.frames_of(batch, positions.iter().map(|&i| i as usize));
+    /// Processes worker `me`'s frames of a batch sharded by [`shard_batch`] (every frame when it is
+    /// not sharded). The flow table's clock still follows every IP frame of the batch, in order, so
+    /// that flows end (idle, closed) at the same moments as with one worker.
+    pub fn batch_shard(&mut self, batch: &Batch, me: usize) {
+        if batch.owners.len() != batch.packets.len() {
+            return self.batch(batch);
+        }
+        let me = me as u8;
+        let owners = &batch.owners;
+        // Mostly nothing can come due among the other workers' frames (their times are in order
+        // and none reaches the next sweep or closed flow's end): then the clock need only catch up
+        // at the end.
+        if let Some(t) = batch.ip_times {
+            if t.in_order && t.latest < self.flows.quiet_until(t.earliest) {
+                self.frames_of(batch, own_frames(owners, me), None);
+                self.flows.set_clock(t.latest);
+                return;
+            }
+        }
+        self.frames_of(batch, own_frames(owners, me), Some(me));
     }
 
     /// Processes one frame.
@@ -138,7 +200,16 @@ impl Tracker {
         self.decoded(ts, wire_len, frame.len(), decode(link, frame), None);
     }
 
-    fn frames_of(&mut self, batch: &Batch, positions: impl Iterator<Item = usize>) {
+    /// The frames at `positions` (ascending); `shard`: the worker's own in a sharded batch, whose
+    /// other workers' IP frames advance the clock between them.
+    fn frames_of(
+        &mut self,
+        batch: &Batch,
+        positions: impl Iterator<Item = usize>,
+        shard: Option<u8>,
+    ) {
+        // The next frame whose time the clock has not yet followed (sharded batches).
+        let mut clock = 0;
         if batch.parsed.len() != batch.packets.len() {
             let link = batch.link.unwrap_or(LinkType::Unsupported(-1));
             for i in positions {
@@ -164,15 +235,49 @@ impl Tracker {
                     n += 1;
                 }
                 for (&i, &ahead) in group[..n].iter().zip(&ahead) {
+                    if let Some(me) = shard {
+                        self.follow_clock(batch, me, clock..i);
+                        clock = i + 1;
+                    }
                     let (p, frame) = batch.frame(i);
                     let outcome = batch.parsed[i].attach(frame);
                     self.decoded(p.ts, p.wire_len, frame.len(), outcome, ahead);
                 }
             }
         }
+        if let Some(me) = shard {
+            self.follow_clock(batch, me, clock..batch.packets.len());
+        }
         if !self.ended.is_empty() {
             self.end_flows();
         }
+    }
+
+    /// Advances the flow table's clock through the other workers' IP frames in `range`, as if this
+    /// tracker had seen them: those at which something is due one by one, the others at once.
+    #[inline(always)]
+    fn follow_clock(&mut self, batch: &Batch, me: u8, range: std::ops::Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        let mut due = self.flows.next_due();
+        let mut latest = Ts::MIN;
+        for (o, p) in batch.owners[range.clone()]
+            .iter()
+            .zip(&batch.packets[range])
+        {
+            if *o != me && *o != NOT_IP {
+                if p.ts >= due {
+                    self.flows.advance(p.ts, &mut self.ended);
+                    due = self.flows.next_due();
+                } else {
+                    latest = latest.max(p.ts);
+                }
+            }
+        }
+        // Every skipped time was before anything due, and what is due only moves later as the
+        // clock advances: moving the clock is all they do.
+        self.flows.set_clock(latest);
     }
 
     /// Processes one decoded frame.
@@ -298,15 +403,7 @@ impl Tracker {
             self.classifier.flow_ended(&mut f);
             self.agg.end_flow(&f, self.classifier.catalog());
             if let Some(sink) = &mut self.sink {
-                if self.sink_error.is_none() {
-                    let record = FlowRecord::new(self.classifier.catalog(), &f, why);
-                    let mut line = serde_json::to_string(&record).expect("flow records serialize");
-                    line.push('\n');
-                    // One write per record, so that workers sharing a sink never interleave lines.
-                    if let Err(e) = sink.write_all(line.as_bytes()) {
-                        self.sink_error = Some(e.to_string());
-                    }
-                }
+                sink.ended(&f, why);
             }
         }
     }
@@ -328,36 +425,14 @@ impl Tracker {
         self.flows.len()
     }
 
-    /// Ends every flow and returns the statistics; an error writing flow records is returned too.
+    /// Ends every flow and returns the statistics; an error of the flow sink is returned too.
     pub fn finish(mut self) -> (Aggregate, Option<String>) {
         self.flows.drain(&mut self.ended);
         self.end_flows();
-        if let Some(sink) = &mut self.sink {
-            if let Err(e) = sink.flush() {
-                self.sink_error.get_or_insert(e.to_string());
-            }
-        }
+        let sink_error = self.sink.as_mut().and_then(|s| s.finish().err());
         self.agg.flow_counters = self.flows.counters;
         self.agg.inspect = self.classifier.inspect_counters();
-        (self.agg, self.sink_error)
-    }
-}
-
-/// A flow-record writer several workers share; each record is written under the lock in one call.
-#[derive(Clone)]
-pub struct SharedSink(pub std::sync::Arc<std::sync::Mutex<FlowSink>>);
-
-impl Write for SharedSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.write_all(buf).map(|_| buf.len())
-    }
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        let mut sink = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        sink.write_all(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        let mut sink = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        sink.flush()
+        (self.agg, sink_error)
     }
 }
 

@@ -10,6 +10,7 @@ use std::process::Command;
 use etherparse::PacketBuilder;
 use serde_json::Value;
 use svcscope_testkit::pcap::{option, pcap_header, pcap_record, pcapng, pcapng_section};
+use svcscope_testkit::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_svcscope");
 const SUPPORTED: &str = "Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback";
@@ -43,20 +44,15 @@ impl Drop for Dir {
     }
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// The checks of a run of the binary on bad input.
+trait Checks {
+    /// Exit status and the exact stderr lines (a panic already failed the run).
+    fn check(&self, code: i32, stderr: &[&str]);
+    fn json(&self) -> Value;
 }
 
-impl Run {
-    /// Exit status and the exact stderr lines; never a panic.
+impl Checks for Run {
     fn check(&self, code: i32, stderr: &[&str]) {
-        assert!(
-            !self.stderr.contains("panicked"),
-            "svcscope panicked:\n{}",
-            self.stderr
-        );
         let lines: Vec<&str> = self.stderr.lines().collect();
         assert_eq!(lines, stderr, "stderr");
         assert_eq!(self.code, code, "exit status; stderr:\n{}", self.stderr);
@@ -69,24 +65,11 @@ impl Run {
 }
 
 fn command(dir: &Dir, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .current_dir(&dir.0)
-        .env_remove("RUST_BACKTRACE");
-    c
-}
-
-fn run_command(mut c: Command) -> Run {
-    let out = c.output().expect("running svcscope");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    svcscope_testkit::command(BIN, &dir.0, args)
 }
 
 fn run(dir: &Dir, args: &[&str]) -> Run {
-    run_command(command(dir, args))
+    Run::of(&mut command(dir, args))
 }
 
 /// `svcscope analyze -q --format json FILES…` in the test's dir.
@@ -1012,11 +995,7 @@ fn unreadable_file() {
             return;
         }
     };
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let r = Run::from_output(out);
     if r.code == 2 && r.stdout.is_empty() {
         eprintln!("skipped: svcscope did not start as nobody: {}", r.stderr);
         return;

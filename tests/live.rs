@@ -23,6 +23,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
+use svcscope_testkit::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_svcscope");
 
@@ -516,13 +517,20 @@ impl Finished {
 
 /// `svcscope analyze FILES --format json -q EXTRA` with the same flow timeouts as the captures.
 fn analyze(files: &[&Path], extra: &[&str]) -> Value {
-    let out = run(Command::new(BIN)
-        .arg("analyze")
-        .args(files)
-        .args(["--format", "json", "-q"])
-        .args(TIMEOUTS)
-        .args(extra));
-    serde_json::from_slice(&out.stdout).expect("analyze prints one JSON report")
+    let out = offline(&["analyze"], files, extra);
+    serde_json::from_str(&out).expect("analyze prints one JSON report")
+}
+
+/// `svcscope COMMAND FILES --format json -q EXTRA` with the captures' flow timeouts: its output.
+fn offline(command: &[&str], files: &[&Path], extra: &[&str]) -> String {
+    let mut args = command.to_vec();
+    args.extend(["--format", "json", "-q"]);
+    args.extend(TIMEOUTS);
+    args.extend(extra);
+    let mut cmd = svcscope_testkit::command(BIN, Path::new(env!("CARGO_MANIFEST_DIR")), &args);
+    let r = Run::of(cmd.args(files));
+    assert_eq!(r.code, 0, "svcscope {command:?} failed:\n{}", r.stderr);
+    r.stdout
 }
 
 fn u(v: &Value, key: &str) -> u64 {
@@ -654,6 +662,105 @@ fn domain_live_equals_offline() {
     // 4,625 frames (1.7 MB) at top speed: a kernel buffer with room for all of them, so that a slow
     // start of the (debug) reader thread on a busy machine cannot drop any.
     live_equals_offline("domain.pcapng", &["--buffer-size", "8MiB"]);
+}
+
+/// The services rows as comparable lines, sorted.
+fn service_rows(r: &Value) -> Vec<String> {
+    let mut rows: Vec<String> = r["services"]
+        .as_array()
+        .expect("services is an array")
+        .iter()
+        .map(|s| {
+            format!(
+                "{} flows {} packets {}/{} bytes {}/{} clients {} servers {}",
+                s["service"].as_str().expect("service"),
+                u(s, "flows"),
+                u(s, "packets_c2s"),
+                u(s, "packets_s2c"),
+                u(s, "bytes_c2s"),
+                u(s, "bytes_s2c"),
+                u(s, "clients"),
+                u(s, "servers"),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Each flow record of a JSON Lines file as a comparable line (what does not depend on the time
+/// packets arrived: endpoints, classification, packets and bytes), sorted.
+fn flow_summaries(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let r: Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("a flow record line is not one JSON object ({e}): {l}"));
+            format!(
+                "{} {}:{} -> {}:{} {} {} {} {}/{} {}/{}",
+                r["transport"],
+                r["client_addr"],
+                r["client_port"],
+                r["server_addr"],
+                r["server_port"],
+                r["app_protocol"],
+                r["server_rule"],
+                r["provenance"],
+                r["packets_c2s"],
+                r["packets_s2c"],
+                r["bytes_c2s"],
+                r["bytes_s2c"],
+            )
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// Three classifier workers live: the report of the replayed capture is its offline report (one
+/// worker), every service and application protocol row alike, and the flow records the three
+/// workers write into one file are whole lines, the same flows as offline with three workers
+/// (whose sharding decides the same cross-flow learning).
+#[test]
+fn three_workers_live_equal_offline() {
+    let ns = netns_or_skip!();
+    let dir = TempDir::new("workers");
+    let file = fixture("domain.pcapng");
+    let offline = analyze(&[&file], &[]);
+    let offline_flows = dir.0.join("offline.jsonl");
+    analyze(
+        &[&file],
+        &["--workers", "3", "--flows", offline_flows.to_str().unwrap()],
+    );
+    let live_flows = dir.0.join("live.jsonl");
+    let count = totals(&offline)[1].to_string();
+    let mut args = vec![
+        "--format",
+        "json",
+        "--count",
+        &count,
+        "--buffer-size",
+        "8MiB",
+        "--workers",
+        "3",
+        "--flows",
+        live_flows.to_str().unwrap(),
+    ];
+    args.extend(TIMEOUTS);
+    let cap = ns.capture(&args);
+    ns.replay(&file);
+    let live = cap.wait(&|| ns.b_stats()).report();
+    assert_eq!(live_health(&live)[1..], [0, 0, 0], "drops reported");
+    assert_same_traffic(&live, &offline, "--workers 3");
+    assert_eq!(service_rows(&live), service_rows(&offline), "services rows");
+    assert_eq!(
+        live["unclassified"]["top_ports"],
+        offline["unclassified"]["top_ports"]
+    );
+    let records = flow_summaries(&live_flows);
+    assert_eq!(records.len() as u64, totals(&offline)[0]);
+    assert_eq!(records, flow_summaries(&offline_flows), "flow records");
 }
 
 #[test]
@@ -876,6 +983,16 @@ fn bpf_filter_applies_live() {
 
 #[test]
 fn interval_json_lines() {
+    interval_json_lines_with("1");
+}
+
+/// The interval counters of three workers merge: each replayed packet is counted once.
+#[test]
+fn interval_json_lines_with_three_workers() {
+    interval_json_lines_with("3");
+}
+
+fn interval_json_lines_with(workers: &str) {
     let ns = netns_or_skip!();
     let cap = ns.capture(&[
         "--format",
@@ -884,6 +1001,8 @@ fn interval_json_lines() {
         "1s",
         "--duration",
         "3500ms",
+        "--workers",
+        workers,
     ]);
     ns.replay(&fixture("catalog-rows.pcap"));
     let done = cap.wait(&|| ns.b_stats());
@@ -934,15 +1053,8 @@ fn view_hosts_live_equals_offline_hosts() {
     let cap = ns.capture(&args);
     ns.replay(&file);
     let live = cap.wait(&|| ns.b_stats()).report();
-    let mut offline_args: Vec<&str> = vec!["hosts", "--format", "json", "-q", "--role"];
-    offline_args.extend(TIMEOUTS);
-    let out = Command::new(env!("CARGO_BIN_EXE_svcscope"))
-        .args(&offline_args)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let offline: Value =
+        serde_json::from_str(&offline(&["hosts", "--role"], &[&file], &[])).unwrap();
     // Same hosts, same roles, same served traffic (times differ: live ones are the replay's).
     let summary = |r: &Value| -> Vec<String> {
         r["hosts"]

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use svcscope::capture::{Batch, FileSource, PacketSource};
 use svcscope::catalog::{Catalog, Transport, DEFAULT_CATALOG, DEFAULT_CATALOG_NAME};
 use svcscope::decode::{decode, proto, tcp_flags, Addr, LinkType, Outcome};
-use svcscope::tracker::{Tracker, TrackerConfig};
+use svcscope::tracker::{shard_batch, Tracker, TrackerConfig};
 
 /// The same reproducible-by-default settings as the unit tests' properties.
 #[path = "../src/testing.rs"]
@@ -529,5 +529,75 @@ proptest! {
         let (a, _) = one.finish();
         let (b, _) = batched.finish();
         prop_assert_eq!(summary(&a), summary(&b));
+    }
+}
+
+/// What the number of workers must not change, whatever cross-flow learning across address pairs
+/// they lose (it can relabel a flow, never make or split one): decoding, the flow table's counters
+/// but its peak (with several workers the sum of theirs), and the flows, packets and bytes in all.
+fn flows_summary(agg: &svcscope::aggregate::Aggregate) -> String {
+    let mut counters = agg.flow_counters;
+    counters.peak_flows = 0;
+    let all = agg
+        .by_label
+        .iter()
+        .flatten()
+        .map(|s| &**s)
+        .chain([&agg.unclassified, &agg.unanswered]);
+    let (mut flows, mut packets, mut bytes) = (0, 0, 0);
+    for s in all {
+        flows += s.flows;
+        packets += s.packets[0] + s.packets[1];
+        bytes += s.bytes[0] + s.bytes[1];
+    }
+    format!(
+        "{:?}\n{counters:?}\nflows {flows} packets {packets} bytes {bytes}",
+        agg.decode
+    )
+}
+
+proptest! {
+    #![proptest_config(testing::proptest_config(128))]
+
+    /// Three workers on the shards of the same batches, each one's flow-table clock following the
+    /// others' frames, end and split flows exactly as one tracker does, also when time goes
+    /// backwards now and then.
+    #[test]
+    fn sharded_workers_make_the_flows_of_one_tracker(
+        packets in conversation(),
+        backwards in prop::collection::vec(prop::bool::weighted(0.1), 200),
+    ) {
+        let config = TrackerConfig::default();
+        let mut one = Tracker::new(builtin(), &config, None);
+        let mut workers: Vec<Tracker> =
+            (0..3).map(|_| Tracker::with_share(builtin(), &config, None, 3)).collect();
+        let mut batch = Batch::default();
+        let flush = |batch: &mut Batch, workers: &mut [Tracker]| {
+            shard_batch(batch, workers.len());
+            for (me, w) in workers.iter_mut().enumerate() {
+                w.batch_shard(batch, me);
+            }
+            batch.clear();
+            batch.link = None;
+        };
+        let mut ts = 1_700_000_000_000_000_000i64;
+        for ((spec, step_us), back) in packets.iter().zip(&backwards) {
+            let step = i64::from(*step_us) * 1000;
+            ts += if *back { -step } else { step };
+            let (link, frame) = build(spec);
+            one.packet(link, ts, frame.len() as u32, &frame);
+            if batch.link.is_some_and(|l| l != link) || batch.packets.len() == 37 {
+                flush(&mut batch, &mut workers);
+            }
+            batch.link = Some(link);
+            batch.push(ts, frame.len() as u32, &frame);
+        }
+        flush(&mut batch, &mut workers);
+        let (a, _) = one.finish();
+        let mut merged = svcscope::aggregate::Aggregate::default();
+        for w in workers {
+            merged.merge(&w.finish().0);
+        }
+        prop_assert_eq!(flows_summary(&a), flows_summary(&merged));
     }
 }

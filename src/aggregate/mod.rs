@@ -54,6 +54,22 @@ impl IntervalCounters {
             }
         }
     }
+
+    /// Combines another worker's counters of the same interval into these (hosts up to the cap).
+    pub fn merge(&mut self, o: &IntervalCounters) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        for (label, (packets, bytes)) in &o.by_label {
+            let e = self.by_label.entry(*label).or_default();
+            e.0 += packets;
+            e.1 += bytes;
+        }
+        for (a, bytes) in &o.by_host {
+            if self.by_host.len() < MAX_INTERVAL_HOSTS || self.by_host.contains_key(a) {
+                *self.by_host.entry(*a).or_default() += bytes;
+            }
+        }
+    }
 }
 
 /// Distinct client and server addresses are counted exactly up to this many per statistic; beyond it

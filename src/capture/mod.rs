@@ -54,6 +54,19 @@ pub struct Batch {
     /// The decoded frames, one per packet (fewer only if frames were added without decoding them:
     /// [`Batch::decode`] catches up).
     pub parsed: Vec<Parsed>,
+    /// With several classifier workers: the worker each frame goes to, one per packet (set by the
+    /// pipeline as it shards the batch); empty when one worker takes every frame.
+    pub owners: Vec<u8>,
+    /// With `owners`: the times of the batch's IP frames, if there are any.
+    pub ip_times: Option<TimeSpan>,
+}
+
+/// The times of a run of frames: the first and the last, and whether they never go backwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeSpan {
+    pub earliest: Ts,
+    pub latest: Ts,
+    pub in_order: bool,
 }
 
 /// Frames per batch (live capture, pcapng): large enough to amortise channel costs, small enough to
@@ -68,6 +81,8 @@ impl Batch {
         self.data.clear();
         self.packets.clear();
         self.parsed.clear();
+        self.owners.clear();
+        self.ip_times = None;
     }
 
     /// Decodes the frames not decoded yet into [`Batch::parsed`] (sources decode as they fill).

@@ -1,10 +1,14 @@
-//! Flow records (`--flows FILE`): one JSON object per ended flow, one per line.
+//! Flow records (`--flows FILE`): one JSON object per ended flow, one per line, written by the
+//! [`JsonLines`] flow sink that the command line hands to the pipeline.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
 use crate::catalog::{Catalog, ServiceId};
 use crate::decode::{proto, tcp_flags, Addr};
-use crate::flow::{EndReason, Flow, C2S, S2C};
+use crate::flow::{EndReason, Flow, FlowSink, C2S, S2C};
 use crate::inspect::Evidence;
 use crate::time::Ts;
 
@@ -128,6 +132,85 @@ impl<'a> FlowRecord<'a> {
     }
 }
 
+/// The `--flows` writer: a [`FlowSink`] rendering each ended flow as one JSON line.
+///
+/// Every worker has its own fork, which renders records into its own buffer and writes whole lines,
+/// at least [`JsonLines::BLOCK`] bytes at a time, under the lock of the one destination: lines of
+/// different workers never interleave (their order across workers follows the workers' progress).
+/// After the first failed write nothing more is written, and every fork reports that error.
+pub struct JsonLines {
+    catalog: Arc<Catalog>,
+    out: Arc<Mutex<Destination>>,
+    buf: Vec<u8>,
+    failed: bool,
+}
+
+struct Destination {
+    out: Box<dyn Write + Send>,
+    error: Option<String>,
+}
+
+impl JsonLines {
+    /// Bytes of whole records a fork gathers before writing them out.
+    pub const BLOCK: usize = 32 << 10;
+
+    pub fn new(catalog: Arc<Catalog>, out: Box<dyn Write + Send>) -> JsonLines {
+        JsonLines {
+            catalog,
+            out: Arc::new(Mutex::new(Destination { out, error: None })),
+            buf: Vec::new(),
+            failed: false,
+        }
+    }
+
+    /// Writes the buffered lines, unless a write (of any fork) failed before.
+    fn write_out(&mut self, flush: bool) -> Result<(), String> {
+        // A fork that panicked while holding the lock left at worst a partial write behind, which
+        // the error of that run reports; the others still write whole lines.
+        let mut dest = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if dest.error.is_none() {
+            let mut result = dest.out.write_all(&self.buf);
+            if flush {
+                result = result.and_then(|()| dest.out.flush());
+            }
+            if let Err(e) = result {
+                dest.error = Some(e.to_string());
+            }
+        }
+        self.buf.clear();
+        self.failed = dest.error.is_some();
+        dest.error.clone().map_or(Ok(()), Err)
+    }
+}
+
+impl FlowSink for JsonLines {
+    fn ended(&mut self, f: &Flow, why: EndReason) {
+        if self.failed {
+            return;
+        }
+        let record = FlowRecord::new(&self.catalog, f, why);
+        serde_json::to_writer(&mut self.buf, &record).expect("flow records serialize");
+        self.buf.push(b'\n');
+        if self.buf.len() >= JsonLines::BLOCK {
+            // An error is kept for `finish`.
+            let _ = self.write_out(false);
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        self.write_out(true)
+    }
+
+    fn fork(&self) -> Box<dyn FlowSink> {
+        Box::new(JsonLines {
+            catalog: self.catalog.clone(),
+            out: self.out.clone(),
+            buf: Vec::new(),
+            failed: false,
+        })
+    }
+}
+
 /// RFC 3339 UTC time with microseconds, e.g. `2024-03-04T09:00:00.000000Z`.
 pub fn rfc3339(ts: Ts) -> String {
     let secs = ts.div_euclid(1_000_000_000);
@@ -161,6 +244,117 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::FlowKey;
+    use crate::flow::{Class, ServerRule};
+    use crate::inspect::Provenance;
+
+    /// A TCP flow from 192.0.2.`client`:`port` to 192.0.2.10:445.
+    fn flow(client: u8, port: u16) -> Flow {
+        let server = Addr::from_v4([192, 0, 2, 10]);
+        let (key, _) = FlowKey::of(
+            proto::TCP,
+            Addr::from_v4([192, 0, 2, client]),
+            server,
+            Some((port, 445)),
+        );
+        let class = Class {
+            client_is_lo: key.lo != server,
+            server_rule: ServerRule::Syn,
+            label: None,
+            provenance: Provenance::Port,
+            inspector: None,
+        };
+        Flow::new(key, class, 0)
+    }
+
+    /// A destination that records each write it is given, and fails after `fail_after` of them.
+    #[derive(Clone)]
+    struct Writes {
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+        fail_after: usize,
+    }
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let mut w = self.writes.lock().unwrap();
+            if w.len() >= self.fail_after {
+                return Err(std::io::Error::other("disk full"));
+            }
+            w.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn forks_on_several_threads_write_only_whole_lines() {
+        let writes = Writes {
+            writes: Arc::default(),
+            fail_after: usize::MAX,
+        };
+        let first = JsonLines::new(Arc::new(Catalog::builtin()), Box::new(writes.clone()));
+        let per_thread = 2_000u16;
+        let threads: Vec<_> = (0..4u8)
+            .map(|t| {
+                let mut sink = first.fork();
+                std::thread::spawn(move || {
+                    for port in 0..per_thread {
+                        sink.ended(&flow(100 + t, 10_000 + port), EndReason::Idle);
+                    }
+                    sink.finish()
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), Ok(()));
+        }
+        let writes = writes.writes.lock().unwrap();
+        // Records were gathered into blocks rather than written one by one.
+        assert!(
+            writes.len() < usize::from(per_thread),
+            "{} writes",
+            writes.len()
+        );
+        let mut seen = std::collections::HashSet::new();
+        for w in writes.iter() {
+            assert_eq!(w.last(), Some(&b'\n'), "a write ends inside a line");
+            for line in std::str::from_utf8(w).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).expect("a whole record");
+                let client = (v["client_addr"].to_string(), v["client_port"].as_u64());
+                assert!(seen.insert(client), "a record written twice: {line}");
+            }
+        }
+        assert_eq!(seen.len(), 4 * usize::from(per_thread));
+    }
+
+    #[test]
+    fn a_failed_write_stops_every_fork_and_each_reports_it() {
+        let writes = Writes {
+            writes: Arc::default(),
+            fail_after: 1,
+        };
+        let mut a = JsonLines::new(Arc::new(Catalog::builtin()), Box::new(writes.clone()));
+        let mut b = a.fork();
+        // Enough records for a block each: `a` writes its block, `b`'s write fails.
+        let mut port = 0;
+        while writes.writes.lock().unwrap().is_empty() {
+            port += 1;
+            a.ended(&flow(101, port), EndReason::Closed);
+        }
+        for port in 1..=port {
+            b.ended(&flow(102, port), EndReason::Closed);
+        }
+        assert_eq!(b.finish(), Err("disk full".to_string()));
+        a.ended(&flow(101, 1), EndReason::Closed);
+        assert_eq!(a.finish(), Err("disk full".to_string()));
+        assert_eq!(
+            writes.writes.lock().unwrap().len(),
+            1,
+            "written after the failure"
+        );
+    }
 
     #[test]
     fn rfc3339_formats_known_instants() {

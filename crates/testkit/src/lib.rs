@@ -1,7 +1,7 @@
 //! Helpers shared by svcscope's integration tests.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub mod pcap;
@@ -55,19 +55,52 @@ pub fn generator() -> PathBuf {
     .clone()
 }
 
-/// Runs a built binary (`env!("CARGO_BIN_EXE_svcscope")` in the calling test) in `dir`: (exit
-/// status, standard output, standard error); a panic message on standard error fails the test.
-pub fn run(exe: &str, dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(exe)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("running {exe}: {e}"));
-    let stderr = String::from_utf8(out.stderr).expect("standard error is UTF-8");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).expect("standard output is UTF-8"),
-        stderr,
-    )
+/// What a run of a binary printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit status, or -1 when a signal ended the process.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Runs `cmd` to its end. Both outputs must be UTF-8, and a panic message on standard error
+    /// fails the test.
+    pub fn of(cmd: &mut Command) -> Run {
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+        Run::from_output(out)
+    }
+
+    /// The run of a process that has ended (for a caller that handles a failure to start it), with
+    /// the checks of [`Run::of`].
+    pub fn from_output(out: Output) -> Run {
+        let stderr = String::from_utf8(out.stderr).expect("standard error is UTF-8");
+        assert!(
+            !stderr.contains("panicked"),
+            "the binary panicked:\n{stderr}"
+        );
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("standard output is UTF-8"),
+            stderr,
+        }
+    }
+}
+
+/// A built binary (`env!("CARGO_BIN_EXE_svcscope")` in the calling test) with `args`, to run in
+/// `dir`, without `RUST_BACKTRACE` (so that its messages are the ones a user sees).
+pub fn command(exe: &str, dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.args(args).current_dir(dir).env_remove("RUST_BACKTRACE");
+    cmd
+}
+
+/// Runs a built binary in `dir` (see [`command`]): (exit status, standard output, standard error),
+/// checked as by [`Run::of`].
+pub fn run(exe: &str, dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let r = Run::of(&mut command(exe, dir, args));
+    (r.code, r.stdout, r.stderr)
 }
