@@ -658,7 +658,7 @@ fn catalog_command_lists_every_row() {
     let run = svcscope(&["catalog", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 189);
+    assert_eq!(rows.len(), 191);
     for key in [
         "service",
         "system_service",
@@ -682,7 +682,7 @@ fn catalog_command_lists_every_row() {
     assert!(winreg
         .iter()
         .all(|r| r["origin"] == "beyond-article" && r["candidate"] == false));
-    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 18);
+    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 20);
     let gre = rows.iter().find(|r| r["ip_protocol"] == 47).unwrap();
     assert_eq!(
         (&gre["transport"], &gre["port"]),
@@ -897,7 +897,16 @@ fn catalog_lists_the_pipes_shares_and_protocols() {
     let run = svcscope(&["catalog", "--names", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 31);
+    assert_eq!(rows.len(), 50);
+    assert_eq!(rows.iter().filter(|r| r["kind"] == "spn").count(), 18);
+    let termsrv = rows
+        .iter()
+        .find(|r| r["kind"] == "spn" && r["name"] == "termsrv")
+        .unwrap();
+    assert_eq!(
+        termsrv["services"],
+        serde_json::json!(["Terminal Services"])
+    );
     for key in ["kind", "name", "services", "reference", "note", "source"] {
         assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
     }
@@ -912,7 +921,7 @@ fn catalog_lists_the_pipes_shares_and_protocols() {
     assert!(sysvol["source"]
         .as_str()
         .unwrap()
-        .starts_with("<built-in catalog/smb-names.toml>:"));
+        .starts_with("<built-in catalog/names.toml>:"));
     let run = svcscope(&["catalog", "--names", "--service", "remote registry"]);
     assert!(run.stdout.contains("winreg") && run.stdout.contains("[MS-RRP] 2.1"));
     assert!(run.stdout.contains("1 pipes, shares and protocols."));
