@@ -49,7 +49,8 @@ pub struct EvidenceRecord<'a> {
     pub kind: &'static str,
     /// What it names (an interface UUID, …), or null.
     pub value: Option<String>,
-    /// The catalog services it backs (those of the application protocol it implies).
+    /// The catalog services it backs (those of its catalog name, else of the application protocol
+    /// it implies).
     pub services: Vec<&'a str>,
 }
 
@@ -58,7 +59,11 @@ impl<'a> EvidenceRecord<'a> {
         EvidenceRecord {
             kind: e.kind.as_str(),
             value: e.value.text(),
-            services: e.label.map_or_else(Vec::new, |l| service_names(catalog, l)),
+            services: e
+                .services(catalog)
+                .iter()
+                .map(|&s| catalog.service(s).name.as_str())
+                .collect(),
         }
     }
 }

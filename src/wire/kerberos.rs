@@ -564,47 +564,48 @@ pub fn record_len(b: &[u8]) -> Result<usize> {
 
 /// Whether `b` begins a TCP record holding a Kerberos message: a record mark, an APPLICATION tag
 /// of a Kerberos message, and a DER length that fills the record exactly (where a stream that lost
-/// its place starts again).
-pub fn starts_record(b: &[u8]) -> bool {
-    let Ok(len) = record_len(b) else {
-        return false;
+/// its place starts again). `None` when `b` is too short to say.
+pub fn record_start(b: &[u8]) -> Option<bool> {
+    let len = match record_len(b) {
+        Ok(len) => len,
+        Err(Error::Truncated { .. }) => return None,
+        Err(_) => return Some(false),
     };
     let msg = &b[RECORD_HEADER_LEN..];
-    if msg.first().and_then(|&t| Kind::of_tag(t)).is_none() {
-        return false;
+    if Kind::of_tag(*msg.first()?).is_none() {
+        return Some(false);
     }
     // The DER header of the message: tag, then a short or long (1-4 byte) length.
-    let Some(&first) = msg.get(1) else {
-        return false;
-    };
+    let first = *msg.get(1)?;
     let (content, head) = match first {
         0..=0x7f => (usize::from(first), 2),
         0x81..=0x84 => {
             let n = usize::from(first & 0x7f);
-            let Some(bytes) = msg.get(2..2 + n) else {
-                return false;
-            };
+            let bytes = msg.get(2..2 + n)?;
             (
                 bytes.iter().fold(0usize, |l, &b| (l << 8) | usize::from(b)),
                 2 + n,
             )
         }
-        _ => return false,
+        _ => return Some(false),
     };
-    content.checked_add(head) == Some(len)
+    Some(content.checked_add(head) == Some(len))
 }
 
+/// Bytes [`record_start`] may need to decide: the mark and the longest DER header.
+const START_LEN: usize = RECORD_HEADER_LEN + 6;
+
 /// One direction of a Kerberos TCP connection cut into records: bounded ([`MAX_RECORD`] kept, a
-/// longer record passed over as it streams by), retransmissions dropped, and after a gap the
-/// stream starts again only at a segment that begins a record ([`starts_record`]).
+/// longer record passed over as it streams by), retransmissions dropped. The stream is read from
+/// a segment that begins a record ([`record_start`]): its first, or the first after a gap.
 #[derive(Debug, Default)]
 pub struct RecordStream {
     buf: Vec<u8>,
     next_seq: Option<u32>,
     /// Bytes of a long record still to pass over.
     skip: usize,
-    /// The stream lost its place (a gap, bytes that are no record).
-    lost: bool,
+    /// `buf` starts at a record boundary.
+    synced: bool,
 }
 
 /// What [`RecordStream::push`] saw.
@@ -612,8 +613,9 @@ pub struct RecordStream {
 pub struct Pushed {
     /// Records longer than [`MAX_RECORD`] passed over.
     pub skipped: u32,
-    /// The stream lost its place (a gap, or bytes where a record mark should be that are none).
-    pub lost: bool,
+    /// Bytes were not read: the stream lost its place (a gap, bytes where a record mark should be
+    /// that are none), or it has none and the segment does not begin a record.
+    pub unread: bool,
 }
 
 impl RecordStream {
@@ -645,7 +647,7 @@ impl RecordStream {
                     self.skip -= gap;
                 } else {
                     self.lose();
-                    out.lost = true;
+                    out.unread = true;
                 }
                 data
             }
@@ -660,13 +662,31 @@ impl RecordStream {
         if data.is_empty() {
             return out;
         }
-        if self.lost {
-            if !starts_record(data) {
+        if !self.synced {
+            // Only a segment that begins a record (with what follows it, while too short to say).
+            if self.buf.is_empty() && record_start(data) == Some(false) {
+                out.unread = true;
                 return out;
             }
-            self.lost = false;
+            self.buf.extend_from_slice(data);
+            match record_start(&self.buf) {
+                Some(true) => self.synced = true,
+                Some(false) => {
+                    self.buf = Vec::new();
+                    out.unread = true;
+                    return out;
+                }
+                None => {
+                    if self.buf.len() >= START_LEN {
+                        self.buf = Vec::new();
+                        out.unread = true;
+                    }
+                    return out;
+                }
+            }
+        } else {
+            self.buf.extend_from_slice(data);
         }
-        self.buf.extend_from_slice(data);
         let mut at = 0;
         loop {
             let rest = &self.buf[at..];
@@ -675,13 +695,13 @@ impl RecordStream {
                 Err(Error::Truncated { .. }) => break,
                 Err(_) => {
                     self.lose();
-                    out.lost = true;
+                    out.unread = true;
                     return out;
                 }
             };
             let Some(total) = len.checked_add(RECORD_HEADER_LEN) else {
                 self.lose();
-                out.lost = true;
+                out.unread = true;
                 return out;
             };
             if len > MAX_RECORD {
@@ -711,7 +731,7 @@ impl RecordStream {
     fn lose(&mut self) {
         self.buf = Vec::new();
         self.skip = 0;
-        self.lost = true;
+        self.synced = false;
     }
 }
 
@@ -1165,8 +1185,12 @@ pub(crate) mod tests {
     fn records_split_and_joined_are_cut_apart() {
         let a = record(&krb_error(25, "R", &["krbtgt", "R"]));
         let b = record(&kdc_rep(false, "R", "alice", &["krbtgt", "R"], 18, 18));
-        assert!(starts_record(&a) && starts_record(&b));
-        assert!(!starts_record(&a[1..]));
+        assert_eq!(
+            (record_start(&a), record_start(&b)),
+            (Some(true), Some(true))
+        );
+        assert_eq!(record_start(&a[1..]), Some(false));
+        assert_eq!(record_start(&a[..5]), None);
         let both = [a.clone(), b.clone()].concat();
         for cut in 1..both.len() {
             let mut s = RecordStream::default();
@@ -1183,21 +1207,29 @@ pub(crate) mod tests {
         s.push(1, &a, |_| n += 1);
         s.push(1, &a, |_| n += 1);
         assert_eq!(n, 1);
-        // The reserved bit, or what is no record mark, loses the place until a record starts.
+        // What does not begin a record (the reserved bit, the middle of one) is not read, until a
+        // segment begins one.
         let mut s = RecordStream::default();
-        let p = s.push(1, &[0x80, 0, 0, 1, 0], |_| n += 1);
-        assert!(p.lost);
-        s.push(6, &a[3..], |_| n += 1);
-        assert_eq!(n, 1);
-        s.push(6 + a.len() as u32 - 3, &b, |_| n += 1);
+        s.push(1, &[0x80, 0, 0, 1, 0x6a, 0x01, 0], |_| n += 1);
+        s.push(8, &a[3..], |_| n += 1);
+        assert_eq!((n, s.buffered()), (1, 0));
+        s.push(8 + a.len() as u32 - 3, &b, |_| n += 1);
         assert_eq!(n, 2);
+        // After records, a mark with the reserved bit loses the place.
+        let p = s.push(
+            8 + (a.len() + b.len()) as u32 - 3,
+            &[0x80, 0, 0, 1, 0],
+            |_| n += 1,
+        );
+        assert!(p.unread);
     }
 
     #[test]
     fn a_long_record_is_passed_over_and_a_gap_inside_it_keeps_the_place() {
         let mut s = RecordStream::default();
         let mut long = ((MAX_RECORD + 10) as u32).to_be_bytes().to_vec();
-        long.extend(vec![0x6b; MAX_RECORD + 10]);
+        long.extend([0x6b, 0x83, 0x01, 0x00, 0x05]);
+        long.extend(vec![0x6b; MAX_RECORD + 5]);
         let mut n = 0;
         let p = s.push(0, &long[..1000], |_| n += 1);
         assert_eq!(p.skipped, 1);
@@ -1206,11 +1238,11 @@ pub(crate) mod tests {
         assert!(s.buffered() == 0);
         let next = record(&krb_error(7, "R", &["cifs", "x"]));
         let p = s.push(long.len() as u32, &next, |_| n += 1);
-        assert!(!p.lost);
+        assert!(!p.unread);
         assert_eq!(n, 1);
         // A gap outside a long record: sync is lost, and found again at a record.
         let p = s.push(1_000_000, &next[2..], |_| n += 1);
-        assert!(p.lost);
+        assert!(p.unread);
         s.push(1_000_000 + next.len() as u32 - 2, &next, |_| n += 1);
         assert_eq!(n, 2);
     }
