@@ -687,12 +687,7 @@ fn rules_command(catalog: Arc<Catalog>, args: RulesArgs) -> Result<ExitCode> {
         &[net],
         false,
     );
-    let empty = crate::report::hosts::HostRow {
-        addr: net.addr,
-        serves: Vec::new(),
-        uses: Vec::new(),
-        roles: None,
-    };
+    let empty = crate::report::hosts::HostRow::new(net.addr);
     let host = report
         .hosts
         .iter()

@@ -296,7 +296,7 @@ impl Tracker {
         }
         for (mut f, why) in self.ended.drain(..) {
             self.classifier.flow_ended(&mut f);
-            self.agg.end_flow(&f);
+            self.agg.end_flow(&f, self.classifier.catalog());
             if let Some(sink) = &mut self.sink {
                 if self.sink_error.is_none() {
                     let record = FlowRecord::new(self.classifier.catalog(), &f, why);
@@ -316,7 +316,7 @@ impl Tracker {
     pub fn snapshot(&self) -> Aggregate {
         let mut agg = self.agg.clone();
         for f in self.flows.iter() {
-            agg.end_flow(f);
+            agg.end_flow(f, self.classifier.catalog());
         }
         agg.flow_counters = self.flows.counters;
         agg.inspect = self.classifier.inspect_counters();

@@ -160,6 +160,23 @@ fn service<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no services row {name}"))
 }
 
+fn has_service(report: &Value, name: &str) -> bool {
+    report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["service"] == name)
+}
+
+fn undetermined<'a>(report: &'a Value, app: &str, port: u64) -> &'a Value {
+    report["undetermined"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["app_protocol"] == app && r["port"] == port)
+        .unwrap_or_else(|| panic!("no undetermined row {app} {port}"))
+}
+
 const FIXTURES: [&str; 20] = [
     "catalog-rows.pcap",
     "domain.pcapng",
@@ -272,12 +289,36 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
         40
     );
     assert_eq!(app_row(&report, "NAT-T", Some(4500))["flows"], 1);
-    // Per service: shared flows are counted under each candidate and marked; totals never double.
+    // Per service: a port one service owns credits it; shared ports with no evidence credit no
+    // one, and are listed as undetermined with their candidates.
     let kdc = service(&report, "Kerberos Key Distribution Center");
     assert_eq!(kdc["flows"], 42 + 18);
-    assert_eq!(kdc["shared_flows"], 0);
-    let server = service(&report, "Server");
-    assert!(server["shared_flows"].as_u64().unwrap() >= 30);
+    assert_eq!(
+        (
+            &kdc["basis"],
+            &kdc["evidence_flows"],
+            &kdc["candidate_flows"]
+        ),
+        (&"port".into(), &0.into(), &0.into())
+    );
+    for name in ["Server", "Fax Service", "Print Spooler"] {
+        assert!(
+            !has_service(&report, name),
+            "{name}: a candidate of shared ports only, credited with traffic"
+        );
+    }
+    let smb = undetermined(&report, "SMB", 445);
+    assert_eq!((&smb["flows"], &smb["servers"]), (&30.into(), &2.into()));
+    assert_eq!(smb["services"].as_array().unwrap().len(), 7);
+    let t = &report["totals"];
+    let undetermined_flows: u64 = report["undetermined"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["flows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(t["undetermined_flows"], undetermined_flows);
+    assert_eq!(t["evidence_flows"], 0);
     let sum_app: u64 = report["app_protocols"]
         .as_array()
         .unwrap()
@@ -658,7 +699,7 @@ fn catalog_command_lists_every_row() {
     let run = svcscope(&["catalog", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 191);
+    assert_eq!(rows.len(), 193);
     for key in [
         "service",
         "system_service",
@@ -682,7 +723,7 @@ fn catalog_command_lists_every_row() {
     assert!(winreg
         .iter()
         .all(|r| r["origin"] == "beyond-article" && r["candidate"] == false));
-    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 20);
+    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 22);
     let gre = rows.iter().find(|r| r["ip_protocol"] == 47).unwrap();
     assert_eq!(
         (&gre["transport"], &gre["port"]),
@@ -823,9 +864,54 @@ fn dce_rpc_flows_on_dynamic_ports_are_labelled_by_interface() {
         .find(|r| r["client_addr"] == "192.0.2.101")
         .unwrap();
     assert_eq!(bound["provenance"], "rpc-bind");
-    // Per service and per interface in the report.
-    assert!(service(&report, "Net Logon")["flows"].as_u64().unwrap() >= 2);
-    assert!(service(&report, "Event Log")["flows"].as_u64().unwrap() >= 2);
+    // Per service and per interface in the report: the interfaces' services, evidence-backed.
+    for name in ["Net Logon", "Event Log"] {
+        let s = service(&report, name);
+        assert!(s["flows"].as_u64().unwrap() >= 2, "{name}");
+        assert_eq!(
+            (&s["basis"], &s["evidence_flows"]),
+            (&"evidence".into(), &s["flows"])
+        );
+    }
+    let netlogon = service(&report, "Net Logon");
+    let items: Vec<(&str, &str, u64)> = netlogon["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap(),
+                e["value"].as_str().unwrap_or("-"),
+                e["flows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // The request on 135, the announcement and what the mid-stream flow learnt from it, the bind.
+    let netlogon_uuid = "12345678-1234-abcd-ef00-01234567cffb";
+    assert_eq!(
+        items,
+        [
+            ("endpoint-mapper", netlogon_uuid, 1),
+            ("epm-request", netlogon_uuid, 1),
+            ("learnt-endpoint", netlogon_uuid, 1),
+            ("rpc-bind", netlogon_uuid, 1)
+        ]
+    );
+    // The endpoint mapper's bind names RPC itself; the other services of TCP 135 were only
+    // candidates of that flow, and evidence named every flow's services: nothing undetermined.
+    assert_eq!(
+        service(&report, "Remote Procedure Call (RPC)")["basis"],
+        "evidence"
+    );
+    assert!(!has_service(&report, "Certificate Services"));
+    assert_eq!(report["undetermined"], serde_json::json!([]));
+    assert_eq!(report["totals"]["undetermined_flows"], 0);
+    assert_eq!(
+        report["totals"]["evidence_flows"],
+        report["totals"]["flows"]
+    );
+    let services = report["services"].as_array().unwrap();
+    assert!(services.iter().all(|s| s["basis"] == "evidence"));
     let interfaces: Vec<&str> = report["rpc"]["interfaces"]
         .as_array()
         .unwrap()
@@ -897,7 +983,7 @@ fn catalog_lists_the_pipes_shares_and_protocols() {
     let run = svcscope(&["catalog", "--names", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 50);
+    assert_eq!(rows.len(), 49);
     assert_eq!(rows.iter().filter(|r| r["kind"] == "spn").count(), 18);
     let termsrv = rows
         .iter()
@@ -923,7 +1009,7 @@ fn catalog_lists_the_pipes_shares_and_protocols() {
         .unwrap()
         .starts_with("<built-in catalog/names.toml>:"));
     let run = svcscope(&["catalog", "--names", "--service", "remote registry"]);
-    assert!(run.stdout.contains("winreg") && run.stdout.contains("[MS-RRP] 2.1"));
+    assert!(run.stdout.contains("winreg") && run.stdout.contains("[MS-RSP] 2.1: \\PIPE\\winreg"));
     assert!(run.stdout.contains("1 pipes, shares and protocols."));
     let run = svcscope(&["catalog", "--names", "--protocol", "smb", "--format", "csv"]);
     assert_eq!(
@@ -941,7 +1027,7 @@ fn catalog_lists_the_rpc_interfaces() {
     let run = svcscope(&["catalog", "--interfaces", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 85);
+    assert_eq!(rows.len(), 86);
     let drsuapi = rows
         .iter()
         .find(|r| r["uuid"] == "e3514235-4b06-11d1-ab04-00c04fc2dcd2")
@@ -956,4 +1042,51 @@ fn catalog_lists_the_rpc_interfaces() {
     );
     let run = svcscope(&["catalog", "--interfaces", "--service", "event log"]);
     assert!(run.stdout.contains("eventlog6") && run.stdout.contains("MS-EVEN6"));
+}
+
+#[test]
+fn flow_records_credit_services_from_evidence_and_keep_the_candidates_apart() {
+    let (_, records, code, _) = analyze(&["fixtures/rpc.pcap"], &[]);
+    assert_eq!(code, 0);
+    // The endpoint mapper's port is shared by many services; the bind names the mapper's own, and
+    // the client's ept_map request the interface it asked for.
+    let epm = records
+        .iter()
+        .find(|r| r["server_port"] == 135)
+        .expect("a flow to TCP 135");
+    assert_eq!(epm["service_basis"], "evidence");
+    assert_eq!(
+        epm["services"],
+        serde_json::json!(["Remote Procedure Call (RPC)", "Net Logon"])
+    );
+    let candidates = epm["candidate_services"].as_array().unwrap();
+    assert!(candidates.len() > 1, "{candidates:?}");
+    assert!(candidates.contains(&"Remote Procedure Call (RPC)".into()));
+
+    let (_, records, _, _) = analyze(&["fixtures/domain.pcapng"], &[]);
+    let basis = |app: &str| -> Vec<(String, usize, usize)> {
+        let mut v: Vec<(String, usize, usize)> = records
+            .iter()
+            .filter(|r| r["app_protocol"] == app)
+            .map(|r| {
+                (
+                    r["service_basis"].as_str().unwrap().to_string(),
+                    r["services"].as_array().unwrap().len(),
+                    r["candidate_services"].as_array().unwrap().len(),
+                )
+            })
+            .collect();
+        v.dedup();
+        v
+    };
+    // SMB with no evidence: not determined, its services are its seven candidates.
+    assert_eq!(basis("SMB"), vec![("candidates".to_string(), 7, 7)]);
+    // Kerberos has one candidate: by port.
+    assert_eq!(basis("Kerberos"), vec![("port".to_string(), 1, 1)]);
+    let unclassified = records
+        .iter()
+        .find(|r| r["app_protocol"].is_null())
+        .expect("an unclassified flow");
+    assert_eq!(unclassified["service_basis"], "unclassified");
+    assert_eq!(unclassified["candidate_services"], serde_json::json!([]));
 }

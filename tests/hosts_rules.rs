@@ -886,3 +886,109 @@ fn hostile_names_cannot_add_commands_to_the_drafts() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With evidence, a host serves the services its payload showed (an interface bound) ahead of its
+/// ports, and its rules are grouped by those services; a shared port whose every flow evidence
+/// determined (the endpoint mapper's 135) is no "not determined" group, while one with flows
+/// nothing determined (SMB on the domain's DC) is, listing its candidates.
+#[test]
+fn hosts_and_rules_lead_with_the_services_evidence_showed() {
+    let (code, out, err) = svcscope(&["hosts", "--format", "json", "-q", "fixtures/rpc.pcap"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let server = host(&report, "192.0.2.10");
+    let served: Vec<(&str, u64)> = server["services_served"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["service"].as_str().unwrap(), s["flows"].as_u64().unwrap()))
+        .collect();
+    for want in [
+        // Its two flows on 49668, and the endpoint-mapper flow whose request asked for it.
+        ("Net Logon", 3),
+        ("Event Log", 2),
+        ("Local Security Authority", 2),
+        ("Remote Procedure Call (RPC)", 1),
+    ] {
+        assert!(served.contains(&want), "{want:?} not in {served:?}");
+    }
+    assert!(
+        !served.iter().any(|s| s.0 == "Certificate Services"),
+        "{served:?}"
+    );
+    let netlogon = server["services_served"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "Net Logon")
+        .unwrap();
+    assert_eq!(netlogon["ports"], serde_json::json!([135, 49668]));
+    assert_eq!(netlogon["evidence"][0]["name"], "netlogon");
+    let client = host(&report, "192.0.2.101");
+    assert!(client["services_used"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["service"] == "Net Logon" && u["server"] == "192.0.2.10"));
+    let epm = serves(server, "RPC", "tcp");
+    assert_eq!(
+        (&epm["evidence_flows"], &epm["undetermined_flows"]),
+        (&1.into(), &0.into())
+    );
+
+    let (code, table, _) = svcscope(&["hosts", "-q", "fixtures/rpc.pcap"]);
+    assert_eq!(code, 0);
+    let first_serves = table
+        .lines()
+        .position(|l| l.starts_with("  serves "))
+        .unwrap();
+    let port_table = table
+        .lines()
+        .position(|l| l.starts_with("  SERVES "))
+        .unwrap();
+    assert!(first_serves < port_table, "{table}");
+    assert!(
+        table.contains(
+            "  serves Net Logon (endpoint-mapper netlogon, epm-request netlogon, learnt-endpoint netlogon, rpc-b…; 2 clients, 3 flows) via RPC tcp/135, RPC netlogon (MS-NRPC) tcp/dynamic\n"
+        ),
+        "{table}"
+    );
+
+    let (code, ps, err) = svcscope(&["rules", "--host", "192.0.2.10", "-q", "fixtures/rpc.pcap"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        ps.contains("# Net Logon — from evidence: endpoint-mapper netlogon, epm-request netlogon, learnt-endpoint netlogon, rpc-bind netlogon\n"),
+        "{ps}"
+    );
+    assert!(ps.contains("-Group 'svcscope: Net Logon' -Direction Inbound -Action Allow -Protocol TCP -LocalPort RPC "));
+    assert!(ps.contains("-Group 'svcscope: Remote Procedure Call (RPC)' -Direction Inbound -Action Allow -Protocol TCP -LocalPort RPCEPMap "));
+    assert!(!ps.contains("not determined"), "{ps}");
+    assert!(!ps.contains("shared by"), "{ps}");
+
+    // Connectionless RPC (Event Log over UDP) gets a UDP rule on the dynamic ranges, not the TCP
+    // `RPC` keyword.
+    assert!(
+        ps.contains("-Protocol UDP -LocalPort 49152-65535,1025-5000 "),
+        "{ps}"
+    );
+    let (_, nft, _) = svcscope(&[
+        "rules",
+        "--host",
+        "192.0.2.10",
+        "--format",
+        "nftables",
+        "-q",
+        "fixtures/rpc.pcap",
+    ]);
+    assert!(nft.contains("    udp dport { 49152-65535, 1025-5000 } accept comment \"RPC eventlog6 (MS-EVEN6) (dynamic UDP ports)\"\n"), "{nft}");
+    nft_check(&nft);
+
+    let (_, dc, _) = svcscope(&[
+        "rules",
+        "--host",
+        "192.0.2.10",
+        "-q",
+        "fixtures/domain.pcapng",
+    ]);
+    assert!(dc.contains("# SMB — service not determined (no evidence of which was used); candidates: Distributed File System, Fax Service"), "{dc}");
+}

@@ -20,12 +20,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use svcscope::aggregate::{AddrSet, Aggregate, Stats};
+use svcscope::aggregate::{AddrSet, Aggregate, IntervalCounters, Stats};
 use svcscope::capture::Batch;
 use svcscope::catalog::Catalog;
 use svcscope::decode::LinkType;
 use svcscope::flow::Timeouts;
-use svcscope::tracker::{IntervalCounters, Tracker, TrackerConfig};
+use svcscope::tracker::{Tracker, TrackerConfig};
 
 const LINKS: [LinkType; 8] = [
     LinkType::Ethernet,

@@ -1,15 +1,19 @@
-//! Aggregate: per-label traffic statistics, unclassified traffic by port, and capture health.
+//! Aggregate: per-label and per-service traffic statistics, unclassified traffic by port, and
+//! capture health.
 //!
 //! Statistics are kept per catalog [`Label`](crate::catalog::Label) — one (transport, port), IP
-//! protocol or the dynamic RPC range — so every flow is counted exactly once. The per-application and
-//! per-service views of a report are derived from these by merging (a service sums the labels it is a
-//! candidate for; hdrhistograms merge exactly), which is also how statistics from several classifier
-//! workers or intervals combine.
+//! protocol or the dynamic RPC range — so every flow is counted exactly once there; the
+//! per-application view of a report comes from these. Per service they are kept by basis
+//! (`services.rs`): what each flow's attribution credits it with (evidence, or a port it alone
+//! owns), apart from the shared-port flows no evidence determined. Everything merges exactly
+//! (hdrhistograms too), which is how statistics from several classifier workers or intervals
+//! combine.
 //!
 //! Packet sizes are recorded as packets arrive; everything else when a flow ends. TCP connection
 //! attempts the server never accepted are kept apart as "unanswered" and never count as service traffic.
 
 pub mod hosts;
+pub mod services;
 
 use std::collections::BTreeMap;
 
@@ -17,7 +21,7 @@ use hdrhistogram::Histogram;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::bounded::Workers;
-use crate::catalog::{LabelId, Uuid};
+use crate::catalog::{Catalog, LabelId, Uuid};
 use crate::decode::{Addr, Malformed};
 use crate::flow::{Flow, FlowCounters, C2S, S2C};
 use crate::inspect::Counters;
@@ -270,6 +274,8 @@ pub struct Aggregate {
     pub hosts: hosts::HostTable,
     /// Flows per DCE/RPC interface seen (bind, connectionless header or endpoint-mapper answer).
     pub rpc_interfaces: FxHashMap<Uuid, PortCounts>,
+    /// Per service by basis (evidence, port, candidates), and the undetermined flows per label.
+    pub by_basis: services::ByBasis,
     pub inspect: Counters,
     /// The workers sharing the process-wide caps; a merged aggregate has the whole caps.
     pub workers: Workers,
@@ -315,8 +321,8 @@ impl Aggregate {
         record(&mut stats.packet_size, size);
     }
 
-    /// Folds an ended flow into the statistics.
-    pub fn end_flow(&mut self, f: &Flow) {
+    /// Folds an ended flow into the statistics; the catalog tells which services its evidence backs.
+    pub fn end_flow(&mut self, f: &Flow, catalog: &Catalog) {
         let label = f.class.label;
         let interface = f.slot.as_ref().and_then(|s| s.interface);
         if let Some(u) = interface {
@@ -334,7 +340,10 @@ impl Aggregate {
             *self.unanswered_by_label.entry(label).or_default() += 1;
             return;
         }
-        self.hosts.add(f);
+        let attribution = f.attribution(catalog);
+        self.hosts.add(catalog, f, &attribution);
+        let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
+        self.by_basis.add(catalog, f, &attribution, addr_cap);
         match label {
             Some(l) => self.label_stats(l).add_flow(f),
             None => {
@@ -375,6 +384,8 @@ impl Aggregate {
             let c = self.rpc_interfaces.entry(*k).or_default();
             c.merge(v);
         }
+        let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
+        self.by_basis.merge(&o.by_basis, addr_cap);
         self.inspect.merge(&o.inspect);
         let (a, b) = (&mut self.flow_counters, &o.flow_counters);
         a.flows_created += b.flows_created;
@@ -394,43 +405,54 @@ impl Aggregate {
     }
 }
 
+/// A flow for unit tests: TCP from 192.0.2.`client`:50000 to 192.0.2.10:445 with this label, 3 and
+/// 2 packets and these bytes each way over 2 s; `answered` false makes it an unanswered attempt.
+#[cfg(test)]
+pub(crate) fn test_flow(
+    label: Option<LabelId>,
+    client: u8,
+    bytes: [u64; 2],
+    answered: bool,
+) -> Flow {
+    let (key, _) = crate::decode::FlowKey::of(
+        6,
+        Addr::from_v4([192, 0, 2, client]),
+        Addr::from_v4([192, 0, 2, 10]),
+        Some((50000, 445)),
+    );
+    let server = Addr::from_v4([192, 0, 2, 10]);
+    let class = crate::flow::Class {
+        client_is_lo: key.lo != server,
+        server_rule: crate::flow::ServerRule::Syn,
+        label,
+        provenance: crate::inspect::Provenance::Port,
+        inspector: None,
+    };
+    let mut f = Flow::new(key, class, 0);
+    f.last_ts = 2_000_000_000;
+    f.packets = [3, 2];
+    f.bytes = bytes;
+    f.answered = answered;
+    f
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_flow as flow;
     use super::*;
-    use crate::decode::FlowKey;
-    use crate::flow::{Class, ServerRule};
-    use crate::inspect::Provenance;
+    use crate::catalog::{Catalog, Transport};
+    use crate::inspect::{Basis, Evidence, EvidenceKind, Provenance, Slot, Value};
 
-    fn flow(label: Option<LabelId>, client: u8, bytes: [u64; 2], answered: bool) -> Flow {
-        let (key, _) = FlowKey::of(
-            6,
-            Addr::from_v4([192, 0, 2, client]),
-            Addr::from_v4([192, 0, 2, 10]),
-            Some((50000, 445)),
-        );
-        let server = Addr::from_v4([192, 0, 2, 10]);
-        let class = Class {
-            client_is_lo: key.lo != server,
-            server_rule: ServerRule::Syn,
-            label,
-            provenance: Provenance::Port,
-            inspector: None,
-        };
-        let mut f = Flow::new(key, class, 0);
-        f.last_ts = 2_000_000_000;
-        f.packets = [3, 2];
-        f.bytes = bytes;
-        f.answered = answered;
-        f
-    }
+    const NETLOGON: &str = "12345678-1234-abcd-ef00-01234567cffb";
 
     #[test]
     fn flows_fold_into_their_label_and_merge() {
+        let c = Catalog::builtin();
         let mut a = Aggregate::default();
-        a.end_flow(&flow(Some(3), 101, [100, 200], true));
-        a.end_flow(&flow(Some(3), 102, [10, 20], true));
-        a.end_flow(&flow(None, 103, [1, 2], true));
-        a.end_flow(&flow(Some(3), 104, [60, 0], false));
+        a.end_flow(&flow(Some(3), 101, [100, 200], true), &c);
+        a.end_flow(&flow(Some(3), 102, [10, 20], true), &c);
+        a.end_flow(&flow(None, 103, [1, 2], true), &c);
+        a.end_flow(&flow(Some(3), 104, [60, 0], false), &c);
         let s = a.by_label[3].as_ref().unwrap();
         assert_eq!(
             (s.flows, s.bytes, s.clients.len(), s.servers.len()),
@@ -446,11 +468,210 @@ mod tests {
         );
 
         let mut b = Aggregate::default();
-        b.end_flow(&flow(Some(3), 101, [1, 1], true));
+        b.end_flow(&flow(Some(3), 101, [1, 1], true), &c);
         b.merge(&a);
         let s = b.by_label[3].as_ref().unwrap();
         assert_eq!((s.flows, s.clients.len()), (3, 2));
         assert_eq!(s.flow_bytes.len(), 3);
+    }
+
+    /// A flow on SMB (TCP 445) with a DCE/RPC bind of Net Logon's interface: evidence names it.
+    fn netlogon_over_smb(c: &Catalog, client: u8, bytes: [u64; 2]) -> Flow {
+        let uuid = crate::catalog::Uuid::parse(NETLOGON).unwrap();
+        let label = c.interface_label(uuid, false);
+        let mut f = flow(c.lookup_port(Transport::Tcp, 445), client, bytes, true);
+        f.class.label = label;
+        f.class.provenance = Provenance::Evidence(EvidenceKind::RpcBind);
+        let e = Evidence::labelled(EvidenceKind::RpcBind, Value::Interface(uuid), label);
+        f.slot = Some(Box::new(Slot::with(e, Some(uuid))));
+        f
+    }
+
+    fn service_id(c: &Catalog, name: &str) -> u16 {
+        c.services.iter().position(|s| s.name == name).unwrap() as u16
+    }
+
+    /// What the per-service view of an aggregate holds, comparable across merges.
+    fn by_service(c: &Catalog, a: &Aggregate) -> Vec<String> {
+        let mut v: Vec<String> = a
+            .by_basis
+            .services()
+            .map(|(id, s)| {
+                let d = &s.determined;
+                format!(
+                    "{} determined {} {:?} {:?} c{} s{} p50 {} evidence {} {} candidates {} {} \
+                     labels {:?} items {:?} other {}",
+                    c.service(id).name,
+                    d.flows,
+                    d.packets,
+                    d.bytes,
+                    d.clients.len(),
+                    d.servers.len(),
+                    d.packet_size.value_at_quantile(0.5),
+                    s.evidence_flows,
+                    s.evidence_bytes,
+                    s.candidate_flows,
+                    s.candidate_bytes,
+                    s.labels,
+                    s.evidence.items,
+                    s.evidence.other_flows
+                )
+            })
+            .collect();
+        v.extend(a.by_basis.undetermined().map(|(l, s)| {
+            format!(
+                "undetermined {} {} {} c{}",
+                c.label(l).name,
+                s.flows,
+                s.total_bytes(),
+                s.clients.len()
+            )
+        }));
+        let (e, u) = (&a.by_basis.evidence, &a.by_basis.candidates);
+        v.push(format!(
+            "totals {} {} {} {}",
+            e.flows, e.bytes, u.flows, u.bytes
+        ));
+        v
+    }
+
+    #[test]
+    fn services_are_credited_by_evidence_or_port_and_shared_ports_stay_undetermined() {
+        let c = Catalog::builtin();
+        let smb = c.lookup_port(Transport::Tcp, 445);
+        let kerberos = c.lookup_port(Transport::Tcp, 88);
+        let mut a = Aggregate::default();
+        a.end_flow(&netlogon_over_smb(&c, 101, [300, 400]), &c);
+        a.end_flow(&flow(smb, 102, [10, 20], true), &c);
+        a.end_flow(&flow(smb, 103, [5, 5], true), &c);
+        a.end_flow(&flow(kerberos, 104, [50, 70], true), &c);
+        // Unanswered attempts credit nothing.
+        a.end_flow(&flow(smb, 105, [60, 0], false), &c);
+
+        let svc = |name: &str| {
+            a.by_basis.services[usize::from(service_id(&c, name))]
+                .as_deref()
+                .unwrap()
+        };
+        let netlogon = svc("Net Logon");
+        assert_eq!(
+            (
+                netlogon.determined.flows,
+                netlogon.determined.total_bytes(),
+                netlogon.evidence_flows,
+                netlogon.evidence_bytes,
+                netlogon.basis()
+            ),
+            (1, 700, 1, 700, Basis::Evidence)
+        );
+        // And one of the two undetermined SMB flows' candidates, never summed into its traffic.
+        assert_eq!(
+            (netlogon.candidate_flows, netlogon.candidate_bytes),
+            (2, 40)
+        );
+        let uuid = crate::catalog::Uuid::parse(NETLOGON).unwrap();
+        assert_eq!(
+            netlogon.evidence.items,
+            vec![services::EvidenceCount {
+                kind: EvidenceKind::RpcBind,
+                value: Value::Interface(uuid),
+                flows: 1
+            }]
+        );
+        // The mean frame size counts once per packet: 700 bytes over 5 packets.
+        assert_eq!(netlogon.determined.packet_size.len(), 5);
+        assert_eq!(netlogon.determined.packet_size.value_at_quantile(0.5), 140);
+        let fax = svc("Fax Service");
+        assert_eq!(
+            (
+                fax.determined.flows,
+                fax.candidate_flows,
+                fax.candidate_bytes
+            ),
+            (0, 2, 40)
+        );
+        let kdc = svc("Kerberos Key Distribution Center");
+        assert_eq!(
+            (kdc.determined.flows, kdc.evidence_flows, kdc.basis()),
+            (1, 0, Basis::Port)
+        );
+        assert_eq!(kdc.labels, vec![kerberos.unwrap()]);
+        let undetermined: Vec<(LabelId, u64, u64)> = a
+            .by_basis
+            .undetermined()
+            .map(|(l, s)| (l, s.flows, s.total_bytes()))
+            .collect();
+        assert_eq!(undetermined, vec![(smb.unwrap(), 2, 40)]);
+        let (e, u) = (&a.by_basis.evidence, &a.by_basis.candidates);
+        assert_eq!((e.flows, e.bytes, u.flows, u.bytes), (1, 700, 2, 40));
+    }
+
+    #[test]
+    fn per_service_statistics_merge_to_what_one_aggregate_counts() {
+        let c = Catalog::builtin();
+        let smb = c.lookup_port(Transport::Tcp, 445);
+        let kerberos = c.lookup_port(Transport::Tcp, 88);
+        let flows = vec![
+            netlogon_over_smb(&c, 101, [300, 400]),
+            flow(smb, 102, [10, 20], true),
+            netlogon_over_smb(&c, 102, [30, 40]),
+            flow(kerberos, 104, [50, 70], true),
+            flow(smb, 101, [7, 9], true),
+            flow(kerberos, 101, [1, 2], true),
+            netlogon_over_smb(&c, 103, [3, 4]),
+        ];
+        let mut one = Aggregate::default();
+        for f in &flows {
+            one.end_flow(f, &c);
+        }
+        // Two workers' shares, then an interval merged into an empty total.
+        let (mut w1, mut w2) = (Aggregate::with_share(2), Aggregate::with_share(2));
+        for (i, f) in flows.iter().enumerate() {
+            if i % 2 == 0 { &mut w1 } else { &mut w2 }.end_flow(f, &c);
+        }
+        let mut merged = Aggregate::default();
+        merged.merge(&w1);
+        merged.merge(&w2);
+        assert_eq!(by_service(&c, &merged), by_service(&c, &one));
+        let netlogon = one.by_basis.services[usize::from(service_id(&c, "Net Logon"))]
+            .as_deref()
+            .unwrap();
+        assert_eq!(
+            (netlogon.evidence_flows, netlogon.evidence.items[0].flows),
+            (3, 3)
+        );
+    }
+
+    #[test]
+    fn the_evidence_summary_is_capped_and_counts_what_it_left_out() {
+        let mut s = services::EvidenceSummary::default();
+        for n in 0..services::MAX_SUMMARY_ITEMS + 3 {
+            let v = Value::Text(format!("pipe{n}").into());
+            s.add(EvidenceKind::SmbPipe, &v, 2);
+        }
+        // An item already summarised still counts when the summary is full.
+        s.add(EvidenceKind::SmbPipe, &Value::Text("pipe0".into()), 1);
+        assert_eq!(s.items.len(), services::MAX_SUMMARY_ITEMS);
+        assert_eq!((s.items[0].flows, s.other_flows), (3, 6));
+        let mut t = services::EvidenceSummary::default();
+        t.add(EvidenceKind::SmbPipe, &Value::Text("other".into()), 4);
+        s.merge(&t);
+        assert_eq!(s.other_flows, 10);
+        // Wire text is kept cut short: names differing past the cut are one item.
+        let mut s = services::EvidenceSummary::with_cap(2);
+        let long = |tail: &str| Value::Text(format!("{}{tail}", "é".repeat(200)).into());
+        s.add(EvidenceKind::SmbShare, &long("a"), 1);
+        s.add(EvidenceKind::SmbShare, &long("b"), 1);
+        assert_eq!((s.items.len(), s.items[0].flows), (1, 2));
+        let Value::Text(kept) = &s.items[0].value else {
+            panic!("{:?}", s.items[0].value)
+        };
+        assert!(
+            kept.len() <= services::MAX_SUMMARY_TEXT + '…'.len_utf8(),
+            "{}",
+            kept.len()
+        );
+        assert!(kept.ends_with('…'));
     }
 
     #[test]

@@ -190,7 +190,8 @@ impl LiveSource {
     /// precision.
     pub fn save_format(&self) -> SaveFormat {
         SaveFormat {
-            dlt: self.cap.get_datalink().0,
+            // A file records the LINKTYPE value, not the platform's DLT value.
+            dlt: super::dlt_to_linktype(self.cap.get_datalink().0),
             snaplen: u32::try_from(self.snaplen).unwrap_or(262_144).max(1),
             nanos: self.ts_scale == 1,
         }

@@ -165,6 +165,31 @@ pub trait PacketSource: Send {
 pub const SUPPORTED: &str = "Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback";
 
 /// Compiles a BPF expression for a link type.
+/// The libpcap DLT value for a capture file's LINKTYPE value (pcap-linktype(7)). They agree except
+/// for the few link types whose DLT values differ between platforms, which files record under
+/// numbers of their own: raw IP is LINKTYPE_RAW 101 in a file and DLT_RAW 12 to Linux's libpcap.
+pub fn linktype_to_dlt(linktype: i32) -> i32 {
+    match linktype {
+        100 => 11, // ATM_RFC1483
+        101 => 12, // RAW
+        102 => 15, // SLIP_BSDOS
+        103 => 16, // PPP_BSDOS
+        other => other,
+    }
+}
+
+/// The LINKTYPE value a savefile records for a live capture's DLT (the inverse of
+/// [`linktype_to_dlt`]; DLT_RAW is 14 on OpenBSD).
+pub fn dlt_to_linktype(dlt: i32) -> i32 {
+    match dlt {
+        11 => 100,
+        12 | 14 => 101,
+        15 => 102,
+        16 => 103,
+        other => other,
+    }
+}
+
 /// Checks that a BPF filter compiles (for Ethernet), for a clear error before any input is read.
 pub fn check_filter(expr: &str) -> Result<(), String> {
     compile_filter(pcap::Linktype::ETHERNET, expr).map(|_| ())
@@ -172,12 +197,42 @@ pub fn check_filter(expr: &str) -> Result<(), String> {
 
 pub(crate) fn compile_filter(dlt: pcap::Linktype, expr: &str) -> Result<pcap::BpfProgram, String> {
     let dead = pcap::Capture::dead(dlt).map_err(|e| format!("cannot compile filter: {e}"))?;
-    dead.compile(expr, true).map_err(|e| {
-        format!(
-            "invalid filter \"{expr}\": {}",
-            strip_libpcap(&e.to_string())
-        )
-    })
+    dead.compile(expr, true).map_err(|e| filter_error(expr, &e))
+}
+
+fn filter_error(expr: &str, e: &pcap::Error) -> String {
+    format!(
+        "invalid filter \"{expr}\": {}",
+        strip_libpcap(&e.to_string())
+    )
+}
+
+/// Compiles a filter for frames read from a capture file of this LINKTYPE, as libpcap compiles
+/// it for a savefile: for BSD loopback (NULL, LOOP) `ip6` then matches every platform's AF_INET6
+/// value (24, 28, 30), not only this machine's, which a handle that is not a savefile would check.
+/// The savefile is a pcap header alone, read from a pipe; where that cannot be opened (no
+/// `/dev/fd`), the filter is compiled as for a live capture of the same link type.
+pub(crate) fn compile_file_filter(linktype: i32, expr: &str) -> Result<pcap::BpfProgram, String> {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let dlt = pcap::Linktype(linktype_to_dlt(linktype));
+    let savefile = (|| {
+        let (reader, mut writer) = std::io::pipe().ok()?;
+        let mut header = Vec::with_capacity(24);
+        header.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        header.extend_from_slice(&2u16.to_le_bytes());
+        header.extend_from_slice(&4u16.to_le_bytes());
+        header.extend_from_slice(&[0; 8]);
+        header.extend_from_slice(&262_144u32.to_le_bytes());
+        header.extend_from_slice(&(linktype as u32).to_le_bytes());
+        writer.write_all(&header).ok()?;
+        drop(writer);
+        pcap::Capture::from_file(format!("/dev/fd/{}", reader.as_raw_fd())).ok()
+    })();
+    match savefile {
+        Some(cap) => cap.compile(expr, true).map_err(|e| filter_error(expr, &e)),
+        None => compile_filter(dlt, expr),
+    }
 }
 
 pub(crate) fn strip_libpcap(s: &str) -> String {

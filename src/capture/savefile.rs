@@ -23,7 +23,7 @@ const FLUSH_AT: usize = 64 << 10;
 /// What every file of one capture has in its header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SaveFormat {
-    /// The link type (DLT / LINKTYPE number).
+    /// The LINKTYPE number the file records (see `capture::dlt_to_linktype`).
     pub dlt: i32,
     pub snaplen: u32,
     /// Nanosecond timestamps (else microseconds).

@@ -1,8 +1,11 @@
 //! The service catalog: Windows server services and the ports and protocols each one needs.
 //!
 //! The default catalog (`catalog/windows-server.toml`, taken from Microsoft's knowledge-base article on
-//! the ports of the Windows server system) is embedded in the binary. Users add to it or override it with
-//! their own files of the same format; every file is validated strictly and a bad one is an error with
+//! the ports of the Windows server system, with the services beyond it that administration traffic
+//! shows), its DCE/RPC interfaces (`catalog/rpc-interfaces.toml`) and the SMB pipes, shares,
+//! Kerberos service principal classes and verified protocols that name services
+//! (`catalog/names.toml`) are embedded in the binary. Users add to them or override them with their
+//! own files of the same format; every file is validated strictly and a bad one is an error with
 //! `file:line`, never a silently skipped row.
 //!
 //! Classification looks up every flow, so the catalog compiles its rows into [`Label`]s — one per
@@ -475,8 +478,8 @@ mod tests {
             ..Default::default()
         };
         assert!(c.query(&f).all(|r| r.spec == PortSpec::Port(445)));
-        // The article's seven, and five services beyond it reached through named pipes.
-        assert_eq!(c.query(&f).count(), 12);
+        // The article's seven, and six services beyond it reached through named pipes.
+        assert_eq!(c.query(&f).count(), 13);
         assert_eq!(c.query(&f).filter(|r| r.candidate).count(), 7);
         let f = RowFilter {
             service: Some("lsass".into()),

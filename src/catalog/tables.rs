@@ -269,8 +269,8 @@ mod tests {
             .filter(|s| s.origin == Origin::Article)
             .count();
         assert_eq!(sections, 60);
-        // 168 article rows, 3 of later editions, 20 of the services beyond the article.
-        assert_eq!(c.rows.len(), 191);
+        // 168 article rows, 3 of later editions, 22 of the services beyond the article.
+        assert_eq!(c.rows.len(), 193);
         let beyond: Vec<&str> = c
             .services
             .iter()
@@ -280,6 +280,7 @@ mod tests {
         assert_eq!(
             beyond,
             [
+                "Plug and Play",
                 "Remote Registry",
                 "Remote Shutdown",
                 "Service Control Manager",
@@ -455,6 +456,7 @@ mod tests {
             ("86d35949-83c9-4044-b424-db363231fd0c", "Task Scheduler"),
             ("378e52b0-c0a9-11cf-822d-00aa0051e40f", "Task Scheduler"),
             ("6bffd098-a112-3610-9833-46c3f87e345a", "Workstation"),
+            ("8d9f4e40-a03d-11ce-8f69-08003e30051b", "Plug and Play"),
             ("894de0c0-0d55-11d3-a322-00c04fa321a1", "Remote Shutdown"),
             ("d95afe70-a6d5-4259-822e-2c84da1ddb0d", "Remote Shutdown"),
             // IWbemLevel1Login's interface ID, not the WbemLevel1Login class ID 8bc3f05e-….
@@ -506,7 +508,7 @@ mod tests {
                 count(NameKind::Share),
                 count(NameKind::Protocol)
             ),
-            (24, 5, 3)
+            (23, 5, 3)
         );
         for n in &c.names {
             assert!(!n.reference.is_empty(), "{:?}", n.source);

@@ -41,6 +41,10 @@ pub static EPM_REQUESTS: Counter = Counter {
     key: "epm_requests",
     text: "endpoint-mapper lookups",
 };
+pub static DCOM_ENDPOINTS: Counter = Counter {
+    key: "dcom_endpoints_announced",
+    text: "DCOM endpoints announced",
+};
 pub static EPM_ANSWERS: Counter = Counter {
     key: "epm_answers",
     text: "endpoint-mapper answers",
@@ -70,6 +74,7 @@ pub const ENDPOINT_MAPPER: Registration = Registration {
         &EPM_REQUESTS,
         &EPM_ANSWERS,
         &ENDPOINTS_ANNOUNCED,
+        &DCOM_ENDPOINTS,
         &RPC_STREAMS_ABANDONED,
     ],
 };
@@ -83,7 +88,9 @@ pub const PROBE: Registration = Registration {
                     o.provenance,
                     Provenance::DynamicRange
                         | Provenance::Evidence(
-                            EvidenceKind::EndpointMapper | EvidenceKind::LearntEndpoint
+                            EvidenceKind::EndpointMapper
+                                | EvidenceKind::LearntEndpoint
+                                | EvidenceKind::DcomActivation
                         )
                 ))
     },
@@ -122,6 +129,8 @@ struct Connection {
     bound: bool,
     /// Some PDU was read.
     parsed: bool,
+    /// A DCOM activation or OXID-resolution interface was bound: answers carry string bindings.
+    dcom: bool,
     /// Segments at which the stream did not parse.
     misses: u8,
 }
@@ -134,6 +143,7 @@ impl Connection {
             calls: Vec::new(),
             bound: false,
             parsed: false,
+            dcom: false,
             misses: 0,
         }
     }
@@ -144,12 +154,17 @@ impl Inspector for Connection {
         let dir = usize::from(!seg.from_client);
         let mut pdus: Vec<(CoHeader, Vec<u8>)> = Vec::new();
         let mut any = false;
+        // Requests and responses matter on the endpoint mapper (lookups, answers) and before a
+        // bind (RPC whose bind was not captured); elsewhere only binds are copied out.
+        let calls = self.epm || !self.bound;
         let ok = self.streams[dir].push(seg.seq, seg.payload, |h, pdu| {
             any = true;
-            if matches!(
-                h.ptype,
-                ptype::BIND | ptype::ALTER_CONTEXT | ptype::REQUEST | ptype::RESPONSE
-            ) {
+            let wanted = match h.ptype {
+                ptype::BIND | ptype::ALTER_CONTEXT => true,
+                ptype::REQUEST | ptype::RESPONSE => calls,
+                _ => false,
+            };
+            if wanted {
                 pdus.push((*h, pdu.to_vec()));
             }
         });
@@ -176,6 +191,9 @@ impl Inspector for Connection {
                         continue;
                     };
                     out.count(&RPC_BINDS);
+                    self.dcom |= interfaces
+                        .iter()
+                        .any(|(u, _)| wire::DCOM_ACTIVATION.contains(u));
                     for &(u, _) in &interfaces {
                         let label = out.catalog.interface_label(u, false);
                         out.evidence(Evidence::labelled(
@@ -228,6 +246,9 @@ impl Inspector for Connection {
                         continue;
                     };
                     announce_towers(stub, h.little, seg, out);
+                    if self.dcom {
+                        announce_bindings(stub, seg, out);
+                    }
                 }
                 // Requests and responses without a bind: DCE/RPC whose bind was not captured.
                 ptype::REQUEST | ptype::RESPONSE
@@ -293,6 +314,38 @@ fn announce_towers(stub: &[u8], little: bool, seg: &Segment<'_>, out: &mut Out<'
         }
     }
 }
+
+/// The TCP string bindings of a DCOM activation or OXID-resolution answer: each endpoint is
+/// announced as DCOM (IRemUnknown2, the object exporter's interface) to the client that asked; the
+/// connection's own binds then name the object's interfaces.
+fn announce_bindings(stub: &[u8], seg: &Segment<'_>, out: &mut Out<'_>) {
+    let Some(label) = out.catalog.interface_label(REM_UNKNOWN2, false) else {
+        return;
+    };
+    for b in wire::tcp_string_bindings(stub) {
+        // A name (the server's NetBIOS or DNS name) is the answering server itself.
+        let addr = match b.host.parse::<std::net::Ipv4Addr>() {
+            Ok(a) if !a.is_unspecified() => Addr::from_v4(a.octets()),
+            _ => seg.server.0,
+        };
+        out.count(&DCOM_ENDPOINTS);
+        out.announce(
+            (addr, b.port, proto::TCP),
+            Expected {
+                label,
+                kind: EvidenceKind::DcomActivation,
+                interface: Some(REM_UNKNOWN2),
+                client: Some(seg.client.0),
+                ts: seg.ts,
+            },
+        );
+    }
+}
+
+/// IRemUnknown2, the interface every DCOM object exporter serves.
+const REM_UNKNOWN2: Uuid = Uuid([
+    0x00, 0x00, 0x01, 0x43, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46,
+]);
 
 /// A UDP flow's first datagram, which may be connectionless DCE/RPC.
 struct Datagram;

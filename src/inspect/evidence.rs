@@ -17,6 +17,9 @@ use crate::catalog::{Catalog, LabelId, NameId, ServiceId, Uuid};
 pub enum EvidenceKind {
     /// The endpoint mapper announced this endpoint for an interface (`ept_map` / `ept_lookup`).
     EndpointMapper,
+    /// A DCOM activation or OXID-resolution answer (on TCP 135) gave this endpoint to the client
+    /// as an object exporter's string binding.
+    DcomActivation,
     /// A bind on another connection to the same server endpoint named the interface (the flow
     /// showed none of its own).
     LearntEndpoint,
@@ -69,6 +72,7 @@ impl EvidenceKind {
             self,
             EvidenceKind::EndpointMapper
                 | EvidenceKind::LearntEndpoint
+                | EvidenceKind::DcomActivation
                 | EvidenceKind::FtpControl
                 | EvidenceKind::Tftp
                 | EvidenceKind::KerberosSpn
@@ -80,6 +84,7 @@ impl EvidenceKind {
             EvidenceKind::EndpointMapper => "endpoint-mapper",
             EvidenceKind::EpmRequest => "epm-request",
             EvidenceKind::LearntEndpoint => "learnt-endpoint",
+            EvidenceKind::DcomActivation => "dcom-activation",
             EvidenceKind::RpcBind => "rpc-bind",
             EvidenceKind::RpcHeader => "rpc-header",
             EvidenceKind::FtpControl => "ftp-control",
@@ -153,11 +158,21 @@ impl Evidence {
         }
     }
 
-    /// The services this evidence shows are used: its catalog name's, else its label's.
+    /// The services this evidence shows are used: its catalog name's, else its label's when that
+    /// names them — a DCE/RPC interface's services, or a label with one service. A shared label
+    /// that names no interface (`RPC (interface unknown)`) says which protocol, not which of its
+    /// candidates: the evidence backs none of them.
     pub fn services<'c>(&self, catalog: &'c Catalog) -> &'c [ServiceId] {
         match (self.name, self.label) {
             (Some(n), _) => &catalog.name(n).services,
-            (None, Some(l)) => &catalog.label(l).services,
+            (None, Some(l)) => {
+                let label = catalog.label(l);
+                if label.interface.is_some() || !label.is_shared() {
+                    &label.services
+                } else {
+                    &[]
+                }
+            }
             (None, None) => &[],
         }
     }
@@ -276,7 +291,11 @@ pub fn attribute(
         };
     };
     let services = catalog.label(label).services.clone();
-    let basis = if provenance.is_evidence() && !services.is_empty() {
+    // Evidence that named a shared label without naming an interface (RPC, interface unknown)
+    // leaves its candidates undetermined.
+    let basis = if services.len() > 1 && catalog.label(label).interface.is_none() {
+        Basis::Candidates
+    } else if provenance.is_evidence() && !services.is_empty() {
         Basis::Evidence
     } else if services.len() > 1 {
         Basis::Candidates
@@ -341,6 +360,67 @@ mod tests {
         // An item already there is not refused by a full list.
         assert!(list.add(item(3)));
         assert_eq!(list.len(), MAX_EVIDENCE);
+    }
+
+    /// Regression: a bind or header of an interface the catalog does not list labels the flow
+    /// `RPC (interface unknown)`, whose 15 candidates were all credited as evidence-backed.
+    #[test]
+    fn an_unknown_interface_determines_no_service() {
+        let c = Catalog::builtin();
+        let unknown = Uuid([7; 16]);
+        let label = c.interface_label(unknown, false);
+        assert!(c.label(label.unwrap()).is_shared());
+        let mut list = EvidenceList::default();
+        list.add(Evidence::labelled(
+            EvidenceKind::RpcBind,
+            Value::Interface(unknown),
+            label,
+        ));
+        list.add(Evidence::labelled(
+            EvidenceKind::RpcHeader,
+            Value::None,
+            None,
+        ));
+        for provenance in [
+            Provenance::Evidence(EvidenceKind::RpcBind),
+            Provenance::Evidence(EvidenceKind::RpcHeader),
+        ] {
+            let a = attribute(&c, Some(&list), label, provenance);
+            assert_eq!(a.basis, Basis::Candidates, "{provenance:?}");
+            assert_eq!(a.services, c.label(label.unwrap()).services);
+        }
+    }
+
+    #[test]
+    fn a_listed_interface_or_a_single_service_label_is_evidence() {
+        let c = Catalog::builtin();
+        let netlogon = Uuid::parse("12345678-1234-abcd-ef00-01234567cffb").unwrap();
+        let label = c.interface_label(netlogon, false);
+        let net_logon = c
+            .services
+            .iter()
+            .position(|s| s.name == "Net Logon")
+            .unwrap() as ServiceId;
+        let mut list = EvidenceList::default();
+        list.add(Evidence::labelled(
+            EvidenceKind::RpcBind,
+            Value::Interface(netlogon),
+            label,
+        ));
+        let smb = c.lookup_port(crate::catalog::Transport::Tcp, 445);
+        let a = attribute(&c, Some(&list), smb, Provenance::Port);
+        assert_eq!((a.basis, a.services), (Basis::Evidence, vec![net_logon]));
+        // The endpoint mapper's announcement with no item left: its label's one service.
+        let a = attribute(
+            &c,
+            None,
+            label,
+            Provenance::Evidence(EvidenceKind::EndpointMapper),
+        );
+        assert_eq!((a.basis, a.services), (Basis::Evidence, vec![net_logon]));
+        // No evidence on a shared port: not determined.
+        let a = attribute(&c, None, smb, Provenance::Port);
+        assert_eq!((a.basis, a.services.len()), (Basis::Candidates, 7));
     }
 
     #[test]

@@ -106,7 +106,25 @@ pub const SESSION: Registration = Registration {
     ],
 };
 
-/// One direction of the connection, cut into NetBIOS frames.
+/// Bytes of a long frame looked at before it is gathered: the NetBIOS header, the SMB2 header
+/// and the fixed part of a WRITE up to its file id (SMB1's header and WRITE_ANDX words fit too).
+pub const PEEK_LEN: usize = netbios::HEADER_LEN + smb2::HEADER_LEN + 48;
+/// A WRITE to a file not known to be a pipe is gathered when its frame is at most this long (a
+/// DCE/RPC bind to a pipe whose create was not captured); longer ones are file data.
+const MAX_UNKNOWN_WRITE: usize = 8 * 1024;
+
+/// What a framer hands its caller.
+enum Part<'a> {
+    /// The first [`PEEK_LEN`] bytes (after the NetBIOS header) of a frame of `len` bytes that has
+    /// not all arrived: the caller says whether to gather it (else it is passed over unread).
+    Start(&'a [u8], usize),
+    /// A whole session message (cut to [`MAX_FRAME_KEEP`]).
+    Frame(&'a [u8]),
+}
+
+/// One direction of the connection, cut into NetBIOS frames. Frames are read where they lie in
+/// the segment when they can be; only a frame that spans segments is copied, and only when the
+/// caller wants it (a large READ answer or file WRITE is passed over without being copied).
 #[derive(Debug, Default)]
 struct Framer {
     next_seq: Option<u32>,
@@ -115,6 +133,8 @@ struct Framer {
     /// The start of the current frame (at most [`MAX_FRAME_KEEP`] bytes plus one segment), or,
     /// unsynced, the last bytes searched for a frame start.
     buf: Vec<u8>,
+    /// The caller was shown the start of the frame in `buf` and wants it whole.
+    peeked: bool,
     /// Bytes of the current frame still to pass over unread.
     skip: usize,
     /// Times the framer lost sync after being in sync.
@@ -122,9 +142,9 @@ struct Framer {
 }
 
 impl Framer {
-    /// Adds a segment; calls `each` with the payload of every session message it completes (cut to
-    /// [`MAX_FRAME_KEEP`]).
-    fn push(&mut self, seq: u32, data: &[u8], each: &mut impl FnMut(&[u8])) {
+    /// Adds a segment; calls `on` with the start of each long frame and with every session message
+    /// it completes.
+    fn push(&mut self, seq: u32, data: &[u8], on: &mut impl FnMut(Part<'_>) -> bool) {
         let data = match self.next_seq {
             Some(next) if seq == next => data,
             Some(next) if seq.wrapping_sub(next) > u32::MAX / 2 => {
@@ -149,6 +169,7 @@ impl Framer {
                     // framing.
                     self.skip = want - self.buf.len() - gap;
                     self.buf.clear();
+                    self.peeked = false;
                 } else {
                     self.lose_sync();
                 }
@@ -163,11 +184,14 @@ impl Framer {
             self.skip -= n;
             data = &data[n..];
         }
+        if self.synced && self.buf.is_empty() {
+            data = self.direct(data, on);
+        }
         if data.is_empty() {
             return;
         }
         self.buf.extend_from_slice(data);
-        self.frames(each);
+        self.frames(on);
     }
 
     fn lose_sync(&mut self) {
@@ -176,11 +200,54 @@ impl Framer {
         }
         self.synced = false;
         self.skip = 0;
+        self.peeked = false;
         self.buf.clear();
     }
 
+    /// Reads the frames that lie whole in `data`, in place; returns what is left (a frame that
+    /// continues in the next segment, to be gathered, or bytes after sync was lost).
+    fn direct<'d>(
+        &mut self,
+        mut data: &'d [u8],
+        on: &mut impl FnMut(Part<'_>) -> bool,
+    ) -> &'d [u8] {
+        while data.len() >= netbios::HEADER_LEN {
+            let header = match netbios::Header::parse(data) {
+                Ok(h) => h,
+                Err(_) => {
+                    self.resyncs += 1;
+                    self.synced = false;
+                    return data;
+                }
+            };
+            let want = header.frame_len();
+            let session = header.kind == netbios::MessageType::SessionMessage;
+            if data.len() >= want {
+                if session {
+                    on(Part::Frame(
+                        &data[netbios::HEADER_LEN..want.min(MAX_FRAME_KEEP)],
+                    ));
+                }
+                data = &data[want..];
+                continue;
+            }
+            if data.len() >= PEEK_LEN && want > PEEK_LEN {
+                let wanted = session
+                    && on(Part::Start(&data[netbios::HEADER_LEN..PEEK_LEN], want))
+                    && want <= MAX_FRAME_KEEP;
+                if !wanted {
+                    self.skip = want - data.len();
+                    return &[];
+                }
+                self.peeked = true;
+            }
+            return data;
+        }
+        data
+    }
+
     /// Takes whole frames (or kept prefixes of long ones) from the buffer.
-    fn frames(&mut self, each: &mut impl FnMut(&[u8])) {
+    fn frames(&mut self, on: &mut impl FnMut(Part<'_>) -> bool) {
         let mut at = 0;
         loop {
             if !self.synced {
@@ -188,6 +255,7 @@ impl Framer {
                     Some(i) => {
                         at += i;
                         self.synced = true;
+                        self.peeked = false;
                     }
                     None => {
                         at = self.buf.len().saturating_sub(netbios::RESYNC_KEEP).max(at);
@@ -207,13 +275,26 @@ impl Framer {
                 }
             };
             let want = header.frame_len();
+            let session = header.kind == netbios::MessageType::SessionMessage;
             let keep = want.min(MAX_FRAME_KEEP);
             if rest.len() < keep {
+                if !self.peeked && rest.len() >= PEEK_LEN && want > PEEK_LEN {
+                    let wanted = session
+                        && on(Part::Start(&rest[netbios::HEADER_LEN..PEEK_LEN], want))
+                        && want <= MAX_FRAME_KEEP;
+                    if !wanted {
+                        self.skip = want - rest.len();
+                        at = self.buf.len();
+                        break;
+                    }
+                    self.peeked = true;
+                }
                 break;
             }
-            if header.kind == netbios::MessageType::SessionMessage {
-                each(&rest[netbios::HEADER_LEN..keep]);
+            if session {
+                on(Part::Frame(&rest[netbios::HEADER_LEN..keep]));
             }
+            self.peeked = false;
             let held = rest.len();
             if held >= want {
                 at += want;
@@ -307,8 +388,12 @@ impl Inspector for Connection {
         }
         let framer = &mut framers[usize::from(!seg.from_client)];
         let before = framer.resyncs;
-        framer.push(seg.seq, seg.payload, &mut |payload| {
-            state.message(payload, seg.from_client, out)
+        framer.push(seg.seq, seg.payload, &mut |part| match part {
+            Part::Frame(payload) => {
+                state.message(payload, seg.from_client, out);
+                true
+            }
+            Part::Start(prefix, len) => state.wants(prefix, len, seg.from_client, out),
         });
         for _ in before..framer.resyncs {
             out.count(&SMB_RESYNCS);
@@ -336,6 +421,81 @@ fn bounded(text: &str) -> Box<str> {
 }
 
 impl State {
+    /// Whether a long frame, of which `prefix` is the start, is worth gathering whole: not a READ
+    /// answer (the server's data is not read) nor a WRITE of file data, and a transform frame is
+    /// counted from its header alone.
+    fn wants(&mut self, prefix: &[u8], len: usize, from_client: bool, out: &mut Out<'_>) -> bool {
+        match wire::Magic::of(prefix) {
+            Some(wire::Magic::Transform) => {
+                self.transform(out);
+                false
+            }
+            Some(wire::Magic::Smb2) => {
+                let Ok(h) = smb2::Header::parse(prefix) else {
+                    return true;
+                };
+                if h.next_command != 0 || h.is_response() == from_client {
+                    return true;
+                }
+                match (h.command, h.is_response()) {
+                    (smb2::Command::READ, true) => false,
+                    (smb2::Command::WRITE, false) => {
+                        let id = |at: usize| {
+                            prefix
+                                .get(at..at + 8)
+                                .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+                        };
+                        let at = smb2::HEADER_LEN + 16;
+                        let file = smb2::FileId {
+                            persistent: id(at),
+                            volatile: id(at + 8),
+                        };
+                        let key = if file == smb2::FileId::RELATED {
+                            self.compound_file
+                        } else {
+                            Some(FileKey::File(file.persistent, file.volatile))
+                        };
+                        len <= MAX_UNKNOWN_WRITE
+                            || key.is_some_and(|k| self.pipes.iter().any(|p| p.key == k))
+                    }
+                    _ => true,
+                }
+            }
+            Some(wire::Magic::Smb1) if prefix.len() >= smb1::HEADER_LEN + 7 => {
+                let command = prefix[4];
+                let response = prefix[9] & 0x80 != 0;
+                match (command, response) {
+                    (smb1::cmd::READ_ANDX, true) => false,
+                    (smb1::cmd::WRITE_ANDX, false) => {
+                        // Word count, AndX command, reserved, offset, then the FID.
+                        let at = smb1::HEADER_LEN + 5;
+                        let fid = u16::from_le_bytes([prefix[at], prefix[at + 1]]);
+                        len <= MAX_UNKNOWN_WRITE
+                            || self
+                                .pipes
+                                .iter()
+                                .any(|p| p.key == FileKey::File(u64::from(fid), 0))
+                    }
+                    _ => true,
+                }
+            }
+            _ => true,
+        }
+    }
+
+    fn transform(&mut self, out: &mut Out<'_>) {
+        out.count(&SMB_ENCRYPTED);
+        self.note_smb(out, "SMB3");
+        if !self.encrypted_noted {
+            self.encrypted_noted = true;
+            out.evidence(Evidence::labelled(
+                EvidenceKind::SmbEncrypted,
+                Value::Text("transform frames".into()),
+                None,
+            ));
+        }
+    }
+
     /// One session message (an SMB message, an SMB2 compound, a transform).
     fn message(&mut self, payload: &[u8], from_client: bool, out: &mut Out<'_>) {
         match parse_smb(payload) {
@@ -350,18 +510,7 @@ impl State {
                     }
                 }
             }
-            Ok(Smb::Transform(_)) => {
-                out.count(&SMB_ENCRYPTED);
-                self.note_smb(out, "SMB3");
-                if !self.encrypted_noted {
-                    self.encrypted_noted = true;
-                    out.evidence(Evidence::labelled(
-                        EvidenceKind::SmbEncrypted,
-                        Value::Text("transform frames".into()),
-                        None,
-                    ));
-                }
-            }
+            Ok(Smb::Transform(_)) => self.transform(out),
             // Compressed messages would need decompressing first; the rest is not SMB or was cut
             // by MAX_FRAME_KEEP: left unread.
             Ok(Smb::Compressed(_)) | Err(_) => {}
@@ -1080,6 +1229,52 @@ mod tests {
         r.send(false, &frame(&[tree_connected(2, 9, 0)]), 1460);
         assert!(r.found().contains(&ev("smb-share", "Projects")));
         assert_eq!(r.counters.get("smb_resyncs"), 0);
+    }
+
+    fn read_response(mid: u64, data: &[u8]) -> Vec<u8> {
+        let mut b = vec![17, 0, 80, 0];
+        b.extend((data.len() as u32).to_le_bytes());
+        b.extend([0; 8]);
+        b.extend(data);
+        msg(8, RESPONSE, mid, 7, &b)
+    }
+
+    /// File data streams past uncopied: a large READ answer and a large WRITE to a file that is not
+    /// a pipe are looked at (their first bytes) and passed over, whatever the segment sizes.
+    #[test]
+    fn file_data_is_passed_over_without_being_gathered() {
+        for mss in [1460, 100, 65_000] {
+            let mut r = Run::new();
+            let read = frame(&[read_response(1, &vec![0x42; 60_000])]);
+            let d = 1;
+            for chunk in read.chunks(mss) {
+                r.segment(false, r.seq[d], chunk);
+                r.seq[d] = r.seq[d].wrapping_add(chunk.len() as u32);
+                assert!(
+                    r.conn.held() <= mss.max(PEEK_LEN),
+                    "{mss}: {}",
+                    r.conn.held()
+                );
+            }
+            let data = frame(&[write(2, 7, 0x99, 0, &vec![0x43; 50_000])]);
+            for chunk in data.chunks(mss) {
+                r.segment(true, r.seq[0], chunk);
+                r.seq[0] = r.seq[0].wrapping_add(chunk.len() as u32);
+                assert!(
+                    r.conn.held() <= mss.max(PEEK_LEN),
+                    "{mss}: {}",
+                    r.conn.held()
+                );
+            }
+            // Still in step: the next messages are read.
+            r.send(true, &frame(&[tree_connect(3, "\\\\fs\\Projects")]), mss);
+            r.send(false, &frame(&[tree_connected(3, 9, 0)]), mss);
+            assert!(r.found().contains(&ev("smb-share", "Projects")), "{mss}");
+            // A bind written to a file whose create was not seen, in small segments, is read.
+            r.send(true, &frame(&[write(4, 7, 0x33, 0, &bind(SAMR))]), 30);
+            assert!(r.found().contains(&ev("pipe-bind", SAMR)), "{mss}");
+            assert_eq!(r.counters.get("smb_resyncs"), 0);
+        }
     }
 
     #[test]

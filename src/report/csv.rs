@@ -1,5 +1,5 @@
-//! CSV rendering: one header, then one row per application protocol, service and unclassified port,
-//! told apart by the `view` column.
+//! CSV rendering: one header, then one row per application protocol, service, undetermined shared
+//! port and unclassified port, told apart by the `view` column.
 
 use super::{Report, Traffic};
 
@@ -20,14 +20,16 @@ pub fn line<S: AsRef<str>>(fields: &[S]) -> String {
     s
 }
 
-const HEADER: [&str; 20] = [
+const HEADER: [&str; 23] = [
     "view",
     "name",
     "system_service",
     "transport",
     "port",
+    "basis",
     "flows",
-    "shared_flows",
+    "evidence_flows",
+    "candidate_flows",
     "packets",
     "bytes",
     "packets_c2s",
@@ -41,6 +43,7 @@ const HEADER: [&str; 20] = [
     "packet_size_p50",
     "flow_duration_ms_p50",
     "related",
+    "evidence",
 ];
 
 fn traffic_fields(t: &Traffic) -> [String; 12] {
@@ -76,15 +79,14 @@ pub fn render(r: &Report) -> String {
             String::new(),
             a.transport.to_string(),
             port,
+            String::new(),
             a.traffic.flows.to_string(),
-            if a.shared {
-                a.traffic.flows.to_string()
-            } else {
-                "0".into()
-            },
+            String::new(),
+            String::new(),
         ];
         f.extend(traffic_fields(&a.traffic));
         f.push(a.services.join("; "));
+        f.push(String::new());
         out.push_str(&line(&f));
     }
     for s in &r.services {
@@ -94,11 +96,42 @@ pub fn render(r: &Report) -> String {
             s.system_service.clone().unwrap_or_default(),
             String::new(),
             String::new(),
+            s.basis.as_str().to_string(),
             s.traffic.flows.to_string(),
-            s.shared_flows.to_string(),
+            s.evidence_flows.to_string(),
+            s.candidate_flows.to_string(),
         ];
         f.extend(traffic_fields(&s.traffic));
         f.push(s.app_protocols.join("; "));
+        f.push(
+            s.evidence
+                .iter()
+                .map(|e| format!("{} {}", e.short(), e.flows))
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        out.push_str(&line(&f));
+    }
+    for u in &r.undetermined {
+        let port = match (u.port, u.ip_protocol) {
+            (Some(p), _) => p.to_string(),
+            (None, Some(n)) => n.to_string(),
+            (None, None) => "dynamic".into(),
+        };
+        let mut f = vec![
+            "undetermined".to_string(),
+            u.app_protocol.clone(),
+            String::new(),
+            u.transport.to_string(),
+            port,
+            "candidates".to_string(),
+            u.traffic.flows.to_string(),
+            "0".into(),
+            u.traffic.flows.to_string(),
+        ];
+        f.extend(traffic_fields(&u.traffic));
+        f.push(u.services.join("; "));
+        f.push(String::new());
         out.push_str(&line(&f));
     }
     for p in &r.unclassified.top_ports {
@@ -108,8 +141,10 @@ pub fn render(r: &Report) -> String {
             String::new(),
             p.transport.clone(),
             p.port.map(|p| p.to_string()).unwrap_or_default(),
+            "unclassified".into(),
             p.flows.to_string(),
-            "0".into(),
+            String::new(),
+            String::new(),
             p.packets.to_string(),
             p.bytes.to_string(),
         ];
@@ -122,6 +157,33 @@ pub fn render(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pipe name from a packet lands in the evidence cell: never a formula, always one cell.
+    #[test]
+    fn evidence_from_the_wire_is_one_inert_cell() {
+        use crate::aggregate::{test_flow, Aggregate};
+        use crate::catalog::{Catalog, Transport, Uuid};
+        use crate::inspect::{Evidence, EvidenceKind, Slot, Value};
+        let catalog = Catalog::builtin();
+        let spoolss = Uuid::parse("12345678-1234-abcd-ef00-0123456789ab").unwrap();
+        let label = catalog.interface_label(spoolss, false);
+        let mut f = test_flow(catalog.lookup_port(Transport::Tcp, 445), 101, [1, 2], true);
+        let pipe = Value::Text("=HYPERLINK(\"x\"),\nA".into());
+        let e = Evidence::labelled(EvidenceKind::SmbPipe, pipe, label);
+        f.slot = Some(Box::new(Slot::with(e, None)));
+        let mut agg = Aggregate::default();
+        agg.end_flow(&f, &catalog);
+        let csv = render(&super::super::Report::build(&catalog, &agg, Vec::new(), 10));
+        let row = csv.split("\nservice,").nth(1).expect("a service row");
+        assert!(
+            row.starts_with("Print Spooler,Spooler,,,evidence,1,1,0,"),
+            "{row}"
+        );
+        assert!(
+            row.contains(",\"'=HYPERLINK(\"\"x\"\"),\nA pipe 1\"\n"),
+            "{row}"
+        );
+    }
 
     #[test]
     fn quoting() {

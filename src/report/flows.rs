@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, LabelId};
+use crate::catalog::{Catalog, ServiceId};
 use crate::decode::{proto, tcp_flags, Addr};
 use crate::flow::{EndReason, Flow, C2S, S2C};
 use crate::inspect::Evidence;
@@ -22,7 +22,13 @@ pub struct FlowRecord<'a> {
     pub server_port: Option<u16>,
     pub server_rule: &'static str,
     pub app_protocol: Option<&'a str>,
+    /// The services the flow is credited with: those its evidence backs, else its label's candidates.
     pub services: Vec<&'a str>,
+    /// How `services` are known: "evidence", "port" (one candidate), "candidates" (a shared port,
+    /// not determined) or "unclassified".
+    pub service_basis: &'static str,
+    /// The candidate services of the flow's label, whatever the evidence said.
+    pub candidate_services: Vec<&'a str>,
     pub provenance: &'static str,
     pub packets_c2s: u64,
     pub packets_s2c: u64,
@@ -59,20 +65,14 @@ impl<'a> EvidenceRecord<'a> {
         EvidenceRecord {
             kind: e.kind.as_str(),
             value: e.value.text(),
-            services: e
-                .services(catalog)
-                .iter()
-                .map(|&s| catalog.service(s).name.as_str())
-                .collect(),
+            services: names(catalog, e.services(catalog)),
         }
     }
 }
 
-/// The names of a label's candidate services.
-fn service_names(catalog: &Catalog, l: LabelId) -> Vec<&str> {
-    catalog
-        .label(l)
-        .services
+/// The names of these services.
+fn names<'c>(catalog: &'c Catalog, services: &[ServiceId]) -> Vec<&'c str> {
+    services
         .iter()
         .map(|&s| catalog.service(s).name.as_str())
         .collect()
@@ -87,6 +87,7 @@ impl<'a> FlowRecord<'a> {
         let label = f.class.label.map(|l| catalog.label(l));
         let tcp = f.key.protocol == proto::TCP;
         let flags = |bits: u8| tcp.then(|| tcp_flags::to_text(bits));
+        let attribution = f.attribution(catalog);
         FlowRecord {
             first_seen: rfc3339(f.first_ts),
             last_seen: rfc3339(f.last_ts),
@@ -98,10 +99,9 @@ impl<'a> FlowRecord<'a> {
             server_port: ports.then_some(sport),
             server_rule: f.class.server_rule.as_str(),
             app_protocol: label.map(|l| l.name.as_str()),
-            services: f
-                .class
-                .label
-                .map_or_else(Vec::new, |l| service_names(catalog, l)),
+            services: names(catalog, &attribution.services),
+            service_basis: attribution.basis.as_str(),
+            candidate_services: label.map_or_else(Vec::new, |l| names(catalog, &l.services)),
             provenance: f.class.provenance.as_str(),
             packets_c2s: f.packets[C2S],
             packets_s2c: f.packets[S2C],

@@ -9,12 +9,12 @@ use serde::Serialize;
 
 use super::escape::terminal;
 pub use super::roles::Role;
-use super::roles::{infer_roles, ServedProtocol};
+use super::roles::{infer_roles, ServedProtocol, ServedService as ShownService};
 use super::table::{bytes, clip, count, Table};
-use super::{port_text, time, transport_name, InputReport, SCHEMA_VERSION};
-use crate::aggregate::hosts::{is_group_address, HostTable, Offer, Served};
+use super::{port_text, time, transport_name, EvidenceRow, InputReport, SCHEMA_VERSION};
+use crate::aggregate::hosts::{is_group_address, HostTable, Offer, Served, ServedService};
 use crate::aggregate::Aggregate;
-use crate::catalog::{Catalog, PortSpec, Transport};
+use crate::catalog::{Catalog, LabelId, PortSpec, Transport};
 use crate::decode::Addr;
 use crate::flow::{C2S, S2C};
 
@@ -87,8 +87,50 @@ pub struct ServeRow {
     pub bytes_s2c: u64,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
+    /// Of `flows`: those whose services evidence named, and those (on a shared port) that nothing
+    /// determined.
+    pub evidence_flows: u64,
+    pub undetermined_flows: u64,
     #[serde(skip)]
     pub offer: Option<Offer>,
+}
+
+/// One catalog service a host was seen serving, from evidence (a pipe opened, an interface bound…).
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceServeRow {
+    pub service: String,
+    pub system_service: Option<String>,
+    /// "SMB tcp/445", … that its flows came in on.
+    pub app_protocols: Vec<String>,
+    /// Server ports seen.
+    pub ports: Vec<u16>,
+    /// The evidence: distinct (kind, value) with their flows, at most 8.
+    pub evidence: Vec<EvidenceRow>,
+    pub evidence_other_flows: u64,
+    pub clients: usize,
+    pub client_addrs: Vec<Addr>,
+    pub clients_capped: bool,
+    pub flows: u64,
+    pub packets_c2s: u64,
+    pub packets_s2c: u64,
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    #[serde(skip)]
+    pub labels: Vec<LabelId>,
+}
+
+/// One catalog service a host was seen using on a server, from evidence.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceUseRow {
+    pub server: Addr,
+    pub service: String,
+    pub flows: u64,
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
 }
 
 /// One service a host uses as a client.
@@ -109,6 +151,10 @@ pub struct UseRow {
 #[derive(Clone, Debug, Serialize)]
 pub struct HostRow {
     pub addr: Addr,
+    /// Services evidence showed it serving, most bytes first.
+    pub services_served: Vec<ServiceServeRow>,
+    /// Services evidence showed it using, most bytes first.
+    pub services_used: Vec<ServiceUseRow>,
     pub serves: Vec<ServeRow>,
     pub uses: Vec<UseRow>,
     /// Present with --role.
@@ -123,6 +169,8 @@ pub struct HostsReport {
     pub hosts: Vec<HostRow>,
     /// Flows left out of this view because the host tables were full.
     pub flows_not_shown: u64,
+    /// (Flow, service) pairs left out of `services_served` / `services_used`: those tables were full.
+    pub evidence_flows_not_shown: u64,
 }
 
 fn offer_fields(
@@ -142,6 +190,7 @@ fn offer_fields(
                 (Transport::Tcp, PortSpec::Port(p)) => ("tcp".to_string(), Some(p), 6),
                 (Transport::Udp, PortSpec::Port(p)) => ("udp".to_string(), Some(p), 17),
                 (_, PortSpec::IpProtocol(n)) => (transport_name(n), None, n),
+                (Transport::Udp, PortSpec::Dynamic) => ("udp".to_string(), port_seen, 17),
                 (_, PortSpec::Dynamic) => ("tcp".to_string(), port_seen, 6),
                 (t, PortSpec::Port(p)) => (t.to_string(), Some(p), 0),
             };
@@ -194,7 +243,63 @@ fn serve_row(catalog: &Catalog, offer: Offer, s: &Served, max_clients: usize) ->
         bytes_s2c: s.bytes[S2C],
         first_seen: time(s.first_ts),
         last_seen: time(s.last_ts),
+        evidence_flows: s.evidence_flows,
+        undetermined_flows: s.undetermined_flows,
         offer: Some(offer),
+    }
+}
+
+fn service_serve_row(
+    catalog: &Catalog,
+    svc: crate::catalog::ServiceId,
+    e: &ServedService,
+    max_clients: usize,
+) -> ServiceServeRow {
+    let service = catalog.service(svc);
+    let s = &e.traffic;
+    let mut labels = e.labels.clone();
+    labels.sort_unstable();
+    let mut ports = s.ports.clone();
+    ports.sort_unstable();
+    let mut client_addrs: Vec<Addr> = s.clients.iter().copied().collect();
+    client_addrs.sort_unstable();
+    let capped = s.clients.capped || client_addrs.len() > max_clients;
+    client_addrs.truncate(max_clients);
+    ServiceServeRow {
+        service: service.name.clone(),
+        system_service: service.system.clone(),
+        app_protocols: labels
+            .iter()
+            .map(|&l| format!("{} {}", catalog.label(l).name, port_text(catalog, l)))
+            .collect(),
+        ports,
+        evidence: EvidenceRow::rows(catalog, &e.evidence),
+        evidence_other_flows: e.evidence.other_flows,
+        clients: s.clients.len(),
+        client_addrs,
+        clients_capped: capped,
+        flows: s.flows,
+        packets_c2s: s.packets[C2S],
+        packets_s2c: s.packets[S2C],
+        bytes_c2s: s.bytes[C2S],
+        bytes_s2c: s.bytes[S2C],
+        first_seen: time(s.first_ts),
+        last_seen: time(s.last_ts),
+        labels,
+    }
+}
+
+impl HostRow {
+    /// A host seen doing nothing.
+    pub fn new(addr: Addr) -> HostRow {
+        HostRow {
+            addr,
+            services_served: Vec::new(),
+            services_used: Vec::new(),
+            serves: Vec::new(),
+            uses: Vec::new(),
+            roles: None,
+        }
     }
 }
 
@@ -216,14 +321,35 @@ impl HostsReport {
             if wanted(server) {
                 hosts
                     .entry(server)
-                    .or_insert_with(|| HostRow {
-                        addr: server,
-                        serves: Vec::new(),
-                        uses: Vec::new(),
-                        roles: None,
-                    })
+                    .or_insert_with(|| HostRow::new(server))
                     .serves
                     .push(serve_row(catalog, offer, s, MAX_LISTED_CLIENTS));
+            }
+        }
+        for (&(server, svc), e) in &t.served_services {
+            if wanted(server) {
+                hosts
+                    .entry(server)
+                    .or_insert_with(|| HostRow::new(server))
+                    .services_served
+                    .push(service_serve_row(catalog, svc, e, MAX_LISTED_CLIENTS));
+            }
+        }
+        for (&(client, server, svc), u) in &t.used_services {
+            if wanted(client) {
+                hosts
+                    .entry(client)
+                    .or_insert_with(|| HostRow::new(client))
+                    .services_used
+                    .push(ServiceUseRow {
+                        server,
+                        service: catalog.service(svc).name.clone(),
+                        flows: u.flows,
+                        bytes_c2s: u.bytes[C2S],
+                        bytes_s2c: u.bytes[S2C],
+                        first_seen: time(u.first_ts),
+                        last_seen: time(u.last_ts),
+                    });
             }
         }
         for (&(client, server, offer), u) in &t.used {
@@ -232,12 +358,7 @@ impl HostsReport {
                     offer_fields(catalog, offer, None);
                 hosts
                     .entry(client)
-                    .or_insert_with(|| HostRow {
-                        addr: client,
-                        serves: Vec::new(),
-                        uses: Vec::new(),
-                        roles: None,
-                    })
+                    .or_insert_with(|| HostRow::new(client))
                     .uses
                     .push(UseRow {
                         server,
@@ -255,6 +376,17 @@ impl HostsReport {
         }
         let mut hosts: Vec<HostRow> = hosts.into_values().collect();
         for h in &mut hosts {
+            h.services_served.sort_by(|a, b| {
+                (b.bytes_c2s + b.bytes_s2c)
+                    .cmp(&(a.bytes_c2s + a.bytes_s2c))
+                    .then_with(|| a.service.cmp(&b.service))
+            });
+            h.services_used.sort_by(|a, b| {
+                (b.bytes_c2s + b.bytes_s2c)
+                    .cmp(&(a.bytes_c2s + a.bytes_s2c))
+                    .then_with(|| a.server.cmp(&b.server))
+                    .then_with(|| a.service.cmp(&b.service))
+            });
             h.serves.sort_by(|a, b| {
                 (b.bytes_c2s + b.bytes_s2c)
                     .cmp(&(a.bytes_c2s + a.bytes_s2c))
@@ -281,7 +413,22 @@ impl HostsReport {
                         clients: s.clients,
                     })
                     .collect();
-                h.roles = Some(infer_roles(&served));
+                let shown: Vec<ShownService<'_>> = h
+                    .services_served
+                    .iter()
+                    .map(|s| ShownService {
+                        service: &s.service,
+                        evidence: s
+                            .evidence
+                            .iter()
+                            .map(EvidenceRow::short)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        flows: s.flows,
+                        clients: s.clients,
+                    })
+                    .collect();
+                h.roles = Some(infer_roles(&served, &shown));
             }
         }
         // Servers first, by bytes served; then clients by address.
@@ -298,6 +445,7 @@ impl HostsReport {
             inputs,
             hosts,
             flows_not_shown: t.overflow,
+            evidence_flows_not_shown: t.services_overflow,
         }
     }
 }
@@ -360,6 +508,7 @@ impl HostsReport {
                     let _ = writeln!(out, "  role: none recognised");
                 }
             }
+            render_services(&mut out, h);
             if !h.serves.is_empty() {
                 let mut t = Table::new(&[
                     "SERVES",
@@ -370,7 +519,7 @@ impl HostsReport {
                     ">BYTES S→C",
                     "FIRST SEEN",
                     "LAST SEEN",
-                    "SERVICES",
+                    "CANDIDATE SERVICES",
                 ]);
                 for s in &h.serves {
                     t.row(vec![
@@ -451,8 +600,49 @@ impl HostsReport {
             "bytes_s2c",
             "first_seen",
             "last_seen",
+            "evidence",
         ]);
         for h in &self.hosts {
+            for s in &h.services_served {
+                out.push_str(&super::csv::line(&[
+                    h.addr.to_string(),
+                    "serves-service".into(),
+                    String::new(),
+                    s.app_protocols.join("; "),
+                    String::new(),
+                    String::new(),
+                    s.service.clone(),
+                    s.clients.to_string(),
+                    s.flows.to_string(),
+                    s.bytes_c2s.to_string(),
+                    s.bytes_s2c.to_string(),
+                    s.first_seen.clone().unwrap_or_default(),
+                    s.last_seen.clone().unwrap_or_default(),
+                    s.evidence
+                        .iter()
+                        .map(|e| format!("{} {}", e.short(), e.flows))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ]));
+            }
+            for u in &h.services_used {
+                out.push_str(&super::csv::line(&[
+                    h.addr.to_string(),
+                    "uses-service".into(),
+                    u.server.to_string(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    u.service.clone(),
+                    String::new(),
+                    u.flows.to_string(),
+                    u.bytes_c2s.to_string(),
+                    u.bytes_s2c.to_string(),
+                    u.first_seen.clone().unwrap_or_default(),
+                    u.last_seen.clone().unwrap_or_default(),
+                    String::new(),
+                ]));
+            }
             for s in &h.serves {
                 out.push_str(&super::csv::line(&[
                     h.addr.to_string(),
@@ -468,6 +658,7 @@ impl HostsReport {
                     s.bytes_s2c.to_string(),
                     s.first_seen.clone().unwrap_or_default(),
                     s.last_seen.clone().unwrap_or_default(),
+                    String::new(),
                 ]));
             }
             for u in &h.uses {
@@ -485,10 +676,58 @@ impl HostsReport {
                     u.bytes_s2c.to_string(),
                     u.first_seen.clone().unwrap_or_default(),
                     u.last_seen.clone().unwrap_or_default(),
+                    String::new(),
                 ]));
             }
         }
         out
+    }
+}
+
+/// Service lines listed per host and direction, at most; the rest are counted.
+const MAX_SERVICE_LINES: usize = 12;
+
+/// The services evidence showed a host serving and using, ahead of its port tables.
+fn render_services(out: &mut String, h: &HostRow) {
+    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    for s in h.services_served.iter().take(MAX_SERVICE_LINES) {
+        let evidence: Vec<String> = s.evidence.iter().map(EvidenceRow::short).collect();
+        let clients = if s.clients_capped {
+            format!("≥{} clients", s.clients)
+        } else {
+            plural(s.clients as u64, "client")
+        };
+        let line = format!(
+            "  serves {} ({}; {clients}, {}) via {}",
+            s.service,
+            clip(&evidence.join(", "), 80),
+            plural(s.flows, "flow"),
+            clip(&s.app_protocols.join(", "), 60),
+        );
+        let _ = writeln!(out, "{}", terminal(&line));
+    }
+    if h.services_served.len() > MAX_SERVICE_LINES {
+        let _ = writeln!(
+            out,
+            "  serves {} more services from evidence (see --format json)",
+            h.services_served.len() - MAX_SERVICE_LINES
+        );
+    }
+    for u in h.services_used.iter().take(MAX_SERVICE_LINES) {
+        let line = format!(
+            "  uses {} on {} ({})",
+            u.service,
+            u.server,
+            plural(u.flows, "flow")
+        );
+        let _ = writeln!(out, "{}", terminal(&line));
+    }
+    if h.services_used.len() > MAX_SERVICE_LINES {
+        let _ = writeln!(
+            out,
+            "  uses {} more services from evidence (see --format json)",
+            h.services_used.len() - MAX_SERVICE_LINES
+        );
     }
 }
 

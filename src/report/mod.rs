@@ -1,10 +1,11 @@
 //! Report: the analysis result as one serialisable document, and its renderings.
 //!
 //! [`Report::build`] turns an [`Aggregate`] into the per-application-protocol view (one row per catalog
-//! label: a (transport, port), IP protocol or the dynamic RPC range), the per-service view (a service
-//! sums every label it is a candidate for; flows on shared ports are marked and never summed twice into
-//! a total), unclassified traffic with its top ports, unanswered connection attempts, and capture
-//! health. `--format json` prints this document as it is (schema in the README); `table` and `csv`
+//! label: a (transport, port), IP protocol or the dynamic RPC range), the per-service view (the
+//! traffic each service is credited with — evidence-backed first, then by a port it alone owns — and
+//! the flows where it was only a candidate, kept apart), the undetermined traffic per shared port
+//! (no evidence said which of its candidates was used), unclassified traffic with its top ports,
+//! unanswered connection attempts, and capture health. `--format json` prints this document as it is (schema in the README); `table` and `csv`
 //! render it.
 
 pub mod catalog;
@@ -18,21 +19,21 @@ pub mod roles;
 pub mod rules;
 pub mod table;
 
-use std::collections::BTreeMap;
-
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::aggregate::services::EvidenceSummary;
 use crate::aggregate::{Aggregate, Stats};
 use crate::catalog::{Catalog, LabelId, Origin, PortSpec, Transport};
 use crate::flow::{C2S, S2C};
+use crate::inspect::Basis;
 use crate::inspect::Counters;
 use crate::time::Ts;
 
 pub use flows::rfc3339;
 
 /// Version of the JSON report schema; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One input's part in the report.
 #[derive(Clone, Debug, Serialize)]
@@ -139,16 +140,92 @@ pub struct AppRow {
     pub traffic: Traffic,
 }
 
-/// One catalog service, summing every label it is a candidate for.
+/// One catalog service and the traffic it is credited with: evidence-backed flows, and flows on a
+/// port (or IP protocol) it alone owns. Flows on shared ports that no evidence determined are not
+/// its traffic: they are counted in `candidate_flows` and listed under [`Report::undetermined`].
 #[derive(Clone, Debug, Serialize)]
 pub struct ServiceRow {
     pub service: String,
     pub system_service: Option<String>,
     pub origin: Origin,
-    /// "App tcp/88" for each application protocol the traffic came in on.
+    /// "evidence" when any of its flows are evidence-backed, else "port".
+    pub basis: Basis,
+    /// "App tcp/88" for each application protocol its traffic came in on.
     pub app_protocols: Vec<String>,
-    /// Flows on ports that other services share too (counted under each of them).
-    pub shared_flows: u64,
+    /// Of `flows`, those (and their bytes) that evidence backs.
+    pub evidence_flows: u64,
+    pub evidence_bytes: u64,
+    /// The evidence behind them: distinct (kind, value) with the flows each was found on.
+    pub evidence: Vec<EvidenceRow>,
+    /// Flows of evidence items the summary had no room for (one per item and flow).
+    pub evidence_other_flows: u64,
+    /// Flows (and bytes) on ports it shares with other services where nothing said which was used;
+    /// never part of `flows` or the other traffic fields.
+    pub candidate_flows: u64,
+    pub candidate_bytes: u64,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+}
+
+/// One distinct evidence item behind a service.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvidenceRow {
+    /// `rpc-bind`, `smb-pipe`, … (see the README's evidence kinds).
+    pub kind: &'static str,
+    /// What it names (an interface UUID, a pipe or share name from the wire), or null.
+    pub value: Option<String>,
+    /// The catalog's name for the value (a DCE/RPC interface's, e.g. "netlogon"), or null.
+    pub name: Option<String>,
+    pub flows: u64,
+}
+
+impl EvidenceRow {
+    pub fn rows(catalog: &Catalog, s: &EvidenceSummary) -> Vec<EvidenceRow> {
+        let mut rows: Vec<EvidenceRow> = s
+            .items
+            .iter()
+            .map(|c| EvidenceRow {
+                kind: c.kind.as_str(),
+                value: c.value.text(),
+                name: c
+                    .value
+                    .interface()
+                    .and_then(|u| catalog.interface(u))
+                    .map(|i| i.name.clone()),
+                flows: c.flows,
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            b.flows
+                .cmp(&a.flows)
+                .then_with(|| a.kind.cmp(b.kind))
+                .then_with(|| a.value.cmp(&b.value))
+        });
+        rows
+    }
+
+    /// A few words for a table cell: "spoolss pipe", "SYSVOL share", "rpc-bind netlogon".
+    pub fn short(&self) -> String {
+        let what = self.name.as_deref().or(self.value.as_deref());
+        match (self.kind, what) {
+            ("smb-pipe", Some(v)) => format!("{v} pipe"),
+            ("smb-share", Some(v)) => format!("{v} share"),
+            (kind, Some(v)) => format!("{kind} {v}"),
+            (kind, None) => kind.to_string(),
+        }
+    }
+}
+
+/// The flows of one shared label that no evidence determined: one of its candidates was used, but
+/// nothing said which.
+#[derive(Clone, Debug, Serialize)]
+pub struct UndeterminedRow {
+    pub app_protocol: String,
+    pub transport: Transport,
+    pub port: Option<u16>,
+    pub ip_protocol: Option<u8>,
+    /// Every candidate service, in catalog order.
+    pub services: Vec<String>,
     #[serde(flatten)]
     pub traffic: Traffic,
 }
@@ -266,6 +343,13 @@ pub struct Totals {
     pub classified_bytes: u64,
     pub unclassified_flows: u64,
     pub unanswered_flows: u64,
+    /// Flows (each once) whose services evidence names, and their bytes.
+    pub evidence_flows: u64,
+    pub evidence_bytes: u64,
+    /// Flows (each once) on shared ports that no evidence determined, and their bytes: traffic whose
+    /// service is a guess among candidates.
+    pub undetermined_flows: u64,
+    pub undetermined_bytes: u64,
 }
 
 /// The whole analysis result.
@@ -279,8 +363,10 @@ pub struct Report {
     pub totals: Totals,
     /// Most bytes first.
     pub app_protocols: Vec<AppRow>,
-    /// Most bytes first.
+    /// Services credited with traffic: evidence-backed first, then by port; most bytes first.
     pub services: Vec<ServiceRow>,
+    /// Per shared label, the flows no evidence determined; most bytes first.
+    pub undetermined: Vec<UndeterminedRow>,
     pub unclassified: Unclassified,
     pub unanswered: Unanswered,
     /// DCE/RPC: flows per interface, and dynamic-range flows no bind or endpoint-mapper answer named.
@@ -328,14 +414,44 @@ pub fn transport_name(protocol: u8) -> String {
     }
 }
 
-/// "tcp/445", "udp/53", "ip/47", "tcp/dynamic".
+/// "tcp/445", "udp/53", "ip/47", "tcp/dynamic" (a DCE/RPC interface over UDP: "udp/dynamic").
 pub fn port_text(catalog: &Catalog, label: LabelId) -> String {
     let l = catalog.label(label);
     match l.spec {
         PortSpec::Port(p) => format!("{}/{p}", l.transport),
         PortSpec::IpProtocol(n) => format!("ip/{n}"),
-        PortSpec::Dynamic => "tcp/dynamic".to_string(),
+        PortSpec::Dynamic => format!("{}/dynamic", l.transport),
     }
+}
+
+/// A label's port, IP protocol, or (dynamic RPC range) the configured ranges.
+type LabelPort = (Option<u16>, Option<u8>, Option<Vec<[u16; 2]>>);
+
+fn label_port(catalog: &Catalog, id: LabelId) -> LabelPort {
+    match catalog.label(id).spec {
+        PortSpec::Port(p) => (Some(p), None, None),
+        PortSpec::IpProtocol(n) => (None, Some(n), None),
+        PortSpec::Dynamic => (
+            None,
+            None,
+            Some(
+                catalog
+                    .dynamic_ranges
+                    .iter()
+                    .map(|&(a, b)| [a, b])
+                    .collect(),
+            ),
+        ),
+    }
+}
+
+fn service_names(catalog: &Catalog, l: LabelId) -> Vec<String> {
+    catalog
+        .label(l)
+        .services
+        .iter()
+        .map(|&s| catalog.service(s).name.clone())
+        .collect()
 }
 
 impl Report {
@@ -350,21 +466,7 @@ impl Report {
             .labels()
             .map(|(id, s)| {
                 let l = catalog.label(id);
-                let (port, ip_protocol, port_ranges) = match l.spec {
-                    PortSpec::Port(p) => (Some(p), None, None),
-                    PortSpec::IpProtocol(n) => (None, Some(n), None),
-                    PortSpec::Dynamic => (
-                        None,
-                        None,
-                        Some(
-                            catalog
-                                .dynamic_ranges
-                                .iter()
-                                .map(|&(a, b)| [a, b])
-                                .collect(),
-                        ),
-                    ),
-                };
+                let (port, ip_protocol, port_ranges) = label_port(catalog, id);
                 AppRow {
                     app_protocol: l.name.clone(),
                     transport: l.transport,
@@ -374,11 +476,7 @@ impl Report {
                     rpc_interface: l
                         .interface
                         .map(|i| catalog.interfaces[usize::from(i)].uuid.to_string()),
-                    services: l
-                        .services
-                        .iter()
-                        .map(|&s| catalog.service(s).name.clone())
-                        .collect(),
+                    services: service_names(catalog, id),
                     shared: l.is_shared(),
                     traffic: Traffic::of(s),
                 }
@@ -392,43 +490,64 @@ impl Report {
                 .then_with(|| a.port.cmp(&b.port))
         });
 
-        // Per service: merge the stats of every label the service is a candidate for.
-        let mut per_service: BTreeMap<u16, (Stats, Vec<LabelId>, u64)> = BTreeMap::new();
-        for (id, s) in agg.labels() {
-            let l = catalog.label(id);
-            for &svc in &l.services {
-                let e = per_service
-                    .entry(svc)
-                    .or_insert_with(|| (Stats::default(), Vec::new(), 0));
-                e.0.merge(s);
-                e.1.push(id);
-                if l.is_shared() {
-                    e.2 += s.flows;
-                }
-            }
-        }
-        let mut services: Vec<ServiceRow> = per_service
-            .into_iter()
-            .map(|(svc, (stats, labels, shared))| {
+        // Per service: the traffic each is credited with; candidate-only services are left to the
+        // undetermined list.
+        let mut services: Vec<ServiceRow> = agg
+            .by_basis
+            .services()
+            .filter(|(_, s)| s.determined.flows > 0)
+            .map(|(svc, s)| {
                 let service = catalog.service(svc);
+                // Label order, as the application protocols are listed everywhere else.
+                let mut labels = s.labels.clone();
+                labels.sort_unstable();
                 ServiceRow {
                     service: service.name.clone(),
                     system_service: service.system.clone(),
                     origin: service.origin,
+                    basis: s.basis(),
                     app_protocols: labels
                         .iter()
                         .map(|&l| format!("{} {}", catalog.label(l).name, port_text(catalog, l)))
                         .collect(),
-                    shared_flows: shared,
-                    traffic: Traffic::of(&stats),
+                    evidence_flows: s.evidence_flows,
+                    evidence_bytes: s.evidence_bytes,
+                    evidence: EvidenceRow::rows(catalog, &s.evidence),
+                    evidence_other_flows: s.evidence.other_flows,
+                    candidate_flows: s.candidate_flows,
+                    candidate_bytes: s.candidate_bytes,
+                    traffic: Traffic::of(&s.determined),
                 }
             })
             .collect();
         services.sort_by(|a, b| {
+            a.basis
+                .cmp(&b.basis)
+                .then_with(|| b.traffic.bytes().cmp(&a.traffic.bytes()))
+                .then_with(|| a.service.cmp(&b.service))
+        });
+        let mut undetermined: Vec<UndeterminedRow> = agg
+            .by_basis
+            .undetermined()
+            .map(|(id, s)| {
+                let l = catalog.label(id);
+                let (port, ip_protocol, _) = label_port(catalog, id);
+                UndeterminedRow {
+                    app_protocol: l.name.clone(),
+                    transport: l.transport,
+                    port,
+                    ip_protocol,
+                    services: service_names(catalog, id),
+                    traffic: Traffic::of(s),
+                }
+            })
+            .collect();
+        undetermined.sort_by(|a, b| {
             b.traffic
                 .bytes()
                 .cmp(&a.traffic.bytes())
-                .then_with(|| a.service.cmp(&b.service))
+                .then_with(|| a.app_protocol.cmp(&b.app_protocol))
+                .then_with(|| a.port.cmp(&b.port))
         });
 
         let mut ports: Vec<PortRow> = agg
@@ -546,9 +665,14 @@ impl Report {
                 classified_bytes: classified.total_bytes(),
                 unclassified_flows: agg.unclassified.flows,
                 unanswered_flows: agg.unanswered.flows,
+                evidence_flows: agg.by_basis.evidence.flows,
+                evidence_bytes: agg.by_basis.evidence.bytes,
+                undetermined_flows: agg.by_basis.candidates.flows,
+                undetermined_bytes: agg.by_basis.candidates.bytes,
             },
             app_protocols,
             services,
+            undetermined,
             unclassified: Unclassified {
                 traffic: Traffic::of(&agg.unclassified),
                 top_ports: ports,

@@ -1,7 +1,10 @@
 //! `svcscope rules`: inbound firewall rules drafted from what one host was seen serving, as Windows
 //! PowerShell `New-NetFirewallRule`, `netsh advfirewall` commands, or an nftables ruleset.
 //!
-//! One rule per application protocol and port, grouped by the catalog services that share it. The
+//! One rule per application protocol and port. Services the payload showed served (an interface
+//! bound, a pipe opened) get a group each, with a rule per port their flows came in on; a port one
+//! service owns is grouped under it; a shared port with flows no evidence determined is a group of
+//! its own whose heading says so and lists the candidates. The
 //! endpoint mapper and dynamic RPC use the Windows firewall's own `RPCEPMap` / `RPC` local-port
 //! keywords (`RPC-EPMap` / `RPC` in netsh); nftables gets the configured dynamic ranges.
 //!
@@ -17,7 +20,7 @@ use super::hosts::HostRow;
 use super::InputReport;
 use crate::aggregate::hosts::is_group_address;
 use crate::aggregate::hosts::Offer;
-use crate::catalog::{Catalog, PortSpec};
+use crate::catalog::{Catalog, LabelId, PortSpec, Transport};
 use crate::decode::Addr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -42,6 +45,8 @@ enum Match {
     EndpointMapper,
     /// The dynamic RPC range.
     DynamicRpc,
+    /// Connectionless DCE/RPC (UDP) on the dynamic ranges: the firewall's `RPC` keyword is TCP only.
+    UdpDynamic(Vec<(u16, u16)>),
     IpProtocol(u8),
 }
 
@@ -55,50 +60,125 @@ struct Rule {
     /// Set when --remote-from-observed could not list the clients.
     remote_note: Option<String>,
     description: String,
+    /// Drafted from a service the payload showed, not from a port.
+    from_evidence: bool,
+}
+
+/// What to match for a label, and the words that name it.
+fn matcher(catalog: &Catalog, l: LabelId) -> (Match, String) {
+    let label = catalog.label(l);
+    let tcp = label.transport == Transport::Tcp;
+    let m = match label.spec {
+        PortSpec::Port(135) if tcp => Match::EndpointMapper,
+        PortSpec::Port(p) => Match::Port { tcp, port: p },
+        PortSpec::Dynamic if tcp => Match::DynamicRpc,
+        PortSpec::Dynamic => Match::UdpDynamic(catalog.dynamic_ranges.clone()),
+        PortSpec::IpProtocol(n) => Match::IpProtocol(n),
+    };
+    let what = match &m {
+        Match::Port { tcp, port } => format!("{} {port}", if *tcp { "TCP" } else { "UDP" }),
+        Match::EndpointMapper => "TCP 135".to_string(),
+        Match::DynamicRpc => "dynamic RPC ports".to_string(),
+        Match::UdpDynamic(_) => "dynamic UDP ports".to_string(),
+        Match::IpProtocol(n) => format!("IP protocol {n}"),
+    };
+    (m, what)
+}
+
+/// The remote addresses a rule is restricted to with --remote-from-observed, or why it is not.
+fn remote_for(
+    remote_from_observed: bool,
+    client_addrs: &[Addr],
+    clients: usize,
+    clients_capped: bool,
+) -> (Option<Vec<Addr>>, Option<String>) {
+    let broadcast_clients = client_addrs
+        .iter()
+        .any(|&a| is_group_address(a) || a.ip().is_unspecified());
+    if !remote_from_observed {
+        (None, None)
+    } else if broadcast_clients {
+        (
+            None,
+            Some(
+                "clients include broadcast or unspecified addresses (as DHCP's do): not restricted"
+                    .to_string(),
+            ),
+        )
+    } else if clients_capped || client_addrs.len() > MAX_REMOTE {
+        (
+            None,
+            Some(format!(
+                "{clients} clients seen, more than the {MAX_REMOTE} a rule lists: not restricted"
+            )),
+        )
+    } else {
+        (Some(client_addrs.to_vec()), None)
+    }
+}
+
+fn plural(n: u64, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 fn rules_for(catalog: &Catalog, host: &HostRow, remote_from_observed: bool) -> Vec<Rule> {
     let mut rules = Vec::new();
+    // Services the payload showed served: one group each, a rule per port their flows came in on.
+    for s in &host.services_served {
+        let evidence: Vec<String> = s.evidence.iter().map(|e| e.short()).collect();
+        let (remote, remote_note) = remote_for(
+            remote_from_observed,
+            &s.client_addrs,
+            s.clients,
+            s.clients_capped,
+        );
+        for &l in &s.labels {
+            let label = catalog.label(l);
+            let (m, what) = matcher(catalog, l);
+            let named = if label.name.contains("IP protocol") {
+                label.name.clone()
+            } else {
+                format!("{} {what}", label.name)
+            };
+            rules.push(Rule {
+                name: if label.name.contains("IP protocol") {
+                    format!("svcscope: {}", label.name)
+                } else {
+                    format!("svcscope: {} ({what})", label.name)
+                },
+                group: group_name(&label.name, std::slice::from_ref(&s.service)),
+                heading: format!("{} — from evidence: {}", s.service, evidence.join(", ")),
+                m,
+                remote: remote.clone(),
+                remote_note: remote_note.clone(),
+                description: format!(
+                    "{named} for {} (seen in the payload); seen {} from {}, {} to {}",
+                    s.service,
+                    plural(s.flows, "flow"),
+                    plural(s.clients as u64, "client"),
+                    s.first_seen.as_deref().unwrap_or("-"),
+                    s.last_seen.as_deref().unwrap_or("-"),
+                ),
+                from_evidence: true,
+            });
+        }
+    }
     for s in &host.serves {
         let Some(Offer::Label(l)) = s.offer else {
             continue;
         };
         let label = catalog.label(l);
-        let m = match label.spec {
-            PortSpec::Port(135) if s.transport == "tcp" => Match::EndpointMapper,
-            PortSpec::Port(p) => Match::Port {
-                tcp: s.transport == "tcp",
-                port: p,
-            },
-            PortSpec::Dynamic => Match::DynamicRpc,
-            PortSpec::IpProtocol(n) => Match::IpProtocol(n),
-        };
-        let what = match &m {
-            Match::Port { tcp, port } => format!("{} {port}", if *tcp { "TCP" } else { "UDP" }),
-            Match::EndpointMapper => "TCP 135".to_string(),
-            Match::DynamicRpc => "dynamic RPC ports".to_string(),
-            Match::IpProtocol(n) => format!("IP protocol {n}"),
-        };
-        let broadcast_clients = s
-            .client_addrs
-            .iter()
-            .any(|&a| is_group_address(a) || a.ip().is_unspecified());
-        let (remote, remote_note) = if !remote_from_observed {
-            (None, None)
-        } else if broadcast_clients {
-            (None, Some("clients include broadcast or unspecified addresses (as DHCP's do): not restricted".to_string()))
-        } else if s.clients_capped || s.client_addrs.len() > MAX_REMOTE {
-            (
-                None,
-                Some(format!(
-                    "{} clients seen, more than the {MAX_REMOTE} a rule lists: not restricted",
-                    s.clients
-                )),
-            )
-        } else {
-            (Some(s.client_addrs.clone()), None)
-        };
-        let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        // A shared port whose every flow evidence determined is drafted under those services.
+        if label.is_shared() && s.undetermined_flows == 0 {
+            continue;
+        }
+        let (m, what) = matcher(catalog, l);
+        let (remote, remote_note) = remote_for(
+            remote_from_observed,
+            &s.client_addrs,
+            s.clients,
+            s.clients_capped,
+        );
         rules.push(Rule {
             name: if label.name.contains("IP protocol") {
                 format!("svcscope: {}", label.name)
@@ -108,7 +188,11 @@ fn rules_for(catalog: &Catalog, host: &HostRow, remote_from_observed: bool) -> V
             group: group_name(&label.name, &s.services),
             heading: match &s.services[..] {
                 [one] => one.clone(),
-                all => format!("{} — shared by {}", label.name, all.join(", ")),
+                all => format!(
+                    "{} — service not determined (no evidence of which was used); candidates: {}",
+                    label.name,
+                    all.join(", ")
+                ),
             },
             m,
             remote,
@@ -126,10 +210,25 @@ fn rules_for(catalog: &Catalog, host: &HostRow, remote_from_observed: bool) -> V
                 s.first_seen.as_deref().unwrap_or("-"),
                 s.last_seen.as_deref().unwrap_or("-"),
             ),
+            from_evidence: false,
         });
     }
-    // Group order: by group name; within a group, by what they match.
+    // Group order: by group name; within a group, by what they match. A port drafted from evidence
+    // and by its port for the same service is one rule (the evidence's, listed first).
     rules.sort_by(|a, b| a.group.cmp(&b.group).then_with(|| a.name.cmp(&b.name)));
+    rules.dedup_by(|b, a| a.group == b.group && a.name == b.name);
+    // One heading per group: the evidence's where the group has one.
+    let mut from_evidence: std::collections::HashMap<String, String> = Default::default();
+    for r in rules.iter().filter(|r| r.from_evidence) {
+        from_evidence
+            .entry(r.group.clone())
+            .or_insert_with(|| r.heading.clone());
+    }
+    for r in &mut rules {
+        if let Some(h) = from_evidence.get(&r.group) {
+            r.heading.clone_from(h);
+        }
+    }
     rules
 }
 
@@ -255,13 +354,23 @@ fn windows(
         if let Some(n) = &r.remote_note {
             comment_line(out, format, "", n);
         }
-        let (protocol, port) = match r.m {
+        let (protocol, port) = match &r.m {
             Match::Port { tcp, port } => (
-                if tcp { "TCP" } else { "UDP" }.to_string(),
+                if *tcp { "TCP" } else { "UDP" }.to_string(),
                 Some(port.to_string()),
             ),
             Match::EndpointMapper => ("TCP".into(), Some(epmap.to_string())),
             Match::DynamicRpc => ("TCP".into(), Some("RPC".into())),
+            Match::UdpDynamic(ranges) => (
+                "UDP".into(),
+                Some(
+                    ranges
+                        .iter()
+                        .map(|(a, b)| format!("{a}-{b}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+            ),
             Match::IpProtocol(n) => (n.to_string(), None),
         };
         let _ = writeln!(out, "{}", line(r, &protocol, port.as_deref()));
@@ -342,12 +451,13 @@ fn nftables(out: &mut String, rules: &[Rule], catalog: &Catalog) {
         if let Some(n) = &r.remote_note {
             comment_line(out, RuleFormat::Nftables, "    ", n);
         }
-        let matcher = match r.m {
+        let matcher = match &r.m {
             Match::Port { tcp, port } => {
-                format!("{} dport {port}", if tcp { "tcp" } else { "udp" })
+                format!("{} dport {port}", if *tcp { "tcp" } else { "udp" })
             }
             Match::EndpointMapper => "tcp dport 135".to_string(),
             Match::DynamicRpc => format!("tcp dport {{ {} }}", dynamic.join(", ")),
+            Match::UdpDynamic(_) => format!("udp dport {{ {} }}", dynamic.join(", ")),
             Match::IpProtocol(n) => format!("meta l4proto {n}"),
         };
         let comment = nft_string(r.name.trim_start_matches("svcscope: "), NFT_COMMENT_BYTES);
@@ -391,7 +501,7 @@ mod tests {
     use super::*;
     use crate::catalog::Transport;
     use crate::report::escape::is_unsafe;
-    use crate::report::hosts::ServeRow;
+    use crate::report::hosts::{ServeRow, ServiceServeRow};
 
     fn serve(label: crate::catalog::LabelId, services: &[&str]) -> ServeRow {
         ServeRow {
@@ -413,13 +523,44 @@ mod tests {
             bytes_s2c: 60,
             first_seen: Some("2024-03-04T09:00:00.000000Z".into()),
             last_seen: Some("2024-03-04T09:00:01.000000Z".into()),
+            evidence_flows: 0,
+            undetermined_flows: 0,
             offer: Some(Offer::Label(label)),
         }
     }
 
+    /// A service the payload showed served on `label`, with a pipe name from the wire.
+    fn shown(label: crate::catalog::LabelId, service: &str, pipe: &str) -> ServiceServeRow {
+        let s = serve(label, &[service]);
+        ServiceServeRow {
+            service: service.to_string(),
+            system_service: None,
+            app_protocols: vec!["x tcp/88".into()],
+            ports: s.ports,
+            evidence: vec![crate::report::EvidenceRow {
+                kind: "smb-pipe",
+                value: Some(pipe.to_string()),
+                name: None,
+                flows: 1,
+            }],
+            evidence_other_flows: 0,
+            clients: s.clients,
+            client_addrs: s.client_addrs,
+            clients_capped: false,
+            flows: 1,
+            packets_c2s: 1,
+            packets_s2c: 1,
+            bytes_c2s: 60,
+            bytes_s2c: 60,
+            first_seen: s.first_seen,
+            last_seen: s.last_seen,
+            labels: vec![label],
+        }
+    }
+
     /// The catalog loader refuses control characters, but the drafts do not rely on it: a label,
-    /// service names and a file path with line breaks and escape sequences still give one line per
-    /// comment or rule, the same lines as plain names give.
+    /// service names, a pipe name from a packet and a file path with line breaks and escape
+    /// sequences still give one line per comment or rule, the same lines as plain names give.
     #[test]
     fn line_breaks_in_names_and_paths_stay_inside_their_line() {
         let hostile = [
@@ -435,13 +576,13 @@ mod tests {
             let draft = |names: [&str; 3], path: &str| {
                 let mut catalog = Catalog::builtin();
                 let id = catalog.lookup_port(Transport::Tcp, 88).unwrap();
+                let smb = catalog.lookup_port(Transport::Tcp, 445).unwrap();
                 catalog.labels[usize::from(id)].name = names[0].to_string();
-                let host = HostRow {
-                    addr: Addr::from("192.0.2.10".parse::<std::net::IpAddr>().unwrap()),
-                    serves: vec![serve(id, &names[1..])],
-                    uses: Vec::new(),
-                    roles: None,
-                };
+                let mut host = HostRow::new(Addr::from(
+                    "192.0.2.10".parse::<std::net::IpAddr>().unwrap(),
+                ));
+                host.serves = vec![serve(id, &names[1..])];
+                host.services_served = vec![shown(smb, names[1], names[2])];
                 let inputs = [InputReport {
                     path: path.to_string(),
                     link_types: vec!["EN10MB".into()],

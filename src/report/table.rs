@@ -1,5 +1,6 @@
-//! Terminal rendering: aligned tables, services by bytes, then application protocols, unclassified
-//! traffic, unanswered attempts and capture health.
+//! Terminal rendering: aligned tables, services (evidence-backed first, then by port) and the shared
+//! ports whose service was not determined, then application protocols, unclassified traffic,
+//! unanswered attempts and capture health.
 
 use std::fmt::Write as _;
 
@@ -155,6 +156,102 @@ fn hosts(t: &Traffic, n: usize) -> String {
     }
 }
 
+/// The services section: evidence-backed services first (with the evidence), then those credited
+/// by a port they alone own, each most bytes first.
+fn services(r: &Report) -> String {
+    let mut out = String::from(
+        "Services (from evidence seen in the payload, else by a port only they use)\n",
+    );
+    let mut tab = Table::new(&[
+        "SERVICE",
+        "SYSTEM",
+        ">FLOWS",
+        ">PACKETS",
+        ">BYTES C→S",
+        ">BYTES S→C",
+        ">CLIENTS",
+        ">SERVERS",
+        "BASIS",
+        "EVIDENCE",
+        "VIA",
+    ]);
+    for s in &r.services {
+        let basis = if s.evidence_flows == 0 {
+            "by port".to_string()
+        } else if s.evidence_flows == s.traffic.flows {
+            "evidence".to_string()
+        } else {
+            format!(
+                "evidence {}/{}",
+                count(s.evidence_flows),
+                count(s.traffic.flows)
+            )
+        };
+        let evidence: Vec<String> = s.evidence.iter().map(|e| e.short()).collect();
+        let evidence = if evidence.is_empty() {
+            "-".to_string()
+        } else {
+            clip(&evidence.join("; "), 48)
+        };
+        tab.row(vec![
+            clip(&s.service, 40),
+            s.system_service.clone().unwrap_or_else(|| "-".into()),
+            count(s.traffic.flows),
+            count(s.traffic.packets()),
+            bytes(s.traffic.bytes_c2s),
+            bytes(s.traffic.bytes_s2c),
+            hosts(&s.traffic, s.traffic.clients),
+            hosts(&s.traffic, s.traffic.servers),
+            basis,
+            evidence,
+            clip(&s.app_protocols.join(", "), 56),
+        ]);
+    }
+    if tab.is_empty() {
+        out.push_str("  (no traffic credited to a catalog service)\n");
+    } else {
+        out.push_str(&tab.render("  "));
+    }
+    out
+}
+
+/// The shared ports whose service nothing determined, with their candidates.
+fn undetermined(r: &Report) -> String {
+    if r.undetermined.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\nNot determined (ports several services share, no evidence of which; counted under none)\n",
+    );
+    let mut tab = Table::new(&[
+        "PROTOCOL", "PORT", ">FLOWS", ">PACKETS", ">BYTES", ">CLIENTS", ">SERVERS", "SERVICE",
+    ]);
+    for u in &r.undetermined {
+        let port = match (u.port, u.ip_protocol) {
+            (Some(p), _) => format!("{}/{p}", u.transport),
+            (None, Some(n)) => format!("ip/{n}"),
+            (None, None) => format!("{}/dynamic", u.transport),
+        };
+        let candidates = format!(
+            "service not determined ({} candidates: {})",
+            u.services.len(),
+            u.services.join(", ")
+        );
+        tab.row(vec![
+            u.app_protocol.clone(),
+            port,
+            count(u.traffic.flows),
+            count(u.traffic.packets()),
+            bytes(u.traffic.bytes()),
+            hosts(&u.traffic, u.traffic.clients),
+            hosts(&u.traffic, u.traffic.servers),
+            clip(&candidates, 96),
+        ]);
+    }
+    out.push_str(&tab.render("  "));
+    out
+}
+
 /// Renders the whole report for a terminal.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
@@ -188,41 +285,18 @@ pub fn render(r: &Report) -> String {
         count(t.unanswered_flows),
     );
 
-    out.push_str("Services by bytes (flows on ports several services share count under each; * = some shared)\n");
-    let mut tab = Table::new(&[
-        "SERVICE",
-        "SYSTEM",
-        ">FLOWS",
-        ">PACKETS",
-        ">BYTES C→S",
-        ">BYTES S→C",
-        ">CLIENTS",
-        ">SERVERS",
-        "VIA",
-    ]);
-    for s in &r.services {
-        let flows = if s.shared_flows > 0 {
-            format!("{}*", count(s.traffic.flows))
-        } else {
-            count(s.traffic.flows)
-        };
-        tab.row(vec![
-            clip(&s.service, 40),
-            s.system_service.clone().unwrap_or_else(|| "-".into()),
-            flows,
-            count(s.traffic.packets()),
-            bytes(s.traffic.bytes_c2s),
-            bytes(s.traffic.bytes_s2c),
-            hosts(&s.traffic, s.traffic.clients),
-            hosts(&s.traffic, s.traffic.servers),
-            clip(&s.app_protocols.join(", "), 72),
-        ]);
+    if t.classified_flows > 0 {
+        let _ = writeln!(
+            out,
+            "Service known from evidence for {} flows ({:.1}% of bytes); not determined for {} flows on shared ports ({:.1}% of bytes)\n",
+            count(t.evidence_flows),
+            pct(t.evidence_bytes, t.bytes),
+            count(t.undetermined_flows),
+            pct(t.undetermined_bytes, t.bytes),
+        );
     }
-    if tab.is_empty() {
-        out.push_str("  (no traffic of catalog services)\n");
-    } else {
-        out.push_str(&tab.render("  "));
-    }
+    out.push_str(&services(r));
+    out.push_str(&undetermined(r));
 
     out.push_str("\nApplication protocols by bytes (each flow once)\n");
     let mut tab = Table::new(&[
@@ -242,7 +316,7 @@ pub fn render(r: &Report) -> String {
         let port = match (a.port, a.ip_protocol) {
             (Some(p), _) => format!("{}/{p}", a.transport),
             (None, Some(n)) => format!("ip/{n}"),
-            (None, None) => "tcp/dynamic".into(),
+            (None, None) => format!("{}/dynamic", a.transport),
         };
         let services = if a.services.len() > 3 {
             format!(
@@ -462,6 +536,59 @@ pub fn render(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pipe and share names come from packets: in a table they cannot move the cursor or start a
+    /// line, and the service leads with its evidence while shared ports stay undetermined.
+    #[test]
+    fn evidence_from_the_wire_is_escaped_and_leads_the_services() {
+        use crate::aggregate::{test_flow, Aggregate};
+        use crate::catalog::{Catalog, Transport, Uuid};
+        use crate::inspect::{Evidence, EvidenceKind, Slot, Value};
+        let catalog = Catalog::builtin();
+        let smb = catalog.lookup_port(Transport::Tcp, 445);
+        let spoolss = Uuid::parse("12345678-1234-abcd-ef00-0123456789ab").unwrap();
+        let label = catalog.interface_label(spoolss, false);
+        assert!(label.is_some(), "the catalog lists spoolss");
+        let mut agg = Aggregate::default();
+        let mut f = test_flow(smb, 101, [100, 200], true);
+        let pipe = Value::Text("spool\u{1b}[2J\nss".into());
+        let e = Evidence::labelled(EvidenceKind::SmbPipe, pipe, label);
+        f.slot = Some(Box::new(Slot::with(e, None)));
+        agg.end_flow(&f, &catalog);
+        agg.end_flow(&test_flow(smb, 102, [10, 20], true), &catalog);
+        let kerberos = catalog.lookup_port(Transport::Tcp, 88);
+        agg.end_flow(&test_flow(kerberos, 103, [1000, 2000], true), &catalog);
+        let report = Report::build(&catalog, &agg, Vec::new(), 10);
+        let text = render(&report);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        let at = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("no line with {needle:?} in\n{text}"))
+        };
+        let spooler = at("Print Spooler");
+        assert!(
+            lines[spooler].contains("evidence  spool\\x1b[2J\\nss pipe"),
+            "{}",
+            lines[spooler]
+        );
+        // Evidence first, though Kerberos has more bytes.
+        assert!(spooler < at("Kerberos Key Distribution Center"));
+        assert!(lines[at("Kerberos Key Distribution Center")].contains("by port"));
+        let smb_line = lines[at("service not determined (7 candidates")];
+        assert!(
+            smb_line.contains("SMB") && smb_line.contains("tcp/445"),
+            "{smb_line}"
+        );
+        assert!(at("Not determined") > at("Kerberos Key Distribution Center"));
+        // A candidate with no credited traffic has no service row.
+        assert!(
+            !lines.iter().any(|l| l.starts_with("  Fax Service")),
+            "{text}"
+        );
+    }
 
     #[test]
     fn numbers_read_well() {

@@ -344,6 +344,84 @@ fn first_floor_interface(t: &[u8]) -> Option<Uuid> {
     uuid_from_wire(&t[5..21], true)
 }
 
+/// DCOM's activation and OXID-resolution interfaces, whose answers carry string bindings:
+/// IRemoteSCMActivator (ISystemActivator), IActivation, IObjectExporter (IOXIDResolver).
+pub const DCOM_ACTIVATION: [Uuid; 3] = [
+    Uuid([
+        0x00, 0x00, 0x01, 0xa0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46,
+    ]),
+    Uuid([
+        0x4d, 0x9f, 0x4a, 0xb8, 0x7d, 0x1c, 0x11, 0xcf, 0x86, 0x1e, 0x00, 0x20, 0xaf, 0x6e, 0x7c,
+        0x57,
+    ]),
+    Uuid([
+        0x99, 0xfc, 0xfe, 0xc4, 0x52, 0x60, 0x10, 0x1b, 0xbb, 0xcb, 0x00, 0xaa, 0x00, 0x21, 0x34,
+        0x7a,
+    ]),
+];
+
+/// A TCP string binding of a DCOM answer (MS-DCOM 2.2.19.3 STRINGBINDING with tower id
+/// ncacn_ip_tcp): the network address as sent and the port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StringBinding {
+    pub host: String,
+    pub port: u16,
+}
+
+/// The most string bindings taken from one answer, and the longest address read.
+pub const MAX_BINDINGS: usize = 16;
+const MAX_BINDING_UNITS: usize = 256;
+
+/// The `ncacn_ip_tcp` string bindings (`DC1[49724]`, `192.0.2.10[49724]`) in a DCOM activation or
+/// OXID-resolution answer: the DUALSTRINGARRAY entries are found by their tower id (0x0007)
+/// followed by UTF-16 printable text ending in `[port]` and a NUL. Security bindings and bindings
+/// without a port are skipped.
+pub fn tcp_string_bindings(stub: &[u8]) -> Vec<StringBinding> {
+    let mut out: Vec<StringBinding> = Vec::new();
+    let mut i = 0;
+    while i + 4 <= stub.len() && out.len() < MAX_BINDINGS {
+        if stub[i] != 0x07 || stub[i + 1] != 0 {
+            i += 1;
+            continue;
+        }
+        let mut text = String::new();
+        let mut at = i + 2;
+        let mut ended = false;
+        while let Some(u) = stub.get(at..at + 2) {
+            let unit = u16::from_le_bytes([u[0], u[1]]);
+            at += 2;
+            if unit == 0 {
+                ended = true;
+                break;
+            }
+            match char::from_u32(u32::from(unit)) {
+                Some(c) if c.is_ascii_graphic() && text.len() < MAX_BINDING_UNITS => text.push(c),
+                _ => break,
+            }
+        }
+        let parsed = ended
+            .then(|| {
+                let (host, port) = text.strip_suffix(']')?.rsplit_once('[')?;
+                let port: u16 = port.parse().ok()?;
+                (!host.is_empty() && port != 0).then(|| StringBinding {
+                    host: host.to_string(),
+                    port,
+                })
+            })
+            .flatten();
+        match parsed {
+            Some(b) => {
+                if !out.contains(&b) {
+                    out.push(b);
+                }
+                i = at;
+            }
+            None => i += 1,
+        }
+    }
+    out
+}
+
 /// The stub data of a request or response PDU (after the header, the 8-byte request/response header
 /// and an object UUID when flagged), without the authentication trailer.
 pub fn stub<'a>(pdu: &'a [u8], h: &CoHeader) -> Option<(u16, &'a [u8])> {
@@ -546,6 +624,55 @@ pub(crate) mod tests {
             assert_eq!(ept_map_request_interface(&s[..cut], true), None);
         }
         assert_eq!(ept_map_request_interface(&[], true), None);
+    }
+
+    #[test]
+    fn dcom_answers_carry_tcp_string_bindings() {
+        let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        let mut stub = vec![0xcc; 10];
+        // DUALSTRINGARRAY: entry count, security offset, then bindings.
+        stub.extend([0x2c, 0, 0x16, 0]);
+        for b in ["DC1[49724]", "192.168.56.101[49724]"] {
+            stub.extend([7, 0]);
+            stub.extend(utf16(b));
+            stub.extend([0, 0]);
+        }
+        // A binding without a port, and a security binding, are not endpoints.
+        stub.extend([7, 0]);
+        stub.extend(utf16("DC1"));
+        stub.extend([0, 0, 0, 0, 0x0a, 0, 0xff, 0xff]);
+        stub.extend(utf16("PURP\\Administrator"));
+        stub.extend([0, 0]);
+        let found = tcp_string_bindings(&stub);
+        assert_eq!(
+            found,
+            [
+                StringBinding {
+                    host: "DC1".into(),
+                    port: 49724
+                },
+                StringBinding {
+                    host: "192.168.56.101".into(),
+                    port: 49724
+                }
+            ]
+        );
+        // Cut anywhere: never a panic, never a binding that was not whole.
+        for cut in 0..stub.len() {
+            assert!(tcp_string_bindings(&stub[..cut]).len() <= 2);
+        }
+        assert_eq!(
+            DCOM_ACTIVATION[0],
+            Uuid::parse("000001a0-0000-0000-c000-000000000046").unwrap()
+        );
+        assert_eq!(
+            DCOM_ACTIVATION[1],
+            Uuid::parse("4d9f4ab8-7d1c-11cf-861e-0020af6e7c57").unwrap()
+        );
+        assert_eq!(
+            DCOM_ACTIVATION[2],
+            Uuid::parse("99fcfec4-5260-101b-bbcb-00aa0021347a").unwrap()
+        );
     }
 
     /// An ept_map response stub with these towers (NDR, little-endian).

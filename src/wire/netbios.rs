@@ -132,8 +132,9 @@ fn min_len(magic: Magic) -> u32 {
 /// more arrive). Linear in `b`'s length.
 pub fn find_frame_start(b: &[u8]) -> Option<usize> {
     // Look for "SMB" at offset 5 of a candidate, then check the rest.
+    let finder = memchr::memmem::Finder::new(b"SMB");
     let mut from = 0;
-    while let Some(i) = b.get(from + 5..)?.windows(3).position(|w| w == b"SMB") {
+    while let Some(i) = finder.find(b.get(from + 5..)?) {
         let start = from + i;
         let c = &b[start..start + 8];
         if c[0] == 0 {

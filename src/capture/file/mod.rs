@@ -18,7 +18,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use super::{compile_filter, Batch, CaptureError, PacketSource, SourceCounters};
+use super::{
+    compile_file_filter, compile_filter, Batch, CaptureError, PacketSource, SourceCounters,
+};
 use crate::decode::LinkType;
 use crate::time::Ts;
 
@@ -231,7 +233,7 @@ impl FileSource {
             return Ok(None);
         };
         if !self.filters.contains_key(&dlt) {
-            let prog = compile_filter(::pcap::Linktype(dlt), expr).map_err(|m| self.fail(m))?;
+            let prog = compile_file_filter(dlt, expr).map_err(|m| self.fail(m))?;
             self.filters.insert(dlt, prog);
         }
         Ok(self.filters.get(&dlt))

@@ -4,10 +4,10 @@ REM REVIEW BEFORE USE: they allow exactly what this host was seen serving in tha
 REM did not happen to serve then, and nothing about what it needs outbound. The knowledge-base article
 REM these services come from warns itself that its port list is not a firewall configuration.
 
-REM DHCP Server — shared by DHCP Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS)
+REM DHCP Server — service not determined (no evidence of which was used); candidates: DHCP Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS)
 netsh advfirewall firewall add rule name="svcscope: DHCP Server (UDP 67)" dir=in action=allow protocol=UDP localport=67 description="DHCP Server UDP 67 for DHCP Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS); seen 1 flow from 1 client, 2024-03-04T09:00:00.406533Z to 2024-03-04T09:00:00.424267Z"
 
-REM DNS — shared by DNS Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS)
+REM DNS — service not determined (no evidence of which was used); candidates: DNS Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS)
 netsh advfirewall firewall add rule name="svcscope: DNS (TCP 53)" dir=in action=allow protocol=TCP localport=53 description="DNS TCP 53 for DNS Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS); seen 1 flow from 1 client, 2024-03-04T09:05:00.000000Z to 2024-03-04T09:05:00.002635Z"
 netsh advfirewall firewall add rule name="svcscope: DNS (UDP 53)" dir=in action=allow protocol=UDP localport=53 description="DNS UDP 53 for DNS Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS); seen 70 flows from 18 clients, 2024-03-04T09:00:03.429822Z to 2024-03-04T09:09:17.606837Z"
 
@@ -15,20 +15,20 @@ REM Kerberos Key Distribution Center
 netsh advfirewall firewall add rule name="svcscope: Kerberos (TCP 88)" dir=in action=allow protocol=TCP localport=88 description="Kerberos TCP 88 for Kerberos Key Distribution Center; seen 42 flows from 18 clients, 2024-03-04T09:00:03.442486Z to 2024-03-04T09:08:39.740604Z"
 netsh advfirewall firewall add rule name="svcscope: Kerberos (UDP 88)" dir=in action=allow protocol=UDP localport=88 description="Kerberos UDP 88 for Kerberos Key Distribution Center; seen 18 flows from 18 clients, 2024-03-04T09:00:03.438586Z to 2024-03-04T09:05:31.369877Z"
 
-REM LDAP Server — shared by Distributed File System, Local Security Authority
+REM LDAP Server — service not determined (no evidence of which was used); candidates: Distributed File System, Local Security Authority
 netsh advfirewall firewall add rule name="svcscope: LDAP Server (TCP 389)" dir=in action=allow protocol=TCP localport=389 description="LDAP Server TCP 389 for Distributed File System, Local Security Authority; seen 18 flows from 18 clients, 2024-03-04T09:00:03.662478Z to 2024-03-04T09:05:31.768631Z"
 netsh advfirewall firewall add rule name="svcscope: LDAP Server (UDP 389)" dir=in action=allow protocol=UDP localport=389 description="LDAP Server UDP 389 for Distributed File System, Local Security Authority; seen 18 flows from 18 clients, 2024-03-04T09:00:03.433986Z to 2024-03-04T09:05:31.364977Z"
 
 REM Local Security Authority
 netsh advfirewall firewall add rule name="svcscope: Global Catalog Server (TCP 3268)" dir=in action=allow protocol=TCP localport=3268 description="Global Catalog Server TCP 3268 for Local Security Authority; seen 6 flows from 6 clients, 2024-03-04T09:00:12.414584Z to 2024-03-04T09:05:10.370423Z"
 
-REM RPC — shared by Certificate Services, Cluster Service, Distributed File System, Distributed Link Tracking Server, Distributed Transaction Coordinator, Event Log, Exchange Server, Fax Service, File Replication, Local Security Authority, Message Queuing, Remote Procedure Call (RPC), Remote Storage Notification, Remote Storage Server, Systems Management Server 2.0, Terminal Services Licensing, Terminal Services Session Directory
+REM RPC — service not determined (no evidence of which was used); candidates: Certificate Services, Cluster Service, Distributed File System, Distributed Link Tracking Server, Distributed Transaction Coordinator, Event Log, Exchange Server, Fax Service, File Replication, Local Security Authority, Message Queuing, Remote Procedure Call (RPC), Remote Storage Notification, Remote Storage Server, Systems Management Server 2.0, Terminal Services Licensing, Terminal Services Session Directory
 netsh advfirewall firewall add rule name="svcscope: RPC (TCP 135)" dir=in action=allow protocol=TCP localport=RPC-EPMap description="RPC TCP 135 for Certificate Services, Cluster Service, Distributed File System, Distributed Link Tracking Server, Distributed Transaction Coordinator, Event Log, Exchange Server, Fax Service, File Replication, Local Security Authority, Message Queuing, Remote Procedure Call (RPC), Remote Storage Notification, Remote Storage Server, Systems Management Server 2.0, Terminal Services Licensing, Terminal Services Session Directory; seen 18 flows from 18 clients, 2024-03-04T09:00:03.550924Z to 2024-03-04T09:05:31.490078Z"
 
-REM RPC dynamic (unconfirmed) — shared by Certificate Services, Cluster Service, Distributed File System, Distributed Link Tracking Server, Distributed Transaction Coordinator, Event Log, Exchange Server, Fax Service, File Replication, Local Security Authority, Remote Storage Notification, Remote Storage Server, Systems Management Server 2.0, Terminal Services Licensing, Terminal Services Session Directory
+REM RPC dynamic (unconfirmed) — service not determined (no evidence of which was used); candidates: Certificate Services, Cluster Service, Distributed File System, Distributed Link Tracking Server, Distributed Transaction Coordinator, Event Log, Exchange Server, Fax Service, File Replication, Local Security Authority, Remote Storage Notification, Remote Storage Server, Systems Management Server 2.0, Terminal Services Licensing, Terminal Services Session Directory
 netsh advfirewall firewall add rule name="svcscope: RPC dynamic (unconfirmed) (dynamic RPC ports)" dir=in action=allow protocol=TCP localport=RPC description="RPC dynamic (unconfirmed) dynamic RPC ports for Certificate Services, Cluster Service, Distributed File System, Distributed Link Tracking Server, Distributed Transaction Coordinator, Event Log, Exchange Server, Fax Service, File Replication, Local Security Authority, Remote Storage Notification, Remote Storage Server, Systems Management Server 2.0, Terminal Services Licensing, Terminal Services Session Directory; seen 18 flows from 18 clients, 2024-03-04T09:00:03.637002Z to 2024-03-04T09:05:31.744276Z"
 
-REM SMB — shared by Distributed File System, Fax Service, License Logging, Net Logon, Print Spooler, Remote Procedure Call (RPC) Locator, Server
+REM SMB — service not determined (no evidence of which was used); candidates: Distributed File System, Fax Service, License Logging, Net Logon, Print Spooler, Remote Procedure Call (RPC) Locator, Server
 netsh advfirewall firewall add rule name="svcscope: SMB (TCP 445)" dir=in action=allow protocol=TCP localport=445 description="SMB TCP 445 for Distributed File System, Fax Service, License Logging, Net Logon, Print Spooler, Remote Procedure Call (RPC) Locator, Server; seen 18 flows from 18 clients, 2024-03-04T09:00:03.490924Z to 2024-03-04T09:05:31.586488Z"
 
 REM Windows Time
