@@ -783,7 +783,8 @@ fn catalog_with_duplicate_and_contradictory_rows() {
     );
 }
 
-/// Pipe, share and protocol entries of a user catalog are checked like the rest, with the line.
+/// Pipe, share, service principal and protocol entries of a user catalog are checked like the rest,
+/// with the line.
 #[test]
 fn catalog_with_broken_pipes_shares_and_protocols() {
     let dir = Dir::new("catalog-names");
@@ -815,7 +816,24 @@ fn catalog_with_broken_pipes_shares_and_protocols() {
     );
     run(&dir, &["--catalog", "protocol.toml", "catalog"]).check(
         2,
-        &["svcscope: protocol.toml:2: protocol \"ldap\" is not one svcscope verifies (one of \"smb\", \"dfs-referral\")"],
+        &["svcscope: protocol.toml:2: protocol \"ldap\" is not one svcscope verifies (one of \"smb\", \"dfs-referral\", \"kerberos\")"],
+    );
+    // A service principal class is a key like the others: HOST/a and host/b are one.
+    dir.write(
+        "spn.toml",
+        b"[[spn]]\nname = \"HOST/a\"\nservices = []\nreference = \"site\"\n\n[[spn]]\nname = \"host/b\"\nservices = []\nreference = \"site\"\n",
+    );
+    run(&dir, &["--catalog", "spn.toml", "catalog"]).check(
+        2,
+        &["svcscope: spn.toml:7: spn \"host/b\" (key \"host\") is defined twice in this file (first at line 1)"],
+    );
+    dir.write(
+        "spn-service.toml",
+        b"[[spn]]\nname = \"vnc\"\nservices = [\"VNC Server\"]\nreference = \"vendor manual\"\n",
+    );
+    run(&dir, &["--catalog", "spn-service.toml", "catalog"]).check(
+        2,
+        &["svcscope: spn-service.toml:3: spn \"vnc\" names service \"VNC Server\", which no catalog defines"],
     );
     dir.write(
         "key.toml",

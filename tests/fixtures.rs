@@ -446,6 +446,10 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
             .any(|r| r["app_protocol"] == "SMB"),
         "every SMB flow carries evidence"
     );
+    // LDAP carries nothing the inspectors read yet: its two candidates stay undetermined.
+    let ldap = undetermined(&report, "LDAP Server", 389);
+    assert_eq!(ldap["services"].as_array().unwrap().len(), 2);
+    assert_eq!(ldap["flows"], 18);
     let t = &report["totals"];
     let undetermined_flows: u64 = report["undetermined"]
         .as_array()
@@ -835,7 +839,7 @@ fn catalog_command_lists_every_row() {
     let run = svcscope(&["catalog", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 191);
+    assert_eq!(rows.len(), 193);
     for key in [
         "service",
         "system_service",
@@ -859,7 +863,7 @@ fn catalog_command_lists_every_row() {
     assert!(winreg
         .iter()
         .all(|r| r["origin"] == "beyond-article" && r["candidate"] == false));
-    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 20);
+    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 22);
     let gre = rows.iter().find(|r| r["ip_protocol"] == 47).unwrap();
     assert_eq!(
         (&gre["transport"], &gre["port"]),
@@ -1119,7 +1123,16 @@ fn catalog_lists_the_pipes_shares_and_protocols() {
     let run = svcscope(&["catalog", "--names", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 30);
+    assert_eq!(rows.len(), 49);
+    assert_eq!(rows.iter().filter(|r| r["kind"] == "spn").count(), 18);
+    let termsrv = rows
+        .iter()
+        .find(|r| r["kind"] == "spn" && r["name"] == "termsrv")
+        .unwrap();
+    assert_eq!(
+        termsrv["services"],
+        serde_json::json!(["Terminal Services"])
+    );
     for key in ["kind", "name", "services", "reference", "note", "source"] {
         assert!(rows.iter().all(|r| r.get(key).is_some()), "key {key}");
     }
@@ -1134,7 +1147,7 @@ fn catalog_lists_the_pipes_shares_and_protocols() {
     assert!(sysvol["source"]
         .as_str()
         .unwrap()
-        .starts_with("<built-in catalog/smb-names.toml>:"));
+        .starts_with("<built-in catalog/names.toml>:"));
     let run = svcscope(&["catalog", "--names", "--service", "remote registry"]);
     assert!(run.stdout.contains("winreg") && run.stdout.contains("[MS-RSP] 2.1: \\PIPE\\winreg"));
     assert!(run.stdout.contains("1 pipes, shares and protocols."));

@@ -995,7 +995,7 @@ fn hosts_and_rules_lead_with_the_services_evidence_showed() {
     // services the pipes, shares and referrals showed each get theirs.
     assert!(!dc.contains("# SMB — service not determined"), "{dc}");
     for group in [
-        "# Server — from evidence: smb 3.1.1, IPC$ share",
+        "# Server — from evidence: kerberos-spn cifs/dc01.corp.example, smb 3.1.1, IPC$ share",
         "# Net Logon — from evidence: pipe-bind netlogon, netlogon pipe",
         "# Local Security Authority — from evidence: pipe-bind lsarpc",
         "# Distributed File System — from evidence: dfs-referral \\corp.example\\SYSVOL",

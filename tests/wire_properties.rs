@@ -461,3 +461,228 @@ proptest! {
         prop_assert_eq!(netbios::Frame::parse(&frame[..short]).unwrap_err(), Error::Truncated { need: frame.len() });
     }
 }
+
+// ---- Kerberos ------------------------------------------------------------------------------------
+
+use svcscope::wire::kerberos::{self, Message, Principal, RecordStream};
+
+/// The Kerberos fuzz seeds (`fuzz/corpus/kerberos/seed-*`, built by hand): their first byte picks
+/// the entry point (0 a TCP record stream, 1 one message, 2 a GSS-API/SPNEGO blob).
+const KRB_SEEDS: &[(&str, &[u8])] = &[
+    (
+        "tcp-as-exchange",
+        include_bytes!("../fuzz/corpus/kerberos/seed-tcp-as-exchange"),
+    ),
+    (
+        "tcp-tgs-req",
+        include_bytes!("../fuzz/corpus/kerberos/seed-tcp-tgs-req"),
+    ),
+    (
+        "as-req",
+        include_bytes!("../fuzz/corpus/kerberos/seed-as-req"),
+    ),
+    (
+        "tgs-req",
+        include_bytes!("../fuzz/corpus/kerberos/seed-tgs-req"),
+    ),
+    (
+        "as-rep",
+        include_bytes!("../fuzz/corpus/kerberos/seed-as-rep"),
+    ),
+    (
+        "krb-error",
+        include_bytes!("../fuzz/corpus/kerberos/seed-krb-error"),
+    ),
+    (
+        "ap-req",
+        include_bytes!("../fuzz/corpus/kerberos/seed-ap-req"),
+    ),
+    (
+        "spnego-ap-req",
+        include_bytes!("../fuzz/corpus/kerberos/seed-spnego-ap-req"),
+    ),
+];
+
+impl Walk {
+    fn principal(&mut self, input: &[u8], p: &Principal, realm: &[u8]) {
+        for c in p.components() {
+            if let Some(c) = self.count(c) {
+                self.inside(input, c);
+            }
+        }
+        self.inside(input, realm);
+        assert!(p.text_at(Some(realm)).chars().count() <= kerberos::MAX_PRINCIPAL_CHARS + 1);
+    }
+
+    fn krb_message(&mut self, input: &[u8], m: &[u8]) {
+        self.inside(input, m);
+        match self.count(Message::parse(m)) {
+            Some(Message::Request(r)) => {
+                for p in r.cname.iter().chain(r.sname.iter()) {
+                    self.principal(input, p, r.realm);
+                }
+                for e in r.etypes() {
+                    self.count(e);
+                }
+                for p in r.padata() {
+                    if let Some((_, v)) = self.count(p) {
+                        self.inside(input, v);
+                    }
+                }
+                if let Some(ap) = r.tgs_ap_req() {
+                    if let Some(ap) = self.count(ap) {
+                        self.principal(input, &ap.ticket.sname, ap.ticket.realm);
+                    }
+                }
+            }
+            Some(Message::Reply(r)) => {
+                self.principal(input, &r.cname, r.crealm);
+                self.principal(input, &r.ticket.sname, r.ticket.realm);
+            }
+            Some(Message::Error(e)) => self.principal(input, &e.sname, e.realm),
+            Some(Message::ApReq(a)) => self.principal(input, &a.ticket.sname, a.ticket.realm),
+            Some(Message::ApRep) | None => {}
+        }
+    }
+
+    fn krb(&mut self, pick: u8, input: &[u8]) {
+        match pick % 3 {
+            0 => {
+                let mut s = RecordStream::default();
+                let mut messages = Vec::new();
+                let p = s.push(1, input, |m| messages.push(m.to_vec()));
+                if p.unread {
+                    self.errors += 1;
+                }
+                for m in messages {
+                    self.krb_message(&m, &m);
+                }
+                assert!(s.buffered() <= input.len());
+            }
+            1 => self.krb_message(input, input),
+            _ => {
+                if let Some(b) = self.count(spnego::SecurityBlob::parse(input)) {
+                    if let Some(spnego::Token::Kerberos(k)) = b.token {
+                        self.krb_message(input, k.message);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_kerberos_seed_parses_without_error() {
+    for (name, seed) in KRB_SEEDS {
+        let mut w = Walk::default();
+        w.krb(seed[0], &seed[1..]);
+        assert_eq!(w.errors, 0, "{name}: {w:?}");
+        assert!(w.ok >= 2, "{name}: {w:?}");
+    }
+}
+
+fn der(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    match value.len() {
+        n @ 0..=0x7f => out.push(n as u8),
+        n @ 0x80..=0xff => out.extend([0x81, n as u8]),
+        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(value);
+    out
+}
+
+fn der_int(n: i64) -> Vec<u8> {
+    let b = n.to_be_bytes();
+    let mut i = 0;
+    while i < 7 && ((b[i] == 0 && b[i + 1] & 0x80 == 0) || (b[i] == 0xff && b[i + 1] & 0x80 != 0)) {
+        i += 1;
+    }
+    der(0x02, &b[i..])
+}
+
+/// A TGS-REQ without padata for `sname` in `realm`, accepting `etypes`.
+fn tgs_req(realm: &str, sname: &[String], etypes: &[i64]) -> Vec<u8> {
+    let ctx = |n: u8, v: Vec<u8>| der(0xa0 + n, &v);
+    let strings: Vec<u8> = sname.iter().flat_map(|s| der(0x1b, s.as_bytes())).collect();
+    let principal = der(
+        0x30,
+        &[ctx(0, der_int(2)), ctx(1, der(0x30, &strings))].concat(),
+    );
+    let ets: Vec<u8> = etypes.iter().flat_map(|&e| der_int(e)).collect();
+    let body = der(
+        0x30,
+        &[
+            ctx(0, der(0x03, &[0, 0, 0, 0, 0])),
+            ctx(2, der(0x1b, realm.as_bytes())),
+            ctx(3, principal),
+            ctx(5, der(0x18, b"20370913024805Z")),
+            ctx(7, der_int(7)),
+            ctx(8, der(0x30, &ets)),
+        ]
+        .concat(),
+    );
+    der(
+        0x6c,
+        &der(
+            0x30,
+            &[ctx(1, der_int(5)), ctx(2, der_int(12)), ctx(4, body)].concat(),
+        ),
+    )
+}
+
+proptest! {
+    #![proptest_config(testing::proptest_config(512))]
+
+    #[test]
+    fn kerberos_random_bytes_never_panic(pick in any::<u8>(), input in prop::collection::vec(any::<u8>(), 0..600)) {
+        Walk::default().krb(pick, &input);
+        let _ = kerberos::record_start(&input);
+    }
+
+    #[test]
+    fn kerberos_mutated_seeds_never_panic(
+        seed in 0..KRB_SEEDS.len(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut b = KRB_SEEDS[seed].1.to_vec();
+        for (at, v) in edits {
+            let i = 1 + at.index(b.len() - 1);
+            b[i] = v;
+        }
+        let len = 1 + cut.index(b.len());
+        Walk::default().krb(b[0], &b[1..len]);
+    }
+
+    #[test]
+    fn kerberos_tgs_req_round_trips(
+        realm in "[A-Z.]{1,30}",
+        sname in prop::collection::vec("[a-zA-Z0-9.$-]{1,40}", 1..4),
+        etypes in prop::collection::vec(-200i64..200, 1..12),
+        mss in 1usize..200,
+    ) {
+        let m = tgs_req(&realm, &sname, &etypes);
+        let Message::Request(r) = Message::parse(&m).unwrap() else { panic!() };
+        prop_assert_eq!(r.kind, kerberos::Kind::TgsReq);
+        prop_assert_eq!(r.realm, realm.as_bytes());
+        prop_assert_eq!(r.sname.unwrap().text(), sname.join("/"));
+        prop_assert_eq!(r.etypes().map(Result::unwrap).collect::<Vec<_>>(), etypes);
+        // Cut short, it asks for the whole message.
+        prop_assert_eq!(
+            Message::parse(&m[..m.len() - 1]).unwrap_err(),
+            Error::Truncated { need: m.len() }
+        );
+        // As two TCP records cut into segments of any size, both come out whole.
+        let mut rec = (m.len() as u32).to_be_bytes().to_vec();
+        rec.extend(&m);
+        let stream = [rec.clone(), rec].concat();
+        let mut s = RecordStream::default();
+        let mut out = Vec::new();
+        for (i, chunk) in stream.chunks(mss).enumerate() {
+            s.push((i * mss) as u32, chunk, |msg| out.push(msg.to_vec()));
+        }
+        prop_assert_eq!(out, vec![m.clone(), m]);
+        prop_assert_eq!(s.buffered(), 0);
+    }
+}

@@ -2,10 +2,11 @@
 //!
 //! The default catalog (`catalog/windows-server.toml`, taken from Microsoft's knowledge-base article on
 //! the ports of the Windows server system, with the services beyond it that administration traffic
-//! shows), its DCE/RPC interfaces (`catalog/rpc-interfaces.toml`) and the SMB pipes, shares and
-//! verified protocols that name services (`catalog/smb-names.toml`) are embedded in the binary. Users
-//! add to them or override them with their own files of the same format; every file is validated
-//! strictly and a bad one is an error with `file:line`, never a silently skipped row.
+//! shows), its DCE/RPC interfaces (`catalog/rpc-interfaces.toml`) and the SMB pipes, shares,
+//! Kerberos service principal classes and verified protocols that name services
+//! (`catalog/names.toml`) are embedded in the binary. Users add to them or override them with their
+//! own files of the same format; every file is validated strictly and a bad one is an error with
+//! `file:line`, never a silently skipped row.
 //!
 //! Classification looks up every flow, so the catalog compiles its rows into [`Label`]s — one per
 //! distinct (transport, port) or IP protocol — and flat tables indexed by port or protocol number, so
@@ -30,14 +31,15 @@ pub const DEFAULT_CATALOG_NAME: &str = "<built-in catalog/windows-server.toml>";
 /// The embedded DCE/RPC interface list.
 pub const DEFAULT_INTERFACES: &str = include_str!("../../catalog/rpc-interfaces.toml");
 pub const DEFAULT_INTERFACES_NAME: &str = "<built-in catalog/rpc-interfaces.toml>";
-/// The embedded list of SMB named pipes, shares and verified protocols.
-pub const DEFAULT_NAMES: &str = include_str!("../../catalog/smb-names.toml");
-pub const DEFAULT_NAMES_NAME: &str = "<built-in catalog/smb-names.toml>";
+/// The embedded list of SMB named pipes, shares, Kerberos service principal classes and verified
+/// protocols.
+pub const DEFAULT_NAMES: &str = include_str!("../../catalog/names.toml");
+pub const DEFAULT_NAMES_NAME: &str = "<built-in catalog/names.toml>";
 
 /// The words a `[[protocol]]` entry may name: the protocols an inspector verifies in the payload
 /// and looks up with [`Catalog::name_id`]. An inspector that verifies a new protocol adds its word
 /// here, so that a catalog file naming a protocol nothing looks up is an error, not a dead entry.
-pub const PROTOCOL_NAMES: &[&str] = &["smb", "dfs-referral"];
+pub const PROTOCOL_NAMES: &[&str] = &["smb", "dfs-referral", "kerberos"];
 
 /// The [`name_key`] every administrative drive share (`C$`, `D$`, … one letter and `$`) shares:
 /// `?` cannot be part of a share name, so no other share has this key.
@@ -185,6 +187,10 @@ pub enum NameKind {
     /// A protocol verified in the payload (an SMB negotiate, a DFS referral), keyed by a short
     /// lowercase word (`smb`, `dfs-referral`).
     Protocol,
+    /// A Kerberos service principal (`cifs/fs01.corp.example.com`), keyed by its lowercase service
+    /// class (`cifs`).
+    #[serde(rename = "spn")]
+    Principal,
 }
 
 impl NameKind {
@@ -193,6 +199,7 @@ impl NameKind {
             NameKind::Pipe => "pipe",
             NameKind::Share => "share",
             NameKind::Protocol => "protocol",
+            NameKind::Principal => "spn",
         }
     }
 }
@@ -214,7 +221,8 @@ pub struct Name {
 /// The lookup key of a wire name of `kind`: lowercase, trailing NULs dropped; a pipe loses any
 /// leading `\`, `PIPE\` (`\PIPE\lsarpc` → `lsarpc`); a share keeps only its last path component
 /// (`\\dc1\SYSVOL` → `sysvol`), and an administrative drive share (one ASCII letter and `$`:
-/// `C$`, `\\fs1\d$`) is [`DRIVE_SHARE_KEY`], one key for every drive letter.
+/// `C$`, `\\fs1\d$`) is [`DRIVE_SHARE_KEY`], one key for every drive letter; a service principal
+/// is its service class, the part before the first `/` (`HOST/fs01` → `host`).
 pub fn name_key(kind: NameKind, text: &str) -> String {
     let t = text.trim_matches(char::from(0));
     let t = match kind {
@@ -233,6 +241,7 @@ pub fn name_key(kind: NameKind, text: &str) -> String {
             .next()
             .unwrap_or(t),
         NameKind::Protocol => t,
+        NameKind::Principal => t.split('/').next().unwrap_or(t),
     };
     if kind == NameKind::Share {
         if let [letter, b'$'] = t.as_bytes() {
@@ -540,5 +549,16 @@ mod tests {
         assert_eq!(name_key(NameKind::Protocol, "DFS-Referral"), "dfs-referral");
         // A drive-share-like protocol or pipe is not folded.
         assert_eq!(name_key(NameKind::Pipe, "C$"), "c$");
+        for (text, key) in [
+            ("cifs/fs01.corp.example.com", "cifs"),
+            ("HOST/admin-pc", "host"),
+            ("MSSQLSvc/sql01.corp.example.com:1433", "mssqlsvc"),
+            ("ldap/dc01.corp.example.com/corp.example.com", "ldap"),
+            ("krbtgt", "krbtgt"),
+            ("Administrator", "administrator"),
+            ("/x", ""),
+        ] {
+            assert_eq!(name_key(NameKind::Principal, text), key, "spn {text:?}");
+        }
     }
 }

@@ -269,8 +269,8 @@ mod tests {
             .filter(|s| s.origin == Origin::Article)
             .count();
         assert_eq!(sections, 60);
-        // 168 article rows, 3 of later editions, 20 of the services beyond the article.
-        assert_eq!(c.rows.len(), 191);
+        // 168 article rows, 3 of later editions, 22 of the services beyond the article.
+        assert_eq!(c.rows.len(), 193);
         let beyond: Vec<&str> = c
             .services
             .iter()
@@ -287,6 +287,7 @@ mod tests {
                 "Task Scheduler",
                 "Windows Management Instrumentation",
                 "Workstation",
+                "Windows Remote Management",
             ]
         );
         // Their rows document ports; they are candidates of none.
@@ -507,7 +508,7 @@ mod tests {
                 count(NameKind::Share),
                 count(NameKind::Protocol)
             ),
-            (23, 5, 2)
+            (23, 5, 3)
         );
         for n in &c.names {
             assert!(!n.reference.is_empty(), "{:?}", n.source);
@@ -578,5 +579,76 @@ mod tests {
         assert!(c.name_id(NameKind::Pipe, "sysvol").is_none());
         assert!(c.name_id(NameKind::Share, "lsarpc").is_none());
         assert!(c.name_id(NameKind::Protocol, "ipc$").is_none());
+    }
+
+    #[test]
+    fn builtin_principals_map_service_classes_to_services() {
+        let c = Catalog::builtin();
+        assert_eq!(
+            c.names
+                .iter()
+                .filter(|n| n.kind == NameKind::Principal)
+                .count(),
+            18
+        );
+        for (spn, services) in [
+            ("cifs/fs01.corp.example.com", &["Server"][..]),
+            ("CIFS/FS01", &["Server"]),
+            (
+                "krbtgt/CORP.EXAMPLE.COM",
+                &["Kerberos Key Distribution Center"],
+            ),
+            (
+                "ldap/dc01.corp.example.com/corp.example.com",
+                &["Local Security Authority"],
+            ),
+            (
+                "GC/dc01.corp.example.com/corp.example.com",
+                &["Local Security Authority"],
+            ),
+            ("MSSQLSvc/sql01.corp.example.com:1433", &["MSSQLSERVER"]),
+            (
+                "HTTP/www.corp.example.com",
+                &["World Wide Web Publishing Service"],
+            ),
+            ("TERMSRV/ts01", &["Terminal Services"]),
+            ("RPCSS/dc01", &["Remote Procedure Call (RPC)"]),
+            ("DNS/dc01.corp.example.com", &["DNS Server"]),
+            ("exchangeMDB/mail01", &["Exchange Server"]),
+            ("exchangeRFR/mail01", &["Exchange Server"]),
+            ("exchangeAB/mail01", &["Exchange Server"]),
+            ("WSMAN/srv01", &["Windows Remote Management"]),
+            ("ProtectedStorage/dc01", &["Local Security Authority"]),
+            ("RestrictedKrbHost/srv01", &[]),
+            (
+                "dfsr-12f9a27c-bf97-4787-9364-d31b6c55eb04/dc01",
+                &["File Replication"],
+            ),
+        ] {
+            assert_eq!(
+                name_services(&c, NameKind::Principal, spn),
+                services,
+                "{spn}"
+            );
+        }
+        // HOST stands for every catalog service of the forest's default HOST mapping.
+        let host = name_services(&c, NameKind::Principal, "HOST/admin-pc");
+        assert_eq!(host.len(), 21);
+        for s in [
+            "Server",
+            "Net Logon",
+            "Task Scheduler",
+            "Windows Time",
+            "Print Spooler",
+        ] {
+            assert!(host.contains(&s), "{s}");
+        }
+        // A user's name (S4U, user-to-user) or a class no entry names: nothing.
+        assert!(c.name_id(NameKind::Principal, "Administrator").is_none());
+        assert!(c.name_id(NameKind::Principal, "vnc/desk01").is_none());
+        assert_eq!(
+            name_services(&c, NameKind::Protocol, "kerberos"),
+            ["Kerberos Key Distribution Center"]
+        );
     }
 }

@@ -49,11 +49,24 @@ pub enum EvidenceKind {
     SmbAuth,
     /// SMB3 encryption: what follows is not readable (value: what was encrypted, e.g. "session").
     SmbEncrypted,
+    /// A Kerberos message: the flow is Kerberos (value: the first message's type, e.g. "AS-REQ").
+    Kerberos,
+    /// A Kerberos service principal a ticket is asked for (TGS-REQ) or presented for (AP-REQ)
+    /// (value: e.g. "cifs/fs01.corp.example.com"; backs the services of its service class).
+    KerberosSpn,
+    /// The encryption type of a ticket or a KDC reply (value: e.g. "aes256-cts-hmac-sha1-96",
+    /// "rc4-hmac (weak)").
+    KerberosEtype,
+    /// A KRB-ERROR (value: e.g. "KDC_ERR_PREAUTH_REQUIRED").
+    KerberosError,
+    /// The client principal of an AS-REQ or a KDC reply (value: e.g. "alice@CORP.EXAMPLE.COM").
+    KerberosClient,
 }
 
 impl EvidenceKind {
-    /// Learnt from another flow (an announcement), not from this flow's own payload: what a flow
-    /// shows itself outranks it.
+    /// Learnt from another flow (an announcement), not from this flow's own payload, or naming a
+    /// service the flow leads to rather than the one it carries (a Kerberos ticket asked for from
+    /// the KDC is for a service on another server): what a flow shows itself outranks it.
     pub fn is_indirect(self) -> bool {
         matches!(
             self,
@@ -62,6 +75,7 @@ impl EvidenceKind {
                 | EvidenceKind::DcomActivation
                 | EvidenceKind::FtpControl
                 | EvidenceKind::Tftp
+                | EvidenceKind::KerberosSpn
         )
     }
 
@@ -82,6 +96,11 @@ impl EvidenceKind {
             EvidenceKind::DfsReferral => "dfs-referral",
             EvidenceKind::SmbAuth => "smb-auth",
             EvidenceKind::SmbEncrypted => "smb-encrypted",
+            EvidenceKind::Kerberos => "kerberos",
+            EvidenceKind::KerberosSpn => "kerberos-spn",
+            EvidenceKind::KerberosEtype => "kerberos-etype",
+            EvidenceKind::KerberosError => "kerberos-error",
+            EvidenceKind::KerberosClient => "kerberos-client",
         }
     }
 }

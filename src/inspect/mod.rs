@@ -28,6 +28,7 @@ pub mod dcerpc;
 pub mod evidence;
 pub mod expect;
 pub mod ftp;
+pub mod kerberos;
 pub mod smb;
 pub mod tftp;
 
@@ -121,6 +122,7 @@ pub static REGISTRY: &[Registration] = &[
     dcerpc::ENDPOINT_MAPPER,
     ftp::CONTROL,
     smb::SESSION,
+    kerberos::KDC,
     tftp::REQUEST,
     dcerpc::PROBE,
     dcerpc::DATAGRAM,
@@ -708,8 +710,16 @@ mod tests {
             name(&mut r, offer(proto::UDP, 40_000, None)),
             Some("dcerpc-cl")
         );
-        assert_eq!(name(&mut r, offer(proto::TCP, 88, kerberos)), None);
-        assert_eq!(r.counters.get("flows_inspected"), 4);
+        assert_eq!(
+            name(&mut r, offer(proto::TCP, 88, kerberos)),
+            Some("kerberos")
+        );
+        assert_eq!(
+            name(&mut r, offer(proto::UDP, 88, kerberos)),
+            Some("kerberos")
+        );
+        assert_eq!(name(&mut r, offer(proto::TCP, 389, None)), Some("dcerpc"));
+        assert_eq!(r.counters.get("flows_inspected"), 7);
     }
 
     /// Regression: once the inspection table was full of flows that never ended (idle TCP lives

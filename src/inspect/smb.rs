@@ -13,7 +13,9 @@
 //!   are reassembled into PDUs (a PDU split across several writes, several PDUs in one) by the
 //!   DCE/RPC reassembler, so several binds per pipe and several pipes per connection are seen;
 //! - `dfs-referral`: a DFS referral request (SMB2 IOCTL, SMB1 TRANSACTION2) and the path asked for;
-//! - `smb-auth`: how a session authenticated (NTLMv1/NTLMv2 and who, Kerberos, anonymous);
+//! - `smb-auth`: how a session authenticated (NTLMv1/NTLMv2 and who, Kerberos, anonymous), and
+//!   for Kerberos the ticket's service principal and etype (`kerberos-spn`, `kerberos-etype`,
+//!   read by `wire::kerberos`);
 //! - `smb-encrypted`: SMB3 encryption (a session or share that requires it, transform frames): what
 //!   follows is not readable, and nothing is guessed from it.
 //!
@@ -37,7 +39,7 @@ use crate::catalog::NameKind;
 use crate::decode::proto;
 use crate::wire::dcerpc::{self as rpc, ptype, PduStream};
 use crate::wire::{
-    self, dfs, netbios, ntlmssp, parse_smb, pipe_key, share_name, smb1, smb2, spnego, Smb,
+    self, dfs, kerberos, netbios, ntlmssp, parse_smb, pipe_key, share_name, smb1, smb2, spnego, Smb,
 };
 
 /// SMB over TCP (direct hosting).
@@ -742,7 +744,8 @@ impl State {
         });
     }
 
-    /// A session setup's security blob: how the client authenticates.
+    /// A session setup's security blob: how the client authenticates (and, for Kerberos, the
+    /// service principal and etype of the ticket presented).
     fn blob(&mut self, blob: &[u8], out: &mut Out<'_>) {
         if blob.is_empty() || self.authenticated >= 4 {
             return;
@@ -750,6 +753,7 @@ impl State {
         let Ok(b) = spnego::SecurityBlob::parse(blob) else {
             return;
         };
+        let mut ap_req = None;
         let text = match b.token {
             Some(spnego::Token::Ntlmssp(raw)) => match ntlmssp::Message::parse(raw) {
                 Ok(ntlmssp::Message::Authenticate(a)) => {
@@ -769,6 +773,9 @@ impl State {
                 _ => return,
             },
             Some(spnego::Token::Kerberos(k)) if k.kind == spnego::KerberosKind::ApReq => {
+                if let Ok(kerberos::Message::ApReq(ap)) = kerberos::Message::parse(k.message) {
+                    ap_req = Some(ap);
+                }
                 "Kerberos".to_string()
             }
             _ => return,
@@ -779,6 +786,9 @@ impl State {
             Value::Text(bounded(&text)),
             None,
         ));
+        if let Some(ap) = ap_req {
+            super::kerberos::ticket(&ap, out);
+        }
     }
 
     fn encrypted(&mut self, what: &str, out: &mut Out<'_>) {
@@ -1406,6 +1416,55 @@ mod tests {
         assert!(r.conn.state.pipes.len() <= MAX_FILES);
         assert!(r.conn.state.pending.len() <= MAX_PENDING);
         assert!(r.counters.get("smb_untracked") > 0);
+    }
+
+    /// An SMB2 SESSION_SETUP request whose SPNEGO NegTokenInit carries a GSS-wrapped AP-REQ.
+    fn session_setup_kerberos(ap_req: &[u8]) -> Vec<u8> {
+        use crate::wire::spnego::oid;
+        let der = crate::wire::kerberos::tests::der;
+        let mut krb = der(0x06, oid::KERBEROS);
+        krb.extend([0x01, 0x00]);
+        krb.extend_from_slice(ap_req);
+        let token = der(0x60, &krb);
+        let mut init = der(0xa0, &der(0x30, &der(0x06, oid::MS_KERBEROS)));
+        init.extend(der(0xa2, &der(0x04, &token)));
+        let mut blob = der(0x06, oid::SPNEGO);
+        blob.extend(der(0xa0, &der(0x30, &init)));
+        let blob = der(0x60, &blob);
+        let mut b = vec![25, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+        b.extend(88u16.to_le_bytes());
+        b.extend((blob.len() as u16).to_le_bytes());
+        b.extend([0; 8]);
+        b.extend(blob);
+        msg(1, 0, 1, 0, &b)
+    }
+
+    #[test]
+    fn a_kerberos_session_setup_names_the_ticket_service_and_etype() {
+        let mut r = Run::new();
+        let ap = crate::wire::kerberos::tests::ap_req(
+            "CORP.EXAMPLE.COM",
+            &["cifs", "fs01.corp.example.com"],
+            23,
+        );
+        r.send(true, &frame(&[session_setup_kerberos(&ap)]), 1460);
+        assert_eq!(
+            r.found(),
+            vec![
+                ev("smb", "SMB 2/3"),
+                ev("smb-auth", "Kerberos"),
+                ev("kerberos-spn", "cifs/fs01.corp.example.com"),
+                ev("kerberos-etype", "rc4-hmac (weak)"),
+            ]
+        );
+        let spn = r.evidence.iter().nth(2).unwrap();
+        let services: Vec<&str> = spn
+            .services(&r.catalog)
+            .iter()
+            .map(|&s| r.catalog.service(s).name.as_str())
+            .collect();
+        assert_eq!(services, ["Server"]);
+        assert_eq!(r.counters.get("kerberos_weak_etypes"), 1);
     }
 
     #[test]

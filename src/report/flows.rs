@@ -59,7 +59,8 @@ pub struct EvidenceRecord<'a> {
     pub kind: &'static str,
     /// What it names (an interface UUID, …), or null.
     pub value: Option<String>,
-    /// The catalog services it backs (those of the application protocol it implies).
+    /// The catalog services it backs (those of its catalog name, else of the application protocol
+    /// it implies).
     pub services: Vec<&'a str>,
 }
 

@@ -11,7 +11,9 @@
 //! - [`dfs`]: DFS referral requests and responses (SMB1 TRANSACTION2, SMB2 IOCTL);
 //! - [`dcerpc`]: DCE/RPC PDU headers, binds, endpoint-mapper towers, connectionless headers, and a
 //!   bounded reassembler of connection-oriented PDUs;
-//! - [`ftp`]: FTP control lines that announce a data connection.
+//! - [`ftp`]: FTP control lines that announce a data connection;
+//! - [`kerberos`]: Kerberos V5 KDC exchanges, AP-REQ and KRB-ERROR (service principals, encryption
+//!   types, error codes) and TCP record marking.
 //!
 //! The validity rule: **every length, offset and count read from the wire is checked against the
 //! bytes that carry it** before anything is sliced, with overflow-checked arithmetic, and nothing
@@ -26,6 +28,7 @@
 pub mod dcerpc;
 pub mod dfs;
 pub mod ftp;
+pub mod kerberos;
 pub mod netbios;
 pub mod ntlmssp;
 pub mod smb1;

@@ -39,7 +39,7 @@ netsh advfirewall firewall add rule name="svcscope: RPC (TCP 135)" dir=in action
 REM RPC dynamic (unconfirmed) — service not determined (no evidence of which was used); candidates: Certificate Services, Cluster Service, Distributed File System, Distributed Link Tracking Server, Distributed Transaction Coordinator, Event Log, Exchange Server, Fax Service, File Replication, Local Security Authority, Remote Storage Notification, Remote Storage Server, Systems Management Server 2.0, Terminal Services Licensing, Terminal Services Session Directory
 netsh advfirewall firewall add rule name="svcscope: RPC dynamic (unconfirmed) (dynamic RPC ports)" dir=in action=allow protocol=TCP localport=RPC description="RPC dynamic (unconfirmed) dynamic RPC ports for Certificate Services, Cluster Service, Distributed File System, Distributed Link Tracking Server, Distributed Transaction Coordinator, Event Log, Exchange Server, Fax Service, File Replication, Local Security Authority, Remote Storage Notification, Remote Storage Server, Systems Management Server 2.0, Terminal Services Licensing, Terminal Services Session Directory; seen 18 flows from 18 clients, 2024-03-04T09:00:03.821839Z to 2024-03-04T09:05:32.108126Z"
 
-REM Server — from evidence: smb 3.1.1, IPC$ share, NETLOGON share, SYSVOL share, smb SMB 2/3
+REM Server — from evidence: kerberos-spn cifs/dc01.corp.example, smb 3.1.1, IPC$ share, NETLOGON share, SYSVOL share, smb SMB 2/3
 netsh advfirewall firewall add rule name="svcscope: SMB (TCP 445)" dir=in action=allow protocol=TCP localport=445 description="SMB TCP 445 for Server (seen in the payload); seen 19 flows from 18 clients, 2024-03-04T09:00:02.000000Z to 2024-03-04T09:05:33.827104Z"
 
 REM Windows Time

@@ -7,6 +7,6 @@ REM these services come from warns itself that its port list is not a firewall c
 REM Print Spooler — from evidence: pipe-bind spoolss, spoolss pipe
 netsh advfirewall firewall add rule name="svcscope: SMB (TCP 445)" dir=in action=allow protocol=TCP localport=445 description="SMB TCP 445 for Print Spooler (seen in the payload); seen 4 flows from 4 clients, 2024-03-04T09:01:35.124384Z to 2024-03-04T09:06:44.362716Z"
 
-REM Server — from evidence: IPC$ share, pipe-bind srvsvc, srvsvc pipe, smb 3.1.1, smb 3.0.2, smb 3.0, smb SMB1
+REM Server — from evidence: IPC$ share, pipe-bind srvsvc, srvsvc pipe, kerberos-spn cifs/fs01.corp.example, smb 3.1.1, smb 3.0.2, smb 3.0, smb SMB1
 netsh advfirewall firewall add rule name="svcscope: NetBIOS Session Service (TCP 139)" dir=in action=allow protocol=TCP localport=139 description="NetBIOS Session Service TCP 139 for Server (seen in the payload); seen 21 flows from 14 clients, 2024-03-04T09:00:34.050022Z to 2024-03-04T09:06:52.014022Z"
 netsh advfirewall firewall add rule name="svcscope: SMB (TCP 445)" dir=in action=allow protocol=TCP localport=445 description="SMB TCP 445 for Server (seen in the payload); seen 21 flows from 14 clients, 2024-03-04T09:00:34.050022Z to 2024-03-04T09:06:52.014022Z"
