@@ -1359,8 +1359,8 @@ mod tests {
                 "site.toml:3: pipe name \"\\\\PIPE\\\\\" is empty",
             ),
             (
-                entry("protocol", "name = \"ldap\"\nservices = []\nreference = \"r\""),
-                "site.toml:3: protocol \"ldap\" is not one svcscope verifies (one of \"smb\", \"dfs-referral\", \"kerberos\")",
+                entry("protocol", "name = \"http\"\nservices = []\nreference = \"r\""),
+                "site.toml:3: protocol \"http\" is not one svcscope verifies (one of \"smb\", \"dfs-referral\", \"kerberos\", \"ldap\", \"ldap-ping\")",
             ),
             (
                 entry("share", "name = \"s\"\nservices = []\nreference = \"  \""),

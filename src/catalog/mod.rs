@@ -39,7 +39,7 @@ pub const DEFAULT_NAMES_NAME: &str = "<built-in catalog/names.toml>";
 /// The words a `[[protocol]]` entry may name: the protocols an inspector verifies in the payload
 /// and looks up with [`Catalog::name_id`]. An inspector that verifies a new protocol adds its word
 /// here, so that a catalog file naming a protocol nothing looks up is an error, not a dead entry.
-pub const PROTOCOL_NAMES: &[&str] = &["smb", "dfs-referral", "kerberos"];
+pub const PROTOCOL_NAMES: &[&str] = &["smb", "dfs-referral", "kerberos", "ldap", "ldap-ping"];
 
 /// The [`name_key`] every administrative drive share (`C$`, `D$`, … one letter and `$`) shares:
 /// `?` cannot be part of a share name, so no other share has this key.

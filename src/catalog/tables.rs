@@ -508,7 +508,7 @@ mod tests {
                 count(NameKind::Share),
                 count(NameKind::Protocol)
             ),
-            (23, 5, 3)
+            (23, 5, 5)
         );
         for n in &c.names {
             assert!(!n.reference.is_empty(), "{:?}", n.source);

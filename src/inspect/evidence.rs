@@ -61,6 +61,18 @@ pub enum EvidenceKind {
     KerberosError,
     /// The client principal of an AS-REQ or a KDC reply (value: e.g. "alice@CORP.EXAMPLE.COM").
     KerberosClient,
+    /// An LDAP or CLDAP message: the flow is LDAP (value: the first message's operation, e.g.
+    /// "bindRequest", "searchRequest").
+    Ldap,
+    /// How an LDAP bind authenticates (value: e.g. "simple (password in clear)", "simple
+    /// anonymous", "SASL GSS-SPNEGO (Kerberos)", "NTLM").
+    LdapBind,
+    /// An LDAP StartTLS request: what follows is TLS.
+    LdapStarttls,
+    /// An LDAP ping (a root-DSE search for `Netlogon`): "request", or the domain controller's
+    /// answer (value: e.g. "PDC GC KDC … site Default-First-Site-Name dc01.corp.example domain
+    /// corp.example").
+    LdapPing,
 }
 
 impl EvidenceKind {
@@ -101,6 +113,10 @@ impl EvidenceKind {
             EvidenceKind::KerberosEtype => "kerberos-etype",
             EvidenceKind::KerberosError => "kerberos-error",
             EvidenceKind::KerberosClient => "kerberos-client",
+            EvidenceKind::Ldap => "ldap",
+            EvidenceKind::LdapBind => "ldap-bind",
+            EvidenceKind::LdapStarttls => "ldap-starttls",
+            EvidenceKind::LdapPing => "ldap-ping",
         }
     }
 }

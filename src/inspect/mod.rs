@@ -29,6 +29,7 @@ pub mod evidence;
 pub mod expect;
 pub mod ftp;
 pub mod kerberos;
+pub mod ldap;
 pub mod smb;
 pub mod tftp;
 
@@ -123,6 +124,7 @@ pub static REGISTRY: &[Registration] = &[
     ftp::CONTROL,
     smb::SESSION,
     kerberos::KDC,
+    ldap::DIRECTORY,
     tftp::REQUEST,
     dcerpc::PROBE,
     dcerpc::DATAGRAM,
@@ -718,8 +720,11 @@ mod tests {
             name(&mut r, offer(proto::UDP, 88, kerberos)),
             Some("kerberos")
         );
-        assert_eq!(name(&mut r, offer(proto::TCP, 389, None)), Some("dcerpc"));
-        assert_eq!(r.counters.get("flows_inspected"), 7);
+        assert_eq!(name(&mut r, offer(proto::TCP, 8080, None)), Some("dcerpc"));
+        let ldap = catalog.lookup_port(crate::catalog::Transport::Udp, 389);
+        assert_eq!(name(&mut r, offer(proto::UDP, 389, ldap)), Some("ldap"));
+        assert_eq!(name(&mut r, offer(proto::TCP, 3268, None)), Some("ldap"));
+        assert_eq!(r.counters.get("flows_inspected"), 9);
     }
 
     /// Regression: once the inspection table was full of flows that never ended (idle TCP lives

@@ -13,7 +13,9 @@
 //!   bounded reassembler of connection-oriented PDUs;
 //! - [`ftp`]: FTP control lines that announce a data connection;
 //! - [`kerberos`]: Kerberos V5 KDC exchanges, AP-REQ and KRB-ERROR (service principals, encryption
-//!   types, error codes) and TCP record marking.
+//!   types, error codes) and TCP record marking;
+//! - [`ldap`]: LDAP and CLDAP messages (binds and how they authenticate, searches, the LDAP ping
+//!   and a domain controller's Netlogon answer, StartTLS) and a bounded TCP message stream.
 //!
 //! The validity rule: **every length, offset and count read from the wire is checked against the
 //! bytes that carry it** before anything is sliced, with overflow-checked arithmetic, and nothing
@@ -29,6 +31,7 @@ pub mod dcerpc;
 pub mod dfs;
 pub mod ftp;
 pub mod kerberos;
+pub mod ldap;
 pub mod netbios;
 pub mod ntlmssp;
 pub mod smb1;
