@@ -8,8 +8,9 @@
 //! evidence:
 //!
 //! - every TGS-REQ sname tshark lists is a `kerberos-spn` item of the conversation;
-//! - every AP-REQ ticket sname of an SMB conversation (TCP 445 or 139) is one too (svcscope does
-//!   not read the AP-REQs of DCE/RPC auth and LDAP binds: those are counted, not compared);
+//! - every AP-REQ ticket sname of an SMB conversation (TCP 445 or 139) or an LDAP one (TCP 389 or
+//!   3268: a SASL GSS-SPNEGO bind) is one too (svcscope does not read the AP-REQs of DCE/RPC auth:
+//!   those are counted, not compared);
 //! - svcscope names no service principal tshark did not see (0 wrong);
 //! - every `kerberos-client` item is a client name tshark saw, and every name tshark saw is one
 //!   (svcscope adds the realm: `alice@CORP` is tshark's `alice`);
@@ -155,7 +156,7 @@ fn kerberos_evidence_agrees_with_tshark() {
             }
             let tgs_snames = cell(col("krb_tgs_snames"));
             let ap_snames = cell(col("krb_ap_snames"));
-            let smb = matches!(col("server_port"), "445" | "139");
+            let smb = matches!(col("server_port"), "445" | "139" | "389" | "3268");
             if col("server_port") == "88" && col("app") == "kerberos" {
                 kdc_flows += 1;
                 if e.kerberos != 1 {
@@ -211,9 +212,9 @@ fn kerberos_evidence_agrees_with_tshark() {
     }
     let _ = std::fs::remove_dir_all(&tmp);
     eprintln!(
-        "TGS-REQ snames: {tgs_agreed} of {tgs} conversations agree with tshark; SMB AP-REQ snames: \
+        "TGS-REQ snames: {tgs_agreed} of {tgs} conversations agree with tshark; SMB and LDAP AP-REQ snames: \
          {smb_ap_agreed} of {smb_ap}; client names: {clients_agreed} of {with_clients}; {kdc_flows} \
-         KDC conversations; {other_ap} conversations with AP-REQs in DCE/RPC or LDAP (not read)"
+         KDC conversations; {other_ap} conversations with AP-REQs in DCE/RPC (not read)"
     );
     assert!(tgs >= 10, "too few conversations with TGS-REQs");
     assert!(smb_ap >= 5, "too few SMB conversations with AP-REQs");
