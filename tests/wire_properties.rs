@@ -686,3 +686,166 @@ proptest! {
         prop_assert_eq!(s.buffered(), 0);
     }
 }
+
+// ---- LDAP ----------------------------------------------------------------------------------------
+
+use svcscope::wire::ldap::{self, LogonResponse, MessageStream};
+
+/// The LDAP fuzz seeds (`fuzz/corpus/ldap/seed-*`, built by hand): their first byte picks the
+/// entry point (0 a TCP message stream, 1 a datagram of messages, 2 a Netlogon response).
+const LDAP_SEEDS: &[(&str, &[u8])] = &[
+    (
+        "tcp-simple-bind",
+        include_bytes!("../fuzz/corpus/ldap/seed-tcp-simple-bind"),
+    ),
+    (
+        "tcp-sasl-spnego-bind",
+        include_bytes!("../fuzz/corpus/ldap/seed-tcp-sasl-spnego-bind"),
+    ),
+    (
+        "tcp-sicily-search",
+        include_bytes!("../fuzz/corpus/ldap/seed-tcp-sicily-search"),
+    ),
+    (
+        "cldap-ping",
+        include_bytes!("../fuzz/corpus/ldap/seed-cldap-ping"),
+    ),
+    (
+        "cldap-ping-answer",
+        include_bytes!("../fuzz/corpus/ldap/seed-cldap-ping-answer"),
+    ),
+    (
+        "netlogon-response",
+        include_bytes!("../fuzz/corpus/ldap/seed-netlogon-response"),
+    ),
+];
+
+impl Walk {
+    fn ldap_message(&mut self, input: &[u8], m: &[u8]) {
+        self.inside(input, m);
+        let Some(msg) = self.count(ldap::Message::parse(m)) else {
+            return;
+        };
+        match msg.op {
+            ldap::Op::Bind(b) => self.inside(input, b.name),
+            ldap::Op::Search(s) => {
+                self.inside(input, s.base);
+                for a in s.attributes() {
+                    if let Some(a) = self.count(a) {
+                        self.inside(input, a);
+                    }
+                }
+            }
+            ldap::Op::SearchEntry(e) => {
+                for a in e.attributes() {
+                    if let Some((t, vals)) = self.count(a) {
+                        self.inside(input, t);
+                        for v in vals {
+                            if let Some(v) = self.count(v) {
+                                self.inside(input, v);
+                            }
+                        }
+                    }
+                }
+                if let Some(v) = e.value(b"Netlogon") {
+                    self.logon(v);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn logon(&mut self, v: &[u8]) {
+        if let Some(r) = self.count(LogonResponse::parse(v)) {
+            for n in [&r.forest, &r.domain, &r.host, &r.dc_site, &r.client_site] {
+                assert!(n.chars().count() <= ldap::MAX_NAME_CHARS + 1);
+            }
+        }
+    }
+
+    fn ldap(&mut self, pick: u8, input: &[u8]) {
+        match pick % 3 {
+            0 => {
+                let mut s = MessageStream::default();
+                let mut messages = Vec::new();
+                let p = s.push(1, input, |m| messages.push(m.to_vec()));
+                if p.stopped {
+                    self.errors += 1;
+                }
+                for m in messages {
+                    self.ldap_message(&m, &m);
+                }
+                assert!(s.buffered() <= ldap::MAX_MESSAGE);
+            }
+            1 => {
+                let mut rest = input;
+                while !rest.is_empty() {
+                    match self.count(ldap::message_len(rest)) {
+                        Some(Some(n)) if n <= rest.len() => {
+                            self.ldap_message(input, &rest[..n]);
+                            rest = &rest[n..];
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            _ => self.logon(input),
+        }
+    }
+}
+
+#[test]
+fn every_ldap_seed_parses_without_error() {
+    for (name, seed) in LDAP_SEEDS {
+        let mut w = Walk::default();
+        w.ldap(seed[0], &seed[1..]);
+        assert_eq!(w.errors, 0, "{name}: {w:?}");
+        assert!(w.ok >= 1, "{name}: {w:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(testing::proptest_config(512))]
+
+    #[test]
+    fn ldap_random_bytes_never_panic(pick in any::<u8>(), input in prop::collection::vec(any::<u8>(), 0..600)) {
+        Walk::default().ldap(pick, &input);
+        for at in 0..input.len().min(16) {
+            if let Ok((name, next)) = ldap::dns_name(&input, at) {
+                prop_assert!(next > at && next <= input.len());
+                prop_assert!(name.chars().count() <= ldap::MAX_NAME_CHARS + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn ldap_mutated_seeds_never_panic(
+        seed in 0..LDAP_SEEDS.len(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut b = LDAP_SEEDS[seed].1.to_vec();
+        for (at, v) in edits {
+            let i = 1 + at.index(b.len() - 1);
+            b[i] = v;
+        }
+        let len = 1 + cut.index(b.len());
+        Walk::default().ldap(b[0], &b[1..len]);
+    }
+
+    /// A seed's messages as a TCP stream cut into segments of any size come out whole, in order.
+    #[test]
+    fn ldap_streams_reassemble_at_any_segment_size(seed in 0..3usize, mss in 1usize..200) {
+        let bytes = &LDAP_SEEDS[seed].1[1..];
+        let mut whole = Vec::new();
+        MessageStream::default().push(0, bytes, |m| whole.push(m.to_vec()));
+        prop_assert!(!whole.is_empty());
+        let mut s = MessageStream::default();
+        let mut out = Vec::new();
+        for (i, chunk) in bytes.chunks(mss).enumerate() {
+            s.push((i * mss) as u32, chunk, |m| out.push(m.to_vec()));
+        }
+        prop_assert_eq!(out, whole);
+        prop_assert_eq!(s.buffered(), 0);
+    }
+}

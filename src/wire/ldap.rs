@@ -461,21 +461,33 @@ fn search_request(v: &[u8]) -> Result<SearchRequest<'_>> {
 /// Text of a wire string for evidence: UTF-8 where it is, `\xNN` otherwise, control characters
 /// escaped, cut at [`MAX_NAME_CHARS`] characters with `…`.
 pub fn text(b: &[u8]) -> String {
-    // A character is at most 4 bytes: what lies past the cap's bytes is never shown.
-    let b = &b[..b.len().min(4 * MAX_NAME_CHARS + 4)];
     let mut s = String::new();
-    for (n, c) in String::from_utf8_lossy(b).chars().enumerate() {
-        if n >= MAX_NAME_CHARS {
-            s.push('…');
-            break;
-        }
-        if c.is_control() {
-            s.extend(c.escape_default());
-        } else {
+    push_text(&mut s, b, MAX_NAME_CHARS);
+    s
+}
+
+/// Appends the text of `b` (as [`text`] shows it) to `s` while `s` has fewer than `max`
+/// characters, then `…` if anything was left out; returns whether everything fit.
+fn push_text(s: &mut String, b: &[u8], max: usize) -> bool {
+    // A character is at most 4 bytes: what lies past the cap's bytes is never shown.
+    let b = &b[..b.len().min(4 * max + 4)];
+    let mut n = s.chars().count();
+    for c in String::from_utf8_lossy(b).chars() {
+        let escaped = c.is_control().then(|| c.escape_default());
+        for c in escaped
+            .into_iter()
+            .flatten()
+            .chain((!c.is_control()).then_some(c))
+        {
+            if n >= max {
+                s.push('…');
+                return false;
+            }
             s.push(c);
+            n += 1;
         }
     }
-    s
+    true
 }
 
 // ── NETLOGON_SAM_LOGON_RESPONSE_EX ──────────────────────────────────────────────────────────
@@ -622,7 +634,6 @@ pub fn dns_name(b: &[u8], at: usize) -> Result<(String, usize)> {
     let mut pos = at;
     let mut next = None;
     let mut jumps = 0;
-    let mut chars = 0;
     let mut cut = false;
     loop {
         let &len = b.get(pos).ok_or(Error::Truncated { need: pos + 1 })?;
@@ -642,16 +653,17 @@ pub fn dns_name(b: &[u8], at: usize) -> Result<(String, usize)> {
             0x40..=0xbf => return Err(Error::Malformed("Netlogon name label type")),
             _ => {
                 let label = super::slice(b, pos + 1, usize::from(len))?;
-                if chars < MAX_NAME_CHARS {
+                if !cut {
                     if !out.is_empty() {
+                        if out.chars().count() >= MAX_NAME_CHARS {
+                            out.push('…');
+                            cut = true;
+                            pos += 1 + usize::from(len);
+                            continue;
+                        }
                         out.push('.');
                     }
-                    let t = text(label);
-                    chars += t.chars().count() + 1;
-                    out.push_str(&t);
-                } else if !cut {
-                    out.push('…');
-                    cut = true;
+                    cut = !push_text(&mut out, label, MAX_NAME_CHARS);
                 }
                 pos += 1 + usize::from(len);
             }
@@ -1122,6 +1134,18 @@ mod tests {
     }
 
     #[test]
+    fn texts_are_escaped_and_capped() {
+        assert_eq!(text(b"dc01\x01\xff"), "dc01\\u{1}\u{fffd}");
+        let long = text(&[1u8; 4096]);
+        assert_eq!(long.chars().count(), MAX_NAME_CHARS + 1);
+        assert!(long.ends_with('…'));
+        assert_eq!(
+            text(&[b'a'; MAX_NAME_CHARS]).chars().count(),
+            MAX_NAME_CHARS
+        );
+    }
+
+    #[test]
     fn name_pointers_are_bounded() {
         // A pointer to itself, and two pointing at each other.
         assert!(dns_name(&[0xc0, 0x00], 0).is_err());
@@ -1148,7 +1172,7 @@ mod tests {
         }
         long.push(0);
         let (s, next) = dns_name(&long, 0).unwrap();
-        assert!(s.chars().count() <= MAX_NAME_CHARS + 64 + 1);
+        assert_eq!(s.chars().count(), MAX_NAME_CHARS + 1);
         assert!(s.ends_with('…'));
         assert_eq!(next, long.len());
     }
