@@ -152,15 +152,6 @@ fn has_service(report: &Value, name: &str) -> bool {
         .any(|r| r["service"] == name)
 }
 
-fn undetermined<'a>(report: &'a Value, app: &str, port: u64) -> &'a Value {
-    report["undetermined"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["app_protocol"] == app && r["port"] == port)
-        .unwrap_or_else(|| panic!("no undetermined row {app} {port}"))
-}
-
 const FIXTURES: [&str; 21] = [
     "catalog-rows.pcap",
     "domain.pcapng",
@@ -425,10 +416,12 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
             "{name}: a candidate of shared ports only, credited with traffic"
         );
     }
+    // Net Logon: the 18 SMB sessions' netlogon pipes and share, and the 18 CLDAP pings its
+    // service answers.
     for (name, flows) in [
         ("Server", 40),
         ("Print Spooler", 4),
-        ("Net Logon", 18),
+        ("Net Logon", 36),
         ("Distributed File System", 18),
     ] {
         let row = service(&report, name);
@@ -446,10 +439,45 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
             .any(|r| r["app_protocol"] == "SMB"),
         "every SMB flow carries evidence"
     );
-    // LDAP carries nothing the inspectors read yet: its two candidates stay undetermined.
-    let ldap = undetermined(&report, "LDAP Server", 389);
-    assert_eq!(ldap["services"].as_array().unwrap().len(), 2);
-    assert_eq!(ldap["flows"], 18);
+    // LDAP and CLDAP are verified: every flow to 389 and 3268 is the Local Security Authority's
+    // (each TCP session binds with Kerberos for ldap/dc01), the pings also Net Logon's; DFS, the
+    // port's other candidate, gets none of them.
+    assert!(
+        !report["undetermined"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["app_protocol"] == "LDAP Server"),
+        "every LDAP flow carries evidence"
+    );
+    let ldap: Vec<&Value> = records
+        .iter()
+        .filter(|r| matches!(r["server_port"].as_u64(), Some(389 | 3268)))
+        .collect();
+    assert_eq!(ldap.len(), 18 + 18 + 6);
+    for r in &ldap {
+        let kinds: Vec<&str> = r["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        let (want_kinds, want_services) = if r["transport"] == "udp" {
+            (
+                vec!["ldap", "ldap-ping", "ldap-ping"],
+                serde_json::json!(["Local Security Authority", "Net Logon"]),
+            )
+        } else {
+            (
+                vec!["ldap", "ldap-bind", "kerberos-spn", "kerberos-etype"],
+                serde_json::json!(["Local Security Authority"]),
+            )
+        };
+        assert_eq!(kinds, want_kinds, "{r}");
+        assert_eq!(r["services"], want_services, "{r}");
+    }
+    assert_eq!(report["health"]["inspection"]["ldap_pings"], 18);
+    assert_eq!(report["health"]["inspection"]["ldap_unreadable"], 0);
     let t = &report["totals"];
     let undetermined_flows: u64 = report["undetermined"]
         .as_array()

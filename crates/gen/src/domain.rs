@@ -121,9 +121,25 @@ impl Dom {
         // CLDAP ping.
         let c = self.port(client);
         let mut u = Udp::new(&mut self.cap, c, sa(DC, 389), t, &w, CLDAP);
-        let q = pl::ldap(&mut self.cap.rng, 1, pl::LDAP_SEARCH_REQ, 208);
+        // (The filler these messages replaced is still drawn: the rest of the capture stays.)
+        pl::ldap(&mut self.cap.rng, 1, pl::LDAP_SEARCH_REQ, 208);
+        pl::ldap(&mut self.cap.rng, 1, pl::LDAP_SEARCH_ENTRY, 174);
+        let q = crate::ldap::ping(1, "corp.example", "WS01");
         u.send(&mut self.cap, true, 0, &q);
-        let a = pl::ldap(&mut self.cap.rng, 1, pl::LDAP_SEARCH_ENTRY, 174);
+        // PDC GC LDAP DS KDC TIMESERV CLOSEST WRITABLE GOOD_TIMESERV FULL_SECRET ADWS DS8 DS9.
+        let nl = crate::ldap::logon_response(
+            &mut crate::rng::Rng::new(0x1da9_0000 ^ u64::from(c.port())),
+            0x0000_f3fd,
+            "corp.example",
+            "dc01.corp.example",
+            "CORP",
+            "Default-First-Site-Name",
+        );
+        let a = [
+            crate::ldap::entry(1, "", &[("Netlogon", vec![nl])]),
+            crate::ldap::search_done(1),
+        ]
+        .concat();
         u.send(&mut self.cap, false, 600, &a);
         t = u.t + 4 * MS;
         // Kerberos AS-REQ over UDP without pre-authentication: KRB-ERROR (pre-auth required).
@@ -152,10 +168,10 @@ impl Dom {
         let dyn_end = rpc_tcp(&mut self.cap, c, sa(DC, 49667), dyn_start, &w, 2, RPC_DYN);
         t = dyn_end + 20 * MS;
         let c = self.port(client);
-        t = ldap_tcp(&mut self.cap, c, sa(DC, 389), t, &w, LDAP) + 30 * MS;
+        t = ldap_session_tcp(&mut self.cap, c, sa(DC, 389), t, &w, LDAP) + 30 * MS;
         if gc {
             let c = self.port(client);
-            t = ldap_tcp(&mut self.cap, c, sa(DC, 3268), t, &w, GC) + 30 * MS;
+            t = ldap_session_tcp(&mut self.cap, c, sa(DC, 3268), t, &w, GC) + 30 * MS;
         }
         self.ntp(client, DC, t + 2 * SEC)
     }

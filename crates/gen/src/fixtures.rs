@@ -118,6 +118,65 @@ pub fn ldap_tcp(
     l.t
 }
 
+/// LDAP as a domain member speaks it: a SASL GSS-SPNEGO bind with a Kerberos ticket for
+/// `ldap/dc01.corp.example`, a subtree search and its entry, unbind, close.
+pub fn ldap_session_tcp(
+    cap: &mut Capture,
+    c: SocketAddr,
+    s: SocketAddr,
+    t: u64,
+    wire: &Wire,
+    expect: &str,
+) -> u64 {
+    let mut l = Tcp::new(cap, c, s, t, wire, expect);
+    l.handshake(cap);
+    // The capture's generator draws the filler these messages replaced, so that everything else
+    // in the capture stays as it was; the tickets' random parts come from the connection's own
+    // generator.
+    let r = &mut cap.rng;
+    for (id, op, len) in [
+        (1, pl::LDAP_BIND_REQ, 1650),
+        (1, pl::LDAP_BIND_RESP, 210),
+        (2, pl::LDAP_SEARCH_REQ, 290),
+        (2, pl::LDAP_SEARCH_ENTRY, 2100),
+        (3, pl::LDAP_UNBIND, 16),
+    ] {
+        pl::ldap(r, id, op, len);
+    }
+    let r = &mut crate::rng::Rng::new(0x1da9_0000 ^ u64::from(c.port()));
+    let b1 = crate::ldap::bind_spnego_kerberos(r, 1, "CORP.EXAMPLE", "dc01.corp.example");
+    let b2 = crate::ldap::bind_response(r, 1);
+    let s1 = crate::ldap::search(
+        2,
+        "DC=corp,DC=example",
+        &["cn", "sAMAccountName", "memberOf"],
+    );
+    // The user's groups make the answer span two segments, as the filler it replaced did.
+    let groups = (1..=44)
+        .map(|n| format!("CN=Group {n:02},OU=Groups,DC=corp,DC=example").into_bytes())
+        .collect();
+    let s2 = [
+        crate::ldap::entry(
+            2,
+            "CN=alice,CN=Users,DC=corp,DC=example",
+            &[
+                ("cn", vec![b"alice".to_vec()]),
+                ("sAMAccountName", vec![b"alice".to_vec()]),
+                ("memberOf", groups),
+            ],
+        ),
+        crate::ldap::search_done(2),
+    ]
+    .concat();
+    let u = crate::ldap::unbind(3);
+    l.exchange(cap, &b1, &b2);
+    l.exchange(cap, &s1, &s2);
+    l.send(cap, true, &u);
+    l.ack(cap, false);
+    l.close(cap);
+    l.t
+}
+
 /// SMB2 session: negotiate, session setup, tree connect, then `reads` file reads, close.
 pub fn smb_tcp(
     cap: &mut Capture,

@@ -12,6 +12,7 @@ mod domain;
 mod fixtures;
 mod flood;
 mod gss;
+mod ldap;
 mod packet;
 mod payload;
 mod rng;
