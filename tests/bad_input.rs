@@ -812,11 +812,11 @@ fn catalog_with_broken_pipes_shares_and_protocols() {
     );
     dir.write(
         "protocol.toml",
-        b"[[protocol]]\nname = \"ldap\"\nservices = [\"Server\"]\nreference = \"KB\"\n",
+        b"[[protocol]]\nname = \"http\"\nservices = [\"Server\"]\nreference = \"KB\"\n",
     );
     run(&dir, &["--catalog", "protocol.toml", "catalog"]).check(
         2,
-        &["svcscope: protocol.toml:2: protocol \"ldap\" is not one svcscope verifies (one of \"smb\", \"dfs-referral\", \"kerberos\")"],
+        &["svcscope: protocol.toml:2: protocol \"http\" is not one svcscope verifies (one of \"smb\", \"dfs-referral\", \"kerberos\", \"ldap\", \"ldap-ping\")"],
     );
     // A service principal class is a key like the others: HOST/a and host/b are one.
     dir.write(
