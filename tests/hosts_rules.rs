@@ -996,13 +996,26 @@ fn hosts_and_rules_lead_with_the_services_evidence_showed() {
     assert!(!dc.contains("# SMB — service not determined"), "{dc}");
     for group in [
         "# Server — from evidence: kerberos-spn cifs/dc01.corp.example, smb 3.1.1, IPC$ share",
-        "# Net Logon — from evidence: endpoint-mapper netlogon, epm-request netlogon, pipe-bind netlogon, rpc-bind netlogon, netlogon pipe",
+        "# Net Logon — from evidence: endpoint-mapper netlogon, epm-request netlogon, ldap-ping request, pipe-bind netlogon, rpc-bind netlogon, netlogon pipe",
         "# Remote Procedure Call (RPC) — from evidence: rpc-bind epmapper",
-        "# Local Security Authority — from evidence: pipe-bind lsarpc",
+        "# Local Security Authority — from evidence: kerberos-spn ldap/dc01.corp.example, ldap bindRequest, ldap searchRequest, pipe-bind lsarpc",
         "# Distributed File System — from evidence: dfs-referral \\corp.example\\SYSVOL",
     ] {
         assert!(dc.contains(group), "{group}\n{dc}");
     }
+    // LDAP and CLDAP are verified: their ports are LSA's rules, not a group of candidates.
+    assert!(
+        !dc.contains("# LDAP Server — service not determined"),
+        "{dc}"
+    );
+    for rule in ["LDAP Server (TCP 389)", "LDAP Server (UDP 389)"] {
+        assert!(
+            dc.contains(&format!(
+                "-DisplayName 'svcscope: {rule}' -Group 'svcscope: Local Security Authority'"
+            )),
+            "{rule}\n{dc}"
+        );
+    }
     // A shared port nothing determined stays one group that says so.
-    assert!(dc.contains("# LDAP Server — service not determined (no evidence of which was used); candidates: Distributed File System, Local Security Authority"), "{dc}");
+    assert!(dc.contains("# DNS — service not determined (no evidence of which was used); candidates: DNS Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS)"), "{dc}");
 }
