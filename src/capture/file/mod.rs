@@ -43,6 +43,30 @@ enum Format {
     Pcapng { big_endian: bool },
 }
 
+/// Blocks read, at most, to find the first packet of a pcapng file when ordering inputs.
+const PROBE_BLOCKS: usize = 1024;
+
+/// The timestamp of a capture file's first packet, reading only up to it: the key by which several
+/// inputs are put in order, as mergecap does. `None` when the file cannot be read, holds no packet
+/// (in its first [`PROBE_BLOCKS`] blocks, for pcapng), or is not a regular file (a pipe can be read
+/// only once). Every fault is left for [`FileSource::open`] to report when the file is read.
+pub fn first_packet_time(path: &Path) -> Option<Ts> {
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut source = FileSource::open(path, None).ok()?;
+    match source.format {
+        Format::Pcap { big_endian, nanos } => {
+            let mut h = [0u8; 16];
+            if read_up_to(&mut source.reader, &mut h).ok()? < h.len() {
+                return None;
+            }
+            Some(pcap::pcap_ts(&h, big_endian, nanos))
+        }
+        Format::Pcapng { .. } => source.first_pcapng_ts(PROBE_BLOCKS),
+    }
+}
+
 /// A frame read but not yet placed because its link type differs from the batch's.
 struct Carry {
     iface: usize,
