@@ -1292,3 +1292,55 @@ fn inputs_are_read_in_order_of_their_first_packet() {
     let name = |p: &PathBuf| p.display().to_string();
     assert_eq!(paths, [name(&early), name(&late), name(&missing)]);
 }
+
+/// Every traffic row in a report: objects with both `flows` and `packet_size`.
+fn traffic_rows<'a>(v: &'a Value, path: String, out: &mut Vec<(String, &'a Value)>) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("flows") && m.contains_key("packet_size") {
+                out.push((path.clone(), v));
+            }
+            for (k, x) in m {
+                traffic_rows(x, format!("{path}.{k}"), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                traffic_rows(x, format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Regression: a flow relabelled by evidence (a bind on an SMB pipe, a late endpoint-mapper
+/// announcement) left the sizes of its first packets under its old label, so rows of no flow
+/// (smb.pcap's "RPC (interface unknown)", rpc.pcap's unclassified traffic) showed packet sizes,
+/// and the distribution of the row the flow ended in lacked them. Sizes describe a row's flows,
+/// and a row of flows has sizes; the largest packet of smb.pcap is an exact 1514 B.
+#[test]
+fn packet_sizes_belong_to_rows_with_flows() {
+    for name in FIXTURES.iter().chain(&["rpc.pcap", "smb.pcap"]) {
+        let (report, _, _, _) = analyze(&[&format!("fixtures/{name}")], &[]);
+        let mut rows = Vec::new();
+        traffic_rows(&report, String::new(), &mut rows);
+        for (path, row) in rows {
+            let flows = row["flows"].as_u64().unwrap();
+            let sized = !row["packet_size"].is_null();
+            assert_eq!(flows > 0, sized, "{name}{path}: {row}");
+            if sized {
+                let p = &row["packet_size"];
+                assert!(p["min"].as_u64() <= p["p50"].as_u64(), "{name}{path}: {p}");
+                assert!(p["p99"].as_u64() <= p["max"].as_u64(), "{name}{path}: {p}");
+            }
+        }
+    }
+    let (report, _, _, _) = analyze(&["fixtures/smb.pcap"], &[]);
+    let max = report["app_protocols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["packet_size"]["max"].as_u64())
+        .max();
+    assert_eq!(max, Some(1514));
+}

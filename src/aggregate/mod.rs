@@ -413,6 +413,18 @@ impl Aggregate {
         self.hosts.add(catalog, f, &attribution);
         let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
         self.by_basis.add(catalog, f, &attribution, addr_cap);
+        // Packets recorded under the label the flow had before evidence relabelled it count under
+        // its final label too, at the flow's mean size (their own sizes are in the old label's
+        // histogram, which the report shows only for labels that keep flows).
+        let moved = f.slot.as_ref().map_or(0, |s| s.sized_under_old_label);
+        let mean = f.total_bytes().checked_div(f.total_packets()).unwrap_or(0);
+        let stats = match label {
+            Some(l) => self.label_stats(l),
+            None => &mut self.unclassified,
+        };
+        stats
+            .packet_size
+            .record_n(mean, moved.min(f.total_packets()));
         match label {
             Some(l) => self.label_stats(l).add_flow(f),
             None => {

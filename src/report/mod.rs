@@ -103,7 +103,11 @@ impl Traffic {
             addresses_capped: s.clients.capped || s.servers.capped,
             first_seen: time(s.first_ts),
             last_seen: time(s.last_ts),
-            packet_size: Percentiles::of(&s.packet_size, 1),
+            // Sizes recorded for a label none of whose flows ended with it (evidence relabelled
+            // them all) describe no flow of the row.
+            packet_size: (s.flows > 0)
+                .then(|| Percentiles::of(&s.packet_size, 1))
+                .flatten(),
             flow_duration_ms: Percentiles::of(&s.flow_duration_us, 1000),
             flow_bytes: Percentiles::of(&s.flow_bytes, 1),
         }
