@@ -74,9 +74,13 @@ pub enum View {
 /// Options shared by the commands that analyse capture files (analyze, hosts, rules).
 #[derive(Args, Debug)]
 pub struct InputArgs {
-    /// Capture files (pcap or pcapng); several make one merged report.
-    #[arg(required = true, value_name = "FILE")]
+    /// Capture files (pcap or pcapng), `-` for standard input; several make one merged report.
+    #[arg(required_unless_present = "read", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// A capture file to read, as `tcpdump -r FILE` (`-` for standard input); repeatable, and
+    /// with the FILE arguments.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
     /// Only packets matching this BPF expression (tcpdump syntax).
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
@@ -641,7 +645,8 @@ fn analyze_inputs(
         flows,
         progress: !input.quiet && std::io::stderr().is_terminal(),
     };
-    let analysis = analyze_files(catalog.clone(), &input.files, opts);
+    let paths: Vec<PathBuf> = input.read.iter().chain(&input.files).cloned().collect();
+    let analysis = analyze_files(catalog.clone(), &paths, opts);
     let mut failed = false;
     for i in &analysis.inputs {
         if let Some(e) = &i.error {

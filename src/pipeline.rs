@@ -395,7 +395,8 @@ pub fn processing_order(paths: &[PathBuf]) -> Vec<PathBuf> {
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let once = std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir());
+            let once = p.as_path() == std::path::Path::new(crate::capture::file::STDIN)
+                || std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir());
             let key = match crate::capture::file::first_packet_time(p) {
                 _ if once => (0, 0),
                 Some(ts) => (1, ts),

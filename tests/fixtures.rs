@@ -1344,3 +1344,84 @@ fn packet_sizes_belong_to_rows_with_flows() {
         .max();
     assert_eq!(max, Some(1514));
 }
+
+/// `svcscope ARGS` with `input` on standard input: (exit status, standard output, standard error).
+fn svcscope_stdin(args: &[&str], input: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = svcscope_testkit::command(env!("CARGO_BIN_EXE_svcscope"), &root(), args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Write from another thread: the child may fill its output pipe before reading all its input.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// `-` reads a capture (pcap or pcapng) from standard input, as `tcpdump -r -`, and `-r FILE`
+/// names an input as tcpdump does, for `analyze`, `hosts` and `rules` alike.
+#[test]
+fn standard_input_and_dash_r_are_inputs_as_for_tcpdump() {
+    for name in ["multi-a.pcap", "domain.pcapng"] {
+        let file = format!("fixtures/{name}");
+        let bytes = std::fs::read(root().join(&file)).unwrap();
+        let (code, piped, stderr) = svcscope_stdin(&["analyze", "--format", "json", "-"], &bytes);
+        assert_eq!((code, stderr.as_str()), (0, ""), "{name}");
+        let by_name = svcscope(&["analyze", "--format", "json", &file]);
+        let by_r = svcscope(&["analyze", "--format", "json", "-r", &file]);
+        assert_eq!(by_r.stdout, by_name.stdout);
+        let mut piped: Value = serde_json::from_str(&piped).unwrap();
+        assert_eq!(piped["inputs"][0]["path"], "-");
+        piped["inputs"][0]["path"] = file.clone().into();
+        assert_eq!(
+            piped,
+            serde_json::from_str::<Value>(&by_name.stdout).unwrap()
+        );
+    }
+    // Standard input among files, and something that is not a capture on it.
+    let bytes = std::fs::read(root().join("fixtures/multi-b.pcap")).unwrap();
+    let (code, out, _) = svcscope_stdin(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "-r",
+            "fixtures/multi-a.pcap",
+            "-",
+        ],
+        &bytes,
+    );
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["inputs"][0]["path"], "-", "a pipe is read first");
+    assert_eq!(report["totals"]["packets"], 28 + 51);
+    let (code, _, stderr) = svcscope_stdin(&["analyze", "-q", "-"], b"abc");
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim(),
+        "svcscope: -: not a pcap or pcapng capture (only 3 bytes)"
+    );
+    for command in [
+        vec!["hosts", "--format", "json"],
+        vec!["rules", "--host", "192.0.2.10"],
+    ] {
+        let mut with_r = command.clone();
+        with_r.extend(["-r", "fixtures/multi-a.pcap"]);
+        let mut positional = command.clone();
+        positional.push("fixtures/multi-a.pcap");
+        let (a, b) = (svcscope(&with_r), svcscope(&positional));
+        assert_eq!((a.code, &a.stdout), (0, &b.stdout), "{command:?}");
+        assert!(!a.stdout.is_empty());
+    }
+}
