@@ -84,7 +84,8 @@ pub struct InputArgs {
     /// Only packets matching this BPF expression (tcpdump syntax).
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
-    /// No progress bar.
+    /// No progress bar (it is shown only when standard error is a terminal): only faults and
+    /// warnings on standard error.
     #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
@@ -292,6 +293,9 @@ pub struct CaptureArgs {
     /// Final report: traffic per service, or per host (what each serves and uses).
     #[arg(long, value_enum, default_value = "services")]
     pub view: View,
+    /// No status lines on standard error ("listening on …", "wrote …"): only faults and warnings.
+    #[arg(long, short)]
+    pub quiet: bool,
     #[command(flatten)]
     pub select: HostSelection,
     #[command(flatten)]
@@ -504,8 +508,12 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let user = args.user.clone();
     let iface = args.interface.clone();
     let snaplen = args.snaplen;
+    let quiet = args.quiet;
     let before_read = move || {
         let running = drop_privileges(user.as_deref())?;
+        if quiet {
+            return Ok(());
+        }
         warn!(
             "listening on {iface} ({link}, snaplen {snaplen}), running as {running}; \
              Ctrl-C to stop"
@@ -565,6 +573,7 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
             .map(|p| p.display().to_string())
             .collect();
         match &saved.error {
+            None if args.quiet => {}
             None => warn!("wrote {}", names.join(", ")),
             Some(e) => {
                 warn!(
