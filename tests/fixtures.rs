@@ -342,19 +342,18 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
     let (report, records, code, _) = analyze(&["fixtures/domain.pcapng"], &[]);
     assert_eq!(code, 0);
     assert_eq!(report["totals"]["flows"], 302);
-    assert_eq!(report["totals"]["packets"], 4625);
+    assert_eq!(report["totals"]["packets"], 4735);
     // Per the generator: (app, port, flows, packets c→s, packets s→c).
     for (app, port, flows, c2s, s2c) in [
         ("Kerberos", 88, 42, 276, 168),
         ("LDAP Server", 389, 18, 144, 108),
         ("Global Catalog Server", 3268, 6, 48, 36),
-        // 18 endpoint-mapper flows, one of whose filler binds reads as a bind to an interface
-        // the catalog does not know (RPC (interface unknown)).
-        ("RPC", 135, 17, 119, 68),
-        ("Terminal Services", 3389, 3, 395, 258),
-        ("SQL over TCP", 1433, 2, 38, 32),
+        // 18 endpoint-mapper lookups (a bind to epmapper leaves the port's label).
+        ("RPC", 135, 18, 126, 72),
+        ("Terminal Services", 3389, 3, 412, 294),
+        ("SQL over TCP", 1433, 2, 41, 38),
         ("PPTP", 1723, 1, 13, 9),
-        ("HTTPS", 443, 4, 46, 45),
+        ("HTTPS", 443, 4, 43, 39),
     ] {
         let row = report["app_protocols"]
             .as_array()
@@ -373,18 +372,21 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
     assert_eq!(smb["flows"], 38);
     assert_eq!(smb["servers"], 2);
     assert_eq!(smb["shared"], true);
-    // Dynamic RPC after the endpoint mapper: every flow to 49667.
-    let dynamic = app_row(&report, "RPC dynamic (unconfirmed)", None);
-    assert_eq!(dynamic["flows"], 18);
-    assert_eq!(
-        dynamic["port_ranges"],
-        serde_json::json!([[49152, 65535], [1025, 5000]])
-    );
+    // Net Logon on 49667, which the endpoint mapper announced to the same client a moment before;
+    // its bind names it.
+    let netlogon = app_row(&report, "RPC netlogon (MS-NRPC)", None);
+    assert_eq!(netlogon["flows"], 18);
     assert!(records
         .iter()
         .filter(|r| r["server_port"] == 49667)
-        .all(|r| r["app_protocol"] == "RPC dynamic (unconfirmed)"
-            && r["provenance"] == "dynamic-range"));
+        .all(|r| r["app_protocol"] == "RPC netlogon (MS-NRPC)"
+            && r["provenance"] == "rpc-bind"
+            && r["services"] == serde_json::json!(["Net Logon"])));
+    // The lookups on 135: the endpoint mapper's own service, and what the client asked for.
+    assert!(records
+        .iter()
+        .filter(|r| r["server_port"] == 135)
+        .all(|r| r["services"] == serde_json::json!(["Remote Procedure Call (RPC)", "Net Logon"])));
     // Replication from DC02, joined mid-stream: its alter_context names drsuapi.
     let drs: Vec<&Value> = records
         .iter()
@@ -398,11 +400,11 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
     // The VPN gateway's IP protocols and IKE.
     assert_eq!(
         app_row(&report, "GRE (IP protocol 47)", None)["packets_c2s"],
-        38
+        53
     );
     assert_eq!(
         app_row(&report, "IPSec ESP (IP protocol 50)", None)["packets_s2c"],
-        36
+        35
     );
     assert_eq!(app_row(&report, "NAT-T", Some(4500))["flows"], 1);
     // Per service: a port one service owns credits it; shared ports with no evidence credit no
@@ -428,7 +430,8 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
     for (name, flows) in [
         ("Server", 40),
         ("Print Spooler", 4),
-        ("Net Logon", 18),
+        // SMB's netlogon pipe, the endpoint-mapper lookups for it and the calls on 49667.
+        ("Net Logon", 18 + 18 + 18),
         ("Distributed File System", 18),
     ] {
         let row = service(&report, name);
@@ -803,7 +806,7 @@ fn bpf_filter_selects_packets_and_counts_the_rest() {
     let (report, _, code, _) = analyze(&["fixtures/domain.pcapng"], &["--filter", "tcp port 88"]);
     assert_eq!(code, 0);
     assert_eq!(report["app_protocols"].as_array().unwrap().len(), 1);
-    assert_eq!(report["health"]["packets_filtered"], 4625 - 444);
+    assert_eq!(report["health"]["packets_filtered"], 4735 - 444);
     let run = svcscope(&["analyze", "--filter", "tcp port", "fixtures/domain.pcapng"]);
     assert_eq!(run.code, 2);
     assert_eq!(

@@ -70,7 +70,7 @@ fn the_domain_controller_is_recognised_with_its_services_and_counts() {
     assert_eq!(serves(dc, "Kerberos", "udp")["flows"], 18);
     assert_eq!(serves(dc, "DNS", "udp")["flows"], 70);
     assert_eq!(serves(dc, "Global Catalog Server", "tcp")["clients"], 6);
-    let rpc = serves(dc, "RPC dynamic (unconfirmed)", "tcp");
+    let rpc = serves(dc, "RPC netlogon (MS-NRPC)", "tcp");
     assert_eq!(rpc["ports"], serde_json::json!([49667]));
     let roles: Vec<&str> = dc["roles"]
         .as_array()
@@ -996,7 +996,8 @@ fn hosts_and_rules_lead_with_the_services_evidence_showed() {
     assert!(!dc.contains("# SMB — service not determined"), "{dc}");
     for group in [
         "# Server — from evidence: kerberos-spn cifs/dc01.corp.example, smb 3.1.1, IPC$ share",
-        "# Net Logon — from evidence: pipe-bind netlogon, netlogon pipe",
+        "# Net Logon — from evidence: endpoint-mapper netlogon, epm-request netlogon, pipe-bind netlogon, rpc-bind netlogon, netlogon pipe",
+        "# Remote Procedure Call (RPC) — from evidence: rpc-bind epmapper",
         "# Local Security Authority — from evidence: pipe-bind lsarpc",
         "# Distributed File System — from evidence: dfs-referral \\corp.example\\SYSVOL",
     ] {

@@ -19,37 +19,12 @@
 //! Skipped, with a message, when `../shared/captures/windows` is absent.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn windows_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures/windows")
-}
+use svcscope_testkit::truth::{self, Pair};
 
 fn cell(v: &str) -> BTreeSet<String> {
-    if v == "-" || v.is_empty() {
-        BTreeSet::new()
-    } else {
-        v.split('|').map(str::to_string).collect()
-    }
-}
-
-/// (protocol, lower endpoint, higher endpoint).
-type Pair = (String, String, String);
-
-fn pair(proto: &str, a: &str, b: &str) -> Pair {
-    if a <= b {
-        (proto.into(), a.into(), b.into())
-    } else {
-        (proto.into(), b.into(), a.into())
-    }
-}
-
-fn endpoint(addr: &str, port: Option<u64>) -> String {
-    match port {
-        Some(p) if addr.contains(':') => format!("[{addr}]:{p}"),
-        Some(p) => format!("{addr}:{p}"),
-        None => addr.to_string(),
-    }
+    truth::cell(v).into_iter().map(str::to_string).collect()
 }
 
 #[derive(Default, Debug)]
@@ -62,28 +37,11 @@ struct Evidence {
 }
 
 fn flows(capture: &Path, out: &Path) -> BTreeMap<Pair, Evidence> {
-    let bin = env!("CARGO_BIN_EXE_svcscope");
-    let status = std::process::Command::new(bin)
-        .args(["analyze", "-q", "--format", "json", "--flows"])
-        .arg(out)
-        .arg(capture)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.code().is_some(), "{}: killed", capture.display());
     let mut map: BTreeMap<Pair, Evidence> = BTreeMap::new();
-    for line in std::fs::read_to_string(out).unwrap().lines() {
-        let r: serde_json::Value = serde_json::from_str(line).unwrap();
-        let port = |k: &str| r[k].as_u64();
-        let key = pair(
-            r["transport"].as_str().unwrap(),
-            &endpoint(r["client_addr"].as_str().unwrap(), port("client_port")),
-            &endpoint(r["server_addr"].as_str().unwrap(), port("server_port")),
-        );
+    for (key, records) in truth::flow_records(env!("CARGO_BIN_EXE_svcscope"), capture, out) {
         let e = map.entry(key).or_default();
-        for item in r["evidence"].as_array().unwrap() {
-            let value = item["value"].as_str().unwrap_or("").to_string();
-            let kind = item["kind"].as_str().unwrap();
+        for (kind, value, services) in truth::evidence(&records) {
+            let kind = kind.as_str();
             let want: Option<&[&str]> = match kind {
                 "kerberos" => Some(&["Kerberos Key Distribution Center"]),
                 "kerberos-spn" if value.to_lowercase().starts_with("cifs/") => Some(&["Server"]),
@@ -94,9 +52,9 @@ fn flows(capture: &Path, out: &Path) -> BTreeMap<Pair, Evidence> {
                 _ => None,
             };
             if let Some(want) = want {
-                if item["services"] != serde_json::json!(want) {
+                if *services != serde_json::json!(want) {
                     e.wrong_services
-                        .push(format!("{kind} {value}: services {}", item["services"]));
+                        .push(format!("{kind} {value}: services {services}"));
                 }
             }
             match kind {
@@ -118,7 +76,7 @@ fn flows(capture: &Path, out: &Path) -> BTreeMap<Pair, Evidence> {
 
 #[test]
 fn kerberos_evidence_agrees_with_tshark() {
-    let dir = windows_dir();
+    let dir = truth::windows_dir(Path::new(env!("CARGO_MANIFEST_DIR")));
     if !dir.is_dir() {
         eprintln!("skipped: {} is absent", dir.display());
         return;
@@ -128,25 +86,14 @@ fn kerberos_evidence_agrees_with_tshark() {
     let mut failures = Vec::new();
     let (mut tgs, mut tgs_agreed, mut smb_ap, mut smb_ap_agreed, mut other_ap) = (0, 0, 0, 0, 0);
     let (mut with_clients, mut clients_agreed, mut kdc_flows) = (0, 0, 0);
-    let mut truths: Vec<PathBuf> = std::fs::read_dir(dir.join("truth-rpc"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "tsv"))
-        .collect();
-    truths.sort();
-    for (i, truth) in truths.iter().enumerate() {
-        let capture = truth.file_stem().unwrap().to_string_lossy().to_string();
-        let seen = flows(&dir.join(&capture), &tmp.join(format!("{i}.jsonl")));
-        let text = std::fs::read_to_string(truth).unwrap();
-        let mut lines = text.lines();
-        let cols: Vec<&str> = lines.next().unwrap().split('\t').collect();
-        for line in lines {
-            let row: Vec<&str> = line.split('\t').collect();
-            let col = |name: &str| row[cols.iter().position(|c| *c == name).unwrap()];
+    for (i, (capture, truth_file)) in truth::truth_files(&dir).iter().enumerate() {
+        let seen = flows(&dir.join(capture), &tmp.join(format!("{i}.jsonl")));
+        for row in truth::rows(truth_file) {
+            let col = |name: &str| row[name].as_str();
             if !matches!(col("proto"), "tcp" | "udp") {
                 continue;
             }
-            let key = pair(col("proto"), col("client"), col("server"));
+            let key = truth::pair(col("proto"), col("client"), col("server"));
             let at = format!("{capture} {}→{}", col("client"), col("server"));
             let empty = Evidence::default();
             let e = seen.get(&key).unwrap_or(&empty);

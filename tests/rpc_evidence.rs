@@ -15,19 +15,9 @@
 //! Skipped, with a message, when `../shared/captures/windows` is absent.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn windows_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures/windows")
-}
-
-fn cell(v: &str) -> Vec<&str> {
-    if v == "-" || v.is_empty() {
-        Vec::new()
-    } else {
-        v.split('|').collect()
-    }
-}
+use svcscope_testkit::truth::{self, cell, pair, Pair};
 
 /// Lower-cased bare pipe name, as svcscope records it.
 fn pipe_key(name: &str) -> String {
@@ -40,25 +30,6 @@ fn pipe_key(name: &str) -> String {
     n.to_lowercase()
 }
 
-/// (protocol, lower endpoint, higher endpoint).
-type Pair = (String, String, String);
-
-fn pair(proto: &str, a: &str, b: &str) -> Pair {
-    if a <= b {
-        (proto.into(), a.into(), b.into())
-    } else {
-        (proto.into(), b.into(), a.into())
-    }
-}
-
-fn endpoint(addr: &str, port: Option<u64>) -> String {
-    match port {
-        Some(p) if addr.contains(':') => format!("[{addr}]:{p}"),
-        Some(p) => format!("{addr}:{p}"),
-        None => addr.to_string(),
-    }
-}
-
 #[derive(Default, Debug)]
 struct Evidence {
     rpc_binds: BTreeSet<String>,
@@ -68,50 +39,27 @@ struct Evidence {
 }
 
 fn flows(capture: &Path, out: &Path) -> BTreeMap<Pair, Evidence> {
-    let bin = env!("CARGO_BIN_EXE_svcscope");
-    let status = std::process::Command::new(bin)
-        .args(["analyze", "-q", "--format", "json", "--flows"])
-        .arg(out)
-        .arg(capture)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.code().is_some(), "{}: killed", capture.display());
-    let mut map: BTreeMap<Pair, Evidence> = BTreeMap::new();
-    for line in std::fs::read_to_string(out).unwrap().lines() {
-        let r: serde_json::Value = serde_json::from_str(line).unwrap();
-        let port = |k: &str| r[k].as_u64();
-        let key = pair(
-            r["transport"].as_str().unwrap(),
-            &endpoint(r["client_addr"].as_str().unwrap(), port("client_port")),
-            &endpoint(r["server_addr"].as_str().unwrap(), port("server_port")),
-        );
-        let e = map.entry(key).or_default();
-        for item in r["evidence"].as_array().unwrap() {
-            let value = item["value"].as_str().unwrap_or("").to_string();
-            match item["kind"].as_str().unwrap() {
-                "rpc-bind" => {
-                    e.rpc_binds.insert(value);
-                }
-                "pipe-bind" => {
-                    e.pipe_binds.insert(value);
-                }
-                "smb-pipe" => {
-                    e.pipes.insert(value);
-                }
-                "epm-request" => {
-                    e.epm_requests.insert(value);
-                }
-                _ => {}
+    truth::flow_records(env!("CARGO_BIN_EXE_svcscope"), capture, out)
+        .into_iter()
+        .map(|(key, records)| {
+            let mut e = Evidence::default();
+            for (kind, value, _) in truth::evidence(&records) {
+                match kind.as_str() {
+                    "rpc-bind" => e.rpc_binds.insert(value),
+                    "pipe-bind" => e.pipe_binds.insert(value),
+                    "smb-pipe" => e.pipes.insert(value),
+                    "epm-request" => e.epm_requests.insert(value),
+                    _ => false,
+                };
             }
-        }
-    }
-    map
+            (key, e)
+        })
+        .collect()
 }
 
 #[test]
 fn rpc_and_pipe_evidence_agrees_with_tshark() {
-    let dir = windows_dir();
+    let dir = truth::windows_dir(Path::new(env!("CARGO_MANIFEST_DIR")));
     if !dir.is_dir() {
         eprintln!("skipped: {} is absent", dir.display());
         return;
@@ -120,21 +68,10 @@ fn rpc_and_pipe_evidence_agrees_with_tshark() {
     std::fs::create_dir_all(&tmp).unwrap();
     let mut failures = Vec::new();
     let (mut with_binds, mut agreed, mut pipes_seen, mut lookups) = (0, 0, 0, 0);
-    let mut truths: Vec<PathBuf> = std::fs::read_dir(dir.join("truth-rpc"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "tsv"))
-        .collect();
-    truths.sort();
-    for (i, truth) in truths.iter().enumerate() {
-        let capture = truth.file_stem().unwrap().to_string_lossy().to_string();
-        let seen = flows(&dir.join(&capture), &tmp.join(format!("{i}.jsonl")));
-        let text = std::fs::read_to_string(truth).unwrap();
-        let mut lines = text.lines();
-        let cols: Vec<&str> = lines.next().unwrap().split('\t').collect();
-        for line in lines {
-            let row: Vec<&str> = line.split('\t').collect();
-            let col = |name: &str| row[cols.iter().position(|c| *c == name).unwrap()];
+    for (i, (capture, truth_file)) in truth::truth_files(&dir).iter().enumerate() {
+        let seen = flows(&dir.join(capture), &tmp.join(format!("{i}.jsonl")));
+        for row in truth::rows(truth_file) {
+            let col = |name: &str| row[name].as_str();
             if col("proto") != "tcp" {
                 continue;
             }

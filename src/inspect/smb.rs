@@ -656,6 +656,13 @@ impl State {
         }
     }
 
+    /// The bare name of the pipe a create on this tree opens, if it opens one (an empty name is the
+    /// share's root, not a pipe).
+    fn pipe_name(&self, tree: u32, name: &str, out: &Out<'_>) -> Option<Box<str>> {
+        let key = pipe_key(name);
+        (!key.is_empty() && self.opens_pipe(tree, name, out)).then(|| bounded(&key))
+    }
+
     fn opened(&mut self, key: FileKey, name: Option<Box<str>>, out: &mut Out<'_>) {
         if let Some(n) = &name {
             out.count(&SMB_PIPES);
@@ -864,9 +871,7 @@ impl State {
             }
             Body::CreateRequest(c) => {
                 let name = c.name.decode();
-                let pipe = self
-                    .opens_pipe(tree, &name, out)
-                    .then(|| bounded(&pipe_key(&name)));
+                let pipe = self.pipe_name(tree, &name, out);
                 if pipe.is_some() {
                     self.compound_file = Some(FileKey::Pending(h.message_id));
                 }
@@ -994,9 +999,7 @@ impl State {
                 }
                 Body::NtCreateRequest(c) => {
                     let name = c.name.decode();
-                    let pipe = self
-                        .opens_pipe(u32::from(h.tid), &name, out)
-                        .then(|| bounded(&pipe_key(&name)));
+                    let pipe = self.pipe_name(u32::from(h.tid), &name, out);
                     self.expect(Pending::Create { id, pipe }, out);
                 }
                 Body::NtCreateResponse(c) => {
@@ -1240,6 +1243,20 @@ mod tests {
         // Later writes to the file id reach the same pipe.
         r.send(true, &frame(&[write(7, 7, 0x22, 0, &bind(LSARPC))]), 1460);
         assert!(r.found().contains(&ev("pipe-bind", LSARPC)));
+    }
+
+    #[test]
+    fn a_create_of_the_ipc_root_is_not_a_pipe() {
+        let mut r = Run::new();
+        r.send(true, &frame(&[tree_connect(1, "\\\\dc1\\IPC$")]), 1460);
+        r.send(false, &frame(&[tree_connected(1, 7, 0)]), 1460);
+        r.send(true, &frame(&[create(2, 7, "", 0)]), 1460);
+        r.send(false, &frame(&[created(2, 7, 0x11)]), 1460);
+        assert!(
+            !r.found().iter().any(|(k, _)| *k == "smb-pipe"),
+            "{:?}",
+            r.found()
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `domain.pcapng`: about ten minutes of a small Windows domain.
 
 use crate::capture::{ip, sa, Capture, FlowId, Iface, IpConv, Tcp, Udp, Wire, MS, SEC};
+use crate::dcerpc as rpc;
 use crate::fixtures::*;
 use crate::packet::{self as pk, Link};
 use crate::payload::{self as pl, Rr};
@@ -144,12 +145,26 @@ impl Dom {
             smb::dc_group_policy(cap, c, sa(DC, 445), t, &w, &ws)
         });
         t += 60 * MS;
-        // RPC endpoint mapper, then the dynamic port it handed out, within a second.
+        // The endpoint mapper asked for Net Logon, then the dynamic port it handed out, within a
+        // second: the secure channel's challenge.
         let c = self.port(client);
-        let epm_end = rpc_tcp(&mut self.cap, c, sa(DC, 135), t, &w, 1, RPC);
+        let epm_end = self.cap.with_rng(conv_seed(c), |cap| {
+            epm_lookup(
+                cap,
+                c,
+                sa(DC, 135),
+                t,
+                &w,
+                rpc::NETLOGON,
+                49667,
+                [192, 0, 2, 10],
+            )
+        });
         let c = self.port(client);
         let dyn_start = epm_end + 40 * MS + self.jitter(500 * MS);
-        let dyn_end = rpc_tcp(&mut self.cap, c, sa(DC, 49667), dyn_start, &w, 2, RPC_DYN);
+        let dyn_end = self.cap.with_rng(conv_seed(c), |cap| {
+            netlogon_call(cap, c, sa(DC, 49667), dyn_start, &w, &ws)
+        });
         t = dyn_end + 20 * MS;
         let c = self.port(client);
         t = ldap_tcp(&mut self.cap, c, sa(DC, 389), t, &w, LDAP) + 30 * MS;
@@ -775,9 +790,9 @@ pub fn domain() -> Capture {
             .into(),
     );
     d.cap.expect.push(
-        "Servers: DC 192.0.2.10 (Kerberos, LDAP/CLDAP, GC, DNS, SMB SYSVOL, RPC 135 + dynamic 49667, NTP, DHCP), file and print server 192.0.2.20 (SMB 445, NetBIOS 139), \
+        "Servers: DC 192.0.2.10 (Kerberos, LDAP/CLDAP, GC, DNS, SMB SYSVOL, RPC 135 + Net Logon on dynamic 49667, NTP, DHCP), file and print server 192.0.2.20 (SMB 445, NetBIOS 139), \
          SQL 192.0.2.30 (1433, browser 1434), terminal server 192.0.2.40 (3389), VPN gateway 192.0.2.1 (PPTP 1723 + GRE from 203.0.113.50; IKE 500, NAT-T 4500, ESP from 203.0.113.60), \
-         web 192.0.2.50 (80, 443). Every flow to 192.0.2.10:49667 starts less than 1 s after the same client's TCP 135 flow to 192.0.2.10 ends. \
+         web 192.0.2.50 (80, 443). Every flow to 192.0.2.10:49667 starts less than 1 s after the same client's TCP 135 flow to 192.0.2.10 ends, in which the endpoint mapper announced it for Net Logon; it binds Net Logon. \
          Browser announcements (UDP 138 to 192.0.2.255) repeat every 120 s from 192.0.2.20 and 192.0.2.10 (5 each, one 5-tuple per host). \
          Unclassified: TCP 8443 and 5432 to 198.51.100.7, mDNS UDP 5353 to 224.0.0.251. DHCP: DISCOVER/REQUEST 0.0.0.0:68 -> 255.255.255.255:67, OFFER/ACK 192.0.2.10:67 -> 255.255.255.255:68."
             .into(),

@@ -177,6 +177,88 @@ pub fn rpc_tcp(
     r.t
 }
 
+/// A client asks the endpoint mapper for `iface`: a bind to epmapper, an `ept_map` request whose
+/// map tower names the interface, an answer with one tower (`port` on `addr`), then the close.
+/// Returns when the connection has closed.
+#[allow(clippy::too_many_arguments)]
+pub fn epm_lookup(
+    cap: &mut Capture,
+    c: SocketAddr,
+    s: SocketAddr,
+    t: u64,
+    wire: &Wire,
+    iface: rpc::Syntax,
+    port: u16,
+    addr: [u8; 4],
+) -> u64 {
+    let mut e = Tcp::new(cap, c, s, t, wire, RPC);
+    e.handshake(cap);
+    let group = 0x0001_0000 | u32::from(c.port());
+    push_seg(
+        cap,
+        &mut e,
+        true,
+        &rpc::bind(rpc::BIND, 1, 0, &[(0, rpc::EPMAPPER)]),
+    );
+    push_seg(
+        cap,
+        &mut e,
+        false,
+        &rpc::bind_ack(rpc::BIND_ACK, 1, group, "135", 1),
+    );
+    let map_tower = rpc::tower(iface, 0, [0; 4]);
+    push_seg(
+        cap,
+        &mut e,
+        true,
+        &rpc::request(2, 0, 3, &rpc::ept_map_request(&map_tower, 4)),
+    );
+    let towers = [rpc::tower(iface, port, addr)];
+    push_seg(
+        cap,
+        &mut e,
+        false,
+        &rpc::response(2, 0, &rpc::ept_map_response(&towers, 4)),
+    );
+    e.ack(cap, true);
+    e.close(cap);
+    e.t
+}
+
+/// Net Logon on the port the endpoint mapper handed out: a bind, NetrServerReqChallenge from
+/// `computer`, the answer, the close.
+pub fn netlogon_call(
+    cap: &mut Capture,
+    c: SocketAddr,
+    s: SocketAddr,
+    t: u64,
+    wire: &Wire,
+    computer: &str,
+) -> u64 {
+    let mut n = Tcp::new(cap, c, s, t, wire, RPC_NRPC);
+    n.handshake(cap);
+    let group = 0x0002_0000 | u32::from(c.port());
+    push_seg(
+        cap,
+        &mut n,
+        true,
+        &rpc::bind(rpc::BIND, 1, 0, &[(0, rpc::NETLOGON)]),
+    );
+    let port = s.port().to_string();
+    push_seg(
+        cap,
+        &mut n,
+        false,
+        &rpc::bind_ack(rpc::BIND_ACK, 1, group, &port, 1),
+    );
+    let (q, r) = nrpc_req_challenge(cap, computer);
+    push_seg(cap, &mut n, true, &rpc::request(2, 0, 4, &q));
+    push_seg(cap, &mut n, false, &rpc::response(2, 0, &r));
+    n.ack(cap, true);
+    n.close(cap);
+    n.t
+}
+
 fn v4(a: &str) -> Ipv4Addr {
     a.parse().expect("ipv4 literal")
 }

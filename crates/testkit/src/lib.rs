@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub mod pcap;
+pub mod truth;
 
 /// Path to the `svcscope-gen` binary, built once per test binary.
 ///
