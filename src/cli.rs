@@ -74,13 +74,18 @@ pub enum View {
 /// Options shared by the commands that analyse capture files (analyze, hosts, rules).
 #[derive(Args, Debug)]
 pub struct InputArgs {
-    /// Capture files (pcap or pcapng); several make one merged report.
-    #[arg(required = true, value_name = "FILE")]
+    /// Capture files (pcap or pcapng), `-` for standard input; several make one merged report.
+    #[arg(required_unless_present = "read", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// A capture file to read, as `tcpdump -r FILE` (`-` for standard input); repeatable, and
+    /// with the FILE arguments.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
     /// Only packets matching this BPF expression (tcpdump syntax).
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
-    /// No progress bar.
+    /// No progress bar (it is shown only when standard error is a terminal): only faults and
+    /// warnings on standard error.
     #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
@@ -288,6 +293,9 @@ pub struct CaptureArgs {
     /// Final report: traffic per service, or per host (what each serves and uses).
     #[arg(long, value_enum, default_value = "services")]
     pub view: View,
+    /// No status lines on standard error ("listening on …", "wrote …"): only faults and warnings.
+    #[arg(long, short)]
+    pub quiet: bool,
     #[command(flatten)]
     pub select: HostSelection,
     #[command(flatten)]
@@ -500,8 +508,12 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let user = args.user.clone();
     let iface = args.interface.clone();
     let snaplen = args.snaplen;
+    let quiet = args.quiet;
     let before_read = move || {
         let running = drop_privileges(user.as_deref())?;
+        if quiet {
+            return Ok(());
+        }
         warn!(
             "listening on {iface} ({link}, snaplen {snaplen}), running as {running}; \
              Ctrl-C to stop"
@@ -561,6 +573,7 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
             .map(|p| p.display().to_string())
             .collect();
         match &saved.error {
+            None if args.quiet => {}
             None => warn!("wrote {}", names.join(", ")),
             Some(e) => {
                 warn!(
@@ -641,7 +654,8 @@ fn analyze_inputs(
         flows,
         progress: !input.quiet && std::io::stderr().is_terminal(),
     };
-    let analysis = analyze_files(catalog.clone(), &input.files, opts);
+    let paths: Vec<PathBuf> = input.read.iter().chain(&input.files).cloned().collect();
+    let analysis = analyze_files(catalog.clone(), &paths, opts);
     let mut failed = false;
     for i in &analysis.inputs {
         if let Some(e) = &i.error {

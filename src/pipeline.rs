@@ -43,6 +43,7 @@ use crate::catalog::Catalog;
 use crate::flow::FlowSink;
 use crate::report::live::Tick;
 use crate::report::{InputReport, LiveHealth};
+use crate::time::Ts;
 use crate::tracker::{shard_batch, Tracker, TrackerConfig};
 
 /// Batches a capture file may have in flight towards the classifier (see [`queue_per_worker`]).
@@ -384,8 +385,34 @@ pub struct Analysis {
     pub flow_log_error: Option<String>,
 }
 
-/// Analyses capture files into one merged aggregate.
+/// The order in which inputs are read, as mergecap merges them: first what can be read only once
+/// (pipes, standard input) in the order given, then capture files by the timestamp of their first
+/// packet (ties in the order given), then files whose first packet cannot be read (they fail or
+/// are empty when read) in the order given. Rotated captures (`cap.pcap10` given before
+/// `cap.pcap2`) are thus read in capture order, and flows continuing from one into the next stay one.
+pub fn processing_order(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut keyed: Vec<((u8, Ts), usize)> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let once = p.as_path() == std::path::Path::new(crate::capture::file::STDIN)
+                || std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir());
+            let key = match crate::capture::file::first_packet_time(p) {
+                _ if once => (0, 0),
+                Some(ts) => (1, ts),
+                None => (2, 0),
+            };
+            (key, i)
+        })
+        .collect();
+    keyed.sort();
+    keyed.into_iter().map(|(_, i)| paths[i].clone()).collect()
+}
+
+/// Analyses capture files into one merged aggregate. Files are read in [`processing_order`], and
+/// [`Analysis::inputs`] lists them in that order.
 pub fn analyze_files(catalog: Arc<Catalog>, paths: &[PathBuf], opts: AnalyzeOptions) -> Analysis {
+    let paths = &processing_order(paths)[..];
     let progress = opts.progress.then(|| progress_bar(paths));
     let read = {
         let paths = paths.to_vec();

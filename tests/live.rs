@@ -1581,3 +1581,33 @@ fn kernel_drops_are_reported_and_fail_the_run() {
         done.stderr
     );
 }
+
+/// `-q` on `capture` leaves standard error to faults and warnings: no "listening on" or "wrote"
+/// status line, as `-q` on `analyze` leaves out the progress bar; the report and the file written
+/// are the same.
+#[test]
+fn quiet_capture_prints_no_status_lines() {
+    let ns = netns_or_skip!();
+    let tmp = TempDir::new("quiet");
+    for quiet in [false, true] {
+        let out = tmp.0.join(format!("quiet-{quiet}.pcap"));
+        let mut cmd = ns.exec(&ns.b);
+        cmd.args([BIN, "capture", "-i", NetnsPair::B_IF, "--user", "root"])
+            .args(["--format", "json", "--duration", "1s", "-w"])
+            .arg(&out);
+        if quiet {
+            cmd.arg("-q");
+        }
+        let done = Run::of(&mut cmd);
+        assert_eq!(done.code, 0, "{}", done.stderr);
+        let report: Value = serde_json::from_str(&done.stdout).unwrap();
+        assert_eq!(report["inputs"][0]["packets"], 0);
+        assert!(out.exists());
+        let status = done.stderr.contains("svcscope: listening on")
+            && done.stderr.contains("svcscope: wrote");
+        assert_eq!(status, !quiet, "-q {quiet}: {}", done.stderr);
+        if quiet {
+            assert_eq!(done.stderr, "");
+        }
+    }
+}

@@ -125,15 +125,71 @@ impl AddrSet {
     }
 }
 
-/// Records a value in an auto-resizing histogram (which never refuses a `u64`).
-#[inline]
-pub fn record(h: &mut Histogram<u64>, value: u64) {
-    let _ = h.record(value);
+/// A distribution: an auto-resizing hdrhistogram, whose quantiles are exact to 2 significant
+/// digits (a value is known within 1%, reported as the top of its bucket), with the exact least
+/// and greatest value recorded kept beside it (the histogram knows only their buckets).
+#[derive(Clone, Debug)]
+pub struct Dist {
+    pub hist: Histogram<u64>,
+    /// The least value recorded (`u64::MAX` while empty).
+    pub min: u64,
+    /// The greatest value recorded (0 while empty).
+    pub max: u64,
 }
 
-fn histogram() -> Histogram<u64> {
-    // Two significant digits (1% resolution) keep each histogram a few KiB; it grows as needed.
-    Histogram::new(2).expect("2 significant digits is valid")
+impl Default for Dist {
+    fn default() -> Self {
+        Dist {
+            // Two significant digits (1% resolution) keep each histogram a few KiB; it grows as
+            // needed.
+            hist: Histogram::new(2).expect("2 significant digits is valid"),
+            min: u64::MAX,
+            max: 0,
+        }
+    }
+}
+
+impl Dist {
+    /// Records one value (an auto-resizing histogram never refuses a `u64`).
+    #[inline]
+    pub fn record(&mut self, value: u64) {
+        self.record_n(value, 1);
+    }
+
+    /// Records a value `n` times.
+    #[inline]
+    pub fn record_n(&mut self, value: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let _ = self.hist.record_n(value, n);
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+    }
+
+    pub fn add(&mut self, o: &Dist) {
+        // Auto-resizing histograms of equal precision always merge.
+        let _ = self.hist.add(&o.hist);
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hist.is_empty()
+    }
+
+    /// Values recorded.
+    pub fn len(&self) -> u64 {
+        self.hist.len()
+    }
+
+    /// The histogram's value at quantile `q` (within 1%), never above the exact maximum nor below
+    /// the exact minimum.
+    pub fn value_at_quantile(&self, q: f64) -> u64 {
+        self.hist
+            .value_at_quantile(q)
+            .clamp(self.min.min(self.max), self.max)
+    }
 }
 
 /// Traffic statistics of a set of flows.
@@ -147,11 +203,11 @@ pub struct Stats {
     pub first_ts: Ts,
     pub last_ts: Ts,
     /// Frame length of each packet, bytes.
-    pub packet_size: Histogram<u64>,
+    pub packet_size: Dist,
     /// Flow duration, microseconds.
-    pub flow_duration_us: Histogram<u64>,
+    pub flow_duration_us: Dist,
     /// Bytes of each flow, both directions.
-    pub flow_bytes: Histogram<u64>,
+    pub flow_bytes: Dist,
 }
 
 impl Default for Stats {
@@ -164,9 +220,9 @@ impl Default for Stats {
             servers: AddrSet::default(),
             first_ts: i64::MAX,
             last_ts: i64::MIN,
-            packet_size: histogram(),
-            flow_duration_us: histogram(),
-            flow_bytes: histogram(),
+            packet_size: Dist::default(),
+            flow_duration_us: Dist::default(),
+            flow_bytes: Dist::default(),
         }
     }
 }
@@ -191,11 +247,9 @@ impl Stats {
         self.servers.insert(f.server().0);
         self.first_ts = self.first_ts.min(f.first_ts);
         self.last_ts = self.last_ts.max(f.last_ts);
-        record(
-            &mut self.flow_duration_us,
-            (f.duration().max(0) / 1000) as u64,
-        );
-        record(&mut self.flow_bytes, f.total_bytes());
+        self.flow_duration_us
+            .record((f.duration().max(0) / 1000) as u64);
+        self.flow_bytes.record(f.total_bytes());
     }
 
     pub fn merge(&mut self, o: &Stats) {
@@ -208,10 +262,9 @@ impl Stats {
         self.servers.merge(&o.servers);
         self.first_ts = self.first_ts.min(o.first_ts);
         self.last_ts = self.last_ts.max(o.last_ts);
-        // Auto-resizing histograms of equal precision always merge.
-        let _ = self.packet_size.add(&o.packet_size);
-        let _ = self.flow_duration_us.add(&o.flow_duration_us);
-        let _ = self.flow_bytes.add(&o.flow_bytes);
+        self.packet_size.add(&o.packet_size);
+        self.flow_duration_us.add(&o.flow_duration_us);
+        self.flow_bytes.add(&o.flow_bytes);
     }
 
     pub fn total_bytes(&self) -> u64 {
@@ -334,7 +387,7 @@ impl Aggregate {
                 None => &mut self.unclassified,
             }
         };
-        record(&mut stats.packet_size, size);
+        stats.packet_size.record(size);
     }
 
     /// Folds an ended flow into the statistics; the catalog tells which services its evidence backs.
@@ -350,7 +403,7 @@ impl Aggregate {
         }
         if f.is_unanswered() {
             for &s in &f.pending[..usize::from(f.n_pending)] {
-                record(&mut self.unanswered.packet_size, u64::from(s));
+                self.unanswered.packet_size.record(u64::from(s));
             }
             self.unanswered.add_flow(f);
             *self.unanswered_by_label.entry(label).or_default() += 1;
@@ -360,6 +413,18 @@ impl Aggregate {
         self.hosts.add(catalog, f, &attribution);
         let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
         self.by_basis.add(catalog, f, &attribution, addr_cap);
+        // Packets recorded under the label the flow had before evidence relabelled it count under
+        // its final label too, at the flow's mean size (their own sizes are in the old label's
+        // histogram, which the report shows only for labels that keep flows).
+        let moved = f.slot.as_ref().map_or(0, |s| s.sized_under_old_label);
+        let mean = f.total_bytes().checked_div(f.total_packets()).unwrap_or(0);
+        let stats = match label {
+            Some(l) => self.label_stats(l),
+            None => &mut self.unclassified,
+        };
+        stats
+            .packet_size
+            .record_n(mean, moved.min(f.total_packets()));
         match label {
             Some(l) => self.label_stats(l).add_flow(f),
             None => {
@@ -459,6 +524,29 @@ mod tests {
     use crate::catalog::{Catalog, Transport};
     use crate::inspect::{Basis, Evidence, EvidenceKind, Provenance, Slot, Value};
 
+    /// Regression: the maximum was the histogram's bucket edge (1519 B for frames of at most 1514 B)
+    /// and p99 could exceed it; the exact range is kept beside the histogram and merges exactly.
+    #[test]
+    fn distributions_keep_their_exact_range_through_merges() {
+        let (mut a, mut b) = (Dist::default(), Dist::default());
+        a.record_n(66, 50);
+        a.record(1514);
+        b.record(61);
+        b.record(1513);
+        assert_eq!((a.min, a.max), (66, 1514));
+        assert!(a.hist.max() > 1514, "the bucket edge is above the value");
+        assert_eq!(a.value_at_quantile(0.99), 1514);
+        a.add(&Dist::default());
+        assert_eq!((a.min, a.max), (66, 1514), "an empty merge changes nothing");
+        let mut empty = Dist::default();
+        empty.record_n(7, 0);
+        assert!(empty.is_empty());
+        a.add(&b);
+        assert_eq!((a.min, a.max, a.len()), (61, 1514, 53));
+        assert_eq!(a.value_at_quantile(1.0), 1514);
+        assert_eq!(a.value_at_quantile(0.0), 61);
+    }
+
     const NETLOGON: &str = "12345678-1234-abcd-ef00-01234567cffb";
 
     #[test]
@@ -474,8 +562,7 @@ mod tests {
             (s.flows, s.bytes, s.clients.len(), s.servers.len()),
             (2, [110, 220], 2, 1)
         );
-        let max = s.flow_duration_us.max();
-        assert!(max.abs_diff(2_000_000) < 2_000_000 / 100, "{max}");
+        assert_eq!(s.flow_duration_us.max, 2_000_000);
         assert_eq!(a.unclassified.flows, 1);
         assert_eq!(a.unclassified_ports[&(6, 445)].bytes, 3);
         assert_eq!(

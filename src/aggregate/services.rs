@@ -224,12 +224,12 @@ pub struct ByBasis {
 }
 
 /// Adds a flow to statistics whose packets were not recorded one by one: its mean frame size counts
-/// once per packet.
+/// once per packet (so the exact range is that of the flows' means).
 fn add_flow_sized(s: &mut Stats, f: &Flow) {
     s.add_flow(f);
     let packets = f.total_packets();
     if let Some(mean) = f.total_bytes().checked_div(packets) {
-        let _ = s.packet_size.record_n(mean, packets);
+        s.packet_size.record_n(mean, packets);
     }
 }
 

@@ -254,6 +254,15 @@ impl Classifier {
                 flow.class.server_rule = ServerRule::RpcBind;
             }
             if found.label.is_some() {
+                if found.label != flow.class.label {
+                    // This packet and the held-back ones are recorded under the new label.
+                    let recorded = flow
+                        .total_packets()
+                        .saturating_sub(1 + u64::from(flow.n_pending));
+                    if let Some(slot) = flow.slot.as_mut() {
+                        slot.sized_under_old_label = recorded;
+                    }
+                }
                 flow.class.label = found.label;
                 flow.class.provenance = found.provenance;
             }
@@ -333,9 +342,15 @@ impl Classifier {
         if a.kind == EvidenceKind::Tftp || a.ts < flow.first_ts {
             return;
         }
+        let relabelled = flow.class.label != Some(a.label);
         flow.class.label = Some(a.label);
         flow.class.provenance = Provenance::Evidence(a.kind);
+        let recorded = flow.total_packets();
         let slot = flow.slot.get_or_insert_with(Box::default);
+        if relabelled {
+            // Every packet was recorded, under the label the flow had until now.
+            slot.sized_under_old_label = recorded;
+        }
         slot.evidence.add(a.evidence());
         if slot.interface.is_none() {
             slot.interface = a.interface;

@@ -316,6 +316,9 @@ pub struct Slot {
     pub evidence: EvidenceList,
     /// The DCE/RPC interface the flow's label came from (bind, header, announcement).
     pub interface: Option<Uuid>,
+    /// Packets whose sizes were recorded under the flow's label before its last relabelling: when
+    /// the flow ends they count, at its mean size, under the label it ends with.
+    pub sized_under_old_label: u64,
     run: Option<Run>,
     /// Inspection is over (done, past its budget, or given up).
     over: bool,

@@ -20,7 +20,7 @@ pub fn line<S: AsRef<str>>(fields: &[S]) -> String {
     s
 }
 
-const HEADER: [&str; 23] = [
+const HEADER: [&str; 25] = [
     "view",
     "name",
     "system_service",
@@ -41,12 +41,14 @@ const HEADER: [&str; 23] = [
     "first_seen",
     "last_seen",
     "packet_size_p50",
+    "packet_size_max",
     "flow_duration_ms_p50",
+    "flow_duration_ms_max",
     "related",
     "evidence",
 ];
 
-fn traffic_fields(t: &Traffic) -> [String; 12] {
+fn traffic_fields(t: &Traffic) -> [String; 14] {
     [
         t.packets().to_string(),
         t.bytes().to_string(),
@@ -59,8 +61,12 @@ fn traffic_fields(t: &Traffic) -> [String; 12] {
         t.first_seen.clone().unwrap_or_default(),
         t.last_seen.clone().unwrap_or_default(),
         t.packet_size.map(|p| p.p50.to_string()).unwrap_or_default(),
+        t.packet_size.map(|p| p.max.to_string()).unwrap_or_default(),
         t.flow_duration_ms
             .map(|p| p.p50.to_string())
+            .unwrap_or_default(),
+        t.flow_duration_ms
+            .map(|p| p.max.to_string())
             .unwrap_or_default(),
     ]
 }

@@ -19,11 +19,10 @@ pub mod roles;
 pub mod rules;
 pub mod table;
 
-use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::aggregate::services::EvidenceSummary;
-use crate::aggregate::{Aggregate, Stats};
+use crate::aggregate::{Aggregate, Dist, Stats};
 use crate::catalog::{Catalog, LabelId, Origin, PortSpec, Transport};
 use crate::flow::{C2S, S2C};
 use crate::inspect::Basis;
@@ -45,9 +44,11 @@ pub struct InputReport {
     pub error: Option<String>,
 }
 
-/// p50/p90/p99/max of a distribution.
+/// A distribution: its exact least and greatest values, and its p50/p90/p99 from the histogram
+/// (within 1%: the top of the value's bucket, kept between `min` and `max`).
 #[derive(Clone, Copy, Debug, Serialize, PartialEq)]
 pub struct Percentiles {
+    pub min: u64,
     pub p50: u64,
     pub p90: u64,
     pub p99: u64,
@@ -55,16 +56,17 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(h: &Histogram<u64>, scale: u64) -> Option<Percentiles> {
+    fn of(h: &Dist, scale: u64) -> Option<Percentiles> {
         if h.is_empty() {
             return None;
         }
         let q = |p: f64| h.value_at_quantile(p) / scale;
         Some(Percentiles {
+            min: h.min / scale,
             p50: q(0.5),
             p90: q(0.9),
             p99: q(0.99),
-            max: h.max() / scale,
+            max: h.max / scale,
         })
     }
 }
@@ -101,7 +103,11 @@ impl Traffic {
             addresses_capped: s.clients.capped || s.servers.capped,
             first_seen: time(s.first_ts),
             last_seen: time(s.last_ts),
-            packet_size: Percentiles::of(&s.packet_size, 1),
+            // Sizes recorded for a label none of whose flows ended with it (evidence relabelled
+            // them all) describe no flow of the row.
+            packet_size: (s.flows > 0)
+                .then(|| Percentiles::of(&s.packet_size, 1))
+                .flatten(),
             flow_duration_ms: Percentiles::of(&s.flow_duration_us, 1000),
             flow_bytes: Percentiles::of(&s.flow_bytes, 1),
         }

@@ -124,9 +124,9 @@ pub fn duration_ms(ms: u64) -> String {
     }
 }
 
-fn p50_p99(p: &Option<Percentiles>, f: fn(u64) -> String) -> String {
+fn p50_p99_max(p: &Option<Percentiles>, f: fn(u64) -> String) -> String {
     match p {
-        Some(p) => format!("{} / {}", f(p.p50), f(p.p99)),
+        Some(p) => format!("{} / {} / {}", f(p.p50), f(p.p99), f(p.max)),
         None => "-".into(),
     }
 }
@@ -308,8 +308,8 @@ pub fn render(r: &Report) -> String {
         ">BYTES S→C",
         ">CLIENTS",
         ">SERVERS",
-        ">PKT SIZE p50/p99",
-        ">DURATION p50/p99",
+        ">PKT SIZE p50/p99/max",
+        ">DURATION p50/p99/max",
         "SERVICES",
     ]);
     for a in &r.app_protocols {
@@ -337,8 +337,8 @@ pub fn render(r: &Report) -> String {
             bytes(a.traffic.bytes_s2c),
             hosts(&a.traffic, a.traffic.clients),
             hosts(&a.traffic, a.traffic.servers),
-            p50_p99(&a.traffic.packet_size, |v| format!("{v} B")),
-            p50_p99(&a.traffic.flow_duration_ms, duration_ms),
+            p50_p99_max(&a.traffic.packet_size, |v| format!("{v} B")),
+            p50_p99_max(&a.traffic.flow_duration_ms, duration_ms),
             services,
         ]);
     }

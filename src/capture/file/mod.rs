@@ -43,6 +43,33 @@ enum Format {
     Pcapng { big_endian: bool },
 }
 
+/// The input name that stands for standard input.
+pub const STDIN: &str = "-";
+
+/// Blocks read, at most, to find the first packet of a pcapng file when ordering inputs.
+const PROBE_BLOCKS: usize = 1024;
+
+/// The timestamp of a capture file's first packet, reading only up to it: the key by which several
+/// inputs are put in order, as mergecap does. `None` when the file cannot be read, holds no packet
+/// (in its first [`PROBE_BLOCKS`] blocks, for pcapng), or is not a regular file (a pipe can be read
+/// only once). Every fault is left for [`FileSource::open`] to report when the file is read.
+pub fn first_packet_time(path: &Path) -> Option<Ts> {
+    if path == Path::new(STDIN) || !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut source = FileSource::open(path, None).ok()?;
+    match source.format {
+        Format::Pcap { big_endian, nanos } => {
+            let mut h = [0u8; 16];
+            if read_up_to(&mut source.reader, &mut h).ok()? < h.len() {
+                return None;
+            }
+            Some(pcap::pcap_ts(&h, big_endian, nanos))
+        }
+        Format::Pcapng { .. } => source.first_pcapng_ts(PROBE_BLOCKS),
+    }
+}
+
 /// A frame read but not yet placed because its link type differs from the batch's.
 struct Carry {
     iface: usize,
@@ -54,7 +81,8 @@ struct Carry {
 /// A capture file.
 pub struct FileSource {
     name: String,
-    reader: BufReader<File>,
+    /// The file, or standard input (`-`): any reader, read through the bounded reads below.
+    reader: BufReader<Box<dyn Read + Send>>,
     format: Format,
     interfaces: Vec<Interface>,
     filter: Option<String>,
@@ -73,7 +101,11 @@ pub struct FileSource {
 }
 
 impl FileSource {
+    /// Opens a capture file, or standard input when `path` is [`STDIN`] (`-`, as for `tcpdump -r -`).
     pub fn open(path: &Path, filter: Option<&str>) -> Result<FileSource, CaptureError> {
+        if path == Path::new(STDIN) {
+            return FileSource::from_reader(STDIN, Box::new(io::stdin()), filter);
+        }
         let name = path.display().to_string();
         let fail = |message: String| CaptureError {
             input: name.clone(),
@@ -88,7 +120,22 @@ impl FileSource {
             return Err(fail("empty file, not a capture".into()));
         }
         let file = File::open(path).map_err(|e| fail(io_message(&e)))?;
-        let mut reader = BufReader::with_capacity(READ_BUFFER, file);
+        FileSource::from_reader(&name, Box::new(file), filter)
+    }
+
+    /// Reads a capture (pcap or pcapng) from any reader — a file, standard input, a test's bytes —
+    /// named `name` in fault messages. Every read is bounded as for a file.
+    pub fn from_reader(
+        name: &str,
+        input: Box<dyn Read + Send>,
+        filter: Option<&str>,
+    ) -> Result<FileSource, CaptureError> {
+        let name = name.to_string();
+        let fail = |message: String| CaptureError {
+            input: name.clone(),
+            message,
+        };
+        let mut reader = BufReader::with_capacity(READ_BUFFER, input);
         let mut magic = [0u8; 4];
         let got = read_up_to(&mut reader, &mut magic).map_err(|e| fail(io_message(&e)))?;
         if got == 0 {
@@ -420,6 +467,39 @@ mod tests {
         assert_eq!(
             err.unwrap(),
             "truncated capture: record 2 is cut short (100 of 16777216 bytes); the packets before it are reported"
+        );
+    }
+
+    /// Any reader (standard input, a pipe) is read like a file, with the same bounds: a record
+    /// claiming almost MAX_FRAME bytes allocates only what the input holds.
+    #[test]
+    fn a_reader_is_read_like_a_file() {
+        let mut f = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        f.extend_from_slice(&[0; 8]);
+        f.extend_from_slice(&0xffffu32.to_le_bytes());
+        f.extend_from_slice(&1u32.to_le_bytes());
+        for caplen in [60, MAX_FRAME] {
+            f.extend_from_slice(&[0; 8]);
+            f.extend_from_slice(&caplen.to_le_bytes());
+            f.extend_from_slice(&caplen.to_le_bytes());
+            f.extend_from_slice(&[0xaa; 60]);
+        }
+        let input = Box::new(io::Cursor::new(f));
+        let mut source = FileSource::from_reader("-", input, None).unwrap();
+        let mut batch = Batch::default();
+        let err = source.fill(&mut batch).unwrap_err();
+        assert_eq!(batch.packets.len(), 1);
+        assert!(
+            batch.data.capacity() < 2 * CHUNK,
+            "{}",
+            batch.data.capacity()
+        );
+        assert_eq!(
+            (err.input.as_str(), err.message.as_str()),
+            (
+                "-",
+                "truncated capture: record 2 is cut short (60 of 16777216 bytes); the packets before it are reported"
+            )
         );
     }
 

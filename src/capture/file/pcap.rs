@@ -136,7 +136,7 @@ enum Stop {
 }
 
 /// The timestamp of a pcap record header (seconds, then micro- or nanoseconds), in nanoseconds.
-fn pcap_ts(h: &[u8], big_endian: bool, nanos: bool) -> Ts {
+pub(super) fn pcap_ts(h: &[u8], big_endian: bool, nanos: bool) -> Ts {
     let secs = i64::from(u32_at(h, 0, big_endian));
     let frac = u64::from(u32_at(h, 4, big_endian));
     let frac_ns = if nanos { frac } else { frac * 1000 };

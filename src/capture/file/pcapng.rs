@@ -242,6 +242,22 @@ impl FileSource {
 }
 
 impl FileSource {
+    /// pcapng: the timestamp of the first packet, reading at most `blocks` blocks; `None` on a fault,
+    /// at the end of the file, or when no packet comes in that many blocks.
+    pub(super) fn first_pcapng_ts(&mut self, blocks: usize) -> Option<Ts> {
+        for _ in 0..blocks {
+            let Format::Pcapng { big_endian } = self.format else {
+                return None;
+            };
+            match self.next_block(big_endian).ok()? {
+                Next::Frame { ts, .. } => return Some(ts),
+                Next::Skip => {}
+                Next::End => return None,
+            }
+        }
+        None
+    }
+
     /// pcapng: blocks until the batch is full, the link type changes or the file ends.
     pub(super) fn fill_pcapng(&mut self, batch: &mut Batch) -> Result<bool, CaptureError> {
         if let Some(c) = self.carry.take() {
