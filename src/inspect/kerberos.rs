@@ -205,85 +205,54 @@ fn client(p: &Principal<'_>, realm: &[u8], out: &mut Out<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
-    use crate::decode::Addr;
-    use crate::inspect::{attribute, Basis, Counters, EvidenceList, Expectations, Provenance};
+    use crate::inspect::bench::{ev, Bench};
+    use crate::inspect::{attribute, Basis, Provenance};
     use crate::wire::kerberos::tests::{ap_req, kdc_rep, kdc_req, krb_error, record};
 
-    struct Run {
-        catalog: Catalog,
-        kdc: Kdc,
-        counters: Counters,
-        expected: Expectations,
-        evidence: EvidenceList,
-        seq: [u32; 2],
+    /// The bench for a KDC flow: a record per direction and one segment at most.
+    struct Run(Bench<Kdc>);
+
+    impl std::ops::Deref for Run {
+        type Target = Bench<Kdc>;
+        fn deref(&self) -> &Bench<Kdc> {
+            &self.0
+        }
+    }
+
+    impl std::ops::DerefMut for Run {
+        fn deref_mut(&mut self) -> &mut Bench<Kdc> {
+            &mut self.0
+        }
     }
 
     impl Run {
         fn new() -> Run {
-            Run {
-                catalog: Catalog::builtin(),
-                kdc: Kdc::default(),
-                counters: Counters::registry(),
-                expected: Expectations::new(16),
-                evidence: EvidenceList::default(),
-                seq: [1000, 9000],
-            }
+            let mut b = Bench::new(
+                Kdc::default(),
+                KERBEROS_PORT,
+                2 * (wire::MAX_RECORD + 65_536),
+            );
+            b.seq = [1000, 9000];
+            Run(b)
         }
 
+        /// One segment, which the KDC inspector always reads on.
         fn segment(&mut self, protocol: u8, from_client: bool, seq: u32, payload: &[u8]) {
-            let seg = Segment {
-                from_client,
-                seq,
-                payload,
-                ts: 0,
-                client: (Addr::from_v4([192, 0, 2, 100]), 50_000),
-                server: (Addr::from_v4([192, 0, 2, 10]), KERBEROS_PORT),
-                protocol,
-                label: None,
-            };
-            let mut out = Out {
-                catalog: &self.catalog,
-                counters: &mut self.counters,
-                expected: &mut self.expected,
-                evidence: &mut self.evidence,
-                relabel: None,
-            };
-            assert_eq!(self.kdc.segment(&seg, &mut out), Step::More);
-            assert!(self.kdc.held() <= 2 * (wire::MAX_RECORD + 65_536));
+            assert_eq!(
+                self.0.segment(protocol, from_client, seq, payload),
+                Step::More
+            );
         }
 
         /// TCP bytes from one side, cut into segments of `mss`.
         fn send(&mut self, from_client: bool, bytes: &[u8], mss: usize) {
-            let d = usize::from(!from_client);
-            for chunk in bytes.chunks(mss) {
-                self.segment(proto::TCP, from_client, self.seq[d], chunk);
-                self.seq[d] = self.seq[d].wrapping_add(chunk.len() as u32);
-            }
-        }
-
-        fn found(&self) -> Vec<(&'static str, String)> {
-            self.evidence
-                .iter()
-                .map(|e| (e.kind.as_str(), e.value.text().unwrap_or_default()))
-                .collect()
+            self.0.send(from_client, bytes, mss);
+            assert!(self.0.steps.iter().all(|&s| s == Step::More));
         }
 
         fn services(&self, kind: EvidenceKind, value: &str) -> Vec<&str> {
-            let e = self
-                .evidence
-                .iter()
-                .find(|e| e.kind == kind && e.value.text().as_deref() == Some(value))
-                .unwrap();
-            e.services(&self.catalog)
-                .iter()
-                .map(|&s| self.catalog.service(s).name.as_str())
-                .collect()
+            self.0.services(self.0.item(kind, Some(value)))
         }
-    }
-
-    fn ev(kind: &'static str, value: &str) -> (&'static str, String) {
-        (kind, value.to_string())
     }
 
     const REALM: &str = "CORP.EXAMPLE.COM";
@@ -431,7 +400,7 @@ mod tests {
         let mut big = (1u32 << 20).to_be_bytes().to_vec();
         big.extend(vec![0x6d; 1 << 20]);
         r.send(false, &big, 65_000);
-        assert_eq!(r.kdc.held(), 0);
+        assert_eq!(r.inspector.held(), 0);
         r.send(false, &err, 1460);
         assert_eq!(r.counters.get("kerberos_messages"), 2);
     }

@@ -282,77 +282,43 @@ fn ping_text(r: &LogonResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
-    use crate::decode::Addr;
-    use crate::inspect::{attribute, Basis, Counters, EvidenceList, Expectations, Provenance};
+    use crate::inspect::bench::{ev, Bench};
+    use crate::inspect::{attribute, Basis, Provenance};
     use crate::wire::ldap::build::*;
 
-    struct Run {
-        catalog: Catalog,
-        dir: Directory,
-        counters: Counters,
-        expected: Expectations,
-        evidence: EvidenceList,
-        seq: [u32; 2],
-        steps: Vec<Step>,
+    /// The bench for an LDAP or CLDAP flow: a message per direction and one segment at most.
+    struct Run(Bench<Directory>);
+
+    impl std::ops::Deref for Run {
+        type Target = Bench<Directory>;
+        fn deref(&self) -> &Bench<Directory> {
+            &self.0
+        }
+    }
+
+    impl std::ops::DerefMut for Run {
+        fn deref_mut(&mut self) -> &mut Bench<Directory> {
+            &mut self.0
+        }
     }
 
     impl Run {
         fn new() -> Run {
-            Run {
-                catalog: Catalog::builtin(),
-                dir: Directory::default(),
-                counters: Counters::registry(),
-                expected: Expectations::new(16),
-                evidence: EvidenceList::default(),
-                seq: [1000, 9000],
-                steps: Vec::new(),
-            }
+            let mut b = Bench::new(
+                Directory::default(),
+                LDAP_PORT,
+                2 * (wire::MAX_MESSAGE + 65_536),
+            );
+            b.seq = [1000, 9000];
+            Run(b)
         }
 
         fn segment(&mut self, protocol: u8, from_client: bool, seq: u32, payload: &[u8]) {
-            let seg = Segment {
-                from_client,
-                seq,
-                payload,
-                ts: 0,
-                client: (Addr::from_v4([192, 0, 2, 100]), 50_000),
-                server: (Addr::from_v4([192, 0, 2, 10]), LDAP_PORT),
-                protocol,
-                label: None,
-            };
-            let mut out = Out {
-                catalog: &self.catalog,
-                counters: &mut self.counters,
-                expected: &mut self.expected,
-                evidence: &mut self.evidence,
-                relabel: None,
-            };
-            self.steps.push(self.dir.segment(&seg, &mut out));
-            assert!(self.dir.held() <= 2 * (wire::MAX_MESSAGE + 65_536));
-        }
-
-        fn send(&mut self, from_client: bool, bytes: &[u8], mss: usize) {
-            let d = usize::from(!from_client);
-            for chunk in bytes.chunks(mss) {
-                self.segment(proto::TCP, from_client, self.seq[d], chunk);
-                self.seq[d] = self.seq[d].wrapping_add(chunk.len() as u32);
-            }
-        }
-
-        fn found(&self) -> Vec<(&'static str, String)> {
-            self.evidence
-                .iter()
-                .map(|e| (e.kind.as_str(), e.value.text().unwrap_or_default()))
-                .collect()
+            self.0.segment(protocol, from_client, seq, payload);
         }
 
         fn services(&self, kind: EvidenceKind) -> Vec<&str> {
-            let e = self.evidence.iter().find(|e| e.kind == kind).unwrap();
-            e.services(&self.catalog)
-                .iter()
-                .map(|&s| self.catalog.service(s).name.as_str())
-                .collect()
+            self.0.services(self.0.item(kind, None))
         }
 
         fn credited(&self, transport: crate::catalog::Transport) -> (Basis, Vec<&str>) {
@@ -365,10 +331,6 @@ mod tests {
                 .collect();
             (a.basis, names)
         }
-    }
-
-    fn ev(kind: &'static str, value: &str) -> (&'static str, String) {
-        (kind, value.to_string())
     }
 
     #[test]
@@ -477,7 +439,7 @@ mod tests {
         );
         assert_eq!(r.counters.get("ldap_unreadable"), 2);
         assert_eq!(r.steps.last(), Some(&Step::Done));
-        assert_eq!(r.dir.held(), 0);
+        assert_eq!(r.inspector.held(), 0);
     }
 
     #[test]
@@ -530,7 +492,7 @@ mod tests {
                 let m = &messages[usize::from(which)];
                 let cut = (usize::from(jump) * 3) % m.len();
                 r.send(from_client, &m[cut..], 1 + usize::from(jump));
-                proptest::prop_assert!(r.dir.held() <= 2 * wire::MAX_MESSAGE);
+                proptest::prop_assert!(r.inspector.held() <= 2 * wire::MAX_MESSAGE);
                 proptest::prop_assert!(r.evidence.len() <= crate::inspect::MAX_EVIDENCE);
             }
         }

@@ -24,6 +24,8 @@
 //! evidence kinds it reports in `evidence.rs`, and its tests. Everything else — choosing flows,
 //! budgets, counters in health, evidence in flow records and reports — is generic.
 
+#[cfg(test)]
+pub(crate) mod bench;
 pub mod dcerpc;
 pub mod evidence;
 pub mod expect;

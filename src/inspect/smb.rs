@@ -1030,9 +1030,8 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Catalog, Uuid};
-    use crate::decode::Addr;
-    use crate::inspect::{Counters, EvidenceList, Expectations};
+    use crate::catalog::Uuid;
+    use crate::inspect::bench::{ev, Bench};
     use crate::wire::smb2::tests::header;
 
     const RESPONSE: u32 = 1;
@@ -1117,72 +1116,20 @@ mod tests {
         f
     }
 
-    struct Run {
-        catalog: Catalog,
-        conn: Connection,
-        counters: Counters,
-        expected: Expectations,
-        evidence: EvidenceList,
-        seq: [u32; 2],
-        step: Step,
+    /// The bench for an SMB connection: a frame kept, one segment and a PDU per pipe at most.
+    type Run = Bench<Connection>;
+
+    fn run() -> Run {
+        Bench::new(
+            Connection::default(),
+            SMB_PORT,
+            2 * (MAX_FRAME_KEEP + 65_536) + 2 * rpc::MAX_BUFFER,
+        )
     }
 
-    impl Run {
-        fn new() -> Run {
-            Run {
-                catalog: Catalog::builtin(),
-                conn: Connection::default(),
-                counters: Counters::registry(),
-                expected: Expectations::new(16),
-                evidence: EvidenceList::default(),
-                seq: [1000, 5000],
-                step: Step::More,
-            }
-        }
-
-        /// Sends bytes from one side, cut into segments of `mss`.
-        fn send(&mut self, from_client: bool, bytes: &[u8], mss: usize) {
-            let d = usize::from(!from_client);
-            for chunk in bytes.chunks(mss) {
-                self.segment(from_client, self.seq[d], chunk);
-                self.seq[d] = self.seq[d].wrapping_add(chunk.len() as u32);
-            }
-        }
-
-        fn segment(&mut self, from_client: bool, seq: u32, payload: &[u8]) {
-            let client = (Addr::from_v4([192, 0, 2, 100]), 50_000);
-            let server = (Addr::from_v4([192, 0, 2, 10]), SMB_PORT);
-            let seg = Segment {
-                from_client,
-                seq,
-                payload,
-                ts: 0,
-                client,
-                server,
-                protocol: proto::TCP,
-                label: None,
-            };
-            let mut out = Out {
-                catalog: &self.catalog,
-                counters: &mut self.counters,
-                expected: &mut self.expected,
-                evidence: &mut self.evidence,
-                relabel: None,
-            };
-            self.step = self.conn.segment(&seg, &mut out);
-            assert!(self.conn.held() <= 2 * (MAX_FRAME_KEEP + 65_536) + 2 * rpc::MAX_BUFFER);
-        }
-
-        fn found(&self) -> Vec<(&'static str, String)> {
-            self.evidence
-                .iter()
-                .map(|e| (e.kind.as_str(), e.value.text().unwrap_or_default()))
-                .collect()
-        }
-    }
-
-    fn ev(kind: &'static str, value: &str) -> (&'static str, String) {
-        (kind, value.to_string())
+    /// One TCP segment.
+    fn segment(r: &mut Run, from_client: bool, seq: u32, payload: &[u8]) {
+        r.segment(proto::TCP, from_client, seq, payload);
     }
 
     const LSARPC: &str = "12345778-1234-abcd-ef00-0123456789ab";
@@ -1194,7 +1141,7 @@ mod tests {
 
     #[test]
     fn shares_pipes_and_binds_over_pipes_are_evidence() {
-        let mut r = Run::new();
+        let mut r = run();
         r.send(true, &frame(&[tree_connect(1, "\\\\dc1\\IPC$")]), 1460);
         r.send(false, &frame(&[tree_connected(1, 7, 0)]), 1460);
         r.send(true, &frame(&[create(2, 7, "lsarpc", 0)]), 1460);
@@ -1226,7 +1173,7 @@ mod tests {
 
     #[test]
     fn a_related_compound_writes_to_the_pipe_it_creates() {
-        let mut r = Run::new();
+        let mut r = run();
         r.send(true, &frame(&[tree_connect(1, "\\\\dc1\\IPC$")]), 1460);
         r.send(false, &frame(&[tree_connected(1, 7, 0)]), 1460);
         // CREATE samr + related WRITE (file id all ones), in one frame; then the answers.
@@ -1247,7 +1194,7 @@ mod tests {
 
     #[test]
     fn a_create_of_the_ipc_root_is_not_a_pipe() {
-        let mut r = Run::new();
+        let mut r = run();
         r.send(true, &frame(&[tree_connect(1, "\\\\dc1\\IPC$")]), 1460);
         r.send(false, &frame(&[tree_connected(1, 7, 0)]), 1460);
         r.send(true, &frame(&[create(2, 7, "", 0)]), 1460);
@@ -1261,7 +1208,7 @@ mod tests {
 
     #[test]
     fn a_failed_create_opens_nothing() {
-        let mut r = Run::new();
+        let mut r = run();
         r.send(true, &frame(&[tree_connect(1, "\\\\dc1\\IPC$")]), 1460);
         r.send(false, &frame(&[tree_connected(1, 7, 0)]), 1460);
         r.send(true, &frame(&[create(2, 7, "spoolss", 0)]), 1460);
@@ -1269,12 +1216,12 @@ mod tests {
         failed.extend([9, 0, 0, 0, 0, 0, 0, 0, 0]);
         r.send(false, &frame(&[failed]), 1460);
         assert!(!r.found().iter().any(|(k, _)| *k == "smb-pipe"));
-        assert!(r.conn.state.pending.is_empty());
+        assert!(r.inspector.state.pending.is_empty());
     }
 
     #[test]
     fn a_connection_caught_mid_stream_resynchronises_and_reads_binds_to_unknown_files() {
-        let mut r = Run::new();
+        let mut r = run();
         // The capture starts in the middle of a large read answer.
         let mut junk = vec![0x5a; 3000];
         junk[100..108].copy_from_slice(b"\0\0\x10\0SMB!");
@@ -1293,20 +1240,21 @@ mod tests {
             &frame(&[write(10, 7, 0x44, 0, b"hello, world")]),
             1460,
         );
-        assert_eq!(r.conn.state.pipes.len(), 1);
+        assert_eq!(r.inspector.state.pipes.len(), 1);
     }
 
     #[test]
     fn long_frames_are_skipped_and_a_gap_inside_them_keeps_sync() {
-        let mut r = Run::new();
+        let mut r = run();
         // A 1 MiB write of file data.
         let big = write(1, 7, 0x55, 0, &vec![0xab; 1 << 20]);
         let f = frame(&[big]);
         let start = r.seq[0];
-        r.segment(true, start, &f[..1460]);
+        segment(&mut r, true, start, &f[..1460]);
         // Lose 100 KB in the middle, then the rest arrives.
         let resume = 1460 + 100_000;
-        r.segment(
+        segment(
+            &mut r,
             true,
             start.wrapping_add(resume as u32),
             &f[resume..resume + 1460],
@@ -1314,11 +1262,11 @@ mod tests {
         let mut at = resume + 1460;
         while at < f.len() {
             let end = (at + 65_000).min(f.len());
-            r.segment(true, start.wrapping_add(at as u32), &f[at..end]);
+            segment(&mut r, true, start.wrapping_add(at as u32), &f[at..end]);
             at = end;
         }
         r.seq[0] = start.wrapping_add(f.len() as u32);
-        assert!(r.conn.held() <= MAX_FRAME_KEEP + 65_000);
+        assert!(r.inspector.held() <= MAX_FRAME_KEEP + 65_000);
         // The next frame is read: no resynchronisation was needed.
         r.send(true, &frame(&[tree_connect(2, "\\\\fs\\Projects")]), 1460);
         r.send(false, &frame(&[tree_connected(2, 9, 0)]), 1460);
@@ -1339,26 +1287,28 @@ mod tests {
     #[test]
     fn file_data_is_passed_over_without_being_gathered() {
         for mss in [1460, 100, 65_000] {
-            let mut r = Run::new();
+            let mut r = run();
             let read = frame(&[read_response(1, &vec![0x42; 60_000])]);
             let d = 1;
             for chunk in read.chunks(mss) {
-                r.segment(false, r.seq[d], chunk);
+                let seq = r.seq[d];
+                segment(&mut r, false, seq, chunk);
                 r.seq[d] = r.seq[d].wrapping_add(chunk.len() as u32);
                 assert!(
-                    r.conn.held() <= mss.max(PEEK_LEN),
+                    r.inspector.held() <= mss.max(PEEK_LEN),
                     "{mss}: {}",
-                    r.conn.held()
+                    r.inspector.held()
                 );
             }
             let data = frame(&[write(2, 7, 0x99, 0, &vec![0x43; 50_000])]);
             for chunk in data.chunks(mss) {
-                r.segment(true, r.seq[0], chunk);
+                let seq = r.seq[0];
+                segment(&mut r, true, seq, chunk);
                 r.seq[0] = r.seq[0].wrapping_add(chunk.len() as u32);
                 assert!(
-                    r.conn.held() <= mss.max(PEEK_LEN),
+                    r.inspector.held() <= mss.max(PEEK_LEN),
                     "{mss}: {}",
-                    r.conn.held()
+                    r.inspector.held()
                 );
             }
             // Still in step: the next messages are read.
@@ -1376,7 +1326,7 @@ mod tests {
     /// start without being copied, and given up after a bound.
     #[test]
     fn a_connection_that_never_carries_smb_is_given_up() {
-        let mut r = Run::new();
+        let mut r = run();
         let mut x = 0x1234_5678u32;
         let noise: Vec<u8> = (0..1460 * 800)
             .map(|_| {
@@ -1388,19 +1338,19 @@ mod tests {
             .collect();
         for chunk in noise.chunks(1460) {
             r.send(true, chunk, 1460);
-            assert!(r.conn.held() <= netbios::RESYNC_KEEP);
-            if r.step == Step::Done {
+            assert!(r.inspector.held() <= netbios::RESYNC_KEEP);
+            if r.step() == Step::Done {
                 break;
             }
         }
-        assert_eq!(r.step, Step::Done);
+        assert_eq!(r.step(), Step::Done);
         assert_eq!(r.counters.get("smb_ports_not_smb"), 1);
         assert!(r.evidence.is_empty());
     }
 
     #[test]
     fn an_encrypting_share_and_transform_frames_are_said_not_guessed() {
-        let mut r = Run::new();
+        let mut r = run();
         r.send(true, &frame(&[tree_connect(1, "\\\\fs\\Finance")]), 1460);
         r.send(false, &frame(&[tree_connected(1, 9, 0x8000)]), 1460);
         let mut t = b"\xfdSMB".to_vec();
@@ -1418,7 +1368,7 @@ mod tests {
 
     #[test]
     fn tables_stay_bounded_under_a_flood_of_opens() {
-        let mut r = Run::new();
+        let mut r = run();
         r.send(true, &frame(&[tree_connect(1, "\\\\dc1\\IPC$")]), 1460);
         r.send(false, &frame(&[tree_connected(1, 7, 0)]), 1460);
         for i in 0..1000u64 {
@@ -1430,8 +1380,8 @@ mod tests {
             r.send(false, &frame(&[created(10 + i, 7, 100 + i)]), 1460);
             r.send(true, &frame(&[create(5000 + i, 7, "x", 0)]), 1460);
         }
-        assert!(r.conn.state.pipes.len() <= MAX_FILES);
-        assert!(r.conn.state.pending.len() <= MAX_PENDING);
+        assert!(r.inspector.state.pipes.len() <= MAX_FILES);
+        assert!(r.inspector.state.pending.len() <= MAX_PENDING);
         assert!(r.counters.get("smb_untracked") > 0);
     }
 
@@ -1458,7 +1408,7 @@ mod tests {
 
     #[test]
     fn a_kerberos_session_setup_names_the_ticket_service_and_etype() {
-        let mut r = Run::new();
+        let mut r = run();
         let ap = crate::wire::kerberos::tests::ap_req(
             "CORP.EXAMPLE.COM",
             &["cifs", "fs01.corp.example.com"],
@@ -1515,7 +1465,7 @@ mod tests {
         /// buffer within its bound.
         #[test]
         fn any_segments_keep_the_bounds(pieces in proptest::collection::vec(piece(), 1..40)) {
-            let mut r = Run::new();
+            let mut r = run();
             for (from_client, bytes, jump) in pieces {
                 let d = usize::from(!from_client);
                 // Sometimes skip ahead (a gap) or step back (a retransmission).
@@ -1528,7 +1478,7 @@ mod tests {
                     continue;
                 }
                 r.send(from_client, &bytes, 1 + usize::from(jump) * 7);
-                let st = &r.conn.state;
+                let st = &r.inspector.state;
                 proptest::prop_assert!(st.pipes.len() <= MAX_FILES);
                 proptest::prop_assert!(st.trees.len() <= MAX_TREES);
                 proptest::prop_assert!(st.pending.len() <= MAX_PENDING);
