@@ -20,6 +20,8 @@ pub(crate) struct Bench<I: Inspector> {
     server_port: u16,
     /// The most the inspector may hold after any segment.
     max_held: usize,
+    /// Every segment must be answered `Step::More` (an inspector that reads its flow to the end).
+    reads_on: bool,
 }
 
 impl<I: Inspector> Bench<I> {
@@ -34,7 +36,14 @@ impl<I: Inspector> Bench<I> {
             steps: Vec::new(),
             server_port,
             max_held,
+            reads_on: false,
         }
+    }
+
+    /// Checks from now on that the inspector never ends its inspection.
+    pub fn reading_on(mut self) -> Bench<I> {
+        self.reads_on = true;
+        self
     }
 
     /// One segment (a datagram for UDP), checking the inspector's buffers stay within their bound.
@@ -57,6 +66,7 @@ impl<I: Inspector> Bench<I> {
             relabel: None,
         };
         let step = self.inspector.segment(&seg, &mut out);
+        assert!(!self.reads_on || step == Step::More, "the inspection ended");
         self.steps.push(step);
         assert!(
             self.inspector.held() <= self.max_held,
@@ -96,9 +106,10 @@ impl<I: Inspector> Bench<I> {
             .unwrap_or_else(|| panic!("no {kind:?} {value:?} in {:?}", self.found()))
     }
 
-    /// The names of the services an item backs.
-    pub fn services(&self, e: &Evidence) -> Vec<&str> {
-        e.services(&self.catalog)
+    /// The names of the services the first item of `kind` (with this value text) backs.
+    pub fn services(&self, kind: EvidenceKind, value: Option<&str>) -> Vec<&str> {
+        self.item(kind, value)
+            .services(&self.catalog)
             .iter()
             .map(|&s| self.catalog.service(s).name.as_str())
             .collect()

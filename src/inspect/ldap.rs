@@ -287,55 +287,33 @@ mod tests {
     use crate::wire::ldap::build::*;
 
     /// The bench for an LDAP or CLDAP flow: a message per direction and one segment at most.
-    struct Run(Bench<Directory>);
+    type Run = Bench<Directory>;
 
-    impl std::ops::Deref for Run {
-        type Target = Bench<Directory>;
-        fn deref(&self) -> &Bench<Directory> {
-            &self.0
-        }
+    fn run() -> Run {
+        let mut b = Bench::new(
+            Directory::default(),
+            LDAP_PORT,
+            2 * (wire::MAX_MESSAGE + 65_536),
+        );
+        b.seq = [1000, 9000];
+        b
     }
 
-    impl std::ops::DerefMut for Run {
-        fn deref_mut(&mut self) -> &mut Bench<Directory> {
-            &mut self.0
-        }
-    }
-
-    impl Run {
-        fn new() -> Run {
-            let mut b = Bench::new(
-                Directory::default(),
-                LDAP_PORT,
-                2 * (wire::MAX_MESSAGE + 65_536),
-            );
-            b.seq = [1000, 9000];
-            Run(b)
-        }
-
-        fn segment(&mut self, protocol: u8, from_client: bool, seq: u32, payload: &[u8]) {
-            self.0.segment(protocol, from_client, seq, payload);
-        }
-
-        fn services(&self, kind: EvidenceKind) -> Vec<&str> {
-            self.0.services(self.0.item(kind, None))
-        }
-
-        fn credited(&self, transport: crate::catalog::Transport) -> (Basis, Vec<&str>) {
-            let label = self.catalog.lookup_port(transport, LDAP_PORT);
-            let a = attribute(&self.catalog, Some(&self.evidence), label, Provenance::Port);
-            let names = a
-                .services
-                .iter()
-                .map(|&s| self.catalog.service(s).name.as_str())
-                .collect();
-            (a.basis, names)
-        }
+    /// What the flow is credited with, over this transport.
+    fn credited(r: &Run, transport: crate::catalog::Transport) -> (Basis, Vec<&str>) {
+        let label = r.catalog.lookup_port(transport, LDAP_PORT);
+        let a = attribute(&r.catalog, Some(&r.evidence), label, Provenance::Port);
+        let names = a
+            .services
+            .iter()
+            .map(|&s| r.catalog.service(s).name.as_str())
+            .collect();
+        (a.basis, names)
     }
 
     #[test]
     fn a_cldap_ping_and_its_answer_name_the_domain_controller() {
-        let mut r = Run::new();
+        let mut r = run();
         let ask = message(
             7,
             0x63,
@@ -370,14 +348,17 @@ mod tests {
         );
         assert_eq!(r.counters.get("ldap_messages"), 3);
         assert_eq!(r.counters.get("ldap_pings"), 1);
-        assert_eq!(r.services(EvidenceKind::Ldap), ["Local Security Authority"]);
         assert_eq!(
-            r.services(EvidenceKind::LdapPing),
+            r.services(EvidenceKind::Ldap, None),
+            ["Local Security Authority"]
+        );
+        assert_eq!(
+            r.services(EvidenceKind::LdapPing, None),
             ["Local Security Authority", "Net Logon"]
         );
         // The undetermined pair (DFS, LSA) of udp/389 is settled by the evidence.
         assert_eq!(
-            r.credited(crate::catalog::Transport::Udp),
+            credited(&r, crate::catalog::Transport::Udp),
             (
                 Basis::Evidence,
                 vec!["Local Security Authority", "Net Logon"]
@@ -387,7 +368,7 @@ mod tests {
 
     #[test]
     fn tcp_binds_say_how_they_authenticate() {
-        let mut r = Run::new();
+        let mut r = run();
         // A simple bind with a password, split into tiny segments, then its answer.
         let simple = message(1, 0x60, &bind("cn=admin,dc=example,dc=com", 0x80, b"pw"));
         r.send(true, &simple, 3);
@@ -416,16 +397,16 @@ mod tests {
         // The fifth bind is past the cap: not recorded.
         assert_eq!(r.counters.get("ldap_messages"), 6);
         assert_eq!(r.counters.get("ldap_clear_passwords"), 1);
-        assert!(r.services(EvidenceKind::LdapBind).is_empty());
+        assert!(r.services(EvidenceKind::LdapBind, None).is_empty());
         assert_eq!(
-            r.credited(crate::catalog::Transport::Tcp),
+            credited(&r, crate::catalog::Transport::Tcp),
             (Basis::Evidence, vec!["Local Security Authority"])
         );
     }
 
     #[test]
     fn starttls_is_recorded_and_the_tls_after_it_stops_the_streams() {
-        let mut r = Run::new();
+        let mut r = run();
         r.send(true, &message(1, 0x77, &el(0x80, wire::STARTTLS_OID)), 1460);
         let mut resp = result(0);
         resp.extend(el(0x8a, wire::STARTTLS_OID));
@@ -444,7 +425,7 @@ mod tests {
 
     #[test]
     fn what_is_not_ldap_is_counted_not_recorded() {
-        let mut r = Run::new();
+        let mut r = run();
         // The fixture generator's noise on udp/389, HTTP on tcp/389.
         r.segment(
             proto::UDP,
@@ -458,7 +439,7 @@ mod tests {
         assert_eq!(r.counters.get("ldap_messages"), 0);
         assert_eq!(r.counters.get("ldap_unreadable"), 3);
         assert_eq!(
-            r.credited(crate::catalog::Transport::Tcp).0,
+            credited(&r, crate::catalog::Transport::Tcp).0,
             Basis::Candidates
         );
     }
@@ -475,7 +456,7 @@ mod tests {
                 1..30,
             ),
         ) {
-            let mut r = Run::new();
+            let mut r = run();
             let messages = [
                 message(1, 0x60, &bind("cn=x", 0x80, b"pw")),
                 message(2, 0x63, &search("", 0, &ping_filter("x"), &["Netlogon"])),
