@@ -154,19 +154,13 @@ impl Framer {
     /// Adds a segment; calls `on` with the start of each long frame and with every session message
     /// it completes.
     fn push(&mut self, seq: u32, data: &[u8], on: &mut impl FnMut(Part<'_>) -> bool) {
-        let data = match self.next_seq {
-            Some(next) if seq == next => data,
-            Some(next) if seq.wrapping_sub(next) > u32::MAX / 2 => {
-                // A retransmission (partly) of what was read: keep only the new bytes.
-                let dup = next.wrapping_sub(seq) as usize;
-                if dup >= data.len() {
-                    return;
-                }
-                &data[dup..]
-            }
-            Some(next) => {
-                // A gap. Inside a frame being skipped it costs nothing; elsewhere sync is lost.
-                let gap = seq.wrapping_sub(next) as usize;
+        // The stream continues after this segment's last byte, whatever part of it is new.
+        let end = seq.wrapping_add(data.len() as u32);
+        let data = match wire::in_sequence(self.next_seq, seq, data) {
+            wire::InSequence::Next(data) => data,
+            wire::InSequence::Old => return,
+            wire::InSequence::Gap { gap, data } => {
+                // Inside a frame being skipped a gap costs nothing; elsewhere sync is lost.
                 let current = match netbios::Header::parse(&self.buf) {
                     Ok(h) if self.synced => Some(h.frame_len()),
                     _ => None,
@@ -184,9 +178,8 @@ impl Framer {
                 }
                 data
             }
-            None => data,
         };
-        self.next_seq = Some(seq.wrapping_add(data.len() as u32));
+        self.next_seq = Some(end);
         let mut data = data;
         if self.skip > 0 {
             let n = self.skip.min(data.len());

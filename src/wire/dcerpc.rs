@@ -492,24 +492,18 @@ impl PduStream {
         if data.is_empty() {
             return true;
         }
-        let data = match self.next_seq {
-            Some(next) if seq == next => data,
-            Some(next) if seq.wrapping_sub(next) > u32::MAX / 2 => {
-                // Retransmission (partly) of what we have: keep only the new bytes.
-                let dup = next.wrapping_sub(seq) as usize;
-                if dup >= data.len() {
-                    return true;
-                }
-                &data[dup..]
-            }
-            Some(_) => {
+        // The stream continues after this segment's last byte, whatever part of it is new.
+        let end = seq.wrapping_add(data.len() as u32);
+        let data = match super::in_sequence(self.next_seq, seq, data) {
+            super::InSequence::Next(data) => data,
+            super::InSequence::Old => return true,
+            super::InSequence::Gap { data, .. } => {
                 // A gap: lose sync and start again at this segment.
                 self.buf.clear();
                 data
             }
-            None => data,
         };
-        self.next_seq = Some(seq.wrapping_add(data.len() as u32));
+        self.next_seq = Some(end);
         if self.buf.len() + data.len() > MAX_BUFFER {
             self.buf.clear();
         }
@@ -596,6 +590,22 @@ pub(crate) mod tests {
         t.extend_from_slice(&[1, 0, 0x09, 4, 0]);
         t.extend_from_slice(&addr);
         t
+    }
+
+    /// Regression: a segment that repeats the end of the previous one (re-segmented on
+    /// retransmission) set the next expected sequence number short by the repeated bytes, so the
+    /// following segment looked like a gap and the PDU was lost.
+    #[test]
+    fn a_partly_repeated_segment_keeps_the_stream_in_step() {
+        let netlogon = Uuid::parse("12345678-1234-abcd-ef00-01234567cffb").unwrap();
+        let pdu = bind(1, netlogon, 1);
+        let mut s = PduStream::default();
+        let mut seen = Vec::new();
+        assert!(s.push(100, &pdu[..30], |_, p| seen.push(p.to_vec())));
+        // Bytes 20..50 again, ten of them new.
+        assert!(s.push(120, &pdu[20..50], |_, p| seen.push(p.to_vec())));
+        assert!(s.push(150, &pdu[50..], |_, p| seen.push(p.to_vec())));
+        assert_eq!(seen, [pdu]);
     }
 
     #[test]

@@ -716,17 +716,12 @@ impl MessageStream {
         if data.is_empty() || self.stopped {
             return out;
         }
-        let mut data = match self.next_seq {
-            Some(next) if seq == next => data,
-            Some(next) if seq.wrapping_sub(next) > u32::MAX / 2 => {
-                let dup = next.wrapping_sub(seq) as usize;
-                if dup >= data.len() {
-                    return out;
-                }
-                &data[dup..]
-            }
-            Some(next) => {
-                let gap = seq.wrapping_sub(next) as usize;
+        // The stream continues after this segment's last byte, whatever part of it is new.
+        let end = seq.wrapping_add(data.len() as u32);
+        let mut data = match super::in_sequence(self.next_seq, seq, data) {
+            super::InSequence::Next(data) => data,
+            super::InSequence::Old => return out,
+            super::InSequence::Gap { gap, data } => {
                 if self.skip > gap {
                     self.skip -= gap;
                 } else {
@@ -735,9 +730,8 @@ impl MessageStream {
                 }
                 data
             }
-            None => data,
         };
-        self.next_seq = Some(seq.wrapping_add(data.len() as u32));
+        self.next_seq = Some(end);
         if self.skip > 0 {
             let n = self.skip.min(data.len());
             self.skip -= n;

@@ -138,6 +138,38 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Where a TCP segment falls in a stream reassembled in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InSequence<'a> {
+    /// The bytes that continue the stream (a retransmitted start already dropped).
+    Next(&'a [u8]),
+    /// All of it was read before: a retransmission.
+    Old,
+    /// `gap` bytes are missing before these (lost, or not captured).
+    Gap { gap: usize, data: &'a [u8] },
+}
+
+/// Places the segment `data` starting at sequence number `seq` against `next`, the sequence number
+/// the stream expects (`None` before its first segment); the streams of the inspectors share this
+/// rule (sequence numbers wrap: a segment up to 2 GiB behind is old).
+pub fn in_sequence(next: Option<u32>, seq: u32, data: &[u8]) -> InSequence<'_> {
+    match next {
+        None => InSequence::Next(data),
+        Some(next) if seq == next => InSequence::Next(data),
+        Some(next) if seq.wrapping_sub(next) > u32::MAX / 2 => {
+            let dup = next.wrapping_sub(seq) as usize;
+            match data.get(dup..) {
+                Some(rest) if !rest.is_empty() => InSequence::Next(rest),
+                _ => InSequence::Old,
+            }
+        }
+        Some(next) => InSequence::Gap {
+            gap: seq.wrapping_sub(next) as usize,
+            data,
+        },
+    }
+}
+
 /// `buf[at..at + len]`, or [`Error::Truncated`] (also when `at + len` overflows).
 pub fn slice(buf: &[u8], at: usize, len: usize) -> Result<&[u8]> {
     let end = at
@@ -339,6 +371,30 @@ pub fn parse_smb(payload: &[u8]) -> Result<Smb<'_>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn segments_fall_in_sequence_with_wrapping_numbers() {
+        let data = b"abcdef";
+        assert_eq!(in_sequence(None, 7, data), InSequence::Next(data));
+        assert_eq!(in_sequence(Some(7), 7, data), InSequence::Next(data));
+        // Two bytes were read already: the rest continues the stream.
+        assert_eq!(in_sequence(Some(9), 7, data), InSequence::Next(b"cdef"));
+        assert_eq!(in_sequence(Some(13), 7, data), InSequence::Old);
+        assert_eq!(in_sequence(Some(20), 7, data), InSequence::Old);
+        assert_eq!(
+            in_sequence(Some(3), 7, data),
+            InSequence::Gap { gap: 4, data }
+        );
+        // Across the wrap of the sequence space.
+        assert_eq!(
+            in_sequence(Some(u32::MAX - 1), 2, data),
+            InSequence::Gap { gap: 4, data }
+        );
+        assert_eq!(
+            in_sequence(Some(1), u32::MAX, data),
+            InSequence::Next(b"cdef")
+        );
+    }
+
     use super::*;
 
     fn utf16(s: &str) -> Vec<u8> {
