@@ -37,7 +37,8 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 use crate::aggregate::{Aggregate, IntervalCounters};
 use crate::capture::savefile::{Recorder, SaveReport, WriteOptions};
 use crate::capture::{
-    Batch, CaptureError, FileSource, LiveCounters, LiveSource, PacketSource, SourceCounters,
+    Batch, CaptureError, FileSource, Filters, LiveCounters, LiveSource, PacketSource,
+    SourceCounters,
 };
 use crate::catalog::Catalog;
 use crate::flow::FlowSink;
@@ -464,8 +465,10 @@ fn read_files(
     progress: Option<&indicatif::ProgressBar>,
 ) {
     let mut done_bytes = 0u64;
+    // Compiled once per link type for all the files.
+    let mut filters = Filters::default();
     for (input, path) in paths.iter().enumerate() {
-        let mut source = match FileSource::open(path, filter) {
+        let mut source = match FileSource::open_with(path, filter, std::mem::take(&mut filters)) {
             Ok(s) => s,
             Err(e) => {
                 feed.end(InputEnd {
@@ -486,6 +489,7 @@ fn read_files(
         }) else {
             return;
         };
+        filters = source.take_filters();
         let counters = source.counters();
         done_bytes += std::fs::metadata(path)
             .map(|m| m.len())

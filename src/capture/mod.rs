@@ -25,7 +25,7 @@ use std::fmt;
 use crate::decode::{decode, LinkType, Parsed};
 use crate::time::Ts;
 
-pub use file::FileSource;
+pub use file::{FileSource, Filters};
 pub use live::{interfaces, InterfaceInfo, LiveCounters, LiveOptions, LiveSource};
 
 /// One captured frame inside a [`Batch`].

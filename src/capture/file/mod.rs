@@ -78,6 +78,16 @@ struct Carry {
     data: Vec<u8>,
 }
 
+/// Compiled filters by link type, handed from one file to the next so that a filter is compiled
+/// once per link type for the whole run, not once per file (a large expression takes libpcap a
+/// while to compile).
+#[derive(Default)]
+pub struct Filters {
+    by_link: HashMap<i32, ::pcap::BpfProgram>,
+    /// Compilations so far (for tests).
+    pub compiled: u32,
+}
+
 /// A capture file.
 pub struct FileSource {
     name: String,
@@ -86,7 +96,7 @@ pub struct FileSource {
     format: Format,
     interfaces: Vec<Interface>,
     filter: Option<String>,
-    filters: HashMap<i32, ::pcap::BpfProgram>,
+    filters: Filters,
     counters: SourceCounters,
     records: u64,
     carry: Option<Carry>,
@@ -103,8 +113,17 @@ pub struct FileSource {
 impl FileSource {
     /// Opens a capture file, or standard input when `path` is [`STDIN`] (`-`, as for `tcpdump -r -`).
     pub fn open(path: &Path, filter: Option<&str>) -> Result<FileSource, CaptureError> {
+        FileSource::open_with(path, filter, Filters::default())
+    }
+
+    /// Opens a capture file with the filters an earlier file compiled (see [`FileSource::take_filters`]).
+    pub fn open_with(
+        path: &Path,
+        filter: Option<&str>,
+        filters: Filters,
+    ) -> Result<FileSource, CaptureError> {
         if path == Path::new(STDIN) {
-            return FileSource::from_reader(STDIN, Box::new(io::stdin()), filter);
+            return FileSource::read_from(STDIN, Box::new(io::stdin()), filter, filters);
         }
         let name = path.display().to_string();
         let fail = |message: String| CaptureError {
@@ -120,7 +139,12 @@ impl FileSource {
             return Err(fail("empty file, not a capture".into()));
         }
         let file = File::open(path).map_err(|e| fail(io_message(&e)))?;
-        FileSource::from_reader(&name, Box::new(file), filter)
+        FileSource::read_from(&name, Box::new(file), filter, filters)
+    }
+
+    /// The compiled filters, for the next file.
+    pub fn take_filters(&mut self) -> Filters {
+        std::mem::take(&mut self.filters)
     }
 
     /// Reads a capture (pcap or pcapng) from any reader — a file, standard input, a test's bytes —
@@ -129,6 +153,15 @@ impl FileSource {
         name: &str,
         input: Box<dyn Read + Send>,
         filter: Option<&str>,
+    ) -> Result<FileSource, CaptureError> {
+        FileSource::read_from(name, input, filter, Filters::default())
+    }
+
+    fn read_from(
+        name: &str,
+        input: Box<dyn Read + Send>,
+        filter: Option<&str>,
+        filters: Filters,
     ) -> Result<FileSource, CaptureError> {
         let name = name.to_string();
         let fail = |message: String| CaptureError {
@@ -152,7 +185,7 @@ impl FileSource {
             format: Format::Pcapng { big_endian: false },
             interfaces: Vec::new(),
             filter: filter.map(String::from),
-            filters: HashMap::new(),
+            filters,
             counters: SourceCounters {
                 file_bytes: 4,
                 ..Default::default()
@@ -279,11 +312,12 @@ impl FileSource {
         let Some(expr) = &self.filter else {
             return Ok(None);
         };
-        if !self.filters.contains_key(&dlt) {
+        if !self.filters.by_link.contains_key(&dlt) {
             let prog = compile_file_filter(dlt, expr).map_err(|m| self.fail(m))?;
-            self.filters.insert(dlt, prog);
+            self.filters.by_link.insert(dlt, prog);
+            self.filters.compiled += 1;
         }
-        Ok(self.filters.get(&dlt))
+        Ok(self.filters.by_link.get(&dlt))
     }
 
     /// Reads up to `buf.len()` bytes, counting them for progress; returns how many were read.
@@ -413,6 +447,29 @@ impl PacketSource for FileSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A filter is compiled once per link type for a whole run of files, not once per file.
+    #[test]
+    fn filters_are_compiled_once_per_link_type_across_files() {
+        let mut filters = Filters::default();
+        for path in [
+            "fixtures/multi-a.pcap",
+            "fixtures/multi-b.pcap",
+            "fixtures/vlan.pcap",
+            "fixtures/null.pcap",
+            "fixtures/multi-a.pcap",
+        ] {
+            let mut source =
+                FileSource::open_with(Path::new(path), Some("tcp or udp"), filters).unwrap();
+            let mut batch = Batch::default();
+            while source.fill(&mut batch).unwrap() {
+                batch.clear();
+            }
+            filters = source.take_filters();
+        }
+        // Ethernet once (three files share it), BSD loopback once.
+        assert_eq!(filters.compiled, 2);
+    }
 
     fn temp_capture(name: &str, bytes: &[u8]) -> std::path::PathBuf {
         let path =

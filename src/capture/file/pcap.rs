@@ -43,7 +43,7 @@ impl FileSource {
         batch.link = Some(iface.link);
         batch.data.append(&mut self.partial);
         self.filter_for(iface.dlt)?;
-        let filter = self.filters.get(&iface.dlt);
+        let filter = self.filters.by_link.get(&iface.dlt);
         let mut at = 0;
         let (mut records, mut filtered) = (0u64, 0u64);
         let stop = loop {
