@@ -22,7 +22,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::bounded::Workers;
 use crate::catalog::{Catalog, LabelId, Uuid};
-use crate::decode::{Addr, Malformed};
+use crate::decode::{Addr, Malformed, NotIp};
 use crate::flow::{Flow, FlowCounters, C2S, S2C};
 use crate::inspect::Counters;
 use crate::time::Ts;
@@ -309,6 +309,8 @@ pub struct DecodeCounters {
     pub bytes: u64,
     pub ip_packets: u64,
     pub not_ip: u64,
+    /// What the frames without IP carried (a handful of kinds: the decoder names them).
+    pub not_ip_by: BTreeMap<NotIp, u64>,
     pub malformed: BTreeMap<Malformed, u64>,
     /// Packets whose capture length is below their length on the wire.
     pub truncated: u64,
@@ -321,6 +323,9 @@ impl DecodeCounters {
         self.ip_packets += o.ip_packets;
         self.not_ip += o.not_ip;
         self.truncated += o.truncated;
+        for (k, v) in &o.not_ip_by {
+            *self.not_ip_by.entry(*k).or_default() += v;
+        }
         for (k, v) in &o.malformed {
             *self.malformed.entry(*k).or_default() += v;
         }

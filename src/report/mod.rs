@@ -279,6 +279,14 @@ pub struct MalformedRow {
     pub packets: u64,
 }
 
+/// Frames that carry no IP, by what they carry.
+#[derive(Clone, Debug, Serialize)]
+pub struct NotIpRow {
+    pub layer: String,
+    pub carries: String,
+    pub packets: u64,
+}
+
 #[derive(Clone, Debug, Serialize, Default)]
 pub struct Health {
     pub packets_read: u64,
@@ -286,6 +294,8 @@ pub struct Health {
     pub packets_filtered: u64,
     pub packets_decoded: u64,
     pub packets_not_ip: u64,
+    /// Most packets first.
+    pub not_ip: Vec<NotIpRow>,
     pub packets_malformed: u64,
     pub malformed: Vec<MalformedRow>,
     /// Frames cut by the snapshot length (decoded as far as they go).
@@ -615,6 +625,19 @@ impl Report {
             packets_filtered: inputs.iter().map(|i| i.filtered).sum(),
             packets_decoded: d.ip_packets,
             packets_not_ip: d.not_ip,
+            not_ip: {
+                let mut rows: Vec<NotIpRow> = d
+                    .not_ip_by
+                    .iter()
+                    .map(|(n, &packets)| NotIpRow {
+                        layer: n.layer.to_string(),
+                        carries: n.carries.to_string(),
+                        packets,
+                    })
+                    .collect();
+                rows.sort_by_key(|r| std::cmp::Reverse(r.packets));
+                rows
+            },
             packets_malformed: malformed.iter().map(|m| m.packets).sum(),
             malformed,
             packets_truncated: d.truncated,

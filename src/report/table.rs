@@ -463,6 +463,15 @@ pub fn render(r: &Report) -> String {
         count(h.packets_malformed),
         count(h.packets_truncated),
     );
+    for n in &h.not_ip {
+        let _ = writeln!(
+            out,
+            "    not IP {}: {} ({})",
+            n.layer,
+            n.carries,
+            count(n.packets)
+        );
+    }
     for m in &h.malformed {
         let _ = writeln!(
             out,
