@@ -12,6 +12,7 @@
 //! Packet sizes are recorded as packets arrive; everything else when a flow ends. TCP connection
 //! attempts the server never accepted are kept apart as "unanswered" and never count as service traffic.
 
+pub mod auth;
 pub mod hosts;
 pub mod services;
 
@@ -350,6 +351,8 @@ pub struct Aggregate {
     pub rpc_interfaces: FxHashMap<Uuid, PortCounts>,
     /// Per service by basis (evidence, port, candidates), and the undetermined flows per label.
     pub by_basis: services::ByBasis,
+    /// How clients authenticated, per service and server.
+    pub auth: auth::AuthInventory,
     pub inspect: Counters,
     /// The workers sharing the process-wide caps; a merged aggregate has the whole caps.
     pub workers: Workers,
@@ -367,6 +370,7 @@ impl Aggregate {
             unclassified: Stats::with_addr_cap(addr_cap),
             unanswered: Stats::with_addr_cap(addr_cap),
             hosts: hosts::HostTable::with_share(workers),
+            auth: auth::AuthInventory::with_share(workers),
             workers,
             ..Aggregate::default()
         }
@@ -416,6 +420,7 @@ impl Aggregate {
         }
         let attribution = f.attribution(catalog);
         self.hosts.add(catalog, f, &attribution);
+        self.auth.add(f, &attribution);
         let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
         self.by_basis.add(catalog, f, &attribution, addr_cap);
         // Packets recorded under the label the flow had before evidence relabelled it count under
@@ -472,6 +477,7 @@ impl Aggregate {
         }
         let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
         self.by_basis.merge(&o.by_basis, addr_cap);
+        self.auth.merge(&o.auth);
         self.inspect.merge(&o.inspect);
         let (a, b) = (&mut self.flow_counters, &o.flow_counters);
         a.flows_created += b.flows_created;

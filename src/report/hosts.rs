@@ -157,6 +157,8 @@ pub struct HostRow {
     pub services_used: Vec<ServiceUseRow>,
     pub serves: Vec<ServeRow>,
     pub uses: Vec<UseRow>,
+    /// How clients authenticated to the services it serves (see the report's `authentication`).
+    pub authentication: Vec<super::authentication::ServiceAuthRow>,
     /// Present with --role.
     pub roles: Option<Vec<Role>>,
 }
@@ -298,6 +300,7 @@ impl HostRow {
             services_used: Vec::new(),
             serves: Vec::new(),
             uses: Vec::new(),
+            authentication: Vec::new(),
             roles: None,
         }
     }
@@ -372,6 +375,11 @@ impl HostsReport {
                         first_seen: time(u.first_ts),
                         last_seen: time(u.last_ts),
                     });
+            }
+        }
+        for row in super::authentication::Authentication::build(catalog, &agg.auth).by_service {
+            if let Some(h) = hosts.get_mut(&row.server) {
+                h.authentication.push(row);
             }
         }
         let mut hosts: Vec<HostRow> = hosts.into_values().collect();
@@ -712,6 +720,27 @@ fn render_services(out: &mut String, h: &HostRow) {
             "  serves {} more services from evidence (see --format json)",
             h.services_served.len() - MAX_SERVICE_LINES
         );
+    }
+    for a in h.authentication.iter().take(MAX_SERVICE_LINES) {
+        let facets = |rows: &[super::authentication::FacetRow]| {
+            rows.iter()
+                .map(|m| format!("{} {}", m.name, plural(m.flows, "flow")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut line = format!(
+            "  {}authenticates clients to {}: {}",
+            if a.weak { "WEAK: " } else { "" },
+            a.service.clone().unwrap_or_else(|| format!(
+                "{} (service not determined)",
+                a.app_protocol.clone().unwrap_or_default()
+            )),
+            facets(&a.mechanisms),
+        );
+        if !a.kerberos_etypes.is_empty() {
+            line.push_str(&format!("; tickets {}", facets(&a.kerberos_etypes)));
+        }
+        let _ = writeln!(out, "{}", terminal(&line));
     }
     for u in h.services_used.iter().take(MAX_SERVICE_LINES) {
         let line = format!(

@@ -8,6 +8,7 @@
 //! unanswered connection attempts, and capture health. `--format json` prints this document as it is (schema in the README); `table` and `csv`
 //! render it.
 
+pub mod authentication;
 pub mod catalog;
 pub mod csv;
 pub mod escape;
@@ -387,6 +388,8 @@ pub struct Report {
     pub unanswered: Unanswered,
     /// DCE/RPC: flows per interface, and dynamic-range flows no bind or endpoint-mapper answer named.
     pub rpc: Rpc,
+    /// How clients authenticated, per service and server.
+    pub authentication: authentication::Authentication,
     pub health: Health,
 }
 
@@ -718,6 +721,7 @@ impl Report {
                 interfaces,
                 unconfirmed_dynamic_flows,
             },
+            authentication: authentication::Authentication::build(catalog, &agg.auth),
             health,
         }
     }
