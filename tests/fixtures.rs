@@ -472,7 +472,13 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
             )
         } else {
             (
-                vec!["ldap", "ldap-bind", "auth", "kerberos-spn", "kerberos-etype"],
+                vec![
+                    "ldap",
+                    "ldap-bind",
+                    "auth",
+                    "kerberos-spn",
+                    "kerberos-etype",
+                ],
                 serde_json::json!(["Local Security Authority"]),
             )
         };

@@ -43,8 +43,12 @@ pub fn ntlm(raw: &[u8]) -> Option<(Mechanism, Option<String>)> {
         ntlmssp::ResponseKind::V2 => Mechanism::Ntlmv2,
         ntlmssp::ResponseKind::Unknown => Mechanism::Ntlm,
     };
-    let user = a.user.decode();
-    let who = (!user.is_empty()).then(|| format!("{}\\{user}", a.domain.decode()));
+    let (user, domain) = (a.user.decode(), a.domain.decode());
+    let who = match (user.is_empty(), domain.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some(user),
+        (false, false) => Some(format!("{domain}\\{user}")),
+    };
     Some((mechanism, who))
 }
 
