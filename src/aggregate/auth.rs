@@ -7,7 +7,8 @@
 //! service is not determined: like the service table, rows are not to be added up; the totals
 //! count each flow once. Bounded: at most [`MAX_CELLS`] (subject, server, facet) cells, shared
 //! among the workers, flows past a full table counted in `flows_not_counted`; each cell's clients
-//! are a capped set.
+//! are a capped set. Beside it, the Kerberos service principals clients asked tickets for or
+//! presented them (at most [`MAX_PRINCIPALS`]).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ use rustc_hash::FxHashMap;
 
 use super::AddrSet;
 use crate::bounded::Workers;
-use crate::catalog::{LabelId, ServiceId};
+use crate::catalog::{LabelId, NameId, ServiceId};
 use crate::decode::Addr;
 use crate::flow::Flow;
 use crate::inspect::evidence::{Attribution, Basis, EvidenceKind, Mechanism, Value};
@@ -24,6 +25,41 @@ use crate::inspect::evidence::{Attribution, Basis, EvidenceKind, Mechanism, Valu
 pub const MAX_CELLS: usize = 16_384;
 /// Distinct clients counted per cell (a lower bound past it).
 pub const MAX_CLIENTS: usize = 4_096;
+/// At most this many distinct Kerberos service principals are counted.
+pub const MAX_PRINCIPALS: usize = 4_096;
+
+/// One Kerberos service principal: who asked the KDC for a ticket to it (TGS-REQ), and to which
+/// servers a ticket for it was presented (AP-REQ in SMB, LDAP, DCE/RPC).
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// The catalog's service principal class entry, whose services it backs.
+    pub name: Option<NameId>,
+    pub requested_flows: u64,
+    pub presented_flows: u64,
+    pub clients: AddrSet,
+    /// Servers a ticket was presented to.
+    pub servers: AddrSet,
+}
+
+impl Principal {
+    fn new(name: Option<NameId>) -> Principal {
+        Principal {
+            name,
+            requested_flows: 0,
+            presented_flows: 0,
+            clients: AddrSet::with_cap(MAX_CLIENTS),
+            servers: AddrSet::with_cap(MAX_CLIENTS),
+        }
+    }
+
+    fn merge(&mut self, o: &Principal) {
+        self.requested_flows += o.requested_flows;
+        self.presented_flows += o.presented_flows;
+        self.clients.merge(&o.clients);
+        self.servers.merge(&o.servers);
+        self.name = self.name.or(o.name);
+    }
+}
 
 /// Whom an authentication went to: a service, or a label whose service was not determined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,6 +115,10 @@ pub struct AuthInventory {
     pub totals: BTreeMap<Facet, Cell>,
     /// Flows whose authentication had no room in a full table.
     pub flows_not_counted: u64,
+    /// Kerberos service principals by name (as the wire spells it, bounded by the parser).
+    pub principals: FxHashMap<Box<str>, Principal>,
+    /// Principals not counted: the table was full.
+    pub principals_not_counted: u64,
     workers: Workers,
 }
 
@@ -95,6 +135,29 @@ impl AuthInventory {
         let Some(evidence) = f.slot.as_ref().map(|s| &s.evidence) else {
             return;
         };
+        // A ticket asked for on the KDC's port, else presented to the flow's server.
+        let at_kdc = f.server().1 == 88;
+        for e in evidence.iter() {
+            let (EvidenceKind::KerberosSpn, Value::Text(spn)) = (e.kind, &e.value) else {
+                continue;
+            };
+            let cap = self.workers.share(MAX_PRINCIPALS);
+            if !self.principals.contains_key(spn) && self.principals.len() >= cap {
+                self.principals_not_counted += 1;
+                continue;
+            }
+            let p = self
+                .principals
+                .entry(spn.clone())
+                .or_insert_with(|| Principal::new(e.name));
+            p.clients.insert(f.client().0);
+            if at_kdc {
+                p.requested_flows += 1;
+            } else {
+                p.presented_flows += 1;
+                p.servers.insert(f.server().0);
+            }
+        }
         let mut facets: Vec<Facet> = Vec::new();
         for e in evidence.iter() {
             let facet = match (e.kind, &e.value) {
@@ -158,6 +221,16 @@ impl AuthInventory {
                 .merge(v);
         }
         self.flows_not_counted += o.flows_not_counted;
+        for (k, v) in &o.principals {
+            if let Some(p) = self.principals.get_mut(k) {
+                p.merge(v);
+            } else if self.principals.len() < MAX_PRINCIPALS {
+                self.principals.insert(k.clone(), v.clone());
+            } else {
+                self.principals_not_counted += 1;
+            }
+        }
+        self.principals_not_counted += o.principals_not_counted;
     }
 }
 

@@ -183,3 +183,84 @@ impl Authentication {
         }
     }
 }
+
+/// Most service principals listed; the rest are counted in `principals_not_shown`.
+pub const MAX_PRINCIPALS_SHOWN: usize = 1000;
+
+/// The Kerberos service principals clients asked tickets for (TGS-REQ) or presented (AP-REQ).
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Kerberos {
+    /// Most clients first.
+    pub principals: Vec<PrincipalRow>,
+    pub principals_not_shown: usize,
+    /// Principals the inventory had no room for.
+    pub principals_not_counted: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PrincipalRow {
+    /// As the wire spells it: `cifs/fs01.corp.example`, `MSSQLSvc/sql01.corp.example:1433`.
+    pub principal: String,
+    /// The service class (the first component): `cifs`, `MSSQLSvc`, `krbtgt`.
+    pub class: String,
+    /// Whether the catalog maps the class (`catalog/names.toml`); `false`: an unknown class.
+    pub known_class: bool,
+    /// The catalog services the class maps to.
+    pub services: Vec<String>,
+    pub requested_flows: u64,
+    pub presented_flows: u64,
+    pub clients: usize,
+    /// Servers a ticket for it was presented to.
+    pub servers: Vec<Addr>,
+}
+
+impl Kerberos {
+    pub fn build(catalog: &Catalog, inv: &AuthInventory) -> Kerberos {
+        let mut principals: Vec<PrincipalRow> = inv
+            .principals
+            .iter()
+            .map(|(spn, p)| {
+                let services = p
+                    .name
+                    .map(|n| {
+                        catalog
+                            .name(n)
+                            .services
+                            .iter()
+                            .map(|&s| catalog.service(s).name.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut servers: Vec<Addr> = p.servers.iter().copied().collect();
+                servers.sort();
+                servers.truncate(100);
+                PrincipalRow {
+                    principal: spn.to_string(),
+                    class: spn.split('/').next().unwrap_or_default().to_string(),
+                    known_class: p.name.is_some(),
+                    services,
+                    requested_flows: p.requested_flows,
+                    presented_flows: p.presented_flows,
+                    clients: p.clients.len(),
+                    servers,
+                }
+            })
+            .collect();
+        principals.sort_by(|a, b| {
+            b.clients
+                .cmp(&a.clients)
+                .then_with(|| {
+                    (b.requested_flows + b.presented_flows)
+                        .cmp(&(a.requested_flows + a.presented_flows))
+                })
+                .then_with(|| a.principal.cmp(&b.principal))
+        });
+        let principals_not_shown = principals.len().saturating_sub(MAX_PRINCIPALS_SHOWN);
+        principals.truncate(MAX_PRINCIPALS_SHOWN);
+        Kerberos {
+            principals,
+            principals_not_shown,
+            principals_not_counted: inv.principals_not_counted,
+        }
+    }
+}

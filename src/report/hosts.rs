@@ -121,6 +121,17 @@ pub struct ServiceServeRow {
     pub labels: Vec<LabelId>,
 }
 
+/// A service principal a host asked a ticket for or presented one for.
+#[derive(Clone, Debug, Serialize)]
+pub struct TicketRow {
+    pub principal: String,
+    /// The catalog services its class maps to (empty for an unknown class).
+    pub services: Vec<String>,
+}
+
+/// Service principals listed per host, at most.
+pub const MAX_TICKETS: usize = 100;
+
 /// One catalog service a host was seen using on a server, from evidence.
 #[derive(Clone, Debug, Serialize)]
 pub struct ServiceUseRow {
@@ -159,6 +170,9 @@ pub struct HostRow {
     pub uses: Vec<UseRow>,
     /// How clients authenticated to the services it serves (see the report's `authentication`).
     pub authentication: Vec<super::authentication::ServiceAuthRow>,
+    /// Service principals it asked Kerberos tickets for or presented them: the services it uses,
+    /// as Kerberos names them (even when their own traffic is encrypted or not captured).
+    pub kerberos_tickets: Vec<TicketRow>,
     /// Present with --role.
     pub roles: Option<Vec<Role>>,
 }
@@ -301,6 +315,7 @@ impl HostRow {
             serves: Vec::new(),
             uses: Vec::new(),
             authentication: Vec::new(),
+            kerberos_tickets: Vec::new(),
             roles: None,
         }
     }
@@ -375,6 +390,21 @@ impl HostsReport {
                         first_seen: time(u.first_ts),
                         last_seen: time(u.last_ts),
                     });
+            }
+        }
+        for p in super::authentication::Kerberos::build(catalog, &agg.auth).principals {
+            let Some(counted) = agg.auth.principals.get(p.principal.as_str()) else {
+                continue;
+            };
+            for addr in counted.clients.iter() {
+                if let Some(h) = hosts.get_mut(addr) {
+                    if h.kerberos_tickets.len() < MAX_TICKETS {
+                        h.kerberos_tickets.push(TicketRow {
+                            principal: p.principal.clone(),
+                            services: p.services.clone(),
+                        });
+                    }
+                }
             }
         }
         for row in super::authentication::Authentication::build(catalog, &agg.auth).by_service {
@@ -720,6 +750,24 @@ fn render_services(out: &mut String, h: &HostRow) {
             "  serves {} more services from evidence (see --format json)",
             h.services_served.len() - MAX_SERVICE_LINES
         );
+    }
+    if !h.kerberos_tickets.is_empty() {
+        let tickets: Vec<String> = h
+            .kerberos_tickets
+            .iter()
+            .map(|t| {
+                if t.services.is_empty() {
+                    t.principal.clone()
+                } else {
+                    format!("{} ({})", t.principal, t.services.join(", "))
+                }
+            })
+            .collect();
+        let line = format!(
+            "  uses by Kerberos tickets: {}",
+            clip(&tickets.join(", "), 160)
+        );
+        let _ = writeln!(out, "{}", terminal(&line));
     }
     for a in h.authentication.iter().take(MAX_SERVICE_LINES) {
         let facets = |rows: &[super::authentication::FacetRow]| {

@@ -390,6 +390,8 @@ pub struct Report {
     pub rpc: Rpc,
     /// How clients authenticated, per service and server.
     pub authentication: authentication::Authentication,
+    /// The Kerberos service principals clients asked tickets for or presented.
+    pub kerberos: authentication::Kerberos,
     pub health: Health,
 }
 
@@ -722,6 +724,7 @@ impl Report {
                 unconfirmed_dynamic_flows,
             },
             authentication: authentication::Authentication::build(catalog, &agg.auth),
+            kerberos: authentication::Kerberos::build(catalog, &agg.auth),
             health,
         }
     }

@@ -342,6 +342,39 @@ fn authentication(r: &Report) -> String {
     out
 }
 
+/// The service principals tickets were asked for or presented, most clients first.
+fn kerberos(r: &Report) -> String {
+    let k = &r.kerberos;
+    let mut out = String::new();
+    if k.principals.is_empty() {
+        return out;
+    }
+    out.push_str(
+        "\nKerberos service principals (tickets asked for at the KDC, presented to servers)\n",
+    );
+    let mut tab = Table::new(&["PRINCIPAL", ">CLIENTS", ">ASKED", ">PRESENTED", "SERVICES"]);
+    for p in k.principals.iter().take(AUTH_ROWS) {
+        let services = if p.known_class {
+            p.services.join(", ")
+        } else {
+            format!("unknown class {}", p.class)
+        };
+        tab.row(vec![
+            p.principal.clone(),
+            count(p.clients as u64),
+            count(p.requested_flows),
+            count(p.presented_flows),
+            services,
+        ]);
+    }
+    out.push_str(&tab.render("  "));
+    let more = k.principals.len().saturating_sub(AUTH_ROWS) + k.principals_not_shown;
+    if more > 0 {
+        let _ = writeln!(out, "  … {} more in the JSON report", count(more as u64));
+    }
+    out
+}
+
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let files = r.inputs.len();
@@ -387,6 +420,7 @@ pub fn render(r: &Report) -> String {
     out.push_str(&services(r));
     out.push_str(&undetermined(r));
     out.push_str(&authentication(r));
+    out.push_str(&kerberos(r));
 
     out.push_str("\nApplication protocols by bytes (each flow once)\n");
     let mut tab = Table::new(&[
