@@ -42,6 +42,9 @@ fn analyze(files: &[&str], extra: &[&str]) -> (Value, Vec<Value>, i32, String) {
         "--format",
         "json",
         "-q",
+        // The host name by default: the goldens name a sensor of their own.
+        "--sensor",
+        "fixture",
         "--flows",
         flows.to_str().unwrap(),
     ];
