@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -17,11 +17,13 @@ use crate::capture::{interfaces, LiveOptions, LiveSource};
 use crate::catalog::{Catalog, RowFilter, Transport};
 use crate::flow::FlowSink;
 use crate::flow::{Timeouts, DEFAULT_MAX_FLOWS};
-use crate::pipeline::{analyze_files, capture_live, AnalyzeOptions, LiveRunOptions};
+use crate::metrics::{Exchange, MetricsServer};
+use crate::pipeline::{analyze_files, capture_live, AnalyzeOptions, LiveRunOptions, Snapshots};
 use crate::report::flowfile::{FlowFileOptions, FlowFiles, RecordOutput, Unrotated};
 use crate::report::flows::JsonLines;
 use crate::report::hosts::{HostsReport, Net};
-use crate::report::live::TickReport;
+use crate::report::live::{Tick, TickReport};
+use crate::report::metrics::Metrics;
 use crate::report::rules::RuleFormat;
 use crate::report::{self, LiveHealth, Report, SavefileHealth};
 use crate::tracker::TrackerConfig;
@@ -47,6 +49,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the capture variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// List the service catalog: services, application protocols, transports and ports.
@@ -322,6 +326,9 @@ pub struct CaptureArgs {
     pub flows: FlowArgs,
     #[command(flatten)]
     pub sensor: SensorArg,
+    /// Serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// How many unclassified server ports to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
@@ -534,7 +541,40 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
         signal_hook::flag::register(signal, stop.clone())
             .context("installing the signal handler")?;
     }
+    let metrics = match args.metrics {
+        None => None,
+        Some(addr) => Some(
+            MetricsServer::bind(addr)
+                .with_context(|| format!("--metrics {addr}: cannot listen"))?,
+        ),
+    };
     let source = LiveSource::open(&live)?;
+    let published = Arc::new(Mutex::new(Metrics::default()));
+    let (snapshots, exchange) = match &metrics {
+        None => (None, None),
+        Some(_) => {
+            let (exchange, requests) = Exchange::new(report::metrics::CONTENT_TYPE);
+            let (catalog, sensor, published, to) = (
+                catalog.clone(),
+                sensor.clone(),
+                published.clone(),
+                exchange.clone(),
+            );
+            let publish = move |tick: &Tick<'_>| {
+                let mut report = Report::build(&catalog, tick.snapshot, Vec::new(), 0);
+                report.sensor = sensor.clone();
+                report.health.live = Some(tick.live.clone());
+                publish_metrics(&published, &to, &report, tick.active_flows);
+            };
+            (
+                Some(Snapshots {
+                    requests,
+                    publish: Box::new(publish),
+                }),
+                Some(exchange),
+            )
+        }
+    };
     let opts = LiveRunOptions {
         tracker: args.tracking.config(),
         workers: usize::from(args.tracking.workers),
@@ -548,14 +588,23 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
             rotate_time: args.rotate_time,
         }),
         stop,
+        snapshots,
     };
     let link = source.link_type().name();
     let user = args.user.clone();
     let iface = args.interface.clone();
     let snaplen = args.snaplen;
     let quiet = args.quiet;
+    // The server's thread starts once privileges are dropped (they are per thread, and it parses
+    // what clients send).
+    let serve_metrics = metrics.zip(exchange.clone());
     let before_read = move || {
         let running = drop_privileges(user.as_deref())?;
+        if let Some((server, exchange)) = serve_metrics {
+            server
+                .spawn(exchange)
+                .map_err(|e| format!("cannot start the metrics thread: {e}"))?;
+        }
         if quiet {
             return Ok(());
         }
@@ -584,6 +633,10 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let mut report = Report::build(&catalog, &result.aggregate, vec![result.input], args.top);
     report.health.live = Some(live.clone());
     report.sensor = sensor.clone();
+    if let Some(exchange) = &exchange {
+        // Scrapes from now until the process ends get the final numbers.
+        publish_metrics(&published, exchange, &report, 0);
+    }
     let text = match args.view {
         View::Hosts => {
             let mut hosts = HostsReport::build(
@@ -646,6 +699,16 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
         );
     }
     Ok(ExitCode::from(capture_status(failed, &live)))
+}
+
+/// Takes a snapshot's report into the metrics and publishes their text.
+fn publish_metrics(metrics: &Mutex<Metrics>, to: &Exchange, report: &Report, active_flows: usize) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut m = metrics.lock().unwrap_or_else(|e| e.into_inner());
+    m.update(report, active_flows, now);
+    to.publish(m.render());
 }
 
 /// The signals that end a capture cleanly: Ctrl-C, `kill`, a closed terminal.

@@ -17,6 +17,7 @@ pub mod flows;
 pub mod hosts;
 pub mod interfaces;
 pub mod live;
+pub mod metrics;
 pub mod roles;
 pub mod rules;
 pub mod sensor;
