@@ -293,3 +293,159 @@ fn nix_is_root() -> bool {
             .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
     })
 }
+
+/// The README's DuckDB statement (the block that starts with this line).
+const RECIPE_START: &str =
+    "-- Flows, packets and bytes per service, over every sensor's flow records.";
+
+fn readme_recipe() -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find(RECIPE_START).expect("the recipe in the README");
+    let len = readme[start..].find("```").expect("the end of its block");
+    readme[start..start + len].to_string()
+}
+
+/// A Python with the `duckdb` package, in a virtual environment cached under target/ (made once:
+/// `python3 -m venv`, then pip from PyPI); `None` when there is no python3 at all.
+fn duckdb_python() -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("duckdb-venv");
+    let python = venv.join("bin/python");
+    let works = |p: &Path| {
+        std::process::Command::new(p)
+            .args(["-c", "import duckdb"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if works(&python) {
+        return Some(python);
+    }
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return None;
+    }
+    // Built beside, then renamed into place: a run that stops half way leaves no broken cache.
+    let building = venv.with_file_name(format!("duckdb-venv.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&building);
+    let step = |cmd: &mut std::process::Command| {
+        let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{cmd:?} failed (scripts/deps test installs python3-venv):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    step(
+        std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&building),
+    );
+    step(std::process::Command::new(building.join("bin/pip")).args([
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+        "duckdb>=1.1,<3",
+    ]));
+    let _ = std::fs::remove_dir_all(&venv);
+    std::fs::rename(&building, &venv).unwrap();
+    assert!(works(&python), "duckdb does not import after installing it");
+    Some(python)
+}
+
+/// The fleet recipe: two captures analysed as two sensors (zstd and gzip flow records), the
+/// README's DuckDB statement over both files gives, per service, the flows, packets and bytes of
+/// one `svcscope analyze` of both captures together.
+#[test]
+fn duckdb_over_two_sensors_gives_the_report_of_both_captures() {
+    let Some(python) = duckdb_python() else {
+        eprintln!("skipped: no python3 (scripts/deps test)");
+        return;
+    };
+    let dir = TempDir::new("duckdb");
+    std::fs::create_dir(dir.0.join("flows")).unwrap();
+    let sensors = [
+        (
+            "dc-site",
+            "fixtures/domain.pcapng",
+            "flows/dc-site.jsonl.zst",
+        ),
+        ("branch", "fixtures/rpc.pcap", "flows/branch.jsonl.gz"),
+    ];
+    for (sensor, capture, flows) in sensors {
+        let run = svcscope(&[
+            "analyze",
+            "-q",
+            "--sensor",
+            sensor,
+            "--flows",
+            &dir.path(flows),
+            capture,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let both = svcscope(&[
+        "analyze",
+        "-q",
+        "--format",
+        "json",
+        sensors[0].1,
+        sensors[1].1,
+    ]);
+    assert_eq!(both.code, 0, "{}", both.stderr);
+    let report: Value = serde_json::from_str(&both.stdout).unwrap();
+    let mut want: Vec<String> = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let n = |k: &str| s[k].as_u64().unwrap();
+            format!(
+                "{} flows {} packets {}/{} bytes {}/{}",
+                s["service"].as_str().unwrap(),
+                n("flows"),
+                n("packets_c2s"),
+                n("packets_s2c"),
+                n("bytes_c2s"),
+                n("bytes_s2c")
+            )
+        })
+        .collect();
+    want.sort();
+    assert!(want.len() >= 8, "{want:?}");
+    let script = "import duckdb, json, sys\nrows = duckdb.sql(sys.argv[1]).fetchall()\n\
+                  print(json.dumps([[str(c) for c in r] for r in rows]))\n";
+    let out = std::process::Command::new(&python)
+        .args(["-c", script, &readme_recipe()])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "duckdb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut got: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} flows {} packets {}/{} bytes {}/{}",
+                r[0], r[1], r[2], r[3], r[4], r[5]
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got, want,
+        "DuckDB over the two sensors vs one analysis of both"
+    );
+    // Services both sensors saw are counted from both.
+    let sensors_of = |service: &str| -> Option<&str> {
+        rows.iter().find(|r| r[0] == service).map(|r| r[6].as_str())
+    };
+    assert_eq!(sensors_of("Net Logon"), Some("2"));
+    assert_eq!(sensors_of("Server"), Some("1"));
+}
