@@ -319,7 +319,7 @@ fn three_workers_give_the_report_and_flow_records_of_one() {
 
 #[test]
 fn the_bundled_domain_capture_reads_well_in_a_terminal_and_as_csv() {
-    let run = svcscope(&["analyze", "fixtures/domain.pcapng"]);
+    let run = svcscope(&["analyze", "--sensor", "fixture", "fixtures/domain.pcapng"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let table = run.stdout.replacen(
         &format!("svcscope {}", env!("CARGO_PKG_VERSION")),
@@ -327,7 +327,14 @@ fn the_bundled_domain_capture_reads_well_in_a_terminal_and_as_csv() {
         1,
     );
     golden("domain.pcapng.table.txt", &table);
-    let run = svcscope(&["analyze", "--format", "csv", "fixtures/domain.pcapng"]);
+    let run = svcscope(&[
+        "analyze",
+        "--format",
+        "csv",
+        "--sensor",
+        "fixture",
+        "fixtures/domain.pcapng",
+    ]);
     golden("domain.pcapng.csv", &run.stdout);
 }
 
