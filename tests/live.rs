@@ -1003,6 +1003,8 @@ fn interval_json_lines_with(workers: &str) {
         "3500ms",
         "--workers",
         workers,
+        "--sensor",
+        "edge-1",
     ]);
     ns.replay(&fixture("catalog-rows.pcap"));
     let done = cap.wait(&|| ns.b_stats());
@@ -1020,11 +1022,13 @@ fn interval_json_lines_with(workers: &str) {
         let v: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("interval line is not JSON ({e}): {line}"));
         assert_eq!(v["type"], "interval", "{line}");
+        assert_eq!(v["sensor"], "edge-1", "{line}");
         assert!(line.contains("\"type\":\"interval\""), "{line}");
         packets += u(&v, "packets");
     }
     let report: Value = serde_json::from_str(last).expect("the final report is one JSON line");
     assert!(report.get("type").is_none(), "final line is the report");
+    assert_eq!(report["sensor"], "edge-1");
     assert_eq!(totals(&report)[1], 65);
     // The replay ends within the first interval, long before the last tick.
     assert_eq!(
@@ -1839,4 +1843,55 @@ fn metrics_port_in_use_is_one_clear_error() {
         "{}",
         r.stderr
     );
+}
+
+/// SIGTERM ends a capture's compressed flow records with whole streams (zstd frame ends), rotated
+/// ones included: every file decompresses, and together they hold one record per flow of the
+/// final report, each naming the sensor.
+#[test]
+fn a_stopped_capture_finishes_its_compressed_flow_records() {
+    let ns = netns_or_skip!();
+    let tmp = TempDir::new("zst");
+    let flows = tmp.0.join("flows.jsonl.zst");
+    let mut args = vec![
+        "--format",
+        "json",
+        "--sensor",
+        "edge-2",
+        "--buffer-size",
+        "8MiB",
+        "--flows",
+        flows.to_str().unwrap(),
+        "--flows-rotate-size",
+        "4k",
+    ];
+    args.extend(TIMEOUTS);
+    let cap = ns.capture(&args);
+    ns.replay(&fixture("domain.pcapng"));
+    // Let the reader drain the kernel buffer (it wakes at least every 100 ms).
+    thread::sleep(Duration::from_millis(1000));
+    cap.signal(nix::sys::signal::Signal::SIGTERM);
+    let done = cap.wait(&|| ns.b_stats());
+    let report = done.report();
+    let mut files = vec![flows.clone()];
+    for n in 1.. {
+        let next = PathBuf::from(format!("{}{n}", flows.display()));
+        if !next.exists() {
+            break;
+        }
+        files.push(next);
+    }
+    assert!(files.len() > 1, "rotated: {files:?}");
+    let mut records = 0;
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        let text = zstd::decode_all(&bytes[..])
+            .unwrap_or_else(|e| panic!("{}: not a whole zstd stream: {e}", f.display()));
+        for line in String::from_utf8(text).unwrap().lines() {
+            let r: Value = serde_json::from_str(line).expect("a whole record");
+            assert_eq!(r["sensor"], "edge-2");
+            records += 1;
+        }
+    }
+    assert_eq!(records, totals(&report)[0], "one record per flow");
 }
