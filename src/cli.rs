@@ -465,6 +465,9 @@ fn flow_sink(
     args: &FlowArgs,
     sensor: &str,
 ) -> Result<Option<Box<dyn FlowSink>>> {
+    if args.flows_rotate_size == Some(0) || args.flows_rotate_time == Some(Duration::ZERO) {
+        anyhow::bail!("--flows-rotate-size and --flows-rotate-time must be more than 0");
+    }
     let rotated = args.flows_rotate_size.is_some() || args.flows_rotate_time.is_some();
     let out: Box<dyn RecordOutput> = match &args.flows {
         None => return Ok(None),

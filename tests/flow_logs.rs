@@ -212,6 +212,26 @@ fn a_full_disk_for_flow_records_is_one_line_and_keeps_the_report() {
 }
 
 #[test]
+fn rotation_by_nothing_is_refused() {
+    for (option, value) in [("--flows-rotate-size", "0"), ("--flows-rotate-time", "0s")] {
+        let run = svcscope(&[
+            "analyze",
+            "-q",
+            "--flows",
+            "/dev/null",
+            option,
+            value,
+            FIXTURE,
+        ]);
+        assert_eq!(run.code, 2, "{option}");
+        assert_eq!(
+            run.stderr,
+            "svcscope: --flows-rotate-size and --flows-rotate-time must be more than 0\n"
+        );
+    }
+}
+
+#[test]
 fn standard_output_cannot_be_rotated() {
     let run = svcscope(&[
         "analyze",
