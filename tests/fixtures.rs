@@ -42,6 +42,9 @@ fn analyze(files: &[&str], extra: &[&str]) -> (Value, Vec<Value>, i32, String) {
         "--format",
         "json",
         "-q",
+        // The host name by default: the goldens name a sensor of their own.
+        "--sensor",
+        "fixture",
         "--flows",
         flows.to_str().unwrap(),
     ];
@@ -317,7 +320,7 @@ fn three_workers_give_the_report_and_flow_records_of_one() {
 
 #[test]
 fn the_bundled_domain_capture_reads_well_in_a_terminal_and_as_csv() {
-    let run = svcscope(&["analyze", "fixtures/domain.pcapng"]);
+    let run = svcscope(&["analyze", "--sensor", "fixture", "fixtures/domain.pcapng"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let table = run.stdout.replacen(
         &format!("svcscope {}", env!("CARGO_PKG_VERSION")),
@@ -325,7 +328,14 @@ fn the_bundled_domain_capture_reads_well_in_a_terminal_and_as_csv() {
         1,
     );
     golden("domain.pcapng.table.txt", &table);
-    let run = svcscope(&["analyze", "--format", "csv", "fixtures/domain.pcapng"]);
+    let run = svcscope(&[
+        "analyze",
+        "--format",
+        "csv",
+        "--sensor",
+        "fixture",
+        "fixtures/domain.pcapng",
+    ]);
     golden("domain.pcapng.csv", &run.stdout);
 }
 

@@ -181,6 +181,8 @@ pub struct HostRow {
 pub struct HostsReport {
     pub schema_version: u32,
     pub generator: String,
+    /// The sensor that saw the traffic (`--sensor`, else the host name; set by the command line).
+    pub sensor: String,
     pub inputs: Vec<InputReport>,
     pub hosts: Vec<HostRow>,
     /// Flows left out of this view because the host tables were full.
@@ -480,6 +482,7 @@ impl HostsReport {
         HostsReport {
             schema_version: SCHEMA_VERSION,
             generator: format!("svcscope {}", env!("CARGO_PKG_VERSION")),
+            sensor: String::new(),
             inputs,
             hosts,
             flows_not_shown: t.overflow,

@@ -10,14 +10,18 @@
 
 pub mod authentication;
 pub mod catalog;
+pub mod community_id;
 pub mod csv;
 pub mod escape;
+pub mod flowfile;
 pub mod flows;
 pub mod hosts;
 pub mod interfaces;
 pub mod live;
+pub mod metrics;
 pub mod roles;
 pub mod rules;
+pub mod sensor;
 pub mod table;
 
 use serde::Serialize;
@@ -374,6 +378,8 @@ pub struct Totals {
 pub struct Report {
     pub schema_version: u32,
     pub generator: String,
+    /// The sensor that saw the traffic (`--sensor`, else the host name; set by the command line).
+    pub sensor: String,
     pub inputs: Vec<InputReport>,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
@@ -687,6 +693,7 @@ impl Report {
         Report {
             schema_version: SCHEMA_VERSION,
             generator: format!("svcscope {}", env!("CARGO_PKG_VERSION")),
+            sensor: String::new(),
             inputs,
             first_seen: time(all.first_ts),
             last_seen: time(all.last_ts),

@@ -380,8 +380,9 @@ pub fn render(r: &Report) -> String {
     let files = r.inputs.len();
     let _ = writeln!(
         out,
-        "{} — {} input{}, {} packets, {}, {} → {}",
+        "{} — sensor {} — {} input{}, {} packets, {}, {} → {}",
         r.generator,
+        r.sensor,
         files,
         if files == 1 { "" } else { "s" },
         count(r.health.packets_read),
