@@ -343,19 +343,22 @@ fn the_bundled_domain_capture_reads_well_in_a_terminal_and_as_csv() {
 fn domain_capture_has_the_services_of_a_windows_domain() {
     let (report, records, code, _) = analyze(&["fixtures/domain.pcapng"], &[]);
     assert_eq!(code, 0);
-    assert_eq!(report["totals"]["flows"], 302);
-    assert_eq!(report["totals"]["packets"], 4735);
+    assert_eq!(report["totals"]["flows"], 308);
+    assert_eq!(report["totals"]["packets"], 4842);
     // Per the generator: (app, port, flows, packets c→s, packets s→c).
     for (app, port, flows, c2s, s2c) in [
-        ("Kerberos", 88, 42, 276, 168),
-        ("LDAP Server", 389, 18, 144, 108),
+        // 18 logons (AS and TGS), 6 ticket renewals, tickets for the 3 remote desktop and 2 SQL
+        // sessions.
+        ("Kerberos", 88, 47, 311, 188),
+        // 18 logons' binds, and an application's simple bind.
+        ("LDAP Server", 389, 19, 151, 112),
         ("Global Catalog Server", 3268, 6, 48, 36),
         // 18 endpoint-mapper lookups (a bind to epmapper leaves the port's label).
         ("RPC", 135, 18, 126, 72),
-        ("Terminal Services", 3389, 3, 412, 294),
-        ("SQL over TCP", 1433, 2, 41, 38),
+        ("Terminal Services", 3389, 3, 401, 276),
+        ("SQL over TCP", 1433, 2, 39, 36),
         ("PPTP", 1723, 1, 13, 9),
-        ("HTTPS", 443, 4, 43, 39),
+        ("HTTPS", 443, 4, 46, 46),
     ] {
         let row = report["app_protocols"]
             .as_array()
@@ -402,24 +405,25 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
     // The VPN gateway's IP protocols and IKE.
     assert_eq!(
         app_row(&report, "GRE (IP protocol 47)", None)["packets_c2s"],
-        53
+        41
     );
     assert_eq!(
         app_row(&report, "IPSec ESP (IP protocol 50)", None)["packets_s2c"],
-        35
+        31
     );
     assert_eq!(app_row(&report, "NAT-T", Some(4500))["flows"], 1);
     // Per service: a port one service owns credits it; shared ports with no evidence credit no
     // one, and are listed as undetermined with their candidates.
+    // Its payload is Kerberos: evidence.
     let kdc = service(&report, "Kerberos Key Distribution Center");
-    assert_eq!(kdc["flows"], 42 + 18);
+    assert_eq!(kdc["flows"], 47 + 18);
     assert_eq!(
         (
             &kdc["basis"],
             &kdc["evidence_flows"],
             &kdc["candidate_flows"]
         ),
-        (&"port".into(), &0.into(), &0.into())
+        (&"evidence".into(), &65.into(), &0.into())
     );
     // SMB flows are credited from what they carry: the dialect (Server), the shares, the pipes and
     // the interfaces bound over them, the DFS referral; the port's other candidates get nothing.
@@ -467,7 +471,43 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
         .iter()
         .filter(|r| matches!(r["server_port"].as_u64(), Some(389 | 3268)))
         .collect();
-    assert_eq!(ldap.len(), 18 + 18 + 6);
+    assert_eq!(ldap.len(), 18 + 18 + 6 + 1);
+    // The application's simple bind: its password in clear, flagged.
+    let (simple, ldap): (Vec<&Value>, Vec<&Value>) = ldap.into_iter().partition(|r| {
+        r["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["value"] == "simple (password in clear)")
+    });
+    assert_eq!(simple.len(), 1);
+    assert_eq!(simple[0]["client_addr"], "192.0.2.107");
+    assert!(simple[0]["evidence"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!({
+            "kind": "auth",
+            "value": "clear password cn=svc-helpdesk,ou=Service Accounts,dc=corp,dc=example",
+            "services": []
+        })));
+    assert_eq!(
+        simple[0]["services"],
+        serde_json::json!(["Local Security Authority"])
+    );
+    let weak: Vec<(&str, &str)> = report["authentication"]["weak"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["service"].as_str().unwrap(), w["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        weak,
+        [
+            ("Kerberos Key Distribution Center", "rc4-hmac (weak)"),
+            ("Local Security Authority", "clear-password"),
+            ("Server", "ntlmv1"),
+        ]
+    );
     for r in &ldap {
         let kinds: Vec<&str> = r["evidence"]
             .as_array()
@@ -514,7 +554,7 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
         .sum();
     assert_eq!(
         sum_app + report["unclassified"]["flows"].as_u64().unwrap(),
-        302
+        308
     );
     // Unclassified: the generator's unknown ports.
     let ports: Vec<String> = report["unclassified"]["top_ports"]
@@ -892,7 +932,7 @@ fn bpf_filter_selects_packets_and_counts_the_rest() {
     let (report, _, code, _) = analyze(&["fixtures/domain.pcapng"], &["--filter", "tcp port 88"]);
     assert_eq!(code, 0);
     assert_eq!(report["app_protocols"].as_array().unwrap().len(), 1);
-    assert_eq!(report["health"]["packets_filtered"], 4735 - 444);
+    assert_eq!(report["health"]["packets_filtered"], 4842 - 499);
     let run = svcscope(&["analyze", "--filter", "tcp port", "fixtures/domain.pcapng"]);
     assert_eq!(run.code, 2);
     assert_eq!(
@@ -1336,8 +1376,8 @@ fn flow_records_credit_services_from_evidence_and_keep_the_candidates_apart() {
             .unwrap()
             .contains(&"Fax Service".into()));
     }
-    // Kerberos has one candidate: by port.
-    assert_eq!(basis("Kerberos"), vec![("port".to_string(), 1, 1)]);
+    // Kerberos messages: the KDC, from evidence (its one candidate).
+    assert_eq!(basis("Kerberos"), vec![("evidence".to_string(), 1, 1)]);
     let unclassified = records
         .iter()
         .find(|r| r["app_protocol"].is_null())

@@ -65,7 +65,7 @@ fn the_domain_controller_is_recognised_with_its_services_and_counts() {
     let kerberos = serves(dc, "Kerberos", "tcp");
     assert_eq!(
         (&kerberos["flows"], &kerberos["clients"], &kerberos["port"]),
-        (&42.into(), &18.into(), &88.into())
+        (&47.into(), &18.into(), &88.into())
     );
     assert_eq!(serves(dc, "Kerberos", "udp")["flows"], 18);
     assert_eq!(serves(dc, "DNS", "udp")["flows"], 70);
@@ -83,7 +83,7 @@ fn the_domain_controller_is_recognised_with_its_services_and_counts() {
     assert!(evidence.iter().any(|e| e
         .as_str()
         .unwrap()
-        .starts_with("Kerberos tcp/88 (42 flows, 18 clients)")));
+        .starts_with("Kerberos tcp/88 (47 flows, 18 clients)")));
     assert_eq!(
         dc["roles"][0]["missing"],
         serde_json::json!(["tcp/3269", "tcp/636"])
@@ -998,7 +998,8 @@ fn hosts_and_rules_lead_with_the_services_evidence_showed() {
         "# Server — from evidence: kerberos-spn cifs/dc01.corp.example, smb 3.1.1, IPC$ share",
         "# Net Logon — from evidence: endpoint-mapper netlogon, epm-request netlogon, ldap-ping request, pipe-bind netlogon, rpc-bind netlogon, netlogon pipe",
         "# Remote Procedure Call (RPC) — from evidence: rpc-bind epmapper",
-        "# Local Security Authority — from evidence: kerberos-spn ldap/dc01.corp.example, ldap bindRequest, ldap searchRequest, pipe-bind lsarpc",
+        "# Local Security Authority — from evidence: ldap bindRequest, kerberos-spn ldap/dc01.corp.example, ldap searchRequest, pipe-bind lsarpc",
+        "# Kerberos Key Distribution Center — from evidence: kerberos AS-REQ, kerberos TGS-REQ",
         "# Distributed File System — from evidence: dfs-referral \\corp.example\\SYSVOL",
     ] {
         assert!(dc.contains(group), "{group}\n{dc}");

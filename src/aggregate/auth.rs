@@ -39,6 +39,8 @@ pub struct Principal {
     pub clients: AddrSet,
     /// Servers a ticket was presented to.
     pub servers: AddrSet,
+    /// The encryption types of its tickets (KDC replies and AP-REQs that name it), at most 8.
+    pub etypes: Vec<Box<str>>,
 }
 
 impl Principal {
@@ -49,10 +51,21 @@ impl Principal {
             presented_flows: 0,
             clients: AddrSet::with_cap(MAX_CLIENTS),
             servers: AddrSet::with_cap(MAX_CLIENTS),
+            etypes: Vec::new(),
+        }
+    }
+
+    fn add_etype(&mut self, e: &str) {
+        if self.etypes.len() < 8 && !self.etypes.iter().any(|x| &**x == e) {
+            self.etypes.push(e.into());
+            self.etypes.sort();
         }
     }
 
     fn merge(&mut self, o: &Principal) {
+        for e in &o.etypes {
+            self.add_etype(e);
+        }
         self.requested_flows += o.requested_flows;
         self.presented_flows += o.presented_flows;
         self.clients.merge(&o.clients);
@@ -135,8 +148,17 @@ impl AuthInventory {
         let Some(evidence) = f.slot.as_ref().map(|s| &s.evidence) else {
             return;
         };
-        // A ticket asked for on the KDC's port, else presented to the flow's server.
+        // A ticket asked for on the KDC's port, else presented to the flow's server. The flow's
+        // ticket encryption types go with the principals it names (a TGS exchange names one; an
+        // AS exchange names krbtgt).
         let at_kdc = f.server().1 == 88;
+        let etypes: Vec<&str> = evidence
+            .iter()
+            .filter_map(|e| match (e.kind, &e.value) {
+                (EvidenceKind::KerberosEtype, Value::Text(t)) => Some(&**t),
+                _ => None,
+            })
+            .collect();
         for e in evidence.iter() {
             let (EvidenceKind::KerberosSpn, Value::Text(spn)) = (e.kind, &e.value) else {
                 continue;
@@ -151,6 +173,9 @@ impl AuthInventory {
                 .entry(spn.clone())
                 .or_insert_with(|| Principal::new(e.name));
             p.clients.insert(f.client().0);
+            for e in &etypes {
+                p.add_etype(e);
+            }
             if at_kdc {
                 p.requested_flows += 1;
             } else {
@@ -162,7 +187,9 @@ impl AuthInventory {
         for e in evidence.iter() {
             let facet = match (e.kind, &e.value) {
                 (EvidenceKind::Auth, Value::Auth { mechanism, .. }) => Facet::Mechanism(*mechanism),
-                (EvidenceKind::KerberosEtype, Value::Text(t)) => Facet::Etype(t.clone()),
+                (EvidenceKind::KerberosEtype | EvidenceKind::KerberosTgtEtype, Value::Text(t)) => {
+                    Facet::Etype(t.clone())
+                }
                 _ => continue,
             };
             if !facets.contains(&facet) {

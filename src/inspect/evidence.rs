@@ -60,6 +60,9 @@ pub enum EvidenceKind {
     /// The encryption type of a ticket or a KDC reply (value: e.g. "aes256-cts-hmac-sha1-96",
     /// "rc4-hmac (weak)").
     KerberosEtype,
+    /// The encryption type of the ticket-granting ticket a TGS-REQ presented: the krbtgt key's
+    /// (value as for [`EvidenceKind::KerberosEtype`]).
+    KerberosTgtEtype,
     /// A KRB-ERROR (value: e.g. "KDC_ERR_PREAUTH_REQUIRED").
     KerberosError,
     /// The client principal of an AS-REQ or a KDC reply (value: e.g. "alice@CORP.EXAMPLE.COM").
@@ -114,6 +117,7 @@ impl EvidenceKind {
             EvidenceKind::Kerberos => "kerberos",
             EvidenceKind::KerberosSpn => "kerberos-spn",
             EvidenceKind::KerberosEtype => "kerberos-etype",
+            EvidenceKind::KerberosTgtEtype => "kerberos-tgt-etype",
             EvidenceKind::KerberosError => "kerberos-error",
             EvidenceKind::KerberosClient => "kerberos-client",
             EvidenceKind::Ldap => "ldap",

@@ -139,9 +139,10 @@ fn message(noted: &mut bool, m: &[u8], out: &mut Out<'_>) {
                 if let Some(s) = r.sname {
                     spn(&s, out);
                 }
-                // The TGT presented: its etype is the krbtgt key's.
+                // The TGT presented: its etype is the krbtgt key's (kept apart from the etype
+                // of the ticket asked for, which the reply shows).
                 if let Some(Ok(ap)) = r.tgs_ap_req() {
-                    etype(&[ap.ticket.etype], out);
+                    tgt_etype(ap.ticket.etype, out);
                 }
             }
         }
@@ -178,6 +179,18 @@ fn spn(p: &Principal<'_>, out: &mut Out<'_>) {
         label: None,
         name,
     });
+}
+
+/// The etype of the ticket-granting ticket a TGS-REQ presents.
+fn tgt_etype(e: i64, out: &mut Out<'_>) {
+    if wire::is_weak(e) {
+        out.count(&KERBEROS_WEAK_ETYPES);
+    }
+    out.evidence(Evidence::labelled(
+        EvidenceKind::KerberosTgtEtype,
+        Value::Text(wire::etype_text(e).into()),
+        None,
+    ));
 }
 
 /// The etypes of one message (counted once per message when any is weak).
@@ -276,6 +289,7 @@ mod tests {
                 ev("kerberos-etype", "aes256-cts-hmac-sha1-96"),
                 ev("kerberos-etype", "rc4-hmac (weak)"),
                 ev("kerberos-spn", "cifs/fs01.corp.example.com"),
+                ev("kerberos-tgt-etype", "aes256-cts-hmac-sha1-96"),
             ]
         );
         assert_eq!(r.counters.get("kerberos_messages"), 5);
@@ -325,7 +339,9 @@ mod tests {
         assert!(spn.name.is_none());
         assert!(spn.services(&r.catalog).is_empty());
         // The TGT was RC4: flagged.
-        assert!(r.found().contains(&ev("kerberos-etype", "rc4-hmac (weak)")));
+        assert!(r
+            .found()
+            .contains(&ev("kerberos-tgt-etype", "rc4-hmac (weak)")));
         assert_eq!(r.counters.get("kerberos_weak_etypes"), 1);
         // An AP-REQ on the KDC port (a kpasswd-style exchange) names its ticket.
         r.segment(

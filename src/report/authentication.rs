@@ -212,6 +212,10 @@ pub struct PrincipalRow {
     pub clients: usize,
     /// Servers a ticket for it was presented to.
     pub servers: Vec<Addr>,
+    /// The encryption types of its tickets seen (`"rc4-hmac (weak)"`…).
+    pub etypes: Vec<String>,
+    /// Whether any of them is weak (RC4, DES).
+    pub weak: bool,
 }
 
 impl Kerberos {
@@ -243,6 +247,8 @@ impl Kerberos {
                     presented_flows: p.presented_flows,
                     clients: p.clients.len(),
                     servers,
+                    etypes: p.etypes.iter().map(|e| e.to_string()).collect(),
+                    weak: p.etypes.iter().any(|e| e.ends_with("(weak)")),
                 }
             })
             .collect();

@@ -253,6 +253,10 @@ fn undetermined(r: &Report) -> String {
 }
 
 /// Renders the whole report for a terminal.
+fn plural(n: u64, word: &str) -> String {
+    format!("{} {word}{}", count(n), if n == 1 { "" } else { "s" })
+}
+
 /// Rows of the authentication table shown (the JSON report has them all).
 const AUTH_ROWS: usize = 20;
 
@@ -273,9 +277,9 @@ fn authentication(r: &Report) -> String {
                 let weak = if m.weak { " (weak)" } else { "" };
                 let name = m.name.trim_end_matches(" (weak)");
                 format!(
-                    "{name}{weak} {} flows, {} clients",
-                    count(m.flows),
-                    count(m.clients as u64)
+                    "{name}{weak} {}, {}",
+                    plural(m.flows, "flow"),
+                    plural(m.clients as u64, "client")
                 )
             })
             .collect::<Vec<_>>()
@@ -291,15 +295,35 @@ fn authentication(r: &Report) -> String {
             list(&a.kerberos_etypes)
         );
     }
+    for p in r.kerberos.principals.iter().filter(|p| p.weak) {
+        let weak: Vec<&str> = p
+            .etypes
+            .iter()
+            .filter(|e| e.ends_with("(weak)"))
+            .map(|e| e.trim_end_matches(" (weak)"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  WEAK  {} tickets for {}{}: {}",
+            weak.join(", "),
+            terminal(&p.principal),
+            if p.services.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", terminal(&p.services.join(", ")))
+            },
+            plural(p.clients as u64, "client")
+        );
+    }
     for w in &a.weak {
         let _ = writeln!(
             out,
-            "  WEAK  {} to {} on {}: {} flows, {} clients",
+            "  WEAK  {} to {} on {}: {}, {}",
             terminal(w.name.trim_end_matches(" (weak)")),
             terminal(&w.service),
             w.server,
-            count(w.flows),
-            count(w.clients as u64)
+            plural(w.flows, "flow"),
+            plural(w.clients as u64, "client")
         );
     }
     let mut tab = Table::new(&[
@@ -352,7 +376,14 @@ fn kerberos(r: &Report) -> String {
     out.push_str(
         "\nKerberos service principals (tickets asked for at the KDC, presented to servers)\n",
     );
-    let mut tab = Table::new(&["PRINCIPAL", ">CLIENTS", ">ASKED", ">PRESENTED", "SERVICES"]);
+    let mut tab = Table::new(&[
+        "PRINCIPAL",
+        ">CLIENTS",
+        ">ASKED",
+        ">PRESENTED",
+        "TICKETS",
+        "SERVICES",
+    ]);
     for p in k.principals.iter().take(AUTH_ROWS) {
         let services = if p.known_class {
             p.services.join(", ")
@@ -364,6 +395,11 @@ fn kerberos(r: &Report) -> String {
             count(p.clients as u64),
             count(p.requested_flows),
             count(p.presented_flows),
+            if p.etypes.is_empty() {
+                "-".into()
+            } else {
+                p.etypes.join(", ")
+            },
             services,
         ]);
     }

@@ -3,6 +3,7 @@
 use crate::capture::{ip, sa, Capture, FlowId, Iface, IpConv, Tcp, Udp, Wire, MS, SEC};
 use crate::dcerpc as rpc;
 use crate::fixtures::*;
+use crate::gss;
 use crate::packet::{self as pk, Link};
 use crate::payload::{self as pl, Rr};
 use crate::smb_scenarios as smb;
@@ -94,6 +95,20 @@ impl Dom {
         kerberos_tcp(&mut self.cap, c, sa(DC, 88), t, &w, tag)
     }
 
+    /// A TGS exchange for `service` (its ticket in `etype`), as a client does before it connects.
+    fn krb_ticket(&mut self, client: &str, t: u64, service: &[&str], etype: u32) -> u64 {
+        let c = self.port(client);
+        let w = self.w.clone();
+        let user = format!("user{}", client.rsplit('.').next().unwrap_or("0"));
+        let x = gss::KdcExchange {
+            realm: REALM,
+            client: &user,
+            service,
+            ticket_etype: etype,
+        };
+        kerberos_tcp_with(&mut self.cap, c, sa(DC, 88), t, &w, true, &x)
+    }
+
     fn ntp(&mut self, client: &str, server: &str, t: u64) -> u64 {
         let c = self.port(client);
         let w = self.w.clone();
@@ -146,9 +161,16 @@ impl Dom {
         // Kerberos AS-REQ over UDP without pre-authentication: KRB-ERROR (pre-auth required).
         let c = self.port(client);
         let mut k = Udp::new(&mut self.cap, c, sa(DC, 88), t, &w, KRB);
-        let q = pl::krb_udp(&mut self.cap.rng, pl::KRB_AS_REQ, 236);
+        let user = format!("user{}", client.rsplit('.').next().unwrap_or("0"));
+        let x = gss::KdcExchange {
+            realm: REALM,
+            client: &user,
+            service: &[],
+            ticket_etype: gss::ETYPE_AES256_CTS,
+        };
+        let q = gss::kdc_req(&mut self.cap.rng, &x, false, false, 236);
         k.send(&mut self.cap, true, 0, &q);
-        let e = pl::krb_udp(&mut self.cap.rng, pl::KRB_ERROR, 192);
+        let e = gss::krb_error_preauth(&x, 192);
         k.send(&mut self.cap, false, 900, &e);
         t = k.t + 3 * MS;
         t = self.krb_tcp(client, t, pl::KRB_AS_REQ) + 2 * MS;
@@ -274,17 +296,24 @@ impl Dom {
         })
     }
 
-    /// Legacy NetBIOS session (TCP 139) to the file server with SMB1.
-    fn nbss_fs(&mut self, client: &str, user: &str, t: u64) -> u64 {
+    /// Legacy NetBIOS session (TCP 139) to the file server with SMB1 (NTLMv1 from a client still
+    /// configured for it).
+    fn nbss_fs(&mut self, client: &str, user: &str, t: u64, ntlm_v1: bool) -> u64 {
         let c = self.port(client);
         let w = self.w.clone();
         let ws = workstation(client);
         self.cap.with_rng(conv_seed(c), |cap| {
-            smb::smb1_netbios(cap, c, sa(FS, 139), t, &w, user, &ws)
+            smb::smb1_netbios(cap, c, sa(FS, 139), t, &w, user, &ws, ntlm_v1)
         })
     }
 
     fn rdp(&mut self, client: &str, t: u64, duration: u64) -> u64 {
+        self.krb_ticket(
+            client,
+            t.saturating_sub(40 * MS),
+            &["TERMSRV", "ts01.corp.example"],
+            gss::ETYPE_AES256_CTS,
+        );
         let c = self.port(client);
         let w = self.w.clone();
         let mut r = Tcp::new(&mut self.cap, c, sa(TS, 3389), t, &w, RDP);
@@ -380,6 +409,13 @@ impl Dom {
     }
 
     fn sql(&mut self, client: &str, t: u64, queries: usize) -> u64 {
+        // The SQL Server service account has no AES keys: its tickets are RC4.
+        self.krb_ticket(
+            client,
+            t.saturating_sub(40 * MS),
+            &["MSSQLSvc", "sql01.corp.example:1433"],
+            gss::ETYPE_RC4,
+        );
         let c = self.port(client);
         let w = self.w.clone();
         let mut s = Tcp::new(&mut self.cap, c, sa(SQLS, 1433), t, &w, SQL);
@@ -701,10 +737,15 @@ pub fn domain() -> Capture {
     }
 
     // Kerberos service-ticket renewals during the day.
+    let renewed: [&[&str]; 3] = [
+        &["cifs", "fs01.corp.example"],
+        &["ldap", "dc01.corp.example"],
+        &["HTTP", "portal.corp.example"],
+    ];
     for k in 0..6u64 {
         let c = clients[(k as usize * 5) % clients.len()].clone();
         let t = 200 * SEC + k * 60 * SEC + d.jitter(20 * SEC);
-        d.krb_tcp(&c, t, pl::KRB_TGS_REQ);
+        d.krb_ticket(&c, t, renewed[k as usize % 3], gss::ETYPE_AES256_CTS);
     }
     // Name lookups in between.
     let names = [
@@ -722,8 +763,8 @@ pub fn domain() -> Capture {
     }
 
     // Legacy NetBIOS sessions to the file server.
-    d.nbss_fs("192.0.2.111", "grace", 150 * SEC);
-    d.nbss_fs("192.0.2.116", "dave", 410 * SEC);
+    d.nbss_fs("192.0.2.111", "grace", 150 * SEC, false);
+    d.nbss_fs("192.0.2.116", "dave", 410 * SEC, true);
 
     // Encrypted SMB3: a session that encrypts everything, a share that requires encryption.
     let c = d.port("192.0.2.104");
@@ -788,6 +829,34 @@ pub fn domain() -> Capture {
         d.browser_announce(DC, "DC01", 50 * SEC + k * 120 * SEC);
     }
     d.browser_announce("192.0.2.109", "WS109", 222 * SEC);
+
+    // An application binding with a service account's password in clear (LDAP simple bind).
+    let c = d.port("192.0.2.107");
+    let w = d.w.clone();
+    let mut l = Tcp::new(&mut d.cap, c, sa(DC, 389), 255 * SEC, &w, LDAP);
+    l.handshake(&mut d.cap);
+    l.exchange(
+        &mut d.cap,
+        &crate::ldap::bind_simple(
+            1,
+            "cn=svc-helpdesk,ou=Service Accounts,dc=corp,dc=example",
+            "Summer2024!",
+        ),
+        &crate::ldap::bind_done(1),
+    );
+    let q = crate::ldap::search(2, "dc=corp,dc=example", &["mail", "telephoneNumber"]);
+    let a = [
+        crate::ldap::entry(
+            2,
+            "cn=Alice,ou=Staff,dc=corp,dc=example",
+            &[("mail", vec![b"alice@corp.example".to_vec()])],
+        ),
+        crate::ldap::search_done(2),
+    ]
+    .concat();
+    l.exchange(&mut d.cap, &q, &a);
+    l.send(&mut d.cap, true, &crate::ldap::unbind(3));
+    l.close(&mut d.cap);
 
     // Traffic on ports in no catalog row.
     d.unknown_tcp("192.0.2.107", 8443, 260 * SEC, 3);

@@ -2,6 +2,7 @@
 
 use crate::capture::{ip, sa, Capture, Iface, IpConv, Tcp, Udp, Wire, MS, SEC};
 use crate::dcerpc::{self as rpc, Ndr};
+use crate::gss;
 use crate::packet::{self as pk, Ext, Link};
 use crate::payload::{self as pl, Rr};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -45,7 +46,8 @@ pub fn lan() -> Wire {
     Wire::default()
 }
 
-/// Kerberos AS exchange over TCP 88 (handshake, AS-REQ, AS-REP, ACK, close).
+/// Kerberos AS exchange over TCP 88 (handshake, AS-REQ, AS-REP, ACK, close), or a TGS exchange
+/// (`tag` [`pl::KRB_TGS_REQ`]) for `cifs/dc01.corp.example`; the client is `user<last octet>`.
 pub fn kerberos_tcp(
     cap: &mut Capture,
     c: SocketAddr,
@@ -54,14 +56,49 @@ pub fn kerberos_tcp(
     wire: &Wire,
     tag: u8,
 ) -> u64 {
+    let user = match c.ip() {
+        std::net::IpAddr::V4(a) => format!("user{}", a.octets()[3]),
+        std::net::IpAddr::V6(a) => format!("user{}", a.segments()[7]),
+    };
+    let x = gss::KdcExchange {
+        realm: REALM,
+        client: &user,
+        service: &["cifs", "dc01.corp.example"],
+        ticket_etype: gss::ETYPE_AES256_CTS,
+    };
+    kerberos_tcp_with(cap, c, s, t, wire, tag == pl::KRB_TGS_REQ, &x)
+}
+
+/// The realm of the generated domain.
+pub const REALM: &str = "CORP.EXAMPLE";
+
+/// A Kerberos exchange over TCP 88, AS (with pre-authentication) or TGS, real KDC messages of
+/// the sizes Windows sends (a 320-byte AS-REQ, a 1,580-byte TGS-REQ carrying the TGT, a 1,490-byte
+/// reply), each behind its 4-byte record mark.
+pub fn kerberos_tcp_with(
+    cap: &mut Capture,
+    c: SocketAddr,
+    s: SocketAddr,
+    t: u64,
+    wire: &Wire,
+    tgs: bool,
+    x: &gss::KdcExchange,
+) -> u64 {
     let mut k = Tcp::new(cap, c, s, t, wire, KRB);
     k.handshake(cap);
-    let req = pl::krb_tcp(
+    let framed = |m: Vec<u8>| {
+        let mut v = (m.len() as u32).to_be_bytes().to_vec();
+        v.extend(m);
+        v
+    };
+    let req = framed(gss::kdc_req(
         &mut cap.rng,
-        tag,
-        if tag == pl::KRB_AS_REQ { 320 } else { 1580 },
-    );
-    let rep = pl::krb_tcp(&mut cap.rng, tag + 1, 1490);
+        x,
+        tgs,
+        true,
+        if tgs { 1576 } else { 316 },
+    ));
+    let rep = framed(gss::kdc_rep(&mut cap.rng, x, tgs, 1486));
     k.exchange(cap, &req, &rep);
     k.ack(cap, true);
     k.wait(20 * MS);

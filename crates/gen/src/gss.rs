@@ -215,6 +215,196 @@ pub fn krb5_ap_rep(rng: &mut Rng) -> Vec<u8> {
     gss_initial(OID_KRB5, &inner)
 }
 
+/// rc4-hmac: what a service account without AES keys still gets.
+pub const ETYPE_RC4: u32 = 23;
+pub const ETYPE_AES256_CTS: u32 = ETYPE_AES256;
+const ETYPE_AES128: u32 = 17;
+const NT_PRINCIPAL: u32 = 1;
+
+fn principal(name_type: u32, parts: &[&str]) -> Vec<u8> {
+    let names: Vec<Vec<u8>> = parts.iter().map(|p| general_string(p)).collect();
+    seq(&[ctx(0, &int(name_type)), ctx(1, &seq(&names))])
+}
+
+fn time(t: &str) -> Vec<u8> {
+    tlv(0x18, t.as_bytes())
+}
+
+/// Who asks the KDC for what, and how the KDC encrypts the ticket it gives.
+#[derive(Clone, Copy, Debug)]
+pub struct KdcExchange<'a> {
+    pub realm: &'a str,
+    pub client: &'a str,
+    /// The service principal of a TGS exchange (`["cifs", "fs01.corp.example"]`); an AS exchange
+    /// asks for `krbtgt/REALM`.
+    pub service: &'a [&'a str],
+    /// The encryption type of the ticket and of the reply's encrypted part.
+    pub ticket_etype: u32,
+}
+
+fn sized(total: usize, build: impl Fn(usize) -> Vec<u8>) -> Vec<u8> {
+    // The filler's length moves the DER length bytes by at most a few: a few tries settle it.
+    let mut fill = total.saturating_sub(build(0).len());
+    for _ in 0..8 {
+        let m = build(fill);
+        if m.len() == total {
+            return m;
+        }
+        let diff = m.len() as isize - total as isize;
+        fill = (fill as isize - diff).max(0) as usize;
+    }
+    build(fill)
+}
+
+fn ticket(rng: &mut Rng, realm: &str, sname: &[&str], etype: u32, cipher_len: usize) -> Vec<u8> {
+    let mut cipher = vec![0u8; cipher_len];
+    rng.fill(&mut cipher);
+    tlv(
+        0x61,
+        &seq(&[
+            ctx(0, &int(5)),
+            ctx(1, &general_string(realm)),
+            ctx(2, &principal(NT_SRV_INST, sname)),
+            ctx(3, &encrypted_data(etype, Some(2), &cipher)),
+        ]),
+    )
+}
+
+/// A KDC-REQ (RFC 4120 5.4.1) of `total` bytes: an AS-REQ with an encrypted timestamp
+/// (pre-authentication) or none, or a TGS-REQ presenting the client's ticket-granting ticket.
+pub fn kdc_req(rng: &mut Rng, x: &KdcExchange, tgs: bool, preauth: bool, total: usize) -> Vec<u8> {
+    let krbtgt = ["krbtgt", x.realm];
+    let sname: &[&str] = if tgs { x.service } else { &krbtgt };
+    let seed = rng.next_u64();
+    sized(total, |fill| {
+        let mut r = Rng::new(seed);
+        let mut padata = Vec::new();
+        if tgs {
+            // PA-TGS-REQ: an AP-REQ with the TGT.
+            let mut auth = vec![0u8; 160];
+            r.fill(&mut auth);
+            let ap = tlv(
+                0x6e,
+                &seq(&[
+                    ctx(0, &int(5)),
+                    ctx(1, &int(14)),
+                    ctx(2, &tlv(0x03, &[0, 0, 0, 0, 0])),
+                    ctx(3, &ticket(&mut r, x.realm, &krbtgt, ETYPE_AES256, fill)),
+                    ctx(4, &encrypted_data(ETYPE_AES256, None, &auth)),
+                ]),
+            );
+            padata.push(seq(&[ctx(1, &int(1)), ctx(2, &octets(&ap))]));
+        } else if preauth {
+            let mut ts = vec![0u8; fill];
+            r.fill(&mut ts);
+            padata.push(seq(&[
+                ctx(1, &int(2)),
+                ctx(2, &octets(&encrypted_data(ETYPE_AES256, None, &ts))),
+            ]));
+        }
+        // PA-PAC-REQUEST (128): include the PAC.
+        padata.push(seq(&[
+            ctx(1, &int(128)),
+            ctx(2, &octets(&seq(&[ctx(0, &tlv(0x01, &[0xff]))]))),
+        ]));
+        let mut body = vec![ctx(0, &tlv(0x03, &[0, 0x40, 0x81, 0x00, 0x10]))];
+        if !tgs {
+            body.push(ctx(1, &principal(NT_PRINCIPAL, &[x.client])));
+        }
+        body.push(ctx(2, &general_string(x.realm)));
+        body.push(ctx(3, &principal(NT_SRV_INST, sname)));
+        body.push(ctx(5, &time("20370913024805Z")));
+        body.push(ctx(7, &int(r.next_u64() as u32 & 0x7fff_ffff)));
+        body.push(ctx(
+            8,
+            &seq(&[int(ETYPE_AES256), int(ETYPE_AES128), int(ETYPE_RC4)]),
+        ));
+        let mut fields = vec![ctx(1, &int(5)), ctx(2, &int(if tgs { 12 } else { 10 }))];
+        fields.push(ctx(3, &seq(&padata)));
+        fields.push(ctx(4, &seq(&body)));
+        tlv(if tgs { 0x6c } else { 0x6a }, &seq(&fields))
+    })
+}
+
+/// A KDC-REP (RFC 4120 5.4.2) of `total` bytes: the ticket (for krbtgt/REALM in an AS-REP, the
+/// service in a TGS-REP) and the encrypted part, both in the exchange's ticket etype.
+pub fn kdc_rep(rng: &mut Rng, x: &KdcExchange, tgs: bool, total: usize) -> Vec<u8> {
+    let krbtgt = ["krbtgt", x.realm];
+    let sname: &[&str] = if tgs { x.service } else { &krbtgt };
+    let seed = rng.next_u64();
+    sized(total, |fill| {
+        let mut r = Rng::new(seed);
+        let t = ticket(&mut r, x.realm, sname, x.ticket_etype, fill);
+        let mut enc = vec![0u8; 300];
+        r.fill(&mut enc);
+        tlv(
+            if tgs { 0x6d } else { 0x6b },
+            &seq(&[
+                ctx(0, &int(5)),
+                ctx(1, &int(if tgs { 13 } else { 11 })),
+                ctx(3, &general_string(x.realm)),
+                ctx(4, &principal(NT_PRINCIPAL, &[x.client])),
+                ctx(5, &t),
+                ctx(6, &encrypted_data(x.ticket_etype, Some(3), &enc)),
+            ]),
+        )
+    })
+}
+
+/// KRB-ERROR KDC_ERR_PREAUTH_REQUIRED (25) for an AS-REQ without pre-authentication, of `total`
+/// bytes (the METHOD-DATA hint padded).
+pub fn krb_error_preauth(x: &KdcExchange, total: usize) -> Vec<u8> {
+    let seed = 0;
+    sized(total, |fill| {
+        let _ = seed;
+        // ETYPE-INFO2 hint (19) with the salt: the realm and the client (and padding to size).
+        let salt = format!("{}{}{}", x.realm, x.client, "x".repeat(fill));
+        let info = seq(&[seq(&[
+            ctx(0, &int(ETYPE_AES256)),
+            ctx(1, &general_string(&salt)),
+        ])]);
+        let method = seq(&[seq(&[ctx(1, &int(19)), ctx(2, &octets(&info))])]);
+        tlv(
+            0x7e,
+            &seq(&[
+                ctx(0, &int(5)),
+                ctx(1, &int(30)),
+                ctx(4, &time("20240304090000Z")),
+                ctx(5, &int(0)),
+                ctx(6, &int(25)),
+                ctx(9, &general_string(x.realm)),
+                ctx(10, &principal(NT_SRV_INST, &["krbtgt", x.realm])),
+                ctx(12, &octets(&method)),
+            ]),
+        )
+    })
+}
+
+/// An AUTHENTICATE_MESSAGE with an NTLMv1 response (24-byte LM and NT responses), as a client
+/// with LmCompatibilityLevel below 3 sends it.
+pub fn ntlm_authenticate_v1(rng: &mut Rng, domain: &str, user: &str, workstation: &str) -> Vec<u8> {
+    let mut lm = vec![0u8; 24];
+    rng.fill(&mut lm);
+    let mut nt = vec![0u8; 24];
+    rng.fill(&mut nt);
+    let mut f = vec![0u8; 48];
+    f.extend_from_slice(&(AUTHENTICATE_FLAGS & !0x0008_0000).to_le_bytes());
+    f.extend_from_slice(&VERSION);
+    f.extend_from_slice(&[0u8; 16]);
+    assemble(
+        3,
+        f,
+        &[
+            (12, lm),
+            (20, nt),
+            (28, utf16(domain)),
+            (36, utf16(user)),
+            (44, utf16(workstation)),
+            (52, Vec::new()),
+        ],
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // NTLMSSP
 

@@ -36,6 +36,21 @@ pub fn bind_spnego_kerberos(rng: &mut Rng, id: u32, realm: &str, host: &str) -> 
     message(id, 0x60, &[int(0x02, 3), octets(b""), sasl].concat())
 }
 
+/// BindRequest, version 3, simple: the DN and its password in clear (RFC 4511 4.2).
+pub fn bind_simple(id: u32, dn: &str, password: &str) -> Vec<u8> {
+    let auth = tlv(0x80, password.as_bytes());
+    message(
+        id,
+        0x60,
+        &[int(0x02, 3), octets(dn.as_bytes()), auth].concat(),
+    )
+}
+
+/// BindResponse success without server credentials.
+pub fn bind_done(id: u32) -> Vec<u8> {
+    message(id, 0x61, &result(0))
+}
+
 /// BindResponse success with the server's SPNEGO answer (accept-completed, the AP-REP).
 pub fn bind_response(rng: &mut Rng, id: u32) -> Vec<u8> {
     let rep = gss::krb5_ap_rep(rng);

@@ -1008,6 +1008,9 @@ fn h1(command: u8, tid: u16, uid: u16, mid: u16, reply: bool, status: u32) -> Hd
 /// SMB1 over NetBIOS (TCP 139): session request, NEGOTIATE "NT LM 0.12", extended-security
 /// session setup (NTLMv2), IPC$, NT_CREATE_ANDX \srvsvc, TransactNmPipe bind, NetrShareEnum by
 /// WRITE_ANDX / READ_ANDX, close.
+/// A legacy client on the NetBIOS session service: SMB1, NTLMSSP (NTLMv2, or NTLMv1 when
+/// `ntlm_v1`: a client with LmCompatibilityLevel below 3), IPC$ and a share.
+#[allow(clippy::too_many_arguments)]
 pub fn smb1_netbios(
     cap: &mut Capture,
     c: SocketAddr,
@@ -1016,6 +1019,7 @@ pub fn smb1_netbios(
     w: &Wire,
     user: &str,
     ws: &str,
+    ntlm_v1: bool,
 ) -> u64 {
     let mut n = Tcp::new(cap, c, fs, t, w, NBSS);
     n.handshake(cap);
@@ -1078,7 +1082,11 @@ pub fn smb1_netbios(
     );
     xchg(cap, &mut n, q, a);
     mid += 1;
-    let auth = gss::ntlm_authenticate(&mut cap.rng, &target, ft, "CORP", user, ws, "cifs/FS01");
+    let auth = if ntlm_v1 {
+        gss::ntlm_authenticate_v1(&mut cap.rng, "CORP", user, ws)
+    } else {
+        gss::ntlm_authenticate(&mut cap.rng, &target, ft, "CORP", user, ws, "cifs/FS01")
+    };
     let tok = gss::neg_token_resp(None, None, &auth, &[]);
     let q = s::smb1_session_setup_request(
         &h1(s::SMB1_SESSION_SETUP_ANDX, 0, uid, mid, false, ok),
@@ -1292,6 +1300,7 @@ pub fn smb_fixture() -> Capture {
         &w,
         "carol",
         "WS106",
+        false,
     ) + SEC;
     t = mid_stream(&mut cap, sa("192.0.2.107", 49807), sa(dc, 445), t, &w) + SEC;
     dc_replication(
