@@ -145,6 +145,16 @@ pub enum Format {
     Table,
     Json,
     Csv,
+    /// One self-contained HTML page (analyze, hosts, capture).
+    Html,
+}
+
+/// The commands whose output is a list, not a traffic report, have no HTML page.
+fn no_html(format: Format, command: &str) -> Result<()> {
+    if format == Format::Html {
+        anyhow::bail!("--format html is for analyze, hosts and capture, not {command}");
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -342,6 +352,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
+    no_html(args.format, "catalog")?;
     let filter = RowFilter {
         port: args.port,
         transport: args.transport.map(|t| match t {
@@ -372,7 +383,7 @@ fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
         let text = match args.format {
             Format::Json => report::catalog::interfaces_json(catalog, &list) + "\n",
             Format::Csv => report::catalog::interfaces_csv(catalog, &list),
-            Format::Table => report::catalog::interfaces_table(catalog, &list),
+            Format::Table | Format::Html => report::catalog::interfaces_table(catalog, &list),
         };
         write_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
@@ -400,7 +411,7 @@ fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
         let text = match args.format {
             Format::Json => report::catalog::names_json(catalog, &list) + "\n",
             Format::Csv => report::catalog::names_csv(catalog, &list),
-            Format::Table => report::catalog::names_table(catalog, &list),
+            Format::Table | Format::Html => report::catalog::names_table(catalog, &list),
         };
         write_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
@@ -409,8 +420,8 @@ fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
     let text = match args.format {
         Format::Json => report::catalog::json(catalog, &rows) + "\n",
         Format::Csv => report::catalog::csv(catalog, &rows),
-        Format::Table if rows.is_empty() => "No catalog rows match.\n".to_string(),
-        Format::Table => report::catalog::table(catalog, &rows),
+        Format::Table | Format::Html if rows.is_empty() => "No catalog rows match.\n".to_string(),
+        Format::Table | Format::Html => report::catalog::table(catalog, &rows),
     };
     write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
@@ -429,11 +440,19 @@ fn flow_sink(catalog: &Arc<Catalog>, path: &Option<PathBuf>) -> Result<Option<Bo
     Ok(Some(Box::new(JsonLines::new(catalog.clone(), out))))
 }
 
-fn render(report: &Report, format: Format) -> String {
+/// Renders the services report; the HTML page holds the host view too (`hosts` builds it with
+/// roles from the same aggregate).
+fn render(
+    report: &Report,
+    format: Format,
+    hosts: impl FnOnce() -> HostsReport,
+    catalog: &Catalog,
+) -> String {
     match format {
         Format::Table => report::table::render(report),
         Format::Json => serde_json::to_string_pretty(report).expect("reports serialize") + "\n",
         Format::Csv => report::csv::render(report),
+        Format::Html => report::html::render(catalog, report, &hosts()),
     }
 }
 
@@ -441,7 +460,16 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
     let flows = flow_sink(&catalog, &args.flows)?;
     let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, flows)?;
     let report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
-    write_stdout(&render(&report, args.format))?;
+    let hosts = || {
+        HostsReport::build(
+            &catalog,
+            &analysis.aggregate,
+            report.inputs.clone(),
+            &[],
+            true,
+        )
+    };
+    write_stdout(&render(&report, args.format, hosts, &catalog))?;
     if let Some(e) = analysis.flow_log_error {
         warn!(
             "{}: writing flow records failed: {e}",
@@ -543,18 +571,31 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
                 &result.aggregate,
                 report.inputs.clone(),
                 &nets,
-                args.select.role,
+                args.select.role || format == Format::Html,
             );
             if json_lines {
                 serde_json::to_string(&hosts).expect("host reports serialize") + "\n"
             } else {
-                render_hosts(&hosts, format)
+                render_hosts(&hosts, format, || report.clone(), &catalog)
             }
         }
         View::Services if json_lines => {
             serde_json::to_string(&report).expect("reports serialize") + "\n"
         }
-        View::Services => render(&report, format),
+        View::Services => render(
+            &report,
+            format,
+            || {
+                HostsReport::build(
+                    &catalog,
+                    &result.aggregate,
+                    report.inputs.clone(),
+                    &nets,
+                    true,
+                )
+            },
+            &catalog,
+        ),
     };
     write_stdout(&text)?;
     let mut failed = false;
@@ -628,11 +669,12 @@ fn savefile_health(s: &SaveReport) -> SavefileHealth {
 }
 
 fn interfaces_command(args: &InterfacesArgs) -> Result<ExitCode> {
+    no_html(args.format, "interfaces")?;
     let list = interfaces().map_err(anyhow::Error::msg)?;
     let text = match args.format {
         Format::Json => report::interfaces::json(&list),
         Format::Csv => report::interfaces::csv(&list),
-        Format::Table => report::interfaces::table(&list),
+        Format::Table | Format::Html => report::interfaces::table(&list),
     };
     write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
@@ -666,27 +708,31 @@ fn analyze_inputs(
     Ok((analysis, failed))
 }
 
-fn render_hosts(report: &HostsReport, format: Format) -> String {
+/// Renders the host view; the HTML page holds the services report too.
+fn render_hosts(
+    report: &HostsReport,
+    format: Format,
+    services: impl FnOnce() -> Report,
+    catalog: &Catalog,
+) -> String {
     match format {
         Format::Table => report.render_table(),
         Format::Json => {
             serde_json::to_string_pretty(report).expect("host reports serialize") + "\n"
         }
         Format::Csv => report.render_csv(),
+        Format::Html => report::html::render(catalog, &services(), report),
     }
 }
 
 fn hosts_command(catalog: Arc<Catalog>, args: HostsArgs) -> Result<ExitCode> {
     let nets = args.select.nets()?;
     let (analysis, failed) = analyze_inputs(&catalog, &args.input, None)?;
-    let report = HostsReport::build(
-        &catalog,
-        &analysis.aggregate,
-        analysis.inputs,
-        &nets,
-        args.select.role,
-    );
-    write_stdout(&render_hosts(&report, args.format))?;
+    // The page always shows roles.
+    let roles = args.select.role || args.format == Format::Html;
+    let report = HostsReport::build(&catalog, &analysis.aggregate, analysis.inputs, &nets, roles);
+    let services = || Report::build(&catalog, &analysis.aggregate, report.inputs.clone(), 10);
+    write_stdout(&render_hosts(&report, args.format, services, &catalog))?;
     Ok(if failed {
         ExitCode::from(1)
     } else {

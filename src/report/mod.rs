@@ -13,11 +13,14 @@ pub mod csv;
 pub mod escape;
 pub mod flows;
 pub mod hosts;
+pub mod html;
 pub mod interfaces;
 pub mod live;
 pub mod roles;
 pub mod rules;
+pub mod svg;
 pub mod table;
+pub mod timeline;
 
 use serde::Serialize;
 
@@ -378,6 +381,8 @@ pub struct Report {
     /// DCE/RPC: flows per interface, and dynamic-range flows no bind or endpoint-mapper answer named.
     pub rpc: Rpc,
     pub health: Health,
+    /// Bytes over time per service, undetermined and unclassified traffic.
+    pub timeline: timeline::TimelineReport,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -696,6 +701,7 @@ impl Report {
                 unconfirmed_dynamic_flows,
             },
             health,
+            timeline: timeline::TimelineReport::build(catalog, &agg.timeline),
         }
     }
 
