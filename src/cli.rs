@@ -43,6 +43,11 @@ pub struct Cli {
     #[arg(long = "catalog", value_name = "FILE", global = true)]
     pub catalogs: Vec<PathBuf>,
 
+    /// Tables at their full width: no column cut or left out to fit the terminal (its width is
+    /// COLUMNS, else the terminal's; a pipe or a file gets full width anyway).
+    #[arg(long, global = true)]
+    pub wide: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -340,6 +345,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Runs the command line; errors that stop a command return `Err` (main prints them).
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    report::table::set_width(if cli.wide {
+        None
+    } else {
+        report::table::detect_width()
+    });
     let catalog = Catalog::load(&cli.catalogs)?;
     match cli.command {
         Command::Catalog(args) => catalog_command(&catalog, &args),

@@ -517,8 +517,8 @@ impl HostsReport {
                     ">FLOWS",
                     ">BYTES C→S",
                     ">BYTES S→C",
-                    "FIRST SEEN",
-                    "LAST SEEN",
+                    "?2FIRST SEEN UTC",
+                    "?1LAST SEEN UTC",
                     "CANDIDATE SERVICES",
                 ]);
                 for s in &h.serves {
@@ -704,7 +704,7 @@ fn render_services(out: &mut String, h: &HostRow) {
             plural(s.flows, "flow"),
             clip(&s.app_protocols.join(", "), 60),
         );
-        let _ = writeln!(out, "{}", terminal(&line));
+        let _ = writeln!(out, "{}", super::table::fill(&terminal(&line), "      "));
     }
     if h.services_served.len() > MAX_SERVICE_LINES {
         let _ = writeln!(
