@@ -1299,8 +1299,16 @@ fn host_section(p: &mut Page, ctx: &Ctx<'_>, catalog: &Catalog, hosts: &HostsRep
                     num(s.evidence_flows),
                     size(s.bytes_c2s),
                     size(s.bytes_s2c),
-                    Cell::Text(short_time(&s.first_seen)),
-                    Cell::Text(short_time(&s.last_seen)),
+                    Cell::Text(
+                        short_time(&s.first_seen)
+                            .trim_end_matches(" UTC")
+                            .to_string(),
+                    ),
+                    Cell::Text(
+                        short_time(&s.last_seen)
+                            .trim_end_matches(" UTC")
+                            .to_string(),
+                    ),
                     Cell::Text(s.services.join(", ")),
                 ],
                 RowAttrs {
@@ -1338,8 +1346,8 @@ fn host_section(p: &mut Page, ctx: &Ctx<'_>, catalog: &Catalog, hosts: &HostsRep
                 ">FROM EVIDENCE",
                 ">BYTES C→S",
                 ">BYTES S→C",
-                "FIRST SEEN",
-                "LAST SEEN",
+                "FIRST SEEN (UTC)",
+                "LAST SEEN (UTC)",
                 "CANDIDATE SERVICES",
             ],
             rows,
