@@ -55,11 +55,12 @@ th{background:#f3f3f3;position:sticky;top:0}
 th.sort{cursor:pointer}th.sort::after{content:" \2195";color:#999}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.sum td{font-style:italic;color:var(--mute)}
+.rep,.rep a{color:#8c8c8c;font-size:12px}.cand{color:var(--mute);font-size:12px}
 .badge{display:inline-block;padding:0 6px;border-radius:8px;font-size:12px;color:#fff;white-space:nowrap}
 .b-evidence{background:var(--ev)}.b-port{background:var(--port);color:#222}.b-undetermined{background:var(--und)}
 tr.evidence td:first-child{border-left:4px solid var(--ev)}tr.port td:first-child{border-left:4px solid var(--port)}tr.undetermined td:first-child{border-left:4px solid var(--und)}
 .chart{max-width:100%;height:auto;display:block;margin:6px 0}
-.chart .lbl{font-size:11px;fill:var(--fg)}.chart .val{font-size:10px;fill:var(--mute)}
+.chart .lbl{font-size:12px;fill:var(--fg)}.chart .val{font-size:11px;fill:var(--mute)}
 .chart .bar.evidence{fill:var(--ev)}.chart .bar.port{fill:var(--port)}.chart .bar.undetermined{fill:var(--und)}
 .chart .axis{stroke:#888;fill:none}.chart .p99{stroke:#d55e00;stroke-width:2}
 .filters{display:flex;gap:10px;flex-wrap:wrap;background:#f7f7f7;padding:8px;border:1px solid var(--line);position:sticky;top:0;z-index:2}
@@ -499,6 +500,7 @@ fn answer_section(p: &mut Page, ctx: &Ctx<'_>, hosts: &HostsReport) {
     let total = all.len();
     let mut rest = (0u64, 0u64);
     let mut rows = Vec::new();
+    let mut last_server = None;
     for (i, a) in all.into_iter().enumerate() {
         if i >= MAX_ROWS {
             rest.0 += a.flows;
@@ -506,13 +508,21 @@ fn answer_section(p: &mut Page, ctx: &Ctx<'_>, hosts: &HostsReport) {
             continue;
         }
         let service = if a.basis == "undetermined" {
-            html_text(&a.service).into_owned()
+            format!(r#"<span class="cand">{}</span>"#, html_text(&a.service))
         } else {
             ctx.service_link(&a.service)
         };
+        // The server is named on each row (rows sort), muted where it repeats the row above.
+        let repeat = last_server == Some(a.server);
+        last_server = Some(a.server);
+        let server = if repeat {
+            format!(r#"<span class="rep">{}</span>"#, ctx.addr_link(a.server))
+        } else {
+            ctx.addr_link(a.server)
+        };
         rows.push((
             vec![
-                Cell::Html(ctx.addr_link(a.server)),
+                Cell::Html(server),
                 Cell::Html(service),
                 Cell::Html(badge(a.basis)),
                 Cell::Text(a.evidence),
@@ -555,7 +565,7 @@ fn answer_section(p: &mut Page, ctx: &Ctx<'_>, hosts: &HostsReport) {
 }
 
 fn charts_section(p: &mut Page, ctx: &Ctx<'_>, r: &Report, hosts: &HostsReport) {
-    p.raw(r#"<section id="charts"><h2>Charts</h2><div class="grid"><div><h3 id="chart-services">Services by bytes</h3>"#);
+    p.raw(r#"<section id="charts"><h2>Charts</h2><div><h3 id="chart-services">Services by bytes</h3>"#);
     let mut bars: Vec<Bar> = r
         .services
         .iter()
@@ -631,7 +641,7 @@ fn charts_section(p: &mut Page, ctx: &Ctx<'_>, r: &Report, hosts: &HostsReport) 
         ));
         p.raw("<p class=\"summary\">A service credited on a flow gets all its bytes (a flow can count for several services), spread evenly over the minutes the flow was active.</p>");
     }
-    p.raw("</div></div>");
+    p.raw("</div>");
 
     // Host × service heat maps: who serves what, who uses what.
     let cols: Vec<&str> = r
@@ -753,7 +763,7 @@ fn charts_section(p: &mut Page, ctx: &Ctx<'_>, r: &Report, hosts: &HostsReport) 
             .take(MAX_RANGES)
             .collect()
     };
-    p.raw("<div class=\"grid\"><div><h3 id=\"chart-sizes\">Packet size per protocol</h3>");
+    p.raw("<div><h3 id=\"chart-sizes\">Packet size per protocol</h3>");
     let sizes = ranges(|t| &t.packet_size);
     if sizes.is_empty() {
         p.raw("<p>None.</p>");
@@ -775,7 +785,7 @@ fn charts_section(p: &mut Page, ctx: &Ctx<'_>, r: &Report, hosts: &HostsReport) 
             duration_ms,
         ));
     }
-    p.raw("</div></div><p class=\"summary\">Ranges: a line from the least to the greatest value, a box from the median (p50) to p90, a red tick at p99.</p></section>");
+    p.raw("</div><p class=\"summary\">Ranges: a line from the least to the greatest value, a box from the median (p50) to p90, a red tick at p99.</p></section>");
 }
 
 fn services_section(p: &mut Page, ctx: &Ctx<'_>, r: &Report, hosts: &HostsReport) {

@@ -58,7 +58,7 @@ pub fn bars(title: &str, rows: &[Bar]) -> String {
             r#"{open}<text x="{lx}" y="{ty}" text-anchor="end" class="lbl">{label}</text><rect class="bar {class}" x="{LABEL_W}" y="{y}" width="{w:.1}" height="{BAR_H}"><title>{tip}</title></rect><text x="{vx:.1}" y="{ty}" class="val">{val}</text>{close}"#,
             lx = LABEL_W - 6.0,
             ty = y + 13.0,
-            label = html_text(&clip(&r.label, 38)),
+            label = html_text(&clip(&r.label, 34)),
             class = r.class,
             tip = html_text(&format!("{}: {} ({})", r.label, bytes(r.value), r.note)),
             vx = LABEL_W + w + 4.0,
@@ -81,7 +81,8 @@ pub fn heatmap(
     let cell = 18.0;
     let left = 230.0;
     let top = 150.0;
-    let width = left + cols.len() as f64 * cell + 20.0;
+    // Room on the right for the last column's slanted label.
+    let width = left + cols.len() as f64 * cell + 140.0;
     let height = top + rows.len() as f64 * cell + 10.0;
     let max = cells.iter().flatten().copied().max().unwrap_or(0).max(2) as f64;
     let mut s = String::new();
@@ -150,7 +151,7 @@ pub fn stacked(
     start_label: &str,
 ) -> String {
     let (width, height) = (760.0, 260.0);
-    let (left, right, top, bottom) = (70.0, 170.0, 10.0, 40.0);
+    let (left, right, top, bottom) = (90.0, 190.0, 10.0, 40.0);
     let plot_w = width - left - right;
     let plot_h = height - top - bottom;
     let n = series.iter().map(|s| s.1.len()).max().unwrap_or(0);
@@ -301,7 +302,7 @@ pub fn ranges(title: &str, rows: &[Range], unit: fn(u64) -> String) -> String {
             )),
             lx = LABEL_W - 6.0,
             ty = y + 13.0,
-            label = html_text(&clip(&r.label, 38)),
+            label = html_text(&clip(&r.label, 34)),
             a = x(r.min),
             b = x(r.max),
             p50 = x(r.p50),
