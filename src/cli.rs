@@ -508,6 +508,10 @@ pub fn write_stdout(text: &str) -> Result<()> {
 
 fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode> {
     let nets = args.select.nets()?;
+    if args.format == Format::Html && args.interval.is_some() {
+        // Interval reports are text or JSON lines; a page is one document, written at the end.
+        anyhow::bail!("--format html writes the final report only: it does not take --interval");
+    }
     let live = LiveOptions {
         interface: args.interface.clone(),
         snaplen: args.snaplen,

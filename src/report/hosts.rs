@@ -493,15 +493,11 @@ impl HostsReport {
             let _ = writeln!(out, "{} — {}", h.addr, what.join(", "));
             if let Some(roles) = &h.roles {
                 for r in roles {
-                    let _ = writeln!(
-                        out,
-                        "  role: {} — {}",
-                        r.role,
-                        terminal(&r.evidence.join("; "))
-                    );
+                    let line = format!("  role: {} — {}", r.role, terminal(&r.evidence.join("; ")));
+                    let _ = writeln!(out, "{}", super::table::fill(&line, "        "));
                     if !r.missing.is_empty() {
-                        let _ =
-                            writeln!(out, "        not seen: {}", terminal(&r.missing.join(", ")));
+                        let line = format!("        not seen: {}", terminal(&r.missing.join(", ")));
+                        let _ = writeln!(out, "{}", super::table::fill(&line, "          "));
                     }
                 }
                 if roles.is_empty() && !h.serves.is_empty() {

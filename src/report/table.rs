@@ -84,13 +84,16 @@ pub struct Table {
     right: Vec<bool>,
     /// 0: always shown; else left out to fit, rank 1 first.
     drop_rank: Vec<u8>,
+    /// Never cut (numbers, and columns marked `!` such as UUIDs).
+    whole: Vec<bool>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    /// Columns whose header starts with '>' are right-aligned (the '>' is not printed); `?` and a
-    /// digit before it (`?2>PACKETS`, `?1VIA`) make the column optional: left out when the table
-    /// does not fit the width, rank 1 first.
+    /// Columns whose header starts with '>' are right-aligned (the '>' is not printed); `!` marks a
+    /// left-aligned column that is never cut (a UUID); `?` and a digit before either
+    /// (`?2>PACKETS`, `?1VIA`) make the column optional: left out when the table does not fit the
+    /// width, rank 1 first.
     pub fn new(headers: &[&'static str]) -> Table {
         let mut drop_rank = Vec::with_capacity(headers.len());
         let headers: Vec<&'static str> = headers
@@ -110,8 +113,12 @@ impl Table {
             })
             .collect();
         Table {
-            headers: headers.iter().map(|h| h.trim_start_matches('>')).collect(),
+            headers: headers
+                .iter()
+                .map(|h| h.trim_start_matches(['>', '!']))
+                .collect(),
             right: headers.iter().map(|h| h.starts_with('>')).collect(),
+            whole: headers.iter().map(|h| h.starts_with(['>', '!'])).collect(),
             drop_rank,
             rows: Vec::new(),
         }
@@ -160,7 +167,7 @@ impl Table {
                 // The widest text column that can still give a column.
                 let Some(&i) = shown
                     .iter()
-                    .filter(|&&i| !self.right[i] && widths[i] > floor(i))
+                    .filter(|&&i| !self.whole[i] && widths[i] > floor(i))
                     .max_by_key(|&&i| (widths[i], std::cmp::Reverse(i)))
                 else {
                     break;
@@ -428,6 +435,13 @@ fn undetermined(r: &Report) -> String {
     out
 }
 
+/// `writeln!` of a line wrapped to the table width ([`fill`]), continuation lines indented by 6.
+macro_rules! wrapln {
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, "{}", fill(&format!($($arg)*), "      "))
+    };
+}
+
 /// Renders the whole report for a terminal.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
@@ -577,7 +591,7 @@ pub fn render(r: &Report) -> String {
         );
         let mut tab = Table::new(&[
             "INTERFACE",
-            "UUID",
+            "?2!UUID",
             ">FLOWS",
             "?1>PACKETS",
             ">BYTES",
@@ -620,7 +634,7 @@ pub fn render(r: &Report) -> String {
             ),
             (None, _) => "ok".into(),
         };
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "  {}: {}, {} packets{} — {}",
             terminal(&i.path),
@@ -638,7 +652,7 @@ pub fn render(r: &Report) -> String {
             status
         );
     }
-    let _ = writeln!(
+    let _ = wrapln!(
         out,
         "  decoded {} IP packets, {} not IP, {} malformed, {} cut by snaplen",
         count(h.packets_decoded),
@@ -647,7 +661,7 @@ pub fn render(r: &Report) -> String {
         count(h.packets_truncated),
     );
     for m in &h.malformed {
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "    malformed {}: {} ({})",
             m.layer,
@@ -656,14 +670,14 @@ pub fn render(r: &Report) -> String {
         );
     }
     if h.fragments_attributed + h.fragments_unmatched > 0 {
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "  IP fragments: {} attributed to their flow, {} without a first fragment",
             count(h.fragments_attributed),
             count(h.fragments_unmatched)
         );
     }
-    let _ = writeln!(
+    let _ = wrapln!(
         out,
         "  flows: {} created, {} evicted early (table full), peak {} concurrent",
         count(h.flows_created),
@@ -679,7 +693,7 @@ pub fn render(r: &Report) -> String {
             .filter(|(c, v)| *v > 0 && c.key != "flows_inspected")
             .map(|(c, v)| format!("{} {}", count(v), c.text))
             .collect();
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "  inspected {} flows: {}",
             count(inspected),
@@ -691,7 +705,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     if let Some(l) = &h.live {
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "  live {}: {} received, {} dropped by the kernel, {} by the interface, {} by svcscope",
             terminal(&l.interface),
@@ -705,7 +719,7 @@ pub fn render(r: &Report) -> String {
                 Some(e) => format!("{} NOT SAVED — ERROR: {e}", count(f.packets_not_saved)),
                 None => "ok".into(),
             };
-            let _ = writeln!(
+            let _ = wrapln!(
                 out,
                 "  saved {} packets in {} — {status}",
                 count(f.packets_saved),
