@@ -242,7 +242,15 @@ pub fn host_names(hosts: &HostsReport) -> BTreeMap<Addr, String> {
                     continue;
                 }
                 if let Some(v) = &e.value {
-                    let host = v.split_once('/').map_or(v.as_str(), |(_, h)| h);
+                    // `service/host[:port][/domain]`; krbtgt and kadmin name a realm, not a host.
+                    let Some((service, host)) = v.split_once('/') else {
+                        continue;
+                    };
+                    if service.eq_ignore_ascii_case("krbtgt")
+                        || service.eq_ignore_ascii_case("kadmin")
+                    {
+                        continue;
+                    }
                     let host = host.split([':', '/', '@']).next().unwrap_or(host);
                     if !host.is_empty() {
                         seen.insert(host.to_ascii_lowercase());
@@ -1548,4 +1556,139 @@ fn health_section(p: &mut Page, r: &Report) {
         None,
     ));
     p.raw("</section>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::hosts::{ServeRow, ServiceServeRow};
+    use crate::report::EvidenceRow;
+
+    fn addr(text: &str) -> Addr {
+        Addr::from(text.parse::<std::net::IpAddr>().unwrap())
+    }
+
+    fn serve(port: u16, bytes: u64) -> ServeRow {
+        ServeRow {
+            app_protocol: Some(format!("App {port}")),
+            transport: "tcp".into(),
+            port: Some(port),
+            ports: vec![port],
+            ip_protocol: 6,
+            services: vec!["Only Service".into()],
+            clients: 1,
+            client_addrs: vec![addr("192.0.2.99")],
+            clients_capped: false,
+            flows: 1,
+            packets_c2s: 1,
+            packets_s2c: 1,
+            bytes_c2s: bytes,
+            bytes_s2c: 0,
+            first_seen: None,
+            last_seen: None,
+            evidence_flows: 0,
+            undetermined_flows: 0,
+            offer: None,
+        }
+    }
+
+    fn spn_service(value: &str) -> ServiceServeRow {
+        ServiceServeRow {
+            service: "Server".into(),
+            system_service: None,
+            app_protocols: vec!["SMB tcp/445".into()],
+            ports: vec![445],
+            evidence: vec![EvidenceRow {
+                kind: "kerberos-spn",
+                value: Some(value.into()),
+                name: None,
+                flows: 1,
+            }],
+            evidence_other_flows: 0,
+            clients: 1,
+            client_addrs: Vec::new(),
+            clients_capped: false,
+            flows: 1,
+            packets_c2s: 1,
+            packets_s2c: 1,
+            bytes_c2s: 1,
+            bytes_s2c: 1,
+            first_seen: None,
+            last_seen: None,
+            labels: Vec::new(),
+        }
+    }
+
+    fn hosts_report(hosts: Vec<HostRow>) -> HostsReport {
+        HostsReport {
+            schema_version: 2,
+            generator: "svcscope test".into(),
+            inputs: Vec::new(),
+            hosts,
+            flows_not_shown: 0,
+            evidence_flows_not_shown: 0,
+        }
+    }
+
+    #[test]
+    fn host_ids_are_plain_for_every_address() {
+        assert_eq!(host_id(addr("192.0.2.10")), "host-192-0-2-10");
+        assert_eq!(host_id(addr("2001:db8::1")), "host-2001-db8--1");
+    }
+
+    #[test]
+    fn names_come_from_the_service_principals_a_server_was_asked_for() {
+        let mut h = HostRow::new(addr("192.0.2.10"));
+        h.services_served = vec![
+            spn_service("cifs/DC01.corp.example"),
+            spn_service("ldap/dc01.corp.example/corp.example"),
+            spn_service("HOST/dc01.corp.example:1433"),
+        ];
+        // A realm is not a host's name; nor is a principal with no host part.
+        let mut other = HostRow::new(addr("192.0.2.20"));
+        other.services_served = vec![
+            spn_service("krbtgt/CORP.EXAMPLE@CORP.EXAMPLE"),
+            spn_service("administrator"),
+        ];
+        let names = host_names(&hosts_report(vec![h, other]));
+        assert_eq!(names[&addr("192.0.2.10")], "dc01.corp.example");
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    /// Regression guard for page weight: a host serving thousands of ports gets the first
+    /// MAX_ROWS rows and one row summing the rest, in its table and in the answer.
+    #[test]
+    fn long_tables_are_cut_with_the_rest_summed() {
+        let catalog = Catalog::builtin();
+        let report = Report::build(
+            &catalog,
+            &crate::aggregate::Aggregate::default(),
+            Vec::new(),
+            10,
+        );
+        let mut h = HostRow::new(addr("192.0.2.10"));
+        h.serves = (0..(MAX_ROWS as u16 + 50))
+            .map(|p| serve(1000 + p, 10))
+            .collect();
+        let page = render(&catalog, &report, &hosts_report(vec![h]));
+        let table = |id: &str| {
+            let at = page
+                .find(&format!("<table class=\"sortable\" id=\"{id}\""))
+                .unwrap();
+            let t = &page[at..];
+            t[..t.find("</table>").unwrap()].to_string()
+        };
+        let serves = table("host-192-0-2-10-serves");
+        assert_eq!(serves.matches("<tr").count(), 1 + MAX_ROWS + 1);
+        assert!(
+            serves.contains("<tr class=\"sum\"><td>50 more</td>"),
+            "{serves}"
+        );
+        // The 50 left out, 10 bytes each.
+        assert!(serves.contains("data-v=\"500\">500 B</td>"), "{serves}");
+        let answer = table("answer-table");
+        assert_eq!(answer.matches("<tr").count(), 1 + MAX_ROWS + 1);
+        assert!(answer.contains("50 more rows"), "{answer}");
+        assert!(page.len() < 1 << 20, "{}", page.len());
+    }
 }
