@@ -1691,4 +1691,40 @@ mod tests {
         assert!(answer.contains("50 more rows"), "{answer}");
         assert!(page.len() < 1 << 20, "{}", page.len());
     }
+
+    /// Pipe and share names come from packets: on the page they are text wherever they show (the
+    /// answer, the services table, the host's evidence, its role), never markup.
+    #[test]
+    fn wire_names_are_text_on_the_page() {
+        use crate::aggregate::{test_flow, Aggregate};
+        use crate::catalog::{Transport, Uuid};
+        use crate::inspect::{Evidence, EvidenceKind, Slot, Value};
+        let catalog = Catalog::builtin();
+        let smb = catalog.lookup_port(Transport::Tcp, 445);
+        let spoolss = Uuid::parse("12345678-1234-abcd-ef00-0123456789ab").unwrap();
+        let label = catalog.interface_label(spoolss, false);
+        let mut agg = Aggregate::default();
+        let hostile = "</style><script>alert(1)</script>\"'<img src=x onerror=alert(2)>";
+        for (client, kind) in [(101, EvidenceKind::SmbPipe), (102, EvidenceKind::SmbShare)] {
+            let mut f = test_flow(smb, client, [100, 200], true);
+            let e = Evidence::labelled(kind, Value::Text(hostile.into()), label);
+            f.slot = Some(Box::new(Slot::with(e, None)));
+            agg.end_flow(&f, &catalog);
+        }
+        let report = Report::build(&catalog, &agg, Vec::new(), 10);
+        let hosts = HostsReport::build(&catalog, &agg, Vec::new(), &[], true);
+        let page = render(&catalog, &report, &hosts);
+        assert_eq!(
+            page.matches("<script").count(),
+            1,
+            "only the page's own script"
+        );
+        assert_eq!(page.matches("</style").count(), 1);
+        assert!(!page.contains("<img"));
+        let text = "&lt;/style&gt;&lt;script&gt;alert(1)&lt;/script&gt;\"'&lt;img src=x onerror=alert(2)&gt;";
+        assert!(
+            page.matches(text).count() >= 3,
+            "the name as text in several places"
+        );
+    }
 }
