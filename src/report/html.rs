@@ -1495,7 +1495,11 @@ fn health_section(p: &mut Page, r: &Report) {
         p.text(&format!(
             "Inspected {} flows: {}.",
             count(inspected),
-            found.join(", ")
+            if found.is_empty() {
+                "nothing found".to_string()
+            } else {
+                found.join(", ")
+            }
         ));
         p.raw("</li>");
     }
