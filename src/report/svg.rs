@@ -192,10 +192,10 @@ pub fn stacked(
         } else {
             0
         };
-        let mins = i as u64 * bucket_seconds / 60;
+        let label = elapsed(i as u64 * bucket_seconds);
         let _ = write!(
             s,
-            r#"<text x="{x:.1}" y="{y}" text-anchor="middle" class="val">+{mins} min</text>"#,
+            r#"<text x="{x:.1}" y="{y}" text-anchor="middle" class="val">+{label}</text>"#,
             x = x_of(i),
             y = top + plot_h + 14.0,
         );
@@ -256,6 +256,18 @@ pub fn stacked(
     }
     s.push_str("</svg>");
     s
+}
+
+/// Time since the start for an axis tick: "12 min", "5.5 h", "3.2 d".
+fn elapsed(seconds: u64) -> String {
+    let mins = seconds / 60;
+    if mins < 120 {
+        format!("{mins} min")
+    } else if mins < 48 * 60 {
+        format!("{:.1} h", mins as f64 / 60.0)
+    } else {
+        format!("{:.1} d", mins as f64 / 1440.0)
+    }
 }
 
 /// One row of a distribution chart: min, p50, p90, p99 and max of some quantity.
@@ -377,6 +389,14 @@ mod tests {
             assert_eq!(svg.matches("</svg>").count(), 1, "{svg}");
             assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         }
+    }
+
+    #[test]
+    fn time_ticks_read_in_minutes_hours_or_days() {
+        assert_eq!(elapsed(0), "0 min");
+        assert_eq!(elapsed(119 * 60), "119 min");
+        assert_eq!(elapsed(330 * 60), "5.5 h");
+        assert_eq!(elapsed(3 * 86_400), "3.0 d");
     }
 
     #[test]
