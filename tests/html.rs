@@ -77,12 +77,14 @@ struct Browser {
     console: Vec<String>,
 }
 
-/// Runs Chromium on `page`: `--dump-dom`, and a screenshot into `png` when given.
-fn browse(chromium: &Path, dir: &Dir, page: &Path, png: Option<&Path>) -> Browser {
-    let url = format!("file://{}", page.display());
+/// Runs Chromium on `page` (with `query` after its address): `--dump-dom`, or a screenshot into
+/// `png` when given.
+fn browse(chromium: &Path, dir: &Dir, page: &Path, png: Option<&Path>, query: &str) -> Browser {
+    let url = format!("file://{}{query}", page.display());
     let profile = dir.path(&format!(
-        "profile-{}",
-        page.file_stem().unwrap().to_string_lossy()
+        "profile-{}-{}",
+        page.file_stem().unwrap().to_string_lossy(),
+        query.len()
     ));
     let mut cmd = Command::new(chromium);
     cmd.args([
@@ -320,7 +322,9 @@ fn the_domain_page_has_its_outline_and_stays_small() {
     assert!(page.contains("<a href=\"#svc-0\">"));
     assert!(page.contains("<tr id=\"svc-0\""));
     assert!(page.contains("<a href=\"#host-192-0-2-10\">"));
-    assert!(page.contains("<section class=\"host\" id=\"host-192-0-2-10\">"));
+    assert!(page.contains(
+        "<section class=\"host\" id=\"host-192-0-2-10\" data-f=\"1\" data-host=\"192.0.2.10 (dc01.corp.example)\">"
+    ));
     // The host's firewall draft and role.
     let dc = &page[page.find("id=\"host-192-0-2-10\"").unwrap()..];
     let dc = &dc[..dc.find("</section>").unwrap()];
@@ -351,7 +355,7 @@ fn the_domain_page_loads_in_chromium_without_errors_and_draws_its_charts() {
         ]),
     )
     .unwrap();
-    let b = browse(&chromium, &dir, &page, None);
+    let b = browse(&chromium, &dir, &page, None, "");
     assert!(b.console.is_empty(), "console: {:#?}", b.console);
     // The script filled in the row count: it ran to its end.
     let count = texts(&b.dom, "<span id=\"f-count\"", "</span>");
@@ -367,7 +371,7 @@ fn the_domain_page_loads_in_chromium_without_errors_and_draws_its_charts() {
     }
     // The screenshot is an image with something on it: many colours, mostly not the background.
     let png = dir.path("domain.png");
-    let shot = browse(&chromium, &dir, &page, Some(&png));
+    let shot = browse(&chromium, &dir, &page, Some(&png), "");
     assert!(shot.console.is_empty(), "console: {:#?}", shot.console);
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
     let mut reader = decoder.read_info().unwrap();
@@ -385,6 +389,68 @@ fn the_domain_page_loads_in_chromium_without_errors_and_draws_its_charts() {
         "{other} of {} pixels drawn",
         pixels.len()
     );
+}
+
+/// The filters, given in the page's address as a link can: rows and host sections of other hosts
+/// and services are hidden, the others shown, and the row count says how many.
+#[test]
+fn filters_from_the_address_hide_other_hosts_and_services() {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let dir = Dir::new("filters");
+    let page = dir.path("domain.html");
+    std::fs::write(
+        &page,
+        html_of(&[
+            "analyze",
+            "--format",
+            "html",
+            "-q",
+            "fixtures/domain.pcapng",
+        ]),
+    )
+    .unwrap();
+    let all = browse(&chromium, &dir, &page, None, "");
+    let filtered = browse(
+        &chromium,
+        &dir,
+        &page,
+        None,
+        "?host=192.0.2.20&service=spooler",
+    );
+    assert!(filtered.console.is_empty(), "{:#?}", filtered.console);
+    let shown = |b: &Browser| {
+        let t = texts(&b.dom, "<span id=\"f-count\"", "</span>").remove(0);
+        t.split(' ').next().unwrap().parse::<usize>().unwrap()
+    };
+    assert!(
+        shown(&filtered) >= 2 && shown(&filtered) < shown(&all) / 10,
+        "{} of {}",
+        shown(&filtered),
+        shown(&all)
+    );
+    // The answer's Print Spooler row on fs01 is shown, its Server row and dc01's rows hidden.
+    let answer = &filtered.dom[filtered.dom.find("id=\"answer-table\"").unwrap()..];
+    let answer = &answer[..answer.find("</table>").unwrap()];
+    let (mut kept, mut left_out) = (0, 0);
+    for row in answer.split("<tr").skip(2) {
+        let hidden = row.contains(" hidden=\"\"");
+        if hidden {
+            left_out += 1;
+        } else {
+            kept += 1;
+        }
+        let wanted = row.contains("data-host=\"192.0.2.20")
+            && row.contains("data-service=\"Print Spooler\"");
+        assert_eq!(hidden, !wanted, "{row}");
+    }
+    assert_eq!(kept, 1);
+    assert!(left_out > 20, "{left_out}");
+    assert!(filtered.dom.contains("id=\"host-192-0-2-10\" data-f=\"1\" data-host=\"192.0.2.10 (dc01.corp.example)\" hidden=\"\""));
+    assert!(filtered.dom.contains(
+        "id=\"host-192-0-2-20\" data-f=\"1\" data-host=\"192.0.2.20 (fs01.corp.example)\">"
+    ));
 }
 
 /// Names svcscope does not control: a catalog file's service, system, protocol and interface
@@ -467,7 +533,7 @@ fn hostile_names_run_nothing_in_chromium() {
     let dir = Dir::new("hostile-browser");
     for command in ["analyze", "hosts"] {
         let page = hostile_page(&dir, command);
-        let b = browse(&chromium, &dir, &page, None);
+        let b = browse(&chromium, &dir, &page, None, "");
         assert!(b.console.is_empty(), "{command}: console: {:#?}", b.console);
         // The document's title (the first; charts have titles of their own).
         let title = texts(&b.dom, "<title", "</title>").remove(0);

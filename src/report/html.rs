@@ -72,7 +72,9 @@ pre{background:#f7f7f7;border:1px solid var(--line);padding:8px;overflow:auto;fo
 @media print{.filters,nav,noscript{display:none}pre{max-height:none}th{position:static}a{color:inherit;text-decoration:none}.host{break-before:page}}
 "#;
 
-/// Sorting and filtering; it reads `data-` attributes and cell text and writes only `hidden`.
+/// Sorting and filtering; it reads `data-` attributes and cell text and writes only `hidden` (of
+/// rows and host sections), the order of rows, its own `data-dir` and `sort` class, and the row
+/// count.
 const SCRIPT: &str = r#"
 (function(){
   function key(td){var v=td.getAttribute('data-v');return v===null?td.textContent.toLowerCase():parseFloat(v);}
@@ -91,14 +93,16 @@ const SCRIPT: &str = r#"
   var f={service:document.getElementById('f-service'),host:document.getElementById('f-host'),protocol:document.getElementById('f-protocol')};
   function apply(){
     var want={};Object.keys(f).forEach(function(k){want[k]=f[k]?f[k].value.trim().toLowerCase():'';});
-    document.querySelectorAll('tr[data-f]').forEach(function(r){
+    document.querySelectorAll('[data-f]').forEach(function(r){
       var show=Object.keys(want).every(function(k){
         if(!want[k])return true;var v=r.getAttribute('data-'+k);
         return v===null||v.toLowerCase().indexOf(want[k])>=0;});
       r.hidden=!show;});
     var n=document.getElementById('f-count');if(n){n.textContent=document.querySelectorAll('tr[data-f]:not([hidden])').length+' rows shown';}
   }
-  Object.keys(f).forEach(function(k){if(f[k])f[k].addEventListener('input',apply);});
+  // A link can carry the filters: report.html?host=192.0.2.10&service=Net%20Logon
+  var q=new URLSearchParams(location.search);
+  Object.keys(f).forEach(function(k){if(f[k]){if(q.has(k))f[k].value=q.get(k);f[k].addEventListener('input',apply);}});
   apply();
 })();
 "#;
@@ -1210,10 +1214,12 @@ fn hosts_section(
 }
 
 fn host_section(p: &mut Page, ctx: &Ctx<'_>, catalog: &Catalog, hosts: &HostsReport, h: &HostRow) {
+    // The host filter hides the sections of other hosts too.
     let _ = write!(
         p.out,
-        r#"<section class="host" id="{}"><h3>{}</h3>"#,
+        r#"<section class="host" id="{}" data-f="1" data-host="{}"><h3>{}</h3>"#,
         host_id(h.addr),
+        html_attr(&ctx.addr_text(h.addr)),
         html_text(&ctx.addr_text(h.addr))
     );
     match &h.roles {
