@@ -80,6 +80,22 @@ struct Browser {
 /// Runs Chromium on `page` (with `query` after its address): `--dump-dom`, or a screenshot into
 /// `png` when given.
 fn browse(chromium: &Path, dir: &Dir, page: &Path, png: Option<&Path>, query: &str) -> Browser {
+    browse_as(chromium, dir, page, png, query, &[])
+}
+
+/// [`browse`] a page's DOM with more Chromium flags.
+fn browse_with(chromium: &Path, dir: &Dir, page: &Path, flags: &[&str]) -> Browser {
+    browse_as(chromium, dir, page, None, "", flags)
+}
+
+fn browse_as(
+    chromium: &Path,
+    dir: &Dir,
+    page: &Path,
+    png: Option<&Path>,
+    query: &str,
+    flags: &[&str],
+) -> Browser {
     let url = format!("file://{}{query}", page.display());
     let profile = dir.path(&format!(
         "profile-{}-{}",
@@ -99,7 +115,8 @@ fn browse(chromium: &Path, dir: &Dir, page: &Path, png: Option<&Path>, query: &s
         "--v=0",
         "--hide-scrollbars",
     ])
-    .arg(format!("--user-data-dir={}", profile.display()));
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .args(flags);
     match png {
         Some(p) => {
             cmd.arg(format!("--screenshot={}", p.display()))
@@ -451,6 +468,69 @@ fn filters_from_the_address_hide_other_hosts_and_services() {
     assert!(filtered.dom.contains(
         "id=\"host-192-0-2-20\" data-f=\"1\" data-host=\"192.0.2.20 (fs01.corp.example)\">"
     ));
+}
+
+/// A harness page that loads the report in a frame, clicks column headers of its services table
+/// and writes the order of the cells into `<pre id="out">`, one line per click.
+const SORT_HARNESS: &str = r#"<!DOCTYPE html><html><body><pre id="out">not run</pre><iframe id="f" src="domain.html"></iframe><script>
+document.getElementById('f').addEventListener('load', function(){
+  var out=[];
+  try {
+    var t=this.contentDocument.getElementById('services-table');
+    var col=function(i){return Array.prototype.map.call(t.tBodies[0].rows,function(r){return r.cells[i].getAttribute('data-v')||r.cells[i].textContent;}).join('|');};
+    var th=t.tHead.rows[0].cells;
+    th[4].click(); out.push(col(4)); th[4].click(); out.push(col(4)); th[0].click(); out.push(col(0));
+  } catch(e) { out.push('error: '+e); }
+  document.getElementById('out').textContent=out.join('\n');
+});
+</script></body></html>"#;
+
+/// Sorting: a click on a number column orders its rows by value, a second click reverses them, a
+/// click on a text column orders them alphabetically.
+#[test]
+fn table_headers_sort_numbers_as_numbers_and_text_as_text() {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let dir = Dir::new("sort");
+    std::fs::write(
+        dir.path("domain.html"),
+        html_of(&[
+            "analyze",
+            "--format",
+            "html",
+            "-q",
+            "fixtures/domain.pcapng",
+        ]),
+    )
+    .unwrap();
+    let harness = dir.path("harness.html");
+    std::fs::write(&harness, SORT_HARNESS).unwrap();
+    // The frame's document is readable from the harness only with file access between files.
+    let b = browse_with(
+        &chromium,
+        &dir,
+        &harness,
+        &["--allow-file-access-from-files"],
+    );
+    assert!(b.console.is_empty(), "{:#?}", b.console);
+    let out = texts(&b.dom, "<pre id=\"out\"", "</pre>").remove(0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    let numbers = |l: &str| -> Vec<u64> { l.split('|').map(|v| v.parse().unwrap()).collect() };
+    let up = numbers(lines[0]);
+    let mut sorted = up.clone();
+    sorted.sort();
+    assert!(
+        up.len() > 5 && up == sorted && up[0] < up[up.len() - 1],
+        "{up:?}"
+    );
+    let down = numbers(lines[1]);
+    assert_eq!(down, up.iter().rev().copied().collect::<Vec<_>>());
+    let names: Vec<&str> = lines[2].split('|').collect();
+    let mut alphabetical = names.clone();
+    alphabetical.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, alphabetical);
 }
 
 /// Names svcscope does not control: a catalog file's service, system, protocol and interface
