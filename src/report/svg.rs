@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::escape::{html_attr, html_text};
-use super::table::{bytes, count};
+use super::table::bytes;
 
 /// Series colours (Okabe–Ito, readable by most colour-blind readers), then greys.
 pub const PALETTE: [&str; 9] = [
@@ -340,11 +340,6 @@ pub fn ranges(title: &str, rows: &[Range], unit: fn(u64) -> String) -> String {
     }
     s.push_str("</svg>");
     s
-}
-
-/// "1,234" for chart notes.
-pub fn n(v: u64) -> String {
-    count(v)
 }
 
 #[cfg(test)]
