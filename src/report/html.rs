@@ -342,11 +342,22 @@ fn answers(hosts: &HostsReport) -> Vec<Answer> {
             };
             let rest = s.flows.saturating_sub(s.evidence_flows);
             if s.services.len() == 1 && rest > 0 {
+                // Bytes are kept per port, not per basis: when evidence named the service of
+                // some of the port's flows, the bytes are the port's and the row says so.
+                let evidence = if s.evidence_flows > 0 {
+                    format!(
+                        "- (port only for {} of {} flows; bytes of all of them)",
+                        count(rest),
+                        count(s.flows)
+                    )
+                } else {
+                    "-".into()
+                };
                 out.push(Answer {
                     server: h.addr,
                     service: s.services[0].clone(),
                     basis: "port",
-                    evidence: "-".into(),
+                    evidence,
                     via: port,
                     flows: rest,
                     bytes: s.bytes_c2s + s.bytes_s2c,
