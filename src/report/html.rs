@@ -372,7 +372,15 @@ fn answers(hosts: &HostsReport) -> Vec<Answer> {
                         s.services.join(", ")
                     ),
                     basis: "undetermined",
-                    evidence: "-".into(),
+                    evidence: if s.undetermined_flows < s.flows {
+                        format!(
+                            "- (not determined for {} of {} flows; bytes of all of them)",
+                            count(s.undetermined_flows),
+                            count(s.flows)
+                        )
+                    } else {
+                        "-".into()
+                    },
                     via: port,
                     flows: s.undetermined_flows,
                     bytes: s.bytes_c2s + s.bytes_s2c,
