@@ -45,6 +45,11 @@ pub struct Cli {
     #[arg(long = "catalog", value_name = "FILE", global = true)]
     pub catalogs: Vec<PathBuf>,
 
+    /// Tables at their full width: no column cut or left out to fit the terminal (its width is
+    /// COLUMNS, else the terminal's; a pipe or a file gets full width anyway).
+    #[arg(long, global = true)]
+    pub wide: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -151,6 +156,16 @@ pub enum Format {
     Table,
     Json,
     Csv,
+    /// One self-contained HTML page (analyze, hosts, capture).
+    Html,
+}
+
+/// The commands whose output is a list, not a traffic report, have no HTML page.
+fn no_html(format: Format, command: &str) -> Result<()> {
+    if format == Format::Html {
+        anyhow::bail!("--format html is for analyze, hosts and capture, not {command}");
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -372,6 +387,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Runs the command line; errors that stop a command return `Err` (main prints them).
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    report::table::set_width(if cli.wide {
+        None
+    } else {
+        report::table::detect_width()
+    });
     let catalog = Catalog::load(&cli.catalogs)?;
     match cli.command {
         Command::Catalog(args) => catalog_command(&catalog, &args),
@@ -384,6 +404,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
+    no_html(args.format, "catalog")?;
     let filter = RowFilter {
         port: args.port,
         transport: args.transport.map(|t| match t {
@@ -414,7 +435,7 @@ fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
         let text = match args.format {
             Format::Json => report::catalog::interfaces_json(catalog, &list) + "\n",
             Format::Csv => report::catalog::interfaces_csv(catalog, &list),
-            Format::Table => report::catalog::interfaces_table(catalog, &list),
+            Format::Table | Format::Html => report::catalog::interfaces_table(catalog, &list),
         };
         write_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
@@ -442,7 +463,7 @@ fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
         let text = match args.format {
             Format::Json => report::catalog::names_json(catalog, &list) + "\n",
             Format::Csv => report::catalog::names_csv(catalog, &list),
-            Format::Table => report::catalog::names_table(catalog, &list),
+            Format::Table | Format::Html => report::catalog::names_table(catalog, &list),
         };
         write_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
@@ -451,8 +472,8 @@ fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
     let text = match args.format {
         Format::Json => report::catalog::json(catalog, &rows) + "\n",
         Format::Csv => report::catalog::csv(catalog, &rows),
-        Format::Table if rows.is_empty() => "No catalog rows match.\n".to_string(),
-        Format::Table => report::catalog::table(catalog, &rows),
+        Format::Table | Format::Html if rows.is_empty() => "No catalog rows match.\n".to_string(),
+        Format::Table | Format::Html => report::catalog::table(catalog, &rows),
     };
     write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
@@ -487,11 +508,19 @@ fn flow_sink(
     Ok(Some(Box::new(JsonLines::new(catalog.clone(), sensor, out))))
 }
 
-fn render(report: &Report, format: Format) -> String {
+/// Renders the services report; the HTML page holds the host view too (`hosts` builds it with
+/// roles from the same aggregate).
+fn render(
+    report: &Report,
+    format: Format,
+    hosts: impl FnOnce() -> HostsReport,
+    catalog: &Catalog,
+) -> String {
     match format {
         Format::Table => report::table::render(report),
         Format::Json => serde_json::to_string_pretty(report).expect("reports serialize") + "\n",
         Format::Csv => report::csv::render(report),
+        Format::Html => report::html::render(catalog, report, &hosts()),
     }
 }
 
@@ -500,8 +529,19 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
     let flows = flow_sink(&catalog, &args.flows, &sensor)?;
     let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, flows)?;
     let mut report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
-    report.sensor = sensor;
-    write_stdout(&render(&report, args.format))?;
+    report.sensor = sensor.clone();
+    let hosts = || {
+        let mut h = HostsReport::build(
+            &catalog,
+            &analysis.aggregate,
+            report.inputs.clone(),
+            &[],
+            true,
+        );
+        h.sensor = sensor.clone();
+        h
+    };
+    write_stdout(&render(&report, args.format, hosts, &catalog))?;
     if let Some(e) = analysis.flow_log_error {
         warn!("writing flow records failed: {e}");
         failed = true;
@@ -525,6 +565,10 @@ pub fn write_stdout(text: &str) -> Result<()> {
 fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode> {
     let nets = args.select.nets()?;
     let sensor = args.sensor.resolve()?;
+    if args.format == Format::Html && args.interval.is_some() {
+        // Interval reports are text or JSON lines; a page is one document, written at the end.
+        anyhow::bail!("--format html writes the final report only: it does not take --interval");
+    }
     let live = LiveOptions {
         interface: args.interface.clone(),
         snaplen: args.snaplen,
@@ -647,19 +691,32 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
                 &result.aggregate,
                 report.inputs.clone(),
                 &nets,
-                args.select.role,
+                args.select.role || format == Format::Html,
             );
             hosts.sensor = sensor.clone();
             if json_lines {
                 serde_json::to_string(&hosts).expect("host reports serialize") + "\n"
             } else {
-                render_hosts(&hosts, format)
+                render_hosts(&hosts, format, || report.clone(), &catalog)
             }
         }
         View::Services if json_lines => {
             serde_json::to_string(&report).expect("reports serialize") + "\n"
         }
-        View::Services => render(&report, format),
+        View::Services => render(
+            &report,
+            format,
+            || {
+                HostsReport::build(
+                    &catalog,
+                    &result.aggregate,
+                    report.inputs.clone(),
+                    &nets,
+                    true,
+                )
+            },
+            &catalog,
+        ),
     };
     write_stdout(&text)?;
     let mut failed = false;
@@ -743,11 +800,12 @@ fn savefile_health(s: &SaveReport) -> SavefileHealth {
 }
 
 fn interfaces_command(args: &InterfacesArgs) -> Result<ExitCode> {
+    no_html(args.format, "interfaces")?;
     let list = interfaces().map_err(anyhow::Error::msg)?;
     let text = match args.format {
         Format::Json => report::interfaces::json(&list),
         Format::Csv => report::interfaces::csv(&list),
-        Format::Table => report::interfaces::table(&list),
+        Format::Table | Format::Html => report::interfaces::table(&list),
     };
     write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
@@ -781,13 +839,20 @@ fn analyze_inputs(
     Ok((analysis, failed))
 }
 
-fn render_hosts(report: &HostsReport, format: Format) -> String {
+/// Renders the host view; the HTML page holds the services report too.
+fn render_hosts(
+    report: &HostsReport,
+    format: Format,
+    services: impl FnOnce() -> Report,
+    catalog: &Catalog,
+) -> String {
     match format {
         Format::Table => report.render_table(),
         Format::Json => {
             serde_json::to_string_pretty(report).expect("host reports serialize") + "\n"
         }
         Format::Csv => report.render_csv(),
+        Format::Html => report::html::render(catalog, &services(), report),
     }
 }
 
@@ -795,15 +860,17 @@ fn hosts_command(catalog: Arc<Catalog>, args: HostsArgs) -> Result<ExitCode> {
     let nets = args.select.nets()?;
     let sensor = args.sensor.resolve()?;
     let (analysis, failed) = analyze_inputs(&catalog, &args.input, None)?;
-    let mut report = HostsReport::build(
-        &catalog,
-        &analysis.aggregate,
-        analysis.inputs,
-        &nets,
-        args.select.role,
-    );
-    report.sensor = sensor;
-    write_stdout(&render_hosts(&report, args.format))?;
+    // The page always shows roles.
+    let roles = args.select.role || args.format == Format::Html;
+    let mut report =
+        HostsReport::build(&catalog, &analysis.aggregate, analysis.inputs, &nets, roles);
+    report.sensor = sensor.clone();
+    let services = || {
+        let mut r = Report::build(&catalog, &analysis.aggregate, report.inputs.clone(), 10);
+        r.sensor = sensor.clone();
+        r
+    };
+    write_stdout(&render_hosts(&report, args.format, services, &catalog))?;
     Ok(if failed {
         ExitCode::from(1)
     } else {

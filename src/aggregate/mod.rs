@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod hosts;
 pub mod services;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 
@@ -353,6 +354,8 @@ pub struct Aggregate {
     pub by_basis: services::ByBasis,
     /// How clients authenticated, per service and server.
     pub auth: auth::AuthInventory,
+    /// Bytes over time per service (and undetermined, unclassified), in bounded buckets.
+    pub timeline: timeline::Timeline,
     pub inspect: Counters,
     /// The workers sharing the process-wide caps; a merged aggregate has the whole caps.
     pub workers: Workers,
@@ -423,6 +426,7 @@ impl Aggregate {
         self.auth.add(f, &attribution);
         let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
         self.by_basis.add(catalog, f, &attribution, addr_cap);
+        self.timeline.add_flow(f, &attribution);
         // Packets recorded under the label the flow had before evidence relabelled it count under
         // its final label too, at the flow's mean size (their own sizes are in the old label's
         // histogram, which the report shows only for labels that keep flows).
@@ -478,6 +482,7 @@ impl Aggregate {
         let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
         self.by_basis.merge(&o.by_basis, addr_cap);
         self.auth.merge(&o.auth);
+        self.timeline.merge(&o.timeline);
         self.inspect.merge(&o.inspect);
         let (a, b) = (&mut self.flow_counters, &o.flow_counters);
         a.flows_created += b.flows_created;

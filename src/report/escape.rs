@@ -23,6 +23,12 @@
 //! - [`nft_string`]: an nftables quoted string: no `"` (nft has no escape for it; it becomes `'`), and at
 //!   most a given number of bytes (nft comments hold 128).
 //!
+//! - [`html_text`] and [`html_attr`]: HTML element content and double-quoted attribute values:
+//!   `&`, `<` and `>` become character references (and in attributes `"` and `'` too), so no name
+//!   opens a tag, ends a `<style>` or `<script>`, or leaves its attribute; control characters are
+//!   made visible as for a terminal. svcscope never writes outside text into a script, a style sheet,
+//!   a URL or an unquoted attribute.
+//!
 //! Control characters in arguments are written visibly too, so every line of a script is one command.
 
 use std::borrow::Cow;
@@ -230,6 +236,38 @@ pub fn nft_string(text: &str, max: usize) -> String {
     format!("\"{s}\"")
 }
 
+fn html(text: &str, attr: bool) -> Cow<'_, str> {
+    let special = |c: char| matches!(c, '&' | '<' | '>') || (attr && matches!(c, '"' | '\''));
+    if !text.chars().any(|c| special(c) || is_unsafe(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attr => out.push_str("&quot;"),
+            '\'' if attr => out.push_str("&#39;"),
+            c if is_unsafe(c) => push_visible(&mut out, c),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Text for HTML element content (also inside SVG `<text>` and `<title>`): `&`, `<` and `>` as
+/// character references, control characters made visible.
+pub fn html_text(text: &str) -> Cow<'_, str> {
+    html(text, false)
+}
+
+/// Text for a double-quoted HTML or SVG attribute value: as [`html_text`], and `"` and `'` as
+/// character references too.
+pub fn html_attr(text: &str) -> Cow<'_, str> {
+    html(text, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,6 +363,28 @@ mod tests {
         assert_eq!(nft_string("a\nflush ruleset", 120), "\"a\\nflush ruleset\"");
         let long = nft_string(&"é".repeat(100), 120);
         assert!(long.len() <= 122 && long.ends_with("...\""), "{long}");
+    }
+
+    #[test]
+    fn html_text_and_attributes_cannot_open_tags_or_leave_quotes() {
+        assert!(matches!(html_text("Net Logon"), Cow::Borrowed(_)));
+        assert_eq!(
+            html_text("<script>alert(1)</script>"),
+            "&lt;script&gt;alert(1)&lt;/script&gt;"
+        );
+        assert_eq!(
+            html_text("</style><b>&amp;"),
+            "&lt;/style&gt;&lt;b&gt;&amp;amp;"
+        );
+        // Quotes are harmless in content and kept readable there.
+        assert_eq!(html_text("it's \"x\""), "it's \"x\"");
+        assert_eq!(
+            html_attr("x\" onmouseover=\"alert(1)"),
+            "x&quot; onmouseover=&quot;alert(1)"
+        );
+        assert_eq!(html_attr("a'b<c>&"), "a&#39;b&lt;c&gt;&amp;");
+        assert_eq!(html_text("a\nb\u{202e}"), "a\\nb\\u{202e}");
+        assert_eq!(html_attr("MSSQL$UDDI é"), "MSSQL$UDDI é");
     }
 
     /// Reads a PowerShell string expression as [`powershell_string`] writes it: `'…'`, or `( '…' +
@@ -438,6 +498,23 @@ mod tests {
             // An even run of backslashes before the closing quote: the quote ends the argument.
             let backslashes = inner.len() - inner.trim_end_matches('\\').len();
             prop_assert_eq!(backslashes % 2, 0);
+        }
+
+        #[test]
+        fn html_escapes_leave_no_markup_and_read_back(s in any::<String>()) {
+            let text = html_text(&s);
+            let attr = html_attr(&s);
+            prop_assert!(!text.contains(['<', '>']));
+            prop_assert!(!attr.contains(['<', '>', '"', '\'']));
+            prop_assert!(!attr.chars().any(is_unsafe));
+            // Every '&' starts one of the references written, so a browser reads the text back.
+            let back = attr
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&amp;", "&");
+            prop_assert_eq!(back, visible(&s).into_owned());
         }
 
         #[test]

@@ -534,15 +534,11 @@ impl HostsReport {
             let _ = writeln!(out, "{} — {}", h.addr, what.join(", "));
             if let Some(roles) = &h.roles {
                 for r in roles {
-                    let _ = writeln!(
-                        out,
-                        "  role: {} — {}",
-                        r.role,
-                        terminal(&r.evidence.join("; "))
-                    );
+                    let line = format!("  role: {} — {}", r.role, terminal(&r.evidence.join("; ")));
+                    let _ = writeln!(out, "{}", super::table::fill(&line, "        "));
                     if !r.missing.is_empty() {
-                        let _ =
-                            writeln!(out, "        not seen: {}", terminal(&r.missing.join(", ")));
+                        let line = format!("        not seen: {}", terminal(&r.missing.join(", ")));
+                        let _ = writeln!(out, "{}", super::table::fill(&line, "          "));
                     }
                 }
                 if roles.is_empty() && !h.serves.is_empty() {
@@ -558,8 +554,8 @@ impl HostsReport {
                     ">FLOWS",
                     ">BYTES C→S",
                     ">BYTES S→C",
-                    "FIRST SEEN",
-                    "LAST SEEN",
+                    "?2FIRST SEEN UTC",
+                    "?1LAST SEEN UTC",
                     "CANDIDATE SERVICES",
                 ]);
                 for s in &h.serves {
@@ -745,7 +741,7 @@ fn render_services(out: &mut String, h: &HostRow) {
             plural(s.flows, "flow"),
             clip(&s.app_protocols.join(", "), 60),
         );
-        let _ = writeln!(out, "{}", terminal(&line));
+        let _ = writeln!(out, "{}", super::table::fill(&terminal(&line), "      "));
     }
     if h.services_served.len() > MAX_SERVICE_LINES {
         let _ = writeln!(
@@ -770,7 +766,7 @@ fn render_services(out: &mut String, h: &HostRow) {
             "  uses by Kerberos tickets: {}",
             clip(&tickets.join(", "), 160)
         );
-        let _ = writeln!(out, "{}", terminal(&line));
+        let _ = writeln!(out, "{}", super::table::fill(&terminal(&line), "      "));
     }
     for a in h.authentication.iter().take(MAX_SERVICE_LINES) {
         let facets = |rows: &[super::authentication::FacetRow]| {
@@ -791,7 +787,7 @@ fn render_services(out: &mut String, h: &HostRow) {
         if !a.kerberos_etypes.is_empty() {
             line.push_str(&format!("; tickets {}", facets(&a.kerberos_etypes)));
         }
-        let _ = writeln!(out, "{}", terminal(&line));
+        let _ = writeln!(out, "{}", super::table::fill(&terminal(&line), "      "));
     }
     for u in h.services_used.iter().take(MAX_SERVICE_LINES) {
         let line = format!(

@@ -16,13 +16,16 @@ pub mod escape;
 pub mod flowfile;
 pub mod flows;
 pub mod hosts;
+pub mod html;
 pub mod interfaces;
 pub mod live;
 pub mod metrics;
 pub mod roles;
 pub mod rules;
 pub mod sensor;
+pub mod svg;
 pub mod table;
+pub mod timeline;
 
 use serde::Serialize;
 
@@ -399,6 +402,8 @@ pub struct Report {
     /// The Kerberos service principals clients asked tickets for or presented.
     pub kerberos: authentication::Kerberos,
     pub health: Health,
+    /// Bytes over time per service, undetermined and unclassified traffic.
+    pub timeline: timeline::TimelineReport,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -733,6 +738,7 @@ impl Report {
             authentication: authentication::Authentication::build(catalog, &agg.auth),
             kerberos: authentication::Kerberos::build(catalog, &agg.auth),
             health,
+            timeline: timeline::TimelineReport::build(catalog, &agg.timeline),
         }
     }
 

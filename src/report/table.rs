@@ -3,25 +3,123 @@
 //! unanswered attempts and capture health.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::escape::terminal;
 use super::{Percentiles, Report, Traffic};
 
+/// The width tables are fitted to, in columns; 0 is no limit (the default: a pipe, `--wide`).
+static WIDTH: AtomicUsize = AtomicUsize::new(0);
+
+/// Narrowest width tables are fitted to: below it they keep their natural width.
+pub const MIN_WIDTH: usize = 40;
+
+/// Sets the width every table of this process is fitted to (`None`: no limit).
+pub fn set_width(width: Option<usize>) {
+    WIDTH.store(
+        width.filter(|&w| w >= MIN_WIDTH).unwrap_or(0),
+        Ordering::Relaxed,
+    );
+}
+
+/// The width tables are fitted to, if any.
+pub fn width() -> Option<usize> {
+    Some(WIDTH.load(Ordering::Relaxed)).filter(|&w| w > 0)
+}
+
+/// The terminal width for tables: `COLUMNS` when set to a number, else the width of standard
+/// output when it is a terminal, else none (a file or a pipe gets whole lines).
+pub fn detect_width() -> Option<usize> {
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+    {
+        return Some(c);
+    }
+    terminal_size::terminal_size_of(std::io::stdout())
+        .map(|(terminal_size::Width(w), _)| usize::from(w))
+}
+
+/// Text as lines of at most `width` columns (when a width is set), broken at spaces; continuation
+/// lines start with `indent`.
+pub fn fill(text: &str, indent: &str) -> String {
+    fill_to(text, indent, width())
+}
+
+/// [`fill`] to a given width.
+pub fn fill_to(text: &str, indent: &str, width: Option<usize>) -> String {
+    let Some(width) = width else {
+        return text.to_string();
+    };
+    let body = text.trim_start_matches(' ');
+    let lead = &text[..text.len() - body.len()];
+    let mut out = String::new();
+    let mut line = lead.to_string();
+    for word in body.split(' ') {
+        let len = line.chars().count();
+        if len > lead.len() && len + 1 + word.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = format!("{indent}{word}");
+        } else {
+            if len > lead.len() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    out.push_str(&line);
+    out
+}
+
 /// A table of left- or right-aligned columns. Cells are for a terminal: their control characters are
 /// shown escaped ([`terminal`]), so a name from a catalog or the system cannot send escape sequences
 /// or break the line.
+///
+/// With a width set ([`set_width`]) a table that would be wider is fitted: its text columns are
+/// narrowed (the widest first, never below their header or 8 columns) and cut with `…`; if that is
+/// not enough, its optional columns are left out, the last first. Numbers are never cut.
 pub struct Table {
     headers: Vec<&'static str>,
     right: Vec<bool>,
+    /// 0: always shown; else left out to fit, rank 1 first.
+    drop_rank: Vec<u8>,
+    /// Never cut (numbers, and columns marked `!` such as UUIDs).
+    whole: Vec<bool>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    /// Columns whose header starts with '>' are right-aligned (the '>' is not printed).
+    /// Columns whose header starts with '>' are right-aligned (the '>' is not printed); `!` marks a
+    /// left-aligned column that is never cut (a UUID); `?` and a digit before either
+    /// (`?2>PACKETS`, `?1VIA`) make the column optional: left out when the table does not fit the
+    /// width, rank 1 first.
     pub fn new(headers: &[&'static str]) -> Table {
+        let mut drop_rank = Vec::with_capacity(headers.len());
+        let headers: Vec<&'static str> = headers
+            .iter()
+            .map(|h| {
+                let mut b = h.bytes();
+                match (b.next(), b.next()) {
+                    (Some(b'?'), Some(d @ b'1'..=b'9')) => {
+                        drop_rank.push(d - b'0');
+                        &h[2..]
+                    }
+                    _ => {
+                        drop_rank.push(0);
+                        h
+                    }
+                }
+            })
+            .collect();
         Table {
-            headers: headers.iter().map(|h| h.trim_start_matches('>')).collect(),
+            headers: headers
+                .iter()
+                .map(|h| h.trim_start_matches(['>', '!']))
+                .collect(),
             right: headers.iter().map(|h| h.starts_with('>')).collect(),
+            whole: headers.iter().map(|h| h.starts_with(['>', '!'])).collect(),
+            drop_rank,
             rows: Vec::new(),
         }
     }
@@ -42,23 +140,92 @@ impl Table {
         self.rows.is_empty()
     }
 
-    pub fn render(&self, indent: &str) -> String {
+    /// The columns shown and their widths, fitted to `width` (columns of the whole line): text
+    /// columns narrowed to a comfortable width (16, or their header), optional columns left out
+    /// (the lowest drop rank first, then the rightmost) while that does not fit, and only then text
+    /// columns cut further (to 8 columns, or their header).
+    fn layout(&self, indent: usize, width: Option<usize>) -> (Vec<usize>, Vec<usize>) {
         let n = self.headers.len();
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        let mut natural: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
         for r in &self.rows {
             for (i, c) in r.iter().enumerate().take(n) {
-                widths[i] = widths[i].max(c.chars().count());
+                natural[i] = natural[i].max(c.chars().count());
             }
         }
+        let mut shown: Vec<usize> = (0..n).collect();
+        let Some(width) = width else {
+            return (shown, natural);
+        };
+        let header = |i: usize| self.headers[i].chars().count();
+        let fit = |shown: &[usize], floor: &dyn Fn(usize) -> usize| {
+            let mut widths = natural.clone();
+            let total = indent
+                + shown.iter().map(|&i| widths[i]).sum::<usize>()
+                + 2 * shown.len().saturating_sub(1);
+            let mut excess = total.saturating_sub(width);
+            while excess > 0 {
+                // The widest text column that can still give a column.
+                let Some(&i) = shown
+                    .iter()
+                    .filter(|&&i| !self.whole[i] && widths[i] > floor(i))
+                    .max_by_key(|&&i| (widths[i], std::cmp::Reverse(i)))
+                else {
+                    break;
+                };
+                widths[i] -= 1;
+                excess -= 1;
+            }
+            (excess == 0, widths)
+        };
+        let comfortable = |i: usize| natural[i].min(header(i).max(16));
+        let tight = |i: usize| natural[i].min(header(i).max(8));
+        loop {
+            let (fits, widths) = fit(&shown, &comfortable);
+            if fits {
+                return (shown, widths);
+            }
+            let drop = shown
+                .iter()
+                .enumerate()
+                .filter(|(_, &i)| self.drop_rank[i] > 0)
+                .min_by_key(|(p, &i)| (self.drop_rank[i], std::cmp::Reverse(*p)))
+                .map(|(p, _)| p);
+            match drop {
+                Some(p) => {
+                    shown.remove(p);
+                }
+                None => return (shown.clone(), fit(&shown, &tight).1),
+            }
+        }
+    }
+
+    /// The table, fitted to the width set by [`set_width`].
+    pub fn render(&self, indent: &str) -> String {
+        self.render_to(indent, width())
+    }
+
+    /// The table fitted to `width` columns (`None`: its natural width).
+    pub fn render_to(&self, indent: &str, width: Option<usize>) -> String {
+        let (shown, widths) = self.layout(indent.chars().count(), width);
+        let n = shown.len();
         let mut out = String::new();
-        let line = |cells: &mut dyn Iterator<Item = &str>, out: &mut String| {
+        let line = |cells: &[&str], out: &mut String| {
             let mut s = String::from(indent);
-            for (i, c) in cells.enumerate() {
-                let pad = widths[i].saturating_sub(c.chars().count());
+            for (i, &col) in shown.iter().enumerate() {
+                let c = cells.get(col).copied().unwrap_or("");
+                let w = widths[col];
+                let clipped;
+                let c = if c.chars().count() > w {
+                    clipped = clip(c, w);
+                    clipped.as_str()
+                } else {
+                    c
+                };
+                let pad = w.saturating_sub(c.chars().count());
                 if i > 0 {
                     s.push_str("  ");
                 }
-                if self.right[i] {
+                if self.right[col] {
                     s.push_str(&" ".repeat(pad));
                     s.push_str(c);
                 } else {
@@ -71,9 +238,10 @@ impl Table {
             out.push_str(s.trim_end());
             out.push('\n');
         };
-        line(&mut self.headers.iter().copied(), &mut out);
+        line(&self.headers, &mut out);
         for r in &self.rows {
-            line(&mut r.iter().map(String::as_str), &mut out);
+            let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+            line(&cells, &mut out);
         }
         out
     }
@@ -159,21 +327,25 @@ fn hosts(t: &Traffic, n: usize) -> String {
 /// The services section: evidence-backed services first (with the evidence), then those credited
 /// by a port they alone own, each most bytes first.
 fn services(r: &Report) -> String {
-    let mut out = String::from(
-        "Services (from evidence seen in the payload, else by a port only they use)\n",
+    let mut out = format!(
+        "{}\n",
+        fill(
+            "Services (from evidence seen in the payload, else by a port only they use)",
+            "  "
+        )
     );
     let mut tab = Table::new(&[
         "SERVICE",
-        "SYSTEM",
+        "?4SYSTEM",
         ">FLOWS",
-        ">PACKETS",
+        "?3>PACKETS",
         ">BYTES C→S",
         ">BYTES S→C",
         ">CLIENTS",
-        ">SERVERS",
+        "?2>SERVERS",
         "BASIS",
-        "EVIDENCE",
-        "VIA",
+        "?5EVIDENCE",
+        "?1VIA",
     ]);
     for s in &r.services {
         let basis = if s.evidence_flows == 0 {
@@ -220,11 +392,22 @@ fn undetermined(r: &Report) -> String {
     if r.undetermined.is_empty() {
         return String::new();
     }
-    let mut out = String::from(
-        "\nNot determined (ports several services share, no evidence of which; counted under none)\n",
+    let mut out = format!(
+        "\n{}\n",
+        fill(
+            "Not determined (ports several services share, no evidence of which; counted under none)",
+            "  "
+        )
     );
     let mut tab = Table::new(&[
-        "PROTOCOL", "PORT", ">FLOWS", ">PACKETS", ">BYTES", ">CLIENTS", ">SERVERS", "SERVICE",
+        "PROTOCOL",
+        "PORT",
+        ">FLOWS",
+        "?2>PACKETS",
+        ">BYTES",
+        ">CLIENTS",
+        "?1>SERVERS",
+        "SERVICE",
     ]);
     for u in &r.undetermined {
         let port = match (u.port, u.ip_protocol) {
@@ -252,7 +435,13 @@ fn undetermined(r: &Report) -> String {
     out
 }
 
-/// Renders the whole report for a terminal.
+/// `writeln!` of a line wrapped to the table width ([`fill`]), continuation lines indented by 6.
+macro_rules! wrapln {
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, "{}", fill(&format!($($arg)*), "      "))
+    };
+}
+
 fn plural(n: u64, word: &str) -> String {
     format!("{} {word}{}", count(n), if n == 1 { "" } else { "s" })
 }
@@ -268,8 +457,13 @@ fn authentication(r: &Report) -> String {
     if a.mechanisms.is_empty() && a.kerberos_etypes.is_empty() {
         return out;
     }
-    out.push_str(
-        "\nAuthentication (how clients proved who they are; weak: NTLMv1, passwords in clear, RC4 and DES)\n",
+    let _ = writeln!(
+        out,
+        "\n{}",
+        fill(
+            "Authentication (how clients proved who they are; weak: NTLMv1, passwords in clear, RC4 and DES)",
+            "  "
+        )
     );
     let list = |rows: &[super::authentication::FacetRow]| {
         rows.iter()
@@ -286,10 +480,10 @@ fn authentication(r: &Report) -> String {
             .join("; ")
     };
     if !a.mechanisms.is_empty() {
-        let _ = writeln!(out, "  mechanisms: {}", list(&a.mechanisms));
+        let _ = wrapln!(out, "  mechanisms: {}", list(&a.mechanisms));
     }
     if !a.kerberos_etypes.is_empty() {
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "  Kerberos encryption types: {}",
             list(&a.kerberos_etypes)
@@ -302,7 +496,7 @@ fn authentication(r: &Report) -> String {
             .filter(|e| e.ends_with("(weak)"))
             .map(|e| e.trim_end_matches(" (weak)"))
             .collect();
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "  WEAK  {} tickets for {}{}: {}",
             weak.join(", "),
@@ -316,7 +510,7 @@ fn authentication(r: &Report) -> String {
         );
     }
     for w in &a.weak {
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "  WEAK  {} to {} on {}: {}, {}",
             terminal(w.name.trim_end_matches(" (weak)")),
@@ -373,8 +567,13 @@ fn kerberos(r: &Report) -> String {
     if k.principals.is_empty() {
         return out;
     }
-    out.push_str(
-        "\nKerberos service principals (tickets asked for at the KDC, presented to servers)\n",
+    let _ = writeln!(
+        out,
+        "\n{}",
+        fill(
+            "Kerberos service principals (tickets asked for at the KDC, presented to servers)",
+            "  "
+        )
     );
     let mut tab = Table::new(&[
         "PRINCIPAL",
@@ -411,12 +610,12 @@ fn kerberos(r: &Report) -> String {
     out
 }
 
+/// Renders the whole report for a terminal.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let files = r.inputs.len();
-    let _ = writeln!(
-        out,
-        "{} — sensor {} — {} input{}, {} packets, {}, {} → {}",
+    let head = format!(
+        "{} — sensor {} — {} input{}, {} packets, {}, {} → {} UTC",
         r.generator,
         r.sensor,
         files,
@@ -426,6 +625,7 @@ pub fn render(r: &Report) -> String {
         short_time(&r.first_seen),
         short_time(&r.last_seen),
     );
+    let _ = writeln!(out, "{}", fill(&head, "  "));
     let t = &r.totals;
     let pct = |a: u64, b: u64| {
         if b == 0 {
@@ -434,25 +634,25 @@ pub fn render(r: &Report) -> String {
             100.0 * a as f64 / b as f64
         }
     };
-    let _ = writeln!(
-        out,
-        "{} flows: {} classified ({:.1}% of bytes), {} unclassified, {} unanswered attempts\n",
+    let flows = format!(
+        "{} flows: {} classified ({:.1}% of bytes), {} unclassified, {} unanswered attempts",
         count(t.flows),
         count(t.classified_flows),
         pct(t.classified_bytes, t.bytes),
         count(t.unclassified_flows),
         count(t.unanswered_flows),
     );
+    let _ = writeln!(out, "{}\n", fill(&flows, "  "));
 
     if t.classified_flows > 0 {
-        let _ = writeln!(
-            out,
-            "Service known from evidence for {} flows ({:.1}% of bytes); not determined for {} flows on shared ports ({:.1}% of bytes)\n",
+        let known = format!(
+            "Service known from evidence for {} flows ({:.1}% of bytes); not determined for {} flows on shared ports ({:.1}% of bytes)",
             count(t.evidence_flows),
             pct(t.evidence_bytes, t.bytes),
             count(t.undetermined_flows),
             pct(t.undetermined_bytes, t.bytes),
         );
+        let _ = writeln!(out, "{}\n", fill(&known, "  "));
     }
     out.push_str(&services(r));
     out.push_str(&undetermined(r));
@@ -464,13 +664,13 @@ pub fn render(r: &Report) -> String {
         "PROTOCOL",
         "PORT",
         ">FLOWS",
-        ">PACKETS",
+        "?4>PACKETS",
         ">BYTES C→S",
         ">BYTES S→C",
         ">CLIENTS",
-        ">SERVERS",
-        ">PKT SIZE p50/p99/max",
-        ">DURATION p50/p99/max",
+        "?3>SERVERS",
+        "?2>PKT SIZE p50/p99/max",
+        "?1>DURATION p50/p99/max",
         "SERVICES",
     ]);
     for a in &r.app_protocols {
@@ -535,29 +735,36 @@ pub fn render(r: &Report) -> String {
 
     let un = &r.unanswered;
     if un.flows > 0 {
-        let _ = writeln!(
-            out,
-            "\nUnanswered connection attempts (not counted as service traffic): {} from {} clients to {} servers",
+        let line = format!(
+            "Unanswered connection attempts (not counted as service traffic): {} from {} clients to {} servers",
             count(un.flows),
             un.clients,
             un.servers
         );
+        let _ = writeln!(out, "\n{}", fill(&line, "  "));
         let shown: Vec<String> = un
             .by_app_protocol
             .iter()
             .take(8)
             .map(|c| format!("{} {}", terminal(&c.name), count(c.count)))
             .collect();
-        let _ = writeln!(out, "  {}", shown.join(", "));
+        let _ = writeln!(out, "{}", fill(&format!("  {}", shown.join(", ")), "  "));
     }
 
     if !r.rpc.interfaces.is_empty() || r.rpc.unconfirmed_dynamic_flows > 0 {
-        out.push_str("\nDCE/RPC interfaces (from binds, endpoint-mapper answers and connectionless headers)\n");
+        let _ = writeln!(
+            out,
+            "\n{}",
+            fill(
+                "DCE/RPC interfaces (from binds, endpoint-mapper answers and connectionless headers)",
+                "  "
+            )
+        );
         let mut tab = Table::new(&[
             "INTERFACE",
-            "UUID",
+            "?2!UUID",
             ">FLOWS",
-            ">PACKETS",
+            "?1>PACKETS",
             ">BYTES",
             "SERVICES",
         ]);
@@ -598,7 +805,7 @@ pub fn render(r: &Report) -> String {
             ),
             (None, _) => "ok".into(),
         };
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "  {}: {}, {} packets{} — {}",
             terminal(&i.path),
@@ -616,7 +823,7 @@ pub fn render(r: &Report) -> String {
             status
         );
     }
-    let _ = writeln!(
+    let _ = wrapln!(
         out,
         "  decoded {} IP packets, {} not IP, {} malformed, {} cut by snaplen",
         count(h.packets_decoded),
@@ -634,7 +841,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     for m in &h.malformed {
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "    malformed {}: {} ({})",
             m.layer,
@@ -643,14 +850,14 @@ pub fn render(r: &Report) -> String {
         );
     }
     if h.fragments_attributed + h.fragments_unmatched > 0 {
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "  IP fragments: {} attributed to their flow, {} without a first fragment",
             count(h.fragments_attributed),
             count(h.fragments_unmatched)
         );
     }
-    let _ = writeln!(
+    let _ = wrapln!(
         out,
         "  flows: {} created, {} evicted early (table full), peak {} concurrent",
         count(h.flows_created),
@@ -666,7 +873,7 @@ pub fn render(r: &Report) -> String {
             .filter(|(c, v)| *v > 0 && c.key != "flows_inspected")
             .map(|(c, v)| format!("{} {}", count(v), c.text))
             .collect();
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "  inspected {} flows: {}",
             count(inspected),
@@ -678,7 +885,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     if let Some(l) = &h.live {
-        let _ = writeln!(
+        let _ = wrapln!(
             out,
             "  live {}: {} received, {} dropped by the kernel, {} by the interface, {} by svcscope",
             terminal(&l.interface),
@@ -692,7 +899,7 @@ pub fn render(r: &Report) -> String {
                 Some(e) => format!("{} NOT SAVED — ERROR: {e}", count(f.packets_not_saved)),
                 None => "ok".into(),
             };
-            let _ = writeln!(
+            let _ = wrapln!(
                 out,
                 "  saved {} packets in {} — {status}",
                 count(f.packets_saved),
@@ -854,6 +1061,59 @@ mod tests {
         t.row(vec!["a\x1b[2Jb\nc".into(), "1".into()]);
         // The width is that of the escaped text, so the columns stay aligned.
         assert_eq!(t.render(""), "NAME          N\na\\x1b[2Jb\\nc  1\n");
+    }
+
+    #[test]
+    fn tables_fit_the_width_cutting_text_and_leaving_out_optional_columns() {
+        let mut t = Table::new(&["SERVICE", "?2SYSTEM", ">BYTES", "?1VIA"]);
+        t.row(vec![
+            "Kerberos Key Distribution Center".into(),
+            "kdc".into(),
+            "1,234,567".into(),
+            "Kerberos tcp/88, Kerberos udp/88".into(),
+        ]);
+        t.row(vec![
+            "Server".into(),
+            "lanmanserver".into(),
+            "1".into(),
+            "SMB tcp/445".into(),
+        ]);
+        let wide = t.render_to("  ", None);
+        assert!(wide.contains("Kerberos Key Distribution Center"), "{wide}");
+        // Room for everything once text is narrowed: nothing left out.
+        let fitted = t.render_to("  ", Some(64));
+        assert!(fitted.lines().all(|l| l.chars().count() <= 64), "{fitted}");
+        assert!(
+            fitted.contains("SYSTEM") && fitted.contains("VIA"),
+            "{fitted}"
+        );
+        assert!(fitted.contains('…'), "{fitted}");
+        // Narrower: VIA (rank 1) goes, then SYSTEM; numbers are never cut.
+        let narrow = t.render_to("  ", Some(40));
+        assert!(narrow.lines().all(|l| l.chars().count() <= 40), "{narrow}");
+        assert!(!narrow.contains("VIA"), "{narrow}");
+        assert!(narrow.contains("1,234,567"), "{narrow}");
+        assert_eq!(
+            narrow,
+            "  SERVICE                          BYTES\n  Kerberos Key Distribution …  1,234,567\n  Server                               1\n"
+        );
+        let tiny = t.render_to("  ", Some(28));
+        assert!(
+            !tiny.contains("SYSTEM") && tiny.contains("1,234,567"),
+            "{tiny}"
+        );
+        assert!(tiny.lines().all(|l| l.chars().count() <= 28), "{tiny}");
+    }
+
+    #[test]
+    fn prose_wraps_at_spaces_keeping_its_indent() {
+        assert_eq!(fill_to("  a bb ccc dddd", "    ", None), "  a bb ccc dddd");
+        assert_eq!(
+            fill_to("  a bb ccc dddd", "    ", Some(9)),
+            "  a bb\n    ccc\n    dddd"
+        );
+        // A word longer than the width stays whole on its own line.
+        assert_eq!(fill_to("x abcdefghijk y", "", Some(5)), "x\nabcdefghijk\ny");
     }
 
     #[test]

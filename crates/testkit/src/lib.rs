@@ -95,7 +95,12 @@ impl Run {
 /// `dir`, without `RUST_BACKTRACE` (so that its messages are the ones a user sees).
 pub fn command(exe: &str, dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(exe);
-    cmd.args(args).current_dir(dir).env_remove("RUST_BACKTRACE");
+    // No COLUMNS: tables keep their full width (output is not a terminal), so goldens do not
+    // depend on the shell the tests run in; a test of fitted tables sets it.
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("COLUMNS");
     cmd
 }
 
