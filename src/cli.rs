@@ -21,6 +21,7 @@ use crate::flow::{Timeouts, DEFAULT_MAX_FLOWS};
 use crate::pipeline::{analyze_files, capture_live, AnalyzeOptions, LiveRunOptions};
 use crate::report::flows::JsonLines;
 use crate::report::hosts::{HostsReport, Net};
+use crate::report::ipfix::{self, Exporter};
 use crate::report::live::TickReport;
 use crate::report::rules::RuleFormat;
 use crate::report::{self, LiveHealth, Report, SavefileHealth};
@@ -220,8 +221,101 @@ impl TrackingArgs {
             },
             max_flows: self.max_flows,
             epm_window: self.epm_window,
+            active_timeout: None,
         }
     }
+}
+
+/// `--ipfix`: IPFIX export to a collector (see the README's IPFIX export section).
+#[derive(Args, Debug, Clone)]
+pub struct IpfixArgs {
+    /// Also export one IPFIX record per flow to this collector (HOST:PORT).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub ipfix: Option<String>,
+    /// IPFIX over UDP or TCP.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "PROTO",
+        default_value = "udp",
+        requires = "ipfix"
+    )]
+    pub ipfix_transport: ipfix::Transport,
+    /// Private enterprise number of svcscope's own IPFIX elements (services, provenance, …);
+    /// 32473 is the number RFC 5612 reserves for documentation.
+    #[arg(long, value_name = "PEN", default_value_t = 32473, requires = "ipfix")]
+    pub ipfix_pen: u32,
+    /// Largest IPFIX message (UDP payload), in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1400, requires = "ipfix")]
+    pub ipfix_mtu: usize,
+    /// How often the templates and application names are sent again.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, requires = "ipfix")]
+    pub ipfix_template_refresh: Duration,
+}
+
+impl IpfixArgs {
+    /// The exporter, started, and its first sink; `None` without `--ipfix`.
+    fn start(
+        &self,
+        catalog: &Arc<Catalog>,
+        live: bool,
+    ) -> Result<Option<(Exporter, Box<dyn FlowSink>)>> {
+        let Some(collector) = &self.ipfix else {
+            return Ok(None);
+        };
+        let config = ipfix::Config {
+            collector: collector.clone(),
+            transport: self.ipfix_transport,
+            pen: self.ipfix_pen,
+            mtu: self.ipfix_mtu,
+            template_refresh: self.ipfix_template_refresh,
+            live,
+        };
+        let (exporter, sink) = Exporter::start(catalog.clone(), config)?;
+        Ok(Some((exporter, Box::new(sink))))
+    }
+}
+
+/// A flow sink for the pipeline, and the running exporter behind it (if `--ipfix`).
+type Sinks = (Option<Box<dyn FlowSink>>, Option<Exporter>);
+
+/// The flow sinks of `--flows` and `--ipfix` (one, both, or none) and the running exporter.
+fn sinks(
+    catalog: &Arc<Catalog>,
+    flows: &Option<PathBuf>,
+    ipfix: &IpfixArgs,
+    live: bool,
+) -> Result<Sinks> {
+    let exporter = ipfix.start(catalog, live)?;
+    let records = flow_sink(catalog, flows)?;
+    Ok(match (records, exporter) {
+        (records, None) => (records, None),
+        (None, Some((e, sink))) => (Some(sink), Some(e)),
+        (Some(records), Some((e, sink))) => (
+            Some(Box::new(crate::flow::FanOut(vec![records, sink]))),
+            Some(e),
+        ),
+    })
+}
+
+/// Stops the exporter (what is queued is sent, for at most a few seconds) and warns when records
+/// were not sent; the counters go in the report's health.
+fn close_exporter(exporter: Option<Exporter>) -> Option<ipfix::IpfixHealth> {
+    let health = exporter?.close(Duration::from_secs(5));
+    let dropped = health.dropped_queue_full + health.dropped_unsent;
+    if dropped > 0 {
+        warn!(
+            "ipfix {}: {dropped} of {} flow records not sent{}",
+            health.collector,
+            health.records,
+            health
+                .last_error
+                .as_ref()
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
+        );
+    }
+    Some(health)
 }
 
 #[derive(Args, Debug)]
@@ -234,6 +328,8 @@ pub struct AnalyzeArgs {
     /// Also write one JSON object per flow (JSON Lines) to FILE ('-' for standard output).
     #[arg(long, value_name = "FILE")]
     pub flows: Option<PathBuf>,
+    #[command(flatten)]
+    pub ipfix: IpfixArgs,
     /// How many unclassified server ports to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
@@ -287,6 +383,11 @@ pub struct CaptureArgs {
     /// Also write one JSON object per flow (JSON Lines) to FILE.
     #[arg(long, value_name = "FILE")]
     pub flows: Option<PathBuf>,
+    #[command(flatten)]
+    pub ipfix: IpfixArgs,
+    /// With --ipfix: export flows still going each time they have been going this long again.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, requires = "ipfix")]
+    pub ipfix_active_timeout: Duration,
     /// How many unclassified server ports to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
@@ -438,9 +539,10 @@ fn render(report: &Report, format: Format) -> String {
 }
 
 fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode> {
-    let flows = flow_sink(&catalog, &args.flows)?;
+    let (flows, exporter) = sinks(&catalog, &args.flows, &args.ipfix, false)?;
     let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, flows)?;
-    let report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
+    let mut report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
+    report.health.ipfix = close_exporter(exporter);
     write_stdout(&render(&report, args.format))?;
     if let Some(e) = analysis.flow_log_error {
         warn!(
@@ -490,10 +592,18 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
             .context("installing the signal handler")?;
     }
     let source = LiveSource::open(&live)?;
+    let (flows, exporter) = sinks(&catalog, &args.flows, &args.ipfix, true)?;
+    let mut tracker = args.tracking.config();
+    if exporter.is_some() {
+        if args.ipfix_active_timeout < Duration::from_secs(1) {
+            anyhow::bail!("--ipfix-active-timeout: at least 1s");
+        }
+        tracker.active_timeout = Some(args.ipfix_active_timeout);
+    }
     let opts = LiveRunOptions {
-        tracker: args.tracking.config(),
+        tracker,
         workers: usize::from(args.tracking.workers),
-        flows: flow_sink(&catalog, &args.flows)?,
+        flows,
         count: args.count,
         duration: args.duration,
         interval: args.interval,
@@ -536,6 +646,7 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     live.savefile = result.saved.as_ref().map(savefile_health);
     let mut report = Report::build(&catalog, &result.aggregate, vec![result.input], args.top);
     report.health.live = Some(live.clone());
+    report.health.ipfix = close_exporter(exporter);
     let text = match args.view {
         View::Hosts => {
             let hosts = HostsReport::build(

@@ -111,11 +111,43 @@ pub enum EndReason {
 pub trait FlowSink: Send {
     /// A flow ended (in order of first packet within one batch of ended flows).
     fn ended(&mut self, f: &Flow, why: EndReason);
+    /// A flow still going has been active for another export interval (see
+    /// `TrackerConfig::active_timeout`); only sinks that export active flows care.
+    fn active(&mut self, _f: &Flow) {}
     /// Writes out whatever is buffered; the first error writing (of this sink or of any sink forked
     /// from the same one), if any.
     fn finish(&mut self) -> Result<(), String>;
     /// Another sink to the same destination, for a worker on another thread.
     fn fork(&self) -> Box<dyn FlowSink>;
+}
+
+/// Several sinks fed the same flows (`--flows` and `--ipfix`), in order.
+pub struct FanOut(pub Vec<Box<dyn FlowSink>>);
+
+impl FlowSink for FanOut {
+    fn ended(&mut self, f: &Flow, why: EndReason) {
+        self.0.iter_mut().for_each(|s| s.ended(f, why));
+    }
+
+    fn active(&mut self, f: &Flow) {
+        self.0.iter_mut().for_each(|s| s.active(f));
+    }
+
+    /// Every sink finishes; the first error.
+    fn finish(&mut self) -> Result<(), String> {
+        let mut first = Ok(());
+        for s in &mut self.0 {
+            let r = s.finish();
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
+    fn fork(&self) -> Box<dyn FlowSink> {
+        Box::new(FanOut(self.0.iter().map(|s| s.fork()).collect()))
+    }
 }
 
 /// Direction index: 0 = client to server, 1 = server to client.
