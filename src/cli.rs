@@ -21,7 +21,7 @@ use crate::flow::{Timeouts, DEFAULT_MAX_FLOWS};
 use crate::pipeline::{analyze_files, capture_live, AnalyzeOptions, LiveRunOptions};
 use crate::report::flows::JsonLines;
 use crate::report::hosts::{HostsReport, Net};
-use crate::report::ipfix::{self, Exporter};
+use crate::report::ipfix::{self, Exporter, Launcher};
 use crate::report::live::TickReport;
 use crate::report::rules::RuleFormat;
 use crate::report::{self, LiveHealth, Report, SavefileHealth};
@@ -253,13 +253,12 @@ pub struct IpfixArgs {
     pub ipfix_template_refresh: Duration,
 }
 
+/// A started exporter, its first sink, and its sender to launch.
+type Started = (Exporter, Box<dyn FlowSink>, Launcher);
+
 impl IpfixArgs {
-    /// The exporter, started, and its first sink; `None` without `--ipfix`.
-    fn start(
-        &self,
-        catalog: &Arc<Catalog>,
-        live: bool,
-    ) -> Result<Option<(Exporter, Box<dyn FlowSink>)>> {
+    /// The exporter, its first sink and the sender to launch; `None` without `--ipfix`.
+    fn start(&self, catalog: &Arc<Catalog>, live: bool) -> Result<Option<Started>> {
         let Some(collector) = &self.ipfix else {
             return Ok(None);
         };
@@ -271,13 +270,14 @@ impl IpfixArgs {
             template_refresh: self.ipfix_template_refresh,
             live,
         };
-        let (exporter, sink) = Exporter::start(catalog.clone(), config)?;
-        Ok(Some((exporter, Box::new(sink))))
+        let (exporter, sink, launcher) = Exporter::start(catalog.clone(), config)?;
+        Ok(Some((exporter, Box::new(sink), launcher)))
     }
 }
 
-/// A flow sink for the pipeline, and the running exporter behind it (if `--ipfix`).
-type Sinks = (Option<Box<dyn FlowSink>>, Option<Exporter>);
+/// A flow sink for the pipeline, and the exporter behind it with its sender to launch (if
+/// `--ipfix`).
+type Sinks = (Option<Box<dyn FlowSink>>, Option<(Exporter, Launcher)>);
 
 /// The flow sinks of `--flows` and `--ipfix` (one, both, or none) and the running exporter.
 fn sinks(
@@ -290,10 +290,10 @@ fn sinks(
     let records = flow_sink(catalog, flows)?;
     Ok(match (records, exporter) {
         (records, None) => (records, None),
-        (None, Some((e, sink))) => (Some(sink), Some(e)),
-        (Some(records), Some((e, sink))) => (
+        (None, Some((e, sink, l))) => (Some(sink), Some((e, l))),
+        (Some(records), Some((e, sink, l))) => (
             Some(Box::new(crate::flow::FanOut(vec![records, sink]))),
-            Some(e),
+            Some((e, l)),
         ),
     })
 }
@@ -540,6 +540,13 @@ fn render(report: &Report, format: Format) -> String {
 
 fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode> {
     let (flows, exporter) = sinks(&catalog, &args.flows, &args.ipfix, false)?;
+    let exporter = match exporter {
+        Some((e, launcher)) => {
+            launcher.launch()?;
+            Some(e)
+        }
+        None => None,
+    };
     let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, flows)?;
     let mut report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
     report.health.ipfix = close_exporter(exporter);
@@ -593,6 +600,7 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     }
     let source = LiveSource::open(&live)?;
     let (flows, exporter) = sinks(&catalog, &args.flows, &args.ipfix, true)?;
+    let (exporter, launcher) = exporter.unzip();
     let mut tracker = args.tracking.config();
     if exporter.is_some() {
         if args.ipfix_active_timeout < Duration::from_secs(1) {
@@ -621,6 +629,10 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let quiet = args.quiet;
     let before_read = move || {
         let running = drop_privileges(user.as_deref())?;
+        // The IPFIX sender is the first thread after the privileges are gone (they are per thread).
+        if let Some(l) = launcher {
+            l.launch().map_err(|e| format!("{e:#}"))?;
+        }
         if quiet {
             return Ok(());
         }

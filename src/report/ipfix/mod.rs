@@ -16,7 +16,6 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
@@ -121,13 +120,41 @@ struct Item {
     record: Vec<u8>,
 }
 
-/// The running exporter: the sender thread and its counters.
+/// The exporter: its counters, and the means to stop the sender thread.
 pub struct Exporter {
     config: Config,
     stats: Arc<Stats>,
     stop: Sender<()>,
     done: Receiver<()>,
-    thread: Option<JoinHandle<()>>,
+}
+
+/// The sender thread, ready to start: live capture starts it once it has given up its privileges
+/// (which needs a process of one thread).
+pub struct Launcher {
+    outbox: Outbox,
+    rx: Receiver<Item>,
+    stop: Receiver<()>,
+    done: Sender<()>,
+}
+
+impl Launcher {
+    /// Starts the sender thread.
+    pub fn launch(self) -> Result<()> {
+        let Launcher {
+            mut outbox,
+            rx,
+            stop,
+            done,
+        } = self;
+        std::thread::Builder::new()
+            .name("ipfix".into())
+            .spawn(move || {
+                outbox.run(rx, stop);
+                let _ = done.send(());
+            })
+            .context("starting the IPFIX sender")?;
+        Ok(())
+    }
 }
 
 /// The collector's address: `HOST:PORT`, the host a name or an address (IPv6 in brackets).
@@ -152,8 +179,9 @@ pub fn resolve(collector: &str) -> Result<SocketAddr> {
 }
 
 impl Exporter {
-    /// Checks the options, resolves the collector, starts the sender and returns the first sink.
-    pub fn start(catalog: Arc<Catalog>, config: Config) -> Result<(Exporter, IpfixSink)> {
+    /// Checks the options, resolves the collector and opens the socket: the exporter, the first
+    /// sink, and the sender to launch. Records queue up (live: up to the bound) until it runs.
+    pub fn start(catalog: Arc<Catalog>, config: Config) -> Result<(Exporter, IpfixSink, Launcher)> {
         if !(encode::MIN_MTU..=encode::MAX_MTU).contains(&config.mtu) {
             bail!(
                 "--ipfix-mtu {}: must be {} to {} bytes",
@@ -192,7 +220,7 @@ impl Exporter {
         let (stop_tx, stop_rx) = bounded::<()>(1);
         let (done_tx, done_rx) = bounded::<()>(1);
         let labels = catalog.labels.len();
-        let mut sender = Outbox {
+        let outbox = Outbox {
             catalog: catalog.clone(),
             stats: stats.clone(),
             link,
@@ -203,13 +231,12 @@ impl Exporter {
             announced: vec![false; labels + 1],
             pending: None,
         };
-        let thread = std::thread::Builder::new()
-            .name("ipfix".into())
-            .spawn(move || {
-                sender.run(rx, stop_rx);
-                let _ = done_tx.send(());
-            })
-            .context("starting the IPFIX sender")?;
+        let launcher = Launcher {
+            outbox,
+            rx,
+            stop: stop_rx,
+            done: done_tx,
+        };
         let sink = IpfixSink {
             catalog,
             tx,
@@ -224,9 +251,9 @@ impl Exporter {
                 stats,
                 stop: stop_tx,
                 done: done_rx,
-                thread: Some(thread),
             },
             sink,
+            launcher,
         ))
     }
 
@@ -254,13 +281,10 @@ impl Exporter {
     }
 
     /// Sends what is queued (waiting at most `wait`), stops the sender and returns the counters.
-    pub fn close(mut self, wait: Duration) -> IpfixHealth {
+    /// A sender never launched has nothing to wait for.
+    pub fn close(self, wait: Duration) -> IpfixHealth {
         let _ = self.stop.try_send(());
-        if self.done.recv_timeout(wait).is_ok() {
-            if let Some(t) = self.thread.take() {
-                let _ = t.join();
-            }
-        }
+        let _ = self.done.recv_timeout(wait);
         self.health()
     }
 }

@@ -93,7 +93,9 @@ fn catalog() -> Arc<Catalog> {
 fn a_udp_collector_gets_templates_first_then_names_then_records_in_order() {
     let catalog = catalog();
     let (socket, addr) = udp_collector();
-    let (exporter, sink) = Exporter::start(catalog.clone(), config(addr, Transport::Udp)).unwrap();
+    let (exporter, sink, launcher) =
+        Exporter::start(catalog.clone(), config(addr, Transport::Udp)).unwrap();
+    launcher.launch().unwrap();
     let mut sink: Box<dyn FlowSink> = Box::new(sink);
     let mut other = sink.fork();
     for port in 0..150u16 {
@@ -140,7 +142,8 @@ fn messages_stay_within_a_small_mtu() {
     let (socket, addr) = udp_collector();
     let mut cfg = config(addr, Transport::Udp);
     cfg.mtu = encode::MIN_MTU;
-    let (exporter, mut sink) = Exporter::start(catalog.clone(), cfg).unwrap();
+    let (exporter, mut sink, launcher) = Exporter::start(catalog.clone(), cfg).unwrap();
+    launcher.launch().unwrap();
     for port in 0..100u16 {
         let mut f = flow(&catalog, 101, 40_000 + port);
         // Flows without a label: the unclassified application id.
@@ -175,7 +178,8 @@ fn an_unreachable_udp_collector_is_counted_and_does_not_hang() {
     let mut cfg = config(addr, Transport::Udp);
     cfg.mtu = encode::MIN_MTU;
     let start = Instant::now();
-    let (exporter, mut sink) = Exporter::start(catalog.clone(), cfg).unwrap();
+    let (exporter, mut sink, launcher) = Exporter::start(catalog.clone(), cfg).unwrap();
+    launcher.launch().unwrap();
     for port in 0..200u16 {
         sink.ended(&flow(&catalog, 101, 40_000 + port), EndReason::Closed);
         if port % 20 == 0 {
@@ -228,7 +232,8 @@ fn templates_and_names_are_sent_again_on_the_timer() {
     let (socket, addr) = udp_collector();
     let mut cfg = config(addr, Transport::Udp);
     cfg.template_refresh = Duration::from_secs(1);
-    let (exporter, mut sink) = Exporter::start(catalog.clone(), cfg).unwrap();
+    let (exporter, mut sink, launcher) = Exporter::start(catalog.clone(), cfg).unwrap();
+    launcher.launch().unwrap();
     sink.ended(&flow(&catalog, 101, 40_000), EndReason::Closed);
     std::thread::sleep(Duration::from_millis(1_300));
     drop(sink);
@@ -251,8 +256,9 @@ fn templates_and_names_are_sent_again_on_the_timer() {
 fn active_records_count_what_came_since_the_last_one() {
     let catalog = catalog();
     let (socket, addr) = udp_collector();
-    let (exporter, mut sink) =
+    let (exporter, mut sink, launcher) =
         Exporter::start(catalog.clone(), config(addr, Transport::Udp)).unwrap();
+    launcher.launch().unwrap();
     let mut f = flow(&catalog, 101, 40_000);
     sink.active(&f);
     f.packets = [10, 9];
@@ -311,8 +317,9 @@ fn a_tcp_collector_that_comes_back_gets_templates_again() {
     let catalog = catalog();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let (exporter, mut sink) =
+    let (exporter, mut sink, launcher) =
         Exporter::start(catalog.clone(), config(addr, Transport::Tcp)).unwrap();
+    launcher.launch().unwrap();
     let read_session = |n: usize| {
         let (mut s, _) = listener.accept().unwrap();
         s.set_read_timeout(Some(Duration::from_millis(800)))
