@@ -843,6 +843,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(crate::testing::proptest_config(256))]
+
         /// Messages of random records parse back, record for record, within the limit.
         #[test]
         fn encoded_messages_parse_back(
