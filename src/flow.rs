@@ -805,6 +805,46 @@ mod tests {
         key
     }
 
+    /// A sink that records what it is handed, and finishes with `result`.
+    struct Log(
+        std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>,
+        Result<(), String>,
+    );
+
+    impl FlowSink for Log {
+        fn ended(&mut self, _f: &Flow, _why: EndReason) {
+            self.0.lock().unwrap().push("ended");
+        }
+        fn active(&mut self, _f: &Flow) {
+            self.0.lock().unwrap().push("active");
+        }
+        fn finish(&mut self) -> Result<(), String> {
+            self.0.lock().unwrap().push("finish");
+            self.1.clone()
+        }
+        fn fork(&self) -> Box<dyn FlowSink> {
+            Box::new(Log(self.0.clone(), self.1.clone()))
+        }
+    }
+
+    #[test]
+    fn a_fan_out_hands_every_flow_to_every_sink_and_keeps_the_first_error() {
+        let (a, b) = (Default::default(), Default::default());
+        let sinks: Vec<Box<dyn FlowSink>> = vec![
+            Box::new(Log(std::sync::Arc::clone(&a), Ok(()))),
+            Box::new(Log(std::sync::Arc::clone(&b), Err("disk full".into()))),
+        ];
+        let mut fan = FanOut(sinks).fork();
+        let (key, _) = FlowKey::of(proto::UDP, addr(1), addr(2), Some((5000, 53)));
+        let f = Flow::new(key, class(true), 0);
+        fan.active(&f);
+        fan.ended(&f, EndReason::Idle);
+        assert_eq!(fan.finish(), Err("disk full".to_string()));
+        for log in [a, b] {
+            assert_eq!(*log.lock().unwrap(), ["active", "ended", "finish"]);
+        }
+    }
+
     #[test]
     fn a_closed_flow_with_late_packets_does_not_wait_for_later_closes() {
         let mut t = FlowTable::new(Timeouts::default(), 1000);
