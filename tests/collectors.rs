@@ -258,11 +258,15 @@ fn flow_records(path: &Path) -> Vec<Value> {
 /// Runs `svcscope analyze` on the bundled domain capture with `--ipfix` and `--flows`: the JSON
 /// report and the flow records.
 fn analyze(dir: &Path, collector: &str, extra: &[&str]) -> (Value, Vec<Value>) {
+    analyze_file(dir, "fixtures/domain.pcapng", collector, extra)
+}
+
+fn analyze_file(dir: &Path, capture: &str, collector: &str, extra: &[&str]) -> (Value, Vec<Value>) {
     let flows = dir.join("flows.jsonl");
     let mut args = vec![
         "analyze",
         "-q",
-        "fixtures/domain.pcapng",
+        capture,
         "--format",
         "json",
         "--ipfix",
@@ -292,6 +296,37 @@ fn wait_rows(dir: &Path, want: &Rows) -> Rows {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Exports `capture` into a fresh nfacctd: the rows it printed must be those of the flow records.
+fn nfacctd_rows_equal_flow_records(test: &str, capture: &str, extra: &[&str]) -> (Value, Rows) {
+    let dir = Dir::new(test);
+    let port = free_port();
+    let collector = nfacctd(&dir.0, port);
+    let (report, records) = analyze_file(&dir.0, capture, &format!("127.0.0.1:{port}"), extra);
+    let ipfix = &report["health"]["ipfix"];
+    assert_eq!(ipfix["records"], records.len());
+    assert_eq!(ipfix["records_sent"], records.len(), "{ipfix}");
+    let want = expected_rows(&records);
+    let got = wait_rows(&dir.0, &want);
+    drop(collector);
+    assert_eq!(got, want, "{}", log(&dir.0, "nfacctd.log"));
+    (report, got)
+}
+
+/// IPv6 flows (their own template) and three workers (three sinks feeding one sender).
+#[test]
+fn nfacctd_reads_ipv6_flows_and_the_records_of_several_workers() {
+    need!("nfacctd");
+    let (_, rows) = nfacctd_rows_equal_flow_records("ipv6", "fixtures/ipv6-ext.pcap", &[]);
+    assert!(
+        rows.keys().any(|k| k.0.contains(':')),
+        "no IPv6 flow: {rows:?}"
+    );
+    let (report, rows) =
+        nfacctd_rows_equal_flow_records("workers", "fixtures/domain.pcapng", &["--workers", "3"]);
+    assert_eq!(report["health"]["ipfix"]["records"], 302);
+    assert!(rows.values().any(|r| r.1 == "kdc"));
 }
 
 #[test]
