@@ -8,7 +8,9 @@
 //! sender packs the records into messages of at most `--ipfix-mtu` bytes, announces each
 //! application id's name (an options record) before its first use, resends the templates and
 //! the names on a timer and on every new TCP connection, and numbers the messages (RFC 7011: the
-//! count of data records sent before this message in the observation domain).
+//! count of data records sent before this message in the observation domain). Strings (evidence is
+//! text from the wire) go out with their control characters written visibly, as on a terminal, so
+//! that a collector printing them line by line gets one line per record.
 
 pub mod encode;
 
@@ -28,6 +30,7 @@ use crate::decode::FlowKey;
 use crate::flow::{EndReason, Flow, FlowSink, C2S, S2C};
 use crate::time::Ts;
 
+use super::escape::visible;
 use encode::{end_reason, AppName, FlowData, Message, APP_UNCLASSIFIED};
 
 /// Records the queue to the sender holds (each at most an MTU; about 150 bytes typically).
@@ -459,13 +462,14 @@ impl Outbox {
             .collect();
         AppName {
             app,
-            name: label.name.clone(),
-            description: format!(
+            name: visible(&label.name).into_owned(),
+            description: visible(&format!(
                 "{} {}: {}",
                 label.name,
                 super::port_text(&self.catalog, id),
                 services.join(", ")
-            ),
+            ))
+            .into_owned(),
         }
     }
 
@@ -623,14 +627,14 @@ impl IpfixSink {
             bytes_s2c: f.bytes[S2C].saturating_sub(before[3]),
             end_reason: reason,
             app: f.class.label.map_or(APP_UNCLASSIFIED, |l| u32::from(l) + 1),
-            services: services.join(","),
+            services: visible(&services.join(",")).into_owned(),
             basis: attribution.basis.as_str(),
             provenance: f.class.provenance.as_str(),
             rpc_interface: slot
                 .and_then(|s| s.interface)
                 .map(|u| u.to_string())
                 .unwrap_or_default(),
-            evidence: evidence.join(";"),
+            evidence: visible(&evidence.join(";")).into_owned(),
         }
     }
 

@@ -401,3 +401,33 @@ fn bad_collector_addresses_are_one_line_errors() {
     assert!(Exporter::start(catalog.clone(), cfg).is_err());
     assert!(resolve("[::1]:4739").unwrap().is_ipv6());
 }
+
+/// Regression: evidence is text from the wire; a share name with a line break must not start a
+/// new line in a collector's output.
+#[test]
+fn control_characters_in_evidence_are_written_visibly() {
+    use crate::inspect::{Evidence, EvidenceKind, Slot, Value};
+    let catalog = catalog();
+    let (socket, addr) = udp_collector();
+    let (exporter, mut sink, launcher) =
+        Exporter::start(catalog.clone(), config(addr, Transport::Udp)).unwrap();
+    launcher.launch().unwrap();
+    let mut f = flow(&catalog, 101, 40_000);
+    let evidence = Evidence::labelled(
+        EvidenceKind::SmbShare,
+        Value::Text("IPC$\n1.2.3.4|forged".into()),
+        None,
+    );
+    f.slot = Some(Box::new(Slot::with(evidence, None)));
+    sink.ended(&f, EndReason::Closed);
+    drop(sink);
+    exporter.close(Duration::from_secs(5));
+    let decoded = decode_all(&receive(&socket));
+    let record = decoded
+        .iter()
+        .flat_map(|d| &d.records)
+        .find(|r| r.0 == encode::TEMPLATE_V4)
+        .unwrap();
+    let text = std::str::from_utf8(&record.1[20]).unwrap();
+    assert_eq!(text, "smb-share=IPC$\\n1.2.3.4|forged");
+}
