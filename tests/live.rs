@@ -1625,46 +1625,48 @@ fn ipfix_exports_active_flows_with_delta_counts() {
     let dir = TempDir::new("ipfix");
     let store = dir.0.join("nf");
     std::fs::create_dir_all(&store).unwrap();
-    let mut collector = ns
-        .exec(&ns.b)
-        .args([
-            "nfcapd",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            "4739",
-            "-t",
-            "3600",
-            "-w",
-        ])
-        .arg(&store)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting nfcapd");
-    let stop_collector = |c: &mut Child| {
-        // `ip netns exec` execs nfcapd: SIGTERM makes it close its file.
-        let pid = nix::unistd::Pid::from_raw(c.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while c.try_wait().ok().flatten().is_none() {
-            if Instant::now() > deadline {
-                let _ = c.kill();
-                let _ = c.wait();
-                panic!("nfcapd did not stop");
+    /// nfcapd, stopped (SIGTERM: it closes its file) when dropped, also when the test fails.
+    struct Nfcapd(Child);
+    impl Drop for Nfcapd {
+        fn drop(&mut self) {
+            // `ip netns exec` execs nfcapd: the pid is nfcapd's.
+            let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.0.try_wait().ok().flatten().is_none() {
+                if Instant::now() > deadline {
+                    let _ = self.0.kill();
+                    let _ = self.0.wait();
+                    return;
+                }
+                thread::sleep(Duration::from_millis(50));
             }
-            thread::sleep(Duration::from_millis(50));
         }
-    };
+    }
+    let collector = Nfcapd(
+        ns.exec(&ns.b)
+            .args([
+                "nfcapd",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                "4739",
+                "-t",
+                "3600",
+                "-w",
+            ])
+            .arg(&store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting nfcapd"),
+    );
     // 4739 is 0x1283.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !String::from_utf8_lossy(&run(ns.exec(&ns.b).args(["cat", "/proc/net/udp"])).stdout)
         .contains("0100007F:1283")
     {
-        if Instant::now() > deadline {
-            stop_collector(&mut collector);
-            panic!("nfcapd never listened");
-        }
+        assert!(Instant::now() < deadline, "nfcapd never listened");
         thread::sleep(Duration::from_millis(50));
     }
     let mut args = vec![
@@ -1687,7 +1689,7 @@ fn ipfix_exports_active_flows_with_delta_counts() {
     assert!(replayed.success());
     let done = cap.wait(&|| ns.b_stats());
     thread::sleep(Duration::from_millis(300));
-    stop_collector(&mut collector);
+    drop(collector);
     let r = done.report();
     let ipfix = &r["health"]["ipfix"];
     let flows = u(&r["totals"], "flows");
