@@ -1,10 +1,9 @@
 //! Command line: argument definitions and the subcommands, each a thin layer over the library.
 
-use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -18,11 +17,14 @@ use crate::capture::{interfaces, LiveOptions, LiveSource};
 use crate::catalog::{Catalog, RowFilter, Transport};
 use crate::flow::FlowSink;
 use crate::flow::{Timeouts, DEFAULT_MAX_FLOWS};
-use crate::pipeline::{analyze_files, capture_live, AnalyzeOptions, LiveRunOptions};
+use crate::metrics::{Exchange, MetricsServer};
+use crate::pipeline::{analyze_files, capture_live, AnalyzeOptions, LiveRunOptions, Snapshots};
+use crate::report::flowfile::{FlowFileOptions, FlowFiles, RecordOutput, Unrotated};
 use crate::report::flows::JsonLines;
 use crate::report::hosts::{HostsReport, Net};
 use crate::report::ipfix::{self, Exporter, Launcher};
-use crate::report::live::TickReport;
+use crate::report::live::{Tick, TickReport};
+use crate::report::metrics::Metrics;
 use crate::report::rules::RuleFormat;
 use crate::report::{self, LiveHealth, Report, SavefileHealth};
 use crate::tracker::TrackerConfig;
@@ -48,6 +50,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the capture variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// List the service catalog: services, application protocols, transports and ports.
@@ -125,6 +129,8 @@ pub struct HostsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    #[command(flatten)]
+    pub sensor: SensorArg,
 }
 
 #[derive(Args, Debug)]
@@ -282,12 +288,13 @@ type Sinks = (Option<Box<dyn FlowSink>>, Option<(Exporter, Launcher)>);
 /// The flow sinks of `--flows` and `--ipfix` (one, both, or none) and the running exporter.
 fn sinks(
     catalog: &Arc<Catalog>,
-    flows: &Option<PathBuf>,
+    flows: &FlowArgs,
+    sensor: &str,
     ipfix: &IpfixArgs,
     live: bool,
 ) -> Result<Sinks> {
     let exporter = ipfix.start(catalog, live)?;
-    let records = flow_sink(catalog, flows)?;
+    let records = flow_sink(catalog, flows, sensor)?;
     Ok(match (records, exporter) {
         (records, None) => (records, None),
         (None, Some((e, sink, l))) => (Some(sink), Some((e, l))),
@@ -325,14 +332,46 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Also write one JSON object per flow (JSON Lines) to FILE ('-' for standard output).
-    #[arg(long, value_name = "FILE")]
-    pub flows: Option<PathBuf>,
+    #[command(flatten)]
+    pub flows: FlowArgs,
     #[command(flatten)]
     pub ipfix: IpfixArgs,
+    #[command(flatten)]
+    pub sensor: SensorArg,
     /// How many unclassified server ports to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
+}
+
+/// Flow records (`--flows`) and their rotation, for `analyze` and `capture`.
+#[derive(Args, Debug)]
+pub struct FlowArgs {
+    /// Also write one JSON object per flow (JSON Lines) to FILE ('-' for standard output); a name
+    /// ending in .gz or .zst is written compressed (gzip, zstd).
+    #[arg(long, value_name = "FILE")]
+    pub flows: Option<PathBuf>,
+    /// With --flows: start a new file (FILE1, FILE2, …) before one grows past SIZE, e.g. 100MB
+    /// (compressed bytes for a compressed file).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "flows")]
+    pub flows_rotate_size: Option<u64>,
+    /// With --flows: start a new file every DURATION (checked as flow records are written).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "flows")]
+    pub flows_rotate_time: Option<Duration>,
+}
+
+/// The sensor name reports and flow records carry.
+#[derive(Args, Debug)]
+pub struct SensorArg {
+    /// The name of this sensor in reports, interval lines and flow records (default: the host
+    /// name), to tell sensors apart when their records are pooled.
+    #[arg(long, value_name = "NAME")]
+    pub sensor: Option<String>,
+}
+
+impl SensorArg {
+    fn resolve(&self) -> Result<String> {
+        report::sensor::resolve(self.sensor.as_deref()).map_err(anyhow::Error::msg)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -380,14 +419,18 @@ pub struct CaptureArgs {
     /// nobody, else uid 65534; "root" keeps root). Without root it needs CAP_SETUID and CAP_SETGID.
     #[arg(long, short = 'Z', value_name = "USER")]
     pub user: Option<String>,
-    /// Also write one JSON object per flow (JSON Lines) to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub flows: Option<PathBuf>,
+    #[command(flatten)]
+    pub flows: FlowArgs,
     #[command(flatten)]
     pub ipfix: IpfixArgs,
     /// With --ipfix: export flows still going each time they have been going this long again.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, requires = "ipfix")]
     pub ipfix_active_timeout: Duration,
+    #[command(flatten)]
+    pub sensor: SensorArg,
+    /// Serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// How many unclassified server ports to list.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
@@ -517,17 +560,33 @@ fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The flow-record writer of `--flows` (JSON Lines; it writes whole lines in blocks of its own).
-fn flow_sink(catalog: &Arc<Catalog>, path: &Option<PathBuf>) -> Result<Option<Box<dyn FlowSink>>> {
-    let out: Box<dyn Write + Send> = match path {
+/// The flow-record writer of `--flows` (JSON Lines; it writes whole lines in blocks of its own),
+/// to a file (compressed by its extension, rotated) or standard output.
+fn flow_sink(
+    catalog: &Arc<Catalog>,
+    args: &FlowArgs,
+    sensor: &str,
+) -> Result<Option<Box<dyn FlowSink>>> {
+    if args.flows_rotate_size == Some(0) || args.flows_rotate_time == Some(Duration::ZERO) {
+        anyhow::bail!("--flows-rotate-size and --flows-rotate-time must be more than 0");
+    }
+    let rotated = args.flows_rotate_size.is_some() || args.flows_rotate_time.is_some();
+    let out: Box<dyn RecordOutput> = match &args.flows {
         None => return Ok(None),
-        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdout()),
+        Some(p) if p.as_os_str() == "-" && rotated => {
+            anyhow::bail!("--flows -: standard output cannot be rotated")
+        }
+        Some(p) if p.as_os_str() == "-" => Box::new(Unrotated(std::io::stdout())),
         Some(p) => Box::new(
-            File::create(p)
-                .with_context(|| format!("{}: cannot write flow records", p.display()))?,
+            FlowFiles::create(FlowFileOptions {
+                path: p.clone(),
+                rotate_size: args.flows_rotate_size,
+                rotate_time: args.flows_rotate_time,
+            })
+            .with_context(|| format!("{}: cannot write flow records", p.display()))?,
         ),
     };
-    Ok(Some(Box::new(JsonLines::new(catalog.clone(), out))))
+    Ok(Some(Box::new(JsonLines::new(catalog.clone(), sensor, out))))
 }
 
 fn render(report: &Report, format: Format) -> String {
@@ -539,7 +598,8 @@ fn render(report: &Report, format: Format) -> String {
 }
 
 fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode> {
-    let (flows, exporter) = sinks(&catalog, &args.flows, &args.ipfix, false)?;
+    let sensor = args.sensor.resolve()?;
+    let (flows, exporter) = sinks(&catalog, &args.flows, &sensor, &args.ipfix, false)?;
     let exporter = match exporter {
         Some((e, launcher)) => {
             launcher.launch()?;
@@ -549,16 +609,11 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
     };
     let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, flows)?;
     let mut report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
+    report.sensor = sensor;
     report.health.ipfix = close_exporter(exporter);
     write_stdout(&render(&report, args.format))?;
     if let Some(e) = analysis.flow_log_error {
-        warn!(
-            "{}: writing flow records failed: {e}",
-            args.flows
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        );
+        warn!("writing flow records failed: {e}");
         failed = true;
     }
     Ok(if failed {
@@ -579,6 +634,7 @@ pub fn write_stdout(text: &str) -> Result<()> {
 
 fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode> {
     let nets = args.select.nets()?;
+    let sensor = args.sensor.resolve()?;
     let live = LiveOptions {
         interface: args.interface.clone(),
         snaplen: args.snaplen,
@@ -598,8 +654,41 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
         signal_hook::flag::register(signal, stop.clone())
             .context("installing the signal handler")?;
     }
+    let metrics = match args.metrics {
+        None => None,
+        Some(addr) => Some(
+            MetricsServer::bind(addr)
+                .with_context(|| format!("--metrics {addr}: cannot listen"))?,
+        ),
+    };
     let source = LiveSource::open(&live)?;
-    let (flows, exporter) = sinks(&catalog, &args.flows, &args.ipfix, true)?;
+    let published = Arc::new(Mutex::new(Metrics::default()));
+    let (snapshots, exchange) = match &metrics {
+        None => (None, None),
+        Some(_) => {
+            let (exchange, requests) = Exchange::new(report::metrics::CONTENT_TYPE);
+            let (catalog, sensor, published, to) = (
+                catalog.clone(),
+                sensor.clone(),
+                published.clone(),
+                exchange.clone(),
+            );
+            let publish = move |tick: &Tick<'_>| {
+                let mut report = Report::build(&catalog, tick.snapshot, Vec::new(), 0);
+                report.sensor = sensor.clone();
+                report.health.live = Some(tick.live.clone());
+                publish_metrics(&published, &to, &report, tick.active_flows);
+            };
+            (
+                Some(Snapshots {
+                    requests,
+                    publish: Box::new(publish),
+                }),
+                Some(exchange),
+            )
+        }
+    };
+    let (flows, exporter) = sinks(&catalog, &args.flows, &sensor, &args.ipfix, true)?;
     let (exporter, launcher) = exporter.unzip();
     let mut tracker = args.tracking.config();
     if exporter.is_some() {
@@ -621,17 +710,26 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
             rotate_time: args.rotate_time,
         }),
         stop,
+        snapshots,
     };
     let link = source.link_type().name();
     let user = args.user.clone();
     let iface = args.interface.clone();
     let snaplen = args.snaplen;
     let quiet = args.quiet;
+    // The server's thread starts once privileges are dropped (they are per thread, and it parses
+    // what clients send).
+    let serve_metrics = metrics.zip(exchange.clone());
     let before_read = move || {
         let running = drop_privileges(user.as_deref())?;
-        // The IPFIX sender is the first thread after the privileges are gone (they are per thread).
+        // The IPFIX sender starts after the privileges are gone too.
         if let Some(l) = launcher {
             l.launch().map_err(|e| format!("{e:#}"))?;
+        }
+        if let Some((server, exchange)) = serve_metrics {
+            server
+                .spawn(exchange)
+                .map_err(|e| format!("cannot start the metrics thread: {e}"))?;
         }
         if quiet {
             return Ok(());
@@ -645,8 +743,10 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let format = args.format;
     let json_lines = format == Format::Json && args.interval.is_some();
     let tick_catalog = catalog.clone();
+    let tick_sensor = sensor.clone();
     let result = capture_live(catalog.clone(), source, opts, before_read, |tick| {
-        let t = TickReport::new(&tick_catalog, tick);
+        let mut t = TickReport::new(&tick_catalog, tick);
+        t.sensor = tick_sensor.clone();
         let text = if format == Format::Json {
             serde_json::to_string(&t).expect("interval reports serialize") + "\n"
         } else {
@@ -659,15 +759,21 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let mut report = Report::build(&catalog, &result.aggregate, vec![result.input], args.top);
     report.health.live = Some(live.clone());
     report.health.ipfix = close_exporter(exporter);
+    report.sensor = sensor.clone();
+    if let Some(exchange) = &exchange {
+        // Scrapes from now until the process ends get the final numbers.
+        publish_metrics(&published, exchange, &report, 0);
+    }
     let text = match args.view {
         View::Hosts => {
-            let hosts = HostsReport::build(
+            let mut hosts = HostsReport::build(
                 &catalog,
                 &result.aggregate,
                 report.inputs.clone(),
                 &nets,
                 args.select.role,
             );
+            hosts.sensor = sensor.clone();
             if json_lines {
                 serde_json::to_string(&hosts).expect("host reports serialize") + "\n"
             } else {
@@ -720,6 +826,16 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
         );
     }
     Ok(ExitCode::from(capture_status(failed, &live)))
+}
+
+/// Takes a snapshot's report into the metrics and publishes their text.
+fn publish_metrics(metrics: &Mutex<Metrics>, to: &Exchange, report: &Report, active_flows: usize) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut m = metrics.lock().unwrap_or_else(|e| e.into_inner());
+    m.update(report, active_flows, now);
+    to.publish(m.render());
 }
 
 /// The signals that end a capture cleanly: Ctrl-C, `kill`, a closed terminal.
@@ -801,14 +917,16 @@ fn render_hosts(report: &HostsReport, format: Format) -> String {
 
 fn hosts_command(catalog: Arc<Catalog>, args: HostsArgs) -> Result<ExitCode> {
     let nets = args.select.nets()?;
+    let sensor = args.sensor.resolve()?;
     let (analysis, failed) = analyze_inputs(&catalog, &args.input, None)?;
-    let report = HostsReport::build(
+    let mut report = HostsReport::build(
         &catalog,
         &analysis.aggregate,
         analysis.inputs,
         &nets,
         args.select.role,
     );
+    report.sensor = sensor;
     write_stdout(&render_hosts(&report, args.format))?;
     Ok(if failed {
         ExitCode::from(1)

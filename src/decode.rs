@@ -12,7 +12,10 @@
 //! reason, for capture health — never a panic and never fatal.
 //!
 //! Link types: Ethernet (with 802.1Q / 802.1ad / QinQ tags), Linux cooked SLL and SLL2, raw IPv4/IPv6,
-//! BSD loopback (null and loop). IPv4 options and fragments, IPv6 extension headers and fragments.
+//! BSD loopback (null and loop), PPP (with or without the HDLC address and control bytes), PPPoE
+//! without Ethernet, Cisco HDLC. Inside those: PPPoE sessions (RFC 2516) and MPLS label stacks
+//! (RFC 3032, with an Ethernet pseudowire behind a control word, RFC 4448), at most four layers deep.
+//! IPv4 options and fragments, IPv6 extension headers and fragments.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -142,6 +145,13 @@ pub enum LinkType {
     Ipv6,
     LinuxSll,
     LinuxSll2,
+    /// PPP: the protocol field, after the HDLC address and control bytes (0xff 0x03) when present
+    /// (LINKTYPE_PPP 9, LINKTYPE_PPP_HDLC 50).
+    Ppp,
+    /// A PPPoE header without the Ethernet header (LINKTYPE_PPP_ETHER 51).
+    PppEther,
+    /// Cisco HDLC: address, control and an Ethernet type (LINKTYPE_C_HDLC 104).
+    CiscoHdlc,
     Unsupported(i32),
 }
 
@@ -157,6 +167,9 @@ impl LinkType {
             229 => LinkType::Ipv6,
             113 => LinkType::LinuxSll,
             276 => LinkType::LinuxSll2,
+            9 | 50 => LinkType::Ppp,
+            51 => LinkType::PppEther,
+            104 => LinkType::CiscoHdlc,
             other => LinkType::Unsupported(other),
         }
     }
@@ -171,6 +184,9 @@ impl LinkType {
             LinkType::Ipv6 => "IPV6".into(),
             LinkType::LinuxSll => "LINUX_SLL".into(),
             LinkType::LinuxSll2 => "LINUX_SLL2".into(),
+            LinkType::Ppp => "PPP".into(),
+            LinkType::PppEther => "PPP_ETHER".into(),
+            LinkType::CiscoHdlc => "C_HDLC".into(),
             LinkType::Unsupported(n) => format!("DLT {n}"),
         }
     }
@@ -252,8 +268,41 @@ pub struct Decoded<'a> {
 pub enum Outcome<'a> {
     Ip(Decoded<'a>),
     /// A valid frame that carries no IP (ARP, LLDP, STP, …).
-    NotIp,
+    NotIp(NotIp),
     Malformed(Malformed),
+}
+
+/// What a frame that carries no IP carries instead: the layer that says so and what it names,
+/// counted in capture health (`"ethernet"`, `"LLDP"`; `"ppp"`, `"LCP"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NotIp {
+    pub layer: &'static str,
+    pub carries: &'static str,
+}
+
+const fn not_ip(layer: &'static str, carries: &'static str) -> Outcome<'static> {
+    Outcome::NotIp(NotIp { layer, carries })
+}
+
+/// What a non-IP Ethernet type (or 802.3 length field) carries, for capture health.
+fn ether_type_name(ether_type: u16) -> &'static str {
+    match ether_type {
+        0..=0x05ff => "802.3 LLC (STP, CDP, NetBIOS over LLC, …)",
+        0x0806 => "ARP",
+        0x8035 => "RARP",
+        0x0842 => "Wake-on-LAN",
+        0x809b => "AppleTalk",
+        0x8137 | 0x8138 => "IPX",
+        0x8863 => "PPPoE discovery",
+        0x888e => "EAPOL (802.1X)",
+        0x88cc => "LLDP",
+        0x8809 => "slow protocols (LACP)",
+        0x88e5 => "MACsec",
+        0x88f7 => "PTP",
+        0x8899 => "Realtek RRCP",
+        0x9000 => "loopback test",
+        _ => "another Ethernet type",
+    }
 }
 
 /// Why a frame could not be attributed: the layer and a short reason, counted in capture health.
@@ -292,7 +341,7 @@ impl Parsed {
                     };
                 (Outcome::Ip(Decoded { payload: &[], ..d }), at, len)
             }
-            Outcome::NotIp => (Outcome::NotIp, 0, 0),
+            Outcome::NotIp(n) => (Outcome::NotIp(n), 0, 0),
             Outcome::Malformed(m) => (Outcome::Malformed(m), 0, 0),
         };
         Parsed {
@@ -443,23 +492,167 @@ fn ip_extent(declared: Option<usize>, captured: usize) -> (usize, bool) {
     }
 }
 
+/// Ethernet types that carry a further link layer before IP.
+const PPPOE_DISCOVERY: u16 = 0x8863;
+const PPPOE_SESSION: u16 = 0x8864;
+const MPLS_UNICAST: u16 = 0x8847;
+const MPLS_MULTICAST: u16 = 0x8848;
+
+/// Layers of PPPoE, PPP, MPLS and pseudowire Ethernet a frame may nest before its IP header.
+const MAX_NESTING: u8 = 4;
+
 /// The full path: etherparse slices every layer.
 fn decode_sliced(link: LinkType, frame: &[u8]) -> Outcome<'_> {
+    decode_nested(link, frame, 0)
+}
+
+/// The Ethernet type after a frame's VLAN tags (at most four) and where its payload starts, or
+/// `None` for a frame shorter than its headers (etherparse then names the fault).
+fn ethernet_payload(frame: &[u8]) -> Option<(u16, usize)> {
+    let mut off = 14;
+    let mut ether_type = be16(frame.get(..14)?, 12);
+    for _ in 0..4 {
+        if !matches!(ether_type, 0x8100 | 0x88a8 | 0x9100) {
+            break;
+        }
+        ether_type = be16(frame.get(..off + 4)?, off + 2);
+        off += 4;
+    }
+    Some((ether_type, off))
+}
+
+/// A frame's payload after an Ethernet type that nests another link layer (PPPoE, MPLS), decoded
+/// down to IP; `None` for every other Ethernet type.
+fn nested(ether_type: u16, rest: &[u8], depth: u8) -> Option<Outcome<'_>> {
+    Some(match ether_type {
+        PPPOE_SESSION => pppoe(rest, depth),
+        PPPOE_DISCOVERY => not_ip("pppoe", "PPPoE discovery"),
+        MPLS_UNICAST | MPLS_MULTICAST => mpls(rest, depth),
+        _ => return None,
+    })
+}
+
+/// An IP packet whose link layer says which version it is: the version nibble must agree.
+fn ip_of(ether_type: u16, ip: &[u8]) -> Outcome<'_> {
+    from_sliced(
+        &LaxSlicedPacket::from_ether_type(EtherType(ether_type), ip),
+        Some(ether_type),
+    )
+}
+
+/// RFC 2516 session stage: version and type 1, code 0, the session id, a payload length, then PPP.
+/// A length beyond the bytes captured is a cut frame; bytes past it are Ethernet padding.
+fn pppoe(b: &[u8], depth: u8) -> Outcome<'_> {
+    if b.len() < 6 {
+        return bad("pppoe", "header truncated");
+    }
+    if b[0] != 0x11 {
+        return bad("pppoe", "version or type is not 1");
+    }
+    if b[1] != 0 {
+        return bad("pppoe", "session frame with a nonzero code");
+    }
+    let len = usize::from(be16(b, 4));
+    let end = (6 + len).min(b.len());
+    ppp(&b[6..end], depth + 1)
+}
+
+/// A PPP frame from its protocol field (RFC 1661; one byte when the field is compressed, RFC 1661
+/// 6.5: an odd first byte).
+fn ppp(b: &[u8], depth: u8) -> Outcome<'_> {
+    if depth > MAX_NESTING {
+        return bad("link", "more than four nested link layers");
+    }
+    let (protocol, rest) = match b {
+        [p, rest @ ..] if p & 1 == 1 => (u16::from(*p), rest),
+        [hi, lo, rest @ ..] => (u16::from_be_bytes([*hi, *lo]), rest),
+        _ => return bad("ppp", "protocol field truncated"),
+    };
+    match protocol {
+        0x0021 => ip_of(0x0800, rest),
+        0x0057 => ip_of(0x86dd, rest),
+        0x0281 | 0x0283 => mpls(rest, depth + 1),
+        0xc021 => not_ip("ppp", "LCP"),
+        0xc023 => not_ip("ppp", "PAP"),
+        0xc223 => not_ip("ppp", "CHAP"),
+        0xc227 => not_ip("ppp", "EAP"),
+        0x8021 => not_ip("ppp", "IPCP"),
+        0x8057 => not_ip("ppp", "IPV6CP"),
+        0x80fd | 0x00fd => not_ip("ppp", "compressed datagram (CCP)"),
+        _ => not_ip("ppp", "another PPP protocol"),
+    }
+}
+
+/// An MPLS label stack (RFC 3032: 4 bytes a label, the last with the bottom-of-stack bit), then IPv4
+/// or IPv6 by the version nibble, or an Ethernet pseudowire behind its control word (RFC 4448: a
+/// first nibble of 0). At most 16 labels.
+fn mpls(b: &[u8], depth: u8) -> Outcome<'_> {
+    if depth > MAX_NESTING {
+        return bad("link", "more than four nested link layers");
+    }
+    let mut off = 0;
+    loop {
+        let Some(entry) = b.get(off..off + 4) else {
+            return bad("mpls", "label stack truncated");
+        };
+        off += 4;
+        if entry[2] & 1 == 1 {
+            break;
+        }
+        if off >= 16 * 4 {
+            return bad("mpls", "more than 16 labels");
+        }
+    }
+    let rest = &b[off..];
+    match rest.first().map(|v| v >> 4) {
+        Some(4) => ip_of(0x0800, rest),
+        Some(6) => ip_of(0x86dd, rest),
+        // An Ethernet pseudowire: with a control word (RFC 4448 3, first nibble 0) or without one,
+        // when the inner frame's destination MAC also begins with a zero nibble (as many vendors'
+        // do). Nothing in the frame says which: the reading that finds IP wins, with the control
+        // word first.
+        Some(0) if rest.len() >= 14 => {
+            let with_cw = (rest.len() >= 4 + 14)
+                .then(|| decode_nested(LinkType::Ethernet, &rest[4..], depth + 1));
+            match with_cw {
+                Some(o @ Outcome::Ip(_)) => o,
+                _ => match decode_nested(LinkType::Ethernet, rest, depth + 1) {
+                    o @ Outcome::Ip(_) => o,
+                    without => with_cw.unwrap_or(without),
+                },
+            }
+        }
+        Some(_) => not_ip("mpls", "another MPLS payload"),
+        None => bad("mpls", "no payload after the label stack"),
+    }
+}
+
+fn decode_nested(link: LinkType, frame: &[u8], depth: u8) -> Outcome<'_> {
     if frame.is_empty() {
         return bad("link", "empty frame");
     }
-    let sliced = match link {
-        LinkType::Ethernet => match LaxSlicedPacket::from_ethernet(frame) {
-            Ok(p) => {
-                let ether_type = match (p.link_exts.last(), &p.link) {
-                    (Some(etherparse::LaxLinkExtSlice::Vlan(v)), _) => Some(v.ether_type().0),
-                    (None, Some(etherparse::LinkSlice::Ethernet2(e))) => Some(e.ether_type().0),
-                    _ => None,
-                };
-                return from_sliced(&p, ether_type);
+    if depth > MAX_NESTING {
+        return bad("link", "more than four nested link layers");
+    }
+    match link {
+        LinkType::Ethernet => {
+            if let Some((ether_type, off)) = ethernet_payload(frame) {
+                if let Some(outcome) = nested(ether_type, &frame[off..], depth + 1) {
+                    return outcome;
+                }
             }
-            Err(_) => return bad("ethernet", "frame shorter than an Ethernet header"),
-        },
+            match LaxSlicedPacket::from_ethernet(frame) {
+                Ok(p) => {
+                    let ether_type = match (p.link_exts.last(), &p.link) {
+                        (Some(etherparse::LaxLinkExtSlice::Vlan(v)), _) => Some(v.ether_type().0),
+                        (None, Some(etherparse::LinkSlice::Ethernet2(e))) => Some(e.ether_type().0),
+                        _ => None,
+                    };
+                    from_sliced(&p, ether_type)
+                }
+                Err(_) => bad("ethernet", "frame shorter than an Ethernet header"),
+            }
+        }
         // Linux cooked headers: 16 bytes with the protocol at 14 (SLL), 20 with it at 0 (SLL2).
         LinkType::LinuxSll | LinkType::LinuxSll2 => {
             let (len, at, layer, reason) = if link == LinkType::LinuxSll {
@@ -471,10 +664,29 @@ fn decode_sliced(link: LinkType, frame: &[u8]) -> Outcome<'_> {
                 return bad(layer, reason);
             }
             let ether_type = be16(frame, at);
-            return from_sliced(
-                &LaxSlicedPacket::from_ether_type(EtherType(ether_type), &frame[len..]),
-                Some(ether_type),
-            );
+            nested(ether_type, &frame[len..], depth + 1).unwrap_or_else(|| {
+                from_sliced(
+                    &LaxSlicedPacket::from_ether_type(EtherType(ether_type), &frame[len..]),
+                    Some(ether_type),
+                )
+            })
+        }
+        LinkType::Ppp => {
+            // The HDLC address and control bytes, when the capture kept them (RFC 1662 3.1).
+            let b = frame.strip_prefix(&[0xff, 0x03]).unwrap_or(frame);
+            ppp(b, depth + 1)
+        }
+        LinkType::PppEther => pppoe(frame, depth + 1),
+        LinkType::CiscoHdlc => {
+            if frame.len() < 4 {
+                return bad("c_hdlc", "frame shorter than a Cisco HDLC header");
+            }
+            let ether_type = be16(frame, 2);
+            match ether_type {
+                0x0800 | 0x86dd => ip_of(ether_type, &frame[4..]),
+                _ => nested(ether_type, &frame[4..], depth + 1)
+                    .unwrap_or_else(|| not_ip("c_hdlc", ether_type_name(ether_type))),
+            }
         }
         LinkType::Null | LinkType::Loop => {
             if frame.len() < 4 {
@@ -490,28 +702,21 @@ fn decode_sliced(link: LinkType, frame: &[u8]) -> Outcome<'_> {
             match family {
                 // AF_INET; AF_INET6 on BSD (24), FreeBSD (28), macOS (30).
                 2 | 24 | 28 | 30 => match LaxSlicedPacket::from_ip(&frame[4..]) {
-                    Ok(p) => p,
-                    Err(_) => return bad("ip", "invalid IP header"),
+                    Ok(p) => from_sliced(&p, None),
+                    Err(_) => bad("ip", "invalid IP header"),
                 },
-                _ => return Outcome::NotIp,
+                _ => not_ip("loopback", "another address family"),
             }
         }
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => match LaxSlicedPacket::from_ip(frame) {
-            Ok(p) => p,
-            Err(e) => {
-                return match e {
-                    etherparse::err::ip::LaxHeaderSliceError::Len(_) => {
-                        bad("ip", "header truncated")
-                    }
-                    etherparse::err::ip::LaxHeaderSliceError::Content(_) => {
-                        bad("ip", "invalid IP header")
-                    }
-                }
+            Ok(p) => from_sliced(&p, None),
+            Err(etherparse::err::ip::LaxHeaderSliceError::Len(_)) => bad("ip", "header truncated"),
+            Err(etherparse::err::ip::LaxHeaderSliceError::Content(_)) => {
+                bad("ip", "invalid IP header")
             }
         },
-        LinkType::Unsupported(_) => return bad("link", "unsupported link type"),
-    };
-    from_sliced(&sliced, None)
+        LinkType::Unsupported(_) => bad("link", "unsupported link type"),
+    }
 }
 
 /// `ether_type`: the link layer's protocol field where it has one, to catch an IP version that
@@ -535,7 +740,10 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<
         None => {
             return match &p.stop_err {
                 Some((err, layer)) => Outcome::Malformed(stop_reason(err, *layer)),
-                None => Outcome::NotIp,
+                None => not_ip(
+                    "ethernet",
+                    ether_type.map_or("802.3 LLC (STP, CDP, NetBIOS over LLC, …)", ether_type_name),
+                ),
             }
         }
     };
@@ -595,7 +803,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>, ether_type: Option<u16>) -> Outcome<
                 v6.payload(),
             )
         }
-        LaxNetSlice::Arp(_) => return Outcome::NotIp,
+        LaxNetSlice::Arp(_) => return not_ip("ethernet", "ARP"),
     };
     match (ether_type, ip_version) {
         (Some(0x0800), 6) => return bad("ipv4", "version is not 4"),
@@ -1010,7 +1218,10 @@ mod tests {
         f.extend_from_slice(&[0x08, 0x06]);
         f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
         f.extend_from_slice(&[0; 20]);
-        assert!(matches!(decode(LinkType::Ethernet, &f), Outcome::NotIp));
+        assert!(matches!(
+            decode(LinkType::Ethernet, &f),
+            Outcome::NotIp(NotIp { carries: "ARP", .. })
+        ));
     }
 
     #[test]
@@ -1125,7 +1336,7 @@ mod tests {
                     y.payload,
                 )
             }
-            (Outcome::NotIp, Outcome::NotIp) => true,
+            (Outcome::NotIp(a), Outcome::NotIp(b)) => a == b,
             (Outcome::Malformed(x), Outcome::Malformed(y)) => x == y,
             _ => false,
         }
@@ -1160,6 +1371,194 @@ mod tests {
                 [0x0800, 0x86dd, 0x8100, value][usize::from(value % 4)],
             ),
         }
+    }
+
+    /// `ip` wrapped in the given link layers: PPPoE session (with its PPP protocol), MPLS labels,
+    /// an Ethernet pseudowire.
+    fn pppoe_frame(ip: &[u8], ppp_protocol: &[u8], padding: usize) -> Vec<u8> {
+        let mut f = vec![0xff; 12];
+        f.extend_from_slice(&PPPOE_SESSION.to_be_bytes());
+        f.extend_from_slice(&[0x11, 0x00, 0x12, 0x34]);
+        let len = (ppp_protocol.len() + ip.len()) as u16;
+        f.extend_from_slice(&len.to_be_bytes());
+        f.extend_from_slice(ppp_protocol);
+        f.extend_from_slice(ip);
+        f.extend(std::iter::repeat_n(0, padding));
+        f
+    }
+
+    fn mpls_labels(labels: &[u32]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, l) in labels.iter().enumerate() {
+            let bos = u32::from(i + 1 == labels.len());
+            out.extend_from_slice(&((l << 12) | (bos << 8) | 64).to_be_bytes());
+        }
+        out
+    }
+
+    fn mpls_frame(ip: &[u8], labels: &[u32]) -> Vec<u8> {
+        let mut f = vec![0xff; 12];
+        f.extend_from_slice(&MPLS_UNICAST.to_be_bytes());
+        f.extend(mpls_labels(labels));
+        f.extend_from_slice(ip);
+        f
+    }
+
+    fn ports_of(o: &Outcome<'_>) -> Option<(u16, u16)> {
+        match o {
+            Outcome::Ip(d) => d.ports,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn pppoe_sessions_carry_ip_and_pppoe_discovery_does_not() {
+        let eth = tcp_v4(49152, 88, true, b"krb");
+        let ip = &eth[14..];
+        let plain = decode(LinkType::Raw, ip);
+        for (protocol, pad) in [(&[0x00, 0x21][..], 0), (&[0x21][..], 10)] {
+            let f = pppoe_frame(ip, protocol, pad);
+            let o = decode(LinkType::Ethernet, &f);
+            assert!(same(&o, &plain), "{o:?}");
+            assert_eq!(ports_of(&o), Some((49152, 88)));
+            // The session payload without Ethernet (LINKTYPE_PPP_ETHER).
+            assert!(same(&decode(LinkType::PppEther, &f[14..]), &plain));
+        }
+        // A session frame that says IPv4 but holds IPv6 is malformed, not guessed.
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 0, 17, 64];
+        v6.extend_from_slice(&[0; 32]);
+        assert!(matches!(
+            decode(LinkType::Ethernet, &pppoe_frame(&v6, &[0x00, 0x21], 0)),
+            Outcome::Malformed(Malformed { layer: "ipv4", .. })
+        ));
+        let mut padi = vec![0xff; 12];
+        padi.extend_from_slice(&[0x88, 0x63, 0x11, 0x09, 0, 0, 0, 0]);
+        assert!(matches!(
+            decode(LinkType::Ethernet, &padi),
+            Outcome::NotIp(NotIp {
+                carries: "PPPoE discovery",
+                ..
+            })
+        ));
+        let lcp = pppoe_frame(&[1, 1, 0, 4], &[0xc0, 0x21], 0);
+        assert!(matches!(
+            decode(LinkType::Ethernet, &lcp),
+            Outcome::NotIp(NotIp {
+                layer: "ppp",
+                carries: "LCP"
+            })
+        ));
+        let mut bad_version = pppoe_frame(ip, &[0x00, 0x21], 0);
+        bad_version[14] = 0x21;
+        assert!(matches!(
+            decode(LinkType::Ethernet, &bad_version),
+            Outcome::Malformed(Malformed { layer: "pppoe", .. })
+        ));
+        assert!(matches!(
+            decode(LinkType::Ethernet, &pppoe_frame(ip, &[0x00, 0x21], 0)[..17]),
+            Outcome::Malformed(Malformed { layer: "pppoe", .. })
+        ));
+    }
+
+    #[test]
+    fn mpls_label_stacks_and_ethernet_pseudowires_carry_ip() {
+        let eth = tcp_v4(49153, 389, true, b"ldap");
+        let ip = &eth[14..];
+        let plain = decode(LinkType::Raw, ip);
+        for labels in [&[16][..], &[16, 1000, 70000]] {
+            let f = mpls_frame(ip, labels);
+            let o = decode(LinkType::Ethernet, &f);
+            assert!(same(&o, &plain), "{labels:?}: {o:?}");
+        }
+        // An Ethernet pseudowire: control word, then a whole Ethernet frame with a VLAN tag.
+        let mut inner = eth[..12].to_vec();
+        inner.extend_from_slice(&[0x81, 0x00, 0x00, 0x07, 0x08, 0x00]);
+        inner.extend_from_slice(ip);
+        let mut pw = vec![0, 0, 0, 0];
+        pw.extend_from_slice(&inner);
+        let f = mpls_frame(&pw, &[17, 300]);
+        let o = decode(LinkType::Ethernet, &f);
+        assert_eq!(ports_of(&o), Some((49153, 389)), "{o:?}");
+        // The same pseudowire without a control word, its inner destination MAC beginning with 0.
+        let mut no_cw = vec![
+            0x00, 0x1b, 0x21, 0, 0, 1, 0x00, 0x1b, 0x21, 0, 0, 2, 0x08, 0x00,
+        ];
+        no_cw.extend_from_slice(ip);
+        let f = mpls_frame(&no_cw, &[17, 300]);
+        assert_eq!(
+            ports_of(&decode(LinkType::Ethernet, &f)),
+            Some((49153, 389))
+        );
+        let deep = mpls_frame(ip, &(0..17).collect::<Vec<u32>>());
+        assert!(matches!(
+            decode(LinkType::Ethernet, &deep),
+            Outcome::Malformed(Malformed {
+                layer: "mpls",
+                reason: "more than 16 labels"
+            })
+        ));
+        let mut no_bottom = vec![0xff; 12];
+        no_bottom.extend_from_slice(&[0x88, 0x47, 0, 1, 0, 64]);
+        assert!(matches!(
+            decode(LinkType::Ethernet, &no_bottom),
+            Outcome::Malformed(Malformed { layer: "mpls", .. })
+        ));
+        // MPLS inside a PPPoE session (PPP protocol 0x0281).
+        let mut m = mpls_labels(&[20]);
+        m.extend_from_slice(ip);
+        assert!(same(
+            &decode(LinkType::Ethernet, &pppoe_frame(&m, &[0x02, 0x81], 0)),
+            &plain
+        ));
+    }
+
+    #[test]
+    fn nested_link_layers_stop_at_four() {
+        // Pseudowires inside pseudowires: each level is MPLS, a control word, Ethernet.
+        let eth = tcp_v4(49154, 445, true, b"smb");
+        let mut frame = eth.clone();
+        for _ in 0..6 {
+            let mut outer = eth[..12].to_vec();
+            outer.extend_from_slice(&MPLS_UNICAST.to_be_bytes());
+            outer.extend(mpls_labels(&[99]));
+            outer.extend_from_slice(&[0, 0, 0, 0]);
+            outer.extend_from_slice(&frame);
+            frame = outer;
+        }
+        assert!(matches!(
+            decode(LinkType::Ethernet, &frame),
+            Outcome::Malformed(Malformed { layer: "link", .. })
+        ));
+    }
+
+    #[test]
+    fn ppp_and_cisco_hdlc_links_carry_ip() {
+        let eth = tcp_v4(49155, 3389, true, b"rdp");
+        let ip = &eth[14..];
+        let plain = decode(LinkType::Raw, ip);
+        for header in [&[0xff, 0x03, 0x00, 0x21][..], &[0x00, 0x21], &[0x21]] {
+            let mut f = header.to_vec();
+            f.extend_from_slice(ip);
+            assert!(
+                same(&decode(LinkType::from_dlt(9), &f), &plain),
+                "{header:?}"
+            );
+            assert!(same(&decode(LinkType::from_dlt(50), &f), &plain));
+        }
+        let mut hdlc = vec![0x0f, 0x00, 0x08, 0x00];
+        hdlc.extend_from_slice(ip);
+        assert!(same(&decode(LinkType::from_dlt(104), &hdlc), &plain));
+        assert!(matches!(
+            decode(LinkType::Ppp, &[0xff, 0x03, 0x80, 0x21, 1, 1, 0, 4]),
+            Outcome::NotIp(NotIp {
+                carries: "IPCP",
+                ..
+            })
+        ));
+        assert!(matches!(
+            decode(LinkType::Ppp, &[0x00]),
+            Outcome::Malformed(Malformed { layer: "ppp", .. })
+        ));
     }
 
     proptest::proptest! {
@@ -1233,7 +1632,56 @@ mod tests {
                     let slow = decode_sliced(LinkType::LinuxSll2, &sll2);
                     proptest::prop_assert!(same(&fast, &slow), "sll2: fast {:?} slow {:?}", fast, slow);
                 }
+                // Behind PPPoE, MPLS, PPP and Cisco HDLC the same IP bytes decode as they do raw
+                // (the protocol field naming the version the packet's first nibble says).
+                if matches!(raw[0] >> 4, 4 | 6) {
+                    // A malformed IP header may be named more exactly where the link layer gave
+                    // its version: malformed either way is the agreement asked for.
+                    let plain = decode(LinkType::Raw, raw);
+                    let same = |a: &Outcome<'_>, b: &Outcome<'_>| {
+                        matches!((a, b), (Outcome::Malformed(_), Outcome::Malformed(_))) || same(a, b)
+                    };
+                    let (ppp_protocol, hdlc_type) = if raw[0] >> 4 == 4 {
+                        ([0x00, 0x21], [0x08, 0x00])
+                    } else {
+                        ([0x00, 0x57], [0x86, 0xdd])
+                    };
+                    let pppoe = pppoe_frame(raw, &ppp_protocol, 0);
+                    let wrapped = decode(LinkType::Ethernet, &pppoe);
+                    proptest::prop_assert!(same(&wrapped, &plain), "pppoe: {:?} raw {:?}", wrapped, plain);
+                    let mpls = mpls_frame(raw, &[16, 17]);
+                    let wrapped = decode(LinkType::Ethernet, &mpls);
+                    proptest::prop_assert!(same(&wrapped, &plain), "mpls: {:?} raw {:?}", wrapped, plain);
+                    let mut ppp = vec![0xff, 0x03];
+                    ppp.extend_from_slice(&ppp_protocol);
+                    ppp.extend_from_slice(raw);
+                    let wrapped = decode(LinkType::Ppp, &ppp);
+                    proptest::prop_assert!(same(&wrapped, &plain), "ppp: {:?} raw {:?}", wrapped, plain);
+                    let mut hdlc = vec![0x0f, 0x00];
+                    hdlc.extend_from_slice(&hdlc_type);
+                    hdlc.extend_from_slice(raw);
+                    let wrapped = decode(LinkType::CiscoHdlc, &hdlc);
+                    proptest::prop_assert!(same(&wrapped, &plain), "c_hdlc: {:?} raw {:?}", wrapped, plain);
+                }
             }
+        }
+
+        /// Any bytes behind the nesting link layers decode without a panic.
+        #[test]
+        fn nested_link_layers_take_any_bytes(
+            link in proptest::sample::select(vec![LinkType::Ethernet, LinkType::Ppp, LinkType::PppEther, LinkType::CiscoHdlc, LinkType::LinuxSll]),
+            head in proptest::sample::select(vec![0x8864u16, 0x8863, 0x8847, 0x8848, 0x0021, 0x0281]),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..96),
+        ) {
+            let mut f = match link {
+                LinkType::Ethernet => vec![0xff; 12],
+                LinkType::LinuxSll => vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0],
+                LinkType::CiscoHdlc => vec![0x0f, 0],
+                _ => vec![],
+            };
+            f.extend_from_slice(&head.to_be_bytes());
+            f.extend_from_slice(&body);
+            let _ = decode(link, &f);
         }
     }
 }

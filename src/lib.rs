@@ -14,7 +14,8 @@
 //! side: ended flows reach the flow records through a `flow::FlowSink` the pipeline hands the
 //! tracker) → `aggregate`, `classify` → `flow` → `inspect` → `wire`, `capture` → `decode`,
 //! `catalog`, and the ground floor, `bounded` (capped tables) and `time` (trace time). `pipeline`
-//! owns the threads and channels; `catalog` is the data classification consults.
+//! owns the threads and channels; `metrics` is the `/metrics` server of a live capture, which
+//! asks the pipeline for snapshots; `catalog` is the data classification consults.
 
 pub mod aggregate;
 pub mod bounded;
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod decode;
 pub mod flow;
 pub mod inspect;
+pub mod metrics;
 pub mod pipeline;
 pub mod report;
 pub mod time;

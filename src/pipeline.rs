@@ -78,6 +78,9 @@ enum Work {
     Batch(Arc<Batch>),
     /// An interval report is due: the worker answers with its part.
     Tick(Sender<Gathered>),
+    /// A snapshot is asked for (the metrics endpoint): the worker answers with its part, leaving
+    /// its interval counters to the next tick.
+    Snapshot(Sender<Gathered>),
 }
 
 /// What the workers have at an interval tick (one worker's, or all of them merged).
@@ -209,16 +212,28 @@ fn work(tracker: &mut Tracker, me: usize, rx: &Receiver<Work>, recycle: &Sender<
                     active_flows: tracker.active_flows(),
                 });
             }
+            Work::Snapshot(reply) => {
+                let _ = reply.send(Gathered {
+                    counters: IntervalCounters::default(),
+                    snapshot: tracker.snapshot(),
+                    active_flows: tracker.active_flows(),
+                });
+            }
         }
     }
 }
 
 /// Every worker's interval counters and snapshot, merged (a worker that is gone adds nothing).
 fn gather(workers: &[Sender<Work>]) -> Gathered {
+    gather_with(workers, Work::Tick)
+}
+
+/// Every worker's answer to `ask`, merged.
+fn gather_with(workers: &[Sender<Work>], ask: fn(Sender<Gathered>) -> Work) -> Gathered {
     let (tx, rx) = bounded(workers.len());
     let asked = workers
         .iter()
-        .filter(|w| w.send(Work::Tick(tx.clone())).is_ok())
+        .filter(|w| w.send(ask(tx.clone())).is_ok())
         .count();
     drop(tx);
     let mut parts = rx.iter().take(asked);
@@ -246,6 +261,8 @@ struct Drive<'a> {
     queue: usize,
     /// Live: how often to call `on_tick`.
     interval: Option<Duration>,
+    /// Live: requests for a snapshot (each answered by `on_snapshot`).
+    snapshots: Option<Receiver<()>>,
 }
 
 /// What [`drive`] produced.
@@ -263,6 +280,7 @@ fn drive(
     d: Drive<'_>,
     read: impl FnOnce(&mut Feed) + Send + 'static,
     on_tick: &mut dyn FnMut(&Gathered, Duration, Option<LiveTotals>),
+    on_snapshot: &mut dyn FnMut(&Gathered, Option<LiveTotals>),
 ) -> std::io::Result<Driven> {
     // Each worker holds its share of every cap (`Tracker::with_share`): at least one flow each.
     let workers = d
@@ -316,11 +334,24 @@ fn drive(
     let mut ends = Vec::new();
     let mut health = None;
     let mut last_tick = Instant::now();
+    let mut snapshots = d.snapshots.unwrap_or_else(crossbeam_channel::never);
     loop {
         let wait = d.interval.map_or(Duration::from_secs(3600), |i| {
             i.saturating_sub(last_tick.elapsed())
         });
-        match control_rx.recv_timeout(wait) {
+        let control = crossbeam_channel::select! {
+            recv(control_rx) -> c => c.map_err(|_| RecvTimeoutError::Disconnected),
+            recv(snapshots) -> asked => {
+                match asked {
+                    Ok(()) => on_snapshot(&gather_with(&senders, Work::Snapshot), health),
+                    // Nobody asks any more.
+                    Err(_) => snapshots = crossbeam_channel::never(),
+                }
+                Err(RecvTimeoutError::Timeout)
+            }
+            default(wait) => Err(RecvTimeoutError::Timeout),
+        };
+        match control {
             Ok(Control::Health(c, dropped)) => health = Some((c, dropped)),
             Ok(Control::End(e)) => {
                 health = e.live.or(health);
@@ -429,8 +460,10 @@ pub fn analyze_files(catalog: Arc<Catalog>, paths: &[PathBuf], opts: AnalyzeOpti
         when_full: WhenFull::Wait,
         queue: CHANNEL_BATCHES,
         interval: None,
+        snapshots: None,
     };
-    let driven = drive(drive_opts, read, &mut |_, _, _| {}).expect("starting the pipeline threads");
+    let driven = drive(drive_opts, read, &mut |_, _, _| {}, &mut |_, _| {})
+        .expect("starting the pipeline threads");
     let mut inputs: Vec<InputReport> = paths
         .iter()
         .map(|p| InputReport {
@@ -569,6 +602,16 @@ pub struct LiveRunOptions {
     pub write: Option<WriteOptions>,
     /// Set (by a signal handler) to stop the capture cleanly.
     pub stop: Arc<AtomicBool>,
+    /// Snapshots on request (the metrics endpoint).
+    pub snapshots: Option<Snapshots>,
+}
+
+/// Snapshots of a live capture on request: each message on `requests` asks the workers for their
+/// statistics so far (active flows included), merged and handed to `publish` on the driver thread
+/// (the workers' interval counters are left to the next `--interval` report).
+pub struct Snapshots {
+    pub requests: Receiver<()>,
+    pub publish: Box<dyn FnMut(&Tick<'_>)>,
 }
 
 /// What a live run produced.
@@ -646,11 +689,35 @@ pub fn capture_live(
         when_full: WhenFull::Drop,
         queue: LIVE_BATCHES,
         interval: opts.interval,
+        snapshots: opts.snapshots.as_ref().map(|s| s.requests.clone()),
     };
-    let driven = drive(drive_opts, read, &mut on_tick).map_err(|e| CaptureError {
-        input: interface.clone(),
-        message: format!("cannot start the capture threads: {e}"),
-    })?;
+    let mut publish = opts.snapshots.take().map(|s| s.publish);
+    let snapshot_interface = interface.clone();
+    let mut on_snapshot = |g: &Gathered, health: Option<LiveTotals>| {
+        let Some(publish) = &mut publish else {
+            return;
+        };
+        let mut live = LiveHealth {
+            interface: snapshot_interface.clone(),
+            ..LiveHealth::default()
+        };
+        if let Some((c, dropped)) = health {
+            set_live(&mut live, c, dropped);
+        }
+        publish(&Tick {
+            elapsed: started.elapsed(),
+            interval: Duration::ZERO,
+            counters: &g.counters,
+            snapshot: &g.snapshot,
+            active_flows: g.active_flows,
+            live: &live,
+        });
+    };
+    let driven =
+        drive(drive_opts, read, &mut on_tick, &mut on_snapshot).map_err(|e| CaptureError {
+            input: interface.clone(),
+            message: format!("cannot start the capture threads: {e}"),
+        })?;
     let mut input = InputReport {
         path: interface,
         link_types: vec![link.name()],
@@ -805,7 +872,7 @@ mod tests {
         rx.try_iter()
             .map(|w| match w {
                 Work::Batch(b) => b,
-                Work::Tick(_) => panic!("a tick"),
+                Work::Tick(_) | Work::Snapshot(_) => panic!("a tick"),
             })
             .collect()
     }

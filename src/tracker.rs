@@ -352,8 +352,9 @@ impl Tracker {
         }
         let d = match outcome {
             Outcome::Ip(d) => d,
-            Outcome::NotIp => {
+            Outcome::NotIp(n) => {
                 counters.not_ip += 1;
+                *counters.not_ip_by.entry(n).or_default() += 1;
                 return;
             }
             Outcome::Malformed(m) => {

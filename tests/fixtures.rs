@@ -42,6 +42,9 @@ fn analyze(files: &[&str], extra: &[&str]) -> (Value, Vec<Value>, i32, String) {
         "--format",
         "json",
         "-q",
+        // The host name by default: the goldens name a sensor of their own.
+        "--sensor",
+        "fixture",
         "--flows",
         flows.to_str().unwrap(),
     ];
@@ -152,8 +155,9 @@ fn has_service(report: &Value, name: &str) -> bool {
         .any(|r| r["service"] == name)
 }
 
-const FIXTURES: [&str; 21] = [
+const FIXTURES: [&str; 22] = [
     "catalog-rows.pcap",
+    "tunnels.pcapng",
     "domain.pcapng",
     "ipv4-fragments.pcap",
     "ipv6-ext.pcap",
@@ -316,7 +320,7 @@ fn three_workers_give_the_report_and_flow_records_of_one() {
 
 #[test]
 fn the_bundled_domain_capture_reads_well_in_a_terminal_and_as_csv() {
-    let run = svcscope(&["analyze", "fixtures/domain.pcapng"]);
+    let run = svcscope(&["analyze", "--sensor", "fixture", "fixtures/domain.pcapng"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let table = run.stdout.replacen(
         &format!("svcscope {}", env!("CARGO_PKG_VERSION")),
@@ -324,7 +328,14 @@ fn the_bundled_domain_capture_reads_well_in_a_terminal_and_as_csv() {
         1,
     );
     golden("domain.pcapng.table.txt", &table);
-    let run = svcscope(&["analyze", "--format", "csv", "fixtures/domain.pcapng"]);
+    let run = svcscope(&[
+        "analyze",
+        "--format",
+        "csv",
+        "--sensor",
+        "fixture",
+        "fixtures/domain.pcapng",
+    ]);
     golden("domain.pcapng.csv", &run.stdout);
 }
 
@@ -471,7 +482,13 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
             )
         } else {
             (
-                vec!["ldap", "ldap-bind", "kerberos-spn", "kerberos-etype"],
+                vec![
+                    "ldap",
+                    "ldap-bind",
+                    "auth",
+                    "kerberos-spn",
+                    "kerberos-etype",
+                ],
                 serde_json::json!(["Local Security Authority"]),
             )
         };
@@ -753,6 +770,48 @@ fn fragments_and_snaplen_are_accounted() {
 }
 
 #[test]
+fn pppoe_mpls_and_ppp_links_are_seen_through() {
+    let (report, records, code, stderr) = analyze(&["fixtures/tunnels.pcapng"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        report["inputs"][0]["link_types"],
+        serde_json::json!(["EN10MB", "PPP"])
+    );
+    let h = &report["health"];
+    assert_eq!(h["packets_malformed"], 0);
+    assert_eq!(h["packets_not_ip"], 2);
+    assert_eq!(
+        h["not_ip"],
+        serde_json::json!([
+            {"layer": "ppp", "carries": "LCP", "packets": 1},
+            {"layer": "pppoe", "carries": "PPPoE discovery", "packets": 1},
+        ])
+    );
+    // Every IP packet became a flow's: Kerberos in a PPPoE session and over the PPP link, DNS over
+    // IPv6 in a PPPoE session and in an MPLS pseudowire, LDAP under two labels.
+    let flows = summary(&records);
+    for (client, server, app) in [
+        ("198.51.100.21:50200", "192.0.2.10:88", "Kerberos"),
+        ("203.0.113.5:50204", "192.0.2.10:88", "Kerberos"),
+        ("2001:db8:51::21:50201", "2001:db8::10:53", "DNS"),
+        ("192.0.2.102:50203", "192.0.2.10:53", "DNS"),
+        ("192.0.2.101:50202", "192.0.2.10:389", "LDAP Server"),
+    ] {
+        assert!(
+            flows
+                .iter()
+                .any(|f| (f.1.as_str(), f.2.as_str(), f.3.as_str()) == (client, server, app)),
+            "{client} → {server} {app} not in {flows:#?}"
+        );
+    }
+    assert_eq!(flows.len(), 5);
+    assert_eq!(
+        report["totals"]["packets"].as_u64().unwrap(),
+        report["health"]["packets_decoded"].as_u64().unwrap()
+    );
+}
+
+#[test]
 fn malformed_frames_are_counted_by_layer_and_never_fatal() {
     let (report, records, code, _) = analyze(&["fixtures/malformed.pcap"], &[]);
     assert_eq!(code, 0);
@@ -869,7 +928,7 @@ fn catalog_command_lists_every_row() {
     let run = svcscope(&["catalog", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 193);
+    assert_eq!(rows.len(), 198);
     for key in [
         "service",
         "system_service",
@@ -893,7 +952,20 @@ fn catalog_command_lists_every_row() {
     assert!(winreg
         .iter()
         .all(|r| r["origin"] == "beyond-article" && r["candidate"] == false));
-    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 22);
+    assert_eq!(rows.iter().filter(|r| r["candidate"] == false).count(), 20);
+    // A later edition's port of an article service says so on its row.
+    let kpasswd: Vec<&Value> = rows.iter().filter(|r| r["port"] == 464).collect();
+    assert_eq!(kpasswd.len(), 2);
+    assert!(kpasswd
+        .iter()
+        .all(|r| r["service"] == "Kerberos Key Distribution Center"
+            && r["origin"] == "later-edition"
+            && r["candidate"] == true));
+    let kdc_88 = rows
+        .iter()
+        .find(|r| r["port"] == 88 && r["transport"] == "tcp")
+        .unwrap();
+    assert_eq!(kdc_88["origin"], "article");
     let gre = rows.iter().find(|r| r["ip_protocol"] == 47).unwrap();
     assert_eq!(
         (&gre["transport"], &gre["port"]),
@@ -907,7 +979,7 @@ fn catalog_command_lists_every_row() {
     let run = svcscope(&["catalog", "--port", "445"]);
     golden("catalog-port-445.txt", &run.stdout);
     let run = svcscope(&["catalog", "--service", "lsass", "--format", "csv"]);
-    assert_eq!(run.stdout.lines().count(), 11);
+    assert_eq!(run.stdout.lines().count(), 12);
     let run = svcscope(&[
         "catalog",
         "--protocol",

@@ -1003,6 +1003,8 @@ fn interval_json_lines_with(workers: &str) {
         "3500ms",
         "--workers",
         workers,
+        "--sensor",
+        "edge-1",
     ]);
     ns.replay(&fixture("catalog-rows.pcap"));
     let done = cap.wait(&|| ns.b_stats());
@@ -1020,11 +1022,13 @@ fn interval_json_lines_with(workers: &str) {
         let v: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("interval line is not JSON ({e}): {line}"));
         assert_eq!(v["type"], "interval", "{line}");
+        assert_eq!(v["sensor"], "edge-1", "{line}");
         assert!(line.contains("\"type\":\"interval\""), "{line}");
         packets += u(&v, "packets");
     }
     let report: Value = serde_json::from_str(last).expect("the final report is one JSON line");
     assert!(report.get("type").is_none(), "final line is the report");
+    assert_eq!(report["sensor"], "edge-1");
     assert_eq!(totals(&report)[1], 65);
     // The replay ends within the first interval, long before the last tick.
     assert_eq!(
@@ -1610,6 +1614,286 @@ fn quiet_capture_prints_no_status_lines() {
             assert_eq!(done.stderr, "");
         }
     }
+}
+
+/// A Prometheus server (the `prometheus` binary, in the capture's namespace) scraping
+/// `capture --metrics` every second while a file is replayed: PromQL over its HTTP API
+/// (`/api/v1/query`) gives the final JSON report's flows, packets and bytes per application
+/// protocol row and per service, and its capture health.
+#[test]
+fn prometheus_scrapes_the_numbers_of_the_final_report() {
+    let ns = netns_or_skip!();
+    for tool in ["prometheus", "curl"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            eprintln!("skipped: {tool} not installed (scripts/deps test)");
+            return;
+        }
+    }
+    // SMB evidence only adds services to a flow (none is credited before it): the counters of a
+    // snapshot taken mid-replay stay below the final ones, as a counter's must (README: a flow
+    // relabelled from one label to another would leave its old series higher).
+    let file = fixture("smb.pcap");
+    let sent = totals(&analyze(&[&file], &[]))[1];
+    let tmp = TempDir::new("prometheus");
+    // A fresh namespace: its loopback ports are all free.
+    let (metrics, web) = ("127.0.0.1:9464", "127.0.0.1:9090");
+    let config = tmp.0.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: \
+             svcscope\n    static_configs:\n      - targets: ['{metrics}']\n"
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(tmp.0.join("prometheus.log")).unwrap();
+    let mut server = KillOnDrop(
+        ns.exec(&ns.b)
+            .args(["prometheus", "--web.listen-address", web])
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                tmp.0.join("data").display()
+            ))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting prometheus"),
+    );
+    let mut args = vec!["--format", "json", "--sensor", "ns-b", "--metrics", metrics];
+    args.extend(TIMEOUTS);
+    let cap = ns.capture(&args);
+    // About three seconds of replay: Prometheus scrapes while packets arrive.
+    let replay = run(&mut ns.replay_at(&file, 100));
+    assert!(replay.status.success());
+    // PromQL over the HTTP API, from inside the namespace: the result vector.
+    let query = |expr: &str| -> Vec<Value> {
+        let out = run(ns.exec(&ns.b).args([
+            "curl",
+            "-sfG",
+            "--max-time",
+            "5",
+            "--data-urlencode",
+            &format!("query={expr}"),
+            &format!("http://{web}/api/v1/query"),
+        ]));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("a Prometheus API answer");
+        assert_eq!(v["status"], "success", "{expr}: {v}");
+        v["data"]["result"].as_array().cloned().unwrap_or_default()
+    };
+    let scalar = |expr: &str| -> Option<u64> {
+        let r = query(expr);
+        r.first()
+            .and_then(|s| s["value"][1].as_str())
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|v| v as u64)
+    };
+    // Prometheus has scraped a snapshot holding every packet.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = server.0.try_wait() {
+            panic!(
+                "prometheus ended ({status}):\n{}",
+                std::fs::read_to_string(tmp.0.join("prometheus.log")).unwrap_or_default()
+            );
+        }
+        let read =
+            std::panic::catch_unwind(|| scalar("svcscope_packets_read_total{job=\"svcscope\"}"))
+                .ok()
+                .flatten();
+        if read == Some(sent) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no scrape with {sent} packets read (last: {read:?}); prometheus log:\n{}",
+            std::fs::read_to_string(tmp.0.join("prometheus.log")).unwrap_or_default()
+        );
+        thread::sleep(Duration::from_millis(500));
+    }
+    let series = |expr: &str, label: &str| -> Vec<String> {
+        let mut rows: Vec<String> = query(expr)
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    s["metric"][label].as_str().unwrap_or("?"),
+                    s["value"][1].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let by_service = |metric: &str, dir: Option<&str>| {
+        let filter = dir.map_or(String::new(), |d| format!(",direction=\"{d}\""));
+        series(
+            &format!("sum by (service) ({metric}{{job=\"svcscope\"{filter}}})"),
+            "service",
+        )
+    };
+    let by_app = |metric: &str, dir: Option<&str>| {
+        let filter = dir.map_or(String::new(), |d| format!(",direction=\"{d}\""));
+        series(
+            &format!(
+                "sum by (app_protocol) (label_join({metric}{{job=\"svcscope\"{filter}}}, \
+                 \"app_protocol\", \" \", \"app_protocol\", \"transport\", \"port\"))"
+            ),
+            "app_protocol",
+        )
+    };
+    let promql = [
+        by_service("svcscope_service_flows_total", None),
+        by_service("svcscope_service_packets_total", Some("c2s")),
+        by_service("svcscope_service_packets_total", Some("s2c")),
+        by_service("svcscope_service_bytes_total", Some("c2s")),
+        by_service("svcscope_service_bytes_total", Some("s2c")),
+        by_app("svcscope_app_protocol_flows_total", None),
+        by_app("svcscope_app_protocol_packets_total", Some("c2s")),
+        by_app("svcscope_app_protocol_bytes_total", Some("s2c")),
+    ];
+    let info = query("svcscope_info");
+    cap.interrupt();
+    let done = cap.wait(&|| ns.b_stats());
+    let report = done.report();
+    assert_eq!(info.len(), 1, "{info:?}");
+    assert_eq!(info[0]["metric"]["sensor"], "ns-b");
+    let rows = |key: &str, name: &dyn Fn(&Value) -> String, field: &str| -> Vec<String> {
+        let mut v: Vec<String> = report[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {}", name(r), u(r, field)))
+            .collect();
+        v.sort();
+        v
+    };
+    let service = |r: &Value| r["service"].as_str().unwrap().to_string();
+    let app = |r: &Value| {
+        let port = match (&r["port"], &r["port_ranges"]) {
+            (Value::Number(p), _) => p.to_string(),
+            (_, Value::Array(_)) => "dynamic".into(),
+            _ => String::new(),
+        };
+        format!(
+            "{} {} {port}",
+            r["app_protocol"].as_str().unwrap(),
+            r["transport"].as_str().unwrap()
+        )
+    };
+    let want = [
+        rows("services", &service, "flows"),
+        rows("services", &service, "packets_c2s"),
+        rows("services", &service, "packets_s2c"),
+        rows("services", &service, "bytes_c2s"),
+        rows("services", &service, "bytes_s2c"),
+        rows("app_protocols", &app, "flows"),
+        rows("app_protocols", &app, "packets_c2s"),
+        rows("app_protocols", &app, "bytes_s2c"),
+    ];
+    assert!(
+        want[0].len() >= 5,
+        "a fixture with several services: {:?}",
+        want[0]
+    );
+    for (got, want) in promql.iter().zip(&want) {
+        assert_eq!(got, want, "PromQL vs the final report");
+    }
+    assert_eq!(u(&report["health"], "packets_read"), sent);
+}
+
+/// A child process killed (by its pid) and reaped when the test ends, however it ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `--metrics` on a port in use is one line at start (exit 2); an address that is not one is
+/// refused by the argument parser.
+#[test]
+fn metrics_port_in_use_is_one_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let r = Run::of(&mut svcscope_testkit::command(
+        BIN,
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["capture", "-i", "lo", "--metrics", &addr],
+    ));
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "svcscope: --metrics {addr}: cannot listen: Address already in use (os error 98)\n"
+        )
+    );
+    let r = Run::of(&mut svcscope_testkit::command(
+        BIN,
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["capture", "-i", "lo", "--metrics", "localhost"],
+    ));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("invalid value 'localhost' for '--metrics <ADDR>'"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// SIGTERM ends a capture's compressed flow records with whole streams (zstd frame ends), rotated
+/// ones included: every file decompresses, and together they hold one record per flow of the
+/// final report, each naming the sensor.
+#[test]
+fn a_stopped_capture_finishes_its_compressed_flow_records() {
+    let ns = netns_or_skip!();
+    let tmp = TempDir::new("zst");
+    let flows = tmp.0.join("flows.jsonl.zst");
+    let mut args = vec![
+        "--format",
+        "json",
+        "--sensor",
+        "edge-2",
+        "--buffer-size",
+        "8MiB",
+        "--flows",
+        flows.to_str().unwrap(),
+        "--flows-rotate-size",
+        "4k",
+    ];
+    args.extend(TIMEOUTS);
+    let cap = ns.capture(&args);
+    ns.replay(&fixture("domain.pcapng"));
+    // Let the reader drain the kernel buffer (it wakes at least every 100 ms).
+    thread::sleep(Duration::from_millis(1000));
+    cap.signal(nix::sys::signal::Signal::SIGTERM);
+    let done = cap.wait(&|| ns.b_stats());
+    let report = done.report();
+    let mut files = vec![flows.clone()];
+    for n in 1.. {
+        let next = PathBuf::from(format!("{}{n}", flows.display()));
+        if !next.exists() {
+            break;
+        }
+        files.push(next);
+    }
+    assert!(files.len() > 1, "rotated: {files:?}");
+    let mut records = 0;
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        let text = zstd::decode_all(&bytes[..])
+            .unwrap_or_else(|e| panic!("{}: not a whole zstd stream: {e}", f.display()));
+        for line in String::from_utf8(text).unwrap().lines() {
+            let r: Value = serde_json::from_str(line).expect("a whole record");
+            assert_eq!(r["sensor"], "edge-2");
+            records += 1;
+        }
+    }
+    assert_eq!(records, totals(&report)[0], "one record per flow");
 }
 
 /// Live IPFIX export with an active timeout (nfcapd in namespace B, on its loopback): flows still

@@ -7,13 +7,16 @@ use std::hint::black_box;
 use libfuzzer_sys::fuzz_target;
 use svcscope::decode::{decode, tcp_flags, LinkType, Outcome};
 
-const LINKS: [LinkType; 6] = [
+const LINKS: [LinkType; 9] = [
     LinkType::Ethernet,
     LinkType::Null,
     LinkType::Loop,
     LinkType::Raw,
     LinkType::LinuxSll,
     LinkType::LinuxSll2,
+    LinkType::Ppp,
+    LinkType::PppEther,
+    LinkType::CiscoHdlc,
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -42,7 +45,9 @@ fuzz_target!(|data: &[u8]| {
             );
             black_box(d.payload.iter().map(|&b| u32::from(b)).sum::<u32>());
         }
-        Outcome::NotIp => {}
+        Outcome::NotIp(n) => {
+            assert!(!n.layer.is_empty() && !n.carries.is_empty());
+        }
         Outcome::Malformed(m) => {
             assert!(!m.layer.is_empty() && !m.reason.is_empty());
         }

@@ -12,6 +12,7 @@
 //! Packet sizes are recorded as packets arrive; everything else when a flow ends. TCP connection
 //! attempts the server never accepted are kept apart as "unanswered" and never count as service traffic.
 
+pub mod auth;
 pub mod hosts;
 pub mod services;
 
@@ -22,7 +23,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::bounded::Workers;
 use crate::catalog::{Catalog, LabelId, Uuid};
-use crate::decode::{Addr, Malformed};
+use crate::decode::{Addr, Malformed, NotIp};
 use crate::flow::{Flow, FlowCounters, C2S, S2C};
 use crate::inspect::Counters;
 use crate::time::Ts;
@@ -309,6 +310,8 @@ pub struct DecodeCounters {
     pub bytes: u64,
     pub ip_packets: u64,
     pub not_ip: u64,
+    /// What the frames without IP carried (a handful of kinds: the decoder names them).
+    pub not_ip_by: BTreeMap<NotIp, u64>,
     pub malformed: BTreeMap<Malformed, u64>,
     /// Packets whose capture length is below their length on the wire.
     pub truncated: u64,
@@ -321,6 +324,9 @@ impl DecodeCounters {
         self.ip_packets += o.ip_packets;
         self.not_ip += o.not_ip;
         self.truncated += o.truncated;
+        for (k, v) in &o.not_ip_by {
+            *self.not_ip_by.entry(*k).or_default() += v;
+        }
         for (k, v) in &o.malformed {
             *self.malformed.entry(*k).or_default() += v;
         }
@@ -345,6 +351,8 @@ pub struct Aggregate {
     pub rpc_interfaces: FxHashMap<Uuid, PortCounts>,
     /// Per service by basis (evidence, port, candidates), and the undetermined flows per label.
     pub by_basis: services::ByBasis,
+    /// How clients authenticated, per service and server.
+    pub auth: auth::AuthInventory,
     pub inspect: Counters,
     /// The workers sharing the process-wide caps; a merged aggregate has the whole caps.
     pub workers: Workers,
@@ -362,6 +370,7 @@ impl Aggregate {
             unclassified: Stats::with_addr_cap(addr_cap),
             unanswered: Stats::with_addr_cap(addr_cap),
             hosts: hosts::HostTable::with_share(workers),
+            auth: auth::AuthInventory::with_share(workers),
             workers,
             ..Aggregate::default()
         }
@@ -411,6 +420,7 @@ impl Aggregate {
         }
         let attribution = f.attribution(catalog);
         self.hosts.add(catalog, f, &attribution);
+        self.auth.add(f, &attribution);
         let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
         self.by_basis.add(catalog, f, &attribution, addr_cap);
         // Packets recorded under the label the flow had before evidence relabelled it count under
@@ -467,6 +477,7 @@ impl Aggregate {
         }
         let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
         self.by_basis.merge(&o.by_basis, addr_cap);
+        self.auth.merge(&o.auth);
         self.inspect.merge(&o.inspect);
         let (a, b) = (&mut self.flow_counters, &o.flow_counters);
         a.flows_created += b.flows_created;

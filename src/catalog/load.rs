@@ -100,6 +100,7 @@ struct RawRow {
     ip: Option<i64>,
     note: Option<Spanned<String>>,
     candidate: Option<bool>,
+    origin: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -122,6 +123,7 @@ struct ParsedRow {
     spec: PortSpec,
     note: Option<String>,
     candidate: bool,
+    origin: Origin,
     source: SourcePos,
 }
 
@@ -305,22 +307,21 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
                 format!("service {name:?} is defined twice in this file (first at line {prev})"),
             ));
         }
+        let parse_origin = |o: &Spanned<String>| match o.get_ref().as_str() {
+            "article" => Ok(Origin::Article),
+            "later-edition" => Ok(Origin::LaterEdition),
+            "beyond-article" => Ok(Origin::BeyondArticle),
+            other => Err(invalid(
+                o.span().start,
+                format!(
+                    "origin {} is not one of \"article\", \"later-edition\", \"beyond-article\"",
+                    shown(other)
+                ),
+            )),
+        };
         let origin = match &s.origin {
             None => default_origin,
-            Some(o) => match o.get_ref().as_str() {
-                "article" => Origin::Article,
-                "later-edition" => Origin::LaterEdition,
-                "beyond-article" => Origin::BeyondArticle,
-                other => {
-                    return Err(invalid(
-                        o.span().start,
-                        format!(
-                            "origin {} is not one of \"article\", \"later-edition\", \"beyond-article\"",
-                            shown(other)
-                        ),
-                    ))
-                }
-            },
+            Some(o) => parse_origin(o)?,
         };
         if s.ports.is_empty() && !s.extend {
             return Err(invalid(name_at, format!("service {name:?} has no ports")));
@@ -403,6 +404,10 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
                 spec,
                 note: r.note.map(Spanned::into_inner),
                 candidate: r.candidate.unwrap_or(true),
+                origin: match &r.origin {
+                    Some(o) => parse_origin(o)?,
+                    None => origin,
+                },
                 source: pos,
             });
         }
@@ -748,6 +753,7 @@ impl Catalog {
                         spec: r.spec,
                         note: r.note,
                         candidate: r.candidate,
+                        origin: r.origin,
                         source: r.source,
                     });
                 }

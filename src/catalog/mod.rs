@@ -278,6 +278,9 @@ pub struct Row {
     /// `candidate = false` documents a port the service is reached on, but only evidence (a pipe, an
     /// interface bound) names the service: it is in no port label.
     pub candidate: bool,
+    /// The edition of the article the row comes from: the service's, unless the row says
+    /// otherwise (a later edition's port of an article service, such as kpasswd on TCP 464).
+    pub origin: Origin,
     pub source: SourcePos,
 }
 
@@ -485,7 +488,11 @@ mod tests {
             service: Some("lsass".into()),
             ..Default::default()
         };
-        assert_eq!(c.query(&f).count(), 10);
+        assert_eq!(
+            c.query(&f).count(),
+            11,
+            "the article's ten and ADWS of a later edition"
+        );
         let f = RowFilter {
             protocol: Some("radius".into()),
             transport: Some(Transport::Udp),

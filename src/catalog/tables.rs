@@ -260,17 +260,43 @@ mod tests {
         let article: Vec<_> = c
             .rows
             .iter()
-            .filter(|r| c.service(r.service).origin == Origin::Article)
+            .filter(|r| r.origin == Origin::Article)
             .collect();
         assert_eq!(article.len(), 168);
+        // Rows of later editions: in later-edition services, or ports a later edition added to an
+        // article service (kpasswd, ADWS, RDP over UDP).
+        let later: Vec<String> = c
+            .rows
+            .iter()
+            .filter(|r| r.origin == Origin::LaterEdition)
+            .map(|r| match r.spec {
+                PortSpec::Port(p) => format!("{} {}/{p}", r.app, r.transport),
+                other => format!("{} {other:?}", r.app),
+            })
+            .collect();
+        assert_eq!(
+            later,
+            [
+                "Kerberos password change tcp/464",
+                "Kerberos password change udp/464",
+                "Active Directory Web Services tcp/9389",
+                "Terminal Services udp/3389",
+                "NTP udp/123",
+                "HTTP tcp/80",
+                "HTTPS tcp/443",
+                "WS-Management (HTTP) tcp/5985",
+                "WS-Management (HTTPS) tcp/5986",
+                "DFSR RPC tcp/5722",
+            ]
+        );
         let sections = c
             .services
             .iter()
             .filter(|s| s.origin == Origin::Article)
             .count();
         assert_eq!(sections, 60);
-        // 168 article rows, 3 of later editions, 22 of the services beyond the article.
-        assert_eq!(c.rows.len(), 193);
+        // 168 article rows, 10 of later editions, 20 of the services beyond the article.
+        assert_eq!(c.rows.len(), 198);
         let beyond: Vec<&str> = c
             .services
             .iter()
@@ -287,12 +313,11 @@ mod tests {
                 "Task Scheduler",
                 "Windows Management Instrumentation",
                 "Workstation",
-                "Windows Remote Management",
             ]
         );
         // Their rows document ports; they are candidates of none.
         for r in &c.rows {
-            let beyond = c.service(r.service).origin == Origin::BeyondArticle;
+            let beyond = r.origin == Origin::BeyondArticle;
             assert_eq!(r.candidate, !beyond, "{} {:?}", r.app, r.source);
         }
         assert_eq!(c.dynamic_ranges, vec![(49152, 65535), (1025, 5000)]);
@@ -622,7 +647,7 @@ mod tests {
             ("RestrictedKrbHost/srv01", &[]),
             (
                 "dfsr-12f9a27c-bf97-4787-9364-d31b6c55eb04/dc01",
-                &["File Replication"],
+                &["DFS Replication"],
             ),
         ] {
             assert_eq!(

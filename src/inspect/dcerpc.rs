@@ -133,6 +133,31 @@ struct Connection {
     dcom: bool,
     /// Segments at which the stream did not parse.
     misses: u8,
+    /// Authentications recorded (at most [`MAX_AUTH`]).
+    authenticated: u8,
+}
+
+/// Authentications recorded per connection (a client may authenticate each context it binds).
+const MAX_AUTH: u8 = 4;
+
+/// Records how a client's bind, alter_context or AUTH3 authenticates, from its verifier; true
+/// when it recorded one. SPNEGO and NTLM tokens are read (an NTLM NEGOTIATE says nothing until
+/// its AUTHENTICATE, in AUTH3 or an alter_context); Kerberos, Schannel and the Netlogon secure
+/// channel are known by the auth type.
+pub(super) fn auth(pdu: &[u8], h: &CoHeader, out: &mut Out<'_>) -> bool {
+    let Some(v) = wire::auth_verifier(pdu, h) else {
+        return false;
+    };
+    if matches!(v.auth_type, 9 | 10 | 16) && super::auth::token(v.token, out) {
+        return true;
+    }
+    match super::auth::rpc_auth_type(v.auth_type) {
+        Some(m) => {
+            super::auth::record(m, None, out);
+            true
+        }
+        None => false,
+    }
 }
 
 impl Connection {
@@ -145,6 +170,7 @@ impl Connection {
             parsed: false,
             dcom: false,
             misses: 0,
+            authenticated: 0,
         }
     }
 }
@@ -161,6 +187,7 @@ impl Inspector for Connection {
             any = true;
             let wanted = match h.ptype {
                 ptype::BIND | ptype::ALTER_CONTEXT => true,
+                ptype::AUTH3 => h.auth_len > 0,
                 ptype::REQUEST | ptype::RESPONSE => calls,
                 _ => false,
             };
@@ -182,6 +209,9 @@ impl Inspector for Connection {
         }
         self.parsed |= any;
         for (h, pdu) in &pdus {
+            if seg.from_client && self.authenticated < MAX_AUTH && auth(pdu, h, out) {
+                self.authenticated += 1;
+            }
             match h.ptype {
                 ptype::BIND | ptype::ALTER_CONTEXT => {
                     // Every interface presented is evidence (a connection may alter to several:

@@ -45,8 +45,11 @@ pub enum EvidenceKind {
     PipeBind,
     /// A DFS referral request (value: the path asked for).
     DfsReferral,
-    /// How an SMB session authenticated (value: e.g. "NTLMv2 CORP\\alice", "Kerberos").
-    SmbAuth,
+    /// How a client authenticated to the flow's service: an SMB session setup, an LDAP bind, a
+    /// DCE/RPC auth verifier, an HTTP `Authorization` header (value: the mechanism and, where it
+    /// travels in clear, who: e.g. "NTLMv2 CORP\\alice", "Kerberos", "simple bind in clear
+    /// cn=svc,dc=corp").
+    Auth,
     /// SMB3 encryption: what follows is not readable (value: what was encrypted, e.g. "session").
     SmbEncrypted,
     /// A Kerberos message: the flow is Kerberos (value: the first message's type, e.g. "AS-REQ").
@@ -106,7 +109,7 @@ impl EvidenceKind {
             EvidenceKind::SmbPipe => "smb-pipe",
             EvidenceKind::PipeBind => "pipe-bind",
             EvidenceKind::DfsReferral => "dfs-referral",
-            EvidenceKind::SmbAuth => "smb-auth",
+            EvidenceKind::Auth => "auth",
             EvidenceKind::SmbEncrypted => "smb-encrypted",
             EvidenceKind::Kerberos => "kerberos",
             EvidenceKind::KerberosSpn => "kerberos-spn",
@@ -121,6 +124,86 @@ impl EvidenceKind {
     }
 }
 
+/// How a client authenticated, as the authentication inventory counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mechanism {
+    Kerberos,
+    /// NTLMv2 (an NT response longer than 24 bytes).
+    Ntlmv2,
+    /// NTLMv1 or NTLM2 session response (a 24-byte NT response): weak.
+    Ntlmv1,
+    /// NTLM whose response was not read (a lone NEGOTIATE, a response of another length).
+    Ntlm,
+    /// An NTLM anonymous logon (empty responses).
+    NtlmAnonymous,
+    /// The Netlogon secure channel's own authentication (DCE/RPC auth type 68).
+    NetlogonSecureChannel,
+    /// Schannel (TLS) as a DCE/RPC authentication service (auth type 14).
+    Schannel,
+    /// An LDAP simple bind with a password, or HTTP Basic: the password travels in clear.
+    ClearPassword,
+    /// An LDAP simple bind without a password.
+    Anonymous,
+    /// Another mechanism (an unknown DCE/RPC auth type, a SASL mechanism not read).
+    Other,
+}
+
+impl Mechanism {
+    pub const ALL: [Mechanism; 10] = [
+        Mechanism::Kerberos,
+        Mechanism::Ntlmv2,
+        Mechanism::Ntlmv1,
+        Mechanism::Ntlm,
+        Mechanism::NtlmAnonymous,
+        Mechanism::NetlogonSecureChannel,
+        Mechanism::Schannel,
+        Mechanism::ClearPassword,
+        Mechanism::Anonymous,
+        Mechanism::Other,
+    ];
+
+    /// The key reports use.
+    pub fn key(self) -> &'static str {
+        match self {
+            Mechanism::Kerberos => "kerberos",
+            Mechanism::Ntlmv2 => "ntlmv2",
+            Mechanism::Ntlmv1 => "ntlmv1",
+            Mechanism::Ntlm => "ntlm",
+            Mechanism::NtlmAnonymous => "ntlm-anonymous",
+            Mechanism::NetlogonSecureChannel => "netlogon-secure-channel",
+            Mechanism::Schannel => "schannel",
+            Mechanism::ClearPassword => "clear-password",
+            Mechanism::Anonymous => "anonymous",
+            Mechanism::Other => "other",
+        }
+    }
+
+    /// As the evidence value and the table show it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Mechanism::Kerberos => "Kerberos",
+            Mechanism::Ntlmv2 => "NTLMv2",
+            Mechanism::Ntlmv1 => "NTLMv1",
+            Mechanism::Ntlm => "NTLM",
+            Mechanism::NtlmAnonymous => "NTLM anonymous",
+            Mechanism::NetlogonSecureChannel => "Netlogon secure channel",
+            Mechanism::Schannel => "Schannel",
+            Mechanism::ClearPassword => "clear password",
+            Mechanism::Anonymous => "anonymous",
+            Mechanism::Other => "other",
+        }
+    }
+
+    /// What administrators are told to find and remove: NTLMv1, and passwords in clear.
+    pub fn is_weak(self) -> bool {
+        matches!(self, Mechanism::Ntlmv1 | Mechanism::ClearPassword)
+    }
+
+    pub fn from_key(key: &str) -> Option<Mechanism> {
+        Mechanism::ALL.into_iter().find(|m| m.key() == key)
+    }
+}
+
 /// What an evidence item says.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
@@ -130,6 +213,12 @@ pub enum Value {
     Interface(Uuid),
     /// A name from the wire (a pipe, a share, a service principal), bounded by the parser.
     Text(Box<str>),
+    /// An authentication: the mechanism, and who (`DOMAIN\user`, a bind DN) where it travels in
+    /// clear, bounded by the parser.
+    Auth {
+        mechanism: Mechanism,
+        who: Option<Box<str>>,
+    },
 }
 
 impl Value {
@@ -146,6 +235,18 @@ impl Value {
             Value::None => None,
             Value::Interface(u) => Some(u.to_string()),
             Value::Text(t) => Some(t.to_string()),
+            Value::Auth { mechanism, who } => Some(match who {
+                Some(w) => format!("{} {w}", mechanism.title()),
+                None => mechanism.title().to_string(),
+            }),
+        }
+    }
+
+    /// The mechanism of an authentication.
+    pub fn mechanism(&self) -> Option<Mechanism> {
+        match self {
+            Value::Auth { mechanism, .. } => Some(*mechanism),
+            _ => None,
         }
     }
 }

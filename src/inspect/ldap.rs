@@ -26,6 +26,7 @@
 //! enough); one message of at most `wire::ldap::MAX_MESSAGE` bytes is held per direction (counted
 //! as held), a longer one is passed over; at most [`MAX_BINDS`] binds are recorded per flow.
 
+use super::evidence::Mechanism;
 use super::{
     Budget, Counter, Evidence, EvidenceKind, Inspector, Offer, Out, Registration, Segment, Step,
     Value,
@@ -33,7 +34,7 @@ use super::{
 use crate::catalog::NameKind;
 use crate::decode::proto;
 use crate::wire::ldap::{self as wire, Auth, LogonResponse, Message, MessageStream, Op};
-use crate::wire::{kerberos, ntlmssp, spnego};
+use crate::wire::spnego;
 
 /// LDAP's port (TCP, and CLDAP on UDP).
 pub const LDAP_PORT: u16 = 389;
@@ -160,7 +161,7 @@ impl State {
             });
         }
         match msg.op {
-            Op::Bind(b) => self.bind(&b.auth, out),
+            Op::Bind(b) => self.bind(b.name, &b.auth, out),
             Op::Search(s) if s.is_ping() => ping(Value::Text("request".into()), out),
             Op::SearchEntry(e) => {
                 if let Some(v) = e.value(b"Netlogon") {
@@ -181,16 +182,23 @@ impl State {
         }
     }
 
-    fn bind(&mut self, auth: &Auth<'_>, out: &mut Out<'_>) {
+    fn bind(&mut self, name: &[u8], auth: &Auth<'_>, out: &mut Out<'_>) {
         if self.binds >= MAX_BINDS {
             return;
         }
         self.binds += 1;
-        let mut ap_req = None;
+        let dn = wire::text(&name[..name.len().min(256)]);
+        // How it authenticates, recorded after the bind itself.
+        let mut how: Option<(Mechanism, Option<String>)> = None;
+        let mut token = None;
         let text = match *auth {
-            Auth::Simple { password: &[] } => "simple anonymous".to_string(),
+            Auth::Simple { password: &[] } => {
+                how = Some((Mechanism::Anonymous, Some(dn)));
+                "simple anonymous".to_string()
+            }
             Auth::Simple { .. } => {
                 out.count(&LDAP_CLEAR_PASSWORDS);
+                how = Some((Mechanism::ClearPassword, Some(dn)));
                 "simple (password in clear)".to_string()
             }
             Auth::Sasl {
@@ -202,20 +210,17 @@ impl State {
                     let b = spnego::SecurityBlob::parse(c).ok()?;
                     match b.token? {
                         spnego::Token::Ntlmssp(_) => Some("NTLM"),
-                        spnego::Token::Kerberos(k) => {
-                            if k.kind == spnego::KerberosKind::ApReq {
-                                if let Ok(kerberos::Message::ApReq(ap)) =
-                                    kerberos::Message::parse(k.message)
-                                {
-                                    ap_req = Some(ap);
-                                }
-                            }
-                            Some("Kerberos")
-                        }
+                        spnego::Token::Kerberos(_) => Some("Kerberos"),
                         spnego::Token::NegoEx(_) => Some("NegoEx"),
                         spnego::Token::Unknown(_) => None,
                     }
                 });
+                // The token says how (and the ticket's principal); a SASL mechanism that carries
+                // none svcscope reads (DIGEST-MD5, EXTERNAL) is another mechanism.
+                token = credentials;
+                if inner.is_none() && !mechanism.eq_ignore_ascii_case(b"GSS-SPNEGO") {
+                    how = Some((Mechanism::Other, None));
+                }
                 match inner {
                     Some(i) => format!("SASL {mech} ({i})"),
                     None => format!("SASL {mech}"),
@@ -223,16 +228,16 @@ impl State {
             }
             Auth::SicilyDiscovery => "NTLM (package discovery)".to_string(),
             Auth::SicilyNegotiate(_) => "NTLM".to_string(),
-            Auth::SicilyResponse(raw) => match ntlmssp::Message::parse(raw) {
-                Ok(ntlmssp::Message::Authenticate(a)) => {
-                    let user = a.user.decode();
-                    if user.is_empty() {
-                        "NTLM anonymous".to_string()
-                    } else {
-                        format!("NTLM {}\\{user}", a.domain.decode())
-                    }
+            Auth::SicilyResponse(raw) => match super::auth::ntlm(raw) {
+                Some((m, who)) => {
+                    let text = match &who {
+                        Some(w) => format!("NTLM {w}"),
+                        None => "NTLM anonymous".to_string(),
+                    };
+                    how = Some((m, who));
+                    text
                 }
-                _ => "NTLM".to_string(),
+                None => "NTLM".to_string(),
             },
             Auth::Other(t) => format!("unknown choice [{}]", t & 0x1f),
         };
@@ -241,8 +246,11 @@ impl State {
             Value::Text(text.into()),
             None,
         ));
-        if let Some(ap) = ap_req {
-            super::kerberos::ticket(&ap, out);
+        if let Some(t) = token {
+            super::auth::token(t, out);
+        }
+        if let Some((m, who)) = how {
+            super::auth::record(m, who.as_deref(), out);
         }
     }
 }
@@ -389,8 +397,11 @@ mod tests {
             vec![
                 ev("ldap", "bindRequest"),
                 ev("ldap-bind", "simple (password in clear)"),
+                ev("auth", "clear password cn=admin,dc=example,dc=com"),
                 ev("ldap-bind", "simple anonymous"),
+                ev("auth", "anonymous"),
                 ev("ldap-bind", "SASL EXTERNAL"),
+                ev("auth", "other"),
                 ev("ldap-bind", "NTLM (package discovery)"),
             ]
         );

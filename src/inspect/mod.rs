@@ -24,6 +24,7 @@
 //! evidence kinds it reports in `evidence.rs`, and its tests. Everything else — choosing flows,
 //! budgets, counters in health, evidence in flow records and reports — is generic.
 
+pub mod auth;
 #[cfg(test)]
 pub(crate) mod bench;
 pub mod dcerpc;

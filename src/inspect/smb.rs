@@ -13,7 +13,7 @@
 //!   are reassembled into PDUs (a PDU split across several writes, several PDUs in one) by the
 //!   DCE/RPC reassembler, so several binds per pipe and several pipes per connection are seen;
 //! - `dfs-referral`: a DFS referral request (SMB2 IOCTL, SMB1 TRANSACTION2) and the path asked for;
-//! - `smb-auth`: how a session authenticated (NTLMv1/NTLMv2 and who, Kerberos, anonymous), and
+//! - `auth`: how a session authenticated (NTLMv1/NTLMv2 and who, Kerberos, anonymous), and
 //!   for Kerberos the ticket's service principal and etype (`kerberos-spn`, `kerberos-etype`,
 //!   read by `wire::kerberos`);
 //! - `smb-encrypted`: SMB3 encryption (a session or share that requires it, transform frames): what
@@ -38,9 +38,7 @@ use super::{
 use crate::catalog::NameKind;
 use crate::decode::proto;
 use crate::wire::dcerpc::{self as rpc, ptype, PduStream};
-use crate::wire::{
-    self, dfs, kerberos, netbios, ntlmssp, parse_smb, pipe_key, share_name, smb1, smb2, spnego, Smb,
-};
+use crate::wire::{self, dfs, netbios, parse_smb, pipe_key, share_name, smb1, smb2, Smb};
 
 /// SMB over TCP (direct hosting).
 pub const SMB_PORT: u16 = 445;
@@ -705,11 +703,22 @@ impl State {
         let seq = pipe.written;
         pipe.written = pipe.written.wrapping_add(data.len() as u32);
         let mut binds = Vec::new();
+        let mut verifiers = Vec::new();
         let ok = pipe.rpc.push(seq, data, |h, pdu| {
             if matches!(h.ptype, ptype::BIND | ptype::ALTER_CONTEXT) {
                 binds.extend(rpc::bind_interfaces(pdu).into_iter().map(|(u, _)| u));
             }
+            // RPC over a pipe may authenticate too, beyond the SMB session (a few per pipe).
+            if matches!(h.ptype, ptype::BIND | ptype::ALTER_CONTEXT | ptype::AUTH3)
+                && h.auth_len > 0
+                && verifiers.len() < 2
+            {
+                verifiers.push((*h, pdu.to_vec()));
+            }
         });
+        for (h, pdu) in &verifiers {
+            super::dcerpc::auth(pdu, h, out);
+        }
         if !ok {
             pipe.lost = true;
         }
@@ -750,44 +759,8 @@ impl State {
         if blob.is_empty() || self.authenticated >= 4 {
             return;
         }
-        let Ok(b) = spnego::SecurityBlob::parse(blob) else {
-            return;
-        };
-        let mut ap_req = None;
-        let text = match b.token {
-            Some(spnego::Token::Ntlmssp(raw)) => match ntlmssp::Message::parse(raw) {
-                Ok(ntlmssp::Message::Authenticate(a)) => {
-                    let how = match a.response_kind() {
-                        ntlmssp::ResponseKind::Anonymous => "NTLM anonymous",
-                        ntlmssp::ResponseKind::V1 => "NTLMv1",
-                        ntlmssp::ResponseKind::V2 => "NTLMv2",
-                        ntlmssp::ResponseKind::Unknown => "NTLM",
-                    };
-                    let user = a.user.decode();
-                    if user.is_empty() {
-                        how.to_string()
-                    } else {
-                        format!("{how} {}\\{user}", a.domain.decode())
-                    }
-                }
-                _ => return,
-            },
-            Some(spnego::Token::Kerberos(k)) if k.kind == spnego::KerberosKind::ApReq => {
-                if let Ok(kerberos::Message::ApReq(ap)) = kerberos::Message::parse(k.message) {
-                    ap_req = Some(ap);
-                }
-                "Kerberos".to_string()
-            }
-            _ => return,
-        };
-        self.authenticated += 1;
-        out.evidence(Evidence::labelled(
-            EvidenceKind::SmbAuth,
-            Value::Text(bounded(&text)),
-            None,
-        ));
-        if let Some(ap) = ap_req {
-            super::kerberos::ticket(&ap, out);
+        if super::auth::token(blob, out) {
+            self.authenticated += 1;
         }
     }
 
@@ -1412,7 +1385,7 @@ mod tests {
             r.found(),
             vec![
                 ev("smb", "SMB 2/3"),
-                ev("smb-auth", "Kerberos"),
+                ev("auth", "Kerberos"),
                 ev("kerberos-spn", "cifs/fs01.corp.example.com"),
                 ev("kerberos-etype", "rc4-hmac (weak)"),
             ]

@@ -51,7 +51,7 @@ impl<'a> CatalogRow<'a> {
             port_ranges,
             ip_protocol,
             note: r.note.as_deref().or(s.note.as_deref()),
-            origin: s.origin,
+            origin: r.origin,
             candidate: r.candidate,
             source: r.source.to_string(),
         }
@@ -141,12 +141,17 @@ pub fn table(c: &Catalog, rows: &[&Row]) -> String {
             note = format!("[{}]", i + 1);
         }
         let mut name = row.service.to_string();
-        if first && row.origin == Origin::LaterEdition {
+        let service_origin = c.service(r.service).origin;
+        if first && service_origin == Origin::LaterEdition {
             name.push_str(" (later edition)");
-        } else if first && row.origin == Origin::BeyondArticle {
+        } else if first && service_origin == Origin::BeyondArticle {
             name.push_str(" (beyond the article)");
-        } else if first && row.origin == Origin::User {
+        } else if first && service_origin == Origin::User {
             name.push_str(" (user catalog)");
+        }
+        let mut app = row.app_protocol.to_string();
+        if row.origin != service_origin && row.origin == Origin::LaterEdition {
+            app.push_str(" (later edition)");
         }
         tab.row(vec![
             if first { name } else { String::new() },
@@ -155,7 +160,7 @@ pub fn table(c: &Catalog, rows: &[&Row]) -> String {
             } else {
                 String::new()
             },
-            row.app_protocol.to_string(),
+            app,
             row.transport.to_string(),
             if row.candidate {
                 row.port_text()

@@ -20,7 +20,7 @@ pub fn line<S: AsRef<str>>(fields: &[S]) -> String {
     s
 }
 
-const HEADER: [&str; 25] = [
+const HEADER: [&str; 26] = [
     "view",
     "name",
     "system_service",
@@ -46,6 +46,7 @@ const HEADER: [&str; 25] = [
     "flow_duration_ms_max",
     "related",
     "evidence",
+    "sensor",
 ];
 
 fn traffic_fields(t: &Traffic) -> [String; 14] {
@@ -73,6 +74,12 @@ fn traffic_fields(t: &Traffic) -> [String; 14] {
 
 pub fn render(r: &Report) -> String {
     let mut out = line(&HEADER);
+    // Every row ends with the sensor's name, so that rows of several sensors can be pooled.
+    let mut row = |mut f: Vec<String>| {
+        f.resize(HEADER.len() - 1, String::new());
+        f.push(r.sensor.clone());
+        out.push_str(&line(&f));
+    };
     for a in &r.app_protocols {
         let port = match (a.port, a.ip_protocol) {
             (Some(p), _) => p.to_string(),
@@ -93,7 +100,7 @@ pub fn render(r: &Report) -> String {
         f.extend(traffic_fields(&a.traffic));
         f.push(a.services.join("; "));
         f.push(String::new());
-        out.push_str(&line(&f));
+        row(f);
     }
     for s in &r.services {
         let mut f = vec![
@@ -116,7 +123,7 @@ pub fn render(r: &Report) -> String {
                 .collect::<Vec<_>>()
                 .join("; "),
         );
-        out.push_str(&line(&f));
+        row(f);
     }
     for u in &r.undetermined {
         let port = match (u.port, u.ip_protocol) {
@@ -138,10 +145,10 @@ pub fn render(r: &Report) -> String {
         f.extend(traffic_fields(&u.traffic));
         f.push(u.services.join("; "));
         f.push(String::new());
-        out.push_str(&line(&f));
+        row(f);
     }
     for p in &r.unclassified.top_ports {
-        let mut f = vec![
+        let f = vec![
             "unclassified".to_string(),
             String::new(),
             String::new(),
@@ -154,8 +161,7 @@ pub fn render(r: &Report) -> String {
             p.packets.to_string(),
             p.bytes.to_string(),
         ];
-        f.resize(HEADER.len(), String::new());
-        out.push_str(&line(&f));
+        row(f);
     }
     out
 }
@@ -179,14 +185,16 @@ mod tests {
         f.slot = Some(Box::new(Slot::with(e, None)));
         let mut agg = Aggregate::default();
         agg.end_flow(&f, &catalog);
-        let csv = render(&super::super::Report::build(&catalog, &agg, Vec::new(), 10));
+        let mut report = super::super::Report::build(&catalog, &agg, Vec::new(), 10);
+        report.sensor = "s1".into();
+        let csv = render(&report);
         let row = csv.split("\nservice,").nth(1).expect("a service row");
         assert!(
             row.starts_with("Print Spooler,Spooler,,,evidence,1,1,0,"),
             "{row}"
         );
         assert!(
-            row.contains(",\"'=HYPERLINK(\"\"x\"\"),\nA pipe 1\"\n"),
+            row.contains(",\"'=HYPERLINK(\"\"x\"\"),\nA pipe 1\",s1\n"),
             "{row}"
         );
     }

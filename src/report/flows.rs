@@ -1,7 +1,7 @@
 //! Flow records (`--flows FILE`): one JSON object per ended flow, one per line, written by the
-//! [`JsonLines`] flow sink that the command line hands to the pipeline.
+//! [`JsonLines`] flow sink that the command line hands to the pipeline, to a [`RecordOutput`]
+//! (`flowfile.rs`: plain or compressed files, rotated, or standard output).
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -12,10 +12,14 @@ use crate::flow::{EndReason, Flow, FlowSink, C2S, S2C};
 use crate::inspect::Evidence;
 use crate::time::Ts;
 
+use super::community_id::community_id;
+use super::flowfile::RecordOutput;
 use super::transport_name;
 
 #[derive(Serialize)]
 pub struct FlowRecord<'a> {
+    /// The sensor that saw the flow (`--sensor`, else the host name).
+    pub sensor: &'a str,
     pub first_seen: String,
     pub last_seen: String,
     pub ip_protocol: u8,
@@ -24,6 +28,8 @@ pub struct FlowRecord<'a> {
     pub client_port: Option<u16>,
     pub server_addr: Addr,
     pub server_port: Option<u16>,
+    /// Community ID v1 (seed 0) of the flow; null for ICMP, ICMPv6 and SCTP.
+    pub community_id: Option<String>,
     pub server_rule: &'static str,
     pub app_protocol: Option<&'a str>,
     /// The services the flow is credited with: those its evidence backs, else its label's candidates.
@@ -83,7 +89,7 @@ fn names<'c>(catalog: &'c Catalog, services: &[ServiceId]) -> Vec<&'c str> {
 }
 
 impl<'a> FlowRecord<'a> {
-    pub fn new(catalog: &'a Catalog, f: &Flow, why: EndReason) -> FlowRecord<'a> {
+    pub fn new(catalog: &'a Catalog, sensor: &'a str, f: &Flow, why: EndReason) -> FlowRecord<'a> {
         let interface = f.slot.as_ref().and_then(|s| s.interface);
         let (client, cport) = f.client();
         let (server, sport) = f.server();
@@ -93,6 +99,7 @@ impl<'a> FlowRecord<'a> {
         let flags = |bits: u8| tcp.then(|| tcp_flags::to_text(bits));
         let attribution = f.attribution(catalog);
         FlowRecord {
+            sensor,
             first_seen: rfc3339(f.first_ts),
             last_seen: rfc3339(f.last_ts),
             ip_protocol: f.key.protocol,
@@ -101,6 +108,7 @@ impl<'a> FlowRecord<'a> {
             client_port: ports.then_some(cport),
             server_addr: server,
             server_port: ports.then_some(sport),
+            community_id: community_id(f.key.protocol, client, cport, server, sport),
             server_rule: f.class.server_rule.as_str(),
             app_protocol: label.map(|l| l.name.as_str()),
             services: names(catalog, &attribution.services),
@@ -138,60 +146,97 @@ impl<'a> FlowRecord<'a> {
 /// Every worker has its own fork, which renders records into its own buffer and writes whole lines,
 /// at least [`JsonLines::BLOCK`] bytes at a time, under the lock of the one destination: lines of
 /// different workers never interleave (their order across workers follows the workers' progress).
-/// After the first failed write nothing more is written, and every fork reports that error.
+/// After the first failed write nothing more is written, every fork reports that error, and the
+/// records not written are counted. The last fork to finish closes the destination (a compressed
+/// file gets its end there).
 pub struct JsonLines {
     catalog: Arc<Catalog>,
+    sensor: Arc<str>,
     out: Arc<Mutex<Destination>>,
     buf: Vec<u8>,
+    /// Records in `buf`.
+    records: u64,
     failed: bool,
+    finished: bool,
 }
 
 struct Destination {
-    out: Box<dyn Write + Send>,
+    out: Box<dyn RecordOutput>,
     error: Option<String>,
+    /// Records handed over but not written (the block that failed and every record after it).
+    lost: u64,
+    /// Sinks sharing it that have not finished yet.
+    open: usize,
 }
 
 impl JsonLines {
     /// Bytes of whole records a fork gathers before writing them out.
     pub const BLOCK: usize = 32 << 10;
 
-    pub fn new(catalog: Arc<Catalog>, out: Box<dyn Write + Send>) -> JsonLines {
+    pub fn new(catalog: Arc<Catalog>, sensor: &str, out: Box<dyn RecordOutput>) -> JsonLines {
         JsonLines {
             catalog,
-            out: Arc::new(Mutex::new(Destination { out, error: None })),
+            sensor: sensor.into(),
+            out: Arc::new(Mutex::new(Destination {
+                out,
+                error: None,
+                lost: 0,
+                open: 1,
+            })),
             buf: Vec::new(),
+            records: 0,
             failed: false,
+            finished: false,
         }
     }
 
-    /// Writes the buffered lines, unless a write (of any fork) failed before.
-    fn write_out(&mut self, flush: bool) -> Result<(), String> {
+    /// Writes the buffered lines, unless a write (of any fork) failed before; `last`: this fork is
+    /// done (flush, and close the destination when it is the last one).
+    fn write_out(&mut self, last: bool) -> Result<(), String> {
         // A fork that panicked while holding the lock left at worst a partial write behind, which
         // the error of that run reports; the others still write whole lines.
         let mut dest = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        if dest.error.is_none() {
-            let mut result = dest.out.write_all(&self.buf);
-            if flush {
-                result = result.and_then(|()| dest.out.flush());
+        if dest.error.is_none() && !self.buf.is_empty() {
+            if let Err(e) = dest.out.write_block(&self.buf) {
+                dest.error = Some(e.to_string());
             }
-            if let Err(e) = result {
+        }
+        if dest.error.is_some() {
+            dest.lost += self.records;
+        }
+        if last && !self.finished {
+            self.finished = true;
+            dest.open = dest.open.saturating_sub(1);
+            let end = if dest.open == 0 {
+                dest.out.close()
+            } else {
+                dest.out.flush()
+            };
+            if let (Err(e), None) = (end, &dest.error) {
                 dest.error = Some(e.to_string());
             }
         }
         self.buf.clear();
+        self.records = 0;
         self.failed = dest.error.is_some();
-        dest.error.clone().map_or(Ok(()), Err)
+        match &dest.error {
+            None => Ok(()),
+            Some(e) => Err(format!("{e}; {} flow records not written", dest.lost)),
+        }
     }
 }
 
 impl FlowSink for JsonLines {
     fn ended(&mut self, f: &Flow, why: EndReason) {
         if self.failed {
+            // Counted as not written at the next write-out.
+            self.records += 1;
             return;
         }
-        let record = FlowRecord::new(&self.catalog, f, why);
+        let record = FlowRecord::new(&self.catalog, &self.sensor, f, why);
         serde_json::to_writer(&mut self.buf, &record).expect("flow records serialize");
         self.buf.push(b'\n');
+        self.records += 1;
         if self.buf.len() >= JsonLines::BLOCK {
             // An error is kept for `finish`.
             let _ = self.write_out(false);
@@ -203,11 +248,16 @@ impl FlowSink for JsonLines {
     }
 
     fn fork(&self) -> Box<dyn FlowSink> {
+        let mut dest = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        dest.open += 1;
         Box::new(JsonLines {
             catalog: self.catalog.clone(),
+            sensor: self.sensor.clone(),
             out: self.out.clone(),
             buf: Vec::new(),
-            failed: false,
+            records: 0,
+            failed: dest.error.is_some(),
+            finished: false,
         })
     }
 }
@@ -248,6 +298,8 @@ mod tests {
     use crate::decode::FlowKey;
     use crate::flow::{Class, ServerRule};
     use crate::inspect::Provenance;
+    use crate::report::flowfile::Unrotated;
+    use std::io::Write;
 
     /// A TCP flow from 192.0.2.`client`:`port` to 192.0.2.10:445.
     fn flow(client: u8, port: u16) -> Flow {
@@ -295,7 +347,11 @@ mod tests {
             writes: Arc::default(),
             fail_after: usize::MAX,
         };
-        let first = JsonLines::new(Arc::new(Catalog::builtin()), Box::new(writes.clone()));
+        let first = JsonLines::new(
+            Arc::new(Catalog::builtin()),
+            "sensor-a",
+            Box::new(Unrotated(writes.clone())),
+        );
         let per_thread = 2_000u16;
         let threads: Vec<_> = (0..4u8)
             .map(|t| {
@@ -336,7 +392,11 @@ mod tests {
             writes: Arc::default(),
             fail_after: 1,
         };
-        let mut a = JsonLines::new(Arc::new(Catalog::builtin()), Box::new(writes.clone()));
+        let mut a = JsonLines::new(
+            Arc::new(Catalog::builtin()),
+            "sensor-a",
+            Box::new(Unrotated(writes.clone())),
+        );
         let mut b = a.fork();
         // Enough records for a block each: `a` writes its block, `b`'s write fails.
         let mut port = 0;
@@ -347,14 +407,54 @@ mod tests {
         for port in 1..=port {
             b.ended(&flow(102, port), EndReason::Closed);
         }
-        assert_eq!(b.finish(), Err("disk full".to_string()));
+        // `b` fills a block as `a` did: all its records were in the failed write.
+        assert_eq!(
+            b.finish(),
+            Err(format!("disk full; {port} flow records not written"))
+        );
         a.ended(&flow(101, 1), EndReason::Closed);
-        assert_eq!(a.finish(), Err("disk full".to_string()));
+        a.ended(&flow(101, 2), EndReason::Closed);
+        assert_eq!(
+            a.finish(),
+            Err(format!("disk full; {} flow records not written", port + 2))
+        );
         assert_eq!(
             writes.writes.lock().unwrap().len(),
             1,
             "written after the failure"
         );
+    }
+
+    /// The Community ID does not depend on which side svcscope took for the client, and is the
+    /// specification's for the flow.
+    #[test]
+    fn records_carry_the_sensor_and_a_community_id_whichever_side_is_the_client() {
+        let catalog = Catalog::builtin();
+        let server = Addr::from_v4([66, 35, 250, 204]);
+        let (key, _) = FlowKey::of(
+            proto::TCP,
+            Addr::from_v4([128, 232, 110, 120]),
+            server,
+            Some((34855, 80)),
+        );
+        let class = Class {
+            client_is_lo: key.lo != server,
+            server_rule: ServerRule::Syn,
+            label: None,
+            provenance: Provenance::Port,
+            inspector: None,
+        };
+        let mut f = Flow::new(key, class, 0);
+        let a = serde_json::to_value(FlowRecord::new(&catalog, "s1", &f, EndReason::Idle)).unwrap();
+        f.flip();
+        let b = serde_json::to_value(FlowRecord::new(&catalog, "s1", &f, EndReason::Idle)).unwrap();
+        assert_eq!(a["sensor"], "s1");
+        assert_ne!(
+            a["client_addr"], b["client_addr"],
+            "the flip swapped the sides"
+        );
+        assert_eq!(a["community_id"], "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+        assert_eq!(b["community_id"], a["community_id"]);
     }
 
     #[test]

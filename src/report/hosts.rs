@@ -121,6 +121,17 @@ pub struct ServiceServeRow {
     pub labels: Vec<LabelId>,
 }
 
+/// A service principal a host asked a ticket for or presented one for.
+#[derive(Clone, Debug, Serialize)]
+pub struct TicketRow {
+    pub principal: String,
+    /// The catalog services its class maps to (empty for an unknown class).
+    pub services: Vec<String>,
+}
+
+/// Service principals listed per host, at most.
+pub const MAX_TICKETS: usize = 100;
+
 /// One catalog service a host was seen using on a server, from evidence.
 #[derive(Clone, Debug, Serialize)]
 pub struct ServiceUseRow {
@@ -157,6 +168,11 @@ pub struct HostRow {
     pub services_used: Vec<ServiceUseRow>,
     pub serves: Vec<ServeRow>,
     pub uses: Vec<UseRow>,
+    /// How clients authenticated to the services it serves (see the report's `authentication`).
+    pub authentication: Vec<super::authentication::ServiceAuthRow>,
+    /// Service principals it asked Kerberos tickets for or presented them: the services it uses,
+    /// as Kerberos names them (even when their own traffic is encrypted or not captured).
+    pub kerberos_tickets: Vec<TicketRow>,
     /// Present with --role.
     pub roles: Option<Vec<Role>>,
 }
@@ -165,6 +181,8 @@ pub struct HostRow {
 pub struct HostsReport {
     pub schema_version: u32,
     pub generator: String,
+    /// The sensor that saw the traffic (`--sensor`, else the host name; set by the command line).
+    pub sensor: String,
     pub inputs: Vec<InputReport>,
     pub hosts: Vec<HostRow>,
     /// Flows left out of this view because the host tables were full.
@@ -298,6 +316,8 @@ impl HostRow {
             services_used: Vec::new(),
             serves: Vec::new(),
             uses: Vec::new(),
+            authentication: Vec::new(),
+            kerberos_tickets: Vec::new(),
             roles: None,
         }
     }
@@ -374,6 +394,26 @@ impl HostsReport {
                     });
             }
         }
+        for p in super::authentication::Kerberos::build(catalog, &agg.auth).principals {
+            let Some(counted) = agg.auth.principals.get(p.principal.as_str()) else {
+                continue;
+            };
+            for addr in counted.clients.iter() {
+                if let Some(h) = hosts.get_mut(addr) {
+                    if h.kerberos_tickets.len() < MAX_TICKETS {
+                        h.kerberos_tickets.push(TicketRow {
+                            principal: p.principal.clone(),
+                            services: p.services.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        for row in super::authentication::Authentication::build(catalog, &agg.auth).by_service {
+            if let Some(h) = hosts.get_mut(&row.server) {
+                h.authentication.push(row);
+            }
+        }
         let mut hosts: Vec<HostRow> = hosts.into_values().collect();
         for h in &mut hosts {
             h.services_served.sort_by(|a, b| {
@@ -442,6 +482,7 @@ impl HostsReport {
         HostsReport {
             schema_version: SCHEMA_VERSION,
             generator: format!("svcscope {}", env!("CARGO_PKG_VERSION")),
+            sensor: String::new(),
             inputs,
             hosts,
             flows_not_shown: t.overflow,
@@ -712,6 +753,45 @@ fn render_services(out: &mut String, h: &HostRow) {
             "  serves {} more services from evidence (see --format json)",
             h.services_served.len() - MAX_SERVICE_LINES
         );
+    }
+    if !h.kerberos_tickets.is_empty() {
+        let tickets: Vec<String> = h
+            .kerberos_tickets
+            .iter()
+            .map(|t| {
+                if t.services.is_empty() {
+                    t.principal.clone()
+                } else {
+                    format!("{} ({})", t.principal, t.services.join(", "))
+                }
+            })
+            .collect();
+        let line = format!(
+            "  uses by Kerberos tickets: {}",
+            clip(&tickets.join(", "), 160)
+        );
+        let _ = writeln!(out, "{}", terminal(&line));
+    }
+    for a in h.authentication.iter().take(MAX_SERVICE_LINES) {
+        let facets = |rows: &[super::authentication::FacetRow]| {
+            rows.iter()
+                .map(|m| format!("{} {}", m.name, plural(m.flows, "flow")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut line = format!(
+            "  {}authenticates clients to {}: {}",
+            if a.weak { "WEAK: " } else { "" },
+            a.service.clone().unwrap_or_else(|| format!(
+                "{} (service not determined)",
+                a.app_protocol.clone().unwrap_or_default()
+            )),
+            facets(&a.mechanisms),
+        );
+        if !a.kerberos_etypes.is_empty() {
+            line.push_str(&format!("; tickets {}", facets(&a.kerberos_etypes)));
+        }
+        let _ = writeln!(out, "{}", terminal(&line));
     }
     for u in h.services_used.iter().take(MAX_SERVICE_LINES) {
         let line = format!(

@@ -29,6 +29,8 @@ pub struct Tick<'a> {
 pub struct TickReport {
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// The sensor (`--sensor`, else the host name; set by the command line).
+    pub sensor: String,
     pub time: String,
     pub elapsed_s: f64,
     pub interval_s: f64,
@@ -116,6 +118,7 @@ impl TickReport {
             .unwrap_or(0);
         TickReport {
             kind: "interval",
+            sensor: String::new(),
             time: super::rfc3339(now),
             elapsed_s: t.elapsed.as_secs_f64(),
             interval_s: t.interval.as_secs_f64(),

@@ -8,16 +8,21 @@
 //! unanswered connection attempts, and capture health. `--format json` prints this document as it is (schema in the README); `table` and `csv`
 //! render it.
 
+pub mod authentication;
 pub mod catalog;
+pub mod community_id;
 pub mod csv;
 pub mod escape;
+pub mod flowfile;
 pub mod flows;
 pub mod hosts;
 pub mod interfaces;
 pub mod ipfix;
 pub mod live;
+pub mod metrics;
 pub mod roles;
 pub mod rules;
+pub mod sensor;
 pub mod table;
 
 use serde::Serialize;
@@ -280,6 +285,14 @@ pub struct MalformedRow {
     pub packets: u64,
 }
 
+/// Frames that carry no IP, by what they carry.
+#[derive(Clone, Debug, Serialize)]
+pub struct NotIpRow {
+    pub layer: String,
+    pub carries: String,
+    pub packets: u64,
+}
+
 #[derive(Clone, Debug, Serialize, Default)]
 pub struct Health {
     pub packets_read: u64,
@@ -287,6 +300,8 @@ pub struct Health {
     pub packets_filtered: u64,
     pub packets_decoded: u64,
     pub packets_not_ip: u64,
+    /// Most packets first.
+    pub not_ip: Vec<NotIpRow>,
     pub packets_malformed: u64,
     pub malformed: Vec<MalformedRow>,
     /// Frames cut by the snapshot length (decoded as far as they go).
@@ -367,6 +382,8 @@ pub struct Totals {
 pub struct Report {
     pub schema_version: u32,
     pub generator: String,
+    /// The sensor that saw the traffic (`--sensor`, else the host name; set by the command line).
+    pub sensor: String,
     pub inputs: Vec<InputReport>,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
@@ -381,6 +398,10 @@ pub struct Report {
     pub unanswered: Unanswered,
     /// DCE/RPC: flows per interface, and dynamic-range flows no bind or endpoint-mapper answer named.
     pub rpc: Rpc,
+    /// How clients authenticated, per service and server.
+    pub authentication: authentication::Authentication,
+    /// The Kerberos service principals clients asked tickets for or presented.
+    pub kerberos: authentication::Kerberos,
     pub health: Health,
 }
 
@@ -619,6 +640,19 @@ impl Report {
             packets_filtered: inputs.iter().map(|i| i.filtered).sum(),
             packets_decoded: d.ip_packets,
             packets_not_ip: d.not_ip,
+            not_ip: {
+                let mut rows: Vec<NotIpRow> = d
+                    .not_ip_by
+                    .iter()
+                    .map(|(n, &packets)| NotIpRow {
+                        layer: n.layer.to_string(),
+                        carries: n.carries.to_string(),
+                        packets,
+                    })
+                    .collect();
+                rows.sort_by_key(|r| std::cmp::Reverse(r.packets));
+                rows
+            },
             packets_malformed: malformed.iter().map(|m| m.packets).sum(),
             malformed,
             packets_truncated: d.truncated,
@@ -664,6 +698,7 @@ impl Report {
         Report {
             schema_version: SCHEMA_VERSION,
             generator: format!("svcscope {}", env!("CARGO_PKG_VERSION")),
+            sensor: String::new(),
             inputs,
             first_seen: time(all.first_ts),
             last_seen: time(all.last_ts),
@@ -700,6 +735,8 @@ impl Report {
                 interfaces,
                 unconfirmed_dynamic_flows,
             },
+            authentication: authentication::Authentication::build(catalog, &agg.auth),
+            kerberos: authentication::Kerberos::build(catalog, &agg.auth),
             health,
         }
     }

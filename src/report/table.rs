@@ -253,13 +253,136 @@ fn undetermined(r: &Report) -> String {
 }
 
 /// Renders the whole report for a terminal.
+/// Rows of the authentication table shown (the JSON report has them all).
+const AUTH_ROWS: usize = 20;
+
+/// How clients authenticated: the mechanisms and ticket encryption types over all flows, the weak
+/// ones by service and server, then the table per service and server.
+fn authentication(r: &Report) -> String {
+    let a = &r.authentication;
+    let mut out = String::new();
+    if a.mechanisms.is_empty() && a.kerberos_etypes.is_empty() {
+        return out;
+    }
+    out.push_str(
+        "\nAuthentication (how clients proved who they are; weak: NTLMv1, passwords in clear, RC4 and DES)\n",
+    );
+    let list = |rows: &[super::authentication::FacetRow]| {
+        rows.iter()
+            .map(|m| {
+                let weak = if m.weak { " (weak)" } else { "" };
+                let name = m.name.trim_end_matches(" (weak)");
+                format!(
+                    "{name}{weak} {} flows, {} clients",
+                    count(m.flows),
+                    count(m.clients as u64)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if !a.mechanisms.is_empty() {
+        let _ = writeln!(out, "  mechanisms: {}", list(&a.mechanisms));
+    }
+    if !a.kerberos_etypes.is_empty() {
+        let _ = writeln!(
+            out,
+            "  Kerberos encryption types: {}",
+            list(&a.kerberos_etypes)
+        );
+    }
+    for w in &a.weak {
+        let _ = writeln!(
+            out,
+            "  WEAK  {} to {} on {}: {} flows, {} clients",
+            terminal(w.name.trim_end_matches(" (weak)")),
+            terminal(&w.service),
+            w.server,
+            count(w.flows),
+            count(w.clients as u64)
+        );
+    }
+    let mut tab = Table::new(&[
+        "SERVICE",
+        "SERVER",
+        "MECHANISMS (flows)",
+        "KERBEROS ETYPES (flows)",
+    ]);
+    let cell = |rows: &[super::authentication::FacetRow]| {
+        if rows.is_empty() {
+            return "-".to_string();
+        }
+        rows.iter()
+            .map(|m| format!("{} {}", m.name, count(m.flows)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for row in a.by_service.iter().take(AUTH_ROWS) {
+        let service = match (&row.service, &row.app_protocol) {
+            (Some(s), _) => s.clone(),
+            (None, Some(app)) => format!("not determined ({app})"),
+            (None, None) => "-".into(),
+        };
+        tab.row(vec![
+            service,
+            row.server.to_string(),
+            cell(&row.mechanisms),
+            cell(&row.kerberos_etypes),
+        ]);
+    }
+    out.push_str(&tab.render("  "));
+    let more = a.by_service.len().saturating_sub(AUTH_ROWS) + a.rows_not_shown;
+    if more > 0 {
+        let _ = writeln!(
+            out,
+            "  … {} more rows in the JSON report",
+            count(more as u64)
+        );
+    }
+    out
+}
+
+/// The service principals tickets were asked for or presented, most clients first.
+fn kerberos(r: &Report) -> String {
+    let k = &r.kerberos;
+    let mut out = String::new();
+    if k.principals.is_empty() {
+        return out;
+    }
+    out.push_str(
+        "\nKerberos service principals (tickets asked for at the KDC, presented to servers)\n",
+    );
+    let mut tab = Table::new(&["PRINCIPAL", ">CLIENTS", ">ASKED", ">PRESENTED", "SERVICES"]);
+    for p in k.principals.iter().take(AUTH_ROWS) {
+        let services = if p.known_class {
+            p.services.join(", ")
+        } else {
+            format!("unknown class {}", p.class)
+        };
+        tab.row(vec![
+            p.principal.clone(),
+            count(p.clients as u64),
+            count(p.requested_flows),
+            count(p.presented_flows),
+            services,
+        ]);
+    }
+    out.push_str(&tab.render("  "));
+    let more = k.principals.len().saturating_sub(AUTH_ROWS) + k.principals_not_shown;
+    if more > 0 {
+        let _ = writeln!(out, "  … {} more in the JSON report", count(more as u64));
+    }
+    out
+}
+
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let files = r.inputs.len();
     let _ = writeln!(
         out,
-        "{} — {} input{}, {} packets, {}, {} → {}",
+        "{} — sensor {} — {} input{}, {} packets, {}, {} → {}",
         r.generator,
+        r.sensor,
         files,
         if files == 1 { "" } else { "s" },
         count(r.health.packets_read),
@@ -297,6 +420,8 @@ pub fn render(r: &Report) -> String {
     }
     out.push_str(&services(r));
     out.push_str(&undetermined(r));
+    out.push_str(&authentication(r));
+    out.push_str(&kerberos(r));
 
     out.push_str("\nApplication protocols by bytes (each flow once)\n");
     let mut tab = Table::new(&[
@@ -463,6 +588,15 @@ pub fn render(r: &Report) -> String {
         count(h.packets_malformed),
         count(h.packets_truncated),
     );
+    for n in &h.not_ip {
+        let _ = writeln!(
+            out,
+            "    not IP {}: {} ({})",
+            n.layer,
+            n.carries,
+            count(n.packets)
+        );
+    }
     for m in &h.malformed {
         let _ = writeln!(
             out,

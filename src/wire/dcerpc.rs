@@ -31,6 +31,36 @@ pub mod ptype {
     pub const BIND: u8 = 11;
     pub const BIND_ACK: u8 = 12;
     pub const ALTER_CONTEXT: u8 = 14;
+    /// The third leg of a three-leg authentication (NTLM's AUTHENTICATE message), client to server.
+    pub const AUTH3: u8 = 16;
+}
+
+/// A PDU's authentication verifier ([MS-RPCE] 2.2.2.11, C706 13.2.6.1): the 8-byte sec_trailer
+/// and the token after it, at the end of the fragment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthVerifier<'a> {
+    /// The authentication service: 9 SPNEGO, 10 NTLM, 14 Schannel, 16 Kerberos, 68 Netlogon, …
+    pub auth_type: u8,
+    /// 1 none … 6 packet privacy.
+    pub auth_level: u8,
+    pub token: &'a [u8],
+}
+
+/// The verifier of a whole PDU (`pdu` holds the fragment `h` describes), when it has one whose
+/// length fits in the fragment after the header.
+pub fn auth_verifier<'a>(pdu: &'a [u8], h: &CoHeader) -> Option<AuthVerifier<'a>> {
+    if h.auth_len == 0 {
+        return None;
+    }
+    let end = usize::from(h.frag_len);
+    let token = pdu.get(..end)?;
+    let at = end.checked_sub(usize::from(h.auth_len))?;
+    let trailer = at.checked_sub(8).filter(|&t| t >= CO_HEADER_LEN)?;
+    Some(AuthVerifier {
+        auth_type: token[trailer],
+        auth_level: token[trailer + 1],
+        token: &token[at..],
+    })
 }
 
 /// The common header of a connection-oriented PDU.
@@ -539,6 +569,32 @@ impl PduStream {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn auth_verifiers_are_read_from_the_fragments_end() {
+        // A bind with 4 bytes of stub and an 8-byte NTLM token behind its sec_trailer.
+        let mut pdu = vec![5, 0, ptype::BIND, 3, 0x10, 0, 0, 0];
+        let frag_len = 16 + 4 + 8 + 8;
+        pdu.extend_from_slice(&(frag_len as u16).to_le_bytes());
+        pdu.extend_from_slice(&8u16.to_le_bytes());
+        pdu.extend_from_slice(&1u32.to_le_bytes());
+        pdu.extend_from_slice(&[0xaa; 4]);
+        pdu.extend_from_slice(&[10, 2, 0, 0, 0, 0, 0, 0]);
+        pdu.extend_from_slice(b"NTLMSSP\0");
+        let h = co_header(&pdu).unwrap();
+        let v = auth_verifier(&pdu, &h).unwrap();
+        assert_eq!(
+            (v.auth_type, v.auth_level, v.token),
+            (10, 2, &b"NTLMSSP\0"[..])
+        );
+        // A PDU shorter than its fragment length, or a token longer than the fragment allows.
+        assert_eq!(auth_verifier(&pdu[..frag_len - 1], &h), None);
+        let mut lying = h;
+        lying.auth_len = (frag_len - 16 - 7) as u16;
+        assert_eq!(auth_verifier(&pdu, &lying), None);
+        lying.auth_len = 0;
+        assert_eq!(auth_verifier(&pdu, &lying), None);
+    }
 
     /// Builds a little-endian bind PDU for one interface.
     pub fn bind(call_id: u32, iface: Uuid, major: u16) -> Vec<u8> {

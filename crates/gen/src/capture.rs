@@ -59,6 +59,8 @@ pub struct Wire {
     pub frag: Option<usize>,
     /// The capturing host, for the outgoing flag of the cooked link types.
     pub local: Option<IpAddr>,
+    /// PPPoE or MPLS between the Ethernet header and IP.
+    pub encap: pk::Encap,
 }
 
 pub struct Capture {
@@ -196,7 +198,9 @@ impl Capture {
             outgoing,
         };
         let mut f = Vec::with_capacity(ip.len() + 24);
-        pk::link_header(&mut f, &spec, ethertype);
+        let (outer, encap) = wire.encap.header(ethertype, ip.len());
+        pk::link_header(&mut f, &spec, outer);
+        f.extend_from_slice(&encap);
         f.extend_from_slice(ip);
         pk::pad_ethernet(&mut f, link);
         f

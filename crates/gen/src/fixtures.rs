@@ -2006,3 +2006,125 @@ pub fn tftp() -> Capture {
     ));
     cap
 }
+
+// ---------------------------------------------------------------------------------------------
+// Link layers inside Ethernet and PPP links
+
+pub fn tunnels() -> Capture {
+    let mut cap = Capture::with_ifaces(
+        "tunnels.pcapng",
+        true,
+        vec![
+            Iface {
+                link: Link::Ethernet,
+                snaplen: 65535,
+                name: "eth0",
+            },
+            Iface {
+                link: Link::Ppp,
+                snaplen: 65535,
+                name: "ppp0",
+            },
+        ],
+        23,
+        "PPPoE sessions, MPLS label stacks, an Ethernet pseudowire over MPLS and a PPP link",
+    );
+    let client_mac = [0x02, 0, 0, 0, 0x0b, 0x01];
+    // PPPoE discovery (PADI, broadcast) and the session's LCP echo: not IP, counted by what they carry.
+    let padi = [0x11, 0x09, 0x00, 0x00, 0x00, 0x04, 0x01, 0x01, 0x00, 0x00];
+    let f = cap.frame(
+        &lan(),
+        client_mac,
+        pk::BROADCAST_MAC,
+        false,
+        pk::ETH_PPPOE_DISCOVERY,
+        &padi,
+    );
+    let n = f.len() as u32;
+    cap.push(0, 0, f, n, Some("PPPoE discovery: PADI (not IP)".into()));
+    let lcp_echo = [
+        0x11, 0x00, 0x00, 0x2a, 0x00, 0x0a, 0xc0, 0x21, 0x09, 0x01, 0x00, 0x08, 0, 0, 0, 0,
+    ];
+    let f = cap.frame(
+        &lan(),
+        client_mac,
+        pk::BROADCAST_MAC,
+        false,
+        pk::ETH_PPPOE_SESSION,
+        &lcp_echo,
+    );
+    let n = f.len() as u32;
+    cap.push(
+        MS,
+        0,
+        f,
+        n,
+        Some("PPPoE session 42: LCP echo request (not IP)".into()),
+    );
+    let pppoe = Wire {
+        encap: pk::Encap::Pppoe(42),
+        ..Wire::default()
+    };
+    let t = kerberos_tcp(
+        &mut cap,
+        sa("198.51.100.21", 50200),
+        sa("192.0.2.10", 88),
+        10 * MS,
+        &pppoe,
+        pl::KRB_AS_REQ,
+    );
+    let pppoe6 = Wire {
+        encap: pk::Encap::Pppoe(43),
+        ..Wire::default()
+    };
+    dns_udp(
+        &mut cap,
+        sa("2001:db8:51::21", 50201),
+        sa("2001:db8::10", 53),
+        t + SEC,
+        &pppoe6,
+        "dc01.corp.example",
+        pl::DNS_AAAA,
+        &[Rr::aaaa("2001:db8::10".parse().expect("v6"))],
+    );
+    let mpls = Wire {
+        encap: pk::Encap::Mpls(vec![16, 1000]),
+        ..Wire::default()
+    };
+    let t = ldap_tcp(
+        &mut cap,
+        sa("192.0.2.101", 50202),
+        sa("192.0.2.10", 389),
+        t + 2 * SEC,
+        &mpls,
+        LDAP,
+    );
+    let pseudowire = Wire {
+        encap: pk::Encap::MplsEthernet(vec![17, 300]),
+        ..Wire::default()
+    };
+    dns_udp(
+        &mut cap,
+        sa("192.0.2.102", 50203),
+        sa("192.0.2.10", 53),
+        t + SEC,
+        &pseudowire,
+        "fs01.corp.example",
+        pl::DNS_A,
+        &[Rr::a(v4("192.0.2.20"))],
+    );
+    let ppp = Wire {
+        iface: 1,
+        ..Wire::default()
+    };
+    kerberos_tcp(
+        &mut cap,
+        sa("203.0.113.5", 50204),
+        sa("192.0.2.10", 88),
+        t + 2 * SEC,
+        &ppp,
+        pl::KRB_AS_REQ,
+    );
+    cap.expect.push("Interface 0 (Ethernet): a PPPoE discovery frame and an LCP echo (not IP), Kerberos in PPPoE session 42 (IPv4, PPP protocol 0x0021), DNS in session 43 (IPv6, 0x0057), LDAP under two MPLS labels (16, 1000), DNS in an Ethernet pseudowire (labels 17, 300, a zero control word, an inner Ethernet header). Interface 1 (PPP, with address and control bytes 0xff 0x03): Kerberos.".into());
+    cap
+}

@@ -149,6 +149,7 @@ fn all_fixtures() -> Vec<Capture> {
         fixtures::multi_a(),
         fixtures::multi_b(),
         fixtures::multi_if(),
+        fixtures::tunnels(),
         fixtures::rpc(),
         fixtures::ftp(),
         fixtures::tftp(),

@@ -9,6 +9,9 @@ pub const ETH_IPV6: u16 = 0x86DD;
 pub const ETH_ARP: u16 = 0x0806;
 pub const ETH_VLAN: u16 = 0x8100;
 pub const ETH_QINQ: u16 = 0x88A8;
+pub const ETH_PPPOE_DISCOVERY: u16 = 0x8863;
+pub const ETH_PPPOE_SESSION: u16 = 0x8864;
+pub const ETH_MPLS: u16 = 0x8847;
 
 pub const FIN: u8 = 0x01;
 pub const SYN: u8 = 0x02;
@@ -287,6 +290,8 @@ pub enum Link {
     Raw,
     Sll,
     Sll2,
+    /// PPP with the HDLC address and control bytes (LINKTYPE_PPP).
+    Ppp,
 }
 
 impl Link {
@@ -298,6 +303,7 @@ impl Link {
             Link::Raw => LINKTYPE_RAW,
             Link::Sll => LINKTYPE_LINUX_SLL,
             Link::Sll2 => LINKTYPE_LINUX_SLL2,
+            Link::Ppp => LINKTYPE_PPP,
         }
     }
 
@@ -308,6 +314,7 @@ impl Link {
             Link::Raw => "101 (raw IP)",
             Link::Sll => "113 (Linux cooked SLL)",
             Link::Sll2 => "276 (Linux cooked SLL2)",
+            Link::Ppp => "9 (PPP)",
         }
     }
 }
@@ -359,6 +366,68 @@ pub fn link_header(out: &mut Vec<u8>, spec: &LinkSpec, ethertype: u16) {
             out.push(6);
             out.extend_from_slice(&spec.src_mac);
             out.extend_from_slice(&[0, 0]);
+        }
+        Link::Ppp => {
+            out.extend_from_slice(&[0xff, 0x03]);
+            out.extend_from_slice(&ppp_protocol(ethertype).to_be_bytes());
+        }
+    }
+}
+
+/// The PPP protocol number of an IP packet of this Ethernet type (RFC 1661, RFC 5072).
+pub fn ppp_protocol(ethertype: u16) -> u16 {
+    if ethertype == ETH_IPV6 {
+        0x0057
+    } else {
+        0x0021
+    }
+}
+
+/// Link layers between Ethernet and IP: a PPPoE session or an MPLS label stack (which may carry
+/// an Ethernet pseudowire).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Encap {
+    #[default]
+    None,
+    /// RFC 2516 session stage with this session id, PPP inside.
+    Pppoe(u16),
+    /// RFC 3032 labels, outermost first (TTL 64, the last with the bottom-of-stack bit).
+    Mpls(Vec<u32>),
+    /// MPLS labels, then a control word of zeros and an inner Ethernet header (RFC 4448) with
+    /// these MAC addresses.
+    MplsEthernet(Vec<u32>),
+}
+
+impl Encap {
+    /// The Ethernet type the outer header carries, and the bytes between it and the IP packet
+    /// (`ip_len` bytes of Ethernet type `ethertype`).
+    pub fn header(&self, ethertype: u16, ip_len: usize) -> (u16, Vec<u8>) {
+        let labels = |labels: &[u32]| {
+            let mut out = Vec::new();
+            for (i, l) in labels.iter().enumerate() {
+                let bos = u32::from(i + 1 == labels.len());
+                out.extend_from_slice(&((l << 12) | (bos << 8) | 64).to_be_bytes());
+            }
+            out
+        };
+        match self {
+            Encap::None => (ethertype, Vec::new()),
+            Encap::Pppoe(session) => {
+                let mut h = vec![0x11, 0x00];
+                h.extend_from_slice(&session.to_be_bytes());
+                h.extend_from_slice(&((ip_len + 2) as u16).to_be_bytes());
+                h.extend_from_slice(&ppp_protocol(ethertype).to_be_bytes());
+                (ETH_PPPOE_SESSION, h)
+            }
+            Encap::Mpls(l) => (ETH_MPLS, labels(l)),
+            Encap::MplsEthernet(l) => {
+                let mut h = labels(l);
+                h.extend_from_slice(&[0, 0, 0, 0]);
+                h.extend_from_slice(&[0x02, 0, 0, 0, 0x0c, 0x01]);
+                h.extend_from_slice(&[0x02, 0, 0, 0, 0x0c, 0x02]);
+                h.extend_from_slice(&ethertype.to_be_bytes());
+                (ETH_MPLS, h)
+            }
         }
     }
 }

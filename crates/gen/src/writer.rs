@@ -5,6 +5,7 @@ use std::io::{self, Write};
 pub const LINKTYPE_NULL: u16 = 0;
 pub const LINKTYPE_ETHERNET: u16 = 1;
 pub const LINKTYPE_RAW: u16 = 101;
+pub const LINKTYPE_PPP: u16 = 9;
 pub const LINKTYPE_LINUX_SLL: u16 = 113;
 pub const LINKTYPE_LINUX_SLL2: u16 = 276;
 
