@@ -264,7 +264,7 @@ type Started = (Exporter, Box<dyn FlowSink>, Launcher);
 
 impl IpfixArgs {
     /// The exporter, its first sink and the sender to launch; `None` without `--ipfix`.
-    fn start(&self, catalog: &Arc<Catalog>, live: bool) -> Result<Option<Started>> {
+    fn start(&self, catalog: &Arc<Catalog>, sensor: &str, live: bool) -> Result<Option<Started>> {
         let Some(collector) = &self.ipfix else {
             return Ok(None);
         };
@@ -275,6 +275,7 @@ impl IpfixArgs {
             mtu: self.ipfix_mtu,
             template_refresh: self.ipfix_template_refresh,
             live,
+            sensor: sensor.to_string(),
         };
         let (exporter, sink, launcher) = Exporter::start(catalog.clone(), config)?;
         Ok(Some((exporter, Box::new(sink), launcher)))
@@ -293,7 +294,7 @@ fn sinks(
     ipfix: &IpfixArgs,
     live: bool,
 ) -> Result<Sinks> {
-    let exporter = ipfix.start(catalog, live)?;
+    let exporter = ipfix.start(catalog, sensor, live)?;
     let records = flow_sink(catalog, flows, sensor)?;
     Ok(match (records, exporter) {
         (records, None) => (records, None),

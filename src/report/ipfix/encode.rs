@@ -99,10 +99,12 @@ pub mod ie {
     pub const VERIFICATION: u16 = 105;
     /// The evidence items, `kind=value` joined with `;`.
     pub const EVIDENCE: u16 = 106;
+    /// The sensor name (`--sensor`, the host name by default), as flow records carry it.
+    pub const SENSOR: u16 = 107;
 }
 
 /// The fields after the addresses, the same in both flow templates.
-const FLOW_TAIL: [Field; 19] = [
+const FLOW_TAIL: [Field; 20] = [
     iana(7, 2, "sourceTransportPort"),
     iana(11, 2, "destinationTransportPort"),
     iana(4, 1, "protocolIdentifier"),
@@ -122,6 +124,7 @@ const FLOW_TAIL: [Field; 19] = [
     own(ie::PROVENANCE, "provenance"),
     own(ie::RPC_INTERFACE, "rpcInterface"),
     own(ie::EVIDENCE, "evidence"),
+    own(ie::SENSOR, "sensor"),
 ];
 
 /// The fields of a flow template, in record order.
@@ -180,6 +183,7 @@ pub struct FlowData {
     pub provenance: &'static str,
     pub rpc_interface: String,
     pub evidence: String,
+    pub sensor: String,
 }
 
 impl FlowData {
@@ -202,12 +206,13 @@ impl FlowData {
     pub fn encode(&self, max: usize, out: &mut Vec<u8>) -> bool {
         let v6 = self.is_v6();
         let fixed = FlowData::fixed_len(v6);
-        let strings: [&str; 5] = [
+        let strings: [&str; 6] = [
             &self.services,
             self.basis,
             self.provenance,
             &self.rpc_interface,
             &self.evidence,
+            &self.sensor,
         ];
         // Each string needs at least its 1-byte length.
         if max < fixed + strings.len() {
@@ -238,9 +243,9 @@ impl FlowData {
         debug_assert_eq!(out.len() - start, fixed);
         // The strings share what is left, the short ones first so that only long ones are cut.
         let mut left = max - fixed;
-        let mut order: [usize; 5] = [0, 1, 2, 3, 4];
+        let mut order: [usize; 6] = [0, 1, 2, 3, 4, 5];
         order.sort_by_key(|&i| strings[i].len());
-        let mut fitted = [""; 5];
+        let mut fitted = [""; 6];
         for (n, &i) in order.iter().enumerate() {
             let share = left / (strings.len() - n);
             fitted[i] = fit(strings[i], share);
@@ -638,6 +643,7 @@ mod tests {
             provenance: "port",
             rpc_interface: String::new(),
             evidence: String::new(),
+            sensor: "dc01".into(),
         }
     }
 
@@ -656,7 +662,7 @@ mod tests {
             &1724u64.to_be_bytes(), &4u64.to_be_bytes(),
             &[3, 1],                                // end of flow, initiator
             &[6, 0, 0, 0, 7],                       // user-defined engine, id 7
-            &[3], b"kdc", &[4], b"port", &[4], b"port", &[0], &[0],
+            &[3], b"kdc", &[4], b"port", &[4], b"port", &[0], &[0], &[4], b"dc01",
         ]
         .concat();
         assert_eq!(out, expected);
@@ -667,13 +673,13 @@ mod tests {
     #[test]
     fn templates_are_these_bytes() {
         let sets = template_sets(32473);
-        // The template set: header, then template 256 with 21 fields, 3 of them reverse (8 bytes
-        // each with the enterprise number) and 5 of svcscope's.
+        // The template set: header, then template 256 with 22 fields, 3 of them reverse (8 bytes
+        // each with the enterprise number) and 6 of svcscope's.
         assert_eq!(&sets[..2], &SET_TEMPLATE.to_be_bytes());
-        let v4 = 4 + 21 * 4 + 8 * 4;
+        let v4 = 4 + 22 * 4 + 9 * 4;
         let first = u16::from_be_bytes([sets[2], sets[3]]) as usize;
         assert_eq!(first, 4 + 2 * v4);
-        assert_eq!(&sets[4..8], &[1, 0, 0, 21]);
+        assert_eq!(&sets[4..8], &[1, 0, 0, 22]);
         assert_eq!(&sets[8..12], &[0, 8, 0, 4]); // sourceIPv4Address, 4 bytes
                                                  // reverseTcpControlBits: 0x8006, length 1, enterprise 29305.
         let rev = &sets[8 + 6 * 4..8 + 6 * 4 + 8];
@@ -733,7 +739,7 @@ mod tests {
         let mut f = flow();
         f.services = "é".repeat(2000);
         f.evidence = "x".repeat(5000);
-        for room in [FlowData::fixed_len(false) + 5, 300, 600, 1380, 9000] {
+        for room in [FlowData::fixed_len(false) + 6, 300, 600, 1380, 9000] {
             let mut out = Vec::new();
             assert!(f.encode(room, &mut out), "room {room}");
             assert!(out.len() <= room, "{} > {room}", out.len());
@@ -837,6 +843,7 @@ mod tests {
                         provenance: "rpc-bind",
                         rpc_interface: uuid,
                         evidence,
+                        sensor: "edge-1".into(),
                     }
                 },
             )

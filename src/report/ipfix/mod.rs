@@ -66,6 +66,8 @@ pub struct Config {
     pub template_refresh: Duration,
     /// Live capture: a full queue drops records instead of waiting.
     pub live: bool,
+    /// The sensor name every record carries.
+    pub sensor: String,
 }
 
 /// The exporter's counters, in the report's health (`health.ipfix`).
@@ -241,6 +243,7 @@ impl Exporter {
             done: done_tx,
         };
         let sink = IpfixSink {
+            sensor: config.sensor.as_str().into(),
             catalog,
             tx,
             stats: stats.clone(),
@@ -571,6 +574,7 @@ impl Outbox {
 /// A worker's end of the exporter: encodes records and queues them for the sender.
 pub struct IpfixSink {
     catalog: Arc<Catalog>,
+    sensor: Arc<str>,
     tx: Sender<Item>,
     stats: Arc<Stats>,
     live: bool,
@@ -635,6 +639,7 @@ impl IpfixSink {
                 .map(|u| u.to_string())
                 .unwrap_or_default(),
             evidence: visible(&evidence.join(";")).into_owned(),
+            sensor: self.sensor.to_string(),
         }
     }
 
@@ -706,6 +711,7 @@ impl FlowSink for IpfixSink {
     fn fork(&self) -> Box<dyn FlowSink> {
         Box::new(IpfixSink {
             catalog: self.catalog.clone(),
+            sensor: self.sensor.clone(),
             tx: self.tx.clone(),
             stats: self.stats.clone(),
             live: self.live,

@@ -46,6 +46,7 @@ fn config(collector: String, transport: Transport) -> Config {
         mtu: 1400,
         template_refresh: Duration::from_secs(60),
         live: false,
+        sensor: "edge-1".into(),
     }
 }
 
@@ -122,7 +123,7 @@ fn a_udp_collector_gets_templates_first_then_names_then_records_in_order() {
     assert!(flows.iter().all(|r| &r.1[15] == app));
     assert_eq!(records.len(), 301);
     // Several messages, each as full as the records allow.
-    let per_message = (1400 - 20) / (FlowData::fixed_len(false) + 1 + 4 + 4 + 5 + 1 + 1);
+    let per_message = (1400 - 20) / (FlowData::fixed_len(false) + 1 + 4 + 4 + 5 + 1 + 1 + 7);
     assert!(
         messages.len() - 1 <= 300 / per_message + 2,
         "{} messages",
@@ -209,6 +210,7 @@ fn a_full_queue_drops_and_counts_instead_of_growing() {
     let (tx, rx) = bounded(QUEUE_RECORDS);
     let mut sink = IpfixSink {
         catalog: catalog.clone(),
+        sensor: "edge-1".into(),
         tx,
         stats: stats.clone(),
         live: true,
@@ -430,4 +432,5 @@ fn control_characters_in_evidence_are_written_visibly() {
         .unwrap();
     let text = std::str::from_utf8(&record.1[20]).unwrap();
     assert_eq!(text, "smb-share=IPC$\\n1.2.3.4|forged");
+    assert_eq!(record.1[21], b"edge-1", "the sensor name");
 }
