@@ -22,6 +22,7 @@ use crate::pipeline::{analyze_files, capture_live, AnalyzeOptions, LiveRunOption
 use crate::report::flowfile::{FlowFileOptions, FlowFiles, RecordOutput, Unrotated};
 use crate::report::flows::JsonLines;
 use crate::report::hosts::{HostsReport, Net};
+use crate::report::ipfix::{self, Exporter, Launcher};
 use crate::report::live::{Tick, TickReport};
 use crate::report::metrics::Metrics;
 use crate::report::rules::RuleFormat;
@@ -241,8 +242,103 @@ impl TrackingArgs {
             },
             max_flows: self.max_flows,
             epm_window: self.epm_window,
+            active_timeout: None,
         }
     }
+}
+
+/// `--ipfix`: IPFIX export to a collector (see the README's IPFIX export section).
+#[derive(Args, Debug, Clone)]
+pub struct IpfixArgs {
+    /// Also export one IPFIX record per flow to this collector (HOST:PORT).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub ipfix: Option<String>,
+    /// IPFIX over UDP or TCP.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "PROTO",
+        default_value = "udp",
+        requires = "ipfix"
+    )]
+    pub ipfix_transport: ipfix::Transport,
+    /// Private enterprise number of svcscope's own IPFIX elements (services, provenance, …);
+    /// 32473 is the number RFC 5612 reserves for documentation.
+    #[arg(long, value_name = "PEN", default_value_t = 32473, requires = "ipfix")]
+    pub ipfix_pen: u32,
+    /// Largest IPFIX message (UDP payload), in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1400, requires = "ipfix")]
+    pub ipfix_mtu: usize,
+    /// How often the templates and application names are sent again.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, requires = "ipfix")]
+    pub ipfix_template_refresh: Duration,
+}
+
+/// A started exporter, its first sink, and its sender to launch.
+type Started = (Exporter, Box<dyn FlowSink>, Launcher);
+
+impl IpfixArgs {
+    /// The exporter, its first sink and the sender to launch; `None` without `--ipfix`.
+    fn start(&self, catalog: &Arc<Catalog>, sensor: &str, live: bool) -> Result<Option<Started>> {
+        let Some(collector) = &self.ipfix else {
+            return Ok(None);
+        };
+        let config = ipfix::Config {
+            collector: collector.clone(),
+            transport: self.ipfix_transport,
+            pen: self.ipfix_pen,
+            mtu: self.ipfix_mtu,
+            template_refresh: self.ipfix_template_refresh,
+            live,
+            sensor: sensor.to_string(),
+        };
+        let (exporter, sink, launcher) = Exporter::start(catalog.clone(), config)?;
+        Ok(Some((exporter, Box::new(sink), launcher)))
+    }
+}
+
+/// A flow sink for the pipeline, and the exporter behind it with its sender to launch (if
+/// `--ipfix`).
+type Sinks = (Option<Box<dyn FlowSink>>, Option<(Exporter, Launcher)>);
+
+/// The flow sinks of `--flows` and `--ipfix` (one, both, or none) and the running exporter.
+fn sinks(
+    catalog: &Arc<Catalog>,
+    flows: &FlowArgs,
+    sensor: &str,
+    ipfix: &IpfixArgs,
+    live: bool,
+) -> Result<Sinks> {
+    let exporter = ipfix.start(catalog, sensor, live)?;
+    let records = flow_sink(catalog, flows, sensor)?;
+    Ok(match (records, exporter) {
+        (records, None) => (records, None),
+        (None, Some((e, sink, l))) => (Some(sink), Some((e, l))),
+        (Some(records), Some((e, sink, l))) => (
+            Some(Box::new(crate::flow::FanOut(vec![records, sink]))),
+            Some((e, l)),
+        ),
+    })
+}
+
+/// Stops the exporter (what is queued is sent, for at most a few seconds) and warns when records
+/// were not sent; the counters go in the report's health.
+fn close_exporter(exporter: Option<Exporter>) -> Option<ipfix::IpfixHealth> {
+    let health = exporter?.close(Duration::from_secs(5));
+    let dropped = health.dropped_queue_full + health.dropped_unsent;
+    if dropped > 0 {
+        warn!(
+            "ipfix {}: {dropped} of {} flow records not sent{}",
+            health.collector,
+            health.records,
+            health
+                .last_error
+                .as_ref()
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
+        );
+    }
+    Some(health)
 }
 
 #[derive(Args, Debug)]
@@ -254,6 +350,8 @@ pub struct AnalyzeArgs {
     pub format: Format,
     #[command(flatten)]
     pub flows: FlowArgs,
+    #[command(flatten)]
+    pub ipfix: IpfixArgs,
     #[command(flatten)]
     pub sensor: SensorArg,
     /// How many unclassified server ports to list.
@@ -339,6 +437,11 @@ pub struct CaptureArgs {
     pub user: Option<String>,
     #[command(flatten)]
     pub flows: FlowArgs,
+    #[command(flatten)]
+    pub ipfix: IpfixArgs,
+    /// With --ipfix: export flows still going each time they have been going this long again.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, requires = "ipfix")]
+    pub ipfix_active_timeout: Duration,
     #[command(flatten)]
     pub sensor: SensorArg,
     /// Serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464.
@@ -526,10 +629,18 @@ fn render(
 
 fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode> {
     let sensor = args.sensor.resolve()?;
-    let flows = flow_sink(&catalog, &args.flows, &sensor)?;
+    let (flows, exporter) = sinks(&catalog, &args.flows, &sensor, &args.ipfix, false)?;
+    let exporter = match exporter {
+        Some((e, launcher)) => {
+            launcher.launch()?;
+            Some(e)
+        }
+        None => None,
+    };
     let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, flows)?;
     let mut report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
     report.sensor = sensor.clone();
+    report.health.ipfix = close_exporter(exporter);
     let hosts = || {
         let mut h = HostsReport::build(
             &catalog,
@@ -622,10 +733,19 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
             )
         }
     };
+    let (flows, exporter) = sinks(&catalog, &args.flows, &sensor, &args.ipfix, true)?;
+    let (exporter, launcher) = exporter.unzip();
+    let mut tracker = args.tracking.config();
+    if exporter.is_some() {
+        if args.ipfix_active_timeout < Duration::from_secs(1) {
+            anyhow::bail!("--ipfix-active-timeout: at least 1s");
+        }
+        tracker.active_timeout = Some(args.ipfix_active_timeout);
+    }
     let opts = LiveRunOptions {
-        tracker: args.tracking.config(),
+        tracker,
         workers: usize::from(args.tracking.workers),
-        flows: flow_sink(&catalog, &args.flows, &sensor)?,
+        flows,
         count: args.count,
         duration: args.duration,
         interval: args.interval,
@@ -647,6 +767,10 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let serve_metrics = metrics.zip(exchange.clone());
     let before_read = move || {
         let running = drop_privileges(user.as_deref())?;
+        // The IPFIX sender starts after the privileges are gone too.
+        if let Some(l) = launcher {
+            l.launch().map_err(|e| format!("{e:#}"))?;
+        }
         if let Some((server, exchange)) = serve_metrics {
             server
                 .spawn(exchange)
@@ -679,6 +803,7 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     live.savefile = result.saved.as_ref().map(savefile_health);
     let mut report = Report::build(&catalog, &result.aggregate, vec![result.input], args.top);
     report.health.live = Some(live.clone());
+    report.health.ipfix = close_exporter(exporter);
     report.sensor = sensor.clone();
     if let Some(exchange) = &exchange {
         // Scrapes from now until the process ends get the final numbers.

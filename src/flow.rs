@@ -111,11 +111,43 @@ pub enum EndReason {
 pub trait FlowSink: Send {
     /// A flow ended (in order of first packet within one batch of ended flows).
     fn ended(&mut self, f: &Flow, why: EndReason);
+    /// A flow still going has been active for another export interval (see
+    /// `TrackerConfig::active_timeout`); only sinks that export active flows care.
+    fn active(&mut self, _f: &Flow) {}
     /// Writes out whatever is buffered; the first error writing (of this sink or of any sink forked
     /// from the same one), if any.
     fn finish(&mut self) -> Result<(), String>;
     /// Another sink to the same destination, for a worker on another thread.
     fn fork(&self) -> Box<dyn FlowSink>;
+}
+
+/// Several sinks fed the same flows (`--flows` and `--ipfix`), in order.
+pub struct FanOut(pub Vec<Box<dyn FlowSink>>);
+
+impl FlowSink for FanOut {
+    fn ended(&mut self, f: &Flow, why: EndReason) {
+        self.0.iter_mut().for_each(|s| s.ended(f, why));
+    }
+
+    fn active(&mut self, f: &Flow) {
+        self.0.iter_mut().for_each(|s| s.active(f));
+    }
+
+    /// Every sink finishes; the first error.
+    fn finish(&mut self) -> Result<(), String> {
+        let mut first = Ok(());
+        for s in &mut self.0 {
+            let r = s.finish();
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
+    fn fork(&self) -> Box<dyn FlowSink> {
+        Box::new(FanOut(self.0.iter().map(|s| s.fork()).collect()))
+    }
 }
 
 /// Direction index: 0 = client to server, 1 = server to client.
@@ -771,6 +803,46 @@ mod tests {
             t.closed(key, ts);
         }
         key
+    }
+
+    /// A sink that records what it is handed, and finishes with `result`.
+    struct Log(
+        std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>,
+        Result<(), String>,
+    );
+
+    impl FlowSink for Log {
+        fn ended(&mut self, _f: &Flow, _why: EndReason) {
+            self.0.lock().unwrap().push("ended");
+        }
+        fn active(&mut self, _f: &Flow) {
+            self.0.lock().unwrap().push("active");
+        }
+        fn finish(&mut self) -> Result<(), String> {
+            self.0.lock().unwrap().push("finish");
+            self.1.clone()
+        }
+        fn fork(&self) -> Box<dyn FlowSink> {
+            Box::new(Log(self.0.clone(), self.1.clone()))
+        }
+    }
+
+    #[test]
+    fn a_fan_out_hands_every_flow_to_every_sink_and_keeps_the_first_error() {
+        let (a, b) = (Default::default(), Default::default());
+        let sinks: Vec<Box<dyn FlowSink>> = vec![
+            Box::new(Log(std::sync::Arc::clone(&a), Ok(()))),
+            Box::new(Log(std::sync::Arc::clone(&b), Err("disk full".into()))),
+        ];
+        let mut fan = FanOut(sinks).fork();
+        let (key, _) = FlowKey::of(proto::UDP, addr(1), addr(2), Some((5000, 53)));
+        let f = Flow::new(key, class(true), 0);
+        fan.active(&f);
+        fan.ended(&f, EndReason::Idle);
+        assert_eq!(fan.finish(), Err("disk full".to_string()));
+        for log in [a, b] {
+            assert_eq!(*log.lock().unwrap(), ["active", "ended", "finish"]);
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //!  (own thread)           │         │ slot    │ picks, relabels
 //!                         │      inspect (registry of per-flow inspectors) ─▶ wire (parsers)
 //!                         └──────── tracker (one classifier worker) ─┘
-//!                                   ended flows ─▶ flow::FlowSink ─▶ report::flows (records)
+//!                                   ended flows ─▶ flow::FlowSink ─▶ report::flows (records), report::ipfix
 //! ```
 //!
 //! Each module imports only those below it: `cli` → `pipeline` → `tracker` and `report` (side by

@@ -27,6 +27,9 @@ pub struct TrackerConfig {
     pub timeouts: Timeouts,
     pub max_flows: usize,
     pub epm_window: Duration,
+    /// Hand flows still going to the sink's [`FlowSink::active`] each time they have been going
+    /// for another this long (live IPFIX export); `None`: only ended flows.
+    pub active_timeout: Option<Duration>,
 }
 
 impl Default for TrackerConfig {
@@ -35,6 +38,7 @@ impl Default for TrackerConfig {
             timeouts: Timeouts::default(),
             max_flows: crate::flow::DEFAULT_MAX_FLOWS,
             epm_window: crate::classify::DEFAULT_EPM_WINDOW,
+            active_timeout: None,
         }
     }
 }
@@ -112,6 +116,38 @@ pub struct Tracker {
     sink: Option<Box<dyn FlowSink>>,
     last_expire: Ts,
     interval: Option<IntervalCounters>,
+    active: Option<ActiveWalk>,
+}
+
+/// When flows still going are handed to the sink as active (see [`TrackerConfig::active_timeout`]):
+/// a flow is handed over when its age (trace time since its first packet) has passed another
+/// multiple of `every` since the previous walk of the table, which comes every quarter of `every`
+/// (at least a second) at the end of a batch. No state per flow; the walk costs what the flow
+/// table's idle sweep costs, on the same kind of schedule, and a flow is exported at most a
+/// quarter of `every` late.
+struct ActiveWalk {
+    every: i64,
+    step: i64,
+    last: Ts,
+}
+
+impl ActiveWalk {
+    fn new(every: Duration) -> ActiveWalk {
+        let every = i64::try_from(every.as_nanos()).unwrap_or(i64::MAX).max(1);
+        ActiveWalk {
+            every,
+            step: (every / 4).max(1_000_000_000),
+            last: i64::MIN,
+        }
+    }
+
+    /// Whether a flow that began at `first` crossed a multiple of `every` between the previous walk
+    /// and `now`.
+    fn due(&self, first: Ts, now: Ts) -> bool {
+        let age = now.saturating_sub(first);
+        let before = self.last.saturating_sub(first).max(0);
+        age >= self.every && age / self.every > before / self.every
+    }
 }
 
 const EPM_EXPIRE_EVERY: i64 = 60_000_000_000;
@@ -149,6 +185,7 @@ impl Tracker {
             sink,
             last_expire: i64::MIN,
             interval: None,
+            active: config.active_timeout.map(ActiveWalk::new),
         }
     }
 
@@ -251,6 +288,24 @@ impl Tracker {
         if !self.ended.is_empty() {
             self.end_flows();
         }
+        self.walk_active();
+    }
+
+    /// Hands the flows that are due to the sink as active (see [`ActiveWalk`]), when a walk is due.
+    fn walk_active(&mut self) {
+        let (Some(walk), Some(sink)) = (&mut self.active, &mut self.sink) else {
+            return;
+        };
+        let now = self.flows.now();
+        if now < walk.last.saturating_add(walk.step) {
+            return;
+        }
+        for f in self.flows.iter() {
+            if walk.due(f.first_ts, now) {
+                sink.active(f);
+            }
+        }
+        walk.last = now;
     }
 
     /// Advances the flow table's clock through the other workers' IP frames in `range`, as if this
@@ -504,5 +559,80 @@ mod tests {
         let flows = |u: Uuid| agg.rpc_interfaces.get(&u).map_or(0, |c| c.flows);
         assert_eq!((flows(netlogon), flows(drsuapi)), (1, 1));
         assert_eq!(agg.flow_counters.flows_created, 2);
+    }
+
+    /// Records the flows handed over as active, and their packet counts then.
+    struct Actives(Arc<std::sync::Mutex<Vec<(Ts, u64)>>>);
+
+    impl FlowSink for Actives {
+        fn ended(&mut self, _f: &Flow, _why: EndReason) {}
+        fn active(&mut self, f: &Flow) {
+            self.0.lock().unwrap().push((f.last_ts, f.total_packets()));
+        }
+        fn finish(&mut self) -> Result<(), String> {
+            Ok(())
+        }
+        fn fork(&self) -> Box<dyn FlowSink> {
+            Box::new(Actives(self.0.clone()))
+        }
+    }
+
+    #[test]
+    fn a_long_flow_is_handed_over_as_active_once_per_timeout() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let config = TrackerConfig {
+            active_timeout: Some(Duration::from_secs(60)),
+            ..TrackerConfig::default()
+        };
+        let mut t = Tracker::new(
+            Arc::new(Catalog::builtin()),
+            &config,
+            Some(Box::new(Actives(seen.clone()))),
+        );
+        // One packet a second for 200 seconds, a batch of ten at a time.
+        let mut seq = 101;
+        for chunk in 0..20i64 {
+            let mut batch = Batch {
+                link: Some(LinkType::Ethernet),
+                ..Batch::default()
+            };
+            for i in 0..10i64 {
+                let f = frame(true, ACK | PSH, seq, b"x");
+                seq += 1;
+                batch.push((chunk * 10 + i) * 1_000_000_000, f.len() as u32, &f);
+            }
+            t.batch(&batch);
+        }
+        let seen = seen.lock().unwrap().clone();
+        // At ages 60, 120 and 180 s, each found by the walk at most a quarter of the timeout late.
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        for (n, (last, _)) in seen.iter().enumerate() {
+            let due = (n as i64 + 1) * 60_000_000_000;
+            assert!(*last >= due && *last <= due + 15_000_000_000, "{seen:?}");
+        }
+    }
+
+    #[test]
+    fn an_active_walk_is_due_once_per_multiple_of_the_timeout() {
+        let mut w = ActiveWalk::new(Duration::from_secs(60));
+        let s = 1_000_000_000i64;
+        assert_eq!(w.step, 15 * s);
+        // The first walk: flows of at least the timeout are due, younger ones not.
+        assert!(w.due(0, 61 * s));
+        assert!(!w.due(2 * s, 61 * s));
+        w.last = 61 * s;
+        // Between 61 s and 75 s no flow started at 0 crosses 120 s; one started at 2 s crossed 60.
+        assert!(!w.due(0, 75 * s));
+        assert!(w.due(2 * s, 75 * s));
+        // A flow born after the previous walk is not due before its first timeout.
+        assert!(!w.due(70 * s, 120 * s));
+        assert!(w.due(0, 121 * s));
+        // Tiny and huge timeouts stay within bounds.
+        assert_eq!(ActiveWalk::new(Duration::from_millis(1)).step, s);
+        let huge = ActiveWalk::new(Duration::from_secs(u64::MAX));
+        assert!(!huge.due(0, 1_000_000 * s));
+        // Times at the ends of the range saturate instead of overflowing (both ages at the
+        // largest: not due again).
+        assert!(!w.due(i64::MIN, i64::MAX));
     }
 }

@@ -1895,3 +1895,120 @@ fn a_stopped_capture_finishes_its_compressed_flow_records() {
     }
     assert_eq!(records, totals(&report)[0], "one record per flow");
 }
+
+/// Live IPFIX export with an active timeout (nfcapd in namespace B, on its loopback): flows still
+/// going are exported every second, each record with the packets since the previous one, so that
+/// what the collector sums equals the report's totals.
+#[test]
+fn ipfix_exports_active_flows_with_delta_counts() {
+    let ns = netns_or_skip!();
+    if Command::new("nfcapd").arg("-V").output().is_err() {
+        eprintln!("skipped: nfcapd is not installed (scripts/deps test)");
+        return;
+    }
+    let dir = TempDir::new("ipfix");
+    let store = dir.0.join("nf");
+    std::fs::create_dir_all(&store).unwrap();
+    /// nfcapd, stopped (SIGTERM: it closes its file) when dropped, also when the test fails.
+    struct Nfcapd(Child);
+    impl Drop for Nfcapd {
+        fn drop(&mut self) {
+            // `ip netns exec` execs nfcapd: the pid is nfcapd's.
+            let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.0.try_wait().ok().flatten().is_none() {
+                if Instant::now() > deadline {
+                    let _ = self.0.kill();
+                    let _ = self.0.wait();
+                    return;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    let collector = Nfcapd(
+        ns.exec(&ns.b)
+            .args([
+                "nfcapd",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                "4739",
+                "-t",
+                "3600",
+                "-w",
+            ])
+            .arg(&store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting nfcapd"),
+    );
+    // 4739 is 0x1283.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&run(ns.exec(&ns.b).args(["cat", "/proc/net/udp"])).stdout)
+        .contains("0100007F:1283")
+    {
+        assert!(Instant::now() < deadline, "nfcapd never listened");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let mut args = vec![
+        "--format",
+        "json",
+        "--count",
+        DOMAIN_PACKETS_ARG,
+        "--ipfix",
+        "127.0.0.1:4739",
+        "--ipfix-active-timeout",
+        "1s",
+    ];
+    args.extend(TIMEOUTS);
+    let cap = ns.capture(&args);
+    // About five seconds of traffic, so that the long flows are still going after each second.
+    let replayed = ns
+        .replay_at(&fixture("domain.pcapng"), 1000)
+        .status()
+        .expect("running tcpreplay");
+    assert!(replayed.success());
+    let done = cap.wait(&|| ns.b_stats());
+    thread::sleep(Duration::from_millis(300));
+    drop(collector);
+    let r = done.report();
+    let ipfix = &r["health"]["ipfix"];
+    let flows = u(&r["totals"], "flows");
+    let active = u(ipfix, "active_records");
+    assert!(active > 0, "no active records: {ipfix}");
+    assert_eq!(u(ipfix, "records"), flows + active, "{ipfix}");
+    assert_eq!(u(ipfix, "records_sent"), flows + active, "{ipfix}");
+
+    let file = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("nfcapd.2")
+        })
+        .expect("nfcapd's file");
+    let out = run(Command::new("nfdump").arg("-r").arg(&file).args([
+        "-q",
+        "-N",
+        "-o",
+        "fmt:%ipkt|%opkt|%byt",
+    ]));
+    let mut records = 0;
+    let mut packets = 0;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<u64> = line.split('|').map(|v| v.trim().parse().unwrap()).collect();
+        records += 1;
+        packets += f[0] + f[1];
+    }
+    assert_eq!(records, flows + active);
+    assert_eq!(
+        packets,
+        totals(&r)[1],
+        "the deltas add up to every packet once"
+    );
+}

@@ -263,6 +263,7 @@ fuzz_target!(|data: &[u8]| {
             },
             max_flows: 16,
             epm_window: Duration::from_millis(u64::from(cfg) * 100),
+            active_timeout: None,
         }
     };
     let mut t = Trackers {

@@ -18,6 +18,7 @@ pub mod flows;
 pub mod hosts;
 pub mod html;
 pub mod interfaces;
+pub mod ipfix;
 pub mod live;
 pub mod metrics;
 pub mod roles;
@@ -319,6 +320,9 @@ pub struct Health {
     pub inspection: Counters,
     /// Live capture only: libpcap's and svcscope's own counters.
     pub live: Option<LiveHealth>,
+    /// `--ipfix` only (absent without it): the exporter's counters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipfix: Option<ipfix::IpfixHealth>,
 }
 
 #[derive(Clone, Debug, Serialize, Default, PartialEq, Eq)]
@@ -665,6 +669,7 @@ impl Report {
             peak_flows: fc.peak_flows,
             inspection: agg.inspect.clone(),
             live: None,
+            ipfix: None,
         };
         let mut interfaces: Vec<RpcInterfaceRow> = agg
             .rpc_interfaces

@@ -907,7 +907,42 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if let Some(x) = &h.ipfix {
+        let _ = writeln!(out, "  {}", ipfix_line(x));
+    }
     out
+}
+
+/// The capture-health line of `--ipfix`.
+fn ipfix_line(x: &super::ipfix::IpfixHealth) -> String {
+    let dropped = x.dropped_queue_full + x.dropped_unsent;
+    let mut line = format!(
+        "ipfix {} ({}): {} of {} flow records sent in {} messages",
+        terminal(&x.collector),
+        match x.transport {
+            super::ipfix::Transport::Udp => "udp",
+            super::ipfix::Transport::Tcp => "tcp",
+        },
+        count(x.records_sent),
+        count(x.records),
+        count(x.messages_sent),
+    );
+    if dropped > 0 {
+        line += &format!(
+            ", {} dropped ({} queue full, {} not sent)",
+            count(dropped),
+            count(x.dropped_queue_full),
+            count(x.dropped_unsent)
+        );
+    }
+    if let Some(e) = &x.last_error {
+        line += &format!(
+            "; {} send errors, last: {}",
+            count(x.send_errors),
+            terminal(e)
+        );
+    }
+    line
 }
 
 #[cfg(test)]
