@@ -32,8 +32,10 @@ pub mod expect;
 pub mod ftp;
 pub mod kerberos;
 pub mod ldap;
+pub mod payload;
 pub mod smb;
 pub mod tftp;
+pub mod verify;
 
 use std::collections::VecDeque;
 
@@ -130,6 +132,7 @@ pub static REGISTRY: &[Registration] = &[
     tftp::REQUEST,
     dcerpc::PROBE,
     dcerpc::DATAGRAM,
+    payload::PAYLOAD,
 ];
 
 /// An inspector's place in [`REGISTRY`], kept in the flow's classification (one byte, with its
@@ -321,6 +324,12 @@ pub struct Slot {
     /// Packets whose sizes were recorded under the flow's label before its last relabelling: when
     /// the flow ends they count, at its mean size, under the label it ends with.
     pub sized_under_old_label: u64,
+    /// What the first payload of each direction (client to server, server to client) looked like
+    /// (see [`verify`]).
+    pub looks: [verify::Looks; 2],
+    /// Payload segments the signature check has seen (it stops at
+    /// [`verify::SIGNATURE_FLOW_SEGMENTS`]).
+    pub signature_segments: u8,
     run: Option<Run>,
     /// Inspection is over (done, past its budget, or given up).
     over: bool,
@@ -349,6 +358,15 @@ impl Slot {
 
     pub fn is_running(&self) -> bool {
         self.run.is_some()
+    }
+
+    /// Whether the signature check still wants this flow's segments.
+    pub fn signature_open(&self) -> bool {
+        self.signature_segments < verify::SIGNATURE_FLOW_SEGMENTS
+            && self
+                .looks
+                .iter()
+                .any(|l| l.wire.is_none() || (l.tentative && l.segments < verify::SIGNATURE_SEGMENTS))
     }
 }
 
@@ -440,14 +458,16 @@ impl Registry {
         seg: &Segment<'_>,
     ) -> Seen {
         let slot = slot.get_or_insert_with(Box::default);
+        if seg.payload.is_empty() {
+            return Seen::default();
+        }
+        // The signature check, beside whichever inspector reads the flow (see `verify`).
+        let signature_open = slot.signature_open() && verify::look(catalog, seg, slot);
         if slot.over {
             return Seen {
                 relabel: None,
-                done: true,
+                done: !signature_open,
             };
-        }
-        if seg.payload.is_empty() {
-            return Seen::default();
         }
         if slot.run.is_none() {
             slot.run = Some(self.start(key, entry));
@@ -479,6 +499,7 @@ impl Registry {
             || run.segments >= reg.budget.segments;
         if done {
             self.finish(slot);
+            done = !slot.signature_open();
         } else if held_changed {
             self.hold(stamp, held);
             if self.buffered > self.max_buffered {
@@ -488,7 +509,7 @@ impl Registry {
                     self.given_up.retain(|&(_, s)| s != stamp);
                     slot.run = None;
                     slot.over = true;
-                    done = true;
+                    done = !slot.signature_open();
                 }
             }
         }
