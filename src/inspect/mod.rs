@@ -363,10 +363,9 @@ impl Slot {
     /// Whether the signature check still wants this flow's segments.
     pub fn signature_open(&self) -> bool {
         self.signature_segments < verify::SIGNATURE_FLOW_SEGMENTS
-            && self
-                .looks
-                .iter()
-                .any(|l| l.wire.is_none() || (l.tentative && l.segments < verify::SIGNATURE_SEGMENTS))
+            && self.looks.iter().any(|l| {
+                l.wire.is_none() || (l.tentative && l.segments < verify::SIGNATURE_SEGMENTS)
+            })
     }
 }
 

@@ -192,7 +192,12 @@ impl Payload {
             self.dns_done = true;
             let dns = if udp { b } else { b.get(2..).unwrap_or(&[]) };
             if let Some(name) = authoritative_answer(dns) {
-                let e = named(out, EvidenceKind::DnsAuthoritative, &name, "dns-authoritative");
+                let e = named(
+                    out,
+                    EvidenceKind::DnsAuthoritative,
+                    &name,
+                    "dns-authoritative",
+                );
                 out.evidence(e);
             }
         }
@@ -303,7 +308,11 @@ fn sql_browser(b: &[u8], out: &mut Out<'_>) {
     let size = usize::from(u16::from_le_bytes([b[1], b[2]]));
     let text = &b[3..b.len().min(3 + size)];
     let mut n = 0;
-    for record in text.split(|&c| c == b';').collect::<Vec<_>>().split(|f| f.is_empty()) {
+    for record in text
+        .split(|&c| c == b';')
+        .collect::<Vec<_>>()
+        .split(|f| f.is_empty())
+    {
         if n >= MAX_BROWSER_INSTANCES {
             break;
         }
@@ -357,7 +366,11 @@ fn authoritative_answer(b: &[u8]) -> Option<String> {
         name.push_str(&tls::printable(label));
         at += 1 + len;
     }
-    Some(if name.is_empty() { ".".to_string() } else { name })
+    Some(if name.is_empty() {
+        ".".to_string()
+    } else {
+        name
+    })
 }
 
 #[cfg(test)]
@@ -384,7 +397,11 @@ mod tests {
         a.extend_from_slice(b"corp\x07example\x00\x00\x01\x00\x01");
         assert_eq!(authoritative_answer(&a).as_deref(), Some("corp.example"));
         a[2] = 0x80;
-        assert_eq!(authoritative_answer(&a), None, "no AA bit: a cache or a proxy");
+        assert_eq!(
+            authoritative_answer(&a),
+            None,
+            "no AA bit: a cache or a proxy"
+        );
     }
 
     #[test]
@@ -425,8 +442,14 @@ mod tests {
         );
         // An Apache answer backs nothing: no catalog entry names it.
         let mut b = Bench::new(Payload::default(), 80, MAX_TLS_HANDSHAKE);
-        b.send(false, b"HTTP/1.1 200 OK\r\nServer: Apache/2.4\r\n\r\n", 1460);
-        assert!(b.services(EvidenceKind::HttpServer, Some("Apache/2.4")).is_empty());
+        b.send(
+            false,
+            b"HTTP/1.1 200 OK\r\nServer: Apache/2.4\r\n\r\n",
+            1460,
+        );
+        assert!(b
+            .services(EvidenceKind::HttpServer, Some("Apache/2.4"))
+            .is_empty());
         // The SQL Browser's answer; the default instance's PRELOGIN.
         let mut b = Bench::new(Payload::default(), 1434, MAX_TLS_HANDSHAKE);
         b.segment(proto::UDP, true, 0, &[3]);

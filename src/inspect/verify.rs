@@ -101,8 +101,13 @@ pub fn expected_app(app: &str, transport: Transport, port: Option<u16>) -> Optio
         "LDAP Server" => ex(&[Ldap], false),
         "Global Catalog Server" if port == Some(3269) => ex(&[Tls], true),
         "Global Catalog Server" => ex(&[Ldap], false),
-        "LDAP SSL" | "HTTPS" | "WS-Management (HTTPS)" | "IMAP over SSL" | "POP3 over SSL"
-        | "NNTP over SSL" | "MOM-Encrypted" => ex(&[Tls], true),
+        "LDAP SSL"
+        | "HTTPS"
+        | "WS-Management (HTTPS)"
+        | "IMAP over SSL"
+        | "POP3 over SSL"
+        | "NNTP over SSL"
+        | "MOM-Encrypted" => ex(&[Tls], true),
         "DNS" => ex(&[Dns], false),
         "RPC" | "Randomly allocated high TCP ports" | "MSMQ-RPC" if udp => ex(&[DcerpcCl], false),
         "RPC" | "Randomly allocated high TCP ports" | "MSMQ-RPC" => ex(&[Dcerpc], false),
@@ -157,7 +162,12 @@ pub fn expected(label: &Label) -> Option<Expect> {
             match found {
                 // Labels of several protocols whose expectations differ: the first's, with TLS
                 // allowed if any allows it.
-                Some(f) => found = Some(Expect { wires: f.wires, tls: f.tls || e.tls }),
+                Some(f) => {
+                    found = Some(Expect {
+                        wires: f.wires,
+                        tls: f.tls || e.tls,
+                    })
+                }
                 None => found = Some(e),
             }
         }
@@ -198,10 +208,12 @@ pub fn look(catalog: &Catalog, seg: &Segment<'_>, slot: &mut Slot) -> bool {
     if wire == Wire::Tls && seg.from_client && !tentative {
         if let Some(hello) = tls::client_hello(seg.payload) {
             if let Some(name) = hello.server_name {
-                slot.evidence.add(text_evidence(EvidenceKind::TlsSni, &tls::printable(name)));
+                slot.evidence
+                    .add(text_evidence(EvidenceKind::TlsSni, &tls::printable(name)));
             }
             if let Some(alpn) = hello.alpn_text() {
-                slot.evidence.add(text_evidence(EvidenceKind::TlsAlpn, &alpn));
+                slot.evidence
+                    .add(text_evidence(EvidenceKind::TlsAlpn, &alpn));
             }
         }
     }
@@ -335,12 +347,33 @@ mod tests {
         for name in &without {
             assert!(
                 [
-                    "Chargen", "Cluster Services", "Daytime", "Discard", "Echo", "FTP default data",
-                    "File Server for Macintosh", "LPD", "MADCAP", "MOM-Clear", "MS Theater",
-                    "MSMQ", "MSMQ-DCs", "MSMQ-Mgmt", "MSMQ-Ping", "MMS", "OLAP Services 7.0",
-                    "Quotd", "RTCP", "RTP", "SMS Remote Chat", "SMS Remote Control (control)",
-                    "SMS Remote Control (data)", "SMS Remote File Transfer",
-                    "SQL Analysis Services", "SMTP", "WINS Replication",
+                    "Chargen",
+                    "Cluster Services",
+                    "Daytime",
+                    "Discard",
+                    "Echo",
+                    "FTP default data",
+                    "File Server for Macintosh",
+                    "LPD",
+                    "MADCAP",
+                    "MOM-Clear",
+                    "MS Theater",
+                    "MSMQ",
+                    "MSMQ-DCs",
+                    "MSMQ-Mgmt",
+                    "MSMQ-Ping",
+                    "MMS",
+                    "OLAP Services 7.0",
+                    "Quotd",
+                    "RTCP",
+                    "RTP",
+                    "SMS Remote Chat",
+                    "SMS Remote Control (control)",
+                    "SMS Remote Control (data)",
+                    "SMS Remote File Transfer",
+                    "SQL Analysis Services",
+                    "SMTP",
+                    "WINS Replication",
                 ]
                 .contains(&name.as_str())
                     || name.starts_with("GRE")
@@ -364,26 +397,54 @@ mod tests {
         assert_eq!(v(x400, &cotp), Some(Verification::PortOnly));
         // TLS on 445 is a mismatch; on 3389 and 1433 it is the protocol wrapped: port-only.
         let tls = slot(Some((Wire::Tls, false)), Some((Wire::Tls, false)));
-        assert_eq!(v(label(&c, Transport::Tcp, 445), &tls), Some(Verification::Mismatch(Wire::Tls)));
-        assert_eq!(v(label(&c, Transport::Tcp, 3389), &tls), Some(Verification::PortOnly));
-        assert_eq!(v(label(&c, Transport::Tcp, 443), &tls), Some(Verification::Verified));
+        assert_eq!(
+            v(label(&c, Transport::Tcp, 445), &tls),
+            Some(Verification::Mismatch(Wire::Tls))
+        );
+        assert_eq!(
+            v(label(&c, Transport::Tcp, 3389), &tls),
+            Some(Verification::PortOnly)
+        );
+        assert_eq!(
+            v(label(&c, Transport::Tcp, 443), &tls),
+            Some(Verification::Verified)
+        );
         // SSH on 3389.
         let ssh = slot(Some((Wire::Ssh, false)), Some((Wire::Ssh, false)));
-        assert_eq!(v(label(&c, Transport::Tcp, 3389), &ssh), Some(Verification::Mismatch(Wire::Ssh)));
+        assert_eq!(
+            v(label(&c, Transport::Tcp, 3389), &ssh),
+            Some(Verification::Mismatch(Wire::Ssh))
+        );
         // Unknown bytes: a mismatch when the connection was seen from its start.
         let unknown = slot(Some((Wire::Unknown, false)), None);
         let http = label(&c, Transport::Tcp, 80);
-        assert_eq!(v(http, &unknown), Some(Verification::Mismatch(Wire::Unknown)));
-        assert_eq!(verdict(&c, http, tcp, Some(&unknown), false), Some(Verification::PortOnly));
+        assert_eq!(
+            v(http, &unknown),
+            Some(Verification::Mismatch(Wire::Unknown))
+        );
+        assert_eq!(
+            verdict(&c, http, tcp, Some(&unknown), false),
+            Some(Verification::PortOnly)
+        );
         // No payload, no label, no recogniser.
-        assert_eq!(verdict(&c, http, tcp, None, true), Some(Verification::PortOnly));
+        assert_eq!(
+            verdict(&c, http, tcp, None, true),
+            Some(Verification::PortOnly)
+        );
         assert_eq!(verdict(&c, None, tcp, Some(&unknown), true), None);
         let chargen = label(&c, Transport::Tcp, 19);
         assert_eq!(v(chargen, &unknown), Some(Verification::PortOnly));
         // The SMB inspector's evidence verifies SMB whatever the first bytes looked like.
         let mut smb = slot(Some((Wire::Unknown, false)), None);
-        smb.evidence.add(Evidence::labelled(EvidenceKind::Smb, crate::inspect::Value::None, None));
-        assert_eq!(v(label(&c, Transport::Tcp, 445), &smb), Some(Verification::Verified));
+        smb.evidence.add(Evidence::labelled(
+            EvidenceKind::Smb,
+            crate::inspect::Value::None,
+            None,
+        ));
+        assert_eq!(
+            v(label(&c, Transport::Tcp, 445), &smb),
+            Some(Verification::Verified)
+        );
     }
 
     #[test]

@@ -373,10 +373,7 @@ fn is_tls(b: &[u8]) -> bool {
 }
 
 fn is_smb_frame(b: &[u8]) -> bool {
-    b.len() >= 8
-        && b[0] == 0
-        && matches!(&b[5..8], b"SMB")
-        && matches!(b[4], 0xff | 0xfe | 0xfd | 0xfc)
+    b.len() >= 8 && b[0] == 0 && matches!(&b[5..8], b"SMB") && matches!(b[4], 0xfc..=0xff)
 }
 
 /// A NetBIOS session service control packet (RFC 1002 4.3): session request, positive or negative

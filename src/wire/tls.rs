@@ -119,12 +119,10 @@ pub fn client_hello(records: &[u8]) -> Option<ClientHello<'_>> {
             break;
         };
         match kind {
-            0 => {
-                // server_name_list: a 2-byte length, then (type 0 = host_name, 2-byte length, name).
-                if data.get(2) == Some(&0) {
-                    if let Some(n) = be16(data, 3) {
-                        hello.server_name = data.get(5..5 + n).filter(|n| !n.is_empty());
-                    }
+            // server_name_list: a 2-byte length, then (type 0 = host_name, 2-byte length, name).
+            0 if data.get(2) == Some(&0) => {
+                if let Some(n) = be16(data, 3) {
+                    hello.server_name = data.get(5..5 + n).filter(|n| !n.is_empty());
                 }
             }
             16 => {
@@ -180,7 +178,7 @@ pub fn server_flight(hs: &[u8]) -> ServerFlight<'_> {
                 };
                 return ServerFlight::Certificate(subject_cn(der));
             }
-            12 | 13 | 14 => return ServerFlight::Certificate(None),
+            12..=14 => return ServerFlight::Certificate(None),
             _ if at == 0 => return ServerFlight::NotHandshake,
             _ => return ServerFlight::Certificate(None),
         }
