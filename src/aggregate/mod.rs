@@ -14,6 +14,7 @@
 
 pub mod hosts;
 pub mod services;
+pub mod verification;
 
 use std::collections::BTreeMap;
 
@@ -346,6 +347,8 @@ pub struct Aggregate {
     /// Per service by basis (evidence, port, candidates), and the undetermined flows per label.
     pub by_basis: services::ByBasis,
     pub inspect: Counters,
+    /// Verification per label, mismatches, what unclassified ports carry, TLS names per server.
+    pub verified: verification::Verified,
     /// The workers sharing the process-wide caps; a merged aggregate has the whole caps.
     pub workers: Workers,
 }
@@ -436,11 +439,15 @@ impl Aggregate {
                 } else {
                     self.unclassified_ports.get_mut(&key)
                 };
+                let kept = entry.is_some();
                 if let Some(c) = entry {
                     c.add_flow(f);
                 }
+                self.verified.add(catalog, f, self.workers, kept);
+                return;
             }
         }
+        self.verified.add(catalog, f, self.workers, false);
     }
 
     /// Combines another worker's or interval's aggregate into this one.
@@ -468,6 +475,7 @@ impl Aggregate {
         let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
         self.by_basis.merge(&o.by_basis, addr_cap);
         self.inspect.merge(&o.inspect);
+        self.verified.merge(&o.verified);
         let (a, b) = (&mut self.flow_counters, &o.flow_counters);
         a.flows_created += b.flows_created;
         a.flows_evicted += b.flows_evicted;

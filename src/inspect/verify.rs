@@ -153,7 +153,13 @@ pub fn expected(label: &Label) -> Option<Expect> {
         PortSpec::Port(p) => Some(p),
         _ => None,
     };
-    if label.interface.is_some() || matches!(label.spec, PortSpec::Dynamic) {
+    let rpc = label.interface.is_some()
+        || (matches!(label.spec, PortSpec::Dynamic)
+            && matches!(
+                label.name.as_str(),
+                crate::catalog::RPC_DYNAMIC_APP | crate::catalog::RPC_UNKNOWN_INTERFACE_APP
+            ));
+    if rpc {
         return expected_app("RPC", label.transport, port);
     }
     let mut found: Option<Expect> = None;
@@ -352,6 +358,7 @@ mod tests {
                     "Daytime",
                     "Discard",
                     "Echo",
+                    "FTP data",
                     "FTP default data",
                     "File Server for Macintosh",
                     "LPD",

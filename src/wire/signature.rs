@@ -715,6 +715,13 @@ pub fn text_protocol(b: &[u8]) -> Option<Wire> {
         return code.iter().all(u8::is_ascii_digit).then_some(w);
     }
     let (method, rest) = request_line(b)?;
+    if rest.starts_with(b"/") && HTTP09_METHODS.contains(&method) {
+        // HTTP/0.9 (RFC 1945 4.1): "GET /path" and the end of the line, no version.
+        let end = rest.iter().position(|&c| c == b'\r' || c == b'\n');
+        if end.is_some_and(|e| !rest[..e].contains(&b' ')) {
+            return Some(Wire::Http);
+        }
+    }
     let line_end = rest
         .iter()
         .position(|&c| c == b'\r' || c == b'\n')
@@ -728,6 +735,9 @@ pub fn text_protocol(b: &[u8]) -> Option<Wire> {
     }
     Some(w)
 }
+
+/// The methods of a version-less (HTTP/0.9) request line.
+const HTTP09_METHODS: &[&[u8]] = &[b"GET", b"HEAD", b"POST"];
 
 const SMTP_COMMANDS: &[&[u8]] = &[b"EHLO ", b"HELO ", b"MAIL FROM:", b"STARTTLS"];
 const POP3_COMMANDS: &[&[u8]] = &[b"USER ", b"CAPA", b"APOP ", b"STLS", b"AUTH "];
@@ -912,7 +922,7 @@ fn is_dhcp(b: &[u8]) -> bool {
 /// TFTP (RFC 1350 5): an opcode 1–6; a request names a file and a mode.
 fn is_tftp(b: &[u8]) -> bool {
     match be16(b, 0) {
-        Some(1 | 2) => b.len() >= 4 && b.ends_with(&[0]) && b[2] != 0,
+        Some(1 | 2) => b.len() >= 4 && b.ends_with(&[0]),
         Some(3..=6) => b.len() >= 4,
         _ => false,
     }
@@ -1065,6 +1075,8 @@ pub(crate) mod tests {
         );
         assert_eq!(id(TCP_S, b"ncacn_http/1.0"), Wire::RpcOverHttp);
         assert_eq!(id(TCP_C, b"GETX"), Wire::Unknown);
+        assert_eq!(id(TCP_C, b"GET /bad.html\r\n"), Wire::Http, "HTTP/0.9");
+        assert_eq!(id(TCP_C, b"GET /a b\r\n"), Wire::Unknown);
     }
 
     #[test]
