@@ -136,6 +136,10 @@ pub struct RulesArgs {
     /// Restrict each rule to the client addresses seen using it.
     #[arg(long)]
     pub remote_from_observed: bool,
+    /// Keep the rules of ports whose every flow carried another protocol than the catalog's
+    /// (they are drafted commented out otherwise).
+    #[arg(long)]
+    pub keep_mismatches: bool,
     #[command(flatten)]
     pub input: InputArgs,
 }
@@ -718,7 +722,10 @@ fn rules_command(catalog: Arc<Catalog>, args: RulesArgs) -> Result<ExitCode> {
         host,
         &report.inputs,
         args.format,
-        args.remote_from_observed,
+        crate::report::rules::Options {
+            remote_from_observed: args.remote_from_observed,
+            keep_mismatches: args.keep_mismatches,
+        },
     ) else {
         // No rule is no draft: an nftables ruleset of nothing would drop everything inbound.
         let mut served: Vec<String> = host
