@@ -98,6 +98,8 @@ pub fn expected_app(app: &str, transport: Transport, port: Option<u16>) -> Optio
         "NetBIOS Name Resolution" => ex(&[NetbiosName], false),
         "NetBIOS Datagram Service" => ex(&[NetbiosDatagram], false),
         "Kerberos" => ex(&[Kerberos], false),
+        "Kerberos password change" => ex(&[Kpasswd], false),
+        "Active Directory Web Services" => ex(&[NetNmf], true),
         "LDAP Server" => ex(&[Ldap], false),
         "Global Catalog Server" if port == Some(3269) => ex(&[Tls], true),
         "Global Catalog Server" => ex(&[Ldap], false),
@@ -109,8 +111,12 @@ pub fn expected_app(app: &str, transport: Transport, port: Option<u16>) -> Optio
         | "NNTP over SSL"
         | "MOM-Encrypted" => ex(&[Tls], true),
         "DNS" => ex(&[Dns], false),
-        "RPC" | "Randomly allocated high TCP ports" | "MSMQ-RPC" if udp => ex(&[DcerpcCl], false),
-        "RPC" | "Randomly allocated high TCP ports" | "MSMQ-RPC" => ex(&[Dcerpc], false),
+        "RPC" | "Randomly allocated high TCP ports" | "MSMQ-RPC" | "DFSR RPC" if udp => {
+            ex(&[DcerpcCl], false)
+        }
+        "RPC" | "Randomly allocated high TCP ports" | "MSMQ-RPC" | "DFSR RPC" => {
+            ex(&[Dcerpc], false)
+        }
         "RPC over HTTP" => ex(&[RpcOverHttp, Dcerpc, Http], false),
         "Terminal Services" | "RDP" if udp => ex(&[RdpUdp], true),
         "Terminal Services" | "RDP" => ex(&[Rdp], true),

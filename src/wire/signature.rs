@@ -23,6 +23,8 @@ pub enum Wire {
     NetbiosName,
     NetbiosDatagram,
     Kerberos,
+    /// Kerberos password change (RFC 3244).
+    Kpasswd,
     Ldap,
     Dns,
     Dcerpc,
@@ -52,6 +54,8 @@ pub enum Wire {
     Dhcp,
     Msmq,
     WindowsMms,
+    /// .NET Message Framing ([MC-NMF]): net.tcp, Active Directory Web Services.
+    NetNmf,
     Tftp,
     /// ISO transport over TCP (RFC 1006 TPKT + COTP) whose content is not told yet.
     IsoTsap,
@@ -72,6 +76,7 @@ impl Wire {
             Wire::NetbiosName => "netbios-name",
             Wire::NetbiosDatagram => "netbios-datagram",
             Wire::Kerberos => "kerberos",
+            Wire::Kpasswd => "kpasswd",
             Wire::Ldap => "ldap",
             Wire::Dns => "dns",
             Wire::Dcerpc => "dcerpc",
@@ -101,6 +106,7 @@ impl Wire {
             Wire::Dhcp => "dhcp",
             Wire::Msmq => "msmq",
             Wire::WindowsMms => "mms",
+            Wire::NetNmf => "net-nmf",
             Wire::Tftp => "tftp",
             Wire::IsoTsap => "iso-tsap",
             Wire::S7comm => "s7comm",
@@ -111,7 +117,7 @@ impl Wire {
     }
 
     /// Every protocol, in declaration order (for tests and the README's list).
-    pub const ALL: [Wire; 42] = [
+    pub const ALL: [Wire; 44] = [
         Wire::Tls,
         Wire::Ssh,
         Wire::Smb,
@@ -119,6 +125,7 @@ impl Wire {
         Wire::NetbiosName,
         Wire::NetbiosDatagram,
         Wire::Kerberos,
+        Wire::Kpasswd,
         Wire::Ldap,
         Wire::Dns,
         Wire::Dcerpc,
@@ -148,6 +155,7 @@ impl Wire {
         Wire::Dhcp,
         Wire::Msmq,
         Wire::WindowsMms,
+        Wire::NetNmf,
         Wire::Tftp,
         Wire::IsoTsap,
         Wire::S7comm,
@@ -193,6 +201,7 @@ const TCP_ORDER: &[Wire] = &[
     Wire::WindowsMms,
     Wire::Pptp,
     Wire::Kerberos,
+    Wire::Kpasswd,
     Wire::Ldap,
     Wire::S7comm,
     Wire::IsoMms,
@@ -215,6 +224,7 @@ const TCP_ORDER: &[Wire] = &[
 /// The same on UDP.
 const UDP_ORDER: &[Wire] = &[
     Wire::Kerberos,
+    Wire::Kpasswd,
     Wire::Ldap,
     Wire::Snmp,
     Wire::NetbiosName,
@@ -298,6 +308,8 @@ pub fn probe(w: Wire, ctx: Ctx, b: &[u8]) -> Check {
         Wire::NetbiosName => yes(ctx.udp && is_nbns(b)),
         Wire::NetbiosDatagram => yes(ctx.udp && is_nbdgm(b)),
         Wire::Kerberos => yes(is_kerberos(ctx.udp, b)),
+        Wire::Kpasswd => yes(is_kpasswd(ctx.udp, b)),
+        Wire::NetNmf => yes(!ctx.udp && is_net_nmf(ctx.from_client, b)),
         Wire::Ldap => yes(is_ldap(b)),
         Wire::Dns => yes(if ctx.udp {
             is_dns(b)
@@ -462,6 +474,41 @@ fn is_kerberos(udp: bool, b: &[u8]) -> bool {
         return false;
     };
     matches!(b.get(at), Some(0xa0 | 0xa1)) && b.get(at + 2) == Some(&0x02)
+}
+
+/// A Kerberos password change or set request or reply (RFC 3244 2, [MS-KILE] 3.1.5.9): a message
+/// length, version 1 (change) or 0xFF80 (set), the AP-REQ or AP-REP length and that message (or,
+/// with no AP-REP, a KRB-ERROR); on TCP after a four-byte record length.
+fn is_kpasswd(udp: bool, b: &[u8]) -> bool {
+    let b = if udp {
+        b
+    } else {
+        match be32(b, 0) {
+            Some(n) if n > 0 && n < 1 << 16 => &b[4..],
+            _ => return false,
+        }
+    };
+    let (Some(len), Some(version), Some(ap)) = (be16(b, 0), be16(b, 2), be16(b, 4)) else {
+        return false;
+    };
+    len >= 6
+        && (len == b.len() || len > b.len())
+        && matches!(version, 0x0001 | 0xff80)
+        && match b.get(6) {
+            Some(0x6e | 0x6f) => ap > 0,
+            Some(0x7e) => ap == 0,
+            _ => false,
+        }
+}
+
+/// .NET Message Framing ([MC-NMF] 2.2): a client's Version record (major 1, minor 0) and Mode
+/// record; a server's PreambleAck (one byte 0x0B) or a Fault record.
+fn is_net_nmf(from_client: bool, b: &[u8]) -> bool {
+    if from_client {
+        b.len() >= 5 && b[..4] == [0x00, 0x01, 0x00, 0x01] && (1..=4).contains(&b[4])
+    } else {
+        b == [0x0b] || (b.len() >= 2 && b[0] == 0x08 && b.len() > usize::from(b[1]))
+    }
 }
 
 /// An LDAP message (RFC 4511 4.1.1): SEQUENCE { INTEGER messageID, protocolOp [APPLICATION n] }.
@@ -1154,6 +1201,15 @@ pub(crate) mod tests {
         assert_eq!(id(UDP_C, &radius), Wire::Radius);
         let l2tp = [0xc8, 0x02, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(id(UDP_C, &l2tp), Wire::L2tp);
+        // kpasswd: a change request on UDP 464; .NET Message Framing's preamble.
+        let mut kp = vec![0, 20, 0, 1, 0, 4, 0x6e, 2, 0x30, 0];
+        kp.extend_from_slice(&[0; 10]);
+        assert_eq!(id(UDP_C, &kp), Wire::Kpasswd);
+        assert_eq!(
+            probe(Wire::NetNmf, TCP_C, &[0, 1, 0, 1, 2, 2, 0x20]),
+            Check::Yes
+        );
+        assert_eq!(probe(Wire::NetNmf, TCP_S, &[0x0b]), Check::Yes);
         // SQL Browser: a one-byte broadcast and an answer.
         assert_eq!(probe(Wire::SqlBrowser, UDP_C, &[0x02]), Check::Yes);
         let mut resp = vec![5, 20, 0];
