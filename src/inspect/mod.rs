@@ -714,6 +714,14 @@ mod tests {
         }
     }
 
+    /// Every TCP and UDP flow with payload has a slot (the signature check's): it stays small.
+    #[test]
+    fn a_slot_stays_within_112_bytes() {
+        let size = std::mem::size_of::<Slot>();
+        assert!(size <= 112, "{size}");
+        println!("slot: {size} bytes");
+    }
+
     #[test]
     fn the_first_registration_that_wants_a_flow_reads_it() {
         let mut r = Registry::default();
