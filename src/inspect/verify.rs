@@ -468,4 +468,71 @@ mod tests {
         assert_eq!(looks_like(Some(&s)), Some(Wire::Unknown));
         assert_eq!(looks_like(None), None);
     }
+
+    /// Through the registry as the tracker calls it: the ClientHello of a flow on 443 gives its
+    /// SNI and ALPN and verifies HTTPS; TLS on 445 is a mismatch though the SMB inspector reads it;
+    /// the check stops once both directions are known.
+    #[test]
+    fn the_registry_checks_each_direction_beside_the_inspector() {
+        use crate::decode::Addr;
+        use crate::inspect::{Offer, Provenance, Registry, Segment};
+        let c = Catalog::builtin();
+        let hello =
+            crate::wire::tls::tests::client_hello_record(Some("portal.corp.example"), &["h2"]);
+        let server_hello = [0x16, 3, 3, 0, 4, 2, 0, 0, 0];
+        for (port, want) in [
+            (443, Verification::Verified),
+            (445, Verification::Mismatch(Wire::Tls)),
+        ] {
+            let mut r = Registry::default();
+            let label = c.lookup_port(Transport::Tcp, port);
+            let offer = Offer {
+                protocol: proto::TCP,
+                server_port: port,
+                client_port: 50_000,
+                label,
+                provenance: Provenance::Port,
+            };
+            let entry = r.pick(&offer).unwrap();
+            let client = (Addr::from_v4([192, 0, 2, 100]), 50_000);
+            let server = (Addr::from_v4([192, 0, 2, 10]), port);
+            let (key, _) =
+                crate::decode::FlowKey::of(proto::TCP, client.0, server.0, Some((client.1, port)));
+            let mut slot = None;
+            let seg = |from_client, seq, payload| Segment {
+                from_client,
+                seq,
+                payload,
+                ts: 0,
+                client,
+                server,
+                protocol: proto::TCP,
+                label,
+            };
+            r.segment(&c, key, entry, &mut slot, &seg(true, 1, &hello));
+            r.segment(&c, key, entry, &mut slot, &seg(false, 1, &server_hello));
+            let s = slot.as_deref().unwrap();
+            assert_eq!(s.looks[0].wire, Some(Wire::Tls));
+            assert_eq!(s.looks[1].wire, Some(Wire::Tls));
+            assert!(!s.signature_open());
+            assert_eq!(
+                verdict(&c, label, proto::TCP, Some(s), true),
+                Some(want),
+                "{port}"
+            );
+            let found: Vec<_> = s
+                .evidence
+                .iter()
+                .map(|e| (e.kind.as_str(), e.value.text()))
+                .collect();
+            assert!(
+                found.contains(&("tls-sni", Some("portal.corp.example".into()))),
+                "{found:?}"
+            );
+            assert!(
+                found.contains(&("tls-alpn", Some("h2".into()))),
+                "{found:?}"
+            );
+        }
+    }
 }
