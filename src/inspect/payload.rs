@@ -1,4 +1,4 @@
-//! Payload inspector (`payload`): the TCP and UDP flows no other inspector reads — registered
+//! Payload inspector (`payload`): the TCP, UDP and GRE flows no other inspector reads — registered
 //! last, it gives each a slot, so the registry's signature check ([`super::verify`]) sees their
 //! first payload too — and reads the few messages that tell a shared port's candidates apart
 //! or name the server:
@@ -50,7 +50,7 @@ pub static TLS_CERTIFICATES: Counter = Counter {
 
 pub const PAYLOAD: Registration = Registration {
     name: "payload",
-    wants: |o: &Offer| matches!(o.protocol, proto::TCP | proto::UDP),
+    wants: |o: &Offer| matches!(o.protocol, proto::TCP | proto::UDP | proto::GRE),
     budget: Budget {
         bytes: MAX_PAYLOAD_BYTES,
         segments: MAX_PAYLOAD_SEGMENTS,
@@ -74,6 +74,10 @@ struct Payload {
 
 impl Inspector for Payload {
     fn segment(&mut self, seg: &Segment<'_>, out: &mut Out<'_>) -> Step {
+        if seg.protocol == proto::GRE {
+            // Only the registry's signature check reads GRE (PPTP's enhanced GRE header).
+            return Step::Done;
+        }
         let b = seg.payload;
         let udp = seg.protocol == proto::UDP;
         if seg.from_client {

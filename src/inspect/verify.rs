@@ -142,6 +142,7 @@ pub fn expected_app(app: &str, transport: Transport, port: Option<u16>) -> Optio
         "NAT-T" => ex(&[NatT, Ike], false),
         "L2TP" => ex(&[L2tp], false),
         "PPTP" => ex(&[Pptp], false),
+        "GRE (IP protocol 47)" => ex(&[GrePptp], false),
         "DHCP Server" | "BINL" => ex(&[Dhcp], false),
         "MSMQ" if !udp => ex(&[Msmq], false),
         "RTSP" => ex(&[Rtsp], false),
@@ -200,6 +201,12 @@ pub fn look(catalog: &Catalog, seg: &Segment<'_>, slot: &mut Slot) -> bool {
         return slot.signature_open();
     }
     looks.segments += 1;
+    if seg.protocol == proto::GRE {
+        // The payload of IP protocol 47 is the GRE header itself.
+        looks.wire = Some(crate::wire::signature::gre(seg.payload).unwrap_or(Wire::Unknown));
+        looks.tentative = false;
+        return slot.signature_open();
+    }
     let udp = seg.protocol == proto::UDP;
     let expect = seg
         .label
@@ -389,7 +396,6 @@ mod tests {
                     "WINS Replication",
                 ]
                 .contains(&name.as_str())
-                    || name.starts_with("GRE")
                     || name.starts_with("IPSec AH")
                     || name.starts_with("IPSec ESP"),
                 "{name} has no expectation"

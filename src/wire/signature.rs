@@ -57,6 +57,10 @@ pub enum Wire {
     /// .NET Message Framing ([MC-NMF]): net.tcp, Active Directory Web Services.
     NetNmf,
     Tftp,
+    /// Enhanced GRE (RFC 2637 4.1): version 1, PPP, the key field: PPTP's tunnel.
+    GrePptp,
+    /// GRE version 0 (RFC 2784): another tunnel.
+    Gre,
     /// ISO transport over TCP (RFC 1006 TPKT + COTP) whose content is not told yet.
     IsoTsap,
     S7comm,
@@ -108,6 +112,8 @@ impl Wire {
             Wire::WindowsMms => "mms",
             Wire::NetNmf => "net-nmf",
             Wire::Tftp => "tftp",
+            Wire::GrePptp => "gre-pptp",
+            Wire::Gre => "gre",
             Wire::IsoTsap => "iso-tsap",
             Wire::S7comm => "s7comm",
             Wire::IsoMms => "iso-mms",
@@ -117,7 +123,7 @@ impl Wire {
     }
 
     /// Every protocol, in declaration order (for tests and the README's list).
-    pub const ALL: [Wire; 44] = [
+    pub const ALL: [Wire; 46] = [
         Wire::Tls,
         Wire::Ssh,
         Wire::Smb,
@@ -157,6 +163,8 @@ impl Wire {
         Wire::WindowsMms,
         Wire::NetNmf,
         Wire::Tftp,
+        Wire::GrePptp,
+        Wire::Gre,
         Wire::IsoTsap,
         Wire::S7comm,
         Wire::IsoMms,
@@ -358,6 +366,8 @@ pub fn probe(w: Wire, ctx: Ctx, b: &[u8]) -> Check {
             && b[4..8] == [0xce, 0xfa, 0x0b, 0xb0]
             && &b[12..16] == b"MMS "),
         Wire::Tftp => yes(ctx.udp && is_tftp(b)),
+        Wire::GrePptp => yes(gre(b) == Some(Wire::GrePptp)),
+        Wire::Gre => yes(gre(b) == Some(Wire::Gre)),
         Wire::IsoTsap => match cotp(b) {
             Some(_) => Check::Maybe,
             None => Check::No,
@@ -729,7 +739,8 @@ fn is_sql_browser(from_client: bool, b: &[u8]) -> bool {
 /// A request line (`METHOD SP target SP`) at the start of `b`: (method, what follows).
 fn request_line(b: &[u8]) -> Option<(&[u8], &[u8])> {
     let head = &b[..b.len().min(2048)];
-    let sp = head.iter().position(|&c| c == b' ')?;
+    // A method is at most 16 characters: look no further for its space.
+    let sp = head.iter().take(17).position(|&c| c == b' ')?;
     let method = &head[..sp];
     if method.is_empty()
         || method.len() > 16
@@ -807,23 +818,24 @@ const FTP_COMMANDS: &[&[u8]] = &[
 /// A line-based protocol: the server's greeting starts with one of `codes` and a space or dash, or
 /// the client's first line is one of `commands`.
 fn banner_or_command(ctx: Ctx, b: &[u8], codes: &[&[u8]], commands: &[&[u8]]) -> Check {
-    if ctx.udp || !b.contains(&b'\n') && b.len() < 4 {
+    if ctx.udp || b.len() < 3 {
         return Check::No;
     }
-    let line_ok = b
-        .iter()
-        .take(512)
-        .all(|&c| c == b'\r' || c == b'\n' || c == b'\t' || (0x20..0x7f).contains(&c) || c >= 0x80);
-    if !line_ok {
-        return Check::No;
-    }
-    if ctx.from_client {
-        yes(commands.iter().any(|c| starts(b, c)))
+    let opens = if ctx.from_client {
+        commands.iter().any(|c| starts(b, c))
     } else {
-        yes(codes
+        codes
             .iter()
-            .any(|c| starts(b, c) && matches!(b.get(c.len()), Some(b' ' | b'-' | b'\r' | b'\n'))))
-    }
+            .any(|c| starts(b, c) && matches!(b.get(c.len()), Some(b' ' | b'-' | b'\r' | b'\n')))
+    };
+    // The first line is text (looked at only once it opens like the protocol).
+    let text = || {
+        b.iter()
+            .take(512)
+            .take_while(|&&c| c != b'\n')
+            .all(|&c| c == b'\r' || c == b'\t' || (0x20..0x7f).contains(&c) || c >= 0x80)
+    };
+    yes(opens && text())
 }
 
 fn ftp(ctx: Ctx, b: &[u8]) -> Check {
@@ -964,6 +976,21 @@ fn is_pptp(b: &[u8]) -> bool {
 /// magic cookie 99.130.83.99 after the fixed fields.
 fn is_dhcp(b: &[u8]) -> bool {
     b.len() >= 240 && matches!(b[0], 1 | 2) && b[2] <= 16 && b[236..240] == [99, 130, 83, 99]
+}
+
+/// A GRE header (the payload of IP protocol 47): version 1 with protocol type PPP (0x880B) and the
+/// key bit, PPTP's enhanced GRE (RFC 2637 4.1); version 0 with no reserved bits, plain GRE (RFC
+/// 2784 2.1).
+pub fn gre(b: &[u8]) -> Option<Wire> {
+    if b.len() < 4 {
+        return None;
+    }
+    let ptype = u16::from_be_bytes([b[2], b[3]]);
+    match b[1] & 0x07 {
+        1 if ptype == 0x880b && b[0] & 0x20 != 0 && b.len() >= 8 => Some(Wire::GrePptp),
+        0 if b[0] & 0x0f == 0 && b[1] & 0xf8 == 0 => Some(Wire::Gre),
+        _ => None,
+    }
 }
 
 /// TFTP (RFC 1350 5): an opcode 1–6; a request names a file and a mode.
@@ -1231,6 +1258,15 @@ pub(crate) mod tests {
         dhcp[2] = 6;
         dhcp[236..240].copy_from_slice(&[99, 130, 83, 99]);
         assert_eq!(id(UDP_C, &dhcp), Wire::Dhcp);
+    }
+
+    #[test]
+    fn pptp_tunnels_are_enhanced_gre() {
+        // Key present, sequence present, version 1, PPP; payload length and call ID.
+        let v1 = [0x30, 0x81, 0x88, 0x0b, 0, 20, 0, 1, 0, 0, 0, 1];
+        assert_eq!(gre(&v1), Some(Wire::GrePptp));
+        assert_eq!(gre(&[0, 0, 0x08, 0x00]), Some(Wire::Gre), "IPv4 in GRE");
+        assert_eq!(gre(&[0x30, 0x82, 0x88, 0x0b]), None, "version 2");
     }
 
     #[test]
