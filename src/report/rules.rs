@@ -77,7 +77,8 @@ pub struct Options {
     pub keep_mismatches: bool,
 }
 
-/// The note and whether the rule is commented out, from a port's verification counts.
+/// The note and whether the rule is commented out, from a port's verification counts (the caller
+/// drops the port-only note of protocols svcscope has no recogniser for).
 fn verify_note(app: &str, s: &ServeRow, keep_mismatches: bool) -> (Option<String>, bool) {
     let carried = || {
         s.mismatch_payloads
@@ -244,7 +245,14 @@ fn rules_for(catalog: &Catalog, host: &HostRow, options: Options) -> Vec<Rule> {
             s.clients,
             s.clients_capped,
         );
-        let (verify_note, commented) = verify_note(&label.name, s, options.keep_mismatches);
+        let (mut verify_note, commented) = verify_note(&label.name, s, options.keep_mismatches);
+        if s.verified_flows == 0
+            && s.mismatch_flows == 0
+            && crate::inspect::verify::expected(label).is_none()
+        {
+            // No recogniser for the protocol (ESP, Chargen, …): port-only says nothing.
+            verify_note = None;
+        }
         rules.push(Rule {
             name: if label.name.contains("IP protocol") {
                 format!("svcscope: {}", label.name)
