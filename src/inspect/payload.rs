@@ -311,38 +311,52 @@ fn sql_browser(b: &[u8], out: &mut Out<'_>) {
     }
     let size = usize::from(u16::from_le_bytes([b[1], b[2]]));
     let text = &b[3..b.len().min(3 + size)];
+    // Fields in key;value pairs, each record ended by an empty field; walked without collecting.
+    let mut key: Option<&[u8]> = None;
+    let mut instance: Option<&[u8]> = None;
+    let mut tcp: Option<&[u8]> = None;
     let mut n = 0;
-    for record in text
-        .split(|&c| c == b';')
-        .collect::<Vec<_>>()
-        .split(|f| f.is_empty())
-    {
+    for field in text.split(|&c| c == b';') {
         if n >= MAX_BROWSER_INSTANCES {
             break;
         }
-        let field = |key: &[u8]| {
-            record
-                .chunks(2)
-                .find(|kv| kv.len() == 2 && kv[0].eq_ignore_ascii_case(key))
-                .map(|kv| kv[1])
-        };
-        let Some(instance) = field(b"InstanceName") else {
+        if field.is_empty() {
+            if let Some(i) = instance.take() {
+                browser_instance(out, i, tcp.take());
+                n += 1;
+            }
+            key = None;
+            tcp = None;
             continue;
-        };
-        let name = tls::printable(&instance[..instance.len().min(64)]);
-        let text = match field(b"tcp") {
-            Some(port) => format!("{name} tcp/{}", tls::printable(&port[..port.len().min(5)])),
-            None => name.clone(),
-        };
-        let e = named(
-            out,
-            EvidenceKind::SqlBrowser,
-            &text,
-            &format!("tds-instance:{name}"),
-        );
-        out.evidence(e);
-        n += 1;
+        }
+        match key.take() {
+            None => key = Some(field),
+            Some(k) if k.eq_ignore_ascii_case(b"InstanceName") => instance = Some(field),
+            Some(k) if k.eq_ignore_ascii_case(b"tcp") => tcp = Some(field),
+            Some(_) => {}
+        }
     }
+    if n < MAX_BROWSER_INSTANCES {
+        if let Some(i) = instance {
+            browser_instance(out, i, tcp);
+        }
+    }
+}
+
+/// One instance of a SQL Browser answer as evidence.
+fn browser_instance(out: &mut Out<'_>, instance: &[u8], tcp: Option<&[u8]>) {
+    let name = tls::printable(&instance[..instance.len().min(64)]);
+    let text = match tcp {
+        Some(port) => format!("{name} tcp/{}", tls::printable(&port[..port.len().min(5)])),
+        None => name.clone(),
+    };
+    let e = named(
+        out,
+        EvidenceKind::SqlBrowser,
+        &text,
+        &format!("tds-instance:{name}"),
+    );
+    out.evidence(e);
 }
 
 /// The question's name of a DNS answer with the AA bit and no error (RFC 1035 4.1.1), as text.
@@ -457,7 +471,7 @@ mod tests {
         // The SQL Browser's answer; the default instance's PRELOGIN.
         let mut b = Bench::new(Payload::default(), 1434, MAX_TLS_HANDSHAKE);
         b.segment(proto::UDP, true, 0, &[3]);
-        let text = b"ServerName;SQL1;InstanceName;UDDI;IsClustered;No;Version;8.00.194;tcp;1435;;";
+        let text = b"ServerName;SQL1;InstanceName;UDDI;IsClustered;No;Version;8.00.194;tcp;1435;;ServerName;SQL1;InstanceName;MSSQLSERVER;IsClustered;No;Version;8.00.194;np;\\\\SQL1\\pipe\\sql\\query;;";
         let mut resp = vec![5];
         resp.extend_from_slice(&(text.len() as u16).to_le_bytes());
         resp.extend_from_slice(text);
@@ -465,6 +479,11 @@ mod tests {
         assert_eq!(
             b.services(EvidenceKind::SqlBrowser, Some("UDDI tcp/1435")),
             vec!["MSSQL$UDDI"]
+        );
+        assert_eq!(
+            b.services(EvidenceKind::SqlBrowser, Some("MSSQLSERVER")),
+            vec!["MSSQLSERVER"],
+            "an instance on a named pipe only"
         );
         // An authoritative DNS answer: the DNS Server.
         let mut b = Bench::new(Payload::default(), 53, MAX_TLS_HANDSHAKE);
