@@ -728,6 +728,25 @@ fn rules_command(catalog: Arc<Catalog>, args: RulesArgs) -> Result<ExitCode> {
         },
     ) else {
         // No rule is no draft: an nftables ruleset of nothing would drop everything inbound.
+        let mismatched: Vec<String> = host
+            .serves
+            .iter()
+            .filter(|s| s.app_protocol.is_some() && s.flows > 0 && s.mismatch_flows == s.flows)
+            .take(10)
+            .map(|s| {
+                let carried: Vec<&str> = s.mismatch_payloads.iter().map(|p| p.payload).collect();
+                let port = s.port.map_or_else(String::new, |p| format!("/{p}"));
+                format!("{}{port} carried {}", s.transport, carried.join(", "))
+            })
+            .collect();
+        if !mismatched.is_empty() {
+            warn!(
+                "no rules drafted: every port {} served carried another protocol than the catalog's ({}); --keep-mismatches drafts them",
+                net.addr,
+                mismatched.join("; ")
+            );
+            return Ok(ExitCode::from(1));
+        }
         let mut served: Vec<String> = host
             .serves
             .iter()

@@ -221,3 +221,43 @@ fn verification_agrees_with_tshark_on_real_captures() {
         failures.join("\n")
     );
 }
+
+/// The MMS capture's server served only X.400's port, and every flow carried MMS: no draft unless
+/// asked, and the message says why.
+#[test]
+fn rules_for_a_port_that_only_carried_another_protocol_need_keep_mismatches() {
+    let capture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures/ndpi__iso9506-1-mms.pcap");
+    if !capture.is_file() {
+        eprintln!("skipped: {} is absent", capture.display());
+        return;
+    }
+    let file = capture.to_str().unwrap();
+    let exe = env!("CARGO_BIN_EXE_svcscope");
+    let dir = std::env::temp_dir();
+    let (code, out, err) =
+        svcscope_testkit::run(exe, &dir, &["rules", "--host", "172.16.202.5", file]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(
+        err.trim_end(),
+        "svcscope: no rules drafted: every port 172.16.202.5 served carried another protocol than the catalog's (tcp/102 carried iso-mms); --keep-mismatches drafts them"
+    );
+    let (code, out, err) = svcscope_testkit::run(
+        exe,
+        &dir,
+        &["rules", "--host", "172.16.202.5", "--keep-mismatches", file],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "# mismatch: every flow carried iso-mms (1 flow), not X.400 (kept: --keep-mismatches)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("New-NetFirewallRule") && l.contains("-LocalPort 102")),
+        "{out}"
+    );
+}
