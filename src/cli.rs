@@ -148,6 +148,10 @@ pub struct RulesArgs {
     /// Restrict each rule to the client addresses seen using it.
     #[arg(long)]
     pub remote_from_observed: bool,
+    /// Keep the rules of ports whose every flow carried another protocol than the catalog's
+    /// (they are drafted commented out otherwise).
+    #[arg(long)]
+    pub keep_mismatches: bool,
     #[command(flatten)]
     pub input: InputArgs,
 }
@@ -1027,9 +1031,31 @@ fn rules_command(catalog: Arc<Catalog>, args: RulesArgs) -> Result<ExitCode> {
         host,
         &report.inputs,
         args.format,
-        args.remote_from_observed,
+        crate::report::rules::Options {
+            remote_from_observed: args.remote_from_observed,
+            keep_mismatches: args.keep_mismatches,
+        },
     ) else {
         // No rule is no draft: an nftables ruleset of nothing would drop everything inbound.
+        let mismatched: Vec<String> = host
+            .serves
+            .iter()
+            .filter(|s| s.app_protocol.is_some() && s.flows > 0 && s.mismatch_flows == s.flows)
+            .take(10)
+            .map(|s| {
+                let carried: Vec<&str> = s.mismatch_payloads.iter().map(|p| p.payload).collect();
+                let port = s.port.map_or_else(String::new, |p| format!("/{p}"));
+                format!("{}{port} carried {}", s.transport, carried.join(", "))
+            })
+            .collect();
+        if !mismatched.is_empty() {
+            warn!(
+                "no rules drafted: every port {} served carried another protocol than the catalog's ({}); --keep-mismatches drafts them",
+                net.addr,
+                mismatched.join("; ")
+            );
+            return Ok(ExitCode::from(1));
+        }
         let mut served: Vec<String> = host
             .serves
             .iter()

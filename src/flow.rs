@@ -29,8 +29,10 @@ use crate::bounded::BoundedMap;
 
 use crate::catalog::{Catalog, LabelId};
 use crate::decode::{proto, tcp_flags, Addr, Decoded, FlowKey, Fragment};
+use crate::inspect::verify::{self, Verification};
 use crate::inspect::{attribute, Attribution, EntryId, Provenance, Slot};
 use crate::time::{nanos, Ts};
+use crate::wire::signature::Wire;
 
 /// Which rule decided the server side of a flow (recorded in flow records).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -227,6 +229,25 @@ impl Flow {
             self.class.label,
             self.class.provenance,
         )
+    }
+
+    /// Whether the payload verified the flow's label (see `inspect::verify`); `None` when it has
+    /// no label.
+    pub fn verification(&self, catalog: &Catalog) -> Option<Verification> {
+        let syn = (self.flags[C2S] | self.flags[S2C]) & tcp_flags::SYN != 0;
+        verify::verdict(
+            catalog,
+            self.class.label,
+            self.key.protocol,
+            self.slot.as_deref(),
+            syn,
+        )
+    }
+
+    /// What the flow's payload looks like (the client's first payload's protocol, else the
+    /// server's), if it carried any.
+    pub fn looks_like(&self) -> Option<Wire> {
+        verify::looks_like(self.slot.as_deref())
     }
 
     pub fn has_ports(&self) -> bool {

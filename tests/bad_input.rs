@@ -816,7 +816,7 @@ fn catalog_with_broken_pipes_shares_and_protocols() {
     );
     run(&dir, &["--catalog", "protocol.toml", "catalog"]).check(
         2,
-        &["svcscope: protocol.toml:2: protocol \"http\" is not one svcscope verifies (one of \"smb\", \"dfs-referral\", \"kerberos\", \"ldap\", \"ldap-ping\")"],
+        &["svcscope: protocol.toml:2: protocol \"http\" is not one svcscope verifies (one of \"smb\", \"dfs-referral\", \"kerberos\", \"ldap\", \"ldap-ping\", \"rdp-negotiation\", \"dns-authoritative\", \"http-sharepoint\", or \"tds-instance:\" or \"http-server:\" and a name)"],
     );
     // A service principal class is a key like the others: HOST/a and host/b are one.
     dir.write(

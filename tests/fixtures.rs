@@ -1265,7 +1265,7 @@ fn catalog_lists_the_pipes_shares_and_protocols() {
     let run = svcscope(&["catalog", "--names", "--format", "json"]);
     assert_eq!(run.code, 0);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.len(), 51);
+    assert_eq!(rows.len(), 57);
     assert_eq!(rows.iter().filter(|r| r["kind"] == "spn").count(), 18);
     let termsrv = rows
         .iter()

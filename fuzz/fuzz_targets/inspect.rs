@@ -1,7 +1,9 @@
 //! `inspect`: one flow's payload segments through the inspector registry (whichever inspector the
 //! chosen port selects: SMB on 445/139, the endpoint mapper on 135/593, FTP on 21, TFTP on 69,
 //! Kerberos on TCP and UDP 88, LDAP on TCP 389 and 3268 and CLDAP on UDP 389, the DCE/RPC probe on
-//! a dynamic TCP port, connectionless RPC on a UDP one). No input may panic, and a flow's evidence list stays within its cap.
+//! a dynamic TCP port, connectionless RPC on a UDP one, the payload inspector on TCP 3389, 1433,
+//! 443 and 80 and UDP 1434 and 53), with the registry's signature check beside it. No input may
+//! panic, and a flow's evidence list stays within its cap.
 //!
 //! Input layout: 1 byte choosing the port (index into `PORTS`), then records of
 //! `[flags][len u16 LE][payload: len bytes]` (the last takes what is left). Flags: bit 0 the
@@ -16,7 +18,7 @@ use svcscope::catalog::{Catalog, Transport};
 use svcscope::decode::{proto, Addr, FlowKey};
 use svcscope::inspect::{Offer, Provenance, Registry, Segment, Slot, MAX_EVIDENCE};
 
-const PORTS: [(u8, u16); 13] = [
+const PORTS: [(u8, u16); 19] = [
     (proto::TCP, 445),
     (proto::TCP, 139),
     (proto::TCP, 135),
@@ -30,6 +32,12 @@ const PORTS: [(u8, u16); 13] = [
     (proto::TCP, 389),
     (proto::UDP, 389),
     (proto::TCP, 3268),
+    (proto::TCP, 3389),
+    (proto::TCP, 1433),
+    (proto::TCP, 443),
+    (proto::TCP, 80),
+    (proto::UDP, 1434),
+    (proto::UDP, 53),
 ];
 
 fn catalog() -> &'static Catalog {

@@ -19,8 +19,10 @@ use crate::bounded::Workers;
 use crate::catalog::{Catalog, LabelId, ServiceId};
 use crate::decode::Addr;
 use crate::flow::{Flow, C2S, S2C};
-use crate::inspect::{Attribution, Basis};
+use crate::inspect::verify::Verification;
+use crate::inspect::{Attribution, Basis, EvidenceKind};
 use crate::time::Ts;
+use crate::wire::signature::Wire;
 
 /// For the whole process: with several workers, each holds its share (see [`crate::bounded::share`]).
 pub const MAX_SERVED: usize = 200_000;
@@ -66,7 +68,18 @@ pub struct Served {
     /// nothing determined.
     pub evidence_flows: u64,
     pub undetermined_flows: u64,
+    /// Of `flows`: verified, port-only and mismatching (see `inspect::verify`).
+    pub verification: [u64; 3],
+    /// What the mismatching flows carried, with their flows (at most [`MAX_PAYLOADS`] kinds).
+    pub mismatch_payloads: Vec<(Wire, u64)>,
+    /// TLS names seen (SNI, certificate subjects), at most [`MAX_TLS_NAMES`].
+    pub tls_names: Vec<Box<str>>,
 }
+
+/// Kinds of mismatching payload remembered per served entry.
+pub const MAX_PAYLOADS: usize = 8;
+/// TLS names remembered per served entry.
+pub const MAX_TLS_NAMES: usize = 4;
 
 impl Default for Served {
     fn default() -> Self {
@@ -80,6 +93,9 @@ impl Default for Served {
             ports: Vec::new(),
             evidence_flows: 0,
             undetermined_flows: 0,
+            verification: [0; 3],
+            mismatch_payloads: Vec::new(),
+            tls_names: Vec::new(),
         }
     }
 }
@@ -88,6 +104,37 @@ impl Default for Served {
 const MAX_PORTS: usize = 64;
 
 impl Served {
+    fn add_payload(&mut self, w: Wire, n: u64) {
+        let full = self.mismatch_payloads.len() >= MAX_PAYLOADS;
+        match self.mismatch_payloads.iter_mut().find(|(x, _)| *x == w) {
+            Some((_, c)) => *c += n,
+            None if !full => self.mismatch_payloads.push((w, n)),
+            None => {}
+        }
+    }
+
+    fn add_tls_name(&mut self, name: &str) {
+        if self.tls_names.len() < MAX_TLS_NAMES && !self.tls_names.iter().any(|n| &**n == name) {
+            self.tls_names.push(name.into());
+        }
+    }
+
+    fn verify(&mut self, f: &Flow, v: Option<Verification>) {
+        if let Some(v) = v {
+            self.verification[v.index()] += 1;
+            if let Verification::Mismatch(w) = v {
+                self.add_payload(w, 1);
+            }
+        }
+        for e in f.slot.iter().flat_map(|s| s.evidence.iter()) {
+            if matches!(e.kind, EvidenceKind::TlsSni | EvidenceKind::TlsCert) {
+                if let Some(t) = e.value.text() {
+                    self.add_tls_name(&t);
+                }
+            }
+        }
+    }
+
     fn add(&mut self, f: &Flow, basis: Basis) {
         self.evidence_flows += u64::from(basis == Basis::Evidence);
         self.undetermined_flows += u64::from(basis == Basis::Candidates);
@@ -106,6 +153,15 @@ impl Served {
     }
 
     fn merge(&mut self, o: &Served) {
+        for i in 0..3 {
+            self.verification[i] += o.verification[i];
+        }
+        for &(w, n) in &o.mismatch_payloads {
+            self.add_payload(w, n);
+        }
+        for n in &o.tls_names {
+            self.add_tls_name(n);
+        }
         self.evidence_flows += o.evidence_flows;
         self.undetermined_flows += o.undetermined_flows;
         self.flows += o.flows;
@@ -239,19 +295,23 @@ impl HostTable {
         let (client, server) = (f.client().0, f.server().0);
         if !is_group_address(server) {
             let n = self.served.len();
-            match self.served.get_mut(&(server, offer)) {
-                Some(s) => s.add(f, a.basis),
+            let entry = match self.served.get_mut(&(server, offer)) {
+                Some(s) => Some(s),
                 None if n < self.workers.share(MAX_SERVED) => {
                     let s = Served {
                         clients: AddrSet::with_cap(self.workers.share(MAX_DISTINCT_ADDRS)),
                         ..Served::default()
                     };
-                    self.served
-                        .entry((server, offer))
-                        .or_insert(s)
-                        .add(f, a.basis)
+                    Some(self.served.entry((server, offer)).or_insert(s))
                 }
-                None => self.overflow += 1,
+                None => {
+                    self.overflow += 1;
+                    None
+                }
+            };
+            if let Some(s) = entry {
+                s.add(f, a.basis);
+                s.verify(f, f.verification(catalog));
             }
         }
         if a.basis == Basis::Evidence {

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod hosts;
 pub mod services;
 pub mod timeline;
+pub mod verification;
 
 use std::collections::BTreeMap;
 
@@ -357,6 +358,8 @@ pub struct Aggregate {
     /// Bytes over time per service (and undetermined, unclassified), in bounded buckets.
     pub timeline: timeline::Timeline,
     pub inspect: Counters,
+    /// Verification per label, mismatches, what unclassified ports carry, TLS names per server.
+    pub verified: verification::Verified,
     /// The workers sharing the process-wide caps; a merged aggregate has the whole caps.
     pub workers: Workers,
 }
@@ -450,11 +453,15 @@ impl Aggregate {
                 } else {
                     self.unclassified_ports.get_mut(&key)
                 };
+                let kept = entry.is_some();
                 if let Some(c) = entry {
                     c.add_flow(f);
                 }
+                self.verified.add(catalog, f, self.workers, kept);
+                return;
             }
         }
+        self.verified.add(catalog, f, self.workers, false);
     }
 
     /// Combines another worker's or interval's aggregate into this one.
@@ -484,6 +491,7 @@ impl Aggregate {
         self.auth.merge(&o.auth);
         self.timeline.merge(&o.timeline);
         self.inspect.merge(&o.inspect);
+        self.verified.merge(&o.verified);
         let (a, b) = (&mut self.flow_counters, &o.flow_counters);
         a.flows_created += b.flows_created;
         a.flows_evicted += b.flows_evicted;

@@ -517,7 +517,7 @@ fn parse_file(file: &str, text: &str, default_origin: Origin) -> Result<ParsedFi
 }
 
 /// Checks the `[[pipe]]`, `[[share]]` and `[[protocol]]` entries of one file: text fields bounded
-/// and free of control characters, a non-empty key, protocols from [`PROTOCOL_NAMES`], a
+/// and free of control characters, a non-empty key, protocols from [`PROTOCOL_NAMES`] and [`PROTOCOL_PREFIXES`], a
 /// reference, bounded counts, and each (kind, key) at most once. Services are resolved later,
 /// against the merged catalog.
 fn parse_names(
@@ -559,17 +559,22 @@ fn parse_names(
                     format!("{what} name {} is empty", shown(written)),
                 ));
             }
-            if kind == NameKind::Protocol && !PROTOCOL_NAMES.contains(&key.as_str()) {
+            if kind == NameKind::Protocol && !is_protocol_name(&key) {
                 return Err(invalid(
                     at,
                     format!(
-                        "protocol {} is not one svcscope verifies (one of {})",
+                        "protocol {} is not one svcscope verifies (one of {}, or {} and a name)",
                         shown(written),
                         PROTOCOL_NAMES
                             .iter()
                             .map(|p| format!("{p:?}"))
                             .collect::<Vec<_>>()
-                            .join(", ")
+                            .join(", "),
+                        PROTOCOL_PREFIXES
+                            .iter()
+                            .map(|p| format!("{p:?}"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
                     ),
                 ));
             }
@@ -1366,7 +1371,7 @@ mod tests {
             ),
             (
                 entry("protocol", "name = \"http\"\nservices = []\nreference = \"r\""),
-                "site.toml:3: protocol \"http\" is not one svcscope verifies (one of \"smb\", \"dfs-referral\", \"kerberos\", \"ldap\", \"ldap-ping\")",
+                "site.toml:3: protocol \"http\" is not one svcscope verifies (one of \"smb\", \"dfs-referral\", \"kerberos\", \"ldap\", \"ldap-ping\", \"rdp-negotiation\", \"dns-authoritative\", \"http-sharepoint\", or \"tds-instance:\" or \"http-server:\" and a name)",
             ),
             (
                 entry("share", "name = \"s\"\nservices = []\nreference = \"  \""),

@@ -39,7 +39,29 @@ pub const DEFAULT_NAMES_NAME: &str = "<built-in catalog/names.toml>";
 /// The words a `[[protocol]]` entry may name: the protocols an inspector verifies in the payload
 /// and looks up with [`Catalog::name_id`]. An inspector that verifies a new protocol adds its word
 /// here, so that a catalog file naming a protocol nothing looks up is an error, not a dead entry.
-pub const PROTOCOL_NAMES: &[&str] = &["smb", "dfs-referral", "kerberos", "ldap", "ldap-ping"];
+pub const PROTOCOL_NAMES: &[&str] = &[
+    "smb",
+    "dfs-referral",
+    "kerberos",
+    "ldap",
+    "ldap-ping",
+    "rdp-negotiation",
+    "dns-authoritative",
+    "http-sharepoint",
+];
+
+/// Families of `[[protocol]]` words that end in a name from the wire: `tds-instance:NAME` (the SQL
+/// Server instance a TDS PRELOGIN or a SQL Browser answer names) and `http-server:PRODUCT` (the
+/// product token of an HTTP `Server` header, before its `/`).
+pub const PROTOCOL_PREFIXES: &[&str] = &["tds-instance:", "http-server:"];
+
+/// Whether a `[[protocol]]` entry's key is one svcscope looks up.
+pub fn is_protocol_name(key: &str) -> bool {
+    PROTOCOL_NAMES.contains(&key)
+        || PROTOCOL_PREFIXES
+            .iter()
+            .any(|p| key.len() > p.len() && key.starts_with(p))
+}
 
 /// The [`name_key`] every administrative drive share (`C$`, `D$`, … one letter and `$`) shares:
 /// `?` cannot be part of a share name, so no other share has this key.

@@ -533,7 +533,7 @@ mod tests {
                 count(NameKind::Share),
                 count(NameKind::Protocol)
             ),
-            (23, 5, 5)
+            (23, 5, 11)
         );
         for n in &c.names {
             assert!(!n.reference.is_empty(), "{:?}", n.source);

@@ -196,10 +196,21 @@ impl Classifier {
                 (label, provenance)
             }
             (Some(_), None) => (None, Provenance::Unknown),
-            (None, _) => match self.catalog.lookup_ip_protocol(d.protocol) {
-                Some(l) => (Some(l), Provenance::IpProtocol),
-                None => (None, Provenance::Unknown),
-            },
+            (None, _) => {
+                let label = self.catalog.lookup_ip_protocol(d.protocol);
+                // Port-less protocols a payload check reads (GRE: PPTP's enhanced GRE).
+                inspector = self.inspect.pick(&inspect::Offer {
+                    protocol: d.protocol,
+                    server_port: 0,
+                    client_port: 0,
+                    label,
+                    provenance: Provenance::IpProtocol,
+                });
+                match label {
+                    Some(l) => (Some(l), Provenance::IpProtocol),
+                    None => (None, Provenance::Unknown),
+                }
+            }
         };
         let class = Class {
             client_is_lo: src_is_client == src_is_lo,

@@ -79,6 +79,30 @@ pub enum EvidenceKind {
     /// answer (value: e.g. "PDC GC KDC … site Default-First-Site-Name dc01.corp.example domain
     /// corp.example").
     LdapPing,
+    /// A TLS ClientHello's server name (SNI) (value: the host name as sent; backs no service).
+    TlsSni,
+    /// A TLS ClientHello's ALPN protocols (value: e.g. "h2,http/1.1"; backs no service).
+    TlsAlpn,
+    /// The subject common name of the certificate a TLS 1.2 (or earlier) server sent in clear
+    /// (value: e.g. "www.corp.example"; backs no service).
+    TlsCert,
+    /// An X.224 Connection Request with an RDP Negotiation Request: RDP 5.2 or later, Terminal
+    /// Services (value: "request", and the protocols asked for).
+    RdpNegotiation,
+    /// The SQL Server instance a TDS PRELOGIN names (value: e.g. "MSSQLServer", "UDDI"; backs the
+    /// services of its `tds-instance:NAME` catalog entry).
+    TdsInstance,
+    /// An instance a SQL Browser answer lists (value: e.g. "UDDI tcp/2382"; backs the services of
+    /// the instance's `tds-instance:NAME` entry).
+    SqlBrowser,
+    /// A DNS answer with the AA bit: the server holds the zone (value: the name asked for).
+    DnsAuthoritative,
+    /// An HTTP answer's `Server` header (value: e.g. "Microsoft-IIS/10.0"; backs the services of
+    /// its product's `http-server:PRODUCT` entry).
+    HttpServer,
+    /// SharePoint: its answer header or a request for its paths (value: the header's value or the
+    /// path asked for).
+    HttpSharepoint,
 }
 
 impl EvidenceKind {
@@ -124,6 +148,15 @@ impl EvidenceKind {
             EvidenceKind::LdapBind => "ldap-bind",
             EvidenceKind::LdapStarttls => "ldap-starttls",
             EvidenceKind::LdapPing => "ldap-ping",
+            EvidenceKind::TlsSni => "tls-sni",
+            EvidenceKind::TlsAlpn => "tls-alpn",
+            EvidenceKind::TlsCert => "tls-cert",
+            EvidenceKind::RdpNegotiation => "rdp-negotiation",
+            EvidenceKind::TdsInstance => "tds-instance",
+            EvidenceKind::SqlBrowser => "sql-browser",
+            EvidenceKind::DnsAuthoritative => "dns-authoritative",
+            EvidenceKind::HttpServer => "http-server",
+            EvidenceKind::HttpSharepoint => "http-sharepoint",
         }
     }
 }

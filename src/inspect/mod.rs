@@ -33,8 +33,10 @@ pub mod expect;
 pub mod ftp;
 pub mod kerberos;
 pub mod ldap;
+pub mod payload;
 pub mod smb;
 pub mod tftp;
+pub mod verify;
 
 use std::collections::VecDeque;
 
@@ -131,6 +133,7 @@ pub static REGISTRY: &[Registration] = &[
     tftp::REQUEST,
     dcerpc::PROBE,
     dcerpc::DATAGRAM,
+    payload::PAYLOAD,
 ];
 
 /// An inspector's place in [`REGISTRY`], kept in the flow's classification (one byte, with its
@@ -322,6 +325,12 @@ pub struct Slot {
     /// Packets whose sizes were recorded under the flow's label before its last relabelling: when
     /// the flow ends they count, at its mean size, under the label it ends with.
     pub sized_under_old_label: u64,
+    /// What the first payload of each direction (client to server, server to client) looked like
+    /// (see [`verify`]).
+    pub looks: [verify::Looks; 2],
+    /// Payload segments the signature check has seen (it stops at
+    /// [`verify::SIGNATURE_FLOW_SEGMENTS`]).
+    pub signature_segments: u8,
     run: Option<Run>,
     /// Inspection is over (done, past its budget, or given up).
     over: bool,
@@ -350,6 +359,14 @@ impl Slot {
 
     pub fn is_running(&self) -> bool {
         self.run.is_some()
+    }
+
+    /// Whether the signature check still wants this flow's segments.
+    pub fn signature_open(&self) -> bool {
+        self.signature_segments < verify::SIGNATURE_FLOW_SEGMENTS
+            && self.looks.iter().any(|l| {
+                l.wire.is_none() || (l.tentative && l.segments < verify::SIGNATURE_SEGMENTS)
+            })
     }
 }
 
@@ -441,14 +458,16 @@ impl Registry {
         seg: &Segment<'_>,
     ) -> Seen {
         let slot = slot.get_or_insert_with(Box::default);
+        if seg.payload.is_empty() {
+            return Seen::default();
+        }
+        // The signature check, beside whichever inspector reads the flow (see `verify`).
+        let signature_open = slot.signature_open() && verify::look(catalog, seg, slot);
         if slot.over {
             return Seen {
                 relabel: None,
-                done: true,
+                done: !signature_open,
             };
-        }
-        if seg.payload.is_empty() {
-            return Seen::default();
         }
         if slot.run.is_none() {
             slot.run = Some(self.start(key, entry));
@@ -480,6 +499,7 @@ impl Registry {
             || run.segments >= reg.budget.segments;
         if done {
             self.finish(slot);
+            done = !slot.signature_open();
         } else if held_changed {
             self.hold(stamp, held);
             if self.buffered > self.max_buffered {
@@ -489,7 +509,7 @@ impl Registry {
                     self.given_up.retain(|&(_, s)| s != stamp);
                     slot.run = None;
                     slot.over = true;
-                    done = true;
+                    done = !slot.signature_open();
                 }
             }
         }
@@ -693,6 +713,14 @@ mod tests {
             protocol: proto::TCP,
             label: None,
         }
+    }
+
+    /// Every TCP and UDP flow with payload has a slot (the signature check's): it stays small.
+    #[test]
+    fn a_slot_stays_within_112_bytes() {
+        let size = std::mem::size_of::<Slot>();
+        assert!(size <= 112, "{size}");
+        println!("slot: {size} bytes");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub fn line<S: AsRef<str>>(fields: &[S]) -> String {
     s
 }
 
-const HEADER: [&str; 26] = [
+const HEADER: [&str; 29] = [
     "view",
     "name",
     "system_service",
@@ -46,6 +46,9 @@ const HEADER: [&str; 26] = [
     "flow_duration_ms_max",
     "related",
     "evidence",
+    "verified_flows",
+    "port_only_flows",
+    "mismatch_flows",
     "sensor",
 ];
 
@@ -100,6 +103,9 @@ pub fn render(r: &Report) -> String {
         f.extend(traffic_fields(&a.traffic));
         f.push(a.services.join("; "));
         f.push(String::new());
+        f.push(a.verification.verified_flows.to_string());
+        f.push(a.verification.port_only_flows.to_string());
+        f.push(a.verification.mismatch_flows.to_string());
         row(f);
     }
     for s in &r.services {
@@ -148,7 +154,7 @@ pub fn render(r: &Report) -> String {
         row(f);
     }
     for p in &r.unclassified.top_ports {
-        let f = vec![
+        let mut f = vec![
             "unclassified".to_string(),
             String::new(),
             String::new(),
@@ -161,6 +167,14 @@ pub fn render(r: &Report) -> String {
             p.packets.to_string(),
             p.bytes.to_string(),
         ];
+        f.resize(HEADER.len() - 1, String::new());
+        // What its flows carried, in `related`: "tls 3; http 1".
+        f[23] = p
+            .looks_like
+            .iter()
+            .map(|l| format!("{} {}", l.payload, l.flows))
+            .collect::<Vec<_>>()
+            .join("; ");
         row(f);
     }
     out
@@ -194,9 +208,37 @@ mod tests {
             "{row}"
         );
         assert!(
-            row.contains(",\"'=HYPERLINK(\"\"x\"\"),\nA pipe 1\",s1\n"),
+            row.contains(",\"'=HYPERLINK(\"\"x\"\"),\nA pipe 1\",,,,s1\n"),
             "{row}"
         );
+    }
+
+    /// Every row has the header's cells, whatever its view.
+    #[test]
+    fn every_row_has_every_column() {
+        use crate::aggregate::{test_flow, Aggregate};
+        use crate::catalog::{Catalog, Transport};
+        let catalog = Catalog::builtin();
+        let mut agg = Aggregate::default();
+        for (label, client) in [
+            (catalog.lookup_port(Transport::Tcp, 445), 101),
+            (catalog.lookup_port(Transport::Tcp, 88), 102),
+            (None, 103),
+        ] {
+            agg.end_flow(&test_flow(label, client, [1, 2], true), &catalog);
+        }
+        let csv = render(&super::super::Report::build(&catalog, &agg, Vec::new(), 10));
+        let views: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        for v in ["app_protocol", "service", "undetermined", "unclassified"] {
+            assert!(views.contains(&v), "{v}: {csv}");
+        }
+        for l in csv.lines() {
+            assert_eq!(l.split(',').count(), HEADER.len(), "{l}");
+        }
     }
 
     #[test]

@@ -54,6 +54,11 @@ pub struct FlowRecord<'a> {
     pub end_reason: &'static str,
     /// The DCE/RPC interface UUID seen on or announced for the flow, else null.
     pub rpc_interface: Option<String>,
+    /// Whether the payload showed the label's protocol: "verified", "port-only" or "mismatch";
+    /// null when unclassified.
+    pub verification: Option<&'static str>,
+    /// What the payload looks like ("tls", "http", "iso-mms", …, "unknown"), null without payload.
+    pub payload: Option<&'static str>,
     /// What the payload (or the flow that announced this one) showed, in the order found.
     pub evidence: Vec<EvidenceRecord<'a>>,
 }
@@ -131,6 +136,8 @@ impl<'a> FlowRecord<'a> {
                 EndReason::EndOfInput => "end-of-input",
             },
             rpc_interface: interface.map(|u| u.to_string()),
+            verification: f.verification(catalog).map(|v| v.as_str()),
+            payload: f.looks_like().map(|w| w.as_str()),
             evidence: f
                 .slot
                 .iter()

@@ -91,8 +91,23 @@ pub struct ServeRow {
     /// determined.
     pub evidence_flows: u64,
     pub undetermined_flows: u64,
+    /// Of `flows`: those the payload verified, left at the port, contradicted (see
+    /// `verification` in flow records); `mismatch_payloads` says what the mismatching ones carried.
+    pub verified_flows: u64,
+    pub port_only_flows: u64,
+    pub mismatch_flows: u64,
+    pub mismatch_payloads: Vec<PayloadCount>,
+    /// TLS server names asked for and certificate subjects seen (at most 4).
+    pub tls_names: Vec<String>,
     #[serde(skip)]
     pub offer: Option<Offer>,
+}
+
+/// Flows whose payload was this protocol.
+#[derive(Clone, Debug, Serialize)]
+pub struct PayloadCount {
+    pub payload: &'static str,
+    pub flows: u64,
 }
 
 /// One catalog service a host was seen serving, from evidence (a pipe opened, an interface bound…).
@@ -263,6 +278,22 @@ fn serve_row(catalog: &Catalog, offer: Offer, s: &Served, max_clients: usize) ->
         last_seen: time(s.last_ts),
         evidence_flows: s.evidence_flows,
         undetermined_flows: s.undetermined_flows,
+        verified_flows: s.verification[0],
+        port_only_flows: s.verification[1],
+        mismatch_flows: s.verification[2],
+        mismatch_payloads: {
+            let mut v: Vec<PayloadCount> = s
+                .mismatch_payloads
+                .iter()
+                .map(|&(w, flows)| PayloadCount {
+                    payload: w.as_str(),
+                    flows,
+                })
+                .collect();
+            v.sort_by(|a, b| b.flows.cmp(&a.flows).then(a.payload.cmp(b.payload)));
+            v
+        },
+        tls_names: s.tls_names.iter().map(|n| n.to_string()).collect(),
         offer: Some(offer),
     }
 }
@@ -554,8 +585,9 @@ impl HostsReport {
                     ">FLOWS",
                     ">BYTES C→S",
                     ">BYTES S→C",
-                    "?2FIRST SEEN UTC",
-                    "?1LAST SEEN UTC",
+                    "?3FIRST SEEN UTC",
+                    "?2LAST SEEN UTC",
+                    "?1VERIFIED",
                     "CANDIDATE SERVICES",
                 ]);
                 for s in &h.serves {
@@ -574,6 +606,7 @@ impl HostsReport {
                         bytes(s.bytes_s2c),
                         short(&s.first_seen),
                         short(&s.last_seen),
+                        verified_text(s),
                         clip(&s.services.join(", "), 60),
                     ]);
                 }
@@ -725,6 +758,27 @@ impl HostsReport {
 const MAX_SERVICE_LINES: usize = 12;
 
 /// The services evidence showed a host serving and using, ahead of its port tables.
+/// "3 of 3", "1 of 2; mismatch: iso-mms 1", "-" (unclassified), with TLS names when seen.
+fn verified_text(s: &ServeRow) -> String {
+    let mut t = if s.app_protocol.is_none() {
+        "-".to_string()
+    } else {
+        format!("{} of {}", count(s.verified_flows), count(s.flows))
+    };
+    if !s.mismatch_payloads.is_empty() {
+        let list: Vec<String> = s
+            .mismatch_payloads
+            .iter()
+            .map(|p| format!("{} {}", p.payload, count(p.flows)))
+            .collect();
+        t.push_str(&format!("; mismatch: {}", list.join(", ")));
+    }
+    if !s.tls_names.is_empty() {
+        t.push_str(&format!("; tls {}", s.tls_names.join(", ")));
+    }
+    clip(&t, 80)
+}
+
 fn render_services(out: &mut String, h: &HostRow) {
     let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     for s in h.services_served.iter().take(MAX_SERVICE_LINES) {

@@ -1454,9 +1454,16 @@ fn host_section(p: &mut Page, ctx: &Ctx<'_>, catalog: &Catalog, hosts: &HostsRep
             sum,
         ));
     }
-    if let Some(draft) =
-        super::rules::render(catalog, h, &hosts.inputs, RuleFormat::Powershell, false)
-    {
+    if let Some(draft) = super::rules::render(
+        catalog,
+        h,
+        &hosts.inputs,
+        RuleFormat::Powershell,
+        super::rules::Options {
+            remote_from_observed: false,
+            keep_mismatches: false,
+        },
+    ) {
         p.raw("<details><summary>Firewall draft (PowerShell; review before use — <code>svcscope rules</code> writes netsh and nftables too)</summary><pre>");
         if draft.len() > MAX_DRAFT {
             let mut end = MAX_DRAFT;
@@ -1617,6 +1624,11 @@ mod tests {
             last_seen: None,
             evidence_flows: 0,
             undetermined_flows: 0,
+            verified_flows: 0,
+            port_only_flows: 1,
+            mismatch_flows: 0,
+            mismatch_payloads: Vec::new(),
+            tls_names: Vec::new(),
             offer: None,
         }
     }

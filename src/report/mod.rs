@@ -33,6 +33,7 @@ use serde::Serialize;
 use crate::aggregate::services::EvidenceSummary;
 use crate::aggregate::{Aggregate, Dist, Stats};
 use crate::catalog::{Catalog, LabelId, Origin, PortSpec, Transport};
+use crate::decode::Addr;
 use crate::flow::{C2S, S2C};
 use crate::inspect::Basis;
 use crate::inspect::Counters;
@@ -151,8 +152,97 @@ pub struct AppRow {
     pub services: Vec<String>,
     /// True when more than one service could own this traffic.
     pub shared: bool,
+    /// What the payload said of the protocol (see `inspect::verify`).
+    #[serde(flatten)]
+    pub verification: VerificationCounts,
     #[serde(flatten)]
     pub traffic: Traffic,
+}
+
+/// Flows and bytes of an application protocol by verification.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct VerificationCounts {
+    pub verified_flows: u64,
+    pub verified_bytes: u64,
+    pub port_only_flows: u64,
+    pub port_only_bytes: u64,
+    pub mismatch_flows: u64,
+    pub mismatch_bytes: u64,
+}
+
+impl VerificationCounts {
+    fn of(c: &crate::aggregate::verification::VerifyCounts) -> VerificationCounts {
+        VerificationCounts {
+            verified_flows: c.flows[0],
+            verified_bytes: c.bytes[0],
+            port_only_flows: c.flows[1],
+            port_only_bytes: c.bytes[1],
+            mismatch_flows: c.flows[2],
+            mismatch_bytes: c.bytes[2],
+        }
+    }
+}
+
+/// A catalog port on one server that carried another protocol.
+#[derive(Clone, Debug, Serialize)]
+pub struct MismatchRow {
+    pub app_protocol: String,
+    pub transport: Transport,
+    pub port: Option<u16>,
+    pub server: Addr,
+    /// What the payload looked like: "tls", "ssh", "http", "s7comm", "iso-mms", …, "unknown".
+    pub payload: &'static str,
+    pub flows: u64,
+    pub bytes: u64,
+    pub first_seen: Option<String>,
+    /// Where the catalog has the protocol the payload showed: `"LDAP Server tcp/389"`, … (empty
+    /// when it has none).
+    pub catalog_has: Vec<String>,
+    /// "tcp/102 on 10.0.0.5 carries iso-mms, not X.400".
+    pub summary: String,
+}
+
+/// The TLS names one server was seen with.
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsRow {
+    pub server: Addr,
+    pub port: u16,
+    /// Flows with a ClientHello or certificate read.
+    pub flows: u64,
+    /// Server names asked for (SNI), ALPN lists offered, certificate subject CNs (each at most 4).
+    pub sni: Vec<String>,
+    pub alpn: Vec<String>,
+    pub certificates: Vec<String>,
+}
+
+/// What unclassified flows on a port looked like.
+#[derive(Clone, Debug, Serialize)]
+pub struct LooksRow {
+    pub payload: &'static str,
+    pub flows: u64,
+}
+
+/// Where the catalog has the protocol `w` (the rows whose protocol it verifies first), at most 3.
+pub fn catalog_rows_for(catalog: &Catalog, w: crate::wire::signature::Wire) -> Vec<String> {
+    use crate::wire::signature::Wire;
+    if w == Wire::Unknown {
+        return Vec::new();
+    }
+    let mut rows: Vec<(u16, String)> = Vec::new();
+    for (i, l) in catalog.labels.iter().enumerate() {
+        let PortSpec::Port(p) = l.spec else {
+            continue;
+        };
+        if crate::inspect::verify::expected(l).is_some_and(|e| e.wires.first() == Some(&w)) {
+            rows.push((
+                p,
+                format!("{} {}", l.name, port_text(catalog, i as LabelId)),
+            ));
+        }
+    }
+    rows.sort();
+    rows.dedup();
+    rows.into_iter().take(3).map(|(_, r)| r).collect()
 }
 
 /// One catalog service and the traffic it is credited with: evidence-backed flows, and flows on a
@@ -253,6 +343,15 @@ pub struct PortRow {
     pub flows: u64,
     pub packets: u64,
     pub bytes: u64,
+    /// What its flows' payload looked like, most flows first (empty when none carried payload).
+    pub looks_like: Vec<LooksRow>,
+    /// The first TLS server name seen on the port.
+    pub sni: Option<String>,
+    /// Where the catalog has the protocol the payload looked like most (`"LDAP Server tcp/389"`).
+    pub catalog_has: Vec<String>,
+    /// "tcp/8443: tls, sni=portal.corp.example", "tcp/3899: ldap (the catalog has it on LDAP
+    /// Server tcp/389)".
+    pub summary: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -397,6 +496,13 @@ pub struct Report {
     pub services: Vec<ServiceRow>,
     /// Per shared label, the flows no evidence determined; most bytes first.
     pub undetermined: Vec<UndeterminedRow>,
+    /// Catalog ports whose payload was another protocol, most bytes first.
+    pub mismatches: Vec<MismatchRow>,
+    /// Mismatching flows left out because the table was full.
+    pub mismatches_not_shown: u64,
+    /// TLS names per server (SNI, ALPN, certificate subjects), most flows first.
+    pub tls: Vec<TlsRow>,
+    pub tls_not_shown: u64,
     pub unclassified: Unclassified,
     pub unanswered: Unanswered,
     /// DCE/RPC: flows per interface, and dynamic-range flows no bind or endpoint-mapper answer named.
@@ -514,6 +620,7 @@ impl Report {
                         .map(|i| catalog.interfaces[usize::from(i)].uuid.to_string()),
                     services: service_names(catalog, id),
                     shared: l.is_shared(),
+                    verification: VerificationCounts::of(&agg.verified.of(id)),
                     traffic: Traffic::of(s),
                 }
             })
@@ -589,12 +696,46 @@ impl Report {
         let mut ports: Vec<PortRow> = agg
             .unclassified_ports
             .iter()
-            .map(|(&(protocol, port), c)| PortRow {
-                transport: transport_name(protocol),
-                port: matches!(protocol, 6 | 17).then_some(port),
-                flows: c.flows,
-                packets: c.packets,
-                bytes: c.bytes,
+            .map(|(&(protocol, port), c)| {
+                let looks = agg.verified.unclassified.get(&(protocol, port));
+                let looks_like: Vec<LooksRow> = looks
+                    .map(|l| l.sorted())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(w, flows)| LooksRow {
+                        payload: w.as_str(),
+                        flows,
+                    })
+                    .collect();
+                let sni = looks.and_then(|l| l.sni.as_deref().map(str::to_string));
+                let main = looks.and_then(|l| l.sorted().first().map(|&(w, _)| w));
+                let catalog_has = main.map_or_else(Vec::new, |w| catalog_rows_for(catalog, w));
+                let transport = transport_name(protocol);
+                let port = matches!(protocol, 6 | 17).then_some(port);
+                let mut summary = match port {
+                    Some(p) => format!("{transport}/{p}"),
+                    None => transport.clone(),
+                };
+                if let Some(w) = main {
+                    summary.push_str(&format!(": {w}"));
+                    if let Some(name) = &sni {
+                        summary.push_str(&format!(", sni={name}"));
+                    }
+                    if let Some(first) = catalog_has.first() {
+                        summary.push_str(&format!(" (the catalog has it on {first})"));
+                    }
+                }
+                PortRow {
+                    transport,
+                    port,
+                    flows: c.flows,
+                    packets: c.packets,
+                    bytes: c.bytes,
+                    looks_like,
+                    sni,
+                    catalog_has,
+                    summary,
+                }
             })
             .collect();
         ports.sort_by(|a, b| {
@@ -700,6 +841,56 @@ impl Report {
             .and_then(|l| agg.by_label.get(usize::from(l)))
             .and_then(|s| s.as_ref())
             .map_or(0, |s| s.flows);
+        let mut mismatches: Vec<MismatchRow> = agg
+            .verified
+            .mismatches
+            .iter()
+            .map(|(&(label, server, port, wire), m)| {
+                let l = catalog.label(label);
+                let (label_port, _, _) = label_port(catalog, label);
+                let at = format!("{}/{port}", l.transport);
+                MismatchRow {
+                    app_protocol: l.name.clone(),
+                    transport: l.transport,
+                    port: label_port.or(Some(port)),
+                    server,
+                    payload: wire.as_str(),
+                    flows: m.flows,
+                    bytes: m.bytes,
+                    first_seen: time(m.first_ts),
+                    catalog_has: catalog_rows_for(catalog, wire),
+                    summary: if wire == crate::wire::signature::Wire::Unknown {
+                        format!("{at} on {server} carries no {} (unknown payload)", l.name)
+                    } else {
+                        format!("{at} on {server} carries {wire}, not {}", l.name)
+                    },
+                }
+            })
+            .collect();
+        mismatches.sort_by(|a, b| {
+            b.bytes
+                .cmp(&a.bytes)
+                .then_with(|| a.summary.cmp(&b.summary))
+        });
+        let mut tls: Vec<TlsRow> = agg
+            .verified
+            .tls
+            .iter()
+            .map(|(&(server, port), t)| TlsRow {
+                server,
+                port,
+                flows: t.flows,
+                sni: t.sni.iter().map(|n| n.to_string()).collect(),
+                alpn: t.alpn.iter().map(|n| n.to_string()).collect(),
+                certificates: t.cert.iter().map(|n| n.to_string()).collect(),
+            })
+            .collect();
+        tls.sort_by(|a, b| {
+            b.flows
+                .cmp(&a.flows)
+                .then_with(|| a.server.cmp(&b.server))
+                .then_with(|| a.port.cmp(&b.port))
+        });
         Report {
             schema_version: SCHEMA_VERSION,
             generator: format!("svcscope {}", env!("CARGO_PKG_VERSION")),
@@ -724,6 +915,10 @@ impl Report {
             app_protocols,
             services,
             undetermined,
+            mismatches,
+            mismatches_not_shown: agg.verified.mismatches_not_shown,
+            tls,
+            tls_not_shown: agg.verified.tls_not_shown,
             unclassified: Unclassified {
                 traffic: Traffic::of(&agg.unclassified),
                 top_ports: ports,

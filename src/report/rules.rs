@@ -16,7 +16,7 @@
 use std::fmt::Write as _;
 
 use super::escape::{cmd_arg, cmd_comment, comment_text, nft_string, powershell_string};
-use super::hosts::HostRow;
+use super::hosts::{HostRow, ServeRow};
 use super::InputReport;
 use crate::aggregate::hosts::is_group_address;
 use crate::aggregate::hosts::Offer;
@@ -62,6 +62,69 @@ struct Rule {
     description: String,
     /// Drafted from a service the payload showed, not from a port.
     from_evidence: bool,
+    /// What the payload check said of the port's flows, when it did not verify them all.
+    verify_note: Option<String>,
+    /// Every flow carried another protocol: the rule is drafted as a comment.
+    commented: bool,
+}
+
+/// How rules are drafted.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Restrict each rule to the client addresses seen using it.
+    pub remote_from_observed: bool,
+    /// Draft the rules of mismatching ports as rules, not comments.
+    pub keep_mismatches: bool,
+}
+
+/// The note and whether the rule is commented out, from a port's verification counts (the caller
+/// drops the port-only note of protocols svcscope has no recogniser for).
+fn verify_note(app: &str, s: &ServeRow, keep_mismatches: bool) -> (Option<String>, bool) {
+    let carried = || {
+        s.mismatch_payloads
+            .iter()
+            .map(|p| format!("{} ({})", p.payload, plural(p.flows, "flow")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if s.flows > 0 && s.mismatch_flows == s.flows {
+        if keep_mismatches {
+            (
+                Some(format!(
+                    "mismatch: every flow carried {}, not {app} (kept: --keep-mismatches)",
+                    carried()
+                )),
+                false,
+            )
+        } else {
+            (
+                Some(format!(
+                    "mismatch: every flow carried {}, not {app}: left commented out (--keep-mismatches keeps it)",
+                    carried()
+                )),
+                true,
+            )
+        }
+    } else if s.mismatch_flows > 0 {
+        (
+            Some(format!(
+                "partly mismatched: {} of {} carried {}",
+                s.mismatch_flows,
+                plural(s.flows, "flow"),
+                carried()
+            )),
+            false,
+        )
+    } else if s.verified_flows == 0 && s.flows > 0 {
+        (
+            Some(format!(
+                "port-only: no payload showed {app} (none seen, encrypted, or not told apart)"
+            )),
+            false,
+        )
+    } else {
+        (None, false)
+    }
 }
 
 /// What to match for a label, and the words that name it.
@@ -121,7 +184,8 @@ fn plural(n: u64, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
-fn rules_for(catalog: &Catalog, host: &HostRow, remote_from_observed: bool) -> Vec<Rule> {
+fn rules_for(catalog: &Catalog, host: &HostRow, options: Options) -> Vec<Rule> {
+    let remote_from_observed = options.remote_from_observed;
     let mut rules = Vec::new();
     // Services the payload showed served: one group each, a rule per port their flows came in on.
     for s in &host.services_served {
@@ -160,6 +224,8 @@ fn rules_for(catalog: &Catalog, host: &HostRow, remote_from_observed: bool) -> V
                     s.last_seen.as_deref().unwrap_or("-"),
                 ),
                 from_evidence: true,
+                verify_note: None,
+                commented: false,
             });
         }
     }
@@ -179,6 +245,14 @@ fn rules_for(catalog: &Catalog, host: &HostRow, remote_from_observed: bool) -> V
             s.clients,
             s.clients_capped,
         );
+        let (mut verify_note, commented) = verify_note(&label.name, s, options.keep_mismatches);
+        if s.verified_flows == 0
+            && s.mismatch_flows == 0
+            && crate::inspect::verify::expected(label).is_none()
+        {
+            // No recogniser for the protocol (ESP, Chargen, …): port-only says nothing.
+            verify_note = None;
+        }
         rules.push(Rule {
             name: if label.name.contains("IP protocol") {
                 format!("svcscope: {}", label.name)
@@ -211,6 +285,8 @@ fn rules_for(catalog: &Catalog, host: &HostRow, remote_from_observed: bool) -> V
                 s.last_seen.as_deref().unwrap_or("-"),
             ),
             from_evidence: false,
+            verify_note,
+            commented,
         });
     }
     // Group order: by group name; within a group, by what they match. A port drafted from evidence
@@ -319,10 +395,12 @@ pub fn render(
     host: &HostRow,
     inputs: &[InputReport],
     format: RuleFormat,
-    remote_from_observed: bool,
+    options: Options,
 ) -> Option<String> {
-    let rules = rules_for(catalog, host, remote_from_observed);
-    if rules.is_empty() {
+    let rules = rules_for(catalog, host, options);
+    // Rules that are all comments are no draft either (an nftables ruleset of nothing drops
+    // everything inbound).
+    if rules.iter().all(|r| r.commented) {
         return None;
     }
     let (first, last) = span(host);
@@ -354,6 +432,9 @@ fn windows(
         if let Some(n) = &r.remote_note {
             comment_line(out, format, "", n);
         }
+        if let Some(n) = &r.verify_note {
+            comment_line(out, format, "", n);
+        }
         let (protocol, port) = match &r.m {
             Match::Port { tcp, port } => (
                 if *tcp { "TCP" } else { "UDP" }.to_string(),
@@ -373,7 +454,12 @@ fn windows(
             ),
             Match::IpProtocol(n) => (n.to_string(), None),
         };
-        let _ = writeln!(out, "{}", line(r, &protocol, port.as_deref()));
+        let text = line(r, &protocol, port.as_deref());
+        if r.commented {
+            comment_line(out, format, "", &text);
+        } else {
+            let _ = writeln!(out, "{text}");
+        }
     }
 }
 
@@ -451,6 +537,9 @@ fn nftables(out: &mut String, rules: &[Rule], catalog: &Catalog) {
         if let Some(n) = &r.remote_note {
             comment_line(out, RuleFormat::Nftables, "    ", n);
         }
+        if let Some(n) = &r.verify_note {
+            comment_line(out, RuleFormat::Nftables, "    ", n);
+        }
         let matcher = match &r.m {
             Match::Port { tcp, port } => {
                 format!("{} dport {port}", if *tcp { "tcp" } else { "udp" })
@@ -461,10 +550,9 @@ fn nftables(out: &mut String, rules: &[Rule], catalog: &Catalog) {
             Match::IpProtocol(n) => format!("meta l4proto {n}"),
         };
         let comment = nft_string(r.name.trim_start_matches("svcscope: "), NFT_COMMENT_BYTES);
+        let mut lines = Vec::new();
         match &r.remote {
-            None => {
-                let _ = writeln!(out, "    {matcher} accept comment {comment}");
-            }
+            None => lines.push(format!("{matcher} accept comment {comment}")),
             Some(addrs) => {
                 let v4: Vec<String> = addrs
                     .iter()
@@ -477,19 +565,24 @@ fn nftables(out: &mut String, rules: &[Rule], catalog: &Catalog) {
                     .map(|a| a.to_string())
                     .collect();
                 if !v4.is_empty() {
-                    let _ = writeln!(
-                        out,
-                        "    ip saddr {{ {} }} {matcher} accept comment {comment}",
+                    lines.push(format!(
+                        "ip saddr {{ {} }} {matcher} accept comment {comment}",
                         v4.join(", ")
-                    );
+                    ));
                 }
                 if !v6.is_empty() {
-                    let _ = writeln!(
-                        out,
-                        "    ip6 saddr {{ {} }} {matcher} accept comment {comment}",
+                    lines.push(format!(
+                        "ip6 saddr {{ {} }} {matcher} accept comment {comment}",
                         v6.join(", ")
-                    );
+                    ));
                 }
+            }
+        }
+        for l in lines {
+            if r.commented {
+                comment_line(out, RuleFormat::Nftables, "    ", &l);
+            } else {
+                let _ = writeln!(out, "    {l}");
             }
         }
     }
@@ -501,7 +594,7 @@ mod tests {
     use super::*;
     use crate::catalog::Transport;
     use crate::report::escape::is_unsafe;
-    use crate::report::hosts::{ServeRow, ServiceServeRow};
+    use crate::report::hosts::ServiceServeRow;
 
     fn serve(label: crate::catalog::LabelId, services: &[&str]) -> ServeRow {
         ServeRow {
@@ -525,6 +618,11 @@ mod tests {
             last_seen: Some("2024-03-04T09:00:01.000000Z".into()),
             evidence_flows: 0,
             undetermined_flows: 0,
+            verified_flows: 1,
+            port_only_flows: 0,
+            mismatch_flows: 0,
+            mismatch_payloads: Vec::new(),
+            tls_names: Vec::new(),
             offer: Some(Offer::Label(label)),
         }
     }
@@ -590,7 +688,11 @@ mod tests {
                     filtered: 0,
                     error: None,
                 }];
-                render(&catalog, &host, &inputs, format, true).unwrap()
+                let options = Options {
+                    remote_from_observed: true,
+                    keep_mismatches: false,
+                };
+                render(&catalog, &host, &inputs, format, options).unwrap()
             };
             let plain = draft(["A", "B", "C"], "cap.pcap");
             let evil = draft(hostile, "cap\nflush ruleset\n\r#.pcap");
@@ -608,6 +710,68 @@ mod tests {
                 "{format:?}:\n{evil}"
             );
             assert!(evil.contains("cap\\nflush ruleset\\n\\r#.pcap"), "{evil}");
+        }
+    }
+
+    /// A port whose every flow carried another protocol is drafted commented out (the rule
+    /// would open the port to what was seen, not to the catalog's service), unless asked; a port
+    /// whose payload never verified is marked port-only.
+    #[test]
+    fn mismatching_ports_are_commented_out_and_port_only_ones_marked() {
+        let catalog = Catalog::builtin();
+        let x400 = catalog.lookup_port(Transport::Tcp, 102).unwrap();
+        let http = catalog.lookup_port(Transport::Tcp, 80).unwrap();
+        let mut host = HostRow::new(Addr::from(
+            "192.0.2.10".parse::<std::net::IpAddr>().unwrap(),
+        ));
+        let mut mms = serve(x400, &["Microsoft Exchange MTA Stacks"]);
+        mms.port = Some(102);
+        mms.verified_flows = 0;
+        mms.mismatch_flows = 1;
+        mms.mismatch_payloads = vec![crate::report::hosts::PayloadCount {
+            payload: "iso-mms",
+            flows: 1,
+        }];
+        let mut web = serve(http, &["World Wide Web Publishing Service"]);
+        web.port = Some(80);
+        web.verified_flows = 0;
+        web.port_only_flows = 1;
+        web.undetermined_flows = 1;
+        host.serves = vec![mms, web];
+        for format in [
+            RuleFormat::Powershell,
+            RuleFormat::Netsh,
+            RuleFormat::Nftables,
+        ] {
+            let draft = |keep_mismatches| {
+                let options = Options {
+                    remote_from_observed: false,
+                    keep_mismatches,
+                };
+                render(&catalog, &host, &[], format, options).unwrap()
+            };
+            let rule = |l: &str| {
+                let l = l.trim_start();
+                l.starts_with("New-NetFirewallRule")
+                    || l.starts_with("netsh ")
+                    || l.starts_with("tcp dport")
+            };
+            let commented = draft(false);
+            let live: Vec<&str> = commented.lines().filter(|l| rule(l)).collect();
+            assert_eq!(live.len(), 1, "{format:?}:\n{commented}");
+            assert!(!live[0].contains("102"), "{format:?}:\n{commented}");
+            assert!(commented.contains("mismatch: every flow carried iso-mms (1 flow), not X.400"));
+            assert!(
+                commented.contains("port-only: no payload showed HTTP"),
+                "{commented}"
+            );
+            let kept = draft(true);
+            assert_eq!(
+                kept.lines().filter(|l| rule(l)).count(),
+                2,
+                "{format:?}:\n{kept}"
+            );
+            assert!(kept.contains("kept: --keep-mismatches"));
         }
     }
 }

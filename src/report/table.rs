@@ -611,6 +611,68 @@ fn kerberos(r: &Report) -> String {
 }
 
 /// Renders the whole report for a terminal.
+/// The mismatch section: catalog ports whose payload was another protocol.
+fn mismatches(r: &Report) -> String {
+    let mut out = String::new();
+    if r.mismatches.is_empty() {
+        return out;
+    }
+    out.push_str("\nMismatches (a catalog port carrying another protocol)\n");
+    let mut tab = Table::new(&["MISMATCH", ">FLOWS", ">BYTES", "CATALOG HAS IT ON"]);
+    for m in &r.mismatches {
+        tab.row(vec![
+            m.summary.clone(),
+            count(m.flows),
+            bytes(m.bytes),
+            if m.catalog_has.is_empty() {
+                "-".to_string()
+            } else {
+                m.catalog_has.join(", ")
+            },
+        ]);
+    }
+    out.push_str(&tab.render("  "));
+    if r.mismatches_not_shown > 0 {
+        let _ = writeln!(
+            out,
+            "  … and {} mismatching flows not shown (table full)",
+            count(r.mismatches_not_shown)
+        );
+    }
+    out
+}
+
+/// TLS names per server.
+fn tls(r: &Report) -> String {
+    let mut out = String::new();
+    if r.tls.is_empty() {
+        return out;
+    }
+    out.push_str("\nTLS servers (names from ClientHellos and certificates sent in clear)\n");
+    let mut tab = Table::new(&["SERVER", ">FLOWS", "SNI", "ALPN", "CERTIFICATE"]);
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            clip(&v.join(", "), 80)
+        }
+    };
+    for t in &r.tls {
+        tab.row(vec![
+            match t.server {
+                a if a.ip().is_ipv4() => format!("{a}:{}", t.port),
+                a => format!("[{a}]:{}", t.port),
+            },
+            count(t.flows),
+            list(&t.sni),
+            list(&t.alpn),
+            list(&t.certificates),
+        ]);
+    }
+    out.push_str(&tab.render("  "));
+    out
+}
+
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let files = r.inputs.len();
@@ -668,9 +730,10 @@ pub fn render(r: &Report) -> String {
         ">BYTES C→S",
         ">BYTES S→C",
         ">CLIENTS",
-        "?3>SERVERS",
-        "?2>PKT SIZE p50/p99/max",
-        "?1>DURATION p50/p99/max",
+        "?4>SERVERS",
+        "?3>PKT SIZE p50/p99/max",
+        "?2>DURATION p50/p99/max",
+        "?1>VERIFIED/PORT-ONLY/MISMATCH",
         "SERVICES",
     ]);
     for a in &r.app_protocols {
@@ -700,6 +763,12 @@ pub fn render(r: &Report) -> String {
             hosts(&a.traffic, a.traffic.servers),
             p50_p99_max(&a.traffic.packet_size, |v| format!("{v} B")),
             p50_p99_max(&a.traffic.flow_duration_ms, duration_ms),
+            format!(
+                "{} / {} / {}",
+                count(a.verification.verified_flows),
+                count(a.verification.port_only_flows),
+                count(a.verification.mismatch_flows)
+            ),
             services,
         ]);
     }
@@ -708,6 +777,8 @@ pub fn render(r: &Report) -> String {
     } else {
         out.push_str(&tab.render("  "));
     }
+    out.push_str(&mismatches(r));
+    out.push_str(&tls(r));
 
     let u = &r.unclassified;
     let _ = writeln!(
@@ -718,16 +789,23 @@ pub fn render(r: &Report) -> String {
         bytes(u.traffic.bytes()),
     );
     if !u.top_ports.is_empty() {
-        let mut tab = Table::new(&["SERVER PORT", ">FLOWS", ">PACKETS", ">BYTES"]);
+        let mut tab = Table::new(&["SERVER PORT", ">FLOWS", ">PACKETS", ">BYTES", "PAYLOAD"]);
         for p in &u.top_ports {
+            let port = match p.port {
+                Some(port) => format!("{}/{port}", p.transport),
+                None => p.transport.clone(),
+            };
+            let payload = p
+                .summary
+                .strip_prefix(&port)
+                .and_then(|s| s.strip_prefix(": "))
+                .unwrap_or("-");
             tab.row(vec![
-                match p.port {
-                    Some(port) => format!("{}/{port}", p.transport),
-                    None => p.transport.clone(),
-                },
+                port.clone(),
                 count(p.flows),
                 count(p.packets),
                 bytes(p.bytes),
+                clip(payload, 100),
             ]);
         }
         out.push_str(&tab.render("  "));

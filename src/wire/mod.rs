@@ -34,9 +34,11 @@ pub mod kerberos;
 pub mod ldap;
 pub mod netbios;
 pub mod ntlmssp;
+pub mod signature;
 pub mod smb1;
 pub mod smb2;
 pub mod spnego;
+pub mod tls;
 
 use std::fmt;
 

@@ -8,8 +8,11 @@ REM DHCP Server — service not determined (no evidence of which was used); cand
 netsh advfirewall firewall add rule name="svcscope: DHCP Server (UDP 67)" dir=in action=allow protocol=UDP localport=67 description="DHCP Server UDP 67 for DHCP Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS); seen 1 flow from 1 client, 2024-03-04T09:00:00.406533Z to 2024-03-04T09:00:00.424267Z"
 
 REM DNS — service not determined (no evidence of which was used); candidates: DNS Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS)
-netsh advfirewall firewall add rule name="svcscope: DNS (TCP 53)" dir=in action=allow protocol=TCP localport=53 description="DNS TCP 53 for DNS Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS); seen 1 flow from 1 client, 2024-03-04T09:05:00.000000Z to 2024-03-04T09:05:00.003081Z"
 netsh advfirewall firewall add rule name="svcscope: DNS (UDP 53)" dir=in action=allow protocol=UDP localport=53 description="DNS UDP 53 for DNS Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS); seen 70 flows from 18 clients, 2024-03-04T09:00:03.429822Z to 2024-03-04T09:09:13.178809Z"
+
+REM DNS Server — from evidence: dns-authoritative dc01.corp.example, dns-authoritative _ldap._tcp.dc._msdcs.corp.example, dns-authoritative fs01.corp.example, dns-authoritative intranet.corp.example, dns-authoritative portal.corp.example, dns-authoritative sql01.corp.example, dns-authoritative ts01.corp.example, dns-authoritative www.corp.example
+netsh advfirewall firewall add rule name="svcscope: DNS (TCP 53)" dir=in action=allow protocol=TCP localport=53 description="DNS TCP 53 for DNS Server (seen in the payload); seen 70 flows from 19 clients, 2024-03-04T09:00:03.429822Z to 2024-03-04T09:09:13.178809Z"
+netsh advfirewall firewall add rule name="svcscope: DNS (UDP 53)" dir=in action=allow protocol=UDP localport=53 description="DNS UDP 53 for DNS Server (seen in the payload); seen 70 flows from 19 clients, 2024-03-04T09:00:03.429822Z to 2024-03-04T09:09:13.178809Z"
 
 REM Distributed File System — from evidence: dfs-referral \corp.example\SYSVOL
 netsh advfirewall firewall add rule name="svcscope: SMB (TCP 445)" dir=in action=allow protocol=TCP localport=445 description="SMB TCP 445 for Distributed File System (seen in the payload); seen 18 flows from 18 clients, 2024-03-04T09:00:03.493098Z to 2024-03-04T09:05:32.521457Z"
