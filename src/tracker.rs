@@ -473,6 +473,7 @@ impl Tracker {
         }
         agg.flow_counters = self.flows.counters;
         agg.inspect = self.classifier.inspect_counters();
+        agg.names = self.classifier.names().clone();
         agg
     }
 
@@ -488,6 +489,7 @@ impl Tracker {
         let sink_error = self.sink.as_mut().and_then(|s| s.finish().err());
         self.agg.flow_counters = self.flows.counters;
         self.agg.inspect = self.classifier.inspect_counters();
+        self.agg.names = self.classifier.names().clone();
         (self.agg, sink_error)
     }
 }

@@ -556,6 +556,20 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
         sum_app + report["unclassified"]["flows"].as_u64().unwrap(),
         308
     );
+    // Names from the DNS answers in the capture, next to the addresses they name.
+    let names = report["names"].as_array().unwrap();
+    for (addr, name) in [
+        ("192.0.2.10", "dc01.corp.example"),
+        ("192.0.2.30", "sql01.corp.example"),
+        ("192.0.2.40", "ts01.corp.example"),
+    ] {
+        assert!(
+            names
+                .iter()
+                .any(|n| n["addr"] == addr && n["names"][0] == name),
+            "{addr} {name} in {names:?}"
+        );
+    }
     // Unclassified: the generator's unknown ports.
     let ports: Vec<String> = report["unclassified"]["top_ports"]
         .as_array()

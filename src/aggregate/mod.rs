@@ -358,6 +358,8 @@ pub struct Aggregate {
     /// Bytes over time per service (and undetermined, unclassified), in bounded buckets.
     pub timeline: timeline::Timeline,
     pub inspect: Counters,
+    /// Host names DNS answers gave (copied from the worker's registry with its counters).
+    pub names: crate::inspect::names::Names,
     /// Verification per label, mismatches, what unclassified ports carry, TLS names per server.
     pub verified: verification::Verified,
     /// The workers sharing the process-wide caps; a merged aggregate has the whole caps.
@@ -491,6 +493,7 @@ impl Aggregate {
         self.auth.merge(&o.auth);
         self.timeline.merge(&o.timeline);
         self.inspect.merge(&o.inspect);
+        self.names.merge(&o.names);
         self.verified.merge(&o.verified);
         let (a, b) = (&mut self.flow_counters, &o.flow_counters);
         a.flows_created += b.flows_created;

@@ -369,6 +369,11 @@ impl Classifier {
     }
 
     /// The inspectors' counters, with what the classifier's own tables forgot when full.
+    /// The host names DNS answers gave.
+    pub fn names(&self) -> &inspect::names::Names {
+        &self.inspect.names
+    }
+
     pub fn inspect_counters(&self) -> inspect::Counters {
         let mut c = self.inspect.counters();
         c.set(&EPM_CONTACTS_EVICTED, self.epm_contacts.evicted);

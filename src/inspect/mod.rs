@@ -33,6 +33,7 @@ pub mod expect;
 pub mod ftp;
 pub mod kerberos;
 pub mod ldap;
+pub mod names;
 pub mod payload;
 pub mod smb;
 pub mod tftp;
@@ -203,6 +204,7 @@ pub struct Out<'a> {
     pub catalog: &'a Catalog,
     counters: &'a mut Counters,
     expected: &'a mut Expectations,
+    names: &'a mut names::Names,
     evidence: &'a mut EvidenceList,
     relabel: Option<Relabel>,
 }
@@ -215,6 +217,11 @@ impl Out<'_> {
     /// Announces a flow to come.
     pub fn announce(&mut self, at: Endpoint, e: Expected) {
         self.expected.announce(at, e);
+    }
+
+    /// Learns a host name a DNS answer gave an address.
+    pub fn learn_name(&mut self, addr: Addr, name: &str) {
+        self.names.learn(addr, name);
     }
 
     /// Records evidence about this flow.
@@ -405,6 +412,8 @@ struct Live {
 pub struct Registry {
     pub expected: Expectations,
     pub counters: Counters,
+    /// Host names DNS answers gave.
+    pub names: names::Names,
     /// Running inspections by stamp.
     live: FxHashMap<u64, Live>,
     max_inspected: usize,
@@ -428,6 +437,7 @@ impl Registry {
         Registry {
             expected: Expectations::new(share(expect::MAX_EXPECTED, workers)),
             counters: Counters::registry(),
+            names: names::Names::default(),
             live: FxHashMap::default(),
             max_inspected: share(MAX_INSPECTED, workers),
             order: VecDeque::new(),
@@ -480,6 +490,7 @@ impl Registry {
             catalog,
             counters: &mut self.counters,
             expected: &mut self.expected,
+            names: &mut self.names,
             evidence: &mut slot.evidence,
             relabel: None,
         };

@@ -28,7 +28,7 @@ use super::{
     Value,
 };
 use crate::catalog::NameKind;
-use crate::decode::proto;
+use crate::decode::{proto, Addr};
 use crate::wire::signature::{rdp_negotiation, text_protocol, Wire};
 use crate::wire::tls::{self, ServerFlight};
 
@@ -195,6 +195,12 @@ impl Payload {
         if !self.dns_done && port == 53 {
             self.dns_done = true;
             let dns = if udp { b } else { b.get(2..).unwrap_or(&[]) };
+            // The names it gives addresses (for every report), and whether it speaks for its zone.
+            if let Some(r) = crate::wire::dns::response(dns) {
+                for a in &r.addresses {
+                    out.learn_name(Addr::from(a.addr), &a.name);
+                }
+            }
             if let Some(name) = authoritative_answer(dns) {
                 let e = named(
                     out,
@@ -361,34 +367,12 @@ fn browser_instance(out: &mut Out<'_>, instance: &[u8], tcp: Option<&[u8]>) {
 
 /// The question's name of a DNS answer with the AA bit and no error (RFC 1035 4.1.1), as text.
 fn authoritative_answer(b: &[u8]) -> Option<String> {
-    if b.len() < 12 || b[2] & 0x80 == 0 || b[2] & 0x04 == 0 || b[3] & 0x0f != 0 {
+    let r = crate::wire::dns::response(b)?;
+    if !r.authoritative || r.rcode != 0 || r.answers == 0 {
         return None;
     }
-    if u16::from_be_bytes([b[4], b[5]]) == 0 || u16::from_be_bytes([b[6], b[7]]) == 0 {
-        return None;
-    }
-    let mut at = 12;
-    let mut name = String::new();
-    loop {
-        let len = usize::from(*b.get(at)?);
-        if len == 0 {
-            break;
-        }
-        if len > 63 || name.len() + len > 253 {
-            return None;
-        }
-        let label = b.get(at + 1..at + 1 + len)?;
-        if !name.is_empty() {
-            name.push('.');
-        }
-        name.push_str(&tls::printable(label));
-        at += 1 + len;
-    }
-    Some(if name.is_empty() {
-        ".".to_string()
-    } else {
-        name
-    })
+    let q = r.question?;
+    Some(if q.is_empty() { ".".to_string() } else { q })
 }
 
 #[cfg(test)]
@@ -413,6 +397,8 @@ mod tests {
     fn authoritative_dns_answers_name_their_zone() {
         let mut a = vec![0x12, 0x34, 0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0, 4];
         a.extend_from_slice(b"corp\x07example\x00\x00\x01\x00\x01");
+        // The answer: the question's name (a pointer), A, IN, TTL 3600, 192.0.2.10.
+        a.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 10]);
         assert_eq!(authoritative_answer(&a).as_deref(), Some("corp.example"));
         a[2] = 0x80;
         assert_eq!(
@@ -489,6 +475,7 @@ mod tests {
         let mut b = Bench::new(Payload::default(), 53, MAX_TLS_HANDSHAKE);
         let mut a = vec![0x12, 0x34, 0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 4];
         a.extend_from_slice(b"corp\x07example\x00\x00\x01\x00\x01");
+        a.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 10]);
         b.segment(proto::UDP, false, 0, &a);
         assert_eq!(
             b.services(EvidenceKind::DnsAuthoritative, Some("corp.example")),

@@ -177,6 +177,8 @@ pub struct UseRow {
 #[derive(Clone, Debug, Serialize)]
 pub struct HostRow {
     pub addr: Addr,
+    /// Its names, from DNS answers in the capture (at most 4, first learnt first).
+    pub names: Vec<String>,
     /// Services evidence showed it serving, most bytes first.
     pub services_served: Vec<ServiceServeRow>,
     /// Services evidence showed it using, most bytes first.
@@ -347,6 +349,7 @@ impl HostRow {
             services_used: Vec::new(),
             serves: Vec::new(),
             uses: Vec::new(),
+            names: Vec::new(),
             authentication: Vec::new(),
             kerberos_tickets: Vec::new(),
             roles: None,
@@ -447,6 +450,7 @@ impl HostsReport {
         }
         let mut hosts: Vec<HostRow> = hosts.into_values().collect();
         for h in &mut hosts {
+            h.names = agg.names.of(h.addr).iter().map(|n| n.to_string()).collect();
             h.services_served.sort_by(|a, b| {
                 (b.bytes_c2s + b.bytes_s2c)
                     .cmp(&(a.bytes_c2s + a.bytes_s2c))
@@ -562,7 +566,16 @@ impl HostsReport {
                     plural(h.uses.len())
                 ));
             }
-            let _ = writeln!(out, "{} — {}", h.addr, what.join(", "));
+            let named = if h.names.is_empty() {
+                h.addr.to_string()
+            } else {
+                format!("{} ({})", h.addr, terminal(&h.names.join(", ")))
+            };
+            let _ = writeln!(
+                out,
+                "{}",
+                super::table::fill(&format!("{named} — {}", what.join(", ")), "    ")
+            );
             if let Some(roles) = &h.roles {
                 for r in roles {
                     let line = format!("  role: {} — {}", r.role, terminal(&r.evidence.join("; ")));

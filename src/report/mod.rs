@@ -511,9 +511,20 @@ pub struct Report {
     pub authentication: authentication::Authentication,
     /// The Kerberos service principals clients asked tickets for or presented.
     pub kerberos: authentication::Kerberos,
+    /// Host names DNS answers in the traffic gave addresses, by address.
+    pub names: Vec<NameRow>,
+    /// DNS answers for addresses past the names table's 16,384.
+    pub names_not_kept: u64,
     pub health: Health,
     /// Bytes over time per service, undetermined and unclassified traffic.
     pub timeline: timeline::TimelineReport,
+}
+
+/// The names of one address.
+#[derive(Clone, Debug, Serialize)]
+pub struct NameRow {
+    pub addr: Addr,
+    pub names: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -937,6 +948,20 @@ impl Report {
             },
             authentication: authentication::Authentication::build(catalog, &agg.auth),
             kerberos: authentication::Kerberos::build(catalog, &agg.auth),
+            names: {
+                let mut rows: Vec<NameRow> = agg
+                    .names
+                    .by_addr
+                    .iter()
+                    .map(|(a, n)| NameRow {
+                        addr: *a,
+                        names: n.iter().map(|x| x.to_string()).collect(),
+                    })
+                    .collect();
+                rows.sort_by_key(|r| r.addr);
+                rows
+            },
+            names_not_kept: agg.names.not_kept,
             health,
             timeline: timeline::TimelineReport::build(catalog, &agg.timeline),
         }

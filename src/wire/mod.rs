@@ -12,6 +12,7 @@
 //! - [`dcerpc`]: DCE/RPC PDU headers, binds, endpoint-mapper towers, connectionless headers, and a
 //!   bounded reassembler of connection-oriented PDUs;
 //! - [`ftp`]: FTP control lines that announce a data connection;
+//! - [`dns`]: DNS responses: the addresses A and AAAA answers give names, CNAMEs, the AA bit;
 //! - [`kerberos`]: Kerberos V5 KDC exchanges, AP-REQ and KRB-ERROR (service principals, encryption
 //!   types, error codes) and TCP record marking;
 //! - [`ldap`]: LDAP and CLDAP messages (binds and how they authenticate, searches, the LDAP ping
@@ -29,6 +30,7 @@
 
 pub mod dcerpc;
 pub mod dfs;
+pub mod dns;
 pub mod ftp;
 pub mod kerberos;
 pub mod ldap;
