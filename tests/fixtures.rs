@@ -155,8 +155,9 @@ fn has_service(report: &Value, name: &str) -> bool {
         .any(|r| r["service"] == name)
 }
 
-const FIXTURES: [&str; 22] = [
+const FIXTURES: [&str; 23] = [
     "catalog-rows.pcap",
+    "one-direction.pcap",
     "tunnels.pcapng",
     "domain.pcapng",
     "ipv4-fragments.pcap",
@@ -645,6 +646,38 @@ fn server_side_rules_are_recorded() {
     assert_eq!(rule("192.0.2.72:161"), "catalog-port");
     assert_eq!(rule("192.0.2.73:61000"), "syn-ack");
     assert_eq!(flow(&records, "192.0.2.72:161")["app_protocol"], "SNMP");
+}
+
+/// Regression: with one direction captured (a SPAN port fed one way), every connection counted as an
+/// unanswered attempt and none as service traffic.
+#[test]
+fn one_direction_flows_are_service_traffic_and_said_so() {
+    let (report, records, code, _) = analyze(&["fixtures/one-direction.pcap"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(report["health"]["one_direction_flows"], 3);
+    assert_eq!(report["totals"]["unanswered_flows"], 1);
+    assert_eq!(report["unanswered"]["flows"], 1);
+    for (server, rule, one_way) in [
+        ("192.0.2.10:88", "syn", true),
+        ("192.0.2.10:389", "syn-ack", true),
+        ("192.0.2.30:1433", "catalog-port", true),
+        ("192.0.2.20:445", "syn", false),
+    ] {
+        let f = flow(&records, server);
+        assert_eq!(f["server_rule"], rule, "{server}");
+        assert_eq!(f["one_direction"], one_way, "{server}");
+        assert_eq!(f["unanswered"], !one_way, "{server}");
+    }
+    assert!(has_service(&report, "Kerberos Key Distribution Center"));
+    assert_eq!(app_row(&report, "Kerberos", Some(88))["flows"], 1);
+    let table = svcscope(&["analyze", "-q", "fixtures/one-direction.pcap"]);
+    assert!(
+        table.stdout.contains(
+            "  3 flows seen in one direction only: the capture may miss the other direction\n"
+        ),
+        "{}",
+        table.stdout
+    );
 }
 
 #[test]

@@ -312,6 +312,9 @@ pub struct Health {
     pub flows_created: u64,
     pub flows_evicted: u64,
     pub peak_flows: u64,
+    /// TCP flows of which only one direction was seen (more than an unanswered attempt): the capture
+    /// may miss the other direction. Counted as service traffic too.
+    pub one_direction_flows: u64,
     /// Payload inspection: DCE/RPC binds and endpoint-mapper answers, FTP and TFTP announcements.
     pub inspection: Counters,
     /// Live capture only: libpcap's and svcscope's own counters.
@@ -657,6 +660,7 @@ impl Report {
             fragments_evicted: fc.fragments_evicted,
             flows_created: fc.flows_created,
             flows_evicted: fc.flows_evicted,
+            one_direction_flows: agg.one_direction_flows,
             peak_flows: fc.peak_flows,
             inspection: agg.inspect.clone(),
             live: None,

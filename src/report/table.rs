@@ -621,6 +621,13 @@ pub fn render(r: &Report) -> String {
         count(h.flows_evicted),
         count(h.peak_flows)
     );
+    if h.one_direction_flows > 0 {
+        let _ = writeln!(
+            out,
+            "  {} flows seen in one direction only: the capture may miss the other direction",
+            count(h.one_direction_flows)
+        );
+    }
     // What the inspectors found, generically: every counter of theirs that is not zero.
     let inspected = h.inspection.get("flows_inspected");
     if inspected > 0 {
