@@ -513,16 +513,46 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
     })
 }
 
-/// Writes to standard output; a closed pipe (`| head`) is not an error.
+/// The report could not be written to standard output (a closed pipe, a full disk): the command
+/// ran, but its output is lost or cut short, so it exits 1 rather than 2 (see [`exit_code`]).
+#[derive(Debug)]
+pub struct StdoutError(pub std::io::Error);
+
+impl std::fmt::Display for StdoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "writing to standard output: {}", self.0)
+    }
+}
+
+impl std::error::Error for StdoutError {}
+
+/// Writes to standard output. Any failure, a closed pipe (`| head -0`) too, is a [`StdoutError`]:
+/// what was asked for did not all arrive.
 pub fn write_stdout(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("writing to standard output"),
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| StdoutError(e).into())
+}
+
+/// The exit status of a command that returned this error: 1 when the output could not be written
+/// (the command ran), else 2 (nothing could run: bad arguments, catalog, filter, interface).
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.chain().any(|c| c.is::<StdoutError>()) {
+        1
+    } else {
+        2
     }
 }
 
 fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode> {
+    if args.write.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+        // Packets and the report cannot share standard output, and a report that silently went
+        // nowhere would be worse than none.
+        anyhow::bail!(
+            "-w -: packets cannot go to standard output, where the report goes; give -w a file name"
+        );
+    }
     let nets = args.select.nets()?;
     let sensor = args.sensor.resolve()?;
     let live = LiveOptions {
@@ -624,12 +654,18 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let result = capture_live(catalog.clone(), source, opts, before_read, |tick| {
         let mut t = TickReport::new(&tick_catalog, tick);
         t.sensor = tick_sensor.clone();
-        let text = if format == Format::Json {
-            serde_json::to_string(&t).expect("interval reports serialize") + "\n"
-        } else {
-            t.render() + "\n"
-        };
-        let _ = write_stdout(&text);
+        match format {
+            Format::Json => {
+                let _ = write_stdout(
+                    &(serde_json::to_string(&t).expect("interval reports serialize") + "\n"),
+                );
+            }
+            Format::Table => {
+                let _ = write_stdout(&(t.render() + "\n"));
+            }
+            // Standard output holds the final CSV alone: one header, one table.
+            Format::Csv => eprint!("{}", t.render() + "\n"),
+        }
     })?;
     let mut live = result.live;
     live.savefile = result.saved.as_ref().map(savefile_health);

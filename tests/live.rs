@@ -1037,6 +1037,32 @@ fn interval_json_lines_with(workers: &str) {
     );
 }
 
+/// Regression: `--format csv --interval` printed the interval screens on standard output before the
+/// CSV, which no CSV reader takes.
+#[test]
+fn interval_screens_go_to_stderr_with_csv() {
+    let ns = netns_or_skip!();
+    let cap = ns.capture(&[
+        "--format",
+        "csv",
+        "--interval",
+        "1s",
+        "--duration",
+        "2500ms",
+    ]);
+    ns.replay(&fixture("catalog-rows.pcap"));
+    let done = cap.wait(&|| ns.b_stats());
+    assert!(done.status.success(), "stderr:\n{}", done.stderr);
+    let mut lines = done.stdout.lines();
+    assert!(
+        lines.next().is_some_and(|h| h.starts_with("view,name,")),
+        "standard output starts with the CSV header:\n{}",
+        done.stdout
+    );
+    assert!(!done.stdout.contains("THIS INTERVAL"), "{}", done.stdout);
+    assert!(done.stderr.contains("THIS INTERVAL"), "{}", done.stderr);
+}
+
 #[test]
 fn view_hosts_live_equals_offline_hosts() {
     let ns = netns_or_skip!();
