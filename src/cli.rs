@@ -130,6 +130,12 @@ pub struct HostsArgs {
     pub format: Format,
     #[command(flatten)]
     pub sensor: SensorArg,
+    /// Order the hosts by what they serve, most first (default: bytes served, then address).
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub sort: Option<report::SortKey>,
+    /// At most N hosts.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -226,6 +232,7 @@ impl TrackingArgs {
             },
             max_flows: self.max_flows,
             epm_window: self.epm_window,
+            selection: None,
         }
     }
 }
@@ -241,9 +248,71 @@ pub struct AnalyzeArgs {
     pub flows: FlowArgs,
     #[command(flatten)]
     pub sensor: SensorArg,
-    /// How many unclassified server ports to list.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub top: usize,
+    #[command(flatten)]
+    pub select: FlowSelection,
+    /// Order the service and application-protocol tables by this, most first (default: services
+    /// known from evidence first, then by bytes).
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub sort: Option<report::SortKey>,
+    /// At most N rows in each of the service, not-determined, application-protocol and
+    /// unclassified-port tables (default: every row, and 10 unclassified ports).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+}
+
+/// Which flows `analyze` counts (the rest are counted nowhere): kinds must all hold, values of one
+/// kind are alternatives.
+#[derive(Args, Debug)]
+pub struct FlowSelection {
+    /// Only flows credited to this service (friendly or system name, case-insensitive; evidence,
+    /// or a port only it uses); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub service: Vec<String>,
+    /// Only flows of this application protocol (its catalog name, case-insensitive); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub protocol: Vec<String>,
+    /// Only flows to or from this address; repeatable.
+    #[arg(long, value_name = "ADDR")]
+    pub host: Vec<String>,
+    /// Only flows with an end in this network, e.g. 192.0.2.0/24; repeatable.
+    #[arg(long, value_name = "CIDR")]
+    pub net: Vec<String>,
+}
+
+impl FlowSelection {
+    fn resolve(&self, catalog: &Catalog) -> Result<Option<crate::select::Selection>> {
+        let nets = self
+            .host
+            .iter()
+            .chain(&self.net)
+            .map(|t| Net::parse(t).map_err(anyhow::Error::msg))
+            .collect::<Result<Vec<Net>>>()?;
+        let s = crate::select::Selection::new(catalog, nets, &self.protocol, &self.service)
+            .map_err(anyhow::Error::msg)?;
+        Ok((!s.is_everything()).then_some(s))
+    }
+
+    /// What the report says was selected (names as the catalog spells them).
+    fn described(&self, catalog: &Catalog, s: &crate::select::Selection) -> report::Selected {
+        let mut protocols: Vec<String> = Vec::new();
+        for p in &s.protocols {
+            if let Some(l) = catalog.labels.iter().find(|l| l.name.to_lowercase() == *p) {
+                if !protocols.contains(&l.name) {
+                    protocols.push(l.name.clone());
+                }
+            }
+        }
+        report::Selected {
+            services: s
+                .services
+                .iter()
+                .map(|&id| catalog.service(id).name.clone())
+                .collect(),
+            protocols,
+            nets: self.host.iter().chain(&self.net).cloned().collect(),
+            ..report::Selected::default()
+        }
+    }
 }
 
 /// Flow records (`--flows`) and their rotation, for `analyze` and `capture`.
@@ -350,6 +419,9 @@ pub struct InterfacesArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 }
+
+/// Unclassified server ports listed without `--top`.
+const DEFAULT_TOP_PORTS: usize = 10;
 
 /// "4096", "64k", "4MiB", "100MB", "1G" → bytes (K/M/G are powers of 1024).
 pub fn parse_size(text: &str) -> Result<u64, String> {
@@ -497,10 +569,26 @@ fn render(report: &Report, format: Format) -> String {
 
 fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode> {
     let sensor = args.sensor.resolve()?;
+    let selection = args.select.resolve(&catalog)?;
     let flows = flow_sink(&catalog, &args.flows, &sensor)?;
-    let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, flows)?;
-    let mut report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
+    let mut tracker = args.input.tracking.config();
+    tracker.selection = selection.clone().map(Arc::new);
+    let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, tracker, flows)?;
+    let mut report = Report::build(
+        &catalog,
+        &analysis.aggregate,
+        analysis.inputs,
+        args.top.unwrap_or(DEFAULT_TOP_PORTS),
+    );
     report.sensor = sensor;
+    if selection.is_some() || args.sort.is_some() || args.top.is_some() {
+        let mut selected = selection
+            .as_ref()
+            .map(|s| args.select.described(&catalog, s))
+            .unwrap_or_default();
+        selected.flows_not_selected = analysis.aggregate.flows_not_selected;
+        report.narrow(selected, args.sort, args.top);
+    }
     write_stdout(&render(&report, args.format))?;
     if let Some(e) = analysis.flow_log_error {
         warn!("writing flow records failed: {e}");
@@ -793,6 +881,7 @@ fn interfaces_command(args: &InterfacesArgs) -> Result<ExitCode> {
 fn analyze_inputs(
     catalog: &Arc<Catalog>,
     input: &InputArgs,
+    tracker: TrackerConfig,
     flows: Option<Box<dyn FlowSink>>,
 ) -> Result<(crate::pipeline::Analysis, bool)> {
     if let Some(expr) = &input.filter {
@@ -800,7 +889,7 @@ fn analyze_inputs(
     }
     let opts = AnalyzeOptions {
         workers: usize::from(input.tracking.workers),
-        tracker: input.tracking.config(),
+        tracker,
         filter: input.filter.clone(),
         flows,
         progress: !input.quiet && std::io::stderr().is_terminal(),
@@ -830,7 +919,8 @@ fn render_hosts(report: &HostsReport, format: Format) -> String {
 fn hosts_command(catalog: Arc<Catalog>, args: HostsArgs) -> Result<ExitCode> {
     let nets = args.select.nets()?;
     let sensor = args.sensor.resolve()?;
-    let (analysis, failed) = analyze_inputs(&catalog, &args.input, None)?;
+    let (analysis, failed) =
+        analyze_inputs(&catalog, &args.input, args.input.tracking.config(), None)?;
     let mut report = HostsReport::build(
         &catalog,
         &analysis.aggregate,
@@ -839,6 +929,7 @@ fn hosts_command(catalog: Arc<Catalog>, args: HostsArgs) -> Result<ExitCode> {
         args.select.role,
     );
     report.sensor = sensor;
+    report.narrow(args.sort, args.top);
     write_stdout(&render_hosts(&report, args.format))?;
     Ok(if failed {
         ExitCode::from(1)
@@ -852,7 +943,8 @@ fn rules_command(catalog: Arc<Catalog>, args: RulesArgs) -> Result<ExitCode> {
     if net.prefix != 128 {
         anyhow::bail!("--host takes one address, not a network: {}", args.host);
     }
-    let (analysis, failed) = analyze_inputs(&catalog, &args.input, None)?;
+    let (analysis, failed) =
+        analyze_inputs(&catalog, &args.input, args.input.tracking.config(), None)?;
     let report = HostsReport::build(
         &catalog,
         &analysis.aggregate,

@@ -19,6 +19,7 @@ use crate::flow::{
     update, EndReason, Flow, FlowSink, FlowTable, Lookup, Placed, ServerRule, Timeouts,
 };
 use crate::inspect::Slot;
+use crate::select::Selection;
 use crate::time::Ts;
 
 /// Settings of the classification stages.
@@ -27,6 +28,8 @@ pub struct TrackerConfig {
     pub timeouts: Timeouts,
     pub max_flows: usize,
     pub epm_window: Duration,
+    /// Only the flows it selects are counted (`analyze --service …`); `None`: every flow.
+    pub selection: Option<Arc<Selection>>,
 }
 
 impl Default for TrackerConfig {
@@ -35,6 +38,7 @@ impl Default for TrackerConfig {
             timeouts: Timeouts::default(),
             max_flows: crate::flow::DEFAULT_MAX_FLOWS,
             epm_window: crate::classify::DEFAULT_EPM_WINDOW,
+            selection: None,
         }
     }
 }
@@ -112,6 +116,7 @@ pub struct Tracker {
     sink: Option<Box<dyn FlowSink>>,
     last_expire: Ts,
     interval: Option<IntervalCounters>,
+    selection: Option<Arc<Selection>>,
 }
 
 const EPM_EXPIRE_EVERY: i64 = 60_000_000_000;
@@ -149,6 +154,7 @@ impl Tracker {
             sink,
             last_expire: i64::MIN,
             interval: None,
+            selection: config.selection.clone().filter(|s| !s.is_everything()),
         }
     }
 
@@ -323,7 +329,8 @@ impl Tracker {
                 if flow.class.inspector.is_some() && !flow.inspect_done {
                     self.classifier.inspect(flow, &d, from_client, ts);
                 }
-                if record_now {
+                let counted = self.selection.as_ref().is_none_or(|s| s.may_count(flow));
+                if record_now && counted {
                     if !was_answered {
                         let (client, server) = (flow.client(), flow.server());
                         self.classifier.server_answered(
@@ -358,7 +365,8 @@ impl Tracker {
                 if class.inspector.is_some() {
                     self.classifier.inspect(flow, &d, from_client, ts);
                 }
-                if record_now {
+                let counted = self.selection.as_ref().is_none_or(|s| s.may_count(flow));
+                if record_now && counted {
                     self.agg.record_size(flow.class.label, !flow.answered, size);
                 }
                 flow.class.label
@@ -402,6 +410,12 @@ impl Tracker {
         }
         for (mut f, why) in self.ended.drain(..) {
             self.classifier.flow_ended(&mut f);
+            if let Some(s) = &self.selection {
+                if !s.matches(self.classifier.catalog(), &f) {
+                    self.agg.flows_not_selected += 1;
+                    continue;
+                }
+            }
             self.agg.end_flow(&f, self.classifier.catalog());
             if let Some(sink) = &mut self.sink {
                 sink.ended(&f, why);
@@ -414,6 +428,12 @@ impl Tracker {
     pub fn snapshot(&self) -> Aggregate {
         let mut agg = self.agg.clone();
         for f in self.flows.iter() {
+            if let Some(s) = &self.selection {
+                if !s.matches(self.classifier.catalog(), f) {
+                    agg.flows_not_selected += 1;
+                    continue;
+                }
+            }
             agg.end_flow(f, self.classifier.catalog());
         }
         agg.flow_counters = self.flows.counters;

@@ -680,6 +680,129 @@ fn one_direction_flows_are_service_traffic_and_said_so() {
     );
 }
 
+/// `--service`, `--protocol`, `--host`, `--net`: the flows selected are counted whole, as in the
+/// full report, and the rest nowhere; the report says what was selected.
+#[test]
+fn analyze_selects_flows_by_service_protocol_and_address() {
+    let domain = "fixtures/domain.pcapng";
+    let (full, all_records, _, _) = analyze(&[domain], &[]);
+    let netlogon = full["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service"] == "Net Logon")
+        .unwrap()
+        .clone();
+    let (report, records, code, _) = analyze(&[domain], &["--service", "netlogon"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["totals"]["flows"], netlogon["flows"]);
+    assert_eq!(records.len() as u64, netlogon["flows"].as_u64().unwrap());
+    assert_eq!(
+        report["selection"]["flows_not_selected"].as_u64().unwrap(),
+        full["totals"]["flows"].as_u64().unwrap() - netlogon["flows"].as_u64().unwrap()
+    );
+    assert_eq!(
+        report["selection"]["services"],
+        serde_json::json!(["Net Logon"])
+    );
+    for r in &records {
+        assert!(
+            r["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == "Net Logon")
+                && matches!(r["service_basis"].as_str(), Some("evidence" | "port")),
+            "{r}"
+        );
+    }
+    let row = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service"] == "Net Logon")
+        .unwrap();
+    for k in [
+        "flows",
+        "packets_c2s",
+        "packets_s2c",
+        "bytes_c2s",
+        "bytes_s2c",
+        "clients",
+    ] {
+        assert_eq!(row[k], netlogon[k], "{k}");
+    }
+
+    let host = "192.0.2.101";
+    let involved = |r: &Value| r["client_addr"] == host || r["server_addr"] == host;
+    let expected = all_records.iter().filter(|r| involved(r)).count();
+    let (report, records, _, _) = analyze(&[domain], &["--host", host, "--protocol", "SMB"]);
+    let smb = all_records
+        .iter()
+        .filter(|r| involved(r) && r["app_protocol"] == "SMB")
+        .count();
+    assert!(smb > 0 && smb < expected);
+    assert_eq!(report["totals"]["flows"], smb);
+    assert!(records
+        .iter()
+        .all(|r| involved(r) && r["app_protocol"] == "SMB"));
+    let (report, _, _, _) = analyze(&[domain], &["--net", "192.0.2.101/32"]);
+    assert_eq!(report["totals"]["flows"], expected);
+
+    let table = svcscope(&["analyze", "-q", "--service", "Net Logon", domain]);
+    assert!(
+        table
+            .stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("Selected: flows of service Net Logon ("),
+        "{}",
+        table.stdout
+    );
+    let bad = svcscope(&["analyze", "-q", "--protocol", "Kerbros", domain]);
+    assert_eq!(bad.code, 2);
+    assert!(bad
+        .stderr
+        .contains("--protocol \"Kerbros\": no such application protocol"));
+}
+
+/// `--sort` and `--top` order and cut the service and application-protocol tables, and the hosts.
+#[test]
+fn analyze_and_hosts_sort_and_keep_the_top_rows() {
+    let domain = "fixtures/domain.pcapng";
+    let (full, _, _, _) = analyze(&[domain], &[]);
+    let (report, _, _, _) = analyze(&[domain], &["--sort", "flows", "--top", "3"]);
+    for table in ["services", "app_protocols"] {
+        let rows = report[table].as_array().unwrap();
+        assert_eq!(rows.len(), 3, "{table}");
+        let flows: Vec<u64> = rows.iter().map(|r| r["flows"].as_u64().unwrap()).collect();
+        let mut all: Vec<u64> = full[table]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["flows"].as_u64().unwrap())
+            .collect();
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(flows, all[..3], "{table}");
+    }
+    assert_eq!(report["selection"]["sort"], "flows");
+    assert_eq!(report["selection"]["top"], 3);
+    assert!(report["selection"]["rows_not_shown"].as_u64().unwrap() > 0);
+    assert_eq!(
+        report["totals"], full["totals"],
+        "--top cuts rows, not flows"
+    );
+
+    let hosts = svcscope(&[
+        "hosts", "-q", "--format", "json", "--sort", "clients", "--top", "2", domain,
+    ]);
+    let v: Value = serde_json::from_str(&hosts.stdout).unwrap();
+    assert_eq!(v["hosts"].as_array().unwrap().len(), 2);
+    assert_eq!(v["hosts"][0]["addr"], "192.0.2.10");
+    assert!(v["hosts_not_shown"].as_u64().unwrap() > 0);
+}
+
 #[test]
 fn shared_ports_keep_every_candidate() {
     let (report, records, _, _) = analyze(&["fixtures/shared-ports.pcap"], &[]);

@@ -346,6 +346,8 @@ pub struct Aggregate {
     /// TCP flows of which only one direction was seen (see [`Flow::is_one_direction`]); they count
     /// as service traffic as well.
     pub one_direction_flows: u64,
+    /// Flows a selection (`analyze --service …`) left out: counted nowhere else.
+    pub flows_not_selected: u64,
     pub decode: DecodeCounters,
     pub flow_counters: FlowCounters,
     /// What each host serves and uses (answered flows only).
@@ -474,6 +476,7 @@ impl Aggregate {
             *self.unanswered_by_label.entry(*k).or_default() += v;
         }
         self.one_direction_flows += o.one_direction_flows;
+        self.flows_not_selected += o.flows_not_selected;
         self.decode.merge(&o.decode);
         self.hosts.merge(&o.hosts);
         for (k, v) in &o.rpc_interfaces {

@@ -402,6 +402,58 @@ pub struct Report {
     /// The Kerberos service principals clients asked tickets for or presented.
     pub kerberos: authentication::Kerberos,
     pub health: Health,
+    /// What `--service`, `--protocol`, `--host`, `--net`, `--sort` and `--top` selected; `null`
+    /// without them.
+    pub selection: Option<Selected>,
+}
+
+/// The flows and rows a report was narrowed to (see [`crate::select`]).
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Selected {
+    /// Catalog service names (friendly), application protocols and networks asked for.
+    pub services: Vec<String>,
+    pub protocols: Vec<String>,
+    pub nets: Vec<String>,
+    /// Flows left out: in no figure of the report but capture health's packet counts.
+    pub flows_not_selected: u64,
+    /// `--sort`: "bytes", "flows", "packets" or "clients"; `null`: the default order.
+    pub sort: Option<SortKey>,
+    /// `--top`: at most this many rows of each of services, undetermined, app_protocols and
+    /// unclassified.top_ports.
+    pub top: Option<usize>,
+    /// Rows `--top` left out of those tables (their flows are still in `totals`).
+    pub rows_not_shown: u64,
+}
+
+/// What service, protocol and host tables can be ordered by (most first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SortKey {
+    Bytes,
+    Flows,
+    Packets,
+    Clients,
+}
+
+impl SortKey {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Bytes => "bytes",
+            SortKey::Flows => "flows",
+            SortKey::Packets => "packets",
+            SortKey::Clients => "clients",
+        }
+    }
+
+    /// The value rows are ordered by, most first.
+    pub fn of(self, t: &Traffic) -> u64 {
+        match self {
+            SortKey::Bytes => t.bytes(),
+            SortKey::Flows => t.flows,
+            SortKey::Packets => t.packets_c2s + t.packets_s2c,
+            SortKey::Clients => t.clients as u64,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -737,7 +789,48 @@ impl Report {
             authentication: authentication::Authentication::build(catalog, &agg.auth),
             kerberos: authentication::Kerberos::build(catalog, &agg.auth),
             health,
+            selection: None,
         }
+    }
+
+    /// Orders the service and application-protocol tables by `sort` (most first; ties keep the
+    /// default order) and keeps at most `top` rows of each, saying so in [`Report::selection`],
+    /// which `selected` (the flows chosen, if any) starts.
+    pub fn narrow(&mut self, mut selected: Selected, sort: Option<SortKey>, top: Option<usize>) {
+        if let Some(k) = sort {
+            let desc = |t: &Traffic| std::cmp::Reverse(k.of(t));
+            self.services.sort_by_key(|r| desc(&r.traffic));
+            self.undetermined.sort_by_key(|r| desc(&r.traffic));
+            self.app_protocols.sort_by_key(|r| desc(&r.traffic));
+            let key = |r: &PortRow| match k {
+                SortKey::Flows => r.flows,
+                SortKey::Packets => r.packets,
+                // Unclassified ports keep no clients: by bytes.
+                SortKey::Bytes | SortKey::Clients => r.bytes,
+            };
+            self.unclassified
+                .top_ports
+                .sort_by_key(|r| std::cmp::Reverse(key(r)));
+        }
+        let mut cut = 0u64;
+        if let Some(n) = top {
+            let mut keep = |len: usize| {
+                cut += len.saturating_sub(n) as u64;
+                n
+            };
+            let n1 = keep(self.services.len());
+            self.services.truncate(n1);
+            let n2 = keep(self.undetermined.len());
+            self.undetermined.truncate(n2);
+            let n3 = keep(self.app_protocols.len());
+            self.app_protocols.truncate(n3);
+            // Unclassified ports were already cut to `top` when the report was built.
+            self.unclassified.top_ports.truncate(n);
+        }
+        selected.sort = sort;
+        selected.top = top;
+        selected.rows_not_shown = cut;
+        self.selection = Some(selected);
     }
 
     /// True when some input failed.

@@ -375,6 +375,39 @@ fn kerberos(r: &Report) -> String {
     out
 }
 
+/// "Selected: service Net Logon, net 192.0.2.0/24 (1,234 other flows not counted); sorted by
+/// flows; top 5 rows (3 not shown)", one line.
+fn selection_line(sel: &super::Selected) -> String {
+    let mut what: Vec<String> = Vec::new();
+    let mut kind = |name: &str, values: &[String]| {
+        if !values.is_empty() {
+            what.push(format!("{name} {}", terminal(&values.join(" or "))));
+        }
+    };
+    kind("service", &sel.services);
+    kind("protocol", &sel.protocols);
+    kind("host/net", &sel.nets);
+    let mut parts = Vec::new();
+    if !what.is_empty() {
+        parts.push(format!(
+            "Selected: flows of {} ({} other flows not counted)",
+            what.join(" and "),
+            count(sel.flows_not_selected)
+        ));
+    }
+    if let Some(k) = sel.sort {
+        parts.push(format!("sorted by {}", k.as_str()));
+    }
+    if let Some(n) = sel.top {
+        parts.push(format!(
+            "top {} rows per table ({} not shown)",
+            count(n as u64),
+            count(sel.rows_not_shown)
+        ));
+    }
+    format!("{}\n", parts.join("; "))
+}
+
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let files = r.inputs.len();
@@ -390,6 +423,9 @@ pub fn render(r: &Report) -> String {
         short_time(&r.first_seen),
         short_time(&r.last_seen),
     );
+    if let Some(sel) = &r.selection {
+        out.push_str(&selection_line(sel));
+    }
     let t = &r.totals;
     let pct = |a: u64, b: u64| {
         if b == 0 {
@@ -423,7 +459,12 @@ pub fn render(r: &Report) -> String {
     out.push_str(&authentication(r));
     out.push_str(&kerberos(r));
 
-    out.push_str("\nApplication protocols by bytes (each flow once)\n");
+    let by = r
+        .selection
+        .as_ref()
+        .and_then(|s| s.sort)
+        .map_or("bytes", |k| k.as_str());
+    let _ = writeln!(out, "\nApplication protocols by {by} (each flow once)");
     let mut tab = Table::new(&[
         "PROTOCOL",
         "PORT",
