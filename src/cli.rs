@@ -96,6 +96,13 @@ pub struct InputArgs {
     pub tracking: TrackingArgs,
 }
 
+impl InputArgs {
+    /// The inputs as given: `-r` files, then the FILE arguments.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.read.iter().chain(&self.files).cloned().collect()
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct HostSelection {
     /// Only this host (repeatable).
@@ -258,6 +265,10 @@ pub struct AnalyzeArgs {
     /// unclassified-port tables (default: every row, and 10 unclassified ports).
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
+    /// Write the packets of the flows credited to service NAME (evidence, or a port only it uses)
+    /// to the pcap FILE; the inputs are read a second time for it (not standard input or pipes).
+    #[arg(long, num_args = 2, value_names = ["NAME", "FILE"])]
+    pub write_service: Option<Vec<String>>,
 }
 
 /// Which flows `analyze` counts (the rest are counted nowhere): kinds must all hold, values of one
@@ -573,6 +584,30 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
     let flows = flow_sink(&catalog, &args.flows, &sensor)?;
     let mut tracker = args.input.tracking.config();
     tracker.selection = selection.clone().map(Arc::new);
+    let paths = crate::pipeline::processing_order(&args.input.paths());
+    // --write-service: the first pass notes the service's flows, a second writes their packets.
+    let write_service = match &args.write_service {
+        Some(v) => {
+            let (name, out) = (&v[0], PathBuf::from(&v[1]));
+            crate::extract::check_rereadable(&paths).map_err(anyhow::Error::msg)?;
+            let only = crate::select::Selection::new(
+                &catalog,
+                Vec::new(),
+                &[],
+                std::slice::from_ref(name),
+            )
+            .map_err(|e| anyhow::anyhow!("--write-service: {e}"))?;
+            Some((crate::extract::SpanSink::new(catalog.clone(), only), out))
+        }
+        None => None,
+    };
+    let flows = match (&write_service, flows) {
+        (None, f) => f,
+        (Some((spans, _)), None) => Some(Box::new(spans.clone()) as Box<dyn FlowSink>),
+        (Some((spans, _)), Some(f)) => {
+            Some(Box::new(crate::extract::Tee(f, Box::new(spans.clone()))) as Box<dyn FlowSink>)
+        }
+    };
     let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, tracker, flows)?;
     let mut report = Report::build(
         &catalog,
@@ -593,6 +628,43 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
     if let Some(e) = analysis.flow_log_error {
         warn!("writing flow records failed: {e}");
         failed = true;
+    }
+    if let Some((sink, out)) = write_service {
+        let spans = sink.spans();
+        let spans = spans.lock().unwrap_or_else(|e| e.into_inner());
+        match crate::extract::write_packets(&paths, args.input.filter.as_deref(), &spans, &out) {
+            Err(e) => {
+                warn!("{e}");
+                failed = true;
+            }
+            Ok(w) => {
+                if spans.flows_not_kept > 0 {
+                    warn!(
+                        "{}: {} flows of the service not written (more than {} flows)",
+                        out.display(),
+                        spans.flows_not_kept,
+                        crate::extract::MAX_FLOWS
+                    );
+                    failed = true;
+                }
+                if w.other_link_type > 0 {
+                    warn!(
+                        "{}: {} packets of the service not written: their link type differs from the file's",
+                        out.display(),
+                        w.other_link_type
+                    );
+                    failed = true;
+                }
+                if !args.input.quiet {
+                    warn!(
+                        "wrote {}: {} packets of {} flows",
+                        out.display(),
+                        w.packets,
+                        spans.flows
+                    );
+                }
+            }
+        }
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -894,8 +966,7 @@ fn analyze_inputs(
         flows,
         progress: !input.quiet && std::io::stderr().is_terminal(),
     };
-    let paths: Vec<PathBuf> = input.read.iter().chain(&input.files).cloned().collect();
-    let analysis = analyze_files(catalog.clone(), &paths, opts);
+    let analysis = analyze_files(catalog.clone(), &input.paths(), opts);
     let mut failed = false;
     for i in &analysis.inputs {
         if let Some(e) = &i.error {

@@ -10,7 +10,7 @@
 //!                                   ended flows ─▶ flow::FlowSink ─▶ report::flows (records)
 //! ```
 //!
-//! Each module imports only those below it: `cli` → `pipeline` → `tracker` and `report` (side by
+//! Each module imports only those below it: `cli` → `pipeline` and `extract` (the second read of `analyze --write-service`) → `tracker` and `report` (side by
 //! side: ended flows reach the flow records through a `flow::FlowSink` the pipeline hands the
 //! tracker) → `select` (which flows `analyze` counts) → `aggregate`, `classify` → `flow` → `inspect` → `wire`, `capture` → `decode`,
 //! `catalog`, and the ground floor, `bounded` (capped tables) and `time` (trace time). `pipeline`
@@ -24,6 +24,7 @@ pub mod catalog;
 pub mod classify;
 pub mod cli;
 pub mod decode;
+pub mod extract;
 pub mod flow;
 pub mod inspect;
 pub mod metrics;

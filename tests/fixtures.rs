@@ -803,6 +803,92 @@ fn analyze_and_hosts_sort_and_keep_the_top_rows() {
     assert!(v["hosts_not_shown"].as_u64().unwrap() > 0);
 }
 
+/// `--write-service`: the packets of the flows credited to the service, all of them and no other,
+/// later IP fragments included; analysing the file gives the service's numbers again.
+#[test]
+fn write_service_saves_exactly_the_packets_of_its_flows() {
+    for (fixture, service) in [
+        ("fixtures/domain.pcapng", "Net Logon"),
+        ("fixtures/ipv4-fragments.pcap", "kdc"),
+    ] {
+        let out = temp(&format!("{}.{service}.pcap", fixture.replace('/', "_")));
+        let (full, _, code, stderr) = analyze(
+            &[fixture],
+            &["--write-service", service, out.to_str().unwrap()],
+        );
+        assert_eq!((code, stderr.as_str()), (0, ""), "{fixture}");
+        let (alone, _, code, _) = analyze(&[out.to_str().unwrap()], &[]);
+        assert_eq!(code, 0);
+        let row = |r: &Value| {
+            r["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["service"] == "Net Logon" || x["system_service"] == service)
+                .unwrap()
+                .clone()
+        };
+        let (a, b) = (row(&full), row(&alone));
+        for k in [
+            "flows",
+            "packets_c2s",
+            "packets_s2c",
+            "bytes_c2s",
+            "bytes_s2c",
+            "clients",
+        ] {
+            assert_eq!(a[k], b[k], "{fixture}: {k}");
+        }
+        assert_eq!(
+            alone["totals"]["flows"], a["flows"],
+            "{fixture}: no other flows"
+        );
+        assert_eq!(
+            alone["totals"]["packets"].as_u64().unwrap(),
+            a["packets_c2s"].as_u64().unwrap() + a["packets_s2c"].as_u64().unwrap(),
+            "{fixture}: no other packets"
+        );
+    }
+    assert_eq!(
+        analyze(&["fixtures/ipv4-fragments.pcap"], &[]).0["health"]["fragments_attributed"],
+        3,
+        "the fixture has later fragments to find"
+    );
+    let refused = svcscope(&[
+        "analyze",
+        "-q",
+        "--write-service",
+        "kdc",
+        "/dev/null",
+        "-r",
+        "-",
+    ]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused
+            .stderr
+            .contains("--write-service reads the inputs twice: - cannot be read again"),
+        "{}",
+        refused.stderr
+    );
+    if Path::new("/dev/full").exists() {
+        let full = svcscope(&[
+            "analyze",
+            "-q",
+            "--write-service",
+            "Net Logon",
+            "/dev/full",
+            "fixtures/domain.pcapng",
+        ]);
+        assert_eq!(full.code, 1, "{}", full.stderr);
+        assert!(
+            full.stderr.starts_with("svcscope: /dev/full: ") && full.stderr.lines().count() == 1,
+            "{}",
+            full.stderr
+        );
+    }
+}
+
 #[test]
 fn shared_ports_keep_every_candidate() {
     let (report, records, _, _) = analyze(&["fixtures/shared-ports.pcap"], &[]);
