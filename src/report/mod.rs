@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::aggregate::services::EvidenceSummary;
 use crate::aggregate::{Aggregate, Dist, Stats};
-use crate::catalog::{Catalog, LabelId, Origin, PortSpec, Transport};
+use crate::catalog::{Catalog, LabelId, Origin, PortSpec};
 use crate::flow::{C2S, S2C};
 use crate::inspect::Basis;
 use crate::inspect::Counters;
@@ -37,7 +37,7 @@ use crate::time::Ts;
 pub use flows::rfc3339;
 
 /// Version of the JSON report schema; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One input's part in the report.
 #[derive(Clone, Debug, Serialize)]
@@ -135,8 +135,9 @@ pub(crate) fn time(ts: Ts) -> Option<String> {
 #[derive(Clone, Debug, Serialize)]
 pub struct AppRow {
     pub app_protocol: String,
-    /// "tcp", "udp" or "ip".
-    pub transport: Transport,
+    /// "tcp", "udp", or for an IP protocol row its name ("gre", "esp", "ah", "ip-N"): the
+    /// vocabulary of flow records and `hosts`.
+    pub transport: String,
     pub port: Option<u16>,
     pub ip_protocol: Option<u8>,
     /// For the dynamic RPC range: the configured ranges.
@@ -232,13 +233,28 @@ impl EvidenceRow {
 #[derive(Clone, Debug, Serialize)]
 pub struct UndeterminedRow {
     pub app_protocol: String,
-    pub transport: Transport,
+    /// As [`AppRow::transport`].
+    pub transport: String,
     pub port: Option<u16>,
     pub ip_protocol: Option<u8>,
+    /// For the dynamic RPC range: the configured ranges.
+    pub port_ranges: Option<Vec<[u16; 2]>>,
     /// Every candidate service, in catalog order.
     pub services: Vec<String>,
     #[serde(flatten)]
     pub traffic: Traffic,
+}
+
+impl UndeterminedRow {
+    pub fn port_ranges(&self) -> Option<&[[u16; 2]]> {
+        self.port_ranges.as_deref()
+    }
+}
+
+impl AppRow {
+    pub fn port_ranges(&self) -> Option<&[[u16; 2]]> {
+        self.port_ranges.as_deref()
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -501,8 +517,17 @@ pub fn port_text(catalog: &Catalog, label: LabelId) -> String {
     let l = catalog.label(label);
     match l.spec {
         PortSpec::Port(p) => format!("{}/{p}", l.transport),
-        PortSpec::IpProtocol(n) => format!("ip/{n}"),
+        PortSpec::IpProtocol(n) => transport_name(n),
         PortSpec::Dynamic => format!("{}/dynamic", l.transport),
+    }
+}
+
+/// A label's transport as data documents name it: "tcp", "udp", or its IP protocol's name.
+pub fn label_transport(catalog: &Catalog, label: LabelId) -> String {
+    let l = catalog.label(label);
+    match l.spec {
+        PortSpec::IpProtocol(n) => transport_name(n),
+        _ => l.transport.to_string(),
     }
 }
 
@@ -551,7 +576,7 @@ impl Report {
                 let (port, ip_protocol, port_ranges) = label_port(catalog, id);
                 AppRow {
                     app_protocol: l.name.clone(),
-                    transport: l.transport,
+                    transport: label_transport(catalog, id),
                     port,
                     ip_protocol,
                     port_ranges,
@@ -613,12 +638,13 @@ impl Report {
             .undetermined()
             .map(|(id, s)| {
                 let l = catalog.label(id);
-                let (port, ip_protocol, _) = label_port(catalog, id);
+                let (port, ip_protocol, port_ranges) = label_port(catalog, id);
                 UndeterminedRow {
                     app_protocol: l.name.clone(),
-                    transport: l.transport,
+                    transport: label_transport(catalog, id),
                     port,
                     ip_protocol,
+                    port_ranges,
                     services: service_names(catalog, id),
                     traffic: Traffic::of(s),
                 }

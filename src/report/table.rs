@@ -229,7 +229,7 @@ fn undetermined(r: &Report) -> String {
     for u in &r.undetermined {
         let port = match (u.port, u.ip_protocol) {
             (Some(p), _) => format!("{}/{p}", u.transport),
-            (None, Some(n)) => format!("ip/{n}"),
+            (None, Some(_)) => u.transport.clone(),
             (None, None) => format!("{}/dynamic", u.transport),
         };
         let candidates = format!(
@@ -481,7 +481,7 @@ pub fn render(r: &Report) -> String {
     for a in &r.app_protocols {
         let port = match (a.port, a.ip_protocol) {
             (Some(p), _) => format!("{}/{p}", a.transport),
-            (None, Some(n)) => format!("ip/{n}"),
+            (None, Some(_)) => a.transport.clone(),
             (None, None) => format!("{}/dynamic", a.transport),
         };
         let services = if a.services.len() > 3 {
