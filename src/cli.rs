@@ -65,6 +65,24 @@ pub enum Command {
     Hosts(HostsArgs),
     /// Draft inbound firewall rules for the services a host was seen serving.
     Rules(RulesArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on standard output.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on standard output: svcscope(1), or a subcommand's.
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// A subcommand's page (svcscope-analyze(1), …) instead of svcscope(1).
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -455,6 +473,12 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Runs the command line; errors that stop a command return `Err` (main prints them).
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // Made from the argument definitions alone: no catalog needed.
+    match &cli.command {
+        Command::Completions(args) => return completions(args.shell),
+        Command::Man(args) => return man_page(args.subcommand.as_deref()),
+        _ => {}
+    }
     let catalog = Catalog::load(&cli.catalogs)?;
     match cli.command {
         Command::Catalog(args) => catalog_command(&catalog, &args),
@@ -463,7 +487,45 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Interfaces(args) => interfaces_command(&args),
         Command::Hosts(args) => hosts_command(Arc::new(catalog), args),
         Command::Rules(args) => rules_command(Arc::new(catalog), args),
+        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
     }
+}
+
+/// The completion script for `shell`, generated from the argument definitions.
+fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
+    let mut out = Vec::new();
+    clap_complete::generate(
+        shell,
+        &mut <Cli as clap::CommandFactory>::command(),
+        "svcscope",
+        &mut out,
+    );
+    write_stdout(&String::from_utf8_lossy(&out))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The man page of svcscope or of one subcommand (named `svcscope-SUBCOMMAND`), in roff.
+fn man_page(subcommand: Option<&str>) -> Result<ExitCode> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    cmd.build();
+    let page = match subcommand {
+        None => cmd,
+        Some(name) => {
+            let sub = cmd
+                .get_subcommands()
+                .find(|c| c.get_name() == name)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("man {name}: no such subcommand"))?;
+            let full = format!("svcscope-{name}");
+            sub.name(full.clone()).bin_name(full)
+        }
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut out)
+        .context("rendering the man page")?;
+    write_stdout(&String::from_utf8_lossy(&out))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
