@@ -651,7 +651,7 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
     let write_service = match &args.write_service {
         Some(v) => {
             let (name, out) = (&v[0], PathBuf::from(&v[1]));
-            crate::extract::check_rereadable(&paths).map_err(anyhow::Error::msg)?;
+            crate::extract::check_rereadable(&paths, &out).map_err(anyhow::Error::msg)?;
             let only = crate::select::Selection::new(
                 &catalog,
                 Vec::new(),

@@ -153,9 +153,17 @@ fn linktype(link: LinkType) -> Option<i32> {
     })
 }
 
-/// Inputs that can be read a second time: regular files (not `-`, pipes or devices).
-pub fn check_rereadable(paths: &[PathBuf]) -> Result<(), String> {
+/// Inputs that can be read a second time: regular files (not `-`, pipes or devices), none of
+/// them the file to write (which would be emptied before its second read).
+pub fn check_rereadable(paths: &[PathBuf], out: &Path) -> Result<(), String> {
+    let out_file = std::fs::canonicalize(out).ok();
     for p in paths {
+        if out_file.is_some() && std::fs::canonicalize(p).ok() == out_file {
+            return Err(format!(
+                "--write-service {}: that is an input; write the packets to another file",
+                out.display()
+            ));
+        }
         let once = p.as_os_str() == crate::capture::file::STDIN
             || std::fs::metadata(p).is_ok_and(|m| !m.is_file());
         if once {

@@ -864,6 +864,23 @@ fn write_service_saves_exactly_the_packets_of_its_flows() {
         "-",
     ]);
     assert_eq!(refused.code, 2);
+    let input = temp("input-and-output.pcap");
+    std::fs::copy("fixtures/vlan.pcap", &input).unwrap();
+    let same = svcscope(&[
+        "analyze",
+        "-q",
+        "--write-service",
+        "kdc",
+        input.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(same.code, 2, "{}", same.stderr);
+    assert!(same.stderr.contains("that is an input"), "{}", same.stderr);
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        std::fs::read("fixtures/vlan.pcap").unwrap(),
+        "the input is untouched"
+    );
     assert!(
         refused
             .stderr
