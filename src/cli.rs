@@ -71,6 +71,24 @@ pub enum Command {
     Hosts(HostsArgs),
     /// Draft inbound firewall rules for the services a host was seen serving.
     Rules(RulesArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on standard output.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on standard output: svcscope(1), or a subcommand's.
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// A subcommand's page (svcscope-analyze(1), …) instead of svcscope(1).
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -100,6 +118,13 @@ pub struct InputArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub tracking: TrackingArgs,
+}
+
+impl InputArgs {
+    /// The inputs as given: `-r` files, then the FILE arguments.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.read.iter().chain(&self.files).cloned().collect()
+    }
 }
 
 #[derive(Args, Debug)]
@@ -136,6 +161,12 @@ pub struct HostsArgs {
     pub format: Format,
     #[command(flatten)]
     pub sensor: SensorArg,
+    /// Order the hosts by what they serve, most first (default: bytes served, then address).
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub sort: Option<report::SortKey>,
+    /// At most N hosts.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -247,6 +278,7 @@ impl TrackingArgs {
             max_flows: self.max_flows,
             epm_window: self.epm_window,
             active_timeout: None,
+            selection: None,
         }
     }
 }
@@ -358,9 +390,75 @@ pub struct AnalyzeArgs {
     pub ipfix: IpfixArgs,
     #[command(flatten)]
     pub sensor: SensorArg,
-    /// How many unclassified server ports to list.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub top: usize,
+    #[command(flatten)]
+    pub select: FlowSelection,
+    /// Order the service and application-protocol tables by this, most first (default: services
+    /// known from evidence first, then by bytes).
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub sort: Option<report::SortKey>,
+    /// At most N rows in each of the service, not-determined, application-protocol and
+    /// unclassified-port tables (default: every row, and 10 unclassified ports).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// Write the packets of the flows credited to service NAME (evidence, or a port only it uses)
+    /// to the pcap FILE; the inputs are read a second time for it (not standard input or pipes).
+    #[arg(long, num_args = 2, value_names = ["NAME", "FILE"])]
+    pub write_service: Option<Vec<String>>,
+}
+
+/// Which flows `analyze` counts (the rest are counted nowhere): kinds must all hold, values of one
+/// kind are alternatives.
+#[derive(Args, Debug)]
+pub struct FlowSelection {
+    /// Only flows credited to this service (friendly or system name, case-insensitive; evidence,
+    /// or a port only it uses); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub service: Vec<String>,
+    /// Only flows of this application protocol (its catalog name, case-insensitive); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub protocol: Vec<String>,
+    /// Only flows to or from this address; repeatable.
+    #[arg(long, value_name = "ADDR")]
+    pub host: Vec<String>,
+    /// Only flows with an end in this network, e.g. 192.0.2.0/24; repeatable.
+    #[arg(long, value_name = "CIDR")]
+    pub net: Vec<String>,
+}
+
+impl FlowSelection {
+    fn resolve(&self, catalog: &Catalog) -> Result<Option<crate::select::Selection>> {
+        let nets = self
+            .host
+            .iter()
+            .chain(&self.net)
+            .map(|t| Net::parse(t).map_err(anyhow::Error::msg))
+            .collect::<Result<Vec<Net>>>()?;
+        let s = crate::select::Selection::new(catalog, nets, &self.protocol, &self.service)
+            .map_err(anyhow::Error::msg)?;
+        Ok((!s.is_everything()).then_some(s))
+    }
+
+    /// What the report says was selected (names as the catalog spells them).
+    fn described(&self, catalog: &Catalog, s: &crate::select::Selection) -> report::Selected {
+        let mut protocols: Vec<String> = Vec::new();
+        for p in &s.protocols {
+            if let Some(l) = catalog.labels.iter().find(|l| l.name.to_lowercase() == *p) {
+                if !protocols.contains(&l.name) {
+                    protocols.push(l.name.clone());
+                }
+            }
+        }
+        report::Selected {
+            services: s
+                .services
+                .iter()
+                .map(|&id| catalog.service(id).name.clone())
+                .collect(),
+            protocols,
+            nets: self.host.iter().chain(&self.net).cloned().collect(),
+            ..report::Selected::default()
+        }
+    }
 }
 
 /// Flow records (`--flows`) and their rotation, for `analyze` and `capture`.
@@ -473,6 +571,9 @@ pub struct InterfacesArgs {
     pub format: Format,
 }
 
+/// Unclassified server ports listed without `--top`.
+const DEFAULT_TOP_PORTS: usize = 10;
+
 /// "4096", "64k", "4MiB", "100MB", "1G" → bytes (K/M/G are powers of 1024).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -494,6 +595,12 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Runs the command line; errors that stop a command return `Err` (main prints them).
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // Made from the argument definitions alone: no catalog needed.
+    match &cli.command {
+        Command::Completions(args) => return completions(args.shell),
+        Command::Man(args) => return man_page(args.subcommand.as_deref()),
+        _ => {}
+    }
     report::table::set_width(if cli.wide {
         None
     } else {
@@ -507,7 +614,45 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Interfaces(args) => interfaces_command(&args),
         Command::Hosts(args) => hosts_command(Arc::new(catalog), args),
         Command::Rules(args) => rules_command(Arc::new(catalog), args),
+        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
     }
+}
+
+/// The completion script for `shell`, generated from the argument definitions.
+fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
+    let mut out = Vec::new();
+    clap_complete::generate(
+        shell,
+        &mut <Cli as clap::CommandFactory>::command(),
+        "svcscope",
+        &mut out,
+    );
+    write_stdout(&String::from_utf8_lossy(&out))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The man page of svcscope or of one subcommand (named `svcscope-SUBCOMMAND`), in roff.
+fn man_page(subcommand: Option<&str>) -> Result<ExitCode> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    cmd.build();
+    let page = match subcommand {
+        None => cmd,
+        Some(name) => {
+            let sub = cmd
+                .get_subcommands()
+                .find(|c| c.get_name() == name)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("man {name}: no such subcommand"))?;
+            let full = format!("svcscope-{name}");
+            sub.name(full.clone()).bin_name(full)
+        }
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut out)
+        .context("rendering the man page")?;
+    write_stdout(&String::from_utf8_lossy(&out))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn catalog_command(catalog: &Catalog, args: &CatalogArgs) -> Result<ExitCode> {
@@ -633,6 +778,7 @@ fn render(
 
 fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode> {
     let sensor = args.sensor.resolve()?;
+    let selection = args.select.resolve(&catalog)?;
     let (flows, exporter) = sinks(&catalog, &args.flows, &sensor, &args.ipfix, false)?;
     let exporter = match exporter {
         Some((e, launcher)) => {
@@ -641,10 +787,49 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
         }
         None => None,
     };
-    let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, flows)?;
-    let mut report = Report::build(&catalog, &analysis.aggregate, analysis.inputs, args.top);
+    let mut tracker = args.input.tracking.config();
+    tracker.selection = selection.clone().map(Arc::new);
+    let paths = crate::pipeline::processing_order(&args.input.paths());
+    // --write-service: the first pass notes the service's flows, a second writes their packets.
+    let write_service = match &args.write_service {
+        Some(v) => {
+            let (name, out) = (&v[0], PathBuf::from(&v[1]));
+            crate::extract::check_rereadable(&paths, &out).map_err(anyhow::Error::msg)?;
+            let only = crate::select::Selection::new(
+                &catalog,
+                Vec::new(),
+                &[],
+                std::slice::from_ref(name),
+            )
+            .map_err(|e| anyhow::anyhow!("--write-service: {e}"))?;
+            Some((crate::extract::SpanSink::new(catalog.clone(), only), out))
+        }
+        None => None,
+    };
+    let flows = match (&write_service, flows) {
+        (None, f) => f,
+        (Some((spans, _)), None) => Some(Box::new(spans.clone()) as Box<dyn FlowSink>),
+        (Some((spans, _)), Some(f)) => {
+            Some(Box::new(crate::extract::Tee(f, Box::new(spans.clone()))) as Box<dyn FlowSink>)
+        }
+    };
+    let (analysis, mut failed) = analyze_inputs(&catalog, &args.input, tracker, flows)?;
+    let mut report = Report::build(
+        &catalog,
+        &analysis.aggregate,
+        analysis.inputs,
+        args.top.unwrap_or(DEFAULT_TOP_PORTS),
+    );
     report.sensor = sensor.clone();
     report.health.ipfix = close_exporter(exporter);
+    if selection.is_some() || args.sort.is_some() || args.top.is_some() {
+        let mut selected = selection
+            .as_ref()
+            .map(|s| args.select.described(&catalog, s))
+            .unwrap_or_default();
+        selected.flows_not_selected = analysis.aggregate.flows_not_selected;
+        report.narrow(selected, args.sort, args.top);
+    }
     let hosts = || {
         let mut h = HostsReport::build(
             &catalog,
@@ -661,6 +846,43 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
         warn!("writing flow records failed: {e}");
         failed = true;
     }
+    if let Some((sink, out)) = write_service {
+        let spans = sink.spans();
+        let spans = spans.lock().unwrap_or_else(|e| e.into_inner());
+        match crate::extract::write_packets(&paths, args.input.filter.as_deref(), &spans, &out) {
+            Err(e) => {
+                warn!("{e}");
+                failed = true;
+            }
+            Ok(w) => {
+                if spans.flows_not_kept > 0 {
+                    warn!(
+                        "{}: {} flows of the service not written (more than {} flows)",
+                        out.display(),
+                        spans.flows_not_kept,
+                        crate::extract::MAX_FLOWS
+                    );
+                    failed = true;
+                }
+                if w.other_link_type > 0 {
+                    warn!(
+                        "{}: {} packets of the service not written: their link type differs from the file's",
+                        out.display(),
+                        w.other_link_type
+                    );
+                    failed = true;
+                }
+                if !args.input.quiet {
+                    warn!(
+                        "wrote {}: {} packets of {} flows",
+                        out.display(),
+                        w.packets,
+                        spans.flows
+                    );
+                }
+            }
+        }
+    }
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -668,16 +890,46 @@ fn analyze_command(catalog: Arc<Catalog>, args: AnalyzeArgs) -> Result<ExitCode>
     })
 }
 
-/// Writes to standard output; a closed pipe (`| head`) is not an error.
+/// The report could not be written to standard output (a closed pipe, a full disk): the command
+/// ran, but its output is lost or cut short, so it exits 1 rather than 2 (see [`exit_code`]).
+#[derive(Debug)]
+pub struct StdoutError(pub std::io::Error);
+
+impl std::fmt::Display for StdoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "writing to standard output: {}", self.0)
+    }
+}
+
+impl std::error::Error for StdoutError {}
+
+/// Writes to standard output. Any failure, a closed pipe (`| head -0`) too, is a [`StdoutError`]:
+/// what was asked for did not all arrive.
 pub fn write_stdout(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("writing to standard output"),
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| StdoutError(e).into())
+}
+
+/// The exit status of a command that returned this error: 1 when the output could not be written
+/// (the command ran), else 2 (nothing could run: bad arguments, catalog, filter, interface).
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.chain().any(|c| c.is::<StdoutError>()) {
+        1
+    } else {
+        2
     }
 }
 
 fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode> {
+    if args.write.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+        // Packets and the report cannot share standard output, and a report that silently went
+        // nowhere would be worse than none.
+        anyhow::bail!(
+            "-w -: packets cannot go to standard output, where the report goes; give -w a file name"
+        );
+    }
     let nets = args.select.nets()?;
     let sensor = args.sensor.resolve()?;
     if args.format == Format::Html && args.interval.is_some() {
@@ -796,12 +1048,19 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let result = capture_live(catalog.clone(), source, opts, before_read, |tick| {
         let mut t = TickReport::new(&tick_catalog, tick);
         t.sensor = tick_sensor.clone();
-        let text = if format == Format::Json {
-            serde_json::to_string(&t).expect("interval reports serialize") + "\n"
-        } else {
-            t.render() + "\n"
-        };
-        let _ = write_stdout(&text);
+        match format {
+            Format::Json => {
+                let _ = write_stdout(
+                    &(serde_json::to_string(&t).expect("interval reports serialize") + "\n"),
+                );
+            }
+            Format::Table => {
+                let _ = write_stdout(&(t.render() + "\n"));
+            }
+            // Standard output holds the final CSV alone: one header, one table.
+            // (The page is refused with --interval above.)
+            Format::Csv | Format::Html => eprint!("{}", t.render() + "\n"),
+        }
     })?;
     let mut live = result.live;
     live.savefile = result.saved.as_ref().map(savefile_health);
@@ -944,6 +1203,7 @@ fn interfaces_command(args: &InterfacesArgs) -> Result<ExitCode> {
 fn analyze_inputs(
     catalog: &Arc<Catalog>,
     input: &InputArgs,
+    tracker: TrackerConfig,
     flows: Option<Box<dyn FlowSink>>,
 ) -> Result<(crate::pipeline::Analysis, bool)> {
     if let Some(expr) = &input.filter {
@@ -951,13 +1211,12 @@ fn analyze_inputs(
     }
     let opts = AnalyzeOptions {
         workers: usize::from(input.tracking.workers),
-        tracker: input.tracking.config(),
+        tracker,
         filter: input.filter.clone(),
         flows,
         progress: !input.quiet && std::io::stderr().is_terminal(),
     };
-    let paths: Vec<PathBuf> = input.read.iter().chain(&input.files).cloned().collect();
-    let analysis = analyze_files(catalog.clone(), &paths, opts);
+    let analysis = analyze_files(catalog.clone(), &input.paths(), opts);
     let mut failed = false;
     for i in &analysis.inputs {
         if let Some(e) = &i.error {
@@ -988,12 +1247,14 @@ fn render_hosts(
 fn hosts_command(catalog: Arc<Catalog>, args: HostsArgs) -> Result<ExitCode> {
     let nets = args.select.nets()?;
     let sensor = args.sensor.resolve()?;
-    let (analysis, failed) = analyze_inputs(&catalog, &args.input, None)?;
+    let (analysis, failed) =
+        analyze_inputs(&catalog, &args.input, args.input.tracking.config(), None)?;
     // The page always shows roles.
     let roles = args.select.role || args.format == Format::Html;
     let mut report =
         HostsReport::build(&catalog, &analysis.aggregate, analysis.inputs, &nets, roles);
     report.sensor = sensor.clone();
+    report.narrow(args.sort, args.top);
     let services = || {
         let mut r = Report::build(&catalog, &analysis.aggregate, report.inputs.clone(), 10);
         r.sensor = sensor.clone();
@@ -1012,7 +1273,8 @@ fn rules_command(catalog: Arc<Catalog>, args: RulesArgs) -> Result<ExitCode> {
     if net.prefix != 128 {
         anyhow::bail!("--host takes one address, not a network: {}", args.host);
     }
-    let (analysis, failed) = analyze_inputs(&catalog, &args.input, None)?;
+    let (analysis, failed) =
+        analyze_inputs(&catalog, &args.input, args.input.tracking.config(), None)?;
     let report = HostsReport::build(
         &catalog,
         &analysis.aggregate,

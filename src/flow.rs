@@ -275,9 +275,19 @@ impl Flow {
         self.last_ts.saturating_sub(self.first_ts)
     }
 
-    /// A TCP connection attempt the server never accepted (no answer, or only RSTs).
+    /// A TCP connection attempt the server never accepted: a SYN, then nothing from the server or
+    /// only RSTs, and nothing from the client but SYNs and RSTs.
     pub fn is_unanswered(&self) -> bool {
         !self.answered
+    }
+
+    /// A TCP flow of which only one direction was seen, though it carried more than an unanswered
+    /// attempt (the client went on past its SYN, or the server's side alone was captured): the
+    /// capture probably misses the other direction (a SPAN port fed one way, asymmetric routing).
+    pub fn is_one_direction(&self) -> bool {
+        self.key.protocol == proto::TCP
+            && self.answered
+            && (self.packets[C2S] == 0 || self.packets[S2C] == 0)
     }
 
     /// A TCP connection that has ended (both FINs, or a RST).
@@ -774,6 +784,12 @@ pub fn update(flow: &mut Flow, from_client: bool, ts: Ts, wire_len: u32, tcp: Op
         flow.answered = true;
         return true;
     }
+    if from_client && flags & (tcp_flags::SYN | tcp_flags::RST) == 0 {
+        // The client acknowledges or sends data after its SYN: the server did accept, in the
+        // direction the capture does not see (see [`Flow::is_one_direction`]).
+        flow.answered = true;
+        return true;
+    }
     if usize::from(flow.n_pending) < PENDING_SIZES {
         flow.pending[usize::from(flow.n_pending)] = wire_len.min(u32::from(u16::MAX)) as u16;
         flow.n_pending += 1;
@@ -864,6 +880,64 @@ mod tests {
         for log in [a, b] {
             assert_eq!(*log.lock().unwrap(), ["active", "ended", "finish"]);
         }
+    }
+
+    /// Regression: a capture of one direction only (a SPAN port fed the client side) counted every
+    /// connection as an unanswered attempt.
+    #[test]
+    fn client_data_after_a_syn_is_one_direction_not_unanswered() {
+        let mut t = FlowTable::new(Timeouts::default(), 1000);
+        let mut ended = Vec::new();
+        // Each packet of a flow from the client, unless `from_server`; opened by a SYN, as the
+        // tracker opens it (not answered yet).
+        let mut flow = |packets: &[(bool, u8)], cport| {
+            let (c, s) = ((101, cport), (10, 445));
+            let mut key = None;
+            for (i, &(from_server, flags)) in packets.iter().enumerate() {
+                let ((sa, sp), (da, dp)) = if from_server { (s, c) } else { (c, s) };
+                let d = pkt(sa, sp, da, dp, flags);
+                let ts = i as i64 * 1_000_000;
+                t.advance(ts, &mut ended);
+                match t.place(&d, None, &mut ended) {
+                    Placed::New { key: k, src_is_lo } => {
+                        let f = t.insert(k, class(src_is_lo), ts, &mut ended);
+                        f.answered = false;
+                        update(f, true, ts, 60, Some(flags));
+                        key = Some(k);
+                    }
+                    Placed::Existing { flow, from_client } => {
+                        update(flow, from_client, ts, 60, Some(flags));
+                    }
+                    Placed::Unmatched => panic!("unmatched"),
+                }
+            }
+            let f = t.get_mut(&key.unwrap()).unwrap();
+            (f.is_unanswered(), f.is_one_direction())
+        };
+        let (syn, ack, rst) = (tcp_flags::SYN, tcp_flags::ACK, tcp_flags::RST);
+        // Answered out of sight: SYN, ACK, data, all from the client.
+        assert_eq!(
+            flow(
+                &[(false, syn), (false, ack), (false, ack | tcp_flags::PSH)],
+                50000
+            ),
+            (false, true)
+        );
+        // Unanswered: a SYN, its retransmission, the client's RST.
+        assert_eq!(
+            flow(&[(false, syn), (false, syn), (false, rst)], 50001),
+            (true, false)
+        );
+        // Refused: a SYN and the server's RST.
+        assert_eq!(
+            flow(&[(false, syn), (true, rst | ack)], 50002),
+            (true, false)
+        );
+        // Both ways: neither.
+        assert_eq!(
+            flow(&[(false, syn), (true, syn | ack), (false, ack)], 50003),
+            (false, false)
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
                 "svcscope: {}",
                 svcscope::report::escape::terminal(&chain.join(": "))
             );
-            ExitCode::from(2)
+            ExitCode::from(svcscope::cli::exit_code(&e))
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::flow::{
     update, EndReason, Flow, FlowSink, FlowTable, Lookup, Placed, ServerRule, Timeouts,
 };
 use crate::inspect::Slot;
+use crate::select::Selection;
 use crate::time::Ts;
 
 /// Settings of the classification stages.
@@ -30,6 +31,8 @@ pub struct TrackerConfig {
     /// Hand flows still going to the sink's [`FlowSink::active`] each time they have been going
     /// for another this long (live IPFIX export); `None`: only ended flows.
     pub active_timeout: Option<Duration>,
+    /// Only the flows it selects are counted (`analyze --service …`); `None`: every flow.
+    pub selection: Option<Arc<Selection>>,
 }
 
 impl Default for TrackerConfig {
@@ -39,6 +42,7 @@ impl Default for TrackerConfig {
             max_flows: crate::flow::DEFAULT_MAX_FLOWS,
             epm_window: crate::classify::DEFAULT_EPM_WINDOW,
             active_timeout: None,
+            selection: None,
         }
     }
 }
@@ -117,6 +121,7 @@ pub struct Tracker {
     last_expire: Ts,
     interval: Option<IntervalCounters>,
     active: Option<ActiveWalk>,
+    selection: Option<Arc<Selection>>,
 }
 
 /// When flows still going are handed to the sink as active (see [`TrackerConfig::active_timeout`]):
@@ -186,6 +191,7 @@ impl Tracker {
             last_expire: i64::MIN,
             interval: None,
             active: config.active_timeout.map(ActiveWalk::new),
+            selection: config.selection.clone().filter(|s| !s.is_everything()),
         }
     }
 
@@ -378,7 +384,8 @@ impl Tracker {
                 if flow.class.inspector.is_some() && !flow.inspect_done {
                     self.classifier.inspect(flow, &d, from_client, ts);
                 }
-                if record_now {
+                let counted = self.selection.as_ref().is_none_or(|s| s.may_count(flow));
+                if record_now && counted {
                     if !was_answered {
                         let (client, server) = (flow.client(), flow.server());
                         self.classifier.server_answered(
@@ -413,7 +420,8 @@ impl Tracker {
                 if class.inspector.is_some() {
                     self.classifier.inspect(flow, &d, from_client, ts);
                 }
-                if record_now {
+                let counted = self.selection.as_ref().is_none_or(|s| s.may_count(flow));
+                if record_now && counted {
                     self.agg.record_size(flow.class.label, !flow.answered, size);
                 }
                 flow.class.label
@@ -457,6 +465,12 @@ impl Tracker {
         }
         for (mut f, why) in self.ended.drain(..) {
             self.classifier.flow_ended(&mut f);
+            if let Some(s) = &self.selection {
+                if !s.matches(self.classifier.catalog(), &f) {
+                    self.agg.flows_not_selected += 1;
+                    continue;
+                }
+            }
             self.agg.end_flow(&f, self.classifier.catalog());
             if let Some(sink) = &mut self.sink {
                 sink.ended(&f, why);
@@ -469,6 +483,12 @@ impl Tracker {
     pub fn snapshot(&self) -> Aggregate {
         let mut agg = self.agg.clone();
         for f in self.flows.iter() {
+            if let Some(s) = &self.selection {
+                if !s.matches(self.classifier.catalog(), f) {
+                    agg.flows_not_selected += 1;
+                    continue;
+                }
+            }
             agg.end_flow(f, self.classifier.catalog());
         }
         agg.flow_counters = self.flows.counters;

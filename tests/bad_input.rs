@@ -1166,3 +1166,71 @@ fn tracker_flow_spanning_all_of_time() {
     let (agg, _) = tracker.finish();
     assert_eq!(agg.decode.packets, 3);
 }
+
+// ---- standard output -----------------------------------------------------------------------------
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// Regression: a report that could not be written (a full disk) exited 2, "nothing could run".
+#[test]
+fn a_full_standard_output_is_exit_1_with_one_line() {
+    let Ok(full) = std::fs::File::create("/dev/full") else {
+        eprintln!("skipped: no /dev/full");
+        return;
+    };
+    let out = Command::new(BIN)
+        .args(["analyze", "-q", "--sensor", "t"])
+        .arg(fixture("vlan.pcap"))
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "svcscope: writing to standard output: No space left on device (os error 28)\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// Regression: a pipe closed before the report was read (`| head -0`) exited 0 as if the report had
+/// been delivered.
+#[test]
+fn a_closed_pipe_on_standard_output_is_exit_1_with_one_line() {
+    for command in ["analyze", "hosts"] {
+        let mut child = Command::new(BIN)
+            .args([command, "-q", "--format", "json", "--sensor", "t"])
+            .arg(fixture("domain.pcapng"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before the report: reading 4,735 packets takes far longer than this.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "svcscope: writing to standard output: Broken pipe (os error 32)\n",
+            "{command}"
+        );
+        assert_eq!(out.status.code(), Some(1), "{command}");
+    }
+}
+
+/// Regression: `capture -w -` wrote the packets to a file named `-`; packets to standard output
+/// would have mixed with the report. It is refused before any interface is opened.
+#[test]
+fn capture_refuses_packets_to_standard_output() {
+    let out = Command::new(BIN)
+        .args(["capture", "-i", "no-such-interface", "-w", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "svcscope: -w -: packets cannot go to standard output, where the report goes; give -w a \
+         file name\n"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

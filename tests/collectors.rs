@@ -428,16 +428,11 @@ fn nfdump_counts_as_many_flows_per_application_id_as_svcscope_per_label() {
     collector.stop();
 
     // svcscope's labels per flow, by 5-tuple.
-    // (application protocol, transport as the report names it: "ip" for IP protocols);
-    // unclassified flows share one application id.
+    // (application protocol, transport as flow records and the report name it: "gre", "esp"
+    // for IP protocols); unclassified flows share one application id.
     let label = |r: &Value| match r["app_protocol"].as_str() {
         Some(app) => {
             let transport = r["transport"].as_str().unwrap();
-            let transport = if ["tcp", "udp"].contains(&transport) {
-                transport
-            } else {
-                "ip"
-            };
             (app.to_string(), transport.to_string())
         }
         None => ("unclassified".to_string(), String::new()),

@@ -155,8 +155,9 @@ fn has_service(report: &Value, name: &str) -> bool {
         .any(|r| r["service"] == name)
 }
 
-const FIXTURES: [&str; 22] = [
+const FIXTURES: [&str; 23] = [
     "catalog-rows.pcap",
+    "one-direction.pcap",
     "tunnels.pcapng",
     "domain.pcapng",
     "ipv4-fragments.pcap",
@@ -699,6 +700,264 @@ fn server_side_rules_are_recorded() {
     assert_eq!(rule("192.0.2.72:161"), "catalog-port");
     assert_eq!(rule("192.0.2.73:61000"), "syn-ack");
     assert_eq!(flow(&records, "192.0.2.72:161")["app_protocol"], "SNMP");
+}
+
+/// Regression: with one direction captured (a SPAN port fed one way), every connection counted as an
+/// unanswered attempt and none as service traffic.
+#[test]
+fn one_direction_flows_are_service_traffic_and_said_so() {
+    let (report, records, code, _) = analyze(&["fixtures/one-direction.pcap"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(report["health"]["one_direction_flows"], 3);
+    assert_eq!(report["totals"]["unanswered_flows"], 1);
+    assert_eq!(report["unanswered"]["flows"], 1);
+    for (server, rule, one_way) in [
+        ("192.0.2.10:88", "syn", true),
+        ("192.0.2.10:389", "syn-ack", true),
+        ("192.0.2.30:1433", "catalog-port", true),
+        ("192.0.2.20:445", "syn", false),
+    ] {
+        let f = flow(&records, server);
+        assert_eq!(f["server_rule"], rule, "{server}");
+        assert_eq!(f["one_direction"], one_way, "{server}");
+        assert_eq!(f["unanswered"], !one_way, "{server}");
+    }
+    assert!(has_service(&report, "Kerberos Key Distribution Center"));
+    assert_eq!(app_row(&report, "Kerberos", Some(88))["flows"], 1);
+    let table = svcscope(&["analyze", "-q", "fixtures/one-direction.pcap"]);
+    assert!(
+        table.stdout.contains(
+            "  3 flows seen in one direction only: the capture may miss the other direction\n"
+        ),
+        "{}",
+        table.stdout
+    );
+}
+
+/// `--service`, `--protocol`, `--host`, `--net`: the flows selected are counted whole, as in the
+/// full report, and the rest nowhere; the report says what was selected.
+#[test]
+fn analyze_selects_flows_by_service_protocol_and_address() {
+    let domain = "fixtures/domain.pcapng";
+    let (full, all_records, _, _) = analyze(&[domain], &[]);
+    let netlogon = full["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service"] == "Net Logon")
+        .unwrap()
+        .clone();
+    let (report, records, code, _) = analyze(&[domain], &["--service", "netlogon"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["totals"]["flows"], netlogon["flows"]);
+    assert_eq!(records.len() as u64, netlogon["flows"].as_u64().unwrap());
+    assert_eq!(
+        report["selection"]["flows_not_selected"].as_u64().unwrap(),
+        full["totals"]["flows"].as_u64().unwrap() - netlogon["flows"].as_u64().unwrap()
+    );
+    assert_eq!(
+        report["selection"]["services"],
+        serde_json::json!(["Net Logon"])
+    );
+    for r in &records {
+        assert!(
+            r["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == "Net Logon")
+                && matches!(r["service_basis"].as_str(), Some("evidence" | "port")),
+            "{r}"
+        );
+    }
+    let row = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service"] == "Net Logon")
+        .unwrap();
+    for k in [
+        "flows",
+        "packets_c2s",
+        "packets_s2c",
+        "bytes_c2s",
+        "bytes_s2c",
+        "clients",
+    ] {
+        assert_eq!(row[k], netlogon[k], "{k}");
+    }
+
+    let host = "192.0.2.101";
+    let involved = |r: &Value| r["client_addr"] == host || r["server_addr"] == host;
+    let expected = all_records.iter().filter(|r| involved(r)).count();
+    let (report, records, _, _) = analyze(&[domain], &["--host", host, "--protocol", "SMB"]);
+    let smb = all_records
+        .iter()
+        .filter(|r| involved(r) && r["app_protocol"] == "SMB")
+        .count();
+    assert!(smb > 0 && smb < expected);
+    assert_eq!(report["totals"]["flows"], smb);
+    assert!(records
+        .iter()
+        .all(|r| involved(r) && r["app_protocol"] == "SMB"));
+    let (report, _, _, _) = analyze(&[domain], &["--net", "192.0.2.101/32"]);
+    assert_eq!(report["totals"]["flows"], expected);
+
+    let table = svcscope(&["analyze", "-q", "--service", "Net Logon", domain]);
+    assert!(
+        table
+            .stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("Selected: flows of service Net Logon ("),
+        "{}",
+        table.stdout
+    );
+    let bad = svcscope(&["analyze", "-q", "--protocol", "Kerbros", domain]);
+    assert_eq!(bad.code, 2);
+    assert!(bad
+        .stderr
+        .contains("--protocol \"Kerbros\": no such application protocol"));
+}
+
+/// `--sort` and `--top` order and cut the service and application-protocol tables, and the hosts.
+#[test]
+fn analyze_and_hosts_sort_and_keep_the_top_rows() {
+    let domain = "fixtures/domain.pcapng";
+    let (full, _, _, _) = analyze(&[domain], &[]);
+    let (report, _, _, _) = analyze(&[domain], &["--sort", "flows", "--top", "3"]);
+    for table in ["services", "app_protocols"] {
+        let rows = report[table].as_array().unwrap();
+        assert_eq!(rows.len(), 3, "{table}");
+        let flows: Vec<u64> = rows.iter().map(|r| r["flows"].as_u64().unwrap()).collect();
+        let mut all: Vec<u64> = full[table]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["flows"].as_u64().unwrap())
+            .collect();
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(flows, all[..3], "{table}");
+    }
+    assert_eq!(report["selection"]["sort"], "flows");
+    assert_eq!(report["selection"]["top"], 3);
+    assert!(report["selection"]["rows_not_shown"].as_u64().unwrap() > 0);
+    assert_eq!(
+        report["totals"], full["totals"],
+        "--top cuts rows, not flows"
+    );
+
+    let hosts = svcscope(&[
+        "hosts", "-q", "--format", "json", "--sort", "clients", "--top", "2", domain,
+    ]);
+    let v: Value = serde_json::from_str(&hosts.stdout).unwrap();
+    assert_eq!(v["hosts"].as_array().unwrap().len(), 2);
+    assert_eq!(v["hosts"][0]["addr"], "192.0.2.10");
+    assert!(v["hosts_not_shown"].as_u64().unwrap() > 0);
+}
+
+/// `--write-service`: the packets of the flows credited to the service, all of them and no other,
+/// later IP fragments included; analysing the file gives the service's numbers again.
+#[test]
+fn write_service_saves_exactly_the_packets_of_its_flows() {
+    for (fixture, service) in [
+        ("fixtures/domain.pcapng", "Net Logon"),
+        ("fixtures/ipv4-fragments.pcap", "kdc"),
+    ] {
+        let out = temp(&format!("{}.{service}.pcap", fixture.replace('/', "_")));
+        let (full, _, code, stderr) = analyze(
+            &[fixture],
+            &["--write-service", service, out.to_str().unwrap()],
+        );
+        assert_eq!((code, stderr.as_str()), (0, ""), "{fixture}");
+        let (alone, _, code, _) = analyze(&[out.to_str().unwrap()], &[]);
+        assert_eq!(code, 0);
+        let row = |r: &Value| {
+            r["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["service"] == "Net Logon" || x["system_service"] == service)
+                .unwrap()
+                .clone()
+        };
+        let (a, b) = (row(&full), row(&alone));
+        for k in [
+            "flows",
+            "packets_c2s",
+            "packets_s2c",
+            "bytes_c2s",
+            "bytes_s2c",
+            "clients",
+        ] {
+            assert_eq!(a[k], b[k], "{fixture}: {k}");
+        }
+        assert_eq!(
+            alone["totals"]["flows"], a["flows"],
+            "{fixture}: no other flows"
+        );
+        assert_eq!(
+            alone["totals"]["packets"].as_u64().unwrap(),
+            a["packets_c2s"].as_u64().unwrap() + a["packets_s2c"].as_u64().unwrap(),
+            "{fixture}: no other packets"
+        );
+    }
+    assert_eq!(
+        analyze(&["fixtures/ipv4-fragments.pcap"], &[]).0["health"]["fragments_attributed"],
+        3,
+        "the fixture has later fragments to find"
+    );
+    let refused = svcscope(&[
+        "analyze",
+        "-q",
+        "--write-service",
+        "kdc",
+        "/dev/null",
+        "-r",
+        "-",
+    ]);
+    assert_eq!(refused.code, 2);
+    let input = temp("input-and-output.pcap");
+    std::fs::copy("fixtures/vlan.pcap", &input).unwrap();
+    let same = svcscope(&[
+        "analyze",
+        "-q",
+        "--write-service",
+        "kdc",
+        input.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(same.code, 2, "{}", same.stderr);
+    assert!(same.stderr.contains("that is an input"), "{}", same.stderr);
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        std::fs::read("fixtures/vlan.pcap").unwrap(),
+        "the input is untouched"
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("--write-service reads the inputs twice: - cannot be read again"),
+        "{}",
+        refused.stderr
+    );
+    if Path::new("/dev/full").exists() {
+        let full = svcscope(&[
+            "analyze",
+            "-q",
+            "--write-service",
+            "Net Logon",
+            "/dev/full",
+            "fixtures/domain.pcapng",
+        ]);
+        assert_eq!(full.code, 1, "{}", full.stderr);
+        assert!(
+            full.stderr.starts_with("svcscope: /dev/full: ") && full.stderr.lines().count() == 1,
+            "{}",
+            full.stderr
+        );
+    }
 }
 
 #[test]

@@ -1017,16 +1017,48 @@ fn interval_json_lines_with(workers: &str) {
         ticks.len(),
         done.stdout
     );
-    let mut packets = 0;
+    let schema = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("schemas")
+            .join(name);
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        jsonschema::draft202012::new(&v).unwrap()
+    };
+    let (interval_schema, report_schema) = (schema("interval.json"), schema("report.json"));
+    let (mut packets, mut numeric_ports) = (0, 0);
     for line in ticks {
         let v: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("interval line is not JSON ({e}): {line}"));
+        let errors: Vec<String> = interval_schema
+            .iter_errors(&v)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "schemas/interval.json: {errors:?}\n{line}"
+        );
+        numeric_ports += v["top_app_protocols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["port"].is_u64())
+            .count();
         assert_eq!(v["type"], "interval", "{line}");
         assert_eq!(v["sensor"], "edge-1", "{line}");
         assert!(line.contains("\"type\":\"interval\""), "{line}");
         packets += u(&v, "packets");
     }
     let report: Value = serde_json::from_str(last).expect("the final report is one JSON line");
+    assert!(
+        numeric_ports > 0,
+        "interval ports are numbers:\n{}",
+        done.stdout
+    );
+    let errors: Vec<String> = report_schema
+        .iter_errors(&report)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "schemas/report.json: {errors:?}");
     assert!(report.get("type").is_none(), "final line is the report");
     assert_eq!(report["sensor"], "edge-1");
     assert_eq!(totals(&report)[1], 65);
@@ -1035,6 +1067,32 @@ fn interval_json_lines_with(workers: &str) {
         packets, 65,
         "the intervals counted every replayed packet once"
     );
+}
+
+/// Regression: `--format csv --interval` printed the interval screens on standard output before the
+/// CSV, which no CSV reader takes.
+#[test]
+fn interval_screens_go_to_stderr_with_csv() {
+    let ns = netns_or_skip!();
+    let cap = ns.capture(&[
+        "--format",
+        "csv",
+        "--interval",
+        "1s",
+        "--duration",
+        "2500ms",
+    ]);
+    ns.replay(&fixture("catalog-rows.pcap"));
+    let done = cap.wait(&|| ns.b_stats());
+    assert!(done.status.success(), "stderr:\n{}", done.stderr);
+    let mut lines = done.stdout.lines();
+    assert!(
+        lines.next().is_some_and(|h| h.starts_with("view,name,")),
+        "standard output starts with the CSV header:\n{}",
+        done.stdout
+    );
+    assert!(!done.stdout.contains("THIS INTERVAL"), "{}", done.stdout);
+    assert!(done.stderr.contains("THIS INTERVAL"), "{}", done.stderr);
 }
 
 #[test]

@@ -345,6 +345,11 @@ pub struct Aggregate {
     /// TCP connection attempts the server never accepted, by the label they aimed at.
     pub unanswered: Stats,
     pub unanswered_by_label: FxHashMap<Option<LabelId>, u64>,
+    /// TCP flows of which only one direction was seen (see [`Flow::is_one_direction`]); they count
+    /// as service traffic as well.
+    pub one_direction_flows: u64,
+    /// Flows a selection (`analyze --service …`) left out: counted nowhere else.
+    pub flows_not_selected: u64,
     pub decode: DecodeCounters,
     pub flow_counters: FlowCounters,
     /// What each host serves and uses (answered flows only).
@@ -426,6 +431,7 @@ impl Aggregate {
             *self.unanswered_by_label.entry(label).or_default() += 1;
             return;
         }
+        self.one_direction_flows += u64::from(f.is_one_direction());
         let attribution = f.attribution(catalog);
         self.hosts.add(catalog, f, &attribution);
         self.auth.add(f, &attribution);
@@ -482,6 +488,8 @@ impl Aggregate {
         for (k, v) in &o.unanswered_by_label {
             *self.unanswered_by_label.entry(*k).or_default() += v;
         }
+        self.one_direction_flows += o.one_direction_flows;
+        self.flows_not_selected += o.flows_not_selected;
         self.decode.merge(&o.decode);
         self.hosts.merge(&o.hosts);
         for (k, v) in &o.rpc_interfaces {

@@ -20,12 +20,13 @@ pub fn line<S: AsRef<str>>(fields: &[S]) -> String {
     s
 }
 
-const HEADER: [&str; 29] = [
+const HEADER: [&str; 30] = [
     "view",
     "name",
     "system_service",
     "transport",
     "port",
+    "port_ranges",
     "basis",
     "flows",
     "evidence_flows",
@@ -75,6 +76,20 @@ fn traffic_fields(t: &Traffic) -> [String; 14] {
     ]
 }
 
+/// The `port` and `port_ranges` cells: a port number, or for the dynamic RPC range its ranges
+/// ("49152-65535"); both empty for an IP protocol (its `transport` names it).
+fn port_fields(port: Option<u16>, ranges: Option<&[[u16; 2]]>) -> (String, String) {
+    let ranges = ranges
+        .map(|r| {
+            r.iter()
+                .map(|[a, b]| format!("{a}-{b}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
+    (port.map(|p| p.to_string()).unwrap_or_default(), ranges)
+}
+
 pub fn render(r: &Report) -> String {
     let mut out = line(&HEADER);
     // Every row ends with the sensor's name, so that rows of several sensors can be pooled.
@@ -84,17 +99,14 @@ pub fn render(r: &Report) -> String {
         out.push_str(&line(&f));
     };
     for a in &r.app_protocols {
-        let port = match (a.port, a.ip_protocol) {
-            (Some(p), _) => p.to_string(),
-            (None, Some(n)) => n.to_string(),
-            (None, None) => "dynamic".into(),
-        };
+        let (port, ranges) = port_fields(a.port, a.port_ranges());
         let mut f = vec![
             "app_protocol".to_string(),
             a.app_protocol.clone(),
             String::new(),
-            a.transport.to_string(),
+            a.transport.clone(),
             port,
+            ranges,
             String::new(),
             a.traffic.flows.to_string(),
             String::new(),
@@ -115,6 +127,7 @@ pub fn render(r: &Report) -> String {
             s.system_service.clone().unwrap_or_default(),
             String::new(),
             String::new(),
+            String::new(),
             s.basis.as_str().to_string(),
             s.traffic.flows.to_string(),
             s.evidence_flows.to_string(),
@@ -132,17 +145,14 @@ pub fn render(r: &Report) -> String {
         row(f);
     }
     for u in &r.undetermined {
-        let port = match (u.port, u.ip_protocol) {
-            (Some(p), _) => p.to_string(),
-            (None, Some(n)) => n.to_string(),
-            (None, None) => "dynamic".into(),
-        };
+        let (port, ranges) = port_fields(u.port, u.port_ranges());
         let mut f = vec![
             "undetermined".to_string(),
             u.app_protocol.clone(),
             String::new(),
-            u.transport.to_string(),
+            u.transport.clone(),
             port,
+            ranges,
             "candidates".to_string(),
             u.traffic.flows.to_string(),
             "0".into(),
@@ -160,6 +170,7 @@ pub fn render(r: &Report) -> String {
             String::new(),
             p.transport.clone(),
             p.port.map(|p| p.to_string()).unwrap_or_default(),
+            String::new(),
             "unclassified".into(),
             p.flows.to_string(),
             String::new(),
@@ -169,7 +180,7 @@ pub fn render(r: &Report) -> String {
         ];
         f.resize(HEADER.len() - 1, String::new());
         // What its flows carried, in `related`: "tls 3; http 1".
-        f[23] = p
+        f[24] = p
             .looks_like
             .iter()
             .map(|l| format!("{} {}", l.payload, l.flows))
@@ -204,7 +215,7 @@ mod tests {
         let csv = render(&report);
         let row = csv.split("\nservice,").nth(1).expect("a service row");
         assert!(
-            row.starts_with("Print Spooler,Spooler,,,evidence,1,1,0,"),
+            row.starts_with("Print Spooler,Spooler,,,,evidence,1,1,0,"),
             "{row}"
         );
         assert!(
@@ -239,6 +250,53 @@ mod tests {
         for l in csv.lines() {
             assert_eq!(l.split(',').count(), HEADER.len(), "{l}");
         }
+    }
+
+    /// Regression: the port column mixed port numbers, IP protocol numbers (GRE's 47 looked like a
+    /// port) and the word "dynamic".
+    #[test]
+    fn the_port_column_holds_ports_only() {
+        use crate::aggregate::{test_flow, Aggregate};
+        use crate::catalog::{Catalog, PortSpec};
+        let catalog = Catalog::builtin();
+        let find = |spec: PortSpec| {
+            (0..catalog.labels.len())
+                .find(|&i| catalog.labels[i].spec == spec)
+                .map(|i| i as crate::catalog::LabelId)
+        };
+        let mut agg = Aggregate::default();
+        for spec in [
+            PortSpec::IpProtocol(47),
+            PortSpec::Dynamic,
+            PortSpec::Port(88),
+        ] {
+            agg.end_flow(&test_flow(find(spec), 101, [1, 2], true), &catalog);
+        }
+        let report = super::super::Report::build(&catalog, &agg, Vec::new(), 10);
+        let csv = render(&report);
+        let cells: Vec<(String, String, String)> = csv
+            .lines()
+            .skip(1)
+            .filter(|l| l.starts_with("app_protocol,"))
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[3].to_string(), f[4].to_string(), f[5].to_string())
+            })
+            .collect();
+        assert!(
+            cells.contains(&("gre".into(), String::new(), String::new())),
+            "{csv}"
+        );
+        assert!(
+            cells.contains(&("tcp".into(), "88".into(), String::new())),
+            "{csv}"
+        );
+        assert!(
+            cells
+                .iter()
+                .any(|(t, p, r)| t == "tcp" && p.is_empty() && r.contains("49152-65535")),
+            "{csv}"
+        );
     }
 
     #[test]

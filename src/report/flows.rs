@@ -50,6 +50,8 @@ pub struct FlowRecord<'a> {
     pub tcp_flags_s2c: Option<String>,
     /// A TCP connection attempt the server never accepted.
     pub unanswered: bool,
+    /// A TCP flow of which only one direction was seen (the capture may miss the other).
+    pub one_direction: bool,
     /// "idle", "closed", "reused", "evicted" or "end-of-input".
     pub end_reason: &'static str,
     /// The DCE/RPC interface UUID seen on or announced for the flow, else null.
@@ -128,6 +130,7 @@ impl<'a> FlowRecord<'a> {
             tcp_flags_c2s: flags(f.flags[C2S]),
             tcp_flags_s2c: flags(f.flags[S2C]),
             unanswered: f.is_unanswered(),
+            one_direction: f.is_one_direction(),
             end_reason: match why {
                 EndReason::Idle => "idle",
                 EndReason::Closed => "closed",

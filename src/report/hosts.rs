@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::IpAddr;
 
 use serde::Serialize;
 
@@ -18,51 +17,7 @@ use crate::catalog::{Catalog, LabelId, PortSpec, Transport};
 use crate::decode::Addr;
 use crate::flow::{C2S, S2C};
 
-/// An address or a network (`192.0.2.0/24`, `2001:db8::/32`) to narrow the view to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Net {
-    pub addr: Addr,
-    pub prefix: u8,
-}
-
-impl Net {
-    /// Parses "ADDR" (a single host) or "ADDR/PREFIX".
-    pub fn parse(text: &str) -> Result<Net, String> {
-        let (a, p) = match text.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (text, None),
-        };
-        let ip: IpAddr = a
-            .trim()
-            .parse()
-            .map_err(|_| format!("\"{text}\" is not an IP address or network"))?;
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            None => max,
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|&n| n <= max)
-                .ok_or_else(|| format!("\"{text}\": prefix length must be 0-{max}"))?,
-        };
-        // IPv4 is stored IPv4-mapped: its prefix counts from bit 96.
-        let prefix = if ip.is_ipv4() { prefix + 96 } else { prefix };
-        Ok(Net {
-            addr: Addr::from(ip),
-            prefix,
-        })
-    }
-
-    pub fn contains(&self, a: Addr) -> bool {
-        if self.prefix == 0 {
-            return true;
-        }
-        let shift = 128 - u32::from(self.prefix);
-        let mask = if shift >= 128 { 0 } else { u128::MAX << shift };
-        a.to_bits() & mask == self.addr.to_bits() & mask
-    }
-}
+pub use crate::select::Net;
 
 /// One thing a host serves.
 #[derive(Clone, Debug, Serialize)]
@@ -206,6 +161,8 @@ pub struct HostsReport {
     pub flows_not_shown: u64,
     /// (Flow, service) pairs left out of `services_served` / `services_used`: those tables were full.
     pub evidence_flows_not_shown: u64,
+    /// Hosts left out by `--top`.
+    pub hosts_not_shown: u64,
 }
 
 fn offer_fields(
@@ -522,6 +479,41 @@ impl HostsReport {
             hosts,
             flows_not_shown: t.overflow,
             evidence_flows_not_shown: t.services_overflow,
+            hosts_not_shown: 0,
+        }
+    }
+
+    /// Orders the hosts by what they serve (`sort`: bytes, flows, packets or distinct clients, most
+    /// first; ties by address) and keeps the first `top`.
+    pub fn narrow(&mut self, sort: Option<super::SortKey>, top: Option<usize>) {
+        if let Some(k) = sort {
+            let key = |h: &HostRow| -> u64 {
+                match k {
+                    super::SortKey::Bytes => {
+                        h.serves.iter().map(|s| s.bytes_c2s + s.bytes_s2c).sum()
+                    }
+                    super::SortKey::Flows => h.serves.iter().map(|s| s.flows).sum(),
+                    super::SortKey::Packets => {
+                        h.serves.iter().map(|s| s.packets_c2s + s.packets_s2c).sum()
+                    }
+                    super::SortKey::Clients => {
+                        let mut all: Vec<Addr> = h
+                            .serves
+                            .iter()
+                            .flat_map(|s| s.client_addrs.iter().copied())
+                            .collect();
+                        all.sort_unstable();
+                        all.dedup();
+                        all.len() as u64
+                    }
+                }
+            };
+            self.hosts
+                .sort_by(|a, b| key(b).cmp(&key(a)).then_with(|| a.addr.cmp(&b.addr)));
+        }
+        if let Some(n) = top {
+            self.hosts_not_shown += self.hosts.len().saturating_sub(n) as u64;
+            self.hosts.truncate(n);
         }
     }
 }
@@ -663,6 +655,13 @@ impl HostsReport {
                 out,
                 "{} flows not shown: the host tables were full.",
                 count(self.flows_not_shown)
+            );
+        }
+        if self.hosts_not_shown > 0 {
+            let _ = writeln!(
+                out,
+                "{} more hosts not shown (--top).",
+                count(self.hosts_not_shown)
             );
         }
         out
@@ -899,17 +898,25 @@ mod tests {
     #[test]
     fn networks_contain_their_addresses() {
         let n = Net::parse("192.0.2.0/24").unwrap();
-        assert!(n.contains(Addr::from("192.0.2.77".parse::<IpAddr>().unwrap())));
-        assert!(!n.contains(Addr::from("192.0.3.1".parse::<IpAddr>().unwrap())));
+        assert!(n.contains(Addr::from(
+            "192.0.2.77".parse::<std::net::IpAddr>().unwrap()
+        )));
+        assert!(!n.contains(Addr::from("192.0.3.1".parse::<std::net::IpAddr>().unwrap())));
         let h = Net::parse("192.0.2.10").unwrap();
-        assert!(h.contains(Addr::from("192.0.2.10".parse::<IpAddr>().unwrap())));
-        assert!(!h.contains(Addr::from("192.0.2.11".parse::<IpAddr>().unwrap())));
+        assert!(h.contains(Addr::from(
+            "192.0.2.10".parse::<std::net::IpAddr>().unwrap()
+        )));
+        assert!(!h.contains(Addr::from(
+            "192.0.2.11".parse::<std::net::IpAddr>().unwrap()
+        )));
         let v6 = Net::parse("2001:db8::/32").unwrap();
-        assert!(v6.contains(Addr::from("2001:db8::1".parse::<IpAddr>().unwrap())));
+        assert!(v6.contains(Addr::from(
+            "2001:db8::1".parse::<std::net::IpAddr>().unwrap()
+        )));
         assert!(Net::parse("192.0.2.0/33").is_err());
         assert!(Net::parse("dc01").is_err());
-        assert!(Net::parse("0.0.0.0/0")
-            .unwrap()
-            .contains(Addr::from("203.0.113.1".parse::<IpAddr>().unwrap())));
+        assert!(Net::parse("0.0.0.0/0").unwrap().contains(Addr::from(
+            "203.0.113.1".parse::<std::net::IpAddr>().unwrap()
+        )));
     }
 }

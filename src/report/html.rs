@@ -956,7 +956,7 @@ fn undetermined_section(p: &mut Page, r: &Report) {
         .undetermined
         .iter()
         .map(|u| {
-            let port = port_of(u.transport, u.port, u.ip_protocol);
+            let port = port_of(&u.transport, u.port, u.ip_protocol);
             (
                 vec![
                     Cell::Text(u.app_protocol.clone()),
@@ -1007,7 +1007,7 @@ fn protocols_section(p: &mut Page, r: &Report) {
         .app_protocols
         .iter()
         .map(|a| {
-            let port = port_of(a.transport, a.port, a.ip_protocol);
+            let port = port_of(&a.transport, a.port, a.ip_protocol);
             (
                 vec![
                     Cell::Text(a.app_protocol.clone()),
@@ -1669,6 +1669,7 @@ mod tests {
             hosts,
             flows_not_shown: 0,
             evidence_flows_not_shown: 0,
+            hosts_not_shown: 0,
         }
     }
 

@@ -10,7 +10,8 @@ use crate::catalog::Catalog;
 use crate::decode::Addr;
 
 use super::table::{bytes, clip, count, Table};
-use super::{port_text, LiveHealth, Report};
+use super::{label_transport, LiveHealth, Report};
+use crate::catalog::PortSpec;
 
 /// What the pipeline hands the live report at each interval: plain data, gathered by the worker.
 pub struct Tick<'a> {
@@ -51,8 +52,17 @@ pub struct TickReport {
 
 #[derive(Serialize)]
 pub struct TopLabel {
+    /// The application protocol, or "unclassified".
     pub app_protocol: String,
-    pub port: String,
+    /// As the report's `app_protocols[]`: "tcp", "udp" or the IP protocol's name; `null` for
+    /// unclassified traffic.
+    pub transport: Option<String>,
+    /// The port; `null` for IP protocols, the dynamic RPC range and unclassified traffic.
+    pub port: Option<u16>,
+    /// The IP protocol number of an IP protocol row, else `null`.
+    pub ip_protocol: Option<u8>,
+    /// True for the dynamic RPC range.
+    pub dynamic: bool,
     pub packets: u64,
     pub bytes: u64,
 }
@@ -82,7 +92,16 @@ impl TickReport {
                 app_protocol: l
                     .map(|l| catalog.label(l).name.clone())
                     .unwrap_or_else(|| "unclassified".into()),
-                port: l.map(|l| port_text(catalog, l)).unwrap_or_default(),
+                transport: l.map(|l| label_transport(catalog, l)),
+                port: l.and_then(|l| match catalog.label(l).spec {
+                    PortSpec::Port(p) => Some(p),
+                    _ => None,
+                }),
+                ip_protocol: l.and_then(|l| match catalog.label(l).spec {
+                    PortSpec::IpProtocol(n) => Some(n),
+                    _ => None,
+                }),
+                dynamic: l.is_some_and(|l| catalog.label(l).spec == PortSpec::Dynamic),
                 packets,
                 bytes,
             })
@@ -154,9 +173,15 @@ impl TickReport {
         );
         let mut t = Table::new(&["THIS INTERVAL", "PORT", ">PACKETS", ">BYTES"]);
         for l in &self.top_app_protocols {
+            let port = match (&l.transport, l.port) {
+                (None, _) => String::new(),
+                (Some(t), Some(p)) => format!("{t}/{p}"),
+                (Some(t), None) if l.dynamic => format!("{t}/dynamic"),
+                (Some(t), None) => t.clone(),
+            };
             t.row(vec![
                 clip(&l.app_protocol, 32),
-                l.port.clone(),
+                port,
                 count(l.packets),
                 bytes(l.bytes),
             ]);

@@ -137,7 +137,16 @@ impl Metrics {
             };
             let l = [
                 ("app_protocol", row.app_protocol.as_str()),
-                ("transport", row.transport.as_str()),
+                // The catalog's transports, as the README's metrics table says: an IP
+                // protocol row is "ip".
+                (
+                    "transport",
+                    if row.ip_protocol.is_some() {
+                        "ip"
+                    } else {
+                        row.transport.as_str()
+                    },
+                ),
                 ("port", port.as_str()),
             ];
             v.traffic(

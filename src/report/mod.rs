@@ -42,7 +42,7 @@ use crate::time::Ts;
 pub use flows::rfc3339;
 
 /// Version of the JSON report schema; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One input's part in the report.
 #[derive(Clone, Debug, Serialize)]
@@ -140,8 +140,9 @@ pub(crate) fn time(ts: Ts) -> Option<String> {
 #[derive(Clone, Debug, Serialize)]
 pub struct AppRow {
     pub app_protocol: String,
-    /// "tcp", "udp" or "ip".
-    pub transport: Transport,
+    /// "tcp", "udp", or for an IP protocol row its name ("gre", "esp", "ah", "ip-N"): the
+    /// vocabulary of flow records and `hosts`.
+    pub transport: String,
     pub port: Option<u16>,
     pub ip_protocol: Option<u8>,
     /// For the dynamic RPC range: the configured ranges.
@@ -326,13 +327,28 @@ impl EvidenceRow {
 #[derive(Clone, Debug, Serialize)]
 pub struct UndeterminedRow {
     pub app_protocol: String,
-    pub transport: Transport,
+    /// As [`AppRow::transport`].
+    pub transport: String,
     pub port: Option<u16>,
     pub ip_protocol: Option<u8>,
+    /// For the dynamic RPC range: the configured ranges.
+    pub port_ranges: Option<Vec<[u16; 2]>>,
     /// Every candidate service, in catalog order.
     pub services: Vec<String>,
     #[serde(flatten)]
     pub traffic: Traffic,
+}
+
+impl UndeterminedRow {
+    pub fn port_ranges(&self) -> Option<&[[u16; 2]]> {
+        self.port_ranges.as_deref()
+    }
+}
+
+impl AppRow {
+    pub fn port_ranges(&self) -> Option<&[[u16; 2]]> {
+        self.port_ranges.as_deref()
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -415,6 +431,9 @@ pub struct Health {
     pub flows_created: u64,
     pub flows_evicted: u64,
     pub peak_flows: u64,
+    /// TCP flows of which only one direction was seen (more than an unanswered attempt): the capture
+    /// may miss the other direction. Counted as service traffic too.
+    pub one_direction_flows: u64,
     /// Payload inspection: DCE/RPC binds and endpoint-mapper answers, FTP and TFTP announcements.
     pub inspection: Counters,
     /// Live capture only: libpcap's and svcscope's own counters.
@@ -518,6 +537,9 @@ pub struct Report {
     pub health: Health,
     /// Bytes over time per service, undetermined and unclassified traffic.
     pub timeline: timeline::TimelineReport,
+    /// What `--service`, `--protocol`, `--host`, `--net`, `--sort` and `--top` selected; `null`
+    /// without them.
+    pub selection: Option<Selected>,
 }
 
 /// The names of one address.
@@ -525,6 +547,55 @@ pub struct Report {
 pub struct NameRow {
     pub addr: Addr,
     pub names: Vec<String>,
+}
+
+/// The flows and rows a report was narrowed to (see [`crate::select`]).
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Selected {
+    /// Catalog service names (friendly), application protocols and networks asked for.
+    pub services: Vec<String>,
+    pub protocols: Vec<String>,
+    pub nets: Vec<String>,
+    /// Flows left out: in no figure of the report but capture health's packet counts.
+    pub flows_not_selected: u64,
+    /// `--sort`: "bytes", "flows", "packets" or "clients"; `null`: the default order.
+    pub sort: Option<SortKey>,
+    /// `--top`: at most this many rows of each of services, undetermined, app_protocols and
+    /// unclassified.top_ports.
+    pub top: Option<usize>,
+    /// Rows `--top` left out of those tables (their flows are still in `totals`).
+    pub rows_not_shown: u64,
+}
+
+/// What service, protocol and host tables can be ordered by (most first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SortKey {
+    Bytes,
+    Flows,
+    Packets,
+    Clients,
+}
+
+impl SortKey {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Bytes => "bytes",
+            SortKey::Flows => "flows",
+            SortKey::Packets => "packets",
+            SortKey::Clients => "clients",
+        }
+    }
+
+    /// The value rows are ordered by, most first.
+    pub fn of(self, t: &Traffic) -> u64 {
+        match self {
+            SortKey::Bytes => t.bytes(),
+            SortKey::Flows => t.flows,
+            SortKey::Packets => t.packets_c2s + t.packets_s2c,
+            SortKey::Clients => t.clients as u64,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -572,8 +643,17 @@ pub fn port_text(catalog: &Catalog, label: LabelId) -> String {
     let l = catalog.label(label);
     match l.spec {
         PortSpec::Port(p) => format!("{}/{p}", l.transport),
-        PortSpec::IpProtocol(n) => format!("ip/{n}"),
+        PortSpec::IpProtocol(n) => transport_name(n),
         PortSpec::Dynamic => format!("{}/dynamic", l.transport),
+    }
+}
+
+/// A label's transport as data documents name it: "tcp", "udp", or its IP protocol's name.
+pub fn label_transport(catalog: &Catalog, label: LabelId) -> String {
+    let l = catalog.label(label);
+    match l.spec {
+        PortSpec::IpProtocol(n) => transport_name(n),
+        _ => l.transport.to_string(),
     }
 }
 
@@ -622,7 +702,7 @@ impl Report {
                 let (port, ip_protocol, port_ranges) = label_port(catalog, id);
                 AppRow {
                     app_protocol: l.name.clone(),
-                    transport: l.transport,
+                    transport: label_transport(catalog, id),
                     port,
                     ip_protocol,
                     port_ranges,
@@ -685,12 +765,13 @@ impl Report {
             .undetermined()
             .map(|(id, s)| {
                 let l = catalog.label(id);
-                let (port, ip_protocol, _) = label_port(catalog, id);
+                let (port, ip_protocol, port_ranges) = label_port(catalog, id);
                 UndeterminedRow {
                     app_protocol: l.name.clone(),
-                    transport: l.transport,
+                    transport: label_transport(catalog, id),
                     port,
                     ip_protocol,
+                    port_ranges,
                     services: service_names(catalog, id),
                     traffic: Traffic::of(s),
                 }
@@ -818,6 +899,7 @@ impl Report {
             fragments_evicted: fc.fragments_evicted,
             flows_created: fc.flows_created,
             flows_evicted: fc.flows_evicted,
+            one_direction_flows: agg.one_direction_flows,
             peak_flows: fc.peak_flows,
             inspection: agg.inspect.clone(),
             live: None,
@@ -964,7 +1046,48 @@ impl Report {
             names_not_kept: agg.names.not_kept,
             health,
             timeline: timeline::TimelineReport::build(catalog, &agg.timeline),
+            selection: None,
         }
+    }
+
+    /// Orders the service and application-protocol tables by `sort` (most first; ties keep the
+    /// default order) and keeps at most `top` rows of each, saying so in [`Report::selection`],
+    /// which `selected` (the flows chosen, if any) starts.
+    pub fn narrow(&mut self, mut selected: Selected, sort: Option<SortKey>, top: Option<usize>) {
+        if let Some(k) = sort {
+            let desc = |t: &Traffic| std::cmp::Reverse(k.of(t));
+            self.services.sort_by_key(|r| desc(&r.traffic));
+            self.undetermined.sort_by_key(|r| desc(&r.traffic));
+            self.app_protocols.sort_by_key(|r| desc(&r.traffic));
+            let key = |r: &PortRow| match k {
+                SortKey::Flows => r.flows,
+                SortKey::Packets => r.packets,
+                // Unclassified ports keep no clients: by bytes.
+                SortKey::Bytes | SortKey::Clients => r.bytes,
+            };
+            self.unclassified
+                .top_ports
+                .sort_by_key(|r| std::cmp::Reverse(key(r)));
+        }
+        let mut cut = 0u64;
+        if let Some(n) = top {
+            let mut keep = |len: usize| {
+                cut += len.saturating_sub(n) as u64;
+                n
+            };
+            let n1 = keep(self.services.len());
+            self.services.truncate(n1);
+            let n2 = keep(self.undetermined.len());
+            self.undetermined.truncate(n2);
+            let n3 = keep(self.app_protocols.len());
+            self.app_protocols.truncate(n3);
+            // Unclassified ports were already cut to `top` when the report was built.
+            self.unclassified.top_ports.truncate(n);
+        }
+        selected.sort = sort;
+        selected.top = top;
+        selected.rows_not_shown = cut;
+        self.selection = Some(selected);
     }
 
     /// True when some input failed.

@@ -412,7 +412,7 @@ fn undetermined(r: &Report) -> String {
     for u in &r.undetermined {
         let port = match (u.port, u.ip_protocol) {
             (Some(p), _) => format!("{}/{p}", u.transport),
-            (None, Some(n)) => format!("ip/{n}"),
+            (None, Some(_)) => u.transport.clone(),
             (None, None) => format!("{}/dynamic", u.transport),
         };
         let candidates = format!(
@@ -610,7 +610,6 @@ fn kerberos(r: &Report) -> String {
     out
 }
 
-/// Renders the whole report for a terminal.
 /// The mismatch section: catalog ports whose payload was another protocol.
 fn mismatches(r: &Report) -> String {
     let mut out = String::new();
@@ -673,6 +672,40 @@ fn tls(r: &Report) -> String {
     out
 }
 
+/// "Selected: service Net Logon, net 192.0.2.0/24 (1,234 other flows not counted); sorted by
+/// flows; top 5 rows (3 not shown)", one line.
+fn selection_line(sel: &super::Selected) -> String {
+    let mut what: Vec<String> = Vec::new();
+    let mut kind = |name: &str, values: &[String]| {
+        if !values.is_empty() {
+            what.push(format!("{name} {}", terminal(&values.join(" or "))));
+        }
+    };
+    kind("service", &sel.services);
+    kind("protocol", &sel.protocols);
+    kind("host/net", &sel.nets);
+    let mut parts = Vec::new();
+    if !what.is_empty() {
+        parts.push(format!(
+            "Selected: flows of {} ({} other flows not counted)",
+            what.join(" and "),
+            count(sel.flows_not_selected)
+        ));
+    }
+    if let Some(k) = sel.sort {
+        parts.push(format!("sorted by {}", k.as_str()));
+    }
+    if let Some(n) = sel.top {
+        parts.push(format!(
+            "top {} rows per table ({} not shown)",
+            count(n as u64),
+            count(sel.rows_not_shown)
+        ));
+    }
+    format!("{}\n", parts.join("; "))
+}
+
+/// Renders the whole report for a terminal.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let files = r.inputs.len();
@@ -688,6 +721,9 @@ pub fn render(r: &Report) -> String {
         short_time(&r.last_seen),
     );
     let _ = writeln!(out, "{}", fill(&head, "  "));
+    if let Some(sel) = &r.selection {
+        out.push_str(&selection_line(sel));
+    }
     let t = &r.totals;
     let pct = |a: u64, b: u64| {
         if b == 0 {
@@ -721,7 +757,12 @@ pub fn render(r: &Report) -> String {
     out.push_str(&authentication(r));
     out.push_str(&kerberos(r));
 
-    out.push_str("\nApplication protocols by bytes (each flow once)\n");
+    let by = r
+        .selection
+        .as_ref()
+        .and_then(|s| s.sort)
+        .map_or("bytes", |k| k.as_str());
+    let _ = writeln!(out, "\nApplication protocols by {by} (each flow once)");
     let mut tab = Table::new(&[
         "PROTOCOL",
         "PORT",
@@ -739,7 +780,7 @@ pub fn render(r: &Report) -> String {
     for a in &r.app_protocols {
         let port = match (a.port, a.ip_protocol) {
             (Some(p), _) => format!("{}/{p}", a.transport),
-            (None, Some(n)) => format!("ip/{n}"),
+            (None, Some(_)) => a.transport.clone(),
             (None, None) => format!("{}/dynamic", a.transport),
         };
         let services = if a.services.len() > 3 {
@@ -942,6 +983,13 @@ pub fn render(r: &Report) -> String {
         count(h.flows_evicted),
         count(h.peak_flows)
     );
+    if h.one_direction_flows > 0 {
+        let _ = writeln!(
+            out,
+            "  {} flows seen in one direction only: the capture may miss the other direction",
+            count(h.one_direction_flows)
+        );
+    }
     // What the inspectors found, generically: every counter of theirs that is not zero.
     let inspected = h.inspection.get("flows_inspected");
     if inspected > 0 {

@@ -437,6 +437,9 @@ pub struct Tcp {
     pub rtt: u64,
     pub cwin: u16,
     pub swin: u16,
+    /// `Some(true)`: the client's segments are sent but not captured; `Some(false)`: the server's
+    /// (a capture that sees one direction only, as a SPAN port fed one way).
+    pub unseen: Option<bool>,
     last_from_client: Option<bool>,
     ts_val: u32,
 }
@@ -492,6 +495,7 @@ impl Tcp {
             rtt: 400 + cap.rng.below(600),
             cwin: 1026,
             swin: 8212,
+            unseen: None,
             last_from_client: None,
             ts_val: cap.rng.next_u32() >> 4,
         }
@@ -552,6 +556,9 @@ impl Tcp {
             self.cseq = self.cseq.wrapping_add(consumed);
         } else {
             self.sseq = self.sseq.wrapping_add(consumed);
+        }
+        if self.unseen == Some(from_client) {
+            return;
         }
         let wire = self.wire.clone();
         cap.send_l4(

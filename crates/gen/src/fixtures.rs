@@ -680,6 +680,86 @@ pub fn server_side() -> Capture {
     cap
 }
 
+/// A capture that sees one direction of each TCP connection (a SPAN port fed one way), and a
+/// connection attempt nobody answered, to tell the two apart.
+pub fn one_direction() -> Capture {
+    let mut cap = Capture::new(
+        "one-direction.pcap",
+        Link::Ethernet,
+        23,
+        "TCP seen in one direction only (client side, server side) and an unanswered attempt",
+    );
+    let w = lan();
+    // (a) Kerberos over TCP: only the client's segments are captured.
+    let mut a = Tcp::new(
+        &mut cap,
+        sa("192.0.2.101", 49400),
+        sa("192.0.2.10", 88),
+        0,
+        &w,
+        &format!("one direction (client side); {KRB}"),
+    );
+    a.unseen = Some(false);
+    a.handshake(&mut cap);
+    let req = pl::krb_tcp(&mut cap.rng, pl::KRB_AS_REQ, 320);
+    let rep = pl::krb_tcp(&mut cap.rng, pl::KRB_AS_REQ + 1, 1490);
+    a.exchange(&mut cap, &req, &rep);
+    a.ack(&mut cap, true);
+    a.close(&mut cap);
+    // (b) LDAP: only the server's segments are captured (the SYN-ACK first).
+    let mut b = Tcp::new(
+        &mut cap,
+        sa("192.0.2.102", 49401),
+        sa("192.0.2.10", 389),
+        SEC,
+        &w,
+        &format!("one direction (server side); {LDAP}"),
+    );
+    b.unseen = Some(true);
+    b.handshake(&mut cap);
+    let (q, r) = (pl::filler(&mut cap.rng, 90), pl::filler(&mut cap.rng, 700));
+    b.exchange(&mut cap, &q, &r);
+    b.close(&mut cap);
+    // (c) mid-stream SQL Server, client side only: no handshake at all.
+    let mut c = Tcp::new(
+        &mut cap,
+        sa("192.0.2.103", 49402),
+        sa("192.0.2.30", 1433),
+        2 * SEC,
+        &w,
+        &format!("one direction (client side, mid-stream); {SQL}"),
+    );
+    c.unseen = Some(false);
+    let (q, r) = (
+        pl::filler(&mut cap.rng, 300),
+        pl::filler(&mut cap.rng, 2000),
+    );
+    c.exchange(&mut cap, &q, &r);
+    c.close(&mut cap);
+    // (d) an attempt nobody answered: a SYN and two retransmissions.
+    let mut d = Tcp::new(
+        &mut cap,
+        sa("192.0.2.104", 49403),
+        sa("192.0.2.20", 445),
+        3 * SEC,
+        &w,
+        &format!("unanswered attempt; {SMB}"),
+    );
+    for gap in [0, SEC, 2 * SEC] {
+        d.wait(gap);
+        d.seg(&mut cap, true, pk::SYN, &[]);
+        d.cseq = d.cseq.wrapping_sub(1); // a retransmission reuses the sequence number
+    }
+    cap.expect.push(
+        "(a) 192.0.2.101 -> 192.0.2.10:88 and (c) 192.0.2.103 -> 192.0.2.30:1433: only the client's segments; \
+         (b) 192.0.2.102 -> 192.0.2.10:389: only the server's, from its SYN-ACK on. All three are service traffic \
+         seen in one direction (`one_direction_flows` 3). (d) 192.0.2.104 -> 192.0.2.20:445: three SYNs, nothing \
+         else: an unanswered attempt, not one-direction traffic."
+            .into(),
+    );
+    cap
+}
+
 pub fn vlan() -> Capture {
     let mut cap = Capture::new(
         "vlan.pcap",

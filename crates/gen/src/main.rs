@@ -136,6 +136,7 @@ fn all_fixtures() -> Vec<Capture> {
         fixtures::catalog_rows(),
         fixtures::shared_ports(),
         fixtures::server_side(),
+        fixtures::one_direction(),
         fixtures::vlan(),
         fixtures::sll(),
         fixtures::sll2(),
