@@ -13,6 +13,7 @@ use crate::capture::{ttl_for, BASE_US};
 use crate::packet::{self as pk, Link, LinkSpec};
 use crate::rng::Rng;
 use crate::writer::{NgInterface, PacketSink, PcapWriter, PcapngWriter};
+use crate::{gss, ldap};
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -78,7 +79,8 @@ use Budget::{Log, Uni};
 
 #[rustfmt::skip]
 const SPECS: &[Spec] = &[
-    Spec { k: K::Krb, tr: Tr::Tcp, port: 88, weight: 60, budget: Uni(10, 16), servers: &[10, 11] },
+    // One KDC exchange a connection; the budget is the exchange's own packet count.
+    Spec { k: K::Krb, tr: Tr::Tcp, port: 88, weight: 60, budget: Uni(0, 0), servers: &[10, 11] },
     Spec { k: K::Epm, tr: Tr::Tcp, port: 135, weight: 25, budget: Uni(11, 14), servers: &[10, 11, 20] },
     Spec { k: K::Nbss, tr: Tr::Tcp, port: 139, weight: 8, budget: Log(20, 300), servers: &[20, 21] },
     Spec { k: K::Ldap, tr: Tr::Tcp, port: 389, weight: 60, budget: Uni(20, 160), servers: &[10, 11] },
@@ -144,6 +146,10 @@ struct Flow {
     /// SmbPipe: which script, and the index of the next message to start.
     script: u8,
     msg: u16,
+    /// The flow opens with real messages (a variant of its spec's [`openings`]).
+    open: bool,
+    /// The message being sent is the script's (SmbPipe) or the opening's.
+    scripted: bool,
 }
 
 #[derive(Default, Debug)]
@@ -218,6 +224,8 @@ struct Gen {
     weight_total: u32,
     stats: Stats,
     scripts: Vec<Script>,
+    /// Per [`SPECS`] entry, the variants of real opening messages (see [`openings`]).
+    openings: Vec<Vec<Script>>,
 }
 
 /// One SMB conversation's TCP payload, message by message, client and server in turn (the
@@ -227,6 +235,22 @@ struct Script {
 }
 
 impl Script {
+    /// A script from messages in turn; consecutive ones in the same direction are one message.
+    fn from_turns(turns: Vec<(bool, Vec<u8>)>) -> Script {
+        let mut msgs: Vec<(bool, Vec<u8>)> = Vec::new();
+        for (dir, m) in turns {
+            match msgs.last_mut() {
+                Some((d, prev)) if *d == dir => prev.extend(m),
+                _ => msgs.push((dir, m)),
+            }
+        }
+        assert!(
+            msgs.first().is_some_and(|m| m.0),
+            "a script starts with the client"
+        );
+        Script { msgs }
+    }
+
     /// Packets [`Gen::step_tcp`] sends for the script at `mss`: handshake, each message in
     /// MSS-sized segments with an ACK after every second one that is not the last and the
     /// client's ACK of each server message, the close.
@@ -412,18 +436,27 @@ impl Gen {
         if matches!(k, K::UnkTcp | K::UnkUdp) {
             self.stats.unknown_flows += 1;
         }
+        let mss = if six { 1440 } else { 1460 };
+        let variants = self.openings[si].len() as u64;
+        // (No IPv6 fragments: Kerberos over UDP and IPv6 keeps its filler datagrams.)
+        let open = variants > 0 && !(six && k == K::KrbUdp);
         let script = if k == K::SmbPipe {
             self.rng.below(self.scripts.len() as u64) as u8
+        } else if open {
+            self.rng.below(variants) as u8
         } else {
             0
         };
         let mut left = if k == K::SmbPipe {
-            self.scripts[usize::from(script)].packets(if six { 1440 } else { 1460 })
+            self.scripts[usize::from(script)].packets(mss)
         } else {
             self.budget(spec.budget).max(1)
         };
         if spec.tr == Tr::Tcp {
             left = left.max(TCP_MIN);
+            if open {
+                left = left.max(self.openings[si][usize::from(script)].packets(mss));
+            }
         }
         // Large datagrams, fragmented (IPv4 only): Kerberos tickets with big PACs and PKINIT
         // requests over UDP 88, and some large (EDNS) DNS answers.
@@ -431,12 +464,9 @@ impl Gen {
         if !six {
             match k {
                 K::KrbUdp => {
-                    if self.rng.chance(0.3) {
-                        frag_req = frags_for(self.rng.range(1500, 3000));
-                    }
-                    if self.rng.chance(0.7) {
-                        frag_resp = frags_for(self.rng.range(3000, 8000));
-                    }
+                    let msgs = &self.openings[si][usize::from(script)].msgs;
+                    frag_req = frags_for(msgs[0].1.len() as u64);
+                    frag_resp = frags_for(msgs[1].1.len() as u64);
                 }
                 K::DnsUdp if self.rng.chance(0.08) => frag_resp = 2,
                 _ => {}
@@ -466,6 +496,8 @@ impl Gen {
             ns: 0,
             script,
             msg: 0,
+            open,
+            scripted: false,
         }
     }
 
@@ -481,6 +513,9 @@ impl Gen {
         }
         f.frag_req = 0;
         f.frag_resp = 0;
+        // Cut short, the flow sends fillers: an opening's datagram could need more fragments
+        // than the budget has left.
+        f.open = false;
         f.left = r;
         f
     }
@@ -489,13 +524,23 @@ impl Gen {
     /// session (whose messages alternate as requests and responses do), else a drawn size.
     fn next_message(&mut self, f: &mut Flow, request: bool) -> u32 {
         let k = SPECS[f.spec as usize].k;
-        if k != K::SmbPipe {
-            return self.msg_size(k, request);
-        }
-        let msgs = &self.scripts[usize::from(f.script)].msgs;
+        let msgs = if k == K::SmbPipe {
+            &self.scripts[usize::from(f.script)].msgs
+        } else {
+            match &self.openings[f.spec as usize] {
+                o if f.open && usize::from(f.msg) < o[usize::from(f.script)].msgs.len() => {
+                    &o[usize::from(f.script)].msgs
+                }
+                _ => {
+                    f.scripted = false;
+                    return self.msg_size(k, request);
+                }
+            }
+        };
         let (client, m) = &msgs[usize::from(f.msg) % msgs.len()];
         debug_assert_eq!(*client, request, "scripts alternate");
         f.msg = f.msg.wrapping_add(1);
+        f.scripted = true;
         m.len() as u32
     }
 
@@ -726,9 +771,13 @@ impl Gen {
         msg_len: u32,
     ) -> io::Result<u32> {
         let k = SPECS[f.spec as usize].k;
-        if len > 0 && k == K::SmbPipe {
+        if len > 0 && f.scripted {
             // The current message is the one before `f.msg`; `cur_left` of it is still to send.
-            let msgs = &self.scripts[usize::from(f.script)].msgs;
+            let msgs = if k == K::SmbPipe {
+                &self.scripts[usize::from(f.script)].msgs
+            } else {
+                &self.openings[f.spec as usize][usize::from(f.script)].msgs
+            };
             let m = &msgs[(usize::from(f.msg) + msgs.len() - 1) % msgs.len()].1;
             let off = m.len() - f.cur_left as usize;
             self.payload.clear();
@@ -899,9 +948,26 @@ impl Gen {
             f.frag_resp = 0;
         }
         let seqno = if from_client { f.nc } else { f.ns };
-        let off = self.rng.below((POOL - len) as u64) as usize;
         self.payload.clear();
-        self.payload.extend_from_slice(&self.pool[off..off + len]);
+        // The opening's datagrams (request, then answer), else filler of the drawn length.
+        let opening = match &self.openings[f.spec as usize] {
+            o if f.open => o[usize::from(f.script)]
+                .msgs
+                .get(sent as usize)
+                .filter(|m| m.0 == from_client),
+            _ => None,
+        };
+        let len = match opening {
+            Some((_, m)) => {
+                self.payload.extend_from_slice(m);
+                m.len()
+            }
+            None => {
+                let off = self.rng.below((POOL - len) as u64) as usize;
+                self.payload.extend_from_slice(&self.pool[off..off + len]);
+                len
+            }
+        };
         let (src, dst, sp, dp) = if from_client {
             (f.c, f.s, f.cport, f.sport)
         } else {
@@ -980,6 +1046,7 @@ pub fn run(packets: u64, seed: u64, out: &Path, pcapng: bool) -> io::Result<Stat
         weight_total: SPECS.iter().map(|s| s.weight).sum(),
         stats: Stats::default(),
         scripts: smb_scripts(),
+        openings: openings(),
     };
     let mut flows: Vec<Flow> = Vec::new();
     let mut remaining = packets;
@@ -1012,6 +1079,372 @@ pub fn run(packets: u64, seed: u64, out: &Path, pcapng: bool) -> io::Result<Stat
     Ok(g.stats)
 }
 
+/// The real protocol messages that open flows of the mix, per [`SPECS`] entry (empty where the
+/// flow is all filler): Kerberos AS and TGS exchanges over TCP and UDP (the KDC's messages as
+/// [`gss::kdc_req`] and [`gss::kdc_rep`] build them), LDAP binds and searches, the CLDAP LDAP
+/// ping and its NETLOGON answer, TLS handshakes with the server's name (SNI) and certificate, and
+/// RDP's X.224 connection request and confirm followed by its TLS handshake. A flow draws one
+/// variant; the rest of its budget (if any) is filler that looks like its protocol.
+fn openings() -> Vec<Vec<Script>> {
+    let mut rng = Rng::new(0x0be7_1e55);
+    SPECS
+        .iter()
+        .map(|s| match s.k {
+            K::Krb => (0..12).map(|i| krb_tcp_opening(&mut rng, i)).collect(),
+            K::KrbUdp => (0..16).map(|i| krb_udp_opening(&mut rng, i)).collect(),
+            K::Ldap | K::Gc => (0..8).map(|i| ldap_opening(&mut rng, i)).collect(),
+            K::Cldap => (0..8).map(|i| cldap_opening(&mut rng, i)).collect(),
+            K::Https => (0..8)
+                .map(|i| {
+                    let host = HTTPS_NAMES[i % HTTPS_NAMES.len()];
+                    Script::from_turns(tls_handshake(&mut rng, host, i))
+                })
+                .collect(),
+            K::Rdp => (0..4)
+                .map(|i| {
+                    let host = ["ts01.corp.example", "ts02.corp.example"][i % 2];
+                    let mut turns = vec![
+                        (true, crate::payload::rdp_connect_request()),
+                        (false, crate::payload::rdp_connect_confirm()),
+                    ];
+                    turns.extend(tls_handshake(&mut rng, host, i));
+                    Script::from_turns(turns)
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+const REALM: &str = "CORP.EXAMPLE";
+const HTTPS_NAMES: &[&str] = &[
+    "intranet.corp.example",
+    "adfs.corp.example",
+    "mail.corp.example",
+    "wsus.corp.example",
+    "pki.corp.example",
+];
+const CLIENTS: &[&str] = &["alice", "bob", "carol", "WS101$", "WS117$", "svc-backup"];
+/// Service principals of TGS exchanges and the etype of the tickets the KDC issues for them (the
+/// SQL service account has no AES keys: RC4).
+const SERVICES: &[(&[&str], u32)] = &[
+    (&["cifs", "fs01.corp.example"], gss::ETYPE_AES256_CTS),
+    (&["ldap", "dc01.corp.example"], gss::ETYPE_AES256_CTS),
+    (&["HTTP", "intranet.corp.example"], gss::ETYPE_AES256_CTS),
+    (&["TERMSRV", "ts01.corp.example"], gss::ETYPE_AES256_CTS),
+    (&["MSSQLSvc", "sql01.corp.example:1433"], gss::ETYPE_RC4),
+];
+
+fn krb_framed(m: Vec<u8>) -> Vec<u8> {
+    let mut v = (m.len() as u32).to_be_bytes().to_vec();
+    v.extend(m);
+    v
+}
+
+/// A KDC exchange of variant `i`: an AS exchange (pre-authenticated, or refused for the lack of
+/// it), else a TGS exchange for one of [`SERVICES`].
+fn kdc_messages(rng: &mut Rng, i: usize, req_len: usize, rep_len: usize) -> (Vec<u8>, Vec<u8>) {
+    let client = CLIENTS[i % CLIENTS.len()];
+    // Variants 2, 3, 6, 7, ... are TGS exchanges: they go round the services in turn.
+    let (service, etype) = SERVICES[(i / 4 * 2 + i % 2) % SERVICES.len()];
+    let x = gss::KdcExchange {
+        realm: REALM,
+        client,
+        service,
+        ticket_etype: etype,
+    };
+    match i % 4 {
+        0 => (
+            gss::kdc_req(rng, &x, false, false, 220),
+            gss::krb_error_preauth(&x, 190),
+        ),
+        1 => {
+            let x = gss::KdcExchange {
+                ticket_etype: gss::ETYPE_AES256_CTS,
+                ..x
+            };
+            (
+                gss::kdc_req(rng, &x, false, true, req_len.min(400)),
+                gss::kdc_rep(rng, &x, false, rep_len),
+            )
+        }
+        _ => (
+            gss::kdc_req(rng, &x, true, true, req_len),
+            gss::kdc_rep(rng, &x, true, rep_len),
+        ),
+    }
+}
+
+/// One KDC exchange over TCP 88 (one a connection, as Windows clients do), framed with its
+/// four-byte length.
+fn krb_tcp_opening(rng: &mut Rng, i: usize) -> Script {
+    let req = rng.size(1300, 1700);
+    let rep = rng.size(1300, 1800);
+    let (q, a) = kdc_messages(rng, i, req, rep);
+    Script::from_turns(vec![(true, krb_framed(q)), (false, krb_framed(a))])
+}
+
+/// One KDC exchange over UDP 88: most answers carry a ticket with a large PAC and are fragmented,
+/// and some requests are too (a TGS-REQ with a large TGT).
+fn krb_udp_opening(rng: &mut Rng, i: usize) -> Script {
+    let req = if rng.chance(0.3) {
+        rng.size(1500, 3000)
+    } else {
+        rng.size(1200, 1450)
+    };
+    let rep = if rng.chance(0.7) {
+        rng.size(3000, 8000)
+    } else {
+        rng.size(1200, 1400)
+    };
+    let (q, a) = kdc_messages(rng, i, req, rep);
+    Script {
+        msgs: vec![(true, q), (false, a)],
+    }
+}
+
+/// A directory client's session: a Kerberos (SPNEGO) bind, or now and then a simple bind with
+/// the password in clear; a subtree search and its entries.
+fn ldap_opening(rng: &mut Rng, i: usize) -> Script {
+    let host = ["dc01.corp.example", "dc02.corp.example"][i % 2];
+    let (bind, done) = if i % 8 == 7 {
+        (
+            ldap::bind_simple(1, "CN=svc-app,OU=Service,DC=corp,DC=example", "Winter2026!"),
+            ldap::bind_done(1),
+        )
+    } else {
+        (
+            ldap::bind_spnego_kerberos(rng, 1, REALM, host),
+            ldap::bind_response(rng, 1),
+        )
+    };
+    let base = "DC=corp,DC=example";
+    let attrs = [
+        "sAMAccountName",
+        "memberOf",
+        "userAccountControl",
+        "lastLogonTimestamp",
+    ];
+    let mut entries = Vec::new();
+    for n in 0..(1 + i % 6) {
+        let user = format!("user{:03}", 10 * i + n);
+        let dn = format!("CN={user},OU=Staff,{base}");
+        entries.extend(ldap::entry(
+            2,
+            &dn,
+            &[
+                ("sAMAccountName", vec![user.into_bytes()]),
+                (
+                    "memberOf",
+                    vec![format!("CN=Staff,OU=Groups,{base}").into_bytes()],
+                ),
+                ("userAccountControl", vec![b"512".to_vec()]),
+            ],
+        ));
+    }
+    entries.extend(ldap::search_done(2));
+    Script::from_turns(vec![
+        (true, bind),
+        (false, done),
+        (true, ldap::search(2, base, &attrs)),
+        (false, entries),
+    ])
+}
+
+/// The CLDAP LDAP ping of a domain member and the DC's NETLOGON_SAM_LOGON_RESPONSE_EX.
+fn cldap_opening(rng: &mut Rng, i: usize) -> Script {
+    let host = format!("WS{}", 101 + i);
+    let nl = ldap::logon_response(
+        rng,
+        0x0000_f3fd,
+        "corp.example",
+        ["dc01.corp.example", "dc02.corp.example"][i % 2],
+        "CORP",
+        "Default-First-Site-Name",
+    );
+    let answer = [
+        ldap::entry(1 + i as u32, "", &[("Netlogon", vec![nl])]),
+        ldap::search_done(1 + i as u32),
+    ]
+    .concat();
+    Script {
+        msgs: vec![
+            (true, ldap::ping(1 + i as u32, "corp.example", &host)),
+            (false, answer),
+        ],
+    }
+}
+
+fn tls_record(ctype: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![ctype, 3, 3];
+    v.extend((body.len() as u16).to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+fn tls_handshake_msg(htype: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![htype];
+    v.extend(&(body.len() as u32).to_be_bytes()[1..]);
+    v.extend_from_slice(body);
+    v
+}
+
+fn tls_ext(t: u16, body: &[u8]) -> Vec<u8> {
+    let mut v = t.to_be_bytes().to_vec();
+    v.extend((body.len() as u16).to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+fn random_bytes(rng: &mut Rng, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    rng.fill(&mut v);
+    v
+}
+
+/// A TLS 1.2 ClientHello (in a record of version 3.1, as clients send the first one) offering
+/// TLS 1.3 and 1.2, with `host` in the server_name extension (RFC 6066 3).
+pub(crate) fn client_hello(rng: &mut Rng, host: &str) -> Vec<u8> {
+    let mut b = vec![3, 3];
+    b.extend(random_bytes(rng, 32));
+    b.push(32);
+    b.extend(random_bytes(rng, 32));
+    let suites: [u16; 9] = [
+        0x1302, 0x1301, 0xc02c, 0xc02b, 0xc030, 0xc02f, 0xc024, 0xc023, 0x009d,
+    ];
+    b.extend(((suites.len() * 2) as u16).to_be_bytes());
+    for s in suites {
+        b.extend(s.to_be_bytes());
+    }
+    b.extend([1, 0]);
+    let name = host.as_bytes();
+    let mut sni = ((name.len() + 3) as u16).to_be_bytes().to_vec();
+    sni.push(0);
+    sni.extend((name.len() as u16).to_be_bytes());
+    sni.extend_from_slice(name);
+    let mut key_share = vec![0, 36, 0, 0x1d, 0, 32];
+    key_share.extend(random_bytes(rng, 32));
+    let exts = [
+        tls_ext(0x0000, &sni),
+        tls_ext(0x000a, &[0, 6, 0, 0x1d, 0, 0x17, 0, 0x18]),
+        tls_ext(0x000b, &[1, 0]),
+        tls_ext(0x000d, &[0, 8, 8, 4, 8, 5, 4, 1, 5, 1]),
+        tls_ext(0x0017, &[]),
+        tls_ext(0xff01, &[0]),
+        tls_ext(0x002b, &[4, 3, 4, 3, 3]),
+        tls_ext(0x0033, &key_share),
+    ]
+    .concat();
+    b.extend((exts.len() as u16).to_be_bytes());
+    b.extend(exts);
+    let mut r = tls_record(22, &tls_handshake_msg(1, &b));
+    r[2] = 1;
+    r
+}
+
+/// A server certificate for `host` (DER, X.509 v3 shaped: serial, signature algorithm, issuer,
+/// validity, subject with the host as CN, an RSA-2048 key and signature of random bytes).
+fn certificate(rng: &mut Rng, host: &str) -> Vec<u8> {
+    use gss::{oid, tlv};
+    let name = |cn: &str| {
+        tlv(
+            0x30,
+            &tlv(
+                0x31,
+                &tlv(0x30, &[oid("2.5.4.3"), tlv(0x0c, cn.as_bytes())].concat()),
+            ),
+        )
+    };
+    let alg = tlv(0x30, &[oid("1.2.840.113549.1.1.11"), vec![5, 0]].concat());
+    let mut key = vec![0u8];
+    key.extend(tlv(
+        0x30,
+        &[tlv(0x02, &random_bytes(rng, 257)), tlv(0x02, &[1, 0, 1])].concat(),
+    ));
+    let spki = tlv(
+        0x30,
+        &[
+            tlv(0x30, &[oid("1.2.840.113549.1.1.1"), vec![5, 0]].concat()),
+            tlv(0x03, &key),
+        ]
+        .concat(),
+    );
+    let tbs = tlv(
+        0x30,
+        &[
+            tlv(0xa0, &tlv(0x02, &[2])),
+            tlv(0x02, &random_bytes(rng, 16)),
+            alg.clone(),
+            name("CORP-CA01-CA"),
+            tlv(
+                0x30,
+                &[tlv(0x17, b"260101000000Z"), tlv(0x17, b"280101000000Z")].concat(),
+            ),
+            name(host),
+            spki,
+        ]
+        .concat(),
+    );
+    let mut sig = vec![0u8];
+    sig.extend(random_bytes(rng, 256));
+    tlv(0x30, &[tbs, alg, tlv(0x03, &sig)].concat())
+}
+
+/// A full TLS 1.2 handshake with `host`: ClientHello with SNI; ServerHello, Certificate (the
+/// server's and its CA's), ServerKeyExchange and ServerHelloDone; the client's key exchange,
+/// ChangeCipherSpec and Finished; the server's ChangeCipherSpec and Finished.
+fn tls_handshake(rng: &mut Rng, host: &str, i: usize) -> Vec<(bool, Vec<u8>)> {
+    let mut sh = vec![3, 3];
+    sh.extend(random_bytes(rng, 32));
+    sh.push(32);
+    sh.extend(random_bytes(rng, 32));
+    sh.extend(
+        if i.is_multiple_of(2) {
+            0xc030u16
+        } else {
+            0xc02fu16
+        }
+        .to_be_bytes(),
+    );
+    sh.push(0);
+    let exts = [tls_ext(0xff01, &[0]), tls_ext(0x0017, &[])].concat();
+    sh.extend((exts.len() as u16).to_be_bytes());
+    sh.extend(exts);
+    let mut chain = Vec::new();
+    for c in [certificate(rng, host), certificate(rng, "CORP-CA01-CA")] {
+        chain.extend(&(c.len() as u32).to_be_bytes()[1..]);
+        chain.extend(c);
+    }
+    let mut certs = (chain.len() as u32).to_be_bytes()[1..].to_vec();
+    certs.extend(chain);
+    let mut ske = vec![3, 0, 0x17, 65, 4];
+    ske.extend(random_bytes(rng, 64));
+    ske.extend([4, 1, 1, 0]);
+    ske.extend(random_bytes(rng, 256));
+    let server = [
+        tls_record(22, &tls_handshake_msg(2, &sh)),
+        tls_record(22, &tls_handshake_msg(11, &certs)),
+        tls_record(22, &tls_handshake_msg(12, &ske)),
+        tls_record(22, &tls_handshake_msg(14, &[])),
+    ]
+    .concat();
+    let mut cke = vec![65, 4];
+    cke.extend(random_bytes(rng, 64));
+    let client = [
+        tls_record(22, &tls_handshake_msg(16, &cke)),
+        tls_record(20, &[1]),
+        tls_record(22, &random_bytes(rng, 40)),
+    ]
+    .concat();
+    let done = [tls_record(20, &[1]), tls_record(22, &random_bytes(rng, 40))].concat();
+    vec![
+        (true, client_hello(rng, host)),
+        (false, server),
+        (true, client),
+        (false, done),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1038,6 +1471,7 @@ mod tests {
             weight_total: SPECS.iter().map(|s| s.weight).sum(),
             stats: Stats::default(),
             scripts: smb_scripts(),
+            openings: openings(),
         };
         let si = SPECS.iter().position(|s| s.k == K::SmbPipe).unwrap();
         let mut seen = vec![false; g.scripts.len()];
@@ -1058,6 +1492,96 @@ mod tests {
             assert_eq!(sent, data + 4, "script {script}");
         }
         assert!(seen.iter().all(|&s| s), "every script drawn");
+    }
+
+    /// Flows with an opening send its messages first, byte for byte, and the opening fits the
+    /// budget: a Kerberos flow over TCP is one framed KDC exchange, an HTTPS flow starts with a
+    /// ClientHello naming its server, CLDAP is the LDAP ping and its answer.
+    #[test]
+    fn openings_are_sent_first_and_whole() {
+        use crate::writer::PacketSink;
+        use std::{cell::RefCell, rc::Rc};
+        struct Grab(Rc<RefCell<Vec<Vec<u8>>>>);
+        impl PacketSink for Grab {
+            fn packet(&mut self, _: u64, _: u32, data: &[u8], _: u32) -> io::Result<()> {
+                self.0.borrow_mut().push(data.to_vec());
+                Ok(())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let frames = Rc::new(RefCell::new(Vec::new()));
+        let mut rng = Rng::new(3);
+        let mut pool = vec![0u8; POOL];
+        rng.fill(&mut pool);
+        let mut g = Gen {
+            rng,
+            sink: Box::new(Grab(frames.clone())),
+            pool,
+            payload: Vec::new(),
+            l4: Vec::new(),
+            frame: Vec::new(),
+            t: 0,
+            ipid: 1,
+            serial: 0,
+            weight_total: SPECS.iter().map(|s| s.weight).sum(),
+            stats: Stats::default(),
+            scripts: smb_scripts(),
+            openings: openings(),
+        };
+        for k in [K::Krb, K::Ldap, K::Https, K::Rdp, K::Cldap, K::KrbUdp] {
+            let si = SPECS.iter().position(|s| s.k == k).unwrap();
+            for _ in 0..20 {
+                let mut f = g.flow_of(si);
+                if f.c.is_ipv6() || f.vlan != 0 {
+                    continue;
+                }
+                assert!(f.open, "{k:?}");
+                frames.borrow_mut().clear();
+                while f.left > 0 {
+                    g.step(&mut f).unwrap();
+                }
+                let script = &g.openings[si][usize::from(f.script)];
+                // The payload each way, reassembled from the frames (IPv4, no VLAN).
+                let mut sent = [Vec::new(), Vec::new()];
+                for fr in frames.borrow().iter() {
+                    let ip = &fr[14..];
+                    let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
+                    let ihl = usize::from(ip[0] & 0x0f) * 4;
+                    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+                    let frag_off = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff;
+                    let l4 = &ip[ihl..total];
+                    let payload = match SPECS[si].tr {
+                        Tr::Tcp => &l4[usize::from(l4[12] >> 4) * 4..],
+                        _ if frag_off == 0 => &l4[8..],
+                        _ => l4,
+                    };
+                    sent[usize::from(src != f.c)].extend_from_slice(payload);
+                }
+                for (client, m) in &script.msgs {
+                    let side = &sent[usize::from(!client)];
+                    assert!(
+                        side.windows(m.len()).any(|w| w == m.as_slice()),
+                        "{k:?}: a message of the opening is missing"
+                    );
+                }
+                if k == K::Krb {
+                    let data: usize = script.msgs.iter().map(|m| m.1.len()).sum();
+                    assert_eq!(sent[0].len() + sent[1].len(), data, "one exchange only");
+                    assert!(matches!(sent[0][4], 0x6a | 0x6c), "AS-REQ or TGS-REQ");
+                }
+                if k == K::Https {
+                    let name = HTTPS_NAMES
+                        .iter()
+                        .any(|n| sent[0].windows(n.len()).any(|w| w == n.as_bytes()));
+                    assert!(
+                        sent[0].starts_with(&[22, 3, 1]) && name,
+                        "ClientHello with SNI"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
