@@ -142,7 +142,71 @@ fn client_message(udp: bool, b: &[u8], out: &mut Out<'_>) {
             let e = named(out, EvidenceKind::HttpSharepoint, &text, "http-sharepoint");
             out.evidence(e);
         }
+        http_authorization(b, out);
     }
+}
+
+/// The `Authorization` header of an HTTP request (RFC 9110 11.6.2): `Negotiate` and `NTLM`
+/// carry a SPNEGO, Kerberos or NTLMSSP token in base64 (RFC 4559, [MS-NTHT]), read by the same
+/// rules as SMB's and LDAP's; `Basic` a user and password in clear (RFC 7617): the user is
+/// recorded, never the password.
+fn http_authorization(b: &[u8], out: &mut Out<'_>) {
+    let head = &b[..b.len().min(MAX_HEADERS)];
+    for line in head.split(|&c| c == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let Some(colon) = line.iter().position(|&c| c == b':') else {
+            continue;
+        };
+        if !line[..colon].eq_ignore_ascii_case(b"authorization") {
+            continue;
+        }
+        let value = line[colon + 1..].trim_ascii();
+        let (scheme, credentials) = match value.iter().position(|&c| c == b' ') {
+            Some(i) => (&value[..i], value[i + 1..].trim_ascii()),
+            None => (value, &[][..]),
+        };
+        let Some(decoded) = base64(credentials) else {
+            return;
+        };
+        if scheme.eq_ignore_ascii_case(b"negotiate") || scheme.eq_ignore_ascii_case(b"ntlm") {
+            super::auth::token(&decoded, out);
+        } else if scheme.eq_ignore_ascii_case(b"basic") {
+            let user = decoded.split(|&c| c == b':').next().unwrap_or(&[]);
+            super::auth::record(
+                super::evidence::Mechanism::ClearPassword,
+                Some(&tls::printable(&user[..user.len().min(128)])),
+                out,
+            );
+        }
+        return;
+    }
+}
+
+/// Standard base64 (RFC 4648 4), padding optional; `None` for any other character.
+fn base64(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in text.iter().take_while(|&&c| c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 impl Payload {
@@ -379,6 +443,74 @@ fn authoritative_answer(b: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::inspect::bench::{ev, Bench};
+
+    fn encode(b: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut s = String::new();
+        for chunk in b.chunks(3) {
+            let n =
+                chunk.iter().fold(0u32, |n, &c| (n << 8) | u32::from(c)) << (8 * (3 - chunk.len()));
+            for i in 0..=chunk.len() {
+                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        while !s.len().is_multiple_of(4) {
+            s.push('=');
+        }
+        s
+    }
+
+    #[test]
+    fn base64_decodes_with_or_without_padding_and_refuses_other_bytes() {
+        for b in [&b""[..], b"a", b"ab", b"abc", b"NTLMSSP\0\x03\0\0\0"] {
+            assert_eq!(base64(encode(b).as_bytes()).as_deref(), Some(b));
+            assert_eq!(
+                base64(encode(b).trim_end_matches('=').as_bytes()).as_deref(),
+                Some(b)
+            );
+        }
+        assert_eq!(base64(b"ab!c"), None);
+    }
+
+    #[test]
+    fn http_authorization_headers_say_how_clients_authenticate() {
+        let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        let v1 = crate::wire::ntlmssp::build::authenticate(
+            crate::wire::ntlmssp::flags::UNICODE,
+            &[1; 24],
+            &[2; 24],
+            &utf16("CORP"),
+            &utf16("bob"),
+            &utf16("WS02"),
+        );
+        let mut b = Bench::new(Payload::default(), 80, MAX_TLS_HANDSHAKE);
+        let req = format!(
+            "GET /reports HTTP/1.1\r\nHost: intranet\r\nAuthorization: NTLM {}\r\n\r\n",
+            encode(&v1)
+        );
+        b.segment(proto::TCP, true, 0, req.as_bytes());
+        assert!(
+            b.found().contains(&ev("auth", "NTLMv1 CORP\\bob")),
+            "{:?}",
+            b.found()
+        );
+        let mut b = Bench::new(Payload::default(), 80, MAX_TLS_HANDSHAKE);
+        let req = format!(
+            "GET / HTTP/1.1\r\nauthorization: Basic {}\r\n\r\n",
+            encode(b"alice:secret")
+        );
+        b.segment(proto::TCP, true, 0, req.as_bytes());
+        assert_eq!(b.found(), vec![ev("auth", "clear password alice")]);
+        // A header that is not base64 says nothing.
+        let mut b = Bench::new(Payload::default(), 80, MAX_TLS_HANDSHAKE);
+        b.segment(
+            proto::TCP,
+            true,
+            0,
+            b"GET / HTTP/1.1\r\nAuthorization: NTLM %%%\r\n\r\n",
+        );
+        assert!(b.found().is_empty());
+    }
 
     #[test]
     fn a_prelogin_names_its_instance() {
