@@ -93,7 +93,7 @@ impl Facet {
     pub fn is_weak(&self) -> bool {
         match self {
             Facet::Mechanism(m) => m.is_weak(),
-            Facet::Etype(e) => e.ends_with("(weak)"),
+            Facet::Etype(e) => crate::wire::kerberos::etype_text_is_weak(e),
         }
     }
 }

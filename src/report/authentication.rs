@@ -248,7 +248,10 @@ impl Kerberos {
                     clients: p.clients.len(),
                     servers,
                     etypes: p.etypes.iter().map(|e| e.to_string()).collect(),
-                    weak: p.etypes.iter().any(|e| e.ends_with("(weak)")),
+                    weak: p
+                        .etypes
+                        .iter()
+                        .any(|e| crate::wire::kerberos::etype_text_is_weak(e)),
                 }
             })
             .collect();

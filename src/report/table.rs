@@ -493,7 +493,7 @@ fn authentication(r: &Report) -> String {
         let weak: Vec<&str> = p
             .etypes
             .iter()
-            .filter(|e| e.ends_with("(weak)"))
+            .filter(|e| crate::wire::kerberos::etype_text_is_weak(e))
             .map(|e| e.trim_end_matches(" (weak)"))
             .collect();
         let _ = wrapln!(

@@ -759,6 +759,11 @@ pub fn is_weak(etype: i64) -> bool {
     matches!(etype, 1..=3 | 5 | 7 | 16 | 23 | 24 | -128 | -133 | -135)
 }
 
+/// Whether an etype's evidence text ([`etype_text`]) marks it weak.
+pub fn etype_text_is_weak(text: &str) -> bool {
+    text.ends_with(" (weak)")
+}
+
 /// An etype as evidence shows it: `aes256-cts-hmac-sha1-96`, `rc4-hmac (weak)`, `etype 99`.
 pub fn etype_text(etype: i64) -> String {
     let name = match etype_name(etype) {
