@@ -142,13 +142,13 @@ fn message(noted: &mut bool, m: &[u8], out: &mut Out<'_>) {
                 // The TGT presented: its etype is the krbtgt key's (kept apart from the etype
                 // of the ticket asked for, which the reply shows).
                 if let Some(Ok(ap)) = r.tgs_ap_req() {
-                    tgt_etype(ap.ticket.etype, out);
+                    etype(EvidenceKind::KerberosTgtEtype, &[ap.ticket.etype], out);
                 }
             }
         }
         Message::Reply(r) => {
             client(&r.cname, r.crealm, out);
-            etype(&[r.ticket.etype, r.etype], out);
+            etype(EvidenceKind::KerberosEtype, &[r.ticket.etype, r.etype], out);
         }
         Message::Error(e) => {
             out.count(&KERBEROS_ERRORS);
@@ -167,7 +167,7 @@ fn message(noted: &mut bool, m: &[u8], out: &mut Out<'_>) {
 /// KDC flow's AP-REQ, or one carried in an SMB session setup).
 pub fn ticket(ap: &ApReq<'_>, out: &mut Out<'_>) {
     spn(&ap.ticket.sname, out);
-    etype(&[ap.ticket.etype], out);
+    etype(EvidenceKind::KerberosEtype, &[ap.ticket.etype], out);
 }
 
 fn spn(p: &Principal<'_>, out: &mut Out<'_>) {
@@ -181,26 +181,15 @@ fn spn(p: &Principal<'_>, out: &mut Out<'_>) {
     });
 }
 
-/// The etype of the ticket-granting ticket a TGS-REQ presents.
-fn tgt_etype(e: i64, out: &mut Out<'_>) {
-    if wire::is_weak(e) {
-        out.count(&KERBEROS_WEAK_ETYPES);
-    }
-    out.evidence(Evidence::labelled(
-        EvidenceKind::KerberosTgtEtype,
-        Value::Text(wire::etype_text(e).into()),
-        None,
-    ));
-}
-
-/// The etypes of one message (counted once per message when any is weak).
-fn etype(etypes: &[i64], out: &mut Out<'_>) {
+/// The etypes of one message, as evidence of `kind` (`kerberos-etype`, or `kerberos-tgt-etype`
+/// for the TGT a TGS-REQ presents), counted once per message when any is weak.
+fn etype(kind: EvidenceKind, etypes: &[i64], out: &mut Out<'_>) {
     if etypes.iter().any(|&e| wire::is_weak(e)) {
         out.count(&KERBEROS_WEAK_ETYPES);
     }
     for &e in etypes {
         out.evidence(Evidence::labelled(
-            EvidenceKind::KerberosEtype,
+            kind,
             Value::Text(wire::etype_text(e).into()),
             None,
         ));
