@@ -84,6 +84,11 @@ impl<K: Copy + Eq + Hash, V> BoundedMap<K, V> {
         self.map.get(k).map(|(v, _, _)| v)
     }
 
+    /// The value of `k`, to change in place (its place in the eviction order stays).
+    pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
+        self.map.get_mut(k).map(|(v, _, _)| v)
+    }
+
     pub fn contains_key(&self, k: &K) -> bool {
         self.map.contains_key(k)
     }
@@ -91,14 +96,22 @@ impl<K: Copy + Eq + Hash, V> BoundedMap<K, V> {
     /// Inserts or replaces an entry. When the map is full, the oldest entry not replaced since it
     /// was queued is forgotten first (counted in `evicted`).
     pub fn insert(&mut self, k: K, v: V) {
+        self.insert_evicting(k, v);
+    }
+
+    /// [`insert`](Self::insert), returning the entry forgotten to make room (for callers that
+    /// account for what their values hold).
+    pub fn insert_evicting(&mut self, k: K, v: V) -> Option<V> {
         if let Some(slot) = self.map.get_mut(&k) {
             slot.0 = v;
             slot.2 = true;
-            return;
+            return None;
         }
-        if self.map.len() >= self.cap {
-            self.evict_oldest();
-        }
+        let evicted = if self.map.len() >= self.cap {
+            self.evict_oldest()
+        } else {
+            None
+        };
         let stamp = self.next;
         self.next += 1;
         self.map.insert(k, (v, stamp, false));
@@ -106,6 +119,7 @@ impl<K: Copy + Eq + Hash, V> BoundedMap<K, V> {
         if self.order.len() >= 2 * self.cap {
             self.compact();
         }
+        evicted
     }
 
     pub fn remove(&mut self, k: &K) -> Option<V> {
@@ -140,7 +154,7 @@ impl<K: Copy + Eq + Hash, V> BoundedMap<K, V> {
         self.order.clear();
     }
 
-    fn evict_oldest(&mut self) {
+    fn evict_oldest(&mut self) -> Option<V> {
         while let Some((k, stamp)) = self.order.pop_front() {
             self.examined += 1;
             if let Entry::Occupied(mut e) = self.map.entry(k) {
@@ -152,12 +166,13 @@ impl<K: Copy + Eq + Hash, V> BoundedMap<K, V> {
                         self.order.push_back((k, stamp));
                         continue;
                     }
-                    e.remove();
+                    let (v, _, _) = e.remove();
                     self.evicted += 1;
-                    return;
+                    return Some(v);
                 }
             }
         }
+        None
     }
 
     /// Drops the queue slots of entries since removed (this comes after at least `cap` inserts).

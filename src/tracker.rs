@@ -18,7 +18,7 @@ use crate::decode::{decode, proto, LinkType, Outcome};
 use crate::flow::{
     update, EndReason, Flow, FlowSink, FlowTable, Lookup, Placed, ServerRule, Timeouts,
 };
-use crate::inspect::Slot;
+use crate::inspect::{learn, Slot};
 use crate::select::Selection;
 use crate::time::Ts;
 
@@ -87,11 +87,15 @@ pub fn shard_batch(batch: &mut Batch, shards: usize) -> Vec<u64> {
     let mut counts = vec![0u64; shards.max(1)];
     let mut owners = std::mem::take(&mut batch.owners);
     owners.clear();
+    batch.learn.clear();
     let (mut earliest, mut latest, mut in_order) = (Ts::MAX, Ts::MIN, true);
     for (p, parsed) in batch.packets.iter().zip(&batch.parsed) {
         let frame = &batch.data[p.offset as usize..][..p.caplen as usize];
         let (owner, shard) = match parsed.attach(frame) {
-            outcome @ Outcome::Ip(_) => {
+            outcome @ Outcome::Ip(d) => {
+                if learn::wants(&d) {
+                    batch.learn.push(owners.len() as u32);
+                }
                 in_order &= p.ts >= latest;
                 earliest = earliest.min(p.ts);
                 latest = latest.max(p.ts);
@@ -213,7 +217,7 @@ impl Tracker {
 
     /// Processes every frame of a batch.
     pub fn batch(&mut self, batch: &Batch) {
-        self.frames_of(batch, 0..batch.packets.len(), None);
+        self.frames_of(batch, 0..batch.packets.len(), None, None);
     }
 
     /// Processes worker `me`'s frames of a batch sharded by [`shard_batch`] (every frame when it is
@@ -230,12 +234,12 @@ impl Tracker {
         // at the end.
         if let Some(t) = batch.ip_times {
             if t.in_order && t.latest < self.flows.quiet_until(t.earliest) {
-                self.frames_of(batch, own_frames(owners, me), None);
+                self.frames_of(batch, own_frames(owners, me), None, Some(me));
                 self.flows.set_clock(t.latest);
                 return;
             }
         }
-        self.frames_of(batch, own_frames(owners, me), Some(me));
+        self.frames_of(batch, own_frames(owners, me), Some(me), Some(me));
     }
 
     /// Processes one frame.
@@ -244,15 +248,19 @@ impl Tracker {
     }
 
     /// The frames at `positions` (ascending); `shard`: the worker's own in a sharded batch, whose
-    /// other workers' IP frames advance the clock between them.
+    /// other workers' IP frames advance the clock between them; `learner`: the worker's own in a
+    /// sharded batch, which learns from the other workers' frames in [`Batch::learn`] between them.
     fn frames_of(
         &mut self,
         batch: &Batch,
         positions: impl Iterator<Item = usize>,
         shard: Option<u8>,
+        learner: Option<u8>,
     ) {
         // The next frame whose time the clock has not yet followed (sharded batches).
         let mut clock = 0;
+        // The next of the batch's frames to learn from (sharded batches).
+        let mut learnt = 0;
         if batch.parsed.len() != batch.packets.len() {
             let link = batch.link.unwrap_or(LinkType::Unsupported(-1));
             for i in positions {
@@ -282,6 +290,9 @@ impl Tracker {
                         self.follow_clock(batch, me, clock..i);
                         clock = i + 1;
                     }
+                    if let Some(me) = learner {
+                        self.learn_from_others(batch, me, &mut learnt, i);
+                    }
                     let (p, frame) = batch.frame(i);
                     let outcome = batch.parsed[i].attach(frame);
                     self.decoded(p.ts, p.wire_len, frame.len(), outcome, ahead);
@@ -290,6 +301,9 @@ impl Tracker {
         }
         if let Some(me) = shard {
             self.follow_clock(batch, me, clock..batch.packets.len());
+        }
+        if let Some(me) = learner {
+            self.learn_from_others(batch, me, &mut learnt, batch.packets.len());
         }
         if !self.ended.is_empty() {
             self.end_flows();
@@ -312,6 +326,25 @@ impl Tracker {
             }
         }
         walk.last = now;
+    }
+
+    /// Learns from the other workers' frames of [`Batch::learn`] before position `before`, from
+    /// `next` on, in order (this worker learns from its own as it processes them): every worker
+    /// knows what one worker would at each frame.
+    fn learn_from_others(&mut self, batch: &Batch, me: u8, next: &mut usize, before: usize) {
+        while let Some(&j) = batch.learn.get(*next) {
+            let j = j as usize;
+            if j >= before {
+                break;
+            }
+            *next += 1;
+            if batch.owners.get(j) != Some(&me) {
+                let (p, frame) = batch.frame(j);
+                if let Outcome::Ip(d) = batch.parsed[j].attach(frame) {
+                    self.classifier.learn(&d, p.ts);
+                }
+            }
+        }
     }
 
     /// Advances the flow table's clock through the other workers' IP frames in `range`, as if this
@@ -369,6 +402,9 @@ impl Tracker {
             }
         };
         counters.ip_packets += 1;
+        if learn::wants(&d) {
+            self.classifier.learn(&d, ts);
+        }
         self.flows.advance(ts, &mut self.ended);
         let tcp = (d.protocol == proto::TCP && d.ports.is_some()).then_some(d.tcp_flags);
         let size = u64::from(wire_len);

@@ -59,6 +59,9 @@ pub struct Batch {
     pub owners: Vec<u8>,
     /// With `owners`: the times of the batch's IP frames, if there are any.
     pub ip_times: Option<TimeSpan>,
+    /// With `owners`: the positions of the frames every worker learns from, whoever owns them (DNS
+    /// answers, Kerberos requests: see `inspect::learn`), ascending.
+    pub learn: Vec<u32>,
 }
 
 /// The times of a run of frames: the first and the last, and whether they never go backwards.
@@ -82,6 +85,7 @@ impl Batch {
         self.packets.clear();
         self.parsed.clear();
         self.owners.clear();
+        self.learn.clear();
         self.ip_times = None;
     }
 

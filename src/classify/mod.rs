@@ -328,9 +328,39 @@ impl Classifier {
     /// on another connection came later) and showed nothing of its own takes the announcement now.
     pub fn flow_ended(&mut self, flow: &mut Flow) -> Option<Uuid> {
         self.late_announcement(flow);
+        self.ticket(flow);
         let slot = flow.slot.as_mut()?;
         self.inspect.flow_ended(slot);
         slot.interface
+    }
+
+    /// Reads a packet every worker learns from (see [`inspect::learn`]).
+    pub fn learn(&mut self, d: &Decoded<'_>, ts: Ts) {
+        self.inspect.learn.packet(&self.catalog, d, ts);
+    }
+
+    /// A Kerberos ticket the client asked for its server's service before the flow began: evidence
+    /// for the flow (see [`inspect::learn::Learner::ticket_for`]).
+    fn ticket(&mut self, flow: &mut Flow) {
+        let Some(label) = flow.class.label else {
+            return;
+        };
+        if !flow.has_ports() || flow.is_unanswered() {
+            return;
+        }
+        let Some(e) = self.inspect.learn.ticket_for(
+            &self.catalog,
+            flow.client().0,
+            flow.server(),
+            label,
+            flow.first_ts,
+        ) else {
+            return;
+        };
+        let slot = flow.slot.get_or_insert_with(Box::default);
+        if slot.evidence.add(e) {
+            self.inspect.counters.add(&inspect::learn::TICKET_FLOWS, 1);
+        }
     }
 
     fn late_announcement(&self, flow: &mut Flow) {
@@ -371,7 +401,7 @@ impl Classifier {
     /// The inspectors' counters, with what the classifier's own tables forgot when full.
     /// The host names DNS answers gave.
     pub fn names(&self) -> &inspect::names::Names {
-        &self.inspect.names
+        &self.inspect.learn.names
     }
 
     pub fn inspect_counters(&self) -> inspect::Counters {

@@ -12,7 +12,6 @@ pub(crate) struct Bench<I: Inspector> {
     pub inspector: I,
     pub counters: Counters,
     pub expected: Expectations,
-    pub names: super::names::Names,
     pub evidence: EvidenceList,
     /// The next sequence number of each direction (client first) for [`Bench::send`].
     pub seq: [u32; 2],
@@ -32,7 +31,6 @@ impl<I: Inspector> Bench<I> {
             inspector,
             counters: Counters::registry(),
             expected: Expectations::new(16),
-            names: super::names::Names::default(),
             evidence: EvidenceList::default(),
             seq: [1000, 5000],
             steps: Vec::new(),
@@ -64,7 +62,6 @@ impl<I: Inspector> Bench<I> {
             catalog: &self.catalog,
             counters: &mut self.counters,
             expected: &mut self.expected,
-            names: &mut self.names,
             evidence: &mut self.evidence,
             relabel: None,
         };

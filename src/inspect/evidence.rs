@@ -57,6 +57,11 @@ pub enum EvidenceKind {
     /// A Kerberos service principal a ticket is asked for (TGS-REQ) or presented for (AP-REQ)
     /// (value: e.g. "cifs/fs01.corp.example.com"; backs the services of its service class).
     KerberosSpn,
+    /// The client asked the KDC for a ticket to a service principal on this flow's server before the
+    /// flow began (value: the principal, e.g. "MSSQLSvc/sql01.corp.example:1433"; learnt from the
+    /// KDC flow, the server's name from DNS answers; backs the one service both its class and the
+    /// flow's port name).
+    KerberosTicket,
     /// The encryption type of a ticket or a KDC reply (value: e.g. "aes256-cts-hmac-sha1-96",
     /// "rc4-hmac (weak)").
     KerberosEtype,
@@ -118,6 +123,7 @@ impl EvidenceKind {
                 | EvidenceKind::FtpControl
                 | EvidenceKind::Tftp
                 | EvidenceKind::KerberosSpn
+                | EvidenceKind::KerberosTicket
         )
     }
 
@@ -140,6 +146,7 @@ impl EvidenceKind {
             EvidenceKind::SmbEncrypted => "smb-encrypted",
             EvidenceKind::Kerberos => "kerberos",
             EvidenceKind::KerberosSpn => "kerberos-spn",
+            EvidenceKind::KerberosTicket => "kerberos-ticket",
             EvidenceKind::KerberosEtype => "kerberos-etype",
             EvidenceKind::KerberosTgtEtype => "kerberos-tgt-etype",
             EvidenceKind::KerberosError => "kerberos-error",
@@ -317,6 +324,14 @@ impl Evidence {
     /// that names no interface (`RPC (interface unknown)`) says which protocol, not which of its
     /// candidates: the evidence backs none of them.
     pub fn services<'c>(&self, catalog: &'c Catalog) -> &'c [ServiceId] {
+        if let (EvidenceKind::KerberosTicket, Some(n), Some(l)) = (self.kind, self.name, self.label)
+        {
+            // A ticket's class names what the client went to the server for, the flow's port which
+            // of its services that flow carries: the one service both name.
+            return super::learn::common_services(catalog, n, l)
+                .next()
+                .map_or(&[], std::slice::from_ref);
+        }
         match (self.name, self.label) {
             (Some(n), _) => &catalog.name(n).services,
             (None, Some(l)) => {

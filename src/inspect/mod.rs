@@ -32,6 +32,7 @@ pub mod evidence;
 pub mod expect;
 pub mod ftp;
 pub mod kerberos;
+pub mod learn;
 pub mod ldap;
 pub mod names;
 pub mod payload;
@@ -204,7 +205,6 @@ pub struct Out<'a> {
     pub catalog: &'a Catalog,
     counters: &'a mut Counters,
     expected: &'a mut Expectations,
-    names: &'a mut names::Names,
     evidence: &'a mut EvidenceList,
     relabel: Option<Relabel>,
 }
@@ -217,11 +217,6 @@ impl Out<'_> {
     /// Announces a flow to come.
     pub fn announce(&mut self, at: Endpoint, e: Expected) {
         self.expected.announce(at, e);
-    }
-
-    /// Learns a host name a DNS answer gave an address.
-    pub fn learn_name(&mut self, addr: Addr, name: &str) {
-        self.names.learn(addr, name);
     }
 
     /// Records evidence about this flow.
@@ -259,6 +254,7 @@ impl Counters {
             &BUFFERS_EVICTED,
             &ANNOUNCEMENTS_EVICTED,
             &EVIDENCE_DROPPED,
+            &learn::TICKET_FLOWS,
         ]
         .iter()
         .chain(REGISTRY.iter().flat_map(|r| r.counters))
@@ -412,8 +408,8 @@ struct Live {
 pub struct Registry {
     pub expected: Expectations,
     pub counters: Counters,
-    /// Host names DNS answers gave.
-    pub names: names::Names,
+    /// What DNS answers and Kerberos requests told of other hosts (the same in every worker).
+    pub learn: learn::Learner,
     /// Running inspections by stamp.
     live: FxHashMap<u64, Live>,
     max_inspected: usize,
@@ -437,7 +433,7 @@ impl Registry {
         Registry {
             expected: Expectations::new(share(expect::MAX_EXPECTED, workers)),
             counters: Counters::registry(),
-            names: names::Names::default(),
+            learn: learn::Learner::new(),
             live: FxHashMap::default(),
             max_inspected: share(MAX_INSPECTED, workers),
             order: VecDeque::new(),
@@ -490,7 +486,6 @@ impl Registry {
             catalog,
             counters: &mut self.counters,
             expected: &mut self.expected,
-            names: &mut self.names,
             evidence: &mut slot.evidence,
             relabel: None,
         };

@@ -49,7 +49,8 @@ impl Names {
                 self.learn(*a, n);
             }
         }
-        self.not_kept += o.not_kept;
+        // Every worker learns every answer (see `learn`): the others' refusals are its own.
+        self.not_kept = self.not_kept.max(o.not_kept);
     }
 }
 

@@ -28,7 +28,7 @@ use super::{
     Value,
 };
 use crate::catalog::NameKind;
-use crate::decode::{proto, Addr};
+use crate::decode::proto;
 use crate::wire::signature::{rdp_negotiation, text_protocol, Wire};
 use crate::wire::tls::{self, ServerFlight};
 
@@ -259,12 +259,8 @@ impl Payload {
         if !self.dns_done && port == 53 {
             self.dns_done = true;
             let dns = if udp { b } else { b.get(2..).unwrap_or(&[]) };
-            // The names it gives addresses (for every report), and whether it speaks for its zone.
-            if let Some(r) = crate::wire::dns::response(dns) {
-                for a in &r.addresses {
-                    out.learn_name(Addr::from(a.addr), &a.name);
-                }
-            }
+            // Whether it speaks for its zone (the names it gives addresses are learnt by every
+            // worker from every answer: see `learn`).
             if let Some(name) = authoritative_answer(dns) {
                 let e = named(
                     out,
