@@ -344,22 +344,22 @@ fn the_bundled_domain_capture_reads_well_in_a_terminal_and_as_csv() {
 fn domain_capture_has_the_services_of_a_windows_domain() {
     let (report, records, code, _) = analyze(&["fixtures/domain.pcapng"], &[]);
     assert_eq!(code, 0);
-    assert_eq!(report["totals"]["flows"], 308);
-    assert_eq!(report["totals"]["packets"], 4842);
+    assert_eq!(report["totals"]["flows"], 312);
+    assert_eq!(report["totals"]["packets"], 4927);
     // Per the generator: (app, port, flows, packets c→s, packets s→c).
     for (app, port, flows, c2s, s2c) in [
-        // 18 logons (AS and TGS), 6 ticket renewals, tickets for the 3 remote desktop and 2 SQL
-        // sessions.
-        ("Kerberos", 88, 47, 311, 188),
+        // 18 logons (AS and TGS), 6 ticket renewals, tickets for the 3 remote desktop, 2 SQL and
+        // 4 HTTPS sessions.
+        ("Kerberos", 88, 51, 339, 204),
         // 18 logons' binds, and an application's simple bind.
         ("LDAP Server", 389, 19, 151, 112),
         ("Global Catalog Server", 3268, 6, 48, 36),
         // 18 endpoint-mapper lookups (a bind to epmapper leaves the port's label).
         ("RPC", 135, 18, 126, 72),
-        ("Terminal Services", 3389, 3, 401, 276),
-        ("SQL over TCP", 1433, 2, 39, 36),
+        ("Terminal Services", 3389, 3, 408, 292),
+        ("SQL over TCP", 1433, 2, 38, 36),
         ("PPTP", 1723, 1, 13, 9),
-        ("HTTPS", 443, 4, 46, 46),
+        ("HTTPS", 443, 4, 49, 50),
     ] {
         let row = report["app_protocols"]
             .as_array()
@@ -406,25 +406,50 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
     // The VPN gateway's IP protocols and IKE.
     assert_eq!(
         app_row(&report, "GRE (IP protocol 47)", None)["packets_c2s"],
-        41
+        45
     );
     assert_eq!(
         app_row(&report, "IPSec ESP (IP protocol 50)", None)["packets_s2c"],
-        31
+        49
     );
     assert_eq!(app_row(&report, "NAT-T", Some(4500))["flows"], 1);
     // Per service: a port one service owns credits it; shared ports with no evidence credit no
     // one, and are listed as undetermined with their candidates.
     // Its payload is Kerberos: evidence.
     let kdc = service(&report, "Kerberos Key Distribution Center");
-    assert_eq!(kdc["flows"], 47 + 18);
+    assert_eq!(kdc["flows"], 51 + 18);
     assert_eq!(
         (
             &kdc["basis"],
             &kdc["evidence_flows"],
             &kdc["candidate_flows"]
         ),
-        (&"evidence".into(), &65.into(), &0.into())
+        (&"evidence".into(), &69.into(), &0.into())
+    );
+    // HTTPS is encrypted, and its Negotiate authentication travels inside TLS: the ticket each
+    // client asked the KDC for `HTTP/portal.corp.example` just before, with the DNS answer naming
+    // the server, says which of the port's candidates it is (the web server), on every flow.
+    let https: Vec<&Value> = records.iter().filter(|r| r["server_port"] == 443).collect();
+    assert_eq!(https.len(), 4);
+    for r in https {
+        assert_eq!(
+            (&r["services"], &r["service_basis"]),
+            (
+                &serde_json::json!(["World Wide Web Publishing Service"]),
+                &"evidence".into()
+            ),
+            "{r}"
+        );
+        assert!(
+            r["evidence"].as_array().unwrap().iter().any(|e| e["kind"]
+                == "kerberos-ticket"
+                && e["value"] == "HTTP/portal.corp.example"),
+            "{r}"
+        );
+    }
+    assert_eq!(
+        report["health"]["inspection"]["flows_credited_by_tickets"],
+        28
     );
     // SMB flows are credited from what they carry: the dialect (Server), the shares, the pipes and
     // the interfaces bound over them, the DFS referral; the port's other candidates get nothing.
@@ -555,7 +580,7 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
         .sum();
     assert_eq!(
         sum_app + report["unclassified"]["flows"].as_u64().unwrap(),
-        308
+        312
     );
     // Names from the DNS answers in the capture, next to the addresses they name.
     let names = report["names"].as_array().unwrap();
@@ -572,12 +597,14 @@ fn domain_capture_has_the_services_of_a_windows_domain() {
         );
     }
     // Unclassified: the generator's unknown ports.
-    let ports: Vec<String> = report["unclassified"]["top_ports"]
+    let mut ports: Vec<String> = report["unclassified"]["top_ports"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| format!("{}/{}", p["transport"].as_str().unwrap(), p["port"]))
         .collect();
+    // (Most bytes first; which of them carried more is the generator's random sizes.)
+    ports.sort();
     assert_eq!(ports, ["tcp/5432", "tcp/8443", "udp/5353"]);
 }
 
@@ -1205,7 +1232,7 @@ fn bpf_filter_selects_packets_and_counts_the_rest() {
     let (report, _, code, _) = analyze(&["fixtures/domain.pcapng"], &["--filter", "tcp port 88"]);
     assert_eq!(code, 0);
     assert_eq!(report["app_protocols"].as_array().unwrap().len(), 1);
-    assert_eq!(report["health"]["packets_filtered"], 4842 - 499);
+    assert_eq!(report["health"]["packets_filtered"], 4927 - 543);
     let run = svcscope(&["analyze", "--filter", "tcp port", "fixtures/domain.pcapng"]);
     assert_eq!(run.code, 2);
     assert_eq!(

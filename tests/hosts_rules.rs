@@ -65,7 +65,7 @@ fn the_domain_controller_is_recognised_with_its_services_and_counts() {
     let kerberos = serves(dc, "Kerberos", "tcp");
     assert_eq!(
         (&kerberos["flows"], &kerberos["clients"], &kerberos["port"]),
-        (&47.into(), &18.into(), &88.into())
+        (&51.into(), &18.into(), &88.into())
     );
     assert_eq!(serves(dc, "Kerberos", "udp")["flows"], 18);
     assert_eq!(serves(dc, "DNS", "udp")["flows"], 70);
@@ -83,7 +83,7 @@ fn the_domain_controller_is_recognised_with_its_services_and_counts() {
     assert!(evidence.iter().any(|e| e
         .as_str()
         .unwrap()
-        .starts_with("Kerberos tcp/88 (47 flows, 18 clients)")));
+        .starts_with("Kerberos tcp/88 (51 flows, 18 clients)")));
     assert_eq!(
         dc["roles"][0]["missing"],
         serde_json::json!(["tcp/3269", "tcp/636"])
@@ -995,7 +995,7 @@ fn hosts_and_rules_lead_with_the_services_evidence_showed() {
     // services the pipes, shares and referrals showed each get theirs.
     assert!(!dc.contains("# SMB — service not determined"), "{dc}");
     for group in [
-        "# Server — from evidence: kerberos-spn cifs/dc01.corp.example, smb 3.1.1, IPC$ share",
+        "# Server — from evidence: kerberos-spn cifs/dc01.corp.example, kerberos-ticket cifs/dc01.corp.example, smb 3.1.1, IPC$ share",
         "# Net Logon — from evidence: endpoint-mapper netlogon, epm-request netlogon, ldap-ping request, pipe-bind netlogon, rpc-bind netlogon, netlogon pipe",
         "# Remote Procedure Call (RPC) — from evidence: rpc-bind epmapper",
         "# Local Security Authority — from evidence: ldap bindRequest, kerberos-spn ldap/dc01.corp.example, ldap searchRequest, pipe-bind lsarpc",
@@ -1018,5 +1018,11 @@ fn hosts_and_rules_lead_with_the_services_evidence_showed() {
         );
     }
     // A shared port nothing determined stays one group that says so.
-    assert!(dc.contains("# DNS — service not determined (no evidence of which was used); candidates: DNS Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS)"), "{dc}");
+    assert!(dc.contains("# DHCP Server — service not determined (no evidence of which was used); candidates: DHCP Server, Internet Connection Firewall (ICF)/Internet Connection Sharing (ICS)"), "{dc}");
+    // Every DNS answer the DC gave spoke for its zone: DNS is the DNS Server's, by evidence.
+    assert!(
+        dc.contains("# DNS Server — from evidence: dns-authoritative "),
+        "{dc}"
+    );
+    assert!(!dc.contains("# DNS — service not determined"), "{dc}");
 }

@@ -332,7 +332,8 @@ fn the_domain_page_has_its_outline_and_stays_small() {
         answer.contains("pipe-bind spoolss; spoolss pipe"),
         "{answer}"
     );
-    assert!(answer.contains("not determined (2 candidates: MSSQLSERVER, MSSQL$UDDI)"));
+    assert!(answer
+        .contains("not determined (2 candidates: DHCP Server, Internet Connection Firewall (ICF)"));
     // Links: a service to its section, a service to its servers, a server to its section.
     assert!(page.contains("<a href=\"#svc-0\">"));
     assert!(page.contains("<tr id=\"svc-0\""));
@@ -461,7 +462,7 @@ fn filters_from_the_address_hide_other_hosts_and_services() {
         assert_eq!(hidden, !wanted, "{row}");
     }
     assert_eq!(kept, 1);
-    assert!(left_out > 20, "{left_out}");
+    assert!(left_out > 15, "{left_out}");
     assert!(filtered.dom.contains("id=\"host-192-0-2-10\" data-f=\"1\" data-host=\"192.0.2.10 (dc01.corp.example)\" hidden=\"\""));
     assert!(filtered.dom.contains(
         "id=\"host-192-0-2-20\" data-f=\"1\" data-host=\"192.0.2.20 (fs01.corp.example)\">"

@@ -142,7 +142,9 @@ impl Learner {
         let mut messages = Vec::new();
         stream.records.push(d.tcp_seq, d.payload, |m| {
             // A TGS-REQ is all the learner reads: keep just those.
-            if m.first().is_some_and(|&t| Kind::of_tag(t) == Some(Kind::TgsReq)) {
+            if m.first()
+                .is_some_and(|&t| Kind::of_tag(t) == Some(Kind::TgsReq))
+            {
                 messages.push(m.to_vec());
             }
         });
@@ -316,7 +318,14 @@ mod tests {
         Addr::from(s.parse::<std::net::IpAddr>().unwrap())
     }
 
-    fn packet<'a>(protocol: u8, src: &str, dst: &str, ports: (u16, u16), seq: u32, payload: &'a [u8]) -> Decoded<'a> {
+    fn packet<'a>(
+        protocol: u8,
+        src: &str,
+        dst: &str,
+        ports: (u16, u16),
+        seq: u32,
+        payload: &'a [u8],
+    ) -> Decoded<'a> {
         Decoded {
             ip_version: 4,
             src: a(src),
@@ -340,7 +349,10 @@ mod tests {
             spn_host("MSSQLSvc/SQL01.corp.example.:1433"),
             Some(("sql01.corp.example".into(), Some(1433)))
         );
-        assert_eq!(spn_host("MSSQLSvc/sql01:UDDI"), Some(("sql01".into(), None)));
+        assert_eq!(
+            spn_host("MSSQLSvc/sql01:UDDI"),
+            Some(("sql01".into(), None))
+        );
         assert_eq!(
             spn_host("ldap/dc01.corp.example/corp.example"),
             Some(("dc01.corp.example".into(), None))
@@ -396,10 +408,18 @@ mod tests {
         assert_eq!(services, ["MSSQLSERVER"]);
         // Not another client, not another server, not another port, not before it was asked,
         // not once the ticket's lifetime is over.
-        assert!(l.ticket_for(&c, a("192.0.2.102"), (a(sql), 1433), label, 10).is_none());
-        assert!(l.ticket_for(&c, a(client), (a(kdc), 1433), label, 10).is_none());
-        assert!(l.ticket_for(&c, a(client), (a(sql), 1434), label, 10).is_none());
-        assert!(l.ticket_for(&c, a(client), (a(sql), 1433), label, 1).is_none());
+        assert!(l
+            .ticket_for(&c, a("192.0.2.102"), (a(sql), 1433), label, 10)
+            .is_none());
+        assert!(l
+            .ticket_for(&c, a(client), (a(kdc), 1433), label, 10)
+            .is_none());
+        assert!(l
+            .ticket_for(&c, a(client), (a(sql), 1434), label, 10)
+            .is_none());
+        assert!(l
+            .ticket_for(&c, a(client), (a(sql), 1433), label, 1)
+            .is_none());
         assert!(l
             .ticket_for(&c, a(client), (a(sql), 1433), label, 3 + TICKET_WINDOW)
             .is_none());
@@ -413,7 +433,11 @@ mod tests {
         let (client, server) = ("192.0.2.101", "192.0.2.20");
         for sname in [&["HTTP", "192.0.2.20"][..], &["host", "192.0.2.20"]] {
             let msg = tgs_req(sname);
-            l.packet(&c, &packet(proto::UDP, client, "192.0.2.10", (50001, 88), 0, &msg), 5);
+            l.packet(
+                &c,
+                &packet(proto::UDP, client, "192.0.2.10", (50001, 88), 0, &msg),
+                5,
+            );
         }
         let smb = c.lookup_port(crate::catalog::Transport::Tcp, 445).unwrap();
         let https = c.lookup_port(crate::catalog::Transport::Tcp, 443).unwrap();
@@ -441,7 +465,14 @@ mod tests {
         let rec = build::record(&tgs_req(&["cifs", "fs01"]));
         let half = &rec[..rec.len() - 1];
         for i in 0..(MAX_STREAMS as u32 * 4) {
-            let d = packet(proto::TCP, "192.0.2.101", "192.0.2.10", (i as u16, 88), 7, half);
+            let d = packet(
+                proto::TCP,
+                "192.0.2.101",
+                "192.0.2.10",
+                (i as u16, 88),
+                7,
+                half,
+            );
             l.packet(&c, &d, i64::from(i));
         }
         // Every stream kept holds its half record, and only those are counted.
@@ -462,7 +493,11 @@ mod tests {
         assert_eq!(l.tickets.len(), MAX_CLIENTS);
         for k in 0..20 {
             let msg = tgs_req(&["cifs", &format!("fs{k:02}")]);
-            l.packet(&c, &packet(proto::UDP, "192.0.2.7", "192.0.2.10", (1, 88), 0, &msg), 0);
+            l.packet(
+                &c,
+                &packet(proto::UDP, "192.0.2.7", "192.0.2.10", (1, 88), 0, &msg),
+                0,
+            );
         }
         assert_eq!(l.tickets.get(&a("192.0.2.7")).unwrap().len(), MAX_TICKETS);
     }

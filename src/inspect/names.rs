@@ -41,6 +41,28 @@ impl Names {
         self.by_addr.get(&addr).map_or(&[], Vec::as_slice)
     }
 
+    /// The addresses a host name (as a service principal names it: full, or its first label
+    /// alone, or an address written out) resolves to, by every answer learnt, in address order.
+    /// Builds an index over the table: for reports, once.
+    pub fn index(&self) -> NameIndex {
+        let mut full: FxHashMap<String, Vec<Addr>> = FxHashMap::default();
+        let mut short: FxHashMap<String, Vec<Addr>> = FxHashMap::default();
+        for (&addr, names) in &self.by_addr {
+            for n in names {
+                let n = n.trim_end_matches('.').to_ascii_lowercase();
+                if let Some((first, _)) = n.split_once('.') {
+                    short.entry(first.to_string()).or_default().push(addr);
+                }
+                full.entry(n).or_default().push(addr);
+            }
+        }
+        for v in full.values_mut().chain(short.values_mut()) {
+            v.sort();
+            v.dedup();
+        }
+        NameIndex { full, short }
+    }
+
     pub fn merge(&mut self, o: &Names) {
         let mut addrs: Vec<&Addr> = o.by_addr.keys().collect();
         addrs.sort();
@@ -51,6 +73,30 @@ impl Names {
         }
         // Every worker learns every answer (see `learn`): the others' refusals are its own.
         self.not_kept = self.not_kept.max(o.not_kept);
+    }
+}
+
+/// Host name → addresses, built by [`Names::index`].
+#[derive(Debug, Default)]
+pub struct NameIndex {
+    full: FxHashMap<String, Vec<Addr>>,
+    /// By first label, for principals that name the host alone (`cifs/fs01`).
+    short: FxHashMap<String, Vec<Addr>>,
+}
+
+impl NameIndex {
+    /// The addresses `host` resolves to (see [`super::learn::resolves`], the same rule per flow).
+    pub fn addrs(&self, host: &str) -> Vec<Addr> {
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return vec![Addr::from(ip)];
+        }
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let map = if host.contains('.') {
+            &self.full
+        } else {
+            &self.short
+        };
+        map.get(&host).cloned().unwrap_or_default()
     }
 }
 
@@ -82,5 +128,44 @@ mod tests {
             full.learn(Addr::from_v4(i.to_be_bytes()), "x");
         }
         assert_eq!((full.by_addr.len(), full.not_kept), (MAX_ADDRS, 3));
+    }
+
+    #[test]
+    fn the_index_resolves_as_the_per_flow_rule_does() {
+        let mut n = Names::default();
+        n.learn(a("192.0.2.50"), "portal.corp.example");
+        n.learn(a("192.0.2.50"), "www.corp.example");
+        n.learn(a("192.0.2.51"), "www.corp.example");
+        let ix = n.index();
+        let hosts = [
+            "portal.corp.example",
+            "PORTAL.corp.example.",
+            "portal",
+            "www",
+            "www.corp.example",
+            "portal.corp",
+            "192.0.2.99",
+            "nowhere",
+        ];
+        for host in hosts {
+            let mut by_rule: Vec<Addr> = n
+                .by_addr
+                .iter()
+                .filter(|(&addr, names)| {
+                    crate::inspect::learn::resolves(
+                        &host.trim_end_matches('.').to_ascii_lowercase(),
+                        names,
+                        addr,
+                    )
+                })
+                .map(|(&addr, _)| addr)
+                .collect();
+            by_rule.sort();
+            if host == "192.0.2.99" {
+                by_rule = vec![a(host)];
+            }
+            assert_eq!(ix.addrs(host), by_rule, "{host}");
+        }
+        assert_eq!(ix.addrs("www"), [a("192.0.2.50"), a("192.0.2.51")]);
     }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::aggregate::auth::{AuthInventory, Facet, Subject};
 use crate::catalog::Catalog;
 use crate::decode::Addr;
+use crate::inspect::names::NameIndex;
 
 /// Most (service, server) rows listed; the rest are counted in `rows_not_shown`.
 pub const MAX_ROWS: usize = 500;
@@ -212,6 +213,9 @@ pub struct PrincipalRow {
     pub clients: usize,
     /// Servers a ticket for it was presented to.
     pub servers: Vec<Addr>,
+    /// The addresses its host resolves to by the capture's DNS answers (or the host written as an
+    /// address): the servers the clients asked to use, whether or not their flows were captured.
+    pub resolved: Vec<Addr>,
     /// The encryption types of its tickets seen (`"rc4-hmac (weak)"`…).
     pub etypes: Vec<String>,
     /// Whether any of them is weak (RC4, DES).
@@ -219,7 +223,7 @@ pub struct PrincipalRow {
 }
 
 impl Kerberos {
-    pub fn build(catalog: &Catalog, inv: &AuthInventory) -> Kerberos {
+    pub fn build(catalog: &Catalog, inv: &AuthInventory, names: &NameIndex) -> Kerberos {
         let mut principals: Vec<PrincipalRow> = inv
             .principals
             .iter()
@@ -238,6 +242,10 @@ impl Kerberos {
                 let mut servers: Vec<Addr> = p.servers.iter().copied().collect();
                 servers.sort();
                 servers.truncate(100);
+                let mut resolved = crate::inspect::learn::spn_host(spn)
+                    .map(|(host, _)| names.addrs(&host))
+                    .unwrap_or_default();
+                resolved.truncate(100);
                 PrincipalRow {
                     principal: spn.to_string(),
                     class: spn.split('/').next().unwrap_or_default().to_string(),
@@ -247,6 +255,7 @@ impl Kerberos {
                     presented_flows: p.presented_flows,
                     clients: p.clients.len(),
                     servers,
+                    resolved,
                     etypes: p.etypes.iter().map(|e| e.to_string()).collect(),
                     weak: p
                         .etypes

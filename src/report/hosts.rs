@@ -97,6 +97,19 @@ pub struct TicketRow {
     pub principal: String,
     /// The catalog services its class maps to (empty for an unknown class).
     pub services: Vec<String>,
+    /// The addresses its host resolves to by the capture's DNS answers: the server it uses.
+    pub servers: Vec<Addr>,
+}
+
+/// A service principal on this host that clients asked Kerberos tickets for: a service it serves,
+/// by its clients' word, whether or not their flows to it were captured.
+#[derive(Clone, Debug, Serialize)]
+pub struct AskedRow {
+    pub principal: String,
+    /// The catalog services its class maps to (empty for an unknown class).
+    pub services: Vec<String>,
+    /// Clients that asked for (or presented) a ticket for it.
+    pub clients: usize,
 }
 
 /// Service principals listed per host, at most.
@@ -145,6 +158,8 @@ pub struct HostRow {
     /// Service principals it asked Kerberos tickets for or presented them: the services it uses,
     /// as Kerberos names them (even when their own traffic is encrypted or not captured).
     pub kerberos_tickets: Vec<TicketRow>,
+    /// Service principals whose host name resolves to this host, that clients asked tickets for.
+    pub kerberos_asked_for: Vec<AskedRow>,
     /// Present with --role.
     pub roles: Option<Vec<Role>>,
 }
@@ -309,6 +324,7 @@ impl HostRow {
             names: Vec::new(),
             authentication: Vec::new(),
             kerberos_tickets: Vec::new(),
+            kerberos_asked_for: Vec::new(),
             roles: None,
         }
     }
@@ -385,7 +401,8 @@ impl HostsReport {
                     });
             }
         }
-        for p in super::authentication::Kerberos::build(catalog, &agg.auth).principals {
+        let names = agg.names.index();
+        for p in super::authentication::Kerberos::build(catalog, &agg.auth, &names).principals {
             let Some(counted) = agg.auth.principals.get(p.principal.as_str()) else {
                 continue;
             };
@@ -395,8 +412,24 @@ impl HostsReport {
                         h.kerberos_tickets.push(TicketRow {
                             principal: p.principal.clone(),
                             services: p.services.clone(),
+                            servers: p.resolved.clone(),
                         });
                     }
+                }
+            }
+            // The server the principal names is evidence too, before (or without) its flows;
+            // ticket-granting tickets name the realm, not a server.
+            if p.class.eq_ignore_ascii_case("krbtgt") || p.clients == 0 {
+                continue;
+            }
+            for &server in p.resolved.iter().filter(|&&a| wanted(a)) {
+                let h = hosts.entry(server).or_insert_with(|| HostRow::new(server));
+                if h.kerberos_asked_for.len() < MAX_TICKETS {
+                    h.kerberos_asked_for.push(AskedRow {
+                        principal: p.principal.clone(),
+                        services: p.services.clone(),
+                        clients: p.clients,
+                    });
                 }
             }
         }
@@ -821,16 +854,40 @@ fn render_services(out: &mut String, h: &HostRow) {
             .kerberos_tickets
             .iter()
             .map(|t| {
+                let on = match t.servers.as_slice() {
+                    [] => String::new(),
+                    [one] => format!(" on {one}"),
+                    [one, rest @ ..] => format!(" on {one} and {} more", rest.len()),
+                };
                 if t.services.is_empty() {
-                    t.principal.clone()
+                    format!("{}{on}", t.principal)
                 } else {
-                    format!("{} ({})", t.principal, t.services.join(", "))
+                    format!("{} ({}){on}", t.principal, t.services.join(", "))
                 }
             })
             .collect();
         let line = format!(
             "  uses by Kerberos tickets: {}",
             clip(&tickets.join(", "), 160)
+        );
+        let _ = writeln!(out, "{}", super::table::fill(&terminal(&line), "      "));
+    }
+    if !h.kerberos_asked_for.is_empty() {
+        let asked: Vec<String> = h
+            .kerberos_asked_for
+            .iter()
+            .map(|t| {
+                let by = plural(t.clients as u64, "client");
+                if t.services.is_empty() {
+                    format!("{} by {by}", t.principal)
+                } else {
+                    format!("{} ({}) by {by}", t.principal, t.services.join(", "))
+                }
+            })
+            .collect();
+        let line = format!(
+            "  clients asked Kerberos tickets for: {}",
+            clip(&asked.join(", "), 160)
         );
         let _ = writeln!(out, "{}", super::table::fill(&terminal(&line), "      "));
     }

@@ -1029,7 +1029,7 @@ impl Report {
                 unconfirmed_dynamic_flows,
             },
             authentication: authentication::Authentication::build(catalog, &agg.auth),
-            kerberos: authentication::Kerberos::build(catalog, &agg.auth),
+            kerberos: authentication::Kerberos::build(catalog, &agg.auth, &agg.names.index()),
             names: {
                 let mut rows: Vec<NameRow> = agg
                     .names

@@ -732,6 +732,14 @@ pub fn domain() -> Capture {
         if i % 4 == 3 {
             let th = end + 10 * SEC + d.jitter(30 * SEC);
             d.dns_a(c, th - 20 * MS, "portal.corp.example", WEB);
+            // Integrated Windows authentication: the browser asks for the site's ticket, which
+            // then travels inside TLS.
+            d.krb_ticket(
+                c,
+                th - 10 * MS,
+                &["HTTP", "portal.corp.example"],
+                gss::ETYPE_AES256_CTS,
+            );
             d.https(c, WEB, 443, th, HTTPS, 2);
         }
     }

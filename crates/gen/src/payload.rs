@@ -207,6 +207,8 @@ pub fn dns_name(name: &str) -> Vec<u8> {
 pub struct Rr {
     pub rtype: u16,
     pub data: Vec<u8>,
+    /// The record's owner name; `None`: the question's name (a compression pointer to it).
+    pub owner: Option<String>,
 }
 
 impl Rr {
@@ -214,6 +216,7 @@ impl Rr {
         Rr {
             rtype: DNS_A,
             data: ip.octets().to_vec(),
+            owner: None,
         }
     }
 
@@ -221,7 +224,14 @@ impl Rr {
         Rr {
             rtype: DNS_AAAA,
             data: ip.octets().to_vec(),
+            owner: None,
         }
+    }
+
+    /// The record with its own owner name (a zone transfer's records name their hosts).
+    pub fn owned_by(mut self, owner: String) -> Rr {
+        self.owner = Some(owner);
+        self
     }
 
     pub fn srv(port: u16, target: &str) -> Rr {
@@ -231,6 +241,7 @@ impl Rr {
         Rr {
             rtype: DNS_SRV,
             data: d,
+            owner: None,
         }
     }
 }
@@ -254,7 +265,10 @@ pub fn dns_response(id: u16, name: &str, qtype: u16, answers: &[Rr]) -> Vec<u8> 
     v.extend_from_slice(&qtype.to_be_bytes());
     v.extend_from_slice(&[0, 1]);
     for a in answers {
-        v.extend_from_slice(&[0xc0, 0x0c]);
+        match &a.owner {
+            Some(owner) => v.extend(dns_name(owner)),
+            None => v.extend_from_slice(&[0xc0, 0x0c]),
+        }
         v.extend_from_slice(&a.rtype.to_be_bytes());
         v.extend_from_slice(&[0, 1, 0, 0, 0x02, 0x58]); // class IN, TTL 600
         v.extend_from_slice(&(a.data.len() as u16).to_be_bytes());
@@ -270,14 +284,18 @@ pub fn dns_tcp(msg: &[u8]) -> Vec<u8> {
     v
 }
 
-/// An AXFR answer stream: many A records, each message framed for TCP.
+/// An AXFR answer stream: many A records (`wsN.<zone>` for 192.0.2.N), each message framed for
+/// TCP.
 pub fn dns_axfr_stream(id: u16, zone: &str, hosts: usize) -> Vec<u8> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < hosts {
         let n = (hosts - i).min(40);
         let answers: Vec<Rr> = (0..n)
-            .map(|k| Rr::a(Ipv4Addr::new(192, 0, 2, (100 + (i + k) % 150) as u8)))
+            .map(|k| {
+                let host = 100 + (i + k) % 150;
+                Rr::a(Ipv4Addr::new(192, 0, 2, host as u8)).owned_by(format!("ws{host}.{zone}"))
+            })
             .collect();
         out.extend(dns_tcp(&dns_response(id, zone, DNS_AXFR, &answers)));
         i += n;

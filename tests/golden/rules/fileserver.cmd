@@ -1,12 +1,12 @@
 REM Inbound firewall rules for 192.0.2.20 drafted by svcscope 0.1.0 from observed traffic.
-REM Traffic: fixtures/domain.pcapng (2024-03-04T09:00:25.133298Z to 2024-03-04T09:06:52.014349Z).
+REM Traffic: fixtures/domain.pcapng (2024-03-04T09:00:25.133298Z to 2024-03-04T09:06:52.019900Z).
 REM REVIEW BEFORE USE: they allow exactly what this host was seen serving in that traffic, nothing it
 REM did not happen to serve then, and nothing about what it needs outbound. The knowledge-base article
 REM these services come from warns itself that its port list is not a firewall configuration.
 
 REM Print Spooler — from evidence: pipe-bind spoolss, spoolss pipe
-netsh advfirewall firewall add rule name="svcscope: SMB (TCP 445)" dir=in action=allow protocol=TCP localport=445 description="SMB TCP 445 for Print Spooler (seen in the payload); seen 4 flows from 4 clients, 2024-03-04T09:01:22.254205Z to 2024-03-04T09:06:26.806263Z"
+netsh advfirewall firewall add rule name="svcscope: SMB (TCP 445)" dir=in action=allow protocol=TCP localport=445 description="SMB TCP 445 for Print Spooler (seen in the payload); seen 4 flows from 4 clients, 2024-03-04T09:01:22.254205Z to 2024-03-04T09:06:41.166380Z"
 
 REM Server — from evidence: IPC$ share, pipe-bind srvsvc, srvsvc pipe, kerberos-spn cifs/fs01.corp.example, smb 3.1.1, smb 3.0.2, smb 3.0, smb SMB1
-netsh advfirewall firewall add rule name="svcscope: NetBIOS Session Service (TCP 139)" dir=in action=allow protocol=TCP localport=139 description="NetBIOS Session Service TCP 139 for Server (seen in the payload); seen 21 flows from 14 clients, 2024-03-04T09:00:25.133298Z to 2024-03-04T09:06:52.014349Z"
-netsh advfirewall firewall add rule name="svcscope: SMB (TCP 445)" dir=in action=allow protocol=TCP localport=445 description="SMB TCP 445 for Server (seen in the payload); seen 21 flows from 14 clients, 2024-03-04T09:00:25.133298Z to 2024-03-04T09:06:52.014349Z"
+netsh advfirewall firewall add rule name="svcscope: NetBIOS Session Service (TCP 139)" dir=in action=allow protocol=TCP localport=139 description="NetBIOS Session Service TCP 139 for Server (seen in the payload); seen 21 flows from 14 clients, 2024-03-04T09:00:25.133298Z to 2024-03-04T09:06:52.019900Z"
+netsh advfirewall firewall add rule name="svcscope: SMB (TCP 445)" dir=in action=allow protocol=TCP localport=445 description="SMB TCP 445 for Server (seen in the payload); seen 21 flows from 14 clients, 2024-03-04T09:00:25.133298Z to 2024-03-04T09:06:52.019900Z"
