@@ -348,12 +348,23 @@ impl Classifier {
         if !flow.has_ports() || flow.is_unanswered() {
             return;
         }
+        // The server name the flow's own ClientHello sent names the server as well as DNS does.
+        let sni = flow.slot.as_ref().and_then(|slot| {
+            slot.evidence
+                .iter()
+                .find(|e| e.kind == EvidenceKind::TlsSni)
+                .and_then(|e| match &e.value {
+                    inspect::Value::Text(t) => Some(t.clone()),
+                    _ => None,
+                })
+        });
         let Some(e) = self.inspect.learn.ticket_for(
             &self.catalog,
             flow.client().0,
             flow.server(),
             label,
             flow.first_ts,
+            sni.as_deref(),
         ) else {
             return;
         };

@@ -209,6 +209,16 @@ impl Learner {
         self.tickets.insert(client, list);
     }
 
+    /// Kerberos streams being read and the bytes they hold (for bounds checks).
+    pub fn held(&self) -> (usize, usize) {
+        (self.streams.len(), self.buffered)
+    }
+
+    /// Clients with tickets remembered, and the most tickets any holds (for bounds checks).
+    pub fn tickets_held(&self) -> usize {
+        self.tickets.len()
+    }
+
     /// Forgets Kerberos streams idle for two minutes.
     pub fn expire(&mut self, now: Ts) {
         let mut freed = 0;
@@ -224,7 +234,8 @@ impl Learner {
 
     /// The ticket that backs a flow from `client` to `server` on `port` with `label`: one the client
     /// asked for within [`TICKET_WINDOW`] before `first_ts`, whose host resolves to the server (by
-    /// the names DNS answers gave, or as its literal address), whose port (when it names one) is
+    /// the names DNS answers gave, the server name the flow's own TLS ClientHello sent, or as its
+    /// literal address), whose port (when it names one) is
     /// the flow's, and whose service class names exactly one of the label's candidate services; of
     /// several, the most specific class, then the newest.
     pub fn ticket_for(
@@ -234,15 +245,21 @@ impl Learner {
         (server, port): (Addr, u16),
         label: LabelId,
         first_ts: Ts,
+        sni: Option<&str>,
     ) -> Option<Evidence> {
         let asked = self.tickets.get(&client)?;
         let names = self.names.of(server);
+        let sni: Option<Box<str>> = sni.map(|n| n.to_ascii_lowercase().into());
         // The most specific class first (`HTTP` before `host`, which covers twenty services),
         // then the newest.
         let mut best: Option<(usize, &Asked, NameId)> = None;
         for a in asked.iter().rev() {
             let live = a.ts <= first_ts && first_ts - a.ts <= TICKET_WINDOW;
-            if !live || a.port.is_some_and(|p| p != port) || !resolves(&a.host, names, server) {
+            let named = resolves(&a.host, names, server)
+                || sni
+                    .as_ref()
+                    .is_some_and(|n| resolves(&a.host, std::slice::from_ref(n), server));
+            if !live || a.port.is_some_and(|p| p != port) || !named {
                 continue;
             }
             let Some(class) = a.class else { continue };
@@ -393,7 +410,7 @@ mod tests {
         }
         let label = c.lookup_port(crate::catalog::Transport::Tcp, 1433).unwrap();
         let e = l
-            .ticket_for(&c, a(client), (a(sql), 1433), label, 10)
+            .ticket_for(&c, a(client), (a(sql), 1433), label, 10, None)
             .expect("credited");
         assert_eq!(e.kind, EvidenceKind::KerberosTicket);
         assert_eq!(
@@ -409,19 +426,26 @@ mod tests {
         // Not another client, not another server, not another port, not before it was asked,
         // not once the ticket's lifetime is over.
         assert!(l
-            .ticket_for(&c, a("192.0.2.102"), (a(sql), 1433), label, 10)
+            .ticket_for(&c, a("192.0.2.102"), (a(sql), 1433), label, 10, None)
             .is_none());
         assert!(l
-            .ticket_for(&c, a(client), (a(kdc), 1433), label, 10)
+            .ticket_for(&c, a(client), (a(kdc), 1433), label, 10, None)
             .is_none());
         assert!(l
-            .ticket_for(&c, a(client), (a(sql), 1434), label, 10)
+            .ticket_for(&c, a(client), (a(sql), 1434), label, 10, None)
             .is_none());
         assert!(l
-            .ticket_for(&c, a(client), (a(sql), 1433), label, 1)
+            .ticket_for(&c, a(client), (a(sql), 1433), label, 1, None)
             .is_none());
         assert!(l
-            .ticket_for(&c, a(client), (a(sql), 1433), label, 3 + TICKET_WINDOW)
+            .ticket_for(
+                &c,
+                a(client),
+                (a(sql), 1433),
+                label,
+                3 + TICKET_WINDOW,
+                None
+            )
             .is_none());
         assert_eq!(l.buffered, 0);
     }
@@ -441,16 +465,49 @@ mod tests {
         }
         let smb = c.lookup_port(crate::catalog::Transport::Tcp, 445).unwrap();
         let https = c.lookup_port(crate::catalog::Transport::Tcp, 443).unwrap();
-        let e = l.ticket_for(&c, a(client), (a(server), 443), https, 9);
+        let e = l.ticket_for(&c, a(client), (a(server), 443), https, 9, None);
         assert_eq!(
             e.map(|e| e.value.text()),
             Some(Some("HTTP/192.0.2.20".to_string()))
         );
+        // Without a DNS answer, the flow's own TLS server name says which host it went to.
+        let msg = tgs_req(&["HTTP", "portal.corp.example"]);
+        l.packet(
+            &c,
+            &packet(proto::UDP, client, "192.0.2.10", (50002, 88), 0, &msg),
+            6,
+        );
+        let portal = a("192.0.2.50");
+        assert!(l
+            .ticket_for(&c, a(client), (portal, 443), https, 9, None)
+            .is_none());
+        let e = l.ticket_for(
+            &c,
+            a(client),
+            (portal, 443),
+            https,
+            9,
+            Some("Portal.corp.example"),
+        );
+        assert_eq!(
+            e.and_then(|e| e.value.text()).as_deref(),
+            Some("HTTP/portal.corp.example")
+        );
+        assert!(l
+            .ticket_for(
+                &c,
+                a(client),
+                (portal, 443),
+                https,
+                9,
+                Some("www.corp.example")
+            )
+            .is_none());
         // HTTP names none of SMB's candidates; `host` covers many services, and credits the flow
         // only if exactly one of them is one of SMB's.
         let host = c.name_id(NameKind::Principal, "host/x").unwrap();
         let one = common_services(&c, host, smb).count() == 1;
-        let e = l.ticket_for(&c, a(client), (a(server), 445), smb, 9);
+        let e = l.ticket_for(&c, a(client), (a(server), 445), smb, 9, None);
         assert_eq!(
             e.map(|e| e.value.text()),
             one.then(|| Some("host/192.0.2.20".to_string()))
@@ -500,5 +557,50 @@ mod tests {
             );
         }
         assert_eq!(l.tickets.get(&a("192.0.2.7")).unwrap().len(), MAX_TICKETS);
+    }
+
+    proptest::proptest! {
+        /// A TGS-REQ over TCP cut anywhere, its segments repeated or left out: never a panic, the
+        /// bytes held are the streams', and delivered whole and in order it is learnt.
+        #[test]
+        fn a_request_cut_and_shuffled_anywhere_stays_bounded(
+            cuts in proptest::collection::vec(1usize..400, 0..8),
+            order in proptest::collection::vec(0usize..16, 0..24),
+            junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let c = Catalog::builtin();
+            let rec = build::record(&tgs_req(&["TERMSRV", "ts01.corp.example"]));
+            let mut pieces = Vec::new();
+            let mut at = 0usize;
+            for cut in cuts {
+                if at + cut >= rec.len() {
+                    break;
+                }
+                pieces.push((at, at + cut));
+                at += cut;
+            }
+            pieces.push((at, rec.len()));
+            let client = "192.0.2.101";
+            let send = |l: &mut Learner, (from, to): (usize, usize), port: u16| {
+                let d = packet(proto::TCP, client, "192.0.2.10", (port, 88), 1000 + from as u32, &rec[from..to]);
+                l.packet(&c, &d, 1);
+            };
+            let mut shuffled = Learner::new();
+            for &i in &order {
+                send(&mut shuffled, pieces[i % pieces.len()], 50000);
+            }
+            let d = packet(proto::TCP, client, "192.0.2.10", (50000, 88), 7, &junk);
+            shuffled.packet(&c, &d, 2);
+            let (streams, bytes) = shuffled.held();
+            proptest::prop_assert!(streams <= 1 && bytes <= rec.len() + junk.len());
+            let mut whole = Learner::new();
+            for &p in &pieces {
+                send(&mut whole, p, 50001);
+            }
+            whole.names.learn(a("192.0.2.40"), "ts01.corp.example");
+            let rdp = c.lookup_port(crate::catalog::Transport::Tcp, 3389).unwrap();
+            proptest::prop_assert!(whole.ticket_for(&c, a(client), (a("192.0.2.40"), 3389), rdp, 5, None).is_some());
+            proptest::prop_assert_eq!(whole.held(), (1, 0));
+        }
     }
 }
