@@ -491,6 +491,7 @@ impl Tracker {
             }
             agg.end_flow(f, self.classifier.catalog());
         }
+        agg.settle();
         agg.flow_counters = self.flows.counters;
         agg.inspect = self.classifier.inspect_counters();
         agg.names = self.classifier.names().clone();
@@ -507,6 +508,7 @@ impl Tracker {
         self.flows.drain(&mut self.ended);
         self.end_flows();
         let sink_error = self.sink.as_mut().and_then(|s| s.finish().err());
+        self.agg.settle();
         self.agg.flow_counters = self.flows.counters;
         self.agg.inspect = self.classifier.inspect_counters();
         self.agg.names = self.classifier.names().clone();
