@@ -270,11 +270,8 @@ impl Tracker {
                 // `group` first: a full group ends the zip before it takes a position.
                 for (slot, i) in group.iter_mut().zip(positions.by_ref()) {
                     *slot = i;
-                    let (_, frame) = batch.frame(i);
-                    ahead[n] = match batch.parsed[i].attach(frame) {
-                        Outcome::Ip(d) => self.flows.warm(&d),
-                        _ => None,
-                    };
+                    // The flow lookup needs no payload: the frame's bytes wait for the second pass.
+                    ahead[n] = batch.parsed[i].headers().and_then(|d| self.flows.warm(d));
                     n += 1;
                 }
                 for (&i, &ahead) in group[..n].iter().zip(&ahead) {
