@@ -462,8 +462,9 @@ impl Aggregate {
             self.by_label.resize_with(i + 1, || None);
         }
         let workers = self.workers;
-        self.by_label[i]
-            .get_or_insert_with(|| Box::new(Stats::with_addr_cap(workers.share(MAX_DISTINCT_ADDRS))))
+        self.by_label[i].get_or_insert_with(|| {
+            Box::new(Stats::with_addr_cap(workers.share(MAX_DISTINCT_ADDRS)))
+        })
     }
 
     /// Records the frame length of one packet of a flow (see [`crate::flow::update`]). It is
@@ -658,7 +659,10 @@ mod tests {
         stats.settle();
         for d in [&stats.packet_size, &merged.packet_size] {
             assert!(d.hist == direct.hist);
-            assert_eq!((d.min, d.max, d.len()), (direct.min, direct.max, direct.len()));
+            assert_eq!(
+                (d.min, d.max, d.len()),
+                (direct.min, direct.max, direct.len())
+            );
             for q in [0.0, 0.25, 0.5, 0.9, 0.99, 1.0] {
                 assert_eq!(d.value_at_quantile(q), direct.value_at_quantile(q));
             }
