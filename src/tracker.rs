@@ -353,15 +353,15 @@ impl Tracker {
         if (caplen as u64) < u64::from(wire_len) {
             counters.truncated += 1;
         }
-        let d = match outcome {
+        let d = match &outcome {
             Outcome::Ip(d) => d,
             Outcome::NotIp(n) => {
                 counters.not_ip += 1;
-                *counters.not_ip_by.entry(n).or_default() += 1;
+                *counters.not_ip_by.entry(*n).or_default() += 1;
                 return;
             }
             Outcome::Malformed(m) => {
-                *counters.malformed.entry(m).or_default() += 1;
+                *counters.malformed.entry(*m).or_default() += 1;
                 return;
             }
         };
@@ -370,7 +370,7 @@ impl Tracker {
         let tcp = (d.protocol == proto::TCP && d.ports.is_some()).then_some(d.tcp_flags);
         let size = u64::from(wire_len);
         let mut closed = None;
-        let label = match self.flows.place(&d, ahead, &mut self.ended) {
+        let label = match self.flows.place(d, ahead, &mut self.ended) {
             Placed::Existing { flow, from_client } => {
                 let was_answered = flow.answered;
                 let was_closed = flow.is_closed();
@@ -379,7 +379,7 @@ impl Tracker {
                     closed = Some(flow.key);
                 }
                 if flow.class.inspector.is_some() && !flow.inspect_done {
-                    self.classifier.inspect(flow, &d, from_client, ts);
+                    self.classifier.inspect(flow, d, from_client, ts);
                 }
                 let counted = self.selection.as_ref().is_none_or(|s| s.may_count(flow));
                 if record_now && counted {
@@ -403,7 +403,7 @@ impl Tracker {
                 flow.class.label
             }
             Placed::New { key, src_is_lo } => {
-                let (class, announced) = self.classifier.classify(&d, src_is_lo, ts);
+                let (class, announced) = self.classifier.classify(d, src_is_lo, ts);
                 let flow = self.flows.insert(key, class, ts, &mut self.ended);
                 flow.answered = class.server_rule != ServerRule::Syn;
                 if let Some(a) = announced {
@@ -415,7 +415,7 @@ impl Tracker {
                     closed = Some(key);
                 }
                 if class.inspector.is_some() {
-                    self.classifier.inspect(flow, &d, from_client, ts);
+                    self.classifier.inspect(flow, d, from_client, ts);
                 }
                 let counted = self.selection.as_ref().is_none_or(|s| s.may_count(flow));
                 if record_now && counted {
