@@ -438,6 +438,13 @@ pub struct Aggregate {
     pub workers: Workers,
 }
 
+/// A label's statistics, the first time it is seen (kept out of the per-packet path).
+#[cold]
+#[inline(never)]
+fn new_label_stats(workers: Workers) -> Box<Stats> {
+    Box::new(Stats::with_addr_cap(workers.share(MAX_DISTINCT_ADDRS)))
+}
+
 /// At most this many distinct DCE/RPC interfaces are counted.
 pub const MAX_INTERFACES: usize = 4096;
 
@@ -456,15 +463,21 @@ impl Aggregate {
         }
     }
 
+    /// The statistics of a label, created the first time (inline: it runs for every packet).
+    #[inline]
     fn label_stats(&mut self, label: LabelId) -> &mut Stats {
         let i = usize::from(label);
         if self.by_label.len() <= i {
-            self.by_label.resize_with(i + 1, || None);
+            self.grow_labels(i + 1);
         }
         let workers = self.workers;
-        self.by_label[i].get_or_insert_with(|| {
-            Box::new(Stats::with_addr_cap(workers.share(MAX_DISTINCT_ADDRS)))
-        })
+        self.by_label[i].get_or_insert_with(|| new_label_stats(workers))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_labels(&mut self, len: usize) {
+        self.by_label.resize_with(len, || None);
     }
 
     /// Records the frame length of one packet of a flow (see [`crate::flow::update`]). It is
