@@ -493,9 +493,11 @@ impl FlowTable {
             self.last_sweep = self.now;
             self.sweep(ended);
         }
-        if self.closing.peek().is_some_and(|&Reverse((t, _))| {
-            self.now.saturating_sub(t) > self.linger
-        }) {
+        if self
+            .closing
+            .peek()
+            .is_some_and(|&Reverse((t, _))| self.now.saturating_sub(t) > self.linger)
+        {
             self.end_closed(ended);
         }
     }
