@@ -351,6 +351,16 @@ impl Parsed {
         }
     }
 
+    /// The packet's fields without its payload (`None`: not an IP packet), for what needs only
+    /// the addresses, ports and flags ([`crate::flow::FlowTable::warm`]).
+    #[inline]
+    pub fn headers(&self) -> Option<&Decoded<'static>> {
+        match &self.outcome {
+            Outcome::Ip(d) => Some(d),
+            _ => None,
+        }
+    }
+
     /// The outcome again, its payload borrowed from `frame` (the frame it was decoded from).
     #[inline]
     pub fn attach<'a>(&self, frame: &'a [u8]) -> Outcome<'a> {

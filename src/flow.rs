@@ -493,9 +493,11 @@ impl FlowTable {
             self.last_sweep = self.now;
             self.sweep(ended);
         }
-        if self.closing.peek().is_some_and(|&Reverse((t, _))| {
-            self.now.saturating_sub(t) > nanos(self.timeouts.tcp_closed)
-        }) {
+        if self
+            .closing
+            .peek()
+            .is_some_and(|&Reverse((t, _))| self.now.saturating_sub(t) > self.linger)
+        {
             self.end_closed(ended);
         }
     }
@@ -518,7 +520,7 @@ impl FlowTable {
     }
 
     fn end_closed(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
-        let linger = nanos(self.timeouts.tcp_closed);
+        let linger = self.linger;
         while let Some(&Reverse((t, key))) = self.closing.peek() {
             if self.now.saturating_sub(t) <= linger {
                 break;

@@ -278,11 +278,8 @@ impl Tracker {
                 // `group` first: a full group ends the zip before it takes a position.
                 for (slot, i) in group.iter_mut().zip(positions.by_ref()) {
                     *slot = i;
-                    let (_, frame) = batch.frame(i);
-                    ahead[n] = match batch.parsed[i].attach(frame) {
-                        Outcome::Ip(d) => self.flows.warm(&d),
-                        _ => None,
-                    };
+                    // The flow lookup needs no payload: the frame's bytes wait for the second pass.
+                    ahead[n] = batch.parsed[i].headers().and_then(|d| self.flows.warm(d));
                     n += 1;
                 }
                 for (&i, &ahead) in group[..n].iter().zip(&ahead) {
@@ -389,15 +386,15 @@ impl Tracker {
         if (caplen as u64) < u64::from(wire_len) {
             counters.truncated += 1;
         }
-        let d = match outcome {
+        let d = match &outcome {
             Outcome::Ip(d) => d,
             Outcome::NotIp(n) => {
                 counters.not_ip += 1;
-                *counters.not_ip_by.entry(n).or_default() += 1;
+                *counters.not_ip_by.entry(*n).or_default() += 1;
                 return;
             }
             Outcome::Malformed(m) => {
-                *counters.malformed.entry(m).or_default() += 1;
+                *counters.malformed.entry(*m).or_default() += 1;
                 return;
             }
         };
@@ -409,7 +406,7 @@ impl Tracker {
         let tcp = (d.protocol == proto::TCP && d.ports.is_some()).then_some(d.tcp_flags);
         let size = u64::from(wire_len);
         let mut closed = None;
-        let label = match self.flows.place(&d, ahead, &mut self.ended) {
+        let label = match self.flows.place(d, ahead, &mut self.ended) {
             Placed::Existing { flow, from_client } => {
                 let was_answered = flow.answered;
                 let was_closed = flow.is_closed();
@@ -418,7 +415,7 @@ impl Tracker {
                     closed = Some(flow.key);
                 }
                 if flow.class.inspector.is_some() && !flow.inspect_done {
-                    self.classifier.inspect(flow, &d, from_client, ts);
+                    self.classifier.inspect(flow, d, from_client, ts);
                 }
                 let counted = self.selection.as_ref().is_none_or(|s| s.may_count(flow));
                 if record_now && counted {
@@ -442,7 +439,7 @@ impl Tracker {
                 flow.class.label
             }
             Placed::New { key, src_is_lo } => {
-                let (class, announced) = self.classifier.classify(&d, src_is_lo, ts);
+                let (class, announced) = self.classifier.classify(d, src_is_lo, ts);
                 let flow = self.flows.insert(key, class, ts, &mut self.ended);
                 flow.answered = class.server_rule != ServerRule::Syn;
                 if let Some(a) = announced {
@@ -454,7 +451,7 @@ impl Tracker {
                     closed = Some(key);
                 }
                 if class.inspector.is_some() {
-                    self.classifier.inspect(flow, &d, from_client, ts);
+                    self.classifier.inspect(flow, d, from_client, ts);
                 }
                 let counted = self.selection.as_ref().is_none_or(|s| s.may_count(flow));
                 if record_now && counted {
@@ -527,6 +524,7 @@ impl Tracker {
             }
             agg.end_flow(f, self.classifier.catalog());
         }
+        agg.settle();
         agg.flow_counters = self.flows.counters;
         agg.inspect = self.classifier.inspect_counters();
         agg.names = self.classifier.names().clone();
@@ -543,6 +541,7 @@ impl Tracker {
         self.flows.drain(&mut self.ended);
         self.end_flows();
         let sink_error = self.sink.as_mut().and_then(|s| s.finish().err());
+        self.agg.settle();
         self.agg.flow_counters = self.flows.counters;
         self.agg.inspect = self.classifier.inspect_counters();
         self.agg.names = self.classifier.names().clone();

@@ -195,6 +195,64 @@ impl Dist {
     }
 }
 
+/// Frame lengths below this are tallied exactly as packets come ([`SizeTally`]), longer ones go
+/// straight to the histogram. Ethernet frames with two VLAN tags are at most 1,526 bytes.
+const TALLIED_SIZES: usize = 2048;
+
+/// Packet sizes as they come, counted per exact value, then folded into a [`Dist`] in one go
+/// ([`SizeTally::fold_into`]). Recording a packet here is an increment where a histogram record
+/// computes its bucket and updates its totals, extremes and range; the histogram that results is
+/// the same, since a histogram's counts, extremes and total do not depend on the order of the
+/// values. 8 KiB once a size has been recorded, nothing before.
+#[derive(Clone, Debug, Default)]
+pub struct SizeTally {
+    /// Packets of each size below [`TALLIED_SIZES`]; empty until the first one.
+    counts: Vec<u32>,
+    /// Whether any count is non-zero.
+    any: bool,
+}
+
+impl SizeTally {
+    /// Counts a packet of `size` bytes; a size that is not tallied goes to `dist` at once.
+    #[inline]
+    pub fn record(&mut self, dist: &mut Dist, size: u64) {
+        if size >= TALLIED_SIZES as u64 {
+            dist.record(size);
+            return;
+        }
+        if self.counts.is_empty() {
+            self.counts = vec![0; TALLIED_SIZES];
+        }
+        self.any = true;
+        let c = &mut self.counts[size as usize];
+        *c += 1;
+        if *c == u32::MAX {
+            // Never let a count overflow on an endless live capture.
+            dist.record_n(size, u64::from(*c));
+            *c = 0;
+        }
+    }
+
+    /// Records what was tallied in `dist` (leaving the tally as it is).
+    pub fn fold_into(&self, dist: &mut Dist) {
+        if !self.any {
+            return;
+        }
+        for (size, &n) in self.counts.iter().enumerate() {
+            dist.record_n(size as u64, u64::from(n));
+        }
+    }
+
+    /// Moves what was tallied into `dist` and empties the tally.
+    pub fn settle(&mut self, dist: &mut Dist) {
+        self.fold_into(dist);
+        if self.any {
+            self.counts.fill(0);
+            self.any = false;
+        }
+    }
+}
+
 /// Traffic statistics of a set of flows.
 #[derive(Clone, Debug)]
 pub struct Stats {
@@ -205,8 +263,10 @@ pub struct Stats {
     pub servers: AddrSet,
     pub first_ts: Ts,
     pub last_ts: Ts,
-    /// Frame length of each packet, bytes.
+    /// Frame length of each packet, bytes (with what `sizes` still holds: see [`Stats::settle`]).
     pub packet_size: Dist,
+    /// Frame lengths recorded per packet and not yet in `packet_size`.
+    pub sizes: SizeTally,
     /// Flow duration, microseconds.
     pub flow_duration_us: Dist,
     /// Bytes of each flow, both directions.
@@ -224,6 +284,7 @@ impl Default for Stats {
             first_ts: i64::MAX,
             last_ts: i64::MIN,
             packet_size: Dist::default(),
+            sizes: SizeTally::default(),
             flow_duration_us: Dist::default(),
             flow_bytes: Dist::default(),
         }
@@ -266,8 +327,14 @@ impl Stats {
         self.first_ts = self.first_ts.min(o.first_ts);
         self.last_ts = self.last_ts.max(o.last_ts);
         self.packet_size.add(&o.packet_size);
+        o.sizes.fold_into(&mut self.packet_size);
         self.flow_duration_us.add(&o.flow_duration_us);
         self.flow_bytes.add(&o.flow_bytes);
+    }
+
+    /// Moves the per-packet sizes tallied so far into `packet_size`, which is then complete.
+    pub fn settle(&mut self) {
+        self.sizes.settle(&mut self.packet_size);
     }
 
     pub fn total_bytes(&self) -> u64 {
@@ -371,6 +438,13 @@ pub struct Aggregate {
     pub workers: Workers,
 }
 
+/// A label's statistics, the first time it is seen (kept out of the per-packet path).
+#[cold]
+#[inline(never)]
+fn new_label_stats(workers: Workers) -> Box<Stats> {
+    Box::new(Stats::with_addr_cap(workers.share(MAX_DISTINCT_ADDRS)))
+}
+
 /// At most this many distinct DCE/RPC interfaces are counted.
 pub const MAX_INTERFACES: usize = 4096;
 
@@ -389,16 +463,25 @@ impl Aggregate {
         }
     }
 
+    /// The statistics of a label, created the first time (inline: it runs for every packet).
+    #[inline]
     fn label_stats(&mut self, label: LabelId) -> &mut Stats {
         let i = usize::from(label);
         if self.by_label.len() <= i {
-            self.by_label.resize_with(i + 1, || None);
+            self.grow_labels(i + 1);
         }
-        let addr_cap = self.workers.share(MAX_DISTINCT_ADDRS);
-        self.by_label[i].get_or_insert_with(|| Box::new(Stats::with_addr_cap(addr_cap)))
+        let workers = self.workers;
+        self.by_label[i].get_or_insert_with(|| new_label_stats(workers))
     }
 
-    /// Records the frame length of one packet of a flow (see [`crate::flow::update`]).
+    #[cold]
+    #[inline(never)]
+    fn grow_labels(&mut self, len: usize) {
+        self.by_label.resize_with(len, || None);
+    }
+
+    /// Records the frame length of one packet of a flow (see [`crate::flow::update`]). It is
+    /// tallied: [`Aggregate::settle`] completes the histograms before anything reads them.
     #[inline]
     pub fn record_size(&mut self, label: Option<LabelId>, unanswered: bool, size: u64) {
         let stats = if unanswered {
@@ -409,7 +492,17 @@ impl Aggregate {
                 None => &mut self.unclassified,
             }
         };
-        stats.packet_size.record(size);
+        stats.sizes.record(&mut stats.packet_size, size);
+    }
+
+    /// Completes the packet-size histograms with the sizes tallied per packet (see
+    /// [`Aggregate::record_size`]); the tracker calls it before handing its aggregate out.
+    pub fn settle(&mut self) {
+        for s in self.by_label.iter_mut().flatten() {
+            s.settle();
+        }
+        self.unclassified.settle();
+        self.unanswered.settle();
     }
 
     /// Folds an ended flow into the statistics; the catalog tells which services its evidence backs.
@@ -558,6 +651,39 @@ mod tests {
     use super::*;
     use crate::catalog::{Catalog, Transport};
     use crate::inspect::{Basis, Evidence, EvidenceKind, Provenance, Slot, Value};
+
+    #[test]
+    fn tallied_packet_sizes_make_the_histogram_recording_each_would() {
+        // Every tallied size, the sizes beyond the tally, and the ends of the range, in an order
+        // that is not sorted.
+        let sizes: Vec<u64> = (0..20_000u64)
+            .map(|i| (i * 7919) % 2100)
+            .chain([0, 1, 2047, 2048, 9000, 65_535, 1 << 40])
+            .collect();
+        let mut direct = Dist::default();
+        let mut stats = Stats::default();
+        for &v in &sizes {
+            direct.record(v);
+            stats.sizes.record(&mut stats.packet_size, v);
+        }
+        // A merge folds the other side's tally in; settling folds one's own.
+        let mut merged = Stats::default();
+        merged.merge(&stats);
+        stats.settle();
+        for d in [&stats.packet_size, &merged.packet_size] {
+            assert!(d.hist == direct.hist);
+            assert_eq!(
+                (d.min, d.max, d.len()),
+                (direct.min, direct.max, direct.len())
+            );
+            for q in [0.0, 0.25, 0.5, 0.9, 0.99, 1.0] {
+                assert_eq!(d.value_at_quantile(q), direct.value_at_quantile(q));
+            }
+        }
+        // Settled twice counts nothing twice.
+        stats.settle();
+        assert_eq!(stats.packet_size.len(), sizes.len() as u64);
+    }
 
     /// Regression: the maximum was the histogram's bucket edge (1519 B for frames of at most 1514 B)
     /// and p99 could exceed it; the exact range is kept beside the histogram and merges exactly.

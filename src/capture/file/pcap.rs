@@ -1,6 +1,6 @@
 //! Classic pcap: the file header and records read in chunks straight into the batch buffer.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read};
 
 use super::*;
 
@@ -79,10 +79,7 @@ impl FileSource {
                 break Stop::Full;
             }
             let want = CHUNK.saturating_sub(batch.data.len()).max(need);
-            match (&mut self.reader)
-                .take(want as u64)
-                .read_to_end(&mut batch.data)
-            {
+            match read_chunk(&mut self.reader, &mut batch.data, want) {
                 Ok(0) if batch.data.len() == at => break Stop::End,
                 Ok(0) => break Stop::Cut,
                 Ok(got) => self.counters.file_bytes += got as u64,
@@ -120,6 +117,24 @@ impl FileSource {
             ))),
         }
     }
+}
+
+/// Appends up to `want` bytes of the input to `buf` (0 only at its end): what the read buffer still
+/// holds, else read from the input straight into `buf`. Going round the read buffer would copy the
+/// bytes a second time, in pieces of its size.
+fn read_chunk<R: Read>(
+    reader: &mut BufReader<R>,
+    buf: &mut Vec<u8>,
+    want: usize,
+) -> io::Result<usize> {
+    let held = reader.buffer();
+    if !held.is_empty() {
+        let n = held.len().min(want);
+        buf.extend_from_slice(&held[..n]);
+        reader.consume(n);
+        return Ok(n);
+    }
+    Read::take(reader.get_mut(), want as u64).read_to_end(buf)
 }
 
 /// Why the classic-pcap path handed its batch over.
