@@ -64,7 +64,12 @@ fn insn(code: u16, jt: u8, jf: u8, k: u32) -> Insn {
 }
 
 fn net_word(offset: i32) -> Insn {
-    insn(BPF_LD | BPF_W | BPF_ABS, 0, 0, (SKF_NET_OFF + offset) as u32)
+    insn(
+        BPF_LD | BPF_W | BPF_ABS,
+        0,
+        0,
+        (SKF_NET_OFF + offset) as u32,
+    )
 }
 
 /// The fanout program: a symmetric hash of the packet's address pair; the kernel takes it modulo
@@ -465,7 +470,9 @@ mod tests {
             let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
             let e = Group::create(udp.as_fd()).expect_err("a UDP socket has no SOL_PACKET");
             assert!(e.raw_os_error().is_some(), "{e}");
-            let e = Group { id: 7 }.join(udp.as_fd()).expect_err("nor does it join");
+            let e = Group { id: 7 }
+                .join(udp.as_fd())
+                .expect_err("nor does it join");
             assert!(e.raw_os_error().is_some(), "{e}");
             let (reader, _writer) = std::io::pipe().unwrap();
             let e = sockopt(reader.as_fd(), libc::SOL_PACKET, 18, Op::GetU32)
