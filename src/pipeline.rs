@@ -1159,6 +1159,88 @@ mod tests {
     }
 
     #[test]
+    fn the_live_counters_of_several_sockets_add_up_but_the_interface_drops_once() {
+        let socket = |received, dropped, if_dropped, svcscope| {
+            Some((
+                LiveCounters {
+                    received,
+                    dropped,
+                    if_dropped,
+                },
+                svcscope,
+            ))
+        };
+        assert_eq!(sum_live(&[None, None]), None);
+        let one = socket(10, 1, 4, 2);
+        assert_eq!(sum_live(&[one]), one);
+        assert_eq!(
+            sum_live(&[socket(10, 1, 4, 2), None, socket(7, 3, 5, 0)]),
+            socket(17, 4, 5, 2)
+        );
+    }
+
+    /// Two capture threads (the sockets of a fanout group) with three workers: socket 0 feeds
+    /// workers 0 and 2, socket 1 worker 1; every packet is classified once, and each socket's end
+    /// comes back under its number.
+    #[test]
+    fn each_capture_thread_feeds_its_own_share_of_the_workers() {
+        let (seen_tx, seen_rx) = crossbeam_channel::unbounded();
+        let readers: Vec<Reader> = (0..2u8)
+            .map(|socket| {
+                let seen = seen_tx.clone();
+                Box::new(move |feed: &mut Feed| {
+                    let _ = seen.send((feed.socket, feed.workers.len()));
+                    let first = 1 + socket * 100;
+                    let packets = 60 + u64::from(socket) * 10;
+                    feed.send_with(batch(first..first + packets as u8), WhenFull::Wait)
+                        .unwrap();
+                    feed.end(InputEnd {
+                        input: feed.socket,
+                        counters: SourceCounters {
+                            packets,
+                            ..SourceCounters::default()
+                        },
+                        link_types: Vec::new(),
+                        error: None,
+                        live: Some((
+                            LiveCounters {
+                                received: packets,
+                                ..LiveCounters::default()
+                            },
+                            0,
+                        )),
+                        saved: None,
+                    });
+                }) as Reader
+            })
+            .collect();
+        drop(seen_tx);
+        let config = TrackerConfig::default();
+        let d = Drive {
+            catalog: Arc::new(Catalog::builtin()),
+            config: &config,
+            workers: 3,
+            flows: None,
+            when_full: WhenFull::Drop,
+            queue: LIVE_BATCHES,
+            interval: None,
+            snapshots: None,
+        };
+        let driven = drive(d, readers, &mut |_, _, _| {}, &mut |_, _| {}).unwrap();
+        let mut seen: Vec<_> = seen_rx.iter().collect();
+        seen.sort();
+        assert_eq!(seen, [(0, 2), (1, 1)]);
+        assert_eq!(driven.aggregate.decode.packets, 60 + 70);
+        let mut ends: Vec<_> = driven
+            .ends
+            .iter()
+            .map(|e| (e.input, e.counters.packets))
+            .collect();
+        ends.sort();
+        assert_eq!(ends, [(0, 60), (1, 70)]);
+    }
+
+    #[test]
     fn queues_hold_about_the_batches_of_one_worker_however_many_there_are() {
         assert_eq!(queue_per_worker(CHANNEL_BATCHES, 1), CHANNEL_BATCHES);
         assert_eq!(queue_per_worker(CHANNEL_BATCHES, 2), CHANNEL_BATCHES);
