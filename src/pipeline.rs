@@ -20,7 +20,14 @@
 //! classifier. Emptied batches go back on a recycling channel to be refilled, so buffers are reused
 //! rather than allocated per batch.
 //!
-//! The driver collects the end of each input and the live counters, asks every worker for its
+//! Live with `capture --sockets N` (a Linux PACKET_FANOUT group, [`crate::capture::fanout`]) there
+//! are N capture threads, one a socket, and worker `w` belongs to socket `w % N`: each thread
+//! shards its batches over its own workers only, whose flow-table clocks follow that socket's
+//! packets. The kernel already split the traffic by address pair, so what the workers' sharding
+//! guarantees (a pair in one worker) still holds. The threads share the stop, the `--count` and
+//! the end: when one ends, all do.
+//!
+//! The driver collects the end of each input and the live counters (summed over the sockets), asks every worker for its
 //! interval counters and a snapshot at each live `--interval`, and at the end merges the workers'
 //! aggregates. Several files make one merged analysis: they share the workers' flow tables, in the
 //! order given.
