@@ -983,9 +983,9 @@ fn fanout_reader(
     let mut last_stats = Instant::now();
     let mut error = None;
     let mut gone = false;
-    let mut take: Box<dyn FnMut(Ts, u32, &[u8]) -> bool> = match count {
-        Some(n) => Box::new(move |_, _, _| shared.taken.fetch_add(1, Ordering::Relaxed) < n),
-        None => Box::new(|_, _, _| true),
+    // Without a count no packet needs the shared counter.
+    let mut take = |_: Ts, _: u32, _: &[u8]| {
+        count.is_none_or(|n| shared.taken.fetch_add(1, Ordering::Relaxed) < n)
     };
     loop {
         if stop.load(Ordering::Relaxed)
