@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use std::sync::atomic::AtomicBool;
 
+use crate::capture::fanout::open_group;
 use crate::capture::privileges::drop_privileges;
 use crate::capture::savefile::{SaveReport, WriteOptions};
 use crate::capture::{interfaces, LiveOptions, LiveSource};
@@ -512,6 +513,11 @@ pub struct CaptureArgs {
     /// Deliver packets as they arrive rather than in kernel batches.
     #[arg(long)]
     pub immediate: bool,
+    /// Capture with N sockets (Linux), each read by a capture thread of its own and split by
+    /// address pair with PACKET_FANOUT; at least N classifier workers (see --workers). Each has a
+    /// kernel buffer of --buffer-size. Not with --write.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub sockets: u8,
     /// Stop after this many packets.
     #[arg(long, short = 'c', value_name = "N")]
     pub count: Option<u64>,
@@ -962,7 +968,17 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
                 .with_context(|| format!("--metrics {addr}: cannot listen"))?,
         ),
     };
-    let source = LiveSource::open(&live)?;
+    let sockets = usize::from(args.sockets);
+    if sockets > 1 && args.write.is_some() {
+        // One savefile from several capture threads would need a lock per packet and would not
+        // be in time order.
+        anyhow::bail!("--write takes one capture socket: it does not go with --sockets");
+    }
+    let sources = if sockets > 1 {
+        open_group(&live, sockets)?
+    } else {
+        vec![LiveSource::open(&live)?]
+    };
     let published = Arc::new(Mutex::new(Metrics::default()));
     let (snapshots, exchange) = match &metrics {
         None => (None, None),
@@ -1000,7 +1016,8 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     }
     let opts = LiveRunOptions {
         tracker,
-        workers: usize::from(args.tracking.workers),
+        // Every socket feeds workers of its own.
+        workers: usize::from(args.tracking.workers).max(sockets),
         flows,
         count: args.count,
         duration: args.duration,
@@ -1013,7 +1030,12 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
         stop,
         snapshots,
     };
-    let link = source.link_type().name();
+    let link = sources[0].link_type().name();
+    let socket_note = if sockets > 1 {
+        format!(", {sockets} sockets")
+    } else {
+        String::new()
+    };
     let user = args.user.clone();
     let iface = args.interface.clone();
     let snaplen = args.snaplen;
@@ -1036,7 +1058,7 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
             return Ok(());
         }
         warn!(
-            "listening on {iface} ({link}, snaplen {snaplen}), running as {running}; \
+            "listening on {iface} ({link}, snaplen {snaplen}{socket_note}), running as {running}; \
              Ctrl-C to stop"
         );
         Ok(())
@@ -1045,7 +1067,7 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
     let json_lines = format == Format::Json && args.interval.is_some();
     let tick_catalog = catalog.clone();
     let tick_sensor = sensor.clone();
-    let result = capture_live(catalog.clone(), source, opts, before_read, |tick| {
+    let result = capture_live(catalog.clone(), sources, opts, before_read, |tick| {
         let mut t = TickReport::new(&tick_catalog, tick);
         t.sensor = tick_sensor.clone();
         match format {
@@ -1107,6 +1129,20 @@ fn capture_command(catalog: Arc<Catalog>, args: CaptureArgs) -> Result<ExitCode>
         ),
     };
     write_stdout(&text)?;
+    if result.sockets.len() > 1 && !args.quiet {
+        let n = result.sockets.len();
+        for (i, s) in result.sockets.iter().enumerate() {
+            warn!(
+                "socket {} of {n}: {} packets read; libpcap received {}, dropped {} (the kernel), \
+                 {} by svcscope",
+                i + 1,
+                s.packets,
+                s.libpcap.received,
+                s.libpcap.dropped,
+                s.dropped_by_svcscope
+            );
+        }
+    }
     let mut failed = false;
     if let Some(e) = &report.inputs[0].error {
         warn!("{e}");

@@ -20,7 +20,14 @@
 //! classifier. Emptied batches go back on a recycling channel to be refilled, so buffers are reused
 //! rather than allocated per batch.
 //!
-//! The driver collects the end of each input and the live counters, asks every worker for its
+//! Live with `capture --sockets N` (a Linux PACKET_FANOUT group, [`crate::capture::fanout`]) there
+//! are N capture threads, one a socket, and worker `w` belongs to socket `w % N`: each thread
+//! shards its batches over its own workers only, whose flow-table clocks follow that socket's
+//! packets. The kernel already split the traffic by address pair, so what the workers' sharding
+//! guarantees (a pair in one worker) still holds. The threads share the stop, the `--count` and
+//! the end: when one ends, all do.
+//!
+//! The driver collects the end of each input and the live counters (summed over the sockets), asks every worker for its
 //! interval counters and a snapshot at each live `--interval`, and at the end merges the workers'
 //! aggregates. Several files make one merged analysis: they share the workers' flow tables, in the
 //! order given.
@@ -29,7 +36,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -102,16 +109,34 @@ impl Gathered {
 /// Live: libpcap's counters and the packets dropped by svcscope.
 type LiveTotals = (LiveCounters, u64);
 
-/// What the capture thread tells the driver besides batches.
+/// The live counters of several sockets as one: packets received and dropped add up; the
+/// interface's drops are the interface's, which every socket reads, so the largest is taken.
+/// `None` while no socket has reported.
+fn sum_live(parts: &[Option<LiveTotals>]) -> Option<LiveTotals> {
+    parts.iter().flatten().fold(None, |all, &(c, dropped)| {
+        let (a, d) = all.unwrap_or_default();
+        Some((
+            LiveCounters {
+                received: a.received + c.received,
+                dropped: a.dropped + c.dropped,
+                if_dropped: a.if_dropped.max(c.if_dropped),
+            },
+            d + dropped,
+        ))
+    })
+}
+
+/// What a capture thread tells the driver besides batches.
 enum Control {
-    /// Live: libpcap's counters and the packets dropped by svcscope so far.
-    Health(LiveCounters, u64),
+    /// Live: a socket's libpcap counters and the packets dropped by svcscope so far.
+    Health(usize, LiveCounters, u64),
     /// An input ended.
     End(InputEnd),
 }
 
 /// The end of one input.
 struct InputEnd {
+    /// The file's position among the inputs; live: the socket's.
     input: usize,
     counters: SourceCounters,
     link_types: Vec<String>,
@@ -129,7 +154,10 @@ struct WorkersGone;
 /// The capture thread's end of the pipeline: shards batches to the workers under the source's
 /// [`WhenFull`] policy, recycles emptied batches and reports input ends and live counters.
 struct Feed {
+    /// This capture thread's workers (all of them, but with `capture --sockets`).
     workers: Vec<Sender<Work>>,
+    /// Live: which socket's capture thread this is.
+    socket: usize,
     control: Sender<Control>,
     recycle: Receiver<Batch>,
     when_full: WhenFull,
@@ -191,7 +219,9 @@ impl Feed {
 
     /// Tells the driver the live counters, unless it is busy (they are sent again soon).
     fn health(&self, c: LiveCounters) {
-        let _ = self.control.try_send(Control::Health(c, self.dropped));
+        let _ = self
+            .control
+            .try_send(Control::Health(self.socket, c, self.dropped));
     }
 }
 
@@ -272,23 +302,30 @@ struct Driven {
     flow_log_error: Option<String>,
 }
 
-/// Runs the pipeline: `read` on the capture thread with the [`Feed`], the workers on theirs, and this
-/// thread collecting input ends and calling `on_tick` every interval (with the workers' counters
-/// merged, the length of the interval and the latest live counters), until `read` returns and the
-/// workers are done; then their aggregates merge.
+/// A capture thread's work: reading its source(s) into its [`Feed`].
+type Reader = Box<dyn FnOnce(&mut Feed) + Send + 'static>;
+
+/// Runs the pipeline: each of `readers` on a capture thread of its own with its [`Feed`] (one, but
+/// for `capture --sockets`: then worker `w` is reader `w % readers`' and every reader has at least
+/// one), the workers on theirs, and this thread collecting input ends and calling `on_tick` every
+/// interval (with the workers' counters merged, the length of the interval and the latest live
+/// counters, summed over the readers), until the readers return and the workers are done; then
+/// their aggregates merge.
 fn drive(
     d: Drive<'_>,
-    read: impl FnOnce(&mut Feed) + Send + 'static,
+    readers: Vec<Reader>,
     on_tick: &mut dyn FnMut(&Gathered, Duration, Option<LiveTotals>),
     on_snapshot: &mut dyn FnMut(&Gathered, Option<LiveTotals>),
 ) -> std::io::Result<Driven> {
+    let groups = readers.len().max(1);
     // Each worker holds its share of every cap (`Tracker::with_share`): at least one flow each.
     let workers = d
         .workers
         .clamp(1, MAX_WORKERS)
-        .min(d.config.max_flows.max(1));
+        .min(d.config.max_flows.max(1))
+        .max(groups);
     let capacity = queue_per_worker(d.queue, workers);
-    let (recycle_tx, recycle_rx) = bounded::<Batch>(d.queue + 2);
+    let (recycle_tx, recycle_rx) = bounded::<Batch>(d.queue * groups + 2);
     let mut flows = d.flows;
     let mut senders = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
@@ -313,26 +350,46 @@ fn drive(
                     if intervals {
                         tracker.count_intervals();
                     }
-                    work(&mut tracker, shard, &rx, &recycle);
+                    // Its position among its capture thread's workers.
+                    work(&mut tracker, shard / groups, &rx, &recycle);
                     tracker.finish()
                 })?,
         );
     }
     drop(recycle_tx);
     let (control_tx, control_rx) = bounded::<Control>(64);
-    let mut feed = Feed {
-        workers: senders.clone(),
-        control: control_tx,
-        recycle: recycle_rx,
-        when_full: d.when_full,
-        dropped: 0,
-    };
-    let reader = thread::Builder::new()
-        .name("svcscope-capture".into())
-        .spawn(move || read(&mut feed))?;
+    let mut threads = Vec::with_capacity(groups);
+    for (socket, read) in readers.into_iter().enumerate() {
+        let mut feed = Feed {
+            workers: senders
+                .iter()
+                .skip(socket)
+                .step_by(groups)
+                .cloned()
+                .collect(),
+            socket,
+            control: control_tx.clone(),
+            recycle: recycle_rx.clone(),
+            when_full: d.when_full,
+            dropped: 0,
+        };
+        let name = if groups == 1 {
+            "svcscope-capture".to_string()
+        } else {
+            format!("svcscope-capture-{socket}")
+        };
+        threads.push(
+            thread::Builder::new()
+                .name(name)
+                .spawn(move || read(&mut feed))?,
+        );
+    }
+    // The readers hold the only senders: the control channel ends when the last reader is done.
+    drop(control_tx);
+    drop(recycle_rx);
 
     let mut ends = Vec::new();
-    let mut health = None;
+    let mut health = vec![None; groups];
     let mut last_tick = Instant::now();
     let mut snapshots = d.snapshots.unwrap_or_else(crossbeam_channel::never);
     loop {
@@ -343,7 +400,7 @@ fn drive(
             recv(control_rx) -> c => c.map_err(|_| RecvTimeoutError::Disconnected),
             recv(snapshots) -> asked => {
                 match asked {
-                    Ok(()) => on_snapshot(&gather_with(&senders, Work::Snapshot), health),
+                    Ok(()) => on_snapshot(&gather_with(&senders, Work::Snapshot), sum_live(&health)),
                     // Nobody asks any more.
                     Err(_) => snapshots = crossbeam_channel::never(),
                 }
@@ -352,9 +409,15 @@ fn drive(
             default(wait) => Err(RecvTimeoutError::Timeout),
         };
         match control {
-            Ok(Control::Health(c, dropped)) => health = Some((c, dropped)),
+            Ok(Control::Health(socket, c, dropped)) => {
+                if let Some(h) = health.get_mut(socket) {
+                    *h = Some((c, dropped));
+                }
+            }
             Ok(Control::End(e)) => {
-                health = e.live.or(health);
+                if let (Some(h), Some(live)) = (health.get_mut(e.input), e.live) {
+                    *h = Some(live);
+                }
                 ends.push(e);
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -364,14 +427,17 @@ fn drive(
             if last_tick.elapsed() >= i {
                 let interval = last_tick.elapsed();
                 last_tick = Instant::now();
-                on_tick(&gather(&senders), interval, health);
+                on_tick(&gather(&senders), interval, sum_live(&health));
             }
         }
     }
-    // The capture thread is done and has dropped its senders: the workers end once these go too.
+    // The capture threads are done and have dropped their senders: the workers end once these go
+    // too.
     drop(senders);
-    // The reader only ends by finishing its inputs; a panic there is a bug worth surfacing.
-    reader.join().expect("capture thread panicked");
+    // A reader only ends by finishing its inputs; a panic there is a bug worth surfacing.
+    for reader in threads {
+        reader.join().expect("capture thread panicked");
+    }
     let mut aggregate = None;
     let mut flow_log_error = None;
     for h in handles {
@@ -462,8 +528,13 @@ pub fn analyze_files(catalog: Arc<Catalog>, paths: &[PathBuf], opts: AnalyzeOpti
         interval: None,
         snapshots: None,
     };
-    let driven = drive(drive_opts, read, &mut |_, _, _| {}, &mut |_, _| {})
-        .expect("starting the pipeline threads");
+    let driven = drive(
+        drive_opts,
+        vec![Box::new(read)],
+        &mut |_, _, _| {},
+        &mut |_, _| {},
+    )
+    .expect("starting the pipeline threads");
     let mut inputs: Vec<InputReport> = paths
         .iter()
         .map(|p| InputReport {
@@ -622,48 +693,101 @@ pub struct LiveResult {
     pub flow_log_error: Option<String>,
     /// What `--write` saved and lost.
     pub saved: Option<SaveReport>,
+    /// Each socket's counters, in the order they joined the fanout group (one with one socket);
+    /// `live` has their sum.
+    pub sockets: Vec<SocketCounters>,
+}
+
+/// One capture socket's counters at the end of a live run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketCounters {
+    /// libpcap's counters of the socket.
+    pub libpcap: LiveCounters,
+    /// Packets read from it.
+    pub packets: u64,
+    /// Of those, packets left unclassified because a worker's queue was full.
+    pub dropped_by_svcscope: u64,
+}
+
+/// With several sockets: what their capture threads share. Any thread that ends sets `halt`, and
+/// the others end too; `taken` counts the packets taken towards `--count`.
+#[derive(Default)]
+struct Sockets {
+    halt: AtomicBool,
+    taken: AtomicU64,
 }
 
 /// How often the capture thread sends a partly filled batch (latency bound of live reports).
 const LIVE_FLUSH: Duration = Duration::from_millis(100);
 
-/// Runs a live capture on an opened source until `count`, `duration`, `stop` or an error; calls
+/// Runs a live capture on opened sources until `count`, `duration`, `stop` or an error; calls
 /// `tick` every `interval`. The capture thread never blocks on the classifier: when a worker's queue
 /// is full, its packets of the batch are dropped and counted.
+///
+/// `sources` is one socket, or the sockets of a fanout group
+/// ([`open_group`](crate::capture::fanout::open_group)): each then has a capture thread of its own
+/// feeding its share of the workers (worker `w` is socket `w % sockets`', at least one each), the
+/// run ends for all when it ends for one, and the counters add up. `--write` takes one socket.
 ///
 /// `before_read` runs once everything that may need privileges is open (the interface, the first
 /// savefile) and before any packet is parsed: the place to drop root.
 pub fn capture_live(
     catalog: Arc<Catalog>,
-    mut source: LiveSource,
+    mut sources: Vec<LiveSource>,
     mut opts: LiveRunOptions,
     before_read: impl FnOnce() -> Result<(), String>,
     mut tick: impl FnMut(&Tick<'_>),
 ) -> Result<LiveResult, CaptureError> {
+    let Some(first) = sources.first() else {
+        return Err(CaptureError {
+            input: String::new(),
+            message: "no capture socket".into(),
+        });
+    };
+    let interface = first.name().to_string();
+    let link = first.link_type();
+    let save_format = first.save_format();
+    if sources.len() > 1 && opts.write.is_some() {
+        return Err(CaptureError {
+            input: interface,
+            message: "--write takes one capture socket, not --sockets".into(),
+        });
+    }
     let writer = match opts.write.take() {
         Some(w) => {
             let path = w.path.display().to_string();
-            Some(
-                Recorder::create(w, source.save_format()).map_err(|e| CaptureError {
-                    input: path,
-                    message: format!("cannot write capture file: {e}"),
-                })?,
-            )
+            Some(Recorder::create(w, save_format).map_err(|e| CaptureError {
+                input: path,
+                message: format!("cannot write capture file: {e}"),
+            })?)
         }
         None => None,
     };
     before_read().map_err(|message| CaptureError {
-        input: source.name().to_string(),
+        input: interface.clone(),
         message,
     })?;
-    let interface = source.name().to_string();
-    let link = source.link_type();
-    let stop = opts.stop.clone();
     let (count, duration) = (opts.count, opts.duration);
     let started = Instant::now();
-    let read = move |feed: &mut Feed| {
-        live_reader(feed, &mut source, writer, &stop, count, duration, started)
+    let readers: Vec<Reader> = if sources.len() == 1 {
+        let mut source = sources.remove(0);
+        let stop = opts.stop.clone();
+        vec![Box::new(move |feed: &mut Feed| {
+            live_reader(feed, &mut source, writer, &stop, count, duration, started)
+        })]
+    } else {
+        let shared = Arc::new(Sockets::default());
+        sources
+            .into_iter()
+            .map(|mut source| {
+                let (stop, shared) = (opts.stop.clone(), shared.clone());
+                Box::new(move |feed: &mut Feed| {
+                    fanout_reader(feed, &mut source, &stop, &shared, count, duration, started)
+                }) as Reader
+            })
+            .collect()
     };
+    let socket_count = readers.len();
     let mut live = LiveHealth {
         interface: interface.clone(),
         ..LiveHealth::default()
@@ -714,7 +838,7 @@ pub fn capture_live(
         });
     };
     let driven =
-        drive(drive_opts, read, &mut on_tick, &mut on_snapshot).map_err(|e| CaptureError {
+        drive(drive_opts, readers, &mut on_tick, &mut on_snapshot).map_err(|e| CaptureError {
             input: interface.clone(),
             message: format!("cannot start the capture threads: {e}"),
         })?;
@@ -726,13 +850,26 @@ pub fn capture_live(
         error: None,
     };
     let mut saved = None;
-    if let Some(end) = driven.ends.into_iter().next() {
-        if let Some((c, dropped)) = end.live {
-            set_live(&mut live, c, dropped);
+    let mut sockets = vec![SocketCounters::default(); socket_count];
+    let mut totals = vec![None; socket_count];
+    for end in driven.ends {
+        if let Some(socket) = sockets.get_mut(end.input) {
+            socket.packets = end.counters.packets;
+            if let Some((c, dropped)) = end.live {
+                socket.libpcap = c;
+                socket.dropped_by_svcscope = dropped;
+            }
         }
-        input.packets = end.counters.packets;
-        input.error = end.error.map(|e| e.to_string());
-        saved = end.saved;
+        if let Some(t) = totals.get_mut(end.input) {
+            *t = end.live;
+        }
+        input.packets += end.counters.packets;
+        // The first error ended the run (the other sockets then stopped cleanly).
+        input.error = input.error.or(end.error.map(|e| e.to_string()));
+        saved = saved.or(end.saved);
+    }
+    if let Some((c, dropped)) = sum_live(&totals) {
+        set_live(&mut live, c, dropped);
     }
     Ok(LiveResult {
         aggregate: driven.aggregate,
@@ -740,6 +877,7 @@ pub fn capture_live(
         live,
         flow_log_error: driven.flow_log_error,
         saved,
+        sockets,
     })
 }
 
@@ -778,8 +916,11 @@ fn live_reader(
         }
         // The savefile sees every packet before it is counted, so a run can be re-analysed.
         let read = match &mut writer {
-            Some(w) => source.read_one(&mut batch, &mut |ts, len, data| w.write(ts, len, data)),
-            None => source.read_one(&mut batch, &mut |_, _, _| {}),
+            Some(w) => source.read_one(&mut batch, &mut |ts, len, data| {
+                w.write(ts, len, data);
+                true
+            }),
+            None => source.read_one(&mut batch, &mut |_, _, _| true),
         };
         if let Err(e) = read {
             error = Some(e);
@@ -816,6 +957,78 @@ fn live_reader(
         error,
         live: Some((source.live_counters(), feed.dropped)),
         saved,
+    });
+}
+
+/// One socket of a fanout group: [`live_reader`] without a savefile, ending when any socket's
+/// thread ends (`shared.halt`) and counting `--count` across the sockets (`shared.taken`: a packet
+/// past the count is not taken, so the sockets together take exactly `count`).
+fn fanout_reader(
+    feed: &mut Feed,
+    source: &mut LiveSource,
+    stop: &AtomicBool,
+    shared: &Sockets,
+    count: Option<u64>,
+    duration: Option<Duration>,
+    started: Instant,
+) {
+    let link = source.link_type();
+    let fresh = |feed: &Feed, spare: Option<Batch>| {
+        let mut b = feed.batch(spare);
+        b.link = Some(link);
+        b
+    };
+    let mut batch = fresh(feed, None);
+    let mut last_flush = Instant::now();
+    let mut last_stats = Instant::now();
+    let mut error = None;
+    let mut gone = false;
+    // Without a count no packet needs the shared counter.
+    let mut take = |_: Ts, _: u32, _: &[u8]| {
+        count.is_none_or(|n| shared.taken.fetch_add(1, Ordering::Relaxed) < n)
+    };
+    loop {
+        if stop.load(Ordering::Relaxed)
+            || shared.halt.load(Ordering::Relaxed)
+            || count.is_some_and(|n| shared.taken.load(Ordering::Relaxed) >= n)
+            || duration.is_some_and(|d| started.elapsed() >= d)
+        {
+            break;
+        }
+        if let Err(e) = source.read_one(&mut batch, &mut take) {
+            error = Some(e);
+            break;
+        }
+        if batch.is_full() || (!batch.packets.is_empty() && last_flush.elapsed() >= LIVE_FLUSH) {
+            last_flush = Instant::now();
+            match feed.send(batch) {
+                Ok(spare) => batch = fresh(feed, spare),
+                Err(WorkersGone) => {
+                    gone = true;
+                    batch = Batch::default();
+                    break;
+                }
+            }
+        }
+        if last_stats.elapsed() >= Duration::from_secs(1) {
+            last_stats = Instant::now();
+            feed.health(source.live_counters());
+        }
+    }
+    shared.halt.store(true, Ordering::Relaxed);
+    if !gone && !batch.packets.is_empty() {
+        gone = feed.send_with(batch, WhenFull::Wait).is_err();
+    }
+    if gone {
+        return;
+    }
+    feed.end(InputEnd {
+        input: feed.socket,
+        counters: source.counters(),
+        link_types: Vec::new(),
+        error,
+        live: Some((source.live_counters(), feed.dropped)),
+        saved: None,
     });
 }
 
@@ -860,6 +1073,7 @@ mod tests {
         let (_, recycle) = bounded(1);
         let feed = Feed {
             workers,
+            socket: 0,
             control,
             recycle,
             when_full,
@@ -949,6 +1163,88 @@ mod tests {
             let (mut feed, _control) = feed(vec![tx.clone()], when_full);
             assert!(feed.send(batch(1..3)).is_err(), "{when_full:?}");
         }
+    }
+
+    #[test]
+    fn the_live_counters_of_several_sockets_add_up_but_the_interface_drops_once() {
+        let socket = |received, dropped, if_dropped, svcscope| {
+            Some((
+                LiveCounters {
+                    received,
+                    dropped,
+                    if_dropped,
+                },
+                svcscope,
+            ))
+        };
+        assert_eq!(sum_live(&[None, None]), None);
+        let one = socket(10, 1, 4, 2);
+        assert_eq!(sum_live(&[one]), one);
+        assert_eq!(
+            sum_live(&[socket(10, 1, 4, 2), None, socket(7, 3, 5, 0)]),
+            socket(17, 4, 5, 2)
+        );
+    }
+
+    /// Two capture threads (the sockets of a fanout group) with three workers: socket 0 feeds
+    /// workers 0 and 2, socket 1 worker 1; every packet is classified once, and each socket's end
+    /// comes back under its number.
+    #[test]
+    fn each_capture_thread_feeds_its_own_share_of_the_workers() {
+        let (seen_tx, seen_rx) = crossbeam_channel::unbounded();
+        let readers: Vec<Reader> = (0..2u8)
+            .map(|socket| {
+                let seen = seen_tx.clone();
+                Box::new(move |feed: &mut Feed| {
+                    let _ = seen.send((feed.socket, feed.workers.len()));
+                    let first = 1 + socket * 100;
+                    let packets = 60 + u64::from(socket) * 10;
+                    feed.send_with(batch(first..first + packets as u8), WhenFull::Wait)
+                        .unwrap();
+                    feed.end(InputEnd {
+                        input: feed.socket,
+                        counters: SourceCounters {
+                            packets,
+                            ..SourceCounters::default()
+                        },
+                        link_types: Vec::new(),
+                        error: None,
+                        live: Some((
+                            LiveCounters {
+                                received: packets,
+                                ..LiveCounters::default()
+                            },
+                            0,
+                        )),
+                        saved: None,
+                    });
+                }) as Reader
+            })
+            .collect();
+        drop(seen_tx);
+        let config = TrackerConfig::default();
+        let d = Drive {
+            catalog: Arc::new(Catalog::builtin()),
+            config: &config,
+            workers: 3,
+            flows: None,
+            when_full: WhenFull::Drop,
+            queue: LIVE_BATCHES,
+            interval: None,
+            snapshots: None,
+        };
+        let driven = drive(d, readers, &mut |_, _, _| {}, &mut |_, _| {}).unwrap();
+        let mut seen: Vec<_> = seen_rx.iter().collect();
+        seen.sort();
+        assert_eq!(seen, [(0, 2), (1, 1)]);
+        assert_eq!(driven.aggregate.decode.packets, 60 + 70);
+        let mut ends: Vec<_> = driven
+            .ends
+            .iter()
+            .map(|e| (e.input, e.counters.packets))
+            .collect();
+        ends.sort();
+        assert_eq!(ends, [(0, 60), (1, 70)]);
     }
 
     #[test]

@@ -2070,3 +2070,175 @@ fn ipfix_exports_active_flows_with_delta_counts() {
         "the deltas add up to every packet once"
     );
 }
+
+// ---- capture --sockets: a PACKET_FANOUT group ----------------------------------------------------
+
+/// `value` without what depends on when packets arrived (times, durations, the time series), for
+/// comparing a live report with an offline one section by section.
+fn timeless(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| {
+                    !(k.ends_with("_seen") || k.contains("duration") || k.as_str() == "timeline")
+                })
+                .map(|(k, v)| (k.clone(), timeless(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(timeless).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The per-socket status lines of `capture --sockets N` (socket, of, packets read, libpcap
+/// received, kernel drops, svcscope drops).
+fn socket_lines(stderr: &str) -> Vec<[u64; 6]> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("svcscope: socket "))
+        .map(|l| {
+            let numbers: Vec<u64> = l
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|w| !w.is_empty())
+                .map(|w| w.parse().unwrap())
+                .collect();
+            numbers
+                .try_into()
+                .unwrap_or_else(|n| panic!("six numbers in a socket line: {l} ({n:?})"))
+        })
+        .collect()
+}
+
+/// Replays `name` into a capture with `sockets` sockets in one fanout group, which stops after the
+/// fixture's packet count: the report is the offline report of one worker — every flow, service,
+/// application protocol, evidence item, RPC interface and unclassified port — every socket read
+/// packets (if `spread`: the fixture has enough address pairs), and the sockets' counters add up to
+/// the capture health.
+fn sockets_live_equal_one_worker(name: &str, sockets: u64, spread: bool) {
+    let ns = netns_or_skip!();
+    let file = fixture(name);
+    let offline = analyze(&[&file], &[]);
+    let packets = totals(&offline)[1];
+    let (count, n) = (packets.to_string(), sockets.to_string());
+    let mut args = vec![
+        "--format",
+        "json",
+        "--count",
+        &count,
+        "--buffer-size",
+        "8MiB",
+        "--sockets",
+        &n,
+    ];
+    args.extend(TIMEOUTS);
+    let cap = ns.capture(&args);
+    let listening = cap.listening_line();
+    assert!(
+        listening.contains(&format!(", {sockets} sockets)")),
+        "{listening}"
+    );
+    assert_eq!(ns.replay(&file), packets);
+    let done = cap.wait(&|| ns.b_stats());
+    let live = done.report();
+    let [received, kernel, interface, svcscope] = live_health(&live);
+    assert_eq!((kernel, interface, svcscope), (0, 0, 0), "{name}: drops");
+    assert_eq!(u(&live["inputs"][0], "packets"), packets);
+    assert_same_traffic(&live, &offline, name);
+    assert_eq!(
+        service_rows(&live),
+        service_rows(&offline),
+        "{name}: services"
+    );
+    for section in [
+        "services",
+        "app_protocols",
+        "undetermined",
+        "unclassified",
+        "rpc",
+        "authentication",
+    ] {
+        assert_eq!(
+            timeless(&live[section]),
+            timeless(&offline[section]),
+            "{name}, {sockets} sockets: {section} differ from one worker's"
+        );
+    }
+    let lines = socket_lines(&done.stderr);
+    assert_eq!(lines.len() as u64, sockets, "stderr:\n{}", done.stderr);
+    for (i, [socket, of, read, got, dropped, unclassified]) in lines.iter().enumerate() {
+        assert_eq!((*socket, *of), (i as u64 + 1, sockets));
+        assert!(
+            (*read > 0 || !spread) && *got >= *read,
+            "{name}: socket {socket} read {read}, received {got}: {}",
+            done.stderr
+        );
+        assert_eq!((*dropped, *unclassified), (0, 0));
+    }
+    assert_eq!(lines.iter().map(|l| l[2]).sum::<u64>(), packets);
+    assert_eq!(lines.iter().map(|l| l[3]).sum::<u64>(), received);
+}
+
+#[test]
+fn two_sockets_domain_equals_one_worker() {
+    sockets_live_equal_one_worker("domain.pcapng", 2, true);
+}
+
+#[test]
+fn three_sockets_domain_equals_one_worker() {
+    sockets_live_equal_one_worker("domain.pcapng", 3, true);
+}
+
+/// The endpoint mapper's answers and the dynamic-port connections they announce meet in one socket
+/// (the same address pair), and so do 192.0.2.101's and 192.0.2.103's flows to 192.0.2.10 with two
+/// sockets (their address pairs hash alike), where 192.0.2.103's mid-stream flow is labelled by
+/// the answer to 192.0.2.101.
+#[test]
+fn two_sockets_rpc_equals_one_worker() {
+    sockets_live_equal_one_worker("rpc.pcap", 2, true);
+}
+
+/// Fragments of one datagram meet in one socket (the fanout program reads addresses only, not the
+/// ports only the first fragment has): the datagrams are reassembled as with one socket.
+#[test]
+fn three_sockets_ipv4_fragments_equal_one_worker() {
+    sockets_live_equal_one_worker("ipv4-fragments.pcap", 3, false);
+}
+
+/// `--count` across sockets takes exactly N packets, however the sockets race for the last ones.
+#[test]
+fn sockets_count_stops_after_exactly_n_packets() {
+    let ns = netns_or_skip!();
+    let cap = ns.capture(&["--format", "json", "--count", "1000", "--sockets", "2"]);
+    ns.replay(&fixture("domain.pcapng"));
+    let done = cap.wait(&|| ns.b_stats());
+    let r = done.report();
+    assert_eq!(u(&r["inputs"][0], "packets"), 1000);
+    assert_eq!(u(&r["health"], "packets_read"), 1000);
+    let lines = socket_lines(&done.stderr);
+    assert_eq!(lines.iter().map(|l| l[2]).sum::<u64>(), 1000);
+}
+
+#[test]
+fn sockets_refuse_write() {
+    let ns = netns_or_skip!();
+    let out = ns
+        .exec(&ns.b)
+        .args([
+            BIN,
+            "capture",
+            "-i",
+            NetnsPair::B_IF,
+            "--sockets",
+            "2",
+            "-w",
+        ])
+        .arg(std::env::temp_dir().join("svcscope-never-written.pcap"))
+        .output()
+        .expect("running svcscope");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "svcscope: --write takes one capture socket: it does not go with --sockets"
+    );
+}

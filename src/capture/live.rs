@@ -119,12 +119,13 @@ impl LiveSource {
     }
 
     /// Reads one packet into `batch`; Ok(false) when the read timeout expired with nothing to read.
-    /// The frame is also handed to `also` (the savefile writer: time, length on the wire, frame)
-    /// before it is counted.
+    /// The frame is first handed to `also` (the savefile writer, or the shared `--count` of several
+    /// sockets: time, length on the wire, frame); if it answers false the packet is left out
+    /// (neither counted nor added).
     pub fn read_one(
         &mut self,
         batch: &mut Batch,
-        also: &mut dyn FnMut(Ts, u32, &[u8]),
+        also: &mut dyn FnMut(Ts, u32, &[u8]) -> bool,
     ) -> Result<bool, CaptureError> {
         match self.cap.next_packet() {
             Ok(p) => {
@@ -133,9 +134,10 @@ impl LiveSource {
                 let ts = i64::from(h.ts.tv_sec)
                     .saturating_mul(1_000_000_000)
                     .saturating_add(i64::from(h.ts.tv_usec) * self.ts_scale);
-                also(ts, h.len, p.data);
-                self.counters.packets += 1;
-                batch.push(ts, h.len, p.data);
+                if also(ts, h.len, p.data) {
+                    self.counters.packets += 1;
+                    batch.push(ts, h.len, p.data);
+                }
                 Ok(true)
             }
             Err(pcap::Error::TimeoutExpired) => {
@@ -176,6 +178,36 @@ impl LiveSource {
 
     pub fn link_type(&self) -> LinkType {
         self.link
+    }
+
+    /// The packet socket under the handle (for PACKET_FANOUT).
+    pub(super) fn socket(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.cap.as_fd()
+    }
+
+    /// Reads and throws away every packet queued now; returns how many.
+    pub(super) fn discard_queued(&mut self) -> Result<u64, CaptureError> {
+        let mut discarded = 0;
+        loop {
+            match self.cap.next_packet() {
+                Ok(_) => discarded += 1,
+                Err(pcap::Error::TimeoutExpired) => return Ok(discarded),
+                Err(e) => {
+                    return Err(CaptureError {
+                        input: self.name.clone(),
+                        message: format!("capture stopped: {}", strip_libpcap(&e.to_string())),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Starts the counters (libpcap's and the packets read) from zero now.
+    pub(super) fn restart_counters(&mut self) {
+        self.live_counters();
+        self.totals = [0; 3];
+        self.counters = SourceCounters::default();
     }
 
     pub fn name(&self) -> &str {

@@ -9,12 +9,14 @@
 //!   parser; a BPF filter is compiled by libpcap per link type and run on each frame, so filtered
 //!   packets are counted.
 //! - [`live`]: network interfaces through libpcap.
+//! - [`fanout`]: several sockets on one interface in one Linux PACKET_FANOUT group.
 //! - [`savefile`]: svcscope's own pcap writer for `capture --write`, every write checked.
 //! - [`privileges`]: giving up root and capabilities once the interface is open.
 
 // The one module allowed to use libpcap's types (see clippy.toml).
 #![allow(clippy::disallowed_types)]
 
+pub mod fanout;
 pub mod file;
 pub mod live;
 pub mod privileges;
