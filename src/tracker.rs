@@ -399,8 +399,8 @@ impl Tracker {
             }
         };
         counters.ip_packets += 1;
-        if learn::wants(&d) {
-            self.classifier.learn(&d, ts);
+        if learn::wants(d) {
+            self.classifier.learn(d, ts);
         }
         self.flows.advance(ts, &mut self.ended);
         let tcp = (d.protocol == proto::TCP && d.ports.is_some()).then_some(d.tcp_flags);
