@@ -151,19 +151,10 @@ fn client_message(udp: bool, b: &[u8], out: &mut Out<'_>) {
 /// rules as SMB's and LDAP's; `Basic` a user and password in clear (RFC 7617): the user is
 /// recorded, never the password.
 fn http_authorization(b: &[u8], out: &mut Out<'_>) {
-    let head = &b[..b.len().min(MAX_HEADERS)];
-    for line in head.split(|&c| c == b'\n').skip(1) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            break;
-        }
-        let Some(colon) = line.iter().position(|&c| c == b':') else {
-            continue;
-        };
-        if !line[..colon].eq_ignore_ascii_case(b"authorization") {
+    for (name, value) in header_fields(b) {
+        if !name.eq_ignore_ascii_case(b"authorization") {
             continue;
         }
-        let value = line[colon + 1..].trim_ascii();
         let (scheme, credentials) = match value.iter().position(|&c| c == b' ') {
             Some(i) => (&value[..i], value[i + 1..].trim_ascii()),
             None => (value, &[][..]),
@@ -183,6 +174,21 @@ fn http_authorization(b: &[u8], out: &mut Out<'_>) {
         }
         return;
     }
+}
+
+/// The header fields of an HTTP message's first segment (its first [`MAX_HEADERS`] bytes): (name,
+/// value without surrounding blanks) of each line after the start line that has a colon, up to
+/// the empty line that ends the headers.
+fn header_fields(b: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    b[..b.len().min(MAX_HEADERS)]
+        .split(|&c| c == b'\n')
+        .skip(1)
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| {
+            let colon = line.iter().position(|&c| c == b':')?;
+            Some((&line[..colon], line[colon + 1..].trim_ascii()))
+        })
 }
 
 /// Standard base64 (RFC 4648 4), padding optional; `None` for any other character.
@@ -341,16 +347,7 @@ fn sharepoint_path(b: &[u8]) -> Option<&[u8]> {
 
 /// The `Server` and `MicrosoftSharePointTeamServices` headers of an HTTP answer's first segment.
 fn http_headers(b: &[u8], out: &mut Out<'_>) {
-    let head = &b[..b.len().min(MAX_HEADERS)];
-    for line in head.split(|&c| c == b'\n').skip(1) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            break;
-        }
-        let Some(colon) = line.iter().position(|&c| c == b':') else {
-            continue;
-        };
-        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+    for (name, value) in header_fields(b) {
         if name.eq_ignore_ascii_case(b"server") && !value.is_empty() {
             let text = tls::printable(&value[..value.len().min(128)]);
             let product = text.split(['/', ' ']).next().unwrap_or("").to_string();
