@@ -48,6 +48,7 @@ use crate::capture::{
     SourceCounters,
 };
 use crate::catalog::Catalog;
+use crate::decode::LinkType;
 use crate::flow::FlowSink;
 use crate::report::live::Tick;
 use crate::report::{InputReport, LiveHealth};
@@ -895,15 +896,7 @@ fn live_reader(
     duration: Option<Duration>,
     started: Instant,
 ) {
-    let link = source.link_type();
-    let fresh = |feed: &Feed, spare: Option<Batch>| {
-        let mut b = feed.batch(spare);
-        b.link = Some(link);
-        b
-    };
-    let mut batch = fresh(feed, None);
-    let mut last_flush = Instant::now();
-    let mut last_stats = Instant::now();
+    let mut filling = Filling::new(feed, source.link_type());
     let mut error = None;
     // Set when the classifier is gone (a worker panicked): the savefile is still finished.
     let mut gone = false;
@@ -916,36 +909,22 @@ fn live_reader(
         }
         // The savefile sees every packet before it is counted, so a run can be re-analysed.
         let read = match &mut writer {
-            Some(w) => source.read_one(&mut batch, &mut |ts, len, data| {
+            Some(w) => source.read_one(&mut filling.batch, &mut |ts, len, data| {
                 w.write(ts, len, data);
                 true
             }),
-            None => source.read_one(&mut batch, &mut |_, _, _| true),
+            None => source.read_one(&mut filling.batch, &mut |_, _, _| true),
         };
         if let Err(e) = read {
             error = Some(e);
             break;
         }
-        if batch.is_full() || (!batch.packets.is_empty() && last_flush.elapsed() >= LIVE_FLUSH) {
-            last_flush = Instant::now();
-            match feed.send(batch) {
-                Ok(spare) => batch = fresh(feed, spare),
-                Err(WorkersGone) => {
-                    gone = true;
-                    batch = Batch::default();
-                    break;
-                }
-            }
-        }
-        if last_stats.elapsed() >= Duration::from_secs(1) {
-            last_stats = Instant::now();
-            feed.health(source.live_counters());
+        if filling.due(feed, source).is_err() {
+            gone = true;
+            break;
         }
     }
-    // The last batch waits for room: the capture is over, nothing is lost by waiting.
-    if !gone && !batch.packets.is_empty() {
-        gone = feed.send_with(batch, WhenFull::Wait).is_err();
-    }
+    gone = gone || filling.finish(feed).is_err();
     let saved = writer.map(Recorder::finish);
     if gone {
         return;
@@ -960,6 +939,54 @@ fn live_reader(
     });
 }
 
+/// A live capture thread's batch being filled: sent when full or [`LIVE_FLUSH`] old, the live
+/// counters reported every second (one socket's reader and each of a fanout group's).
+struct Filling {
+    batch: Batch,
+    link: LinkType,
+    last_flush: Instant,
+    last_stats: Instant,
+}
+
+impl Filling {
+    fn new(feed: &Feed, link: LinkType) -> Filling {
+        let mut batch = feed.batch(None);
+        batch.link = Some(link);
+        Filling {
+            batch,
+            link,
+            last_flush: Instant::now(),
+            last_stats: Instant::now(),
+        }
+    }
+
+    /// After a read: sends the batch if it is due, and the live counters once a second.
+    fn due(&mut self, feed: &mut Feed, source: &mut LiveSource) -> Result<(), WorkersGone> {
+        let batch = &self.batch;
+        if batch.is_full() || (!batch.packets.is_empty() && self.last_flush.elapsed() >= LIVE_FLUSH)
+        {
+            self.last_flush = Instant::now();
+            let full = std::mem::take(&mut self.batch);
+            let spare = feed.send(full)?;
+            self.batch = feed.batch(spare);
+            self.batch.link = Some(self.link);
+        }
+        if self.last_stats.elapsed() >= Duration::from_secs(1) {
+            self.last_stats = Instant::now();
+            feed.health(source.live_counters());
+        }
+        Ok(())
+    }
+
+    /// The last batch, waiting for room: the capture is over, nothing is lost by waiting.
+    fn finish(self, feed: &mut Feed) -> Result<(), WorkersGone> {
+        if !self.batch.packets.is_empty() {
+            feed.send_with(self.batch, WhenFull::Wait)?;
+        }
+        Ok(())
+    }
+}
+
 /// One socket of a fanout group: [`live_reader`] without a savefile, ending when any socket's
 /// thread ends (`shared.halt`) and counting `--count` across the sockets (`shared.taken`: a packet
 /// past the count is not taken, so the sockets together take exactly `count`).
@@ -972,15 +999,7 @@ fn fanout_reader(
     duration: Option<Duration>,
     started: Instant,
 ) {
-    let link = source.link_type();
-    let fresh = |feed: &Feed, spare: Option<Batch>| {
-        let mut b = feed.batch(spare);
-        b.link = Some(link);
-        b
-    };
-    let mut batch = fresh(feed, None);
-    let mut last_flush = Instant::now();
-    let mut last_stats = Instant::now();
+    let mut filling = Filling::new(feed, source.link_type());
     let mut error = None;
     let mut gone = false;
     // Without a count no packet needs the shared counter.
@@ -995,30 +1014,17 @@ fn fanout_reader(
         {
             break;
         }
-        if let Err(e) = source.read_one(&mut batch, &mut take) {
+        if let Err(e) = source.read_one(&mut filling.batch, &mut take) {
             error = Some(e);
             break;
         }
-        if batch.is_full() || (!batch.packets.is_empty() && last_flush.elapsed() >= LIVE_FLUSH) {
-            last_flush = Instant::now();
-            match feed.send(batch) {
-                Ok(spare) => batch = fresh(feed, spare),
-                Err(WorkersGone) => {
-                    gone = true;
-                    batch = Batch::default();
-                    break;
-                }
-            }
-        }
-        if last_stats.elapsed() >= Duration::from_secs(1) {
-            last_stats = Instant::now();
-            feed.health(source.live_counters());
+        if filling.due(feed, source).is_err() {
+            gone = true;
+            break;
         }
     }
     shared.halt.store(true, Ordering::Relaxed);
-    if !gone && !batch.packets.is_empty() {
-        gone = feed.send_with(batch, WhenFull::Wait).is_err();
-    }
+    gone = gone || filling.finish(feed).is_err();
     if gone {
         return;
     }
