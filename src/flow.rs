@@ -575,15 +575,16 @@ impl FlowTable {
             .expire(|&(_, ts)| now.saturating_sub(ts) > FRAGMENT_TIMEOUT);
     }
 
-    /// Looks up the flow of a packet ahead of [`FlowTable::place`] so that the memory accesses of
-    /// several packets overlap, and returns the key and hash for `place` (not for fragments, whose
-    /// ports may depend on packets placed in between). Has no effect on the table.
-    #[inline]
     /// The flow with this key, if it is in the table.
+    #[inline]
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
         self.flows.find_mut(key.hash(), |f| f.key == *key)
     }
 
+    /// Fetches the flow of a packet into the cache ahead of [`FlowTable::place`], so that the
+    /// memory accesses of several packets overlap, and returns the key and hash for `place` (not
+    /// for fragments, whose ports may depend on packets placed in between). Has no effect on the
+    /// table.
     #[inline]
     pub fn warm(&self, d: &Decoded<'_>) -> Option<Lookup> {
         if d.fragment != Fragment::None {
@@ -591,7 +592,12 @@ impl FlowTable {
         }
         let (key, src_is_lo) = FlowKey::of(d.protocol, d.src, d.dst, d.ports);
         let hash = key.hash();
-        std::hint::black_box(self.flows.find(hash, |f| f.key == key).is_some());
+        // Each flow whose tag matches is fetched, none is compared: a comparison would wait for
+        // the flow's bytes, and the group's fetches would come one after the other.
+        self.flows.find(hash, |f| {
+            svcscope_prefetch::prefetch(f);
+            false
+        });
         Some(Lookup {
             key,
             src_is_lo,
