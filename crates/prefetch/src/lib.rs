@@ -55,9 +55,9 @@ mod tests {
     #[test]
     fn a_hint_changes_nothing_whatever_the_size_and_alignment() {
         let bytes: Vec<u8> = (0..=255).collect();
-        for at in 0..64 {
-            prefetch(&bytes[at]);
-            prefetch(&[bytes[at]; 3]);
+        for b in bytes.iter().take(64) {
+            prefetch(b);
+            prefetch(&[*b; 3]);
         }
         #[repr(C, align(8))]
         struct Odd([u8; 120]);
