@@ -255,11 +255,14 @@ impl Learner {
         let mut best: Option<(usize, &Asked, NameId)> = None;
         for a in asked.iter().rev() {
             let live = a.ts <= first_ts && first_ts - a.ts <= TICKET_WINDOW;
+            if !live || a.port.is_some_and(|p| p != port) {
+                continue;
+            }
             let named = resolves(&a.host, names, server)
                 || sni
                     .as_ref()
                     .is_some_and(|n| resolves(&a.host, std::slice::from_ref(n), server));
-            if !live || a.port.is_some_and(|p| p != port) || !named {
+            if !named {
                 continue;
             }
             let Some(class) = a.class else { continue };
@@ -320,9 +323,16 @@ pub fn resolves(host: &str, names: &[Box<str>], server: Addr) -> bool {
                 && n.len() > host.len()
                 && n.as_bytes()[host.len()] == b'.'
                 && n[..host.len()].eq_ignore_ascii_case(host))
-    }) || host
-        .parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| Addr::from(ip) == server)
+    }) || (ip_literal(host)
+        && host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| Addr::from(ip) == server))
+}
+
+/// Whether `host` could be an address written out (IPv4 dotted, or IPv6 with its colons), before
+/// the parser is asked: host names mostly start with a letter.
+pub fn ip_literal(host: &str) -> bool {
+    host.as_bytes().first().is_some_and(u8::is_ascii_digit) || host.contains(':')
 }
 
 #[cfg(test)]
@@ -385,6 +395,8 @@ mod tests {
         assert!(!resolves("sql02.corp.example", &names, s));
         assert!(resolves("192.0.2.30", &[], s));
         assert!(!resolves("192.0.2.31", &[], s));
+        assert!(resolves("2001:db8::30", &[], a("2001:db8::30")));
+        assert!(ip_literal("192.0.2.30") && ip_literal("::1") && !ip_literal("sql01"));
     }
 
     #[test]

@@ -87,7 +87,10 @@ pub struct NameIndex {
 impl NameIndex {
     /// The addresses `host` resolves to (see [`super::learn::resolves`], the same rule per flow).
     pub fn addrs(&self, host: &str) -> Vec<Addr> {
-        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        if let Some(ip) = super::learn::ip_literal(host)
+            .then(|| host.parse::<std::net::IpAddr>().ok())
+            .flatten()
+        {
             return vec![Addr::from(ip)];
         }
         let host = host.trim_end_matches('.').to_ascii_lowercase();
