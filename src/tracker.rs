@@ -408,6 +408,9 @@ impl Tracker {
         let mut closed = None;
         let label = match self.flows.place(d, ahead, &mut self.ended) {
             Placed::Existing { flow, from_client } => {
+                if let (Some(slot), false) = (&flow.slot, flow.inspect_done) {
+                    svcscope_prefetch::prefetch(&**slot);
+                }
                 let was_answered = flow.answered;
                 let was_closed = flow.is_closed();
                 let record_now = update(flow, from_client, ts, wire_len, tcp);
