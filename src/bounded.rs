@@ -16,7 +16,7 @@ use std::hash::Hash;
 
 use std::collections::hash_map::Entry;
 
-use rustc_hash::FxHashMap;
+use crate::hash::HashMap;
 
 /// A worker's share of a cap on the whole process: the cap divided among `workers` (rounded down, so
 /// the shares never add up to more than the cap), at least 1.
@@ -45,7 +45,7 @@ impl Workers {
 #[derive(Clone, Debug)]
 pub struct BoundedMap<K, V> {
     /// The value, the stamp of its queue slot, and whether it was replaced since it was queued.
-    map: FxHashMap<K, (V, u64, bool)>,
+    map: HashMap<K, (V, u64, bool)>,
     /// Keys in insertion order with the stamp they were inserted with.
     order: VecDeque<(K, u64)>,
     next: u64,
@@ -59,7 +59,7 @@ pub struct BoundedMap<K, V> {
 impl<K: Copy + Eq + Hash, V> BoundedMap<K, V> {
     pub fn new(cap: usize) -> BoundedMap<K, V> {
         BoundedMap {
-            map: FxHashMap::default(),
+            map: HashMap::default(),
             order: VecDeque::new(),
             next: 0,
             cap: cap.max(1),

@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rustc_hash::FxHashMap;
+use crate::hash::HashMap;
 
 use crate::bounded::BoundedMap;
 use crate::capture::file::FileSource;
@@ -38,7 +38,7 @@ const MAX_FRAGMENTS: usize = 65_536;
 /// The flows to write: per key, the (first, last) packet times of each flow with that key.
 #[derive(Debug, Default)]
 pub struct FlowSpans {
-    by_key: FxHashMap<FlowKey, Vec<(Ts, Ts)>>,
+    by_key: HashMap<FlowKey, Vec<(Ts, Ts)>>,
     /// Flows noted.
     pub flows: u64,
     /// Credited flows not noted: past [`MAX_FLOWS`].

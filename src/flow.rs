@@ -404,14 +404,9 @@ pub struct FlowTable {
     pub counters: FlowCounters,
     /// Flows looked at by evictions (the work they do, for tests).
     evict_examined: u64,
-}
-
-impl FlowKey {
-    /// The key's hash in the flow table.
-    #[inline]
-    pub fn hash(&self) -> u64 {
-        rustc_hash::FxBuildHasher.hash_one(self)
-    }
+    /// The flow keys' hasher, seeded at random (see [`crate::hash`]): addresses a sender picks
+    /// cannot be made to collide in the table.
+    hasher: crate::hash::Seeded,
 }
 
 /// A packet's flow key and its hash, worked out ahead of [`FlowTable::place`] (see
@@ -436,6 +431,7 @@ impl FlowTable {
     ) -> FlowTable {
         FlowTable {
             flows: HashTable::new(),
+            hasher: crate::hash::Seeded::default(),
             fragments: BoundedMap::new(max_fragments),
             closing: BinaryHeap::new(),
             timeouts,
@@ -547,7 +543,10 @@ impl FlowTable {
                 break;
             }
             self.closing.pop();
-            let Ok(entry) = self.flows.find_entry(key.hash(), |f| f.key == key) else {
+            let Ok(entry) = self
+                .flows
+                .find_entry(self.hasher.hash_one(key), |f| f.key == key)
+            else {
                 continue;
             };
             let f = entry.get();
@@ -599,7 +598,9 @@ impl FlowTable {
     /// The flow with this key, if it is in the table.
     #[inline]
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
-        self.flows.find_mut(key.hash(), |f| f.key == *key).map(|s| &mut s.0)
+        self.flows
+            .find_mut(self.hasher.hash_one(key), |f| f.key == *key)
+            .map(|s| &mut s.0)
     }
 
     /// Fetches the flow of a packet into the cache ahead of [`FlowTable::place`], so that the
@@ -612,7 +613,7 @@ impl FlowTable {
             return None;
         }
         let (key, src_is_lo) = FlowKey::of(d.protocol, d.src, d.dst, d.ports);
-        let hash = key.hash();
+        let hash = self.hasher.hash_one(key);
         // Each flow whose tag matches is fetched, none is compared: a comparison would wait for
         // the flow's bytes, and the group's fetches would come one after the other.
         self.flows.find(hash, |f| {
@@ -703,7 +704,7 @@ impl FlowTable {
         Some(Lookup {
             key,
             src_is_lo,
-            hash: key.hash(),
+            hash: self.hasher.hash_one(key),
         })
     }
 
@@ -720,7 +721,7 @@ impl FlowTable {
         }
         self.counters.flows_created += 1;
         let flow = Flow::new(key, class, ts);
-        let hash = key.hash();
+        let hash = self.hasher.hash_one(key);
         if let Ok(entry) = self.flows.find_entry(hash, |f| f.key == key) {
             // Cannot happen (place() said New), but never lose a flow: end the old one.
             let (old, _) = entry.remove();
@@ -728,9 +729,10 @@ impl FlowTable {
         }
         let len = self.flows.len() as u64 + 1;
         self.counters.peak_flows = self.counters.peak_flows.max(len);
+        let hasher = &self.hasher;
         &mut self
             .flows
-            .insert_unique(hash, Stored(flow), |f| f.key.hash())
+            .insert_unique(hash, Stored(flow), |f| hasher.hash_one(f.key))
             .into_mut()
             .0
     }
@@ -1033,6 +1035,36 @@ mod tests {
         // Stored on a cache-line boundary, a flow takes exactly two lines.
         assert_eq!(std::mem::size_of::<Stored>(), 128);
         assert_eq!(std::mem::align_of::<Stored>(), 64);
+    }
+
+    /// Keys crafted against FxHash (`(h + word) × K` per 64-bit word: the high word of a source
+    /// address cancelling what its low word added) all hash alike under it, and apart under the
+    /// table's seeded hash.
+    #[test]
+    fn flow_keys_crafted_to_collide_under_a_fixed_hash_spread_in_the_table() {
+        use std::collections::HashSet;
+        const K: u64 = 0xf1357aea2e62a9c5;
+        let step = |h: u64, w: u64| h.wrapping_add(w).wrapping_mul(K);
+        let dst = Addr::from_bits(0x2001_0db8_0000_0000_0000_0000_0000_0010);
+        // The server's address is hashed first when it is the lower one (an address hashes its
+        // low word, then its high word).
+        let after_dst = step(step(0, dst.to_bits() as u64), (dst.to_bits() >> 64) as u64);
+        let keys: Vec<FlowKey> = (0..8192u64)
+            .map(|low| {
+                let high = 12345u64.wrapping_sub(step(after_dst, low));
+                let src = Addr::from_bits((u128::from(high) << 64) | u128::from(low));
+                FlowKey::of(6, src, dst, Some((40_000, 445))).0
+            })
+            .filter(|k| k.lo == dst)
+            .take(4096)
+            .collect();
+        assert_eq!(keys.len(), 4096);
+        let distinct = |hashes: Vec<u64>| hashes.into_iter().collect::<HashSet<u64>>().len();
+        let fx = rustc_hash::FxBuildHasher;
+        assert_eq!(distinct(keys.iter().map(|k| fx.hash_one(k)).collect()), 1);
+        let table = FlowTable::new(Timeouts::default(), 10_000);
+        let seeded = distinct(keys.iter().map(|k| table.hasher.hash_one(k)).collect());
+        assert_eq!(seeded, keys.len());
     }
 
     #[test]

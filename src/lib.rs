@@ -26,6 +26,7 @@ pub mod cli;
 pub mod decode;
 pub mod extract;
 pub mod flow;
+pub mod hash;
 pub mod inspect;
 pub mod metrics;
 pub mod pipeline;

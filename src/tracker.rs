@@ -59,9 +59,16 @@ pub fn shard_of(outcome: &Outcome<'_>, shards: usize) -> usize {
             } else {
                 (d.dst, d.src)
             };
+            // FxHash of the four address words, high word first (a fixed function, whatever
+            // `Addr`'s own `Hash` writes: the workers a capture's flows meet in stay the same).
+            use std::hash::Hasher;
             let mut h = rustc_hash::FxHasher::default();
-            std::hash::Hash::hash(&(a, b), &mut h);
-            (std::hash::Hasher::finish(&h) % shards as u64) as usize
+            for addr in [a, b] {
+                let bits = addr.to_bits();
+                h.write_u64((bits >> 64) as u64);
+                h.write_u64(bits as u64);
+            }
+            (h.finish() % shards as u64) as usize
         }
         _ => 0,
     }
@@ -486,19 +493,19 @@ impl Tracker {
     }
 
     fn end_flows(&mut self) {
-        // Deterministic order for flow records, whatever the hash table's.
-        if self.sink.is_some() {
-            self.ended.sort_unstable_by_key(|(f, _)| {
-                (
-                    f.first_ts,
-                    f.key.lo,
-                    f.key.hi,
-                    f.key.lo_port,
-                    f.key.hi_port,
-                    f.key.protocol,
-                )
-            });
-        }
+        // Flows that end together end in an order of their own, not the hash table's (which is
+        // seeded at random, see `crate::hash`): flow records, and statistics whose tables reach
+        // their caps, come out the same every run.
+        self.ended.sort_unstable_by_key(|(f, _)| {
+            (
+                f.first_ts,
+                f.key.lo,
+                f.key.hi,
+                f.key.lo_port,
+                f.key.hi_port,
+                f.key.protocol,
+            )
+        });
         for (mut f, why) in self.ended.drain(..) {
             self.classifier.flow_ended(&mut f);
             if let Some(s) = &self.selection {

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashMap;
+use crate::hash::HashMap;
 
 use super::AddrSet;
 use crate::bounded::Workers;
@@ -123,13 +123,13 @@ impl Cell {
 
 #[derive(Clone, Debug, Default)]
 pub struct AuthInventory {
-    pub cells: FxHashMap<(Subject, Addr, Facet), Cell>,
+    pub cells: HashMap<(Subject, Addr, Facet), Cell>,
     /// Per facet, each flow once.
     pub totals: BTreeMap<Facet, Cell>,
     /// Flows whose authentication had no room in a full table.
     pub flows_not_counted: u64,
     /// Kerberos service principals by name (as the wire spells it, bounded by the parser).
-    pub principals: FxHashMap<Box<str>, Principal>,
+    pub principals: HashMap<Box<str>, Principal>,
     /// Principals not counted: the table was full.
     pub principals_not_counted: u64,
     workers: Workers,

@@ -11,7 +11,7 @@
 //! evidence-backed tables) and missing from the host view only (the per-service statistics are
 //! unaffected).
 
-use rustc_hash::FxHashMap;
+use crate::hash::HashMap;
 
 use super::services::EvidenceSummary;
 use super::{AddrSet, MAX_DISTINCT_ADDRS};
@@ -257,11 +257,11 @@ impl Used {
 
 #[derive(Clone, Debug, Default)]
 pub struct HostTable {
-    pub served: FxHashMap<(Addr, Offer), Served>,
-    pub used: FxHashMap<(Addr, Addr, Offer), Used>,
+    pub served: HashMap<(Addr, Offer), Served>,
+    pub used: HashMap<(Addr, Addr, Offer), Used>,
     /// Evidence-backed: per (server, service) and (client, server, service).
-    pub served_services: FxHashMap<(Addr, ServiceId), ServedService>,
-    pub used_services: FxHashMap<(Addr, Addr, ServiceId), Used>,
+    pub served_services: HashMap<(Addr, ServiceId), ServedService>,
+    pub used_services: HashMap<(Addr, Addr, ServiceId), Used>,
     /// Flows left out of the host view because a table was full.
     pub overflow: u64,
     /// (Flow, service) pairs left out of the evidence-backed tables because they were full.

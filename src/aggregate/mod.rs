@@ -20,8 +20,8 @@ pub mod verification;
 
 use std::collections::BTreeMap;
 
+use crate::hash::{HashMap, HashSet};
 use hdrhistogram::Histogram;
-use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::bounded::Workers;
 use crate::catalog::{Catalog, LabelId, Uuid};
@@ -36,9 +36,9 @@ pub struct IntervalCounters {
     pub packets: u64,
     pub bytes: u64,
     /// (packets, bytes) per label; `None` = unclassified.
-    pub by_label: FxHashMap<Option<LabelId>, (u64, u64)>,
+    pub by_label: HashMap<Option<LabelId>, (u64, u64)>,
     /// Bytes sent plus received per address.
-    pub by_host: FxHashMap<Addr, u64>,
+    pub by_host: HashMap<Addr, u64>,
 }
 
 /// At most this many hosts are counted per interval.
@@ -84,7 +84,7 @@ pub const MAX_DISTINCT_ADDRS: usize = 100_000;
 /// A set of addresses with a size cap.
 #[derive(Clone, Debug)]
 pub struct AddrSet {
-    set: FxHashSet<Addr>,
+    set: HashSet<Addr>,
     pub capped: bool,
     cap: usize,
 }
@@ -98,7 +98,7 @@ impl Default for AddrSet {
 impl AddrSet {
     pub fn with_cap(cap: usize) -> AddrSet {
         AddrSet {
-            set: FxHashSet::default(),
+            set: HashSet::default(),
             capped: false,
             cap,
         }
@@ -408,10 +408,10 @@ pub struct Aggregate {
     /// Indexed by label id; `None` until a flow with that label is seen.
     pub by_label: Vec<Option<Box<Stats>>>,
     pub unclassified: Stats,
-    pub unclassified_ports: FxHashMap<(u8, u16), PortCounts>,
+    pub unclassified_ports: HashMap<(u8, u16), PortCounts>,
     /// TCP connection attempts the server never accepted, by the label they aimed at.
     pub unanswered: Stats,
-    pub unanswered_by_label: FxHashMap<Option<LabelId>, u64>,
+    pub unanswered_by_label: HashMap<Option<LabelId>, u64>,
     /// TCP flows of which only one direction was seen (see [`Flow::is_one_direction`]); they count
     /// as service traffic as well.
     pub one_direction_flows: u64,
@@ -422,7 +422,7 @@ pub struct Aggregate {
     /// What each host serves and uses (answered flows only).
     pub hosts: hosts::HostTable,
     /// Flows per DCE/RPC interface seen (bind, connectionless header or endpoint-mapper answer).
-    pub rpc_interfaces: FxHashMap<Uuid, PortCounts>,
+    pub rpc_interfaces: HashMap<Uuid, PortCounts>,
     /// Per service by basis (evidence, port, candidates), and the undetermined flows per label.
     pub by_basis: services::ByBasis,
     /// How clients authenticated, per service and server.

@@ -4,7 +4,7 @@
 //! traffic looks like per server port; and the TLS names (SNI, ALPN, certificate subject) per
 //! server. Every table is capped (its share with several workers) and merges exactly up to it.
 
-use rustc_hash::FxHashMap;
+use crate::hash::HashMap;
 
 use crate::bounded::Workers;
 use crate::catalog::{Catalog, LabelId};
@@ -119,12 +119,12 @@ impl TlsNames {
 pub struct Verified {
     /// Indexed by label id.
     pub by_label: Vec<VerifyCounts>,
-    pub mismatches: FxHashMap<(LabelId, Addr, u16, Wire), MismatchCounts>,
+    pub mismatches: HashMap<(LabelId, Addr, u16, Wire), MismatchCounts>,
     /// Mismatching flows not kept because the table was full.
     pub mismatches_not_shown: u64,
     /// Keyed as the aggregate's unclassified ports: (IP protocol, server port).
-    pub unclassified: FxHashMap<(u8, u16), PortLooks>,
-    pub tls: FxHashMap<(Addr, u16), TlsNames>,
+    pub unclassified: HashMap<(u8, u16), PortLooks>,
+    pub tls: HashMap<(Addr, u16), TlsNames>,
     pub tls_not_shown: u64,
 }
 

@@ -42,7 +42,7 @@ pub mod verify;
 
 use std::collections::VecDeque;
 
-use rustc_hash::FxHashMap;
+use crate::hash::HashMap;
 
 pub use evidence::{
     attribute, Attribution, Basis, Evidence, EvidenceKind, EvidenceList, Provenance, Value,
@@ -411,7 +411,7 @@ pub struct Registry {
     /// What DNS answers and Kerberos requests told of other hosts (the same in every worker).
     pub learn: learn::Learner,
     /// Running inspections by stamp.
-    live: FxHashMap<u64, Live>,
+    live: HashMap<u64, Live>,
     max_inspected: usize,
     /// Running inspections in the order they started (stale slots skipped; compacted at twice the
     /// cap).
@@ -434,7 +434,7 @@ impl Registry {
             expected: Expectations::new(share(expect::MAX_EXPECTED, workers)),
             counters: Counters::registry(),
             learn: learn::Learner::new(),
-            live: FxHashMap::default(),
+            live: HashMap::default(),
             max_inspected: share(MAX_INSPECTED, workers),
             order: VecDeque::new(),
             buffered: 0,

@@ -6,7 +6,7 @@
 //! `not_kept`, not stored), [`MAX_NAMES`] names each (the first learnt kept), names of at most
 //! 255 bytes as the DNS parser gives them (lower case, odd bytes escaped).
 
-use rustc_hash::FxHashMap;
+use crate::hash::HashMap;
 
 use crate::decode::Addr;
 
@@ -15,7 +15,7 @@ pub const MAX_NAMES: usize = 4;
 
 #[derive(Clone, Debug, Default)]
 pub struct Names {
-    pub by_addr: FxHashMap<Addr, Vec<Box<str>>>,
+    pub by_addr: HashMap<Addr, Vec<Box<str>>>,
     /// Answers not stored: the table was full.
     pub not_kept: u64,
 }
@@ -45,8 +45,8 @@ impl Names {
     /// alone, or an address written out) resolves to, by every answer learnt, in address order.
     /// Builds an index over the table: for reports, once.
     pub fn index(&self) -> NameIndex {
-        let mut full: FxHashMap<String, Vec<Addr>> = FxHashMap::default();
-        let mut short: FxHashMap<String, Vec<Addr>> = FxHashMap::default();
+        let mut full: HashMap<String, Vec<Addr>> = HashMap::default();
+        let mut short: HashMap<String, Vec<Addr>> = HashMap::default();
         for (&addr, names) in &self.by_addr {
             for n in names {
                 let n = n.trim_end_matches('.').to_ascii_lowercase();
@@ -79,9 +79,9 @@ impl Names {
 /// Host name → addresses, built by [`Names::index`].
 #[derive(Debug, Default)]
 pub struct NameIndex {
-    full: FxHashMap<String, Vec<Addr>>,
+    full: HashMap<String, Vec<Addr>>,
     /// By first label, for principals that name the host alone (`cifs/fs01`).
-    short: FxHashMap<String, Vec<Addr>>,
+    short: HashMap<String, Vec<Addr>>,
 }
 
 impl NameIndex {

@@ -18,10 +18,15 @@
 //!   a flow is inspected for).
 //! - `rpc-fragments`: TCP flows to a dynamic port, each sending the first 1,024 bytes of a DCE/RPC
 //!   request that claims 65,535 (a partial PDU that never completes: the inspector's buffers).
+//! - `collide`: IPv6 SYNs from 2001:db8:8000::/33 to 2001:db8::10 port 445, 1 µs apart, whose
+//!   source addresses make every flow key hash alike under FxHash, the flow table's hash until
+//!   2026-12-02: the second 64-bit word of each address cancels what the first added (FxHash is
+//!   `(h + word) × K` per word), so the hash of every key is the same whatever follows. With that
+//!   hash each new flow probed every earlier one; svcscope's seeded hash spreads them.
 
 use std::fs::File;
 use std::io::{self, BufWriter};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use crate::dcerpc;
@@ -38,6 +43,7 @@ pub enum Kind {
     EpmContacts,
     EpmAnnouncements,
     RpcFragments,
+    Collide,
 }
 
 const START_US: u64 = 1_709_542_800_000_000;
@@ -76,6 +82,25 @@ impl Out {
             l4: Vec::with_capacity(2048),
             written: 0,
         })
+    }
+
+    /// Writes the IPv6 packet carrying `self.l4`.
+    fn ipv6(&mut self, ts_us: u64, src: Ipv6Addr, dst: Ipv6Addr, proto: u8) -> io::Result<()> {
+        self.frame.clear();
+        let spec = LinkSpec {
+            link: Link::Ethernet,
+            src_mac: packet::mac_for(IpAddr::V6(src)),
+            dst_mac: packet::mac_for(IpAddr::V6(dst)),
+            vlans: &[],
+            outgoing: false,
+        };
+        packet::link_header(&mut self.frame, &spec, 0x86dd);
+        packet::ipv6(&mut self.frame, src, dst, proto, 64, self.l4.len());
+        self.frame.extend_from_slice(&self.l4);
+        packet::pad_ethernet(&mut self.frame, Link::Ethernet);
+        self.written += 1;
+        self.w
+            .packet(ts_us, 0, &self.frame, self.frame.len() as u32)
     }
 
     /// Writes the IPv4 packet carrying `self.l4` (`frag`: flags and fragment offset).
@@ -248,7 +273,47 @@ pub fn run(kind: Kind, packets: u64, out: &Path) -> io::Result<u64> {
                 o.tcp(t + 1, client, (server, 49_700), 1, ACK, &partial, f as u16)?;
             }
         }
+        Kind::Collide => {
+            let server = Ipv6Addr::from(COLLIDE_SERVER);
+            for i in 0..packets {
+                let src = colliding_source(i);
+                o.l4.clear();
+                let h = TcpHdr {
+                    sport: 40_000,
+                    dport: 445,
+                    seq: i as u32,
+                    ack: 0,
+                    flags: SYN,
+                    window: 64240,
+                    options: &[],
+                };
+                packet::tcp(&mut o.l4, IpAddr::V6(src), IpAddr::V6(server), &h, &[]);
+                o.ipv6(START_US + i, src, server, 6)?;
+            }
+        }
     }
     o.w.flush()?;
     Ok(o.written)
+}
+
+/// FxHash's multiplier (rustc-hash 2).
+const FX_K: u64 = 0xf1357aea2e62a9c5;
+
+/// The `collide` flood's server.
+pub const COLLIDE_SERVER: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0010;
+
+/// The `i`-th source of the `collide` flood (`i` below 2^31): 2001:db8:8000::/33, its high 64 bits
+/// from `i`, its low 64 bits chosen so that FxHash's state after the address is the same for every
+/// `i`. The sources are above the server, so a flow key hashes the server's address, then the
+/// source's; the ports and protocol that follow are the same for every flow.
+pub fn colliding_source(i: u64) -> Ipv6Addr {
+    let step = |h: u64, word: u64| h.wrapping_add(word).wrapping_mul(FX_K);
+    let after_server = step(
+        step(0, (COLLIDE_SERVER >> 64) as u64),
+        COLLIDE_SERVER as u64,
+    );
+    let hi = 0x2001_0db8_8000_0000 | (i & 0x7fff_ffff);
+    // (after + hi) × K + lo, times K: the same for every source when the sum is.
+    let lo = 0x5356_4353_434f_5045u64.wrapping_sub(step(after_server, hi));
+    Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo))
 }

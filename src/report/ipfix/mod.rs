@@ -20,9 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::hash::HashMap;
 use anyhow::{bail, Context, Result};
 use crossbeam_channel::{bounded, select, Receiver, Sender, TrySendError};
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::catalog::Catalog;
@@ -249,7 +249,7 @@ impl Exporter {
             stats: stats.clone(),
             live: config.live,
             max_record: config.mtu - encode::HEADER_LEN - encode::SET_HEADER_LEN,
-            exported: FxHashMap::default(),
+            exported: HashMap::default(),
         };
         Ok((
             Exporter {
@@ -582,7 +582,7 @@ pub struct IpfixSink {
     /// Flows exported as active, by key and start: what those records counted, so that later
     /// records carry only what came since (delta counts). At most one entry per flow in the
     /// worker's table; an entry goes when its flow ends.
-    exported: FxHashMap<(FlowKey, Ts), [u64; 4]>,
+    exported: HashMap<(FlowKey, Ts), [u64; 4]>,
 }
 
 /// Milliseconds since the epoch of a trace time (0 before 1970).
@@ -716,7 +716,7 @@ impl FlowSink for IpfixSink {
             stats: self.stats.clone(),
             live: self.live,
             max_record: self.max_record,
-            exported: FxHashMap::default(),
+            exported: HashMap::default(),
         })
     }
 }

@@ -215,7 +215,7 @@ fn a_full_queue_drops_and_counts_instead_of_growing() {
         stats: stats.clone(),
         live: true,
         max_record: 1380,
-        exported: FxHashMap::default(),
+        exported: HashMap::default(),
     };
     let f = flow(&catalog, 101, 40_000);
     let start = Instant::now();
