@@ -62,12 +62,13 @@ fn addrs(s: &AddrSet) -> String {
 /// A histogram's recorded (value, count) pairs (a macro: the fuzz crate does not name hdrhistogram).
 macro_rules! histogram {
     ($h:expr) => {{
-        let h = &$h;
+        let d = &$h;
+        let h = &d.hist;
         let v: Vec<(u64, u64)> = h
             .iter_recorded()
             .map(|v| (v.value_iterated_to(), v.count_at_value()))
             .collect();
-        format!("n={} {:?}", h.len(), v)
+        format!("n={} {:?} min={} max={}", h.len(), v, d.min, d.max)
     }};
 }
 
@@ -194,6 +195,7 @@ impl Trackers {
             data: self.batch.data.clone(),
             packets: self.batch.packets.clone(),
             parsed: Vec::new(),
+            ..Batch::default()
         };
         self.plain.batch(&plain);
         self.batch.decode();
@@ -264,6 +266,7 @@ fuzz_target!(|data: &[u8]| {
             max_flows: 16,
             epm_window: Duration::from_millis(u64::from(cfg) * 100),
             active_timeout: None,
+            selection: None,
         }
     };
     let mut t = Trackers {
