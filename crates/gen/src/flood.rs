@@ -84,23 +84,33 @@ impl Out {
         })
     }
 
-    /// Writes the IPv6 packet carrying `self.l4`.
-    fn ipv6(&mut self, ts_us: u64, src: Ipv6Addr, dst: Ipv6Addr, proto: u8) -> io::Result<()> {
+    /// Starts a frame: the Ethernet header from `src`'s host to `dst`'s.
+    fn start(&mut self, src: IpAddr, dst: IpAddr, ether_type: u16) {
         self.frame.clear();
         let spec = LinkSpec {
             link: Link::Ethernet,
-            src_mac: packet::mac_for(IpAddr::V6(src)),
-            dst_mac: packet::mac_for(IpAddr::V6(dst)),
+            src_mac: packet::mac_for(src),
+            dst_mac: packet::mac_for(dst),
             vlans: &[],
             outgoing: false,
         };
-        packet::link_header(&mut self.frame, &spec, 0x86dd);
-        packet::ipv6(&mut self.frame, src, dst, proto, 64, self.l4.len());
+        packet::link_header(&mut self.frame, &spec, ether_type);
+    }
+
+    /// Ends the frame begun by [`Out::start`] with `self.l4` and writes it.
+    fn finish(&mut self, ts_us: u64) -> io::Result<()> {
         self.frame.extend_from_slice(&self.l4);
         packet::pad_ethernet(&mut self.frame, Link::Ethernet);
         self.written += 1;
         self.w
             .packet(ts_us, 0, &self.frame, self.frame.len() as u32)
+    }
+
+    /// Writes the IPv6 packet carrying `self.l4`.
+    fn ipv6(&mut self, ts_us: u64, src: Ipv6Addr, dst: Ipv6Addr, proto: u8) -> io::Result<()> {
+        self.start(IpAddr::V6(src), IpAddr::V6(dst), 0x86dd);
+        packet::ipv6(&mut self.frame, src, dst, proto, 64, self.l4.len());
+        self.finish(ts_us)
     }
 
     /// Writes the IPv4 packet carrying `self.l4` (`frag`: flags and fragment offset).
@@ -113,15 +123,7 @@ impl Out {
         id: u16,
         frag: u16,
     ) -> io::Result<()> {
-        self.frame.clear();
-        let spec = LinkSpec {
-            link: Link::Ethernet,
-            src_mac: packet::mac_for(IpAddr::V4(src)),
-            dst_mac: packet::mac_for(IpAddr::V4(dst)),
-            vlans: &[],
-            outgoing: false,
-        };
-        packet::link_header(&mut self.frame, &spec, 0x0800);
+        self.start(IpAddr::V4(src), IpAddr::V4(dst), 0x0800);
         packet::ipv4(
             &mut self.frame,
             src,
@@ -133,11 +135,7 @@ impl Out {
             &[],
             self.l4.len(),
         );
-        self.frame.extend_from_slice(&self.l4);
-        packet::pad_ethernet(&mut self.frame, Link::Ethernet);
-        self.written += 1;
-        self.w
-            .packet(ts_us, 0, &self.frame, self.frame.len() as u32)
+        self.finish(ts_us)
     }
 
     #[allow(clippy::too_many_arguments)]
