@@ -67,6 +67,27 @@ fn frames(n: usize, flows: usize) -> Vec<Vec<u8>> {
     out
 }
 
+/// `flows` TCP flows to 192.0.2.10:445 from 10.0.0.0/8, `per_flow` packets each, round robin: every
+/// packet's flow was last touched `flows` packets ago, so with tens of thousands of flows each
+/// lookup misses the caches, as on a busy link (the look-ahead's prefetching is what this measures).
+fn round_robin(flows: usize, per_flow: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(flows * per_flow);
+    for k in 0..per_flow {
+        for i in 0..flows {
+            let client = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+            let mut buf = Vec::new();
+            PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4(client, [192, 0, 2, 10], 64)
+                .tcp(50_000, 445, k as u32, 64240)
+                .ack(1)
+                .write(&mut buf, &[])
+                .expect("building a packet");
+            out.push(buf);
+        }
+    }
+    out
+}
+
 /// The decoded batches of `frames`, as the capture thread hands them over.
 fn batches(frames: &[Vec<u8>]) -> Vec<Batch> {
     frames
@@ -89,6 +110,8 @@ fn bench(c: &mut Criterion) {
     // Nearly every frame a new flow (the worst case), and 20,000 frames in 2,000 flows of 10.
     let frames_new = frames(20_000, 20_000);
     let frames = frames(20_000, 2_000);
+    // Flows far past the caches, each packet's flow cold.
+    let cold = batches(&round_robin(65_536, 4));
     let catalog = Arc::new(Catalog::builtin());
 
     let mut g = c.benchmark_group("stages");
@@ -164,6 +187,20 @@ fn bench(c: &mut Criterion) {
             })
         },
     );
+    g.throughput(Throughput::Elements(65_536 * 4));
+    g.bench_function(
+        "tracker on decoded batches (65,536 flows of 4 packets, round robin)",
+        |b| {
+            b.iter(|| {
+                let mut t = Tracker::new(catalog.clone(), &TrackerConfig::default(), None);
+                for b in &cold {
+                    t.batch(b);
+                }
+                black_box(t.finish())
+            })
+        },
+    );
+    g.throughput(Throughput::Elements(frames.len() as u64));
     g.bench_function(
         "tracker decoding each frame (20,000 flows of 1 packet)",
         |b| {
