@@ -174,31 +174,23 @@ fn bench(c: &mut Criterion) {
         })
     });
     let batches = batches(&frames);
+    // One tracker through every batch, as a classifier worker takes them, then its statistics.
+    let track = |batches: &[Batch]| {
+        let mut t = Tracker::new(catalog.clone(), &TrackerConfig::default(), None);
+        for b in batches {
+            t.batch(b);
+        }
+        t.finish()
+    };
     g.throughput(Throughput::Elements(frames.len() as u64));
     g.bench_function(
         "tracker on decoded batches (2,000 flows of 10 packets)",
-        |b| {
-            b.iter(|| {
-                let mut t = Tracker::new(catalog.clone(), &TrackerConfig::default(), None);
-                for b in &batches {
-                    t.batch(b);
-                }
-                black_box(t.finish())
-            })
-        },
+        |b| b.iter(|| black_box(track(&batches))),
     );
     g.throughput(Throughput::Elements(65_536 * 4));
     g.bench_function(
         "tracker on decoded batches (65,536 flows of 4 packets, round robin)",
-        |b| {
-            b.iter(|| {
-                let mut t = Tracker::new(catalog.clone(), &TrackerConfig::default(), None);
-                for b in &cold {
-                    t.batch(b);
-                }
-                black_box(t.finish())
-            })
-        },
+        |b| b.iter(|| black_box(track(&cold))),
     );
     g.throughput(Throughput::Elements(frames.len() as u64));
     g.bench_function(

@@ -5,7 +5,6 @@
 //! `SVCSCOPE_BLESS=1 cargo test --test fixtures`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 use svcscope_testkit::Run;
@@ -1244,15 +1243,7 @@ fn bpf_filter_selects_packets_and_counts_the_rest() {
 #[test]
 fn fixtures_are_rebuilt_byte_for_byte_by_the_generator() {
     let dir = temp("regenerated");
-    let out = Command::new(svcscope_testkit::generator())
-        .args(["fixtures", dir.to_str().unwrap()])
-        .output()
-        .expect("running svcscope-gen");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    svcscope_testkit::generate(&["fixtures", dir.to_str().unwrap()]);
     for name in FIXTURES.iter().copied().chain(["README.md"]) {
         let a = std::fs::read(root().join("fixtures").join(name)).unwrap();
         let b = std::fs::read(Path::new(&dir).join(name)).unwrap();
@@ -1875,17 +1866,16 @@ fn standard_input_and_dash_r_are_inputs_as_for_tcpdump() {
 #[test]
 fn a_capture_gives_the_same_report_every_run_whatever_the_hash_seeds() {
     let capture = temp("mix-30000.pcap");
-    let gen = std::process::Command::new(svcscope_testkit::generator())
-        .args(["bench", "--packets", "30000", "--seed", "1", "--out"])
-        .arg(&capture)
-        .output()
-        .unwrap();
-    assert!(
-        gen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&gen.stderr)
-    );
     let capture = capture.to_str().unwrap();
+    svcscope_testkit::generate(&[
+        "bench",
+        "--packets",
+        "30000",
+        "--seed",
+        "1",
+        "--out",
+        capture,
+    ]);
     let runs = [
         vec!["analyze", "-q", "--sensor", "fixture", "--format", "json"],
         vec!["analyze", "-q", "--sensor", "fixture", "--format", "csv"],

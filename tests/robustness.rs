@@ -37,12 +37,13 @@ fn analyze(file: &Path, extra: &[&str]) -> (Value, Vec<Value>) {
 #[test]
 fn a_flood_of_spoofed_flows_stays_within_the_cap_and_counts_every_flow() {
     let file = temp("flood.pcap");
-    let gen = Command::new(svcscope_testkit::generator())
-        .args(["flood", "--packets", "60000", "--out"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(gen.status.success());
+    svcscope_testkit::generate(&[
+        "flood",
+        "--packets",
+        "60000",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
     let (report, records) = analyze(&file, &["--max-flows", "1000"]);
     let h = &report["health"];
     assert_eq!(h["flows_created"], 60_000);
@@ -68,23 +69,16 @@ fn a_flood_of_spoofed_flows_stays_within_the_cap_and_counts_every_flow() {
 
 fn flood(kind: &str, packets: u64) -> PathBuf {
     let file = temp(&format!("flood-{kind}.pcap"));
-    let gen = Command::new(svcscope_testkit::generator())
-        .args([
-            "flood",
-            "--kind",
-            kind,
-            "--packets",
-            &packets.to_string(),
-            "--out",
-        ])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        gen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&gen.stderr)
-    );
+    let packets = packets.to_string();
+    svcscope_testkit::generate(&[
+        "flood",
+        "--kind",
+        kind,
+        "--packets",
+        &packets,
+        "--out",
+        file.to_str().unwrap(),
+    ]);
     file
 }
 

@@ -56,6 +56,20 @@ pub fn generator() -> PathBuf {
     .clone()
 }
 
+/// Runs `svcscope-gen` with `args` (the output file among them); a failure panics with what the
+/// generator printed.
+pub fn generate(args: &[&str]) {
+    let out = Command::new(generator())
+        .args(args)
+        .output()
+        .expect("running svcscope-gen");
+    assert!(
+        out.status.success(),
+        "svcscope-gen failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// What a run of a binary printed and how it ended.
 #[derive(Debug)]
 pub struct Run {
