@@ -496,16 +496,8 @@ impl Tracker {
         // Flows that end together end in an order of their own, not the hash table's (which is
         // seeded at random, see `crate::hash`): flow records, and statistics whose tables reach
         // their caps, come out the same every run.
-        self.ended.sort_unstable_by_key(|(f, _)| {
-            (
-                f.first_ts,
-                f.key.lo,
-                f.key.hi,
-                f.key.lo_port,
-                f.key.hi_port,
-                f.key.protocol,
-            )
-        });
+        self.ended
+            .sort_unstable_by_key(|(f, _)| (f.first_ts, f.key));
         for (mut f, why) in self.ended.drain(..) {
             self.classifier.flow_ended(&mut f);
             if let Some(s) = &self.selection {

@@ -323,16 +323,16 @@ pub fn resolves(host: &str, names: &[Box<str>], server: Addr) -> bool {
                 && n.len() > host.len()
                 && n.as_bytes()[host.len()] == b'.'
                 && n[..host.len()].eq_ignore_ascii_case(host))
-    }) || (ip_literal(host)
-        && host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| Addr::from(ip) == server))
+    }) || ip_literal(host) == Some(server)
 }
 
-/// Whether `host` could be an address written out (IPv4 dotted, or IPv6 with its colons), before
-/// the parser is asked: host names mostly start with a letter.
-pub fn ip_literal(host: &str) -> bool {
-    host.as_bytes().first().is_some_and(u8::is_ascii_digit) || host.contains(':')
+/// The address `host` writes out (IPv4 dotted, or IPv6), if it is one. The parser is asked only
+/// when it could be (a digit first, or a colon): host names mostly start with a letter.
+pub fn ip_literal(host: &str) -> Option<Addr> {
+    let could_be = host.as_bytes().first().is_some_and(u8::is_ascii_digit) || host.contains(':');
+    could_be
+        .then(|| host.parse::<std::net::IpAddr>().ok().map(Addr::from))
+        .flatten()
 }
 
 #[cfg(test)]
@@ -396,7 +396,10 @@ mod tests {
         assert!(resolves("192.0.2.30", &[], s));
         assert!(!resolves("192.0.2.31", &[], s));
         assert!(resolves("2001:db8::30", &[], a("2001:db8::30")));
-        assert!(ip_literal("192.0.2.30") && ip_literal("::1") && !ip_literal("sql01"));
+        assert_eq!(ip_literal("192.0.2.30"), Some(a("192.0.2.30")));
+        assert_eq!(ip_literal("::1"), Some(a("::1")));
+        assert_eq!(ip_literal("sql01"), None);
+        assert_eq!(ip_literal("1host.corp.example"), None);
     }
 
     #[test]

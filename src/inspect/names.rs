@@ -87,11 +87,8 @@ pub struct NameIndex {
 impl NameIndex {
     /// The addresses `host` resolves to (see [`super::learn::resolves`], the same rule per flow).
     pub fn addrs(&self, host: &str) -> Vec<Addr> {
-        if let Some(ip) = super::learn::ip_literal(host)
-            .then(|| host.parse::<std::net::IpAddr>().ok())
-            .flatten()
-        {
-            return vec![Addr::from(ip)];
+        if let Some(addr) = super::learn::ip_literal(host) {
+            return vec![addr];
         }
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         let map = if host.contains('.') {
