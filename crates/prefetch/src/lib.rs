@@ -20,12 +20,17 @@ pub fn prefetch<T>(value: &T) {
     if size == 0 {
         return;
     }
-    // The lines from the one holding the first byte to the one holding the last.
     let first = start.wrapping_sub(start as usize % LINE);
-    let lines = (start as usize % LINE + size).div_ceil(LINE);
-    for i in 0..lines {
+    for i in 0..lines_spanned(start as usize, size) {
         prefetch_line(first.wrapping_add(i * LINE));
     }
+}
+
+/// How many cache lines `size` bytes from address `start` touch: from the line holding the first
+/// byte to the one holding the last.
+#[inline(always)]
+fn lines_spanned(start: usize, size: usize) -> usize {
+    (start % LINE + size).div_ceil(LINE)
 }
 
 /// The cache line size of the processors svcscope is built for (x86_64, aarch64).
@@ -71,8 +76,10 @@ mod tests {
     #[test]
     fn the_lines_of_a_value_are_those_from_its_first_byte_to_its_last() {
         // 120 bytes starting 8 bytes into a line span two lines; starting 9 in, three.
-        assert_eq!((8 + 120usize).div_ceil(LINE), 2);
-        assert_eq!((9 + 120usize).div_ceil(LINE), 3);
-        assert_eq!((63 + 1usize).div_ceil(LINE), 1);
+        assert_eq!(lines_spanned(8, 120), 2);
+        assert_eq!(lines_spanned(4096 + 9, 120), 3);
+        assert_eq!(lines_spanned(64, 128), 2);
+        assert_eq!(lines_spanned(63, 1), 1);
+        assert_eq!(lines_spanned(63, 2), 2);
     }
 }
