@@ -530,18 +530,26 @@ pub const DS_FLAGS: &[(u32, &str)] = &[
 
 /// The names of the set flags, space-separated, in [`DS_FLAGS`] order; unnamed bits as hex.
 pub fn flags_text(flags: u32) -> String {
-    let mut words: Vec<String> = Vec::new();
+    use std::fmt::Write;
+    let mut text = String::with_capacity(64);
     let mut rest = flags;
     for &(bit, name) in DS_FLAGS {
         if flags & bit != 0 {
-            words.push(name.into());
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(name);
             rest &= !bit;
         }
     }
     if rest != 0 {
-        words.push(format!("0x{rest:x}"));
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(text, "0x{rest:x}");
     }
-    words.join(" ")
+    text
 }
 
 /// A domain controller's answer to an LDAP ping (NETLOGON_SAM_LOGON_RESPONSE_EX).
@@ -1117,6 +1125,8 @@ mod tests {
             "PDC GC LDAP DS KDC TIMESERV CLOSEST WRITABLE GOOD_TIMESERV FULL_SECRET ADWS DS8 DS9"
         );
         assert_eq!(flags_text(0x0100_0002), "0x1000002");
+        assert_eq!(flags_text(0x8100_0005), "PDC GC DNS_FOREST 0x1000000");
+        assert_eq!(flags_text(0), "");
         // Every truncation fails.
         for n in 0..b.len() {
             assert!(LogonResponse::parse(&b[..n]).is_err(), "{n}");
