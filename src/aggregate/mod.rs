@@ -195,60 +195,116 @@ impl Dist {
     }
 }
 
-/// Frame lengths below this are tallied exactly as packets come ([`SizeTally`]), longer ones go
-/// straight to the histogram. Ethernet frames with two VLAN tags are at most 1,526 bytes.
-const TALLIED_SIZES: usize = 2048;
+/// Frame lengths below this are tallied as packets come ([`SizeTally`]), longer ones go straight
+/// to the histogram. Ethernet frames with two VLAN tags are at most 1,526 bytes.
+const TALLIED_SIZES: u64 = 2048;
 
-/// Packet sizes as they come, counted per exact value, then folded into a [`Dist`] in one go
+/// Below this a histogram of two significant digits keeps every value apart; from it on, each
+/// power of two is split into 128 buckets (256 to 511 in steps of 2, 512 to 1,023 in steps of 4,
+/// 1,024 to 2,047 in steps of 8).
+const EXACT_SIZES: u64 = 256;
+
+/// The tally's buckets: 256 exact sizes, then 128 for each of the three powers of two up to
+/// [`TALLIED_SIZES`].
+const TALLY_BUCKETS: usize = 256 + 3 * 128;
+
+/// The tally bucket of a size below [`TALLIED_SIZES`] and the least size it holds. The buckets are
+/// the histogram's own (a test checks this against `Histogram::lowest_equivalent` for every size),
+/// so counting a size in its bucket and recording the bucket's least size gives the histogram that
+/// recording the size itself would.
+#[inline]
+fn tally_bucket(size: u64) -> (usize, u64) {
+    if size < EXACT_SIZES {
+        return (size as usize, size);
+    }
+    // 8, 9 or 10: the power of two the size lies in.
+    let octave = 63 - size.leading_zeros();
+    let shift = octave - 7;
+    let step = size >> shift; // 128..=255
+    let index = 256 + (octave as usize - 8) * 128 + (step as usize - 128);
+    (index, step << shift)
+}
+
+/// The least size of a tally bucket (the inverse of [`tally_bucket`]).
+fn bucket_floor(index: usize) -> u64 {
+    if index < EXACT_SIZES as usize {
+        return index as u64;
+    }
+    let octave = (index - 256) / 128 + 8;
+    let step = ((index - 256) % 128 + 128) as u64;
+    step << (octave - 7)
+}
+
+/// Packet sizes as they come, counted per histogram bucket, then folded into a [`Dist`] in one go
 /// ([`SizeTally::fold_into`]). Recording a packet here is an increment where a histogram record
 /// computes its bucket and updates its totals, extremes and range; the histogram that results is
 /// the same, since a histogram's counts, extremes and total do not depend on the order of the
-/// values. 8 KiB once a size has been recorded, nothing before.
-#[derive(Clone, Debug, Default)]
+/// values, and the exact least and greatest size are kept beside the counts. 1,280 bytes (20 cache
+/// lines) once a size has been recorded, nothing before: one label's packets touch few lines, which
+/// stay cached between them.
+#[derive(Clone, Debug)]
 pub struct SizeTally {
-    /// Packets of each size below [`TALLIED_SIZES`]; empty until the first one.
-    counts: Vec<u32>,
-    /// Whether any count is non-zero.
-    any: bool,
+    /// Packets in each bucket ([`tally_bucket`]); empty until the first one.
+    counts: Vec<u16>,
+    /// The least and greatest size counted (`u64::MAX` and 0 while nothing is).
+    min: u64,
+    max: u64,
+}
+
+impl Default for SizeTally {
+    fn default() -> Self {
+        SizeTally {
+            counts: Vec::new(),
+            min: u64::MAX,
+            max: 0,
+        }
+    }
 }
 
 impl SizeTally {
     /// Counts a packet of `size` bytes; a size that is not tallied goes to `dist` at once.
     #[inline]
     pub fn record(&mut self, dist: &mut Dist, size: u64) {
-        if size >= TALLIED_SIZES as u64 {
+        if size >= TALLIED_SIZES {
             dist.record(size);
             return;
         }
         if self.counts.is_empty() {
-            self.counts = vec![0; TALLIED_SIZES];
+            self.counts = vec![0; TALLY_BUCKETS];
         }
-        self.any = true;
-        let c = &mut self.counts[size as usize];
+        self.min = self.min.min(size);
+        self.max = self.max.max(size);
+        let (i, floor) = tally_bucket(size);
+        let c = &mut self.counts[i];
         *c += 1;
-        if *c == u32::MAX {
-            // Never let a count overflow on an endless live capture.
-            dist.record_n(size, u64::from(*c));
+        if *c == u16::MAX {
+            // A count never overflows, on an endless live capture either: a full one moves into
+            // the histogram (the exact extremes follow when the tally is folded).
+            let _ = dist.hist.record_n(floor, u64::from(*c));
             *c = 0;
         }
     }
 
     /// Records what was tallied in `dist` (leaving the tally as it is).
     pub fn fold_into(&self, dist: &mut Dist) {
-        if !self.any {
+        if self.min > self.max {
             return;
         }
-        for (size, &n) in self.counts.iter().enumerate() {
-            dist.record_n(size as u64, u64::from(n));
+        for (i, &n) in self.counts.iter().enumerate() {
+            if n > 0 {
+                let _ = dist.hist.record_n(bucket_floor(i), u64::from(n));
+            }
         }
+        dist.min = dist.min.min(self.min);
+        dist.max = dist.max.max(self.max);
     }
 
     /// Moves what was tallied into `dist` and empties the tally.
     pub fn settle(&mut self, dist: &mut Dist) {
         self.fold_into(dist);
-        if self.any {
+        if self.min <= self.max {
             self.counts.fill(0);
-            self.any = false;
+            (self.min, self.max) = (u64::MAX, 0);
         }
     }
 }
@@ -651,6 +707,42 @@ mod tests {
     use super::*;
     use crate::catalog::{Catalog, Transport};
     use crate::inspect::{Basis, Evidence, EvidenceKind, Provenance, Slot, Value};
+
+    /// The tally's buckets are the histogram's: two sizes share a bucket exactly when the
+    /// histogram cannot tell them apart, and a bucket's floor is the histogram's least equivalent.
+    #[test]
+    fn tally_buckets_are_the_histograms_buckets() {
+        let hist = Dist::default().hist;
+        let mut seen = vec![false; TALLY_BUCKETS];
+        for size in 0..TALLIED_SIZES {
+            let (i, floor) = tally_bucket(size);
+            assert_eq!(floor, hist.lowest_equivalent(size), "size {size}");
+            assert_eq!(bucket_floor(i), floor, "bucket {i}");
+            seen[i] = true;
+            if size > 0 {
+                let (prev, _) = tally_bucket(size - 1);
+                assert_eq!(prev == i, hist.equivalent(size - 1, size), "size {size}");
+            }
+        }
+        assert!(seen.iter().all(|&s| s), "every bucket holds some size");
+    }
+
+    /// A bucket's count that fills moves into the histogram and counting goes on.
+    #[test]
+    fn a_full_tally_count_moves_into_the_histogram() {
+        let mut stats = Stats::default();
+        let n = 3 * u64::from(u16::MAX) + 5;
+        for i in 0..n {
+            // 1,500 and 1,503 share a bucket.
+            let size = if i % 2 == 0 { 1500 } else { 1503 };
+            stats.sizes.record(&mut stats.packet_size, size);
+        }
+        stats.settle();
+        let d = &stats.packet_size;
+        assert_eq!(d.len(), n);
+        assert_eq!((d.min, d.max), (1500, 1503));
+        assert_eq!(d.value_at_quantile(0.5), 1503);
+    }
 
     #[test]
     fn tallied_packet_sizes_make_the_histogram_recording_each_would() {
