@@ -208,21 +208,20 @@ const EXACT_SIZES: u64 = 256;
 /// [`TALLIED_SIZES`].
 const TALLY_BUCKETS: usize = 256 + 3 * 128;
 
-/// The tally bucket of a size below [`TALLIED_SIZES`] and the least size it holds. The buckets are
-/// the histogram's own (a test checks this against `Histogram::lowest_equivalent` for every size),
-/// so counting a size in its bucket and recording the bucket's least size gives the histogram that
+/// The tally bucket of a size below [`TALLIED_SIZES`]. The buckets are the histogram's own (a test
+/// checks them against `Histogram::lowest_equivalent` for every size), so counting a size in its
+/// bucket and recording the bucket's least size ([`bucket_floor`]) gives the histogram that
 /// recording the size itself would.
 #[inline]
-fn tally_bucket(size: u64) -> (usize, u64) {
+fn tally_bucket(size: u64) -> usize {
     if size < EXACT_SIZES {
-        return (size as usize, size);
+        return size as usize;
     }
     // 8, 9 or 10: the power of two the size lies in.
     let octave = 63 - size.leading_zeros();
     let shift = octave - 7;
     let step = size >> shift; // 128..=255
-    let index = 256 + (octave as usize - 8) * 128 + (step as usize - 128);
-    (index, step << shift)
+    256 + (octave as usize - 8) * 128 + (step as usize - 128)
 }
 
 /// The least size of a tally bucket (the inverse of [`tally_bucket`]).
@@ -274,13 +273,13 @@ impl SizeTally {
         }
         self.min = self.min.min(size);
         self.max = self.max.max(size);
-        let (i, floor) = tally_bucket(size);
+        let i = tally_bucket(size);
         let c = &mut self.counts[i];
         *c += 1;
         if *c == u16::MAX {
             // A count never overflows, on an endless live capture either: a full one moves into
             // the histogram (the exact extremes follow when the tally is folded).
-            let _ = dist.hist.record_n(floor, u64::from(*c));
+            let _ = dist.hist.record_n(bucket_floor(i), u64::from(*c));
             *c = 0;
         }
     }
@@ -715,12 +714,11 @@ mod tests {
         let hist = Dist::default().hist;
         let mut seen = vec![false; TALLY_BUCKETS];
         for size in 0..TALLIED_SIZES {
-            let (i, floor) = tally_bucket(size);
-            assert_eq!(floor, hist.lowest_equivalent(size), "size {size}");
-            assert_eq!(bucket_floor(i), floor, "bucket {i}");
+            let i = tally_bucket(size);
+            assert_eq!(bucket_floor(i), hist.lowest_equivalent(size), "size {size}");
             seen[i] = true;
             if size > 0 {
-                let (prev, _) = tally_bucket(size - 1);
+                let prev = tally_bucket(size - 1);
                 assert_eq!(prev == i, hist.equivalent(size - 1, size), "size {size}");
             }
         }
