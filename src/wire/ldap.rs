@@ -469,6 +469,32 @@ pub fn text(b: &[u8]) -> String {
 /// Appends the text of `b` (as [`text`] shows it) to `s` while `s` has fewer than `max`
 /// characters, then `…` if anything was left out; returns whether everything fit.
 fn push_text(s: &mut String, b: &[u8], max: usize) -> bool {
+    // Printable ASCII, what names and attributes mostly are, is its own text: a character a byte,
+    // nothing to escape.
+    if let Some(ascii) = printable_ascii(b) {
+        let room = max.saturating_sub(s.chars().count());
+        if ascii.len() <= room {
+            s.push_str(ascii);
+            return true;
+        }
+        s.push_str(&ascii[..room]);
+        s.push('…');
+        return false;
+    }
+    push_escaped(s, b, max)
+}
+
+/// `b` as text when every byte is printable ASCII (space to `~`).
+fn printable_ascii(b: &[u8]) -> Option<&str> {
+    if b.iter().all(|c| (0x20..0x7f).contains(c)) {
+        std::str::from_utf8(b).ok()
+    } else {
+        None
+    }
+}
+
+/// [`push_text`] for any bytes: invalid UTF-8 replaced, control characters escaped.
+fn push_escaped(s: &mut String, b: &[u8], max: usize) -> bool {
     // A character is at most 4 bytes: what lies past the cap's bytes is never shown.
     let b = &b[..b.len().min(4 * max + 4)];
     let mut n = s.chars().count();
@@ -1147,6 +1173,35 @@ mod tests {
             text(&[b'a'; MAX_NAME_CHARS]).chars().count(),
             MAX_NAME_CHARS
         );
+    }
+
+    proptest::proptest! {
+        /// The printable-ASCII shortcut appends what the general path does, cut or not, whatever
+        /// the text already holds.
+        #[test]
+        fn ascii_text_is_appended_as_the_general_path_appends_it(
+            before in "[ -~é]{0,12}",
+            b in proptest::collection::vec(0x20u8..0x7f, 0..24),
+            max in 0usize..30,
+        ) {
+            proptest::prop_assume!(printable_ascii(&b).is_some());
+            let (mut fast, mut general) = (before.clone(), before);
+            let fit = push_text(&mut fast, &b, max);
+            proptest::prop_assert_eq!(fit, push_escaped(&mut general, &b, max));
+            proptest::prop_assert_eq!(fast, general);
+        }
+    }
+
+    #[test]
+    fn only_printable_ascii_takes_the_shortcut() {
+        assert_eq!(
+            printable_ascii(b"dc01.corp.example"),
+            Some("dc01.corp.example")
+        );
+        for b in [&b"a\x1fb"[..], b"a\x7fb", b"a\xc3\xa9", b"a\n"] {
+            assert_eq!(printable_ascii(b), None, "{b:?}");
+        }
+        assert_eq!(printable_ascii(b""), Some(""));
     }
 
     #[test]
